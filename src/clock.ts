@@ -1,0 +1,138 @@
+/**
+ * @module clock
+ *
+ * All time in the library comes from a {@link Clock}: "now" and sleeping. Production code uses
+ * {@link systemClock}; tests use {@link ManualClock} (exported from `spacemesh-poet-client/testing`)
+ * and move time forward by hand, so that a two-week round is tested in milliseconds and no test
+ * ever sleeps.
+ */
+import { AbortedError } from "./errors.js";
+
+/** A source of time. */
+export interface Clock {
+  /** Unix milliseconds. */
+  now(): number;
+  /** Resolves after `ms` milliseconds of this clock's time; rejects with `AbortedError` on abort. */
+  sleep(ms: number, options?: { signal?: AbortSignal | undefined }): Promise<void>;
+}
+
+function abortError(signal: AbortSignal): AbortedError {
+  return new AbortedError(undefined, { cause: signal.reason });
+}
+
+/** The real clock: `Date.now()` and `setTimeout`. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep(ms, options = {}) {
+    const { signal } = options;
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortError(signal));
+        return;
+      }
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(abortError(signal as AbortSignal));
+      };
+      const timer = setTimeout(
+        () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        Math.max(0, ms),
+      );
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+};
+
+interface Sleeper {
+  at: number;
+  seq: number;
+  resolve: () => void;
+}
+
+/**
+ * A clock that moves only when told to. Sleepers wake, in time order, when {@link advance} or
+ * {@link set} passes their wake-up time.
+ *
+ * @example
+ * ```ts
+ * const clock = new ManualClock(Date.parse("2024-09-16T08:00:00Z"));
+ * const done = clock.sleep(60_000);
+ * await clock.advance(60_000); // `done` resolves
+ * ```
+ */
+export class ManualClock implements Clock {
+  #now: number;
+  #sleepers: Sleeper[] = [];
+  #seq = 0;
+
+  constructor(start: number | Date = 0) {
+    this.#now = typeof start === "number" ? start : start.getTime();
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  /** How many sleepers are waiting. */
+  get pending(): number {
+    return this.#sleepers.length;
+  }
+
+  /** The earliest wake-up time of a sleeper, if any. */
+  nextWakeup(): number | undefined {
+    return this.#sleepers[0]?.at;
+  }
+
+  sleep(ms: number, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    const { signal } = options;
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortError(signal));
+        return;
+      }
+      const sleeper: Sleeper = {
+        at: this.#now + Math.max(0, ms),
+        seq: this.#seq++,
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
+        reject(abortError(signal as AbortSignal));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#sleepers.push(sleeper);
+      this.#sleepers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    });
+  }
+
+  /** Moves time forward by `ms`, waking every sleeper due on the way, in order. */
+  async advance(ms: number): Promise<void> {
+    await this.set(this.#now + ms);
+  }
+
+  /** Moves time to `to` (never backwards), waking every sleeper due on the way, in order. */
+  async set(to: number | Date): Promise<void> {
+    const target = typeof to === "number" ? to : to.getTime();
+    for (;;) {
+      const next = this.#sleepers[0];
+      if (next === undefined || next.at > target) break;
+      this.#sleepers.shift();
+      this.#now = Math.max(this.#now, next.at);
+      next.resolve();
+      // Let the woken task run (and perhaps sleep again) before moving on.
+      await flushMicrotasks();
+    }
+    this.#now = Math.max(this.#now, target);
+    await flushMicrotasks();
+  }
+}
+
+async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
