@@ -1,0 +1,287 @@
+/**
+ * @module storage/consistency-check
+ *
+ * Checks that go-spacemesh does not make (docs/node-client.md §4, §8). The Go node never compares a
+ * `poet_registration.hash` with the identity's current challenge, and reuses any `nipost` row it
+ * finds, so state left behind by a crash or by an operator's partial `delete` silently costs one or
+ * two epochs, or produces an ATX for the wrong PoET ref. Here every row is bound to the challenge
+ * it was made for:
+ *
+ * - `registration-hash-mismatch`: a registration whose hash is not the current challenge's;
+ * - `registration-without-challenge`: a registration of an identity that has no challenge;
+ * - `nipost-ref-mismatch`: a NiPoST whose PoET ref is not the one stored with the challenge;
+ * - `nipost-without-challenge`: a NiPoST of an identity that has no challenge;
+ * - `corrupt-row`: a row whose values do not decode (wrong length, bad SCALE, wrong type).
+ *
+ * {@link checkNodeState} only reports; {@link repairNodeState} deletes the offending rows in one
+ * transaction, which is what the registration manager calls before resuming. The current
+ * challenge's hash is the one recorded with the row; for rows go-spacemesh wrote, the caller can
+ * pass `challengeHash` to compute it.
+ */
+import type { Kysely } from "kysely";
+import { StorageError } from "../errors.js";
+import { decodeCertificateRow } from "./certificate-repository.js";
+import {
+  type ChallengeRecord,
+  decodeChallengeRow,
+  type NipostChallenge,
+  selectChallengeRows,
+} from "./challenge-repository.js";
+import { bytesEqual, toHex } from "./columns.js";
+import { decodeNipostRow } from "./nipost-repository.js";
+import { decodeRegistrationRow } from "./registration-repository.js";
+import type { NodeStateTables } from "./schema.js";
+import type { StoreConnection } from "./store-connection.js";
+
+/** What is inconsistent. */
+export type InconsistencyKind =
+  | "registration-hash-mismatch"
+  | "registration-without-challenge"
+  | "nipost-ref-mismatch"
+  | "nipost-without-challenge"
+  | "corrupt-row";
+
+/** One inconsistency found by {@link checkNodeState}. */
+export interface Inconsistency {
+  kind: InconsistencyKind;
+  /** The table of the offending row. */
+  table: "challenge" | "poet_registration" | "nipost" | "poet_certificates";
+  /** The identity the row belongs to (the raw id bytes, even when they are not 32 long). */
+  nodeId: Uint8Array;
+  /** Hex of `nodeId`. */
+  identity: string;
+  /** The PoET address, for registration rows. */
+  address: string | undefined;
+  /** What is wrong, in words. */
+  detail: string;
+}
+
+/** Options of {@link checkNodeState}. */
+export interface CheckOptions {
+  /**
+   * Computes the hash of a challenge whose hash was not recorded by this library (a row written
+   * by go-spacemesh). Without it, such registrations are not compared.
+   */
+  challengeHash?: ((challenge: NipostChallenge) => Uint8Array) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+// The exact key values of each reported row, so that repair deletes that row even when its key
+// columns hold something other than what the domain types describe.
+const rowKeys = new WeakMap<Inconsistency, Record<string, unknown>>();
+
+function asBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (typeof value === "string") return new TextEncoder().encode(value);
+  return new Uint8Array();
+}
+
+function report(
+  found: Inconsistency[],
+  kind: InconsistencyKind,
+  table: Inconsistency["table"],
+  key: Record<string, unknown>,
+  idColumn: string,
+  detail: string,
+): void {
+  const nodeId = asBytes(key[idColumn]);
+  const address = typeof key.address === "string" ? key.address : undefined;
+  const item: Inconsistency = { kind, table, nodeId, identity: toHex(nodeId), address, detail };
+  rowKeys.set(item, key);
+  found.push(item);
+}
+
+function corruptDetail(err: unknown): string {
+  if (err instanceof StorageError && err.kind === "corrupt") return err.message;
+  throw err;
+}
+
+/** Reports every inconsistency between the rows of the node state. */
+export async function checkNodeState(
+  conn: StoreConnection,
+  options: CheckOptions = {},
+): Promise<Inconsistency[]> {
+  return conn.write(options.signal, {}, async (db) => {
+    const found: Inconsistency[] = [];
+    const challenges = new Map<string, ChallengeRecord>();
+    const corruptChallenges = new Set<string>();
+
+    for (const row of await selectChallengeRows(db).execute()) {
+      try {
+        const record = decodeChallengeRow(row);
+        challenges.set(toHex(record.nodeId), record);
+      } catch (err) {
+        const detail = corruptDetail(err);
+        report(found, "corrupt-row", "challenge", { id: row.id }, "id", detail);
+        corruptChallenges.add(toHex(asBytes(row.id)));
+      }
+    }
+
+    const hashes = new Map<string, Uint8Array | undefined>();
+    const currentHash = (identity: string, challenge: ChallengeRecord) => {
+      if (!hashes.has(identity)) {
+        hashes.set(identity, challenge.hash ?? options.challengeHash?.(challenge.challenge));
+      }
+      return hashes.get(identity);
+    };
+
+    for (const row of await db.selectFrom("poet_registration").selectAll().execute()) {
+      const key = { id: row.id, address: row.address };
+      let registration: ReturnType<typeof decodeRegistrationRow>;
+      try {
+        registration = decodeRegistrationRow(row);
+      } catch (err) {
+        report(found, "corrupt-row", "poet_registration", key, "id", corruptDetail(err));
+        continue;
+      }
+      const identity = toHex(registration.nodeId);
+      if (corruptChallenges.has(identity)) continue;
+      const challenge = challenges.get(identity);
+      if (challenge === undefined) {
+        report(
+          found,
+          "registration-without-challenge",
+          "poet_registration",
+          key,
+          "id",
+          `registered with ${registration.address} (round ${registration.roundId}) but the identity has no challenge`,
+        );
+        continue;
+      }
+      const hash = currentHash(identity, challenge);
+      if (hash !== undefined && !bytesEqual(hash, registration.hash)) {
+        report(
+          found,
+          "registration-hash-mismatch",
+          "poet_registration",
+          key,
+          "id",
+          `registered challenge ${toHex(registration.hash)} with ${registration.address}, but the current challenge is ${toHex(hash)}`,
+        );
+      }
+    }
+
+    for (const row of await db.selectFrom("nipost").selectAll().execute()) {
+      const key = { id: row.id };
+      let nipost: ReturnType<typeof decodeNipostRow>;
+      try {
+        nipost = decodeNipostRow(row);
+      } catch (err) {
+        report(found, "corrupt-row", "nipost", key, "id", corruptDetail(err));
+        continue;
+      }
+      const identity = toHex(nipost.nodeId);
+      if (corruptChallenges.has(identity)) continue;
+      const challenge = challenges.get(identity);
+      if (challenge === undefined) {
+        report(
+          found,
+          "nipost-without-challenge",
+          "nipost",
+          key,
+          "id",
+          `NiPoST for PoET ref ${toHex(nipost.poetProofRef)} but the identity has no challenge`,
+        );
+      } else if (
+        challenge.poetProofRef === undefined ||
+        !bytesEqual(challenge.poetProofRef, nipost.poetProofRef)
+      ) {
+        const expected =
+          challenge.poetProofRef === undefined
+            ? "no selected proof"
+            : toHex(challenge.poetProofRef);
+        report(
+          found,
+          "nipost-ref-mismatch",
+          "nipost",
+          key,
+          "id",
+          `NiPoST for PoET ref ${toHex(nipost.poetProofRef)}, but the challenge has ${expected}`,
+        );
+      }
+    }
+
+    for (const row of await db.selectFrom("poet_certificates").selectAll().execute()) {
+      try {
+        decodeCertificateRow(row);
+      } catch (err) {
+        const key = { node_id: row.node_id, certifier_id: row.certifier_id };
+        report(found, "corrupt-row", "poet_certificates", key, "node_id", corruptDetail(err));
+      }
+    }
+    return found;
+  });
+}
+
+async function deleteRow(
+  db: Kysely<NodeStateTables>,
+  item: Inconsistency,
+  key: Record<string, unknown>,
+): Promise<bigint> {
+  // Keys are bound exactly as they were read: a corrupt key is still the row's key.
+  const raw = (name: string) => key[name] as Uint8Array;
+  switch (item.table) {
+    case "poet_registration": {
+      const result = await db
+        .deleteFrom("poet_registration")
+        .where("id", "=", raw("id"))
+        .where("address", "=", key.address as string)
+        .executeTakeFirst();
+      return result.numDeletedRows;
+    }
+    case "nipost": {
+      const result = await db.deleteFrom("nipost").where("id", "=", raw("id")).executeTakeFirst();
+      return result.numDeletedRows;
+    }
+    case "challenge": {
+      await db.deleteFrom("poet_client_challenge").where("id", "=", raw("id")).execute();
+      const result = await db
+        .deleteFrom("challenge")
+        .where("id", "=", raw("id"))
+        .executeTakeFirst();
+      return result.numDeletedRows;
+    }
+    case "poet_certificates": {
+      const result = await db
+        .deleteFrom("poet_certificates")
+        .where("node_id", "=", raw("node_id"))
+        .where("certifier_id", "=", raw("certifier_id"))
+        .executeTakeFirst();
+      return result.numDeletedRows;
+    }
+  }
+}
+
+/**
+ * Deletes the rows behind `inconsistencies` (as returned by {@link checkNodeState}) in one
+ * transaction and returns how many rows were deleted. Stale registrations and NiPoSTs are
+ * deleted; so are rows that do not decode.
+ */
+export async function repairNodeState(
+  conn: StoreConnection,
+  inconsistencies: readonly Inconsistency[],
+  options: { signal?: AbortSignal | undefined } = {},
+): Promise<number> {
+  return conn.write(options.signal, {}, async (db) => {
+    let deleted = 0n;
+    for (const item of inconsistencies) {
+      const key =
+        rowKeys.get(item) ??
+        (item.table === "poet_registration"
+          ? { id: item.nodeId, address: item.address }
+          : item.table === "poet_certificates"
+            ? { node_id: item.nodeId }
+            : { id: item.nodeId });
+      if (item.table === "poet_certificates" && key.certifier_id === undefined) {
+        const result = await db
+          .deleteFrom("poet_certificates")
+          .where("node_id", "=", item.nodeId)
+          .executeTakeFirst();
+        deleted += result.numDeletedRows;
+        continue;
+      }
+      deleted += await deleteRow(db, item, key);
+    }
+    return Number(deleted);
+  });
+}

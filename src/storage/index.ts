@@ -1,0 +1,32 @@
+/**
+ * @module storage
+ *
+ * The node state in SQLite: go-spacemesh's `challenge`, `poet_registration`, `nipost` and
+ * `poet_certificates` tables, byte-compatible with the Go node, plus our own tables of verified
+ * proofs and member lists, behind typed repositories (docs/node-client.md §1.4, §1.8, §1.11, §2.6).
+ */
+export type { CertificateRepository, PoetCertificate } from "./certificate-repository.js";
+export type {
+  ChallengeRecord,
+  ChallengeRepository,
+  ChallengeWriteOptions,
+  InitialPost,
+  NipostChallenge,
+} from "./challenge-repository.js";
+export type { CheckOptions, Inconsistency, InconsistencyKind } from "./consistency-check.js";
+export type { MemberList, MemberListRepository } from "./member-list-repository.js";
+export { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, NODE_STATE_SCHEMA_VERSION } from "./migrations.js";
+export type { Nipost, NipostRecord, NipostRepository, PostProof } from "./nipost-repository.js";
+export type {
+  NodeStateRepositories,
+  OpenNodeStateOptions,
+  ResetResult,
+} from "./open-node-state.js";
+export { NodeState, openNodeState } from "./open-node-state.js";
+export type { PoetRegistration, RegistrationRepository } from "./registration-repository.js";
+export type { NodeStateTables } from "./schema.js";
+export type {
+  VerifiedProof,
+  VerifiedProofInput,
+  VerifiedProofRepository,
+} from "./verified-proof-repository.js";

@@ -1,0 +1,318 @@
+/**
+ * @module storage/open-node-state
+ *
+ * {@link openNodeState} opens the node state database: the same SQLite file layout go-spacemesh
+ * keeps in `node_state.sql` (docs/node-client.md §1.4, §1.8, §2.6), with tables of our own beside
+ * it, through kysely over better-sqlite3.
+ *
+ * Opening sets WAL mode, a busy timeout and `synchronous = FULL`, then, in one `BEGIN IMMEDIATE`
+ * transaction, creates or checks go-spacemesh's tables and runs our migrations (see
+ * `go-spacemesh-tables.ts` and `migrations.ts`): a crash while opening leaves the file as it was.
+ *
+ * Integers are read with better-sqlite3's safe integers, so u64 columns come back as `bigint`
+ * without losing a bit. For a path or a `Database` we switch them on per statement (a caller's
+ * `Database` keeps its own default); a caller's `Kysely` must already return `bigint`s
+ * (`database.defaultSafeIntegers(true)`), which we check.
+ *
+ * Sharing a file with go-spacemesh: its tables and `user_version` are never changed. Note that
+ * go-spacemesh 1.7 and later compare the whole schema with the one they expect when opening the
+ * file, so our extra tables count as "schema drift" for them; run the Go node with schema drift
+ * allowed (its `DatabaseSchemaAllowDrift` setting) on a file this library has opened.
+ */
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, type SqliteDatabase, SqliteDialect, sql } from "kysely";
+import { ConfigError, StorageError, throwIfAborted } from "../errors.js";
+import { type Logger, silentLogger } from "../logger.js";
+import { CertificateRepository } from "./certificate-repository.js";
+import { ChallengeRepository } from "./challenge-repository.js";
+import { hashParam, toHex } from "./columns.js";
+import {
+  type CheckOptions,
+  checkNodeState,
+  type Inconsistency,
+  repairNodeState,
+} from "./consistency-check.js";
+import { ensureGoSpacemeshTables, goSchemaVersion } from "./go-spacemesh-tables.js";
+import { MemberListRepository } from "./member-list-repository.js";
+import { MIGRATION_NAMES, migrateNodeState } from "./migrations.js";
+import { NipostRepository } from "./nipost-repository.js";
+import { RegistrationRepository } from "./registration-repository.js";
+import type { NodeStateTables } from "./schema.js";
+import { StoreConnection, toStorageError } from "./store-connection.js";
+import { VerifiedProofRepository } from "./verified-proof-repository.js";
+import { writeLockFor } from "./write-lock.js";
+
+/** Options of {@link openNodeState}. */
+export interface OpenNodeStateOptions {
+  /** How long a write waits for another process's write lock, in ms. Default 5000. */
+  busyTimeoutMs?: number | undefined;
+  logger?: Logger | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** The repositories of the node state; inside {@link NodeState.transaction} they share its transaction. */
+export interface NodeStateRepositories {
+  /** `challenge`: each identity's NiPoST challenge and selected proof. */
+  readonly challenges: ChallengeRepository;
+  /** `poet_registration`: accepted registrations per identity and PoET. */
+  readonly registrations: RegistrationRepository;
+  /** `nipost`: each identity's PoST result. */
+  readonly nipost: NipostRepository;
+  /** `poet_certificates`: certifier certificates per identity and certifier. */
+  readonly certificates: CertificateRepository;
+  /** Ours: verified proofs by ref. */
+  readonly proofs: VerifiedProofRepository;
+  /** Ours: downloaded member lists per PoET and round. */
+  readonly members: MemberListRepository;
+}
+
+/** What {@link NodeState.resetIdentity} deleted. */
+export interface ResetResult {
+  registrations: number;
+  nipost: boolean;
+  challenge: boolean;
+}
+
+/**
+ * The node state database, open. Create it with {@link openNodeState}.
+ *
+ * Every write is one transaction; {@link NodeState.transaction} groups several writes (and reads)
+ * into one. Reads and writes may be called concurrently from independent tasks: writes are queued.
+ */
+export class NodeState implements NodeStateRepositories {
+  readonly challenges: ChallengeRepository;
+  readonly registrations: RegistrationRepository;
+  readonly nipost: NipostRepository;
+  readonly certificates: CertificateRepository;
+  readonly proofs: VerifiedProofRepository;
+  readonly members: MemberListRepository;
+  /** The go-spacemesh schema version of the file (`PRAGMA user_version`); 0 if the file is ours. */
+  readonly goSchemaVersion: number;
+  /** The version of our own tables (number of applied migrations). */
+  readonly schemaVersion: number;
+
+  readonly #conn: StoreConnection;
+  readonly #dispose: () => Promise<void>;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link openNodeState}. */
+  constructor(init: {
+    conn: StoreConnection;
+    dispose: () => Promise<void>;
+    goSchemaVersion: number;
+    schemaVersion: number;
+  }) {
+    this.#conn = init.conn;
+    this.#dispose = init.dispose;
+    this.goSchemaVersion = init.goSchemaVersion;
+    this.schemaVersion = init.schemaVersion;
+    this.challenges = new ChallengeRepository(init.conn);
+    this.registrations = new RegistrationRepository(init.conn);
+    this.nipost = new NipostRepository(init.conn);
+    this.certificates = new CertificateRepository(init.conn);
+    this.proofs = new VerifiedProofRepository(init.conn);
+    this.members = new MemberListRepository(init.conn);
+  }
+
+  /**
+   * Runs `fn` in one transaction: everything it writes through `tx` (or through this object,
+   * from within `fn`) is committed together, or not at all if it throws. Inside `fn`, do not
+   * write through another `NodeState` open on the same file: it waits for this transaction.
+   *
+   * @example
+   * ```ts
+   * await state.transaction(async (tx) => {
+   *   await tx.challenges.setPoetProof(nodeId, ref, membership);
+   *   await tx.proofs.put(verified);
+   * }, { signal });
+   * ```
+   */
+  async transaction<T>(
+    fn: (tx: NodeStateRepositories) => Promise<T>,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<T> {
+    return this.#conn.write(options.signal, {}, () => fn(this));
+  }
+
+  /**
+   * Reports rows that contradict each other (see `consistency-check.ts`). Nothing is changed.
+   *
+   * @example
+   * ```ts
+   * const problems = await state.check({ challengeHash: (c) => hashChallenge(c) });
+   * if (problems.length > 0) await state.repair(problems);
+   * ```
+   */
+  async check(options: CheckOptions = {}): Promise<Inconsistency[]> {
+    return checkNodeState(this.#conn, options);
+  }
+
+  /** Deletes the rows behind `inconsistencies` in one transaction; returns how many. */
+  async repair(
+    inconsistencies: readonly Inconsistency[],
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<number> {
+    return repairNodeState(this.#conn, inconsistencies, options);
+  }
+
+  /**
+   * Deletes the identity's registrations, NiPoST and challenge in one transaction: go-spacemesh's
+   * `ResetState` + `RemoveChallenge`, done atomically. Certificates are kept.
+   */
+  async resetIdentity(
+    nodeId: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<ResetResult> {
+    hashParam(nodeId, "nodeId");
+    return this.#conn.write(options.signal, { identity: toHex(nodeId) }, async () => {
+      const registrations = await this.registrations.clear(nodeId);
+      const nipost = await this.nipost.delete(nodeId);
+      const challenge = await this.challenges.delete(nodeId);
+      return { registrations, nipost, challenge };
+    });
+  }
+
+  /** Closes the database (only the connection this state opened itself). */
+  async close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#conn.markClosed();
+      await this.#dispose();
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+type AnyKysely = Kysely<NodeStateTables>;
+
+/** A view of a better-sqlite3 database whose statements return integers as `bigint`. */
+function safeIntegerDatabase(db: BetterSqlite3.Database, owned: boolean): SqliteDatabase {
+  return {
+    prepare(query: string) {
+      const statement = db.prepare(query);
+      statement.safeIntegers(true);
+      return statement as unknown as ReturnType<SqliteDatabase["prepare"]>;
+    },
+    close() {
+      if (owned) db.close();
+    },
+  };
+}
+
+function isBetterSqlite3(value: unknown): value is BetterSqlite3.Database {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { prepare?: unknown }).prepare === "function" &&
+    typeof (value as { pragma?: unknown }).pragma === "function"
+  );
+}
+
+/**
+ * Opens (creating if needed) the node state database and brings its schema up to date.
+ *
+ * `target` is a file path, an open better-sqlite3 `Database`, or a `Kysely` over one. The returned
+ * {@link NodeState} closes only what it opened: a path's connection, not a caller's `Database`
+ * or `Kysely`.
+ *
+ * Rejects with a {@link StorageError}: kind `"schema-too-new"` for a database migrated by a newer
+ * release, `"migration-failed"` for a go-spacemesh file too old to have the tables, `"io"` when the
+ * file cannot be opened.
+ *
+ * @example
+ * ```ts
+ * await using state = await openNodeState("/var/lib/spacemesh/node_state.sql", { logger });
+ * const challenge = await state.challenges.get(nodeId);
+ * const registrations = await state.registrations.listFor(nodeId);
+ * ```
+ */
+export async function openNodeState(
+  // biome-ignore lint/suspicious/noExplicitAny: any caller's Kysely, whatever its table types.
+  target: string | BetterSqlite3.Database | Kysely<any>,
+  options: OpenNodeStateOptions = {},
+): Promise<NodeState> {
+  const { signal, logger = silentLogger } = options;
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new ConfigError("busyTimeoutMs", "must be a non-negative integer");
+  }
+  throwIfAborted(signal);
+
+  let kysely: AnyKysely;
+  let ownsKysely = true;
+  if (typeof target === "string") {
+    let database: BetterSqlite3.Database;
+    try {
+      database = new BetterSqlite3(target, { timeout: busyTimeoutMs });
+    } catch (err) {
+      throw toStorageError(err, {});
+    }
+    kysely = new Kysely<NodeStateTables>({
+      dialect: new SqliteDialect({ database: safeIntegerDatabase(database, true) }),
+    });
+  } else if (target instanceof Kysely) {
+    kysely = target as unknown as AnyKysely;
+    ownsKysely = false;
+  } else if (isBetterSqlite3(target)) {
+    kysely = new Kysely<NodeStateTables>({
+      dialect: new SqliteDialect({ database: safeIntegerDatabase(target, false) }),
+    });
+  } else {
+    throw new ConfigError("target", "must be a path, a better-sqlite3 Database or a Kysely");
+  }
+
+  const dispose = async () => {
+    if (ownsKysely) await kysely.destroy();
+  };
+  let releaseLock = () => {};
+  try {
+    if (!ownsKysely) {
+      const { rows } = await sql<{ v: unknown }>`select 9007199254740993 as v`.execute(kysely);
+      if (typeof rows[0]?.v !== "bigint") {
+        throw new ConfigError(
+          "target",
+          "the Kysely's database must return integers as bigint: call database.defaultSafeIntegers(true)",
+        );
+      }
+    }
+    await sql`pragma busy_timeout = ${sql.raw(String(busyTimeoutMs))}`.execute(kysely);
+    await sql`pragma journal_mode = wal`.execute(kysely);
+    await sql`pragma synchronous = full`.execute(kysely);
+    const { rows: files } = await sql<{ name: unknown; file: unknown }>`
+      select name, file from pragma_database_list`.execute(kysely);
+    const file = String(files.find((f) => f.name === "main")?.file ?? "");
+    const shared = writeLockFor(file);
+    releaseLock = shared.release;
+    const conn = new StoreConnection(kysely, shared.lock);
+
+    const applied = await conn.write(signal, {}, async (db) => {
+      await ensureGoSpacemeshTables(db);
+      return migrateNodeState(db);
+    });
+    const goVersion = await goSchemaVersion(kysely);
+    if (applied.length > 0) {
+      logger.info({ file, migrations: applied }, "node state migrated");
+    }
+    logger.debug(
+      { file, goSchemaVersion: goVersion, schemaVersion: MIGRATION_NAMES.length },
+      "node state open",
+    );
+    return new NodeState({
+      conn,
+      dispose: async () => {
+        releaseLock();
+        await dispose();
+      },
+      goSchemaVersion: goVersion,
+      schemaVersion: MIGRATION_NAMES.length,
+    });
+  } catch (err) {
+    releaseLock();
+    await dispose().catch(() => {});
+    if (err instanceof StorageError || err instanceof ConfigError) throw err;
+    throw toStorageError(err, {});
+  }
+}

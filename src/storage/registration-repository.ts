@@ -1,0 +1,276 @@
+/**
+ * @module storage/registration-repository
+ *
+ * The `poet_registration` table: one row per identity and PoET that accepted its challenge, written
+ * the moment the PoET answers (docs/node-client.md §1.3, §1.4). The key is `(id, address)`, where
+ * `address` is the PoET's normalised base URL; a second row for the same pair is refused with a
+ * `"duplicate"` {@link StorageError}, as go-spacemesh refuses it with `ErrObjectExists`.
+ *
+ * `round_end` is an absolute instant computed on the client and stored in unix seconds (the
+ * sub-second part is dropped, as Go's `Time.Unix()` does); it reads back as a `Date`.
+ */
+import { StorageError } from "../errors.js";
+import {
+  bytesEqual,
+  type ColumnPlace,
+  hashParam,
+  readHash,
+  readText,
+  readUnixSeconds,
+  textParam,
+  toHex,
+  unixSecondsParam,
+} from "./columns.js";
+import type { StoreConnection } from "./store-connection.js";
+
+/** An accepted registration of one identity's challenge with one PoET. */
+export interface PoetRegistration {
+  /** The identity (ed25519 public key, 32 bytes). */
+  nodeId: Uint8Array;
+  /** The challenge hash that was submitted (32 bytes). */
+  hash: Uint8Array;
+  /** The PoET's normalised base URL. */
+  address: string;
+  /** The PoET's round id from the submit response (decimal string). */
+  roundId: string;
+  /** When the round ends, to the second. */
+  roundEnd: Date;
+}
+
+const TABLE = "poet_registration";
+
+/** A raw row. */
+export interface RegistrationRow {
+  id: unknown;
+  hash: unknown;
+  address: unknown;
+  round_id: unknown;
+  round_end: unknown;
+}
+
+/** Checks and decodes a raw row. */
+export function decodeRegistrationRow(row: RegistrationRow): PoetRegistration {
+  const nodeId = readHash(row.id, { table: TABLE, column: "id", nodeId: row.id });
+  const at = (column: string): ColumnPlace => ({ table: TABLE, column, nodeId });
+  return {
+    nodeId,
+    hash: readHash(row.hash, at("hash")),
+    address: readText(row.address, at("address")),
+    roundId: readText(row.round_id, at("round_id")),
+    roundEnd: readUnixSeconds(row.round_end, at("round_end")),
+  };
+}
+
+function encodeRow(r: PoetRegistration) {
+  return {
+    id: hashParam(r.nodeId, "registration.nodeId"),
+    hash: hashParam(r.hash, "registration.hash"),
+    address: textParam(r.address, "registration.address"),
+    round_id: textParam(r.roundId, "registration.roundId"),
+    round_end: unixSecondsParam(r.roundEnd, "registration.roundEnd"),
+  };
+}
+
+/**
+ * Registrations per identity and PoET.
+ *
+ * @example
+ * ```ts
+ * const existing = await state.registrations.listFor(nodeId);
+ * const missing = poets.filter((p) => !existing.some((r) => r.address === p.address));
+ * // … submit to the missing PoETs, then, for each acceptance:
+ * await state.registrations.add({ nodeId, hash, address, roundId: "30", roundEnd });
+ * ```
+ */
+export class RegistrationRepository {
+  readonly #conn: StoreConnection;
+
+  constructor(conn: StoreConnection) {
+    this.#conn = conn;
+  }
+
+  /** Inserts a registration; an existing `(nodeId, address)` is a `"duplicate"` error. */
+  async add(
+    registration: PoetRegistration,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<void> {
+    await this.addMany([registration], options);
+  }
+
+  /** Inserts several registrations in one transaction: all or none. */
+  async addMany(
+    registrations: readonly PoetRegistration[],
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<void> {
+    const rows = registrations.map(encodeRow);
+    if (rows.length === 0) return;
+    await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
+      for (const row of rows) {
+        const identity = toHex(row.id);
+        try {
+          await db.insertInto(TABLE).values(row).execute();
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE") {
+            throw new StorageError(`already registered with ${row.address}`, {
+              kind: "duplicate",
+              table: TABLE,
+              identity,
+              cause: err,
+            });
+          }
+          throw err;
+        }
+      }
+    });
+  }
+
+  /**
+   * Updates the round of an existing registration with the same challenge hash, like
+   * go-spacemesh's `UpdatePoetRegistration`. Returns whether a row matched.
+   */
+  async update(
+    registration: PoetRegistration,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<boolean> {
+    const row = encodeRow(registration);
+    return this.#conn.write(
+      options.signal,
+      { table: TABLE, identity: toHex(row.id) },
+      async (db) => {
+        const result = await db
+          .updateTable(TABLE)
+          .set({ round_id: row.round_id, round_end: row.round_end })
+          .where("id", "=", row.id)
+          .where("address", "=", row.address)
+          .where("hash", "=", row.hash)
+          .executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      },
+    );
+  }
+
+  /** The identity's registration with one PoET, or `undefined`. */
+  async get(
+    nodeId: Uint8Array,
+    address: string,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<PoetRegistration | undefined> {
+    hashParam(nodeId, "nodeId");
+    return this.#conn.read(
+      options.signal,
+      { table: TABLE, identity: toHex(nodeId) },
+      async (db) => {
+        const row = await db
+          .selectFrom(TABLE)
+          .selectAll()
+          .where("id", "=", nodeId)
+          .where("address", "=", address)
+          .executeTakeFirst();
+        return row === undefined ? undefined : decodeRegistrationRow(row);
+      },
+    );
+  }
+
+  /** The identity's registrations, ordered by address. */
+  async listFor(
+    nodeId: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<PoetRegistration[]> {
+    hashParam(nodeId, "nodeId");
+    return this.#conn.read(
+      options.signal,
+      { table: TABLE, identity: toHex(nodeId) },
+      async (db) => {
+        const rows = await db
+          .selectFrom(TABLE)
+          .selectAll()
+          .where("id", "=", nodeId)
+          .orderBy("address")
+          .execute();
+        return rows.map(decodeRegistrationRow);
+      },
+    );
+  }
+
+  /** Every registration, ordered by identity and address. */
+  async list(options: { signal?: AbortSignal | undefined } = {}): Promise<PoetRegistration[]> {
+    return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      const rows = await db
+        .selectFrom(TABLE)
+        .selectAll()
+        .orderBy("id")
+        .orderBy("address")
+        .execute();
+      return rows.map(decodeRegistrationRow);
+    });
+  }
+
+  /** Deletes the identity's registration with one PoET. Returns whether it existed. */
+  async delete(
+    nodeId: Uint8Array,
+    address: string,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<boolean> {
+    hashParam(nodeId, "nodeId");
+    return this.#conn.write(
+      options.signal,
+      { table: TABLE, identity: toHex(nodeId) },
+      async (db) => {
+        const result = await db
+          .deleteFrom(TABLE)
+          .where("id", "=", nodeId)
+          .where("address", "=", address)
+          .executeTakeFirst();
+        return result.numDeletedRows > 0n;
+      },
+    );
+  }
+
+  /** Deletes all of the identity's registrations (go-spacemesh's `ClearPoetRegistrations`). */
+  async clear(
+    nodeId: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<number> {
+    hashParam(nodeId, "nodeId");
+    return this.#conn.write(
+      options.signal,
+      { table: TABLE, identity: toHex(nodeId) },
+      async (db) => {
+        const result = await db.deleteFrom(TABLE).where("id", "=", nodeId).executeTakeFirst();
+        return Number(result.numDeletedRows);
+      },
+    );
+  }
+
+  /**
+   * Deletes the identity's registrations made for another challenge than `currentHash`, in one
+   * transaction, and returns them.
+   */
+  async deleteStale(
+    nodeId: Uint8Array,
+    currentHash: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<PoetRegistration[]> {
+    hashParam(nodeId, "nodeId");
+    hashParam(currentHash, "currentHash");
+    return this.#conn.write(
+      options.signal,
+      { table: TABLE, identity: toHex(nodeId) },
+      async (db) => {
+        const rows = await db.selectFrom(TABLE).selectAll().where("id", "=", nodeId).execute();
+        const stale = rows
+          .map(decodeRegistrationRow)
+          .filter((r) => !bytesEqual(r.hash, currentHash));
+        for (const r of stale) {
+          await db
+            .deleteFrom(TABLE)
+            .where("id", "=", nodeId)
+            .where("address", "=", r.address)
+            .execute();
+        }
+        return stale;
+      },
+    );
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * @module storage/schema
+ *
+ * The kysely table types of the node state database: the four go-spacemesh tables the PoET client
+ * shares with the Go node (docs/node-client.md §1.4, §1.8, §2.6) and the library's own
+ * `poet_client_*` tables beside them.
+ *
+ * Every selected column is typed `unknown` on purpose: a row may have been written by go-spacemesh,
+ * by an operator in `sqlite3`, or be damaged, so the repositories check each value through
+ * `columns.ts` before it becomes a domain value. Insert and update types are the exact SQLite
+ * types Go binds (BLOB as `Uint8Array`, INTEGER as `bigint`, TEXT as `string`).
+ */
+import type { ColumnType } from "kysely";
+
+type Blob = ColumnType<unknown, Uint8Array, Uint8Array>;
+type NullableBlob = ColumnType<unknown, Uint8Array | null, Uint8Array | null>;
+type Int = ColumnType<unknown, bigint, bigint>;
+type NullableInt = ColumnType<unknown, bigint | null, bigint | null>;
+type Text = ColumnType<unknown, string, string>;
+
+/** go-spacemesh `challenge`: one NiPoST challenge per identity, plus the selected proof. */
+export interface ChallengeTable {
+  id: Blob;
+  epoch: Int;
+  sequence: Int;
+  prev_atx: Blob;
+  pos_atx: Blob;
+  commit_atx: NullableBlob;
+  post_nonce: NullableInt;
+  post_indices: NullableBlob;
+  post_pow: NullableInt;
+  poet_proof_ref: NullableBlob;
+  poet_proof_membership: NullableBlob;
+}
+
+/** go-spacemesh `poet_registration`: one row per identity and PoET that accepted it. */
+export interface PoetRegistrationTable {
+  id: Blob;
+  hash: Blob;
+  address: Text;
+  round_id: Text;
+  round_end: Int;
+}
+
+/** go-spacemesh `nipost`: the PoST result of phase 2. */
+export interface NipostTable {
+  id: Blob;
+  post_nonce: Int;
+  post_indices: Blob;
+  post_pow: Int;
+  num_units: Int;
+  vrf_nonce: Int;
+  poet_proof_membership: Blob;
+  poet_proof_ref: Blob;
+  labels_per_unit: Int;
+}
+
+/** go-spacemesh `poet_certificates`: certifier certificates per identity and certifier key. */
+export interface PoetCertificatesTable {
+  node_id: Blob;
+  certifier_id: Blob;
+  certificate: Blob;
+  signature: Blob;
+}
+
+/** Ours: the hash of the challenge row as this library registered it. */
+export interface PoetClientChallengeTable {
+  id: Blob;
+  hash: Blob;
+  /** Digest of the challenge row's columns when `hash` was recorded; a mismatch means "unknown". */
+  fingerprint: Blob;
+}
+
+/** Ours: proofs that passed verification, keyed by their ref. */
+export interface PoetClientProofTable {
+  ref: Blob;
+  proof: Blob;
+  leaves: Int;
+  address: Text;
+  round_id: Text;
+  service_pubkey: Blob;
+  statement: Blob;
+  verified_at: Int;
+}
+
+/** Ours: downloaded member lists per PoET and round. */
+export interface PoetClientMembersTable {
+  address: Text;
+  round_id: Text;
+  member_count: Int;
+  members: Blob;
+  statement: NullableBlob;
+  fetched_at: Int;
+}
+
+/** All tables the library reads or writes. */
+export interface NodeStateTables {
+  challenge: ChallengeTable;
+  poet_registration: PoetRegistrationTable;
+  nipost: NipostTable;
+  poet_certificates: PoetCertificatesTable;
+  poet_client_challenge: PoetClientChallengeTable;
+  poet_client_proof: PoetClientProofTable;
+  poet_client_members: PoetClientMembersTable;
+}

@@ -1,0 +1,43 @@
+/**
+ * @module wire
+ *
+ * Everything that turns PoET data into bytes or JSON and back: the SCALE codec and the layouts
+ * built on it — the PoET proof whose hash is the proof reference (docs/protocol.md §4.3), the
+ * node's membership proof (docs/node-client.md §1.8) and the certificate (docs/protocol.md §2.8) —
+ * and the protobuf JSON helpers of the REST API (docs/protocol.md §1.2). Pure: no I/O, no clock.
+ */
+export type { CertificateData } from "./certificate.js";
+export {
+  CERTIFICATE_PUBKEY_MAX_BYTES,
+  decodeCertificate,
+  encodeCertificate,
+} from "./certificate.js";
+export type { MembershipProof } from "./membership-proof.js";
+export {
+  decodeMembershipProof,
+  encodeMembershipProof,
+  MEMBERSHIP_MAX_NODES,
+  MEMBERSHIP_NODE_BYTES,
+} from "./membership-proof.js";
+export type { MerkleProof } from "./merkle-proof.js";
+export {
+  decodeMerkleProof,
+  encodeMerkleProof,
+  MERKLE_ELEMENT_MAX_BYTES,
+  MERKLE_MAX_PROOF_NODES,
+  MERKLE_MAX_PROVEN_LEAVES,
+  readMerkleProof,
+  writeMerkleProof,
+} from "./merkle-proof.js";
+export type { PoetProof } from "./poet-proof.js";
+export { decodePoetProof, encodePoetProof } from "./poet-proof.js";
+export type { PoetJsonWriteOptions } from "./protojson.js";
+export {
+  dateToTimestamp,
+  durationToMs,
+  msToDuration,
+  parsePoetJson,
+  poetToJson,
+  timestampToDate,
+} from "./protojson.js";
+export { MAX_U64, ScaleReader, ScaleWriter } from "./scale.js";
