@@ -1,0 +1,25 @@
+/**
+ * @module verify/proof-ref
+ *
+ * The proof reference (docs/protocol.md §4.3): BLAKE3 of the SCALE-encoded proof — the Merkle
+ * proof followed by the compact leaf count. A node stores proofs under it and uses it as the
+ * challenge of its PoST, so it must match go-spacemesh byte for byte; the members, the PoET's key
+ * and the round id are not part of it.
+ */
+import { blake3 } from "@noble/hashes/blake3.js";
+import type { PoetProof } from "../wire/index.js";
+import { encodePoetProof } from "../wire/index.js";
+
+/**
+ * The 32-byte reference of a PoET proof.
+ *
+ * @throws {WireFormatError} when the proof cannot be SCALE-encoded (an element over 32 bytes,
+ *   more than 150 proven leaves or 5400 proof nodes, a leaf count outside u64).
+ * @example
+ * ```ts
+ * const ref = proofRef(proof); // the node's PoST challenge
+ * ```
+ */
+export function proofRef(proof: PoetProof): Uint8Array {
+  return blake3(encodePoetProof(proof));
+}

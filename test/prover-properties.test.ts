@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { ConfigError, ProofVerificationError } from "../src/errors.js";
+import { membershipRoot } from "../src/membership/index.js";
+import { prove } from "../src/testing/prover.js";
+import { verifyPoetProofSync, verifyRoundProofSync } from "../src/verify/index.js";
+import type { PoetProof } from "../src/wire/index.js";
+
+interface ProofVector {
+  name: string;
+  statement: string;
+  security_param: number;
+  leaves: number;
+  root: string;
+  proven_leaves: string[];
+  proof_nodes: string[];
+}
+const { vectors } = JSON.parse(
+  readFileSync(new URL("fixtures/poet-proofs.json", import.meta.url), "utf8"),
+) as { vectors: ProofVector[] };
+const hex = (s: string) => Uint8Array.from(Buffer.from(s, "hex"));
+const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/** Vectors up to this many leaves are re-proved by default; set POET_SLOW_TESTS=1 for all. */
+const FAST_LIMIT = process.env.POET_SLOW_TESTS === "1" ? Number.POSITIVE_INFINITY : 1000;
+
+/** mulberry32: a small seeded PRNG, so failures can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const flipBit = (bytes: Uint8Array, bit: number) => {
+  const copy = bytes.slice();
+  copy[bit >>> 3]! ^= 1 << (bit & 7);
+  return copy;
+};
+const rejects = (proof: PoetProof, statement: Uint8Array, what: string) =>
+  assert.throws(
+    () => verifyPoetProofSync(proof, statement),
+    (err) => err instanceof ProofVerificationError,
+    what,
+  );
+
+describe("prove", () => {
+  for (const v of vectors.filter((x) => x.leaves <= FAST_LIMIT)) {
+    it(`reproduces the reference vector ${v.name}`, () => {
+      const proof = prove(hex(v.statement), v.leaves, { securityParam: v.security_param });
+      assert.equal(toHex(proof.root), v.root);
+      assert.deepEqual(proof.provenLeaves.map(toHex), v.proven_leaves);
+      assert.deepEqual(proof.proofNodes.map(toHex), v.proof_nodes);
+      assert.equal(proof.leaves, BigInt(v.leaves));
+    });
+  }
+
+  it("accepts a bigint leaf count and proves a round's statement end to end", () => {
+    const members = [hex("11".repeat(32)), hex("22".repeat(32)), hex("33".repeat(32))];
+    const proof = prove(membershipRoot(members), 300n);
+    assert.equal(proof.proofNodes.length > 0, true);
+    verifyRoundProofSync({ proof, members, challenge: members[1] });
+  });
+
+  it("rejects leaf counts it cannot prove", () => {
+    for (const leaves of [0, -1, 1.5, 2 ** 40, 2n ** 64n]) {
+      assert.throws(() => prove(new Uint8Array(32), leaves), ConfigError);
+    }
+  });
+});
+
+describe("prove then verify, over random statements and leaf counts", () => {
+  const random = prng(0x5eed);
+  for (let c = 0; c < 20; c++) {
+    const leaves = 150 + Math.floor(random() * 1850);
+    const statement = Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256));
+    const picks = Array.from({ length: 6 }, () => random());
+    it(`case ${c}: ${leaves} leaves verify, and any single change is rejected`, () => {
+      const proof = prove(statement, leaves);
+      verifyPoetProofSync(proof, statement);
+
+      const bit = (p: number) => Math.floor(p * 256);
+      const j = Math.floor(picks[0]! * proof.provenLeaves.length);
+      const k = Math.floor(picks[1]! * proof.proofNodes.length);
+      rejects({ ...proof, root: flipBit(proof.root, bit(picks[2]!)) }, statement, "root");
+      const provenLeaves = [...proof.provenLeaves];
+      provenLeaves[j] = flipBit(provenLeaves[j]!, bit(picks[3]!));
+      rejects({ ...proof, provenLeaves }, statement, `proven leaf ${j}`);
+      const proofNodes = [...proof.proofNodes];
+      proofNodes[k] = flipBit(proofNodes[k]!, bit(picks[4]!));
+      rejects({ ...proof, proofNodes }, statement, `proof node ${k}`);
+      const delta = 1n + BigInt(Math.floor(picks[5]! * leaves));
+      rejects({ ...proof, leaves: proof.leaves + delta }, statement, `leaves + ${delta}`);
+      rejects({ ...proof, leaves: proof.leaves - 1n }, statement, "leaves - 1");
+      rejects(proof, flipBit(statement, bit(picks[5]!)), "statement");
+    });
+  }
+});
