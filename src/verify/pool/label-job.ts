@@ -1,0 +1,159 @@
+/**
+ * @module verify/pool/label-job
+ *
+ * The labels of one proof as shared work (docs/protocol.md §5.5 step 5): the statement, the 150
+ * label inputs and room for the 150 labels, laid out in one `SharedArrayBuffer` that the main
+ * thread and every worker see. The labels are cut into chunks of a few labels each; whoever is
+ * free claims the next chunk with an atomic increment, computes it and flags it done. Claiming
+ * instead of assigning fixed shares keeps every core busy to the end even when one of them (the
+ * main thread, which also serves its event loop) runs slower, and lets a worker that is still
+ * starting up simply find nothing left to do.
+ *
+ * Layout (byte offsets): a header of eight i32 (next chunk, chunk count, label count, chunk
+ * size, statement length, data start, output start, cancelled), then one i32 flag per chunk, then
+ * `count + 1` i32 input offsets, then the statement and the inputs back to back, then 32 bytes per
+ * label.
+ */
+import type { PoswHasher } from "../hasher.js";
+
+const NEXT = 0;
+const CHUNKS = 1;
+const COUNT = 2;
+const CHUNK_SIZE = 3;
+const STATEMENT_LENGTH = 4;
+const DATA_START = 5;
+const OUTPUT_START = 6;
+const CANCELLED = 7;
+const HEADER_BYTES = 32;
+
+/** One proof's labels, shared between threads. */
+export class LabelJob {
+  /** The shared memory; send it to workers, which wrap it in their own {@link LabelJob}. */
+  readonly buffer: SharedArrayBuffer;
+  readonly #header: Int32Array;
+  readonly #flags: Int32Array;
+  readonly #offsets: Int32Array;
+
+  /** Wraps a buffer laid out by {@link createLabelJob} (on this or another thread). */
+  constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.#header = new Int32Array(buffer, 0, 8);
+    const chunks = this.#header[CHUNKS]!;
+    const count = this.#header[COUNT]!;
+    this.#flags = new Int32Array(buffer, HEADER_BYTES, chunks);
+    this.#offsets = new Int32Array(buffer, HEADER_BYTES + 4 * chunks, count + 1);
+  }
+
+  /** Number of chunks. */
+  get chunks(): number {
+    return this.#header[CHUNKS]!;
+  }
+
+  /** Claims the next chunk; `-1` when none is left or the job was cancelled. */
+  claim(): number {
+    if (Atomics.load(this.#header, CANCELLED) !== 0) return -1;
+    const chunk = Atomics.add(this.#header, NEXT, 1);
+    return chunk < this.#header[CHUNKS]! ? chunk : -1;
+  }
+
+  /** Computes the labels of `chunk` with `hasher`, writes them and flags the chunk done. */
+  compute(chunk: number, hasher: PoswHasher): void {
+    const header = this.#header;
+    const size = header[CHUNK_SIZE]!;
+    const first = chunk * size;
+    const end = Math.min(header[COUNT]!, first + size);
+    const statement = new Uint8Array(this.buffer, header[DATA_START]!, header[STATEMENT_LENGTH]!);
+    const inputs: Uint8Array[] = [];
+    for (let j = first; j < end; j++) {
+      const start = this.#offsets[j]!;
+      inputs.push(new Uint8Array(this.buffer, start, this.#offsets[j + 1]! - start));
+    }
+    const out = new Uint8Array(this.buffer, header[OUTPUT_START]! + 32 * first, 32 * (end - first));
+    hasher.labels(statement, inputs, out);
+    Atomics.store(this.#flags, chunk, 1);
+  }
+
+  /** Claims and computes chunks until none is left or `budget` chunks are done; returns how many. */
+  work(hasher: PoswHasher, budget = Number.POSITIVE_INFINITY): number {
+    let done = 0;
+    while (done < budget) {
+      const chunk = this.claim();
+      if (chunk < 0) break;
+      this.compute(chunk, hasher);
+      done++;
+    }
+    return done;
+  }
+
+  /** Computes every chunk not flagged done, whoever claimed it (recovery after a lost worker). */
+  completeAll(hasher: PoswHasher): void {
+    Atomics.store(this.#header, NEXT, this.#header[CHUNKS]!);
+    for (let chunk = 0; chunk < this.#flags.length; chunk++) {
+      if (Atomics.load(this.#flags, chunk) === 0) this.compute(chunk, hasher);
+    }
+  }
+
+  /** Whether every chunk is flagged done. */
+  isComplete(): boolean {
+    for (let chunk = 0; chunk < this.#flags.length; chunk++) {
+      if (Atomics.load(this.#flags, chunk) === 0) return false;
+    }
+    return true;
+  }
+
+  /** Stops further claims; chunks already being computed finish and are ignored. */
+  cancel(): void {
+    Atomics.store(this.#header, CANCELLED, 1);
+  }
+
+  /** The labels, 32 bytes each in input order (complete once {@link isComplete}). */
+  labels(): Uint8Array {
+    const start = this.#header[OUTPUT_START]!;
+    return new Uint8Array(this.buffer, start, 32 * this.#header[COUNT]!);
+  }
+}
+
+/**
+ * Lays out the labels of `inputs` under `statement` as a {@link LabelJob}, in chunks of
+ * `chunkSize` labels.
+ *
+ * @example
+ * ```ts
+ * const job = createLabelJob(statement, labelInputs(indices, snapshots), 8);
+ * worker.postMessage(job.buffer);
+ * job.work(hasher);
+ * ```
+ */
+export function createLabelJob(
+  statement: Uint8Array,
+  inputs: readonly Uint8Array[],
+  chunkSize: number,
+): LabelJob {
+  const count = inputs.length;
+  const chunks = Math.ceil(count / chunkSize);
+  const offsetsStart = HEADER_BYTES + 4 * chunks;
+  const dataStart = offsetsStart + 4 * (count + 1);
+  let dataLength = statement.length;
+  for (const input of inputs) dataLength += input.length;
+  // labels start on a word boundary; views of them are byte views, but it keeps copies fast
+  const outputStart = Math.ceil((dataStart + dataLength) / 8) * 8;
+  const buffer = new SharedArrayBuffer(outputStart + 32 * count);
+  const header = new Int32Array(buffer, 0, 8);
+  header[CHUNKS] = chunks;
+  header[COUNT] = count;
+  header[CHUNK_SIZE] = chunkSize;
+  header[STATEMENT_LENGTH] = statement.length;
+  header[DATA_START] = dataStart;
+  header[OUTPUT_START] = outputStart;
+  const offsets = new Int32Array(buffer, offsetsStart, count + 1);
+  const bytes = new Uint8Array(buffer);
+  bytes.set(statement, dataStart);
+  let cursor = dataStart + statement.length;
+  for (let j = 0; j < count; j++) {
+    offsets[j] = cursor;
+    bytes.set(inputs[j]!, cursor);
+    cursor += inputs[j]!.length;
+  }
+  offsets[count] = cursor;
+  return new LabelJob(buffer);
+}

@@ -1,0 +1,349 @@
+/**
+ * @module verify/pool/parallel-verifier
+ *
+ * PoET proof verification spread over the cores (docs/protocol.md §5.5), for a node that must
+ * keep its event loop responsive while it verifies.
+ *
+ * The steps are the verifier's: shape checks, Fiat–Shamir indices, the partial Merkle tree and
+ * its parking snapshots (a few thousand hashes, done on the calling thread), then the 150 labels
+ * of 400 chained SHA-256 each, which are independent and are nearly all of the work. Those go
+ * into a {@link LabelJob} in shared memory, and the calling thread and `cores − 1` worker threads
+ * claim chunks of it until none is left. The calling thread gives its event loop a turn after
+ * every couple of chunks (about a millisecond of work each), so it never blocks for long, and
+ * since work is claimed rather than assigned, the workers simply take more of it meanwhile.
+ *
+ * Verdicts are remembered by proof reference and statement: every node of a round gets the same
+ * proof from a PoET, and verifying it again would only repeat the answer. A worker that dies
+ * mid-job costs nothing but time: the calling thread computes whatever was left unfinished, so the
+ * verdict is always the sequential verifier's.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { AbortedError, ProofVerificationError, throwIfAborted } from "../../errors.js";
+import type { PoetProof } from "../../wire/index.js";
+import { fiatShamirIndices } from "../fiat-shamir.js";
+import type { PoswHasher } from "../hasher.js";
+import { compareLabels, labelInputs } from "../labels.js";
+import { resolveSecurityParam } from "../params.js";
+import { proofRef } from "../proof-ref.js";
+import { checkProofStructure } from "../proof-structure.js";
+import { checkProofTree } from "../verify-poet-proof.js";
+import {
+  createPoswHasher,
+  type HasherKernel,
+  sharedPoswHasher,
+  WasmPoswHasher,
+} from "../wasm/index.js";
+import { createLabelJob, type LabelJob } from "./label-job.js";
+import type { LabelWorkerData, LabelWorkerMessage } from "./label-worker.js";
+
+/** Labels per chunk: one four-lane group of the SIMD kernel, about 150 microseconds. */
+const CHUNK_LABELS = 4;
+/** Chunks the calling thread computes between two turns of its event loop. */
+const CHUNKS_PER_TURN = 4;
+/** Workers that fail before they ever start are not replaced more often than this. */
+const MAX_START_FAILURES = 3;
+
+/** Options of {@link createParallelVerifier}. */
+export interface ParallelVerifierOptions {
+  /** Worker threads; one fewer than the available cores by default. `0` uses the calling thread only. */
+  workers?: number | undefined;
+  /** The hashing kernel of every thread: the fastest available (`"auto"`) by default. */
+  kernel?: HasherKernel | undefined;
+  /** `T`, the number of proven leaves; 150 (the network's value) by default. */
+  securityParam?: number | undefined;
+  /** Verdicts remembered, by proof reference and statement; 64 by default, `0` for none. */
+  cacheSize?: number | undefined;
+}
+
+/** Options of {@link ParallelVerifier.verify}. */
+export interface ParallelVerifyOptions {
+  signal?: AbortSignal | undefined;
+  /** The proof's reference when the caller has it already; saves hashing the proof again. */
+  proofRef?: Uint8Array | undefined;
+}
+
+interface WorkerSlot {
+  readonly worker: Worker;
+  ready: boolean;
+}
+
+interface ActiveJob {
+  readonly job: LabelJob;
+  readonly settle: (error?: Error) => void;
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+
+/** Resolves after the event loop has had a turn (no delay, so no clock is involved). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Verifies PoET proofs with every core, without blocking the event loop for more than about a
+ * millisecond at a time. Create one per process and share it; close it when done.
+ *
+ * @example
+ * ```ts
+ * await using verifier = createParallelVerifier();
+ * await verifier.verify(proof, membershipRoot(members), { signal });
+ * ```
+ */
+export class ParallelVerifier {
+  readonly #hasher: PoswHasher;
+  readonly #kernel: HasherKernel;
+  readonly #securityParam: number;
+  readonly #cacheSize: number;
+  readonly #targetWorkers: number;
+  readonly #slots = new Set<WorkerSlot>();
+  readonly #jobs = new Set<ActiveJob>();
+  readonly #cache = new Map<string, true | ProofVerificationError>();
+  readonly #readyWaiters = new Set<() => void>();
+  #startFailures = 0;
+  #closed = false;
+
+  /** Prefer {@link createParallelVerifier}. */
+  constructor(options: ParallelVerifierOptions = {}) {
+    this.#kernel = options.kernel ?? "auto";
+    this.#hasher = this.#kernel === "auto" ? sharedPoswHasher() : createPoswHasher(this.#kernel);
+    this.#securityParam = resolveSecurityParam(options.securityParam);
+    this.#cacheSize = Math.max(0, Math.floor(options.cacheSize ?? 64));
+    this.#targetWorkers = Math.max(0, Math.floor(options.workers ?? availableParallelism() - 1));
+    this.#startWorkers();
+  }
+
+  /** Worker threads currently running. */
+  get workers(): number {
+    return this.#slots.size;
+  }
+
+  /**
+   * Resolves once every worker has started and warmed up its kernel (verification does not need
+   * this: it starts at once and workers join in as they come up).
+   */
+  async ready(options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    const { signal } = options;
+    throwIfAborted(signal);
+    while (!this.#closed && [...this.#slots].some((slot) => !slot.ready)) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          this.#readyWaiters.delete(wake);
+          reject(new AbortedError(undefined, { cause: signal?.reason }));
+        };
+        const wake = (): void => {
+          signal?.removeEventListener("abort", onAbort);
+          this.#readyWaiters.delete(wake);
+          resolve();
+        };
+        this.#readyWaiters.add(wake);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
+  }
+
+  /**
+   * Verifies a PoET proof against its statement (the round's membership root); resolves when the
+   * proof is valid, with the same verdicts as `verifyPoetProof`.
+   *
+   * @throws {ProofVerificationError} with the `reason` of the first check that failed.
+   * @throws {AbortedError} when `signal` aborts or the verifier is closed.
+   * @example
+   * ```ts
+   * try {
+   *   await verifier.verify(proof, statement, { signal });
+   * } catch (err) {
+   *   if (err instanceof ProofVerificationError) console.warn(err.reason, err.message);
+   * }
+   * ```
+   */
+  async verify(
+    proof: PoetProof,
+    statement: Uint8Array,
+    options: ParallelVerifyOptions = {},
+  ): Promise<void> {
+    const { signal } = options;
+    throwIfAborted(signal);
+    this.#assertOpen();
+    checkProofStructure(proof, this.#securityParam);
+    const key = this.#cacheSize > 0 ? this.#cacheKey(proof, statement, options.proofRef) : "";
+    const known = this.#cache.get(key);
+    if (known !== undefined) {
+      this.#cache.delete(key);
+      this.#cache.set(key, known);
+      if (known === true) return;
+      throw known;
+    }
+    try {
+      await this.#verify(proof, statement, signal);
+      this.#remember(key, true);
+    } catch (err) {
+      if (err instanceof ProofVerificationError) this.#remember(key, err);
+      throw err;
+    }
+  }
+
+  /** Stops the workers; verifications still running reject with {@link AbortedError}. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const active of this.#jobs) {
+      active.job.cancel();
+      active.settle(new AbortedError("the verifier was closed"));
+    }
+    for (const wake of [...this.#readyWaiters]) wake();
+    const slots = [...this.#slots];
+    this.#slots.clear();
+    this.#cache.clear();
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #verify(
+    proof: PoetProof,
+    statement: Uint8Array,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const hasher = this.#hasher;
+    const t = this.#securityParam;
+    const indices =
+      hasher instanceof WasmPoswHasher
+        ? hasher.fiatShamirIndices(proof.root, proof.leaves, t)
+        : fiatShamirIndices(proof.root, proof.leaves, t, hasher);
+    const snapshots = checkProofTree(proof, statement, indices, hasher);
+    const inputs = labelInputs(indices, snapshots);
+    const labels = await this.#labels(statement, inputs, signal);
+    compareLabels(labels, indices, proof.provenLeaves);
+  }
+
+  /** The labels of `inputs`, computed here and on every worker. */
+  async #labels(
+    statement: Uint8Array,
+    inputs: readonly Uint8Array[],
+    signal: AbortSignal | undefined,
+  ): Promise<Uint8Array> {
+    const job = createLabelJob(statement, inputs, CHUNK_LABELS);
+    let settle: (error?: Error) => void = () => {};
+    const finished = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    finished.catch(() => {});
+    const active: ActiveJob = { job, settle };
+    this.#jobs.add(active);
+    const onAbort = (): void => {
+      job.cancel();
+      settle(new AbortedError(undefined, { cause: signal?.reason }));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#startWorkers();
+    for (const slot of this.#slots) {
+      slot.worker.ref();
+      slot.worker.postMessage(job.buffer);
+    }
+    try {
+      while (job.work(this.#hasher, CHUNKS_PER_TURN) > 0) {
+        await yieldToEventLoop();
+        throwIfAborted(signal);
+        this.#assertOpen();
+      }
+      if (job.isComplete()) settle();
+      else if (this.#slots.size === 0) {
+        job.completeAll(this.#hasher);
+        settle();
+      }
+      await finished;
+      return job.labels();
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      this.#jobs.delete(active);
+      if (this.#jobs.size === 0) for (const slot of this.#slots) slot.worker.unref();
+    }
+  }
+
+  #startWorkers(): void {
+    while (
+      !this.#closed &&
+      this.#slots.size < this.#targetWorkers &&
+      this.#startFailures < MAX_START_FAILURES
+    ) {
+      this.#spawn();
+    }
+  }
+
+  #spawn(): void {
+    const workerData: LabelWorkerData = { kernel: this.#kernel };
+    let worker: Worker;
+    if (import.meta.url.endsWith(".ts")) {
+      // From `src` under tsx. Node 20 does not apply `--import` loaders to a worker's entry
+      // module, so a plain-JavaScript entry registers tsx first and then imports the worker.
+      const tsx = import.meta.resolve("tsx/esm/api");
+      const entry = new URL("./label-worker.ts", import.meta.url).href;
+      const bootstrap =
+        `import(${JSON.stringify(tsx)})` +
+        `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+      worker = new Worker(bootstrap, { eval: true, workerData });
+    } else {
+      worker = new Worker(new URL("./label-worker.js", import.meta.url), { workerData });
+    }
+    worker.unref();
+    const slot: WorkerSlot = { worker, ready: false };
+    this.#slots.add(slot);
+    worker.on("message", (message: LabelWorkerMessage) => {
+      if (message.type === "ready") {
+        slot.ready = true;
+        for (const wake of [...this.#readyWaiters]) wake();
+      }
+      for (const active of this.#jobs) if (active.job.isComplete()) active.settle();
+    });
+    worker.on("error", () => this.#lost(slot));
+    worker.on("exit", () => this.#lost(slot));
+  }
+
+  /** A worker died: whatever it had claimed is computed here instead. */
+  #lost(slot: WorkerSlot): void {
+    if (!this.#slots.delete(slot)) return;
+    if (!slot.ready) this.#startFailures++;
+    for (const wake of [...this.#readyWaiters]) wake();
+    for (const active of this.#jobs) {
+      active.job.completeAll(this.#hasher);
+      active.settle();
+    }
+  }
+
+  #cacheKey(proof: PoetProof, statement: Uint8Array, ref: Uint8Array | undefined): string {
+    return `${hex(ref ?? proofRef(proof))}:${hex(statement)}`;
+  }
+
+  #remember(key: string, verdict: true | ProofVerificationError): void {
+    if (this.#cacheSize === 0) return;
+    this.#cache.delete(key);
+    this.#cache.set(key, verdict);
+    while (this.#cache.size > this.#cacheSize) {
+      this.#cache.delete(this.#cache.keys().next().value as string);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new AbortedError("the verifier is closed");
+  }
+}
+
+/**
+ * Creates a {@link ParallelVerifier} and starts its workers (one fewer than the cores by default).
+ *
+ * @example
+ * ```ts
+ * const verifier = createParallelVerifier({ workers: 1 });
+ * try {
+ *   await verifier.verify(proof, statement);
+ * } finally {
+ *   await verifier.close();
+ * }
+ * ```
+ */
+export function createParallelVerifier(options: ParallelVerifierOptions = {}): ParallelVerifier {
+  return new ParallelVerifier(options);
+}

@@ -1,0 +1,99 @@
+/**
+ * @module verify/wasm/select-hasher
+ *
+ * Picks the fastest hasher the engine can run: the WebAssembly SIMD kernels when the engine has
+ * 128-bit SIMD, the JavaScript hashers otherwise (docs/protocol.md §4.2, §5.1). Both compute the
+ * same bytes, so the choice changes speed only, never a verdict. The shared instances are created
+ * on first use, per thread, and warmed up once.
+ */
+import { blake3 } from "@noble/hashes/blake3.js";
+import { ConfigError } from "../../errors.js";
+import type { MembershipHasher, PoswHasher } from "../hasher.js";
+import { JsPoswHasher } from "../js-hasher.js";
+import { wasmSimdSupported } from "./kernel-module.js";
+import { createWasmMembershipHasher } from "./wasm-membership-hasher.js";
+import { createWasmPoswHasher } from "./wasm-posw-hasher.js";
+
+/** Which implementation to use: the fastest available (`"auto"`), or one in particular. */
+export type HasherKernel = "auto" | "wasm" | "js";
+
+function useWasm(kernel: HasherKernel): boolean {
+  if (kernel === "js") return false;
+  if (kernel === "wasm") return true;
+  if (kernel === "auto") return wasmSimdSupported();
+  throw new ConfigError("kernel", `must be "auto", "wasm" or "js", got ${String(kernel)}`);
+}
+
+/**
+ * A new {@link PoswHasher}: WebAssembly SIMD when available (or when `kernel` is `"wasm"`), the
+ * JavaScript one otherwise (or when `kernel` is `"js"`).
+ *
+ * @throws {ConfigError} (`kernel`) when `"wasm"` is asked for and the engine cannot run it.
+ * @example
+ * ```ts
+ * verifyPoetProofSync(proof, statement, { hasher: createPoswHasher() });
+ * ```
+ */
+export function createPoswHasher(kernel: HasherKernel = "auto"): PoswHasher {
+  return useWasm(kernel) ? createWasmPoswHasher() : new JsPoswHasher();
+}
+
+/** BLAKE3 pairs through `@noble/hashes`, one preallocated 65-byte message reused per node. */
+function createJsMembershipHasher(): MembershipHasher {
+  const message = new Uint8Array(65);
+  message[0] = 0x01;
+  return {
+    name: "js-blake3",
+    hashPairs(input, pairs, out) {
+      for (let i = 0; i < pairs; i++) {
+        message.set(input.subarray(64 * i, 64 * i + 64), 1);
+        out.set(blake3(message), 32 * i);
+      }
+    },
+  };
+}
+
+/**
+ * A new {@link MembershipHasher}: WebAssembly SIMD BLAKE3 when available (or when `kernel` is
+ * `"wasm"`), `@noble/hashes` otherwise (or when `kernel` is `"js"`).
+ *
+ * @throws {ConfigError} (`kernel`) when `"wasm"` is asked for and the engine cannot run it.
+ * @example
+ * ```ts
+ * const root = membershipRoot(members, { hasher: createMembershipHasher() });
+ * ```
+ */
+export function createMembershipHasher(kernel: HasherKernel = "auto"): MembershipHasher {
+  return useWasm(kernel) ? createWasmMembershipHasher() : createJsMembershipHasher();
+}
+
+let sharedPosw: PoswHasher | undefined;
+let sharedMembership: MembershipHasher | undefined;
+
+/**
+ * This thread's shared {@link PoswHasher}, the fastest available, created and warmed up on first
+ * use. Safe to share: no method keeps state between calls.
+ *
+ * @example
+ * ```ts
+ * verifyPoetProofSync(proof, statement, { hasher: sharedPoswHasher() });
+ * ```
+ */
+export function sharedPoswHasher(): PoswHasher {
+  sharedPosw ??= createPoswHasher();
+  return sharedPosw;
+}
+
+/**
+ * This thread's shared {@link MembershipHasher}, the fastest available, created and warmed up
+ * on first use.
+ *
+ * @example
+ * ```ts
+ * const root = membershipRoot(members, { hasher: sharedMembershipHasher() });
+ * ```
+ */
+export function sharedMembershipHasher(): MembershipHasher {
+  sharedMembership ??= createMembershipHasher();
+  return sharedMembership;
+}

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { proofRef, verifyPoetProofSync } from "../src/verify/index.js";
+import { createParallelVerifier, type ParallelVerifier } from "../src/verify/pool/index.js";
+import type { PoetProof } from "../src/wire/index.js";
+
+interface Vector {
+  name: string;
+  statement: string;
+  security_param: number | string;
+  leaves_decimal: string;
+  root: string;
+  proven_leaves: string[];
+  proof_nodes: string[];
+}
+
+const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
+
+function load(path: string): Vector[] {
+  return (JSON.parse(readFileSync(path, "utf8")) as { vectors: Vector[] }).vectors;
+}
+
+function proofOf(vector: Vector): PoetProof {
+  return {
+    root: fromHex(vector.root),
+    provenLeaves: vector.proven_leaves.map(fromHex),
+    proofNodes: vector.proof_nodes.map(fromHex),
+    leaves: BigInt(vector.leaves_decimal),
+  };
+}
+
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) throw err;
+  return `${err.name} ${(err as Error & { reason?: string }).reason}: ${err.message}`;
+}
+
+function syncVerdict(vector: Vector): string {
+  try {
+    verifyPoetProofSync(proofOf(vector), fromHex(vector.statement), {
+      securityParam: Number(vector.security_param),
+    });
+    return "valid";
+  } catch (err) {
+    return describeError(err);
+  }
+}
+
+async function parallelVerdict(verifier: ParallelVerifier, vector: Vector): Promise<string> {
+  try {
+    await verifier.verify(proofOf(vector), fromHex(vector.statement));
+    return "valid";
+  } catch (err) {
+    return describeError(err);
+  }
+}
+
+const vectors = [
+  ...load("test/fixtures/poet-proofs.json"),
+  ...load("test/fixtures/poet-proofs-invalid.json"),
+  ...load("test/fixtures/real-server/poet-proofs-real-server.json"),
+];
+const production = vectors.filter((vector) => Number(vector.security_param) === 150);
+const byName = (name: string): Vector => vectors.find((vector) => vector.name === name)!;
+
+describe("the parallel verifier", () => {
+  let verifier: ParallelVerifier;
+
+  before(async () => {
+    verifier = createParallelVerifier({ workers: 1, cacheSize: 0 });
+    await verifier.ready();
+  });
+
+  after(async () => {
+    await verifier.close();
+  });
+
+  it("starts its workers", () => {
+    assert.equal(verifier.workers, 1);
+  });
+
+  it("gives the sequential verifier's verdict on every vector", async () => {
+    for (const vector of production) {
+      assert.equal(await parallelVerdict(verifier, vector), syncVerdict(vector), vector.name);
+    }
+  });
+
+  it("gives the same verdicts on the calling thread alone, with any security parameter", async () => {
+    const reduced = vectors.filter((vector) => Number(vector.security_param) !== 150);
+    assert.ok(reduced.length > 0);
+    for (const vector of reduced) {
+      await using alone = createParallelVerifier({
+        workers: 0,
+        securityParam: Number(vector.security_param),
+      });
+      assert.equal(await parallelVerdict(alone, vector), syncVerdict(vector), vector.name);
+    }
+  });
+
+  it("lets the event loop run while it verifies", async () => {
+    let turns = 0;
+    let spinning = true;
+    const spin = (): void => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const before = turns;
+    await verifier.verify(
+      proofOf(byName("leaves-1048576-T-150")),
+      fromHex(byName("leaves-1048576-T-150").statement),
+    );
+    spinning = false;
+    assert.ok(turns - before >= 2, `the event loop turned ${turns - before} times`);
+  });
+
+  it("rejects with AbortedError when the signal aborts", async () => {
+    const vector = byName("leaves-65537-T-150");
+    await assert.rejects(
+      verifier.verify(proofOf(vector), fromHex(vector.statement), {
+        signal: AbortSignal.abort(),
+      }),
+      { name: "AbortedError" },
+    );
+    const controller = new AbortController();
+    const pending = verifier.verify(proofOf(vector), fromHex(vector.statement), {
+      signal: controller.signal,
+    });
+    controller.abort();
+    await assert.rejects(pending, { name: "AbortedError" });
+    await verifier.verify(proofOf(vector), fromHex(vector.statement));
+  });
+});
+
+describe("the parallel verifier's cache", () => {
+  it("remembers verdicts by proof reference and statement", async () => {
+    await using verifier = createParallelVerifier({ workers: 0, cacheSize: 2 });
+    const valid = byName("leaves-1000-T-150");
+    const invalid = byName("n1000-flip-proven-leaf-0");
+    const proof = proofOf(valid);
+    await verifier.verify(proof, fromHex(valid.statement));
+    await verifier.verify(proof, fromHex(valid.statement), { proofRef: proofRef(proof) });
+    const first = await verifier.verify(proofOf(invalid), fromHex(invalid.statement)).then(
+      () => assert.fail("an invalid proof verified"),
+      (err: unknown) => err,
+    );
+    const second = await verifier.verify(proofOf(invalid), fromHex(invalid.statement)).then(
+      () => assert.fail("an invalid proof verified"),
+      (err: unknown) => err,
+    );
+    assert.equal(second, first, "the cached verdict is returned");
+    const other = byName("leaves-65537-T-150");
+    await assert.rejects(verifier.verify(proof, fromHex(other.statement)), {
+      name: "ProofVerificationError",
+    });
+  });
+});
+
+describe("closing the parallel verifier", () => {
+  it("rejects verifications in flight and later ones, and closes twice", async () => {
+    const verifier = createParallelVerifier({ workers: 1 });
+    const vector = byName("leaves-1048576-T-150");
+    const pending = assert.rejects(verifier.verify(proofOf(vector), fromHex(vector.statement)), {
+      name: "AbortedError",
+    });
+    await verifier.close();
+    await pending;
+    await assert.rejects(verifier.verify(proofOf(vector), fromHex(vector.statement)), {
+      name: "AbortedError",
+    });
+    assert.equal(verifier.workers, 0);
+    await verifier.close();
+    await verifier[Symbol.asyncDispose]();
+  });
+});
