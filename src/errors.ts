@@ -54,11 +54,14 @@ export class PoetError extends Error {
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== "object" || value === null || !(brand in value)) return false;
+    // `instanceof` runs this on the class named on its right-hand side; that class decides.
+    // biome-ignore lint/complexity/noThisInStatic: the receiver is the class being tested against
+    const target = this as unknown as { name: string };
+    if (target === (PoetError as unknown)) return true;
     // Subclasses keep their own identity: compare by name along the prototype chain.
-    if (this === PoetError) return true;
     let proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
     while (proto !== null) {
-      if (proto.constructor?.name === this.name) return true;
+      if (proto.constructor?.name === target.name) return true;
       proto = Object.getPrototypeOf(proto) as typeof proto;
     }
     return false;

@@ -1,7 +1,38 @@
 /**
  * @module testing
  *
- * Test helpers for nodes that embed the library: mock PoET and certifier servers, a manual clock
- * and a prover that builds real proofs.
+ * Test helpers for nodes that embed the library: mock PoET and certifier servers that behave like
+ * the real ones on the wire (docs/protocol.md §1–§4), a manual clock and a prover that builds real
+ * proofs.
  */
 export { ManualClock } from "../clock.js";
+export type { CertifierKeys, SubmittedCertificate } from "./certificate-check.js";
+export { checkCertificate } from "./certificate-check.js";
+export type { FaultStatus } from "./faults.js";
+export { FaultError, MockPoetFaults } from "./faults.js";
+export type {
+  CertifyRequest,
+  CertifyRule,
+  MockCertifier,
+  MockCertifierFaults,
+  MockCertifierOptions,
+} from "./mock-certifier.js";
+export { parseCertifyRequest, startMockCertifier } from "./mock-certifier.js";
+export type {
+  MockPoet,
+  MockPoetInfo,
+  MockPoetOptions,
+  MockPoetState,
+} from "./mock-poet.js";
+export { startMockPoet } from "./mock-poet.js";
+export type {
+  MockCertifierConfig,
+  MockPoetHandlers,
+} from "./mock-poet-service.js";
+export { SUBMIT_MESSAGES } from "./mock-poet-service.js";
+export type { MockRegistration, MockRound } from "./mock-poet-state.js";
+export { roundStatement } from "./mock-poet-state.js";
+export type { PowParameters } from "./pow-check.js";
+export { solvePow } from "./pow-check.js";
+export type { ProveOptions } from "./prover.js";
+export { MAX_PROVER_LEAVES, prove } from "./prover.js";

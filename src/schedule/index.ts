@@ -1,0 +1,12 @@
+/**
+ * @module schedule
+ *
+ * The PoET round calendar, the mainnet preset and phase-switch planning: pure arithmetic over
+ * instants, no clock and no I/O (docs/protocol.md §3).
+ */
+export type { NetworkPreset, PoetServerConfig } from "./mainnet.js";
+export { MAINNET } from "./mainnet.js";
+export type { PhaseSwitchInput, PhaseSwitchPlan } from "./phase-switch.js";
+export { planPhaseSwitch } from "./phase-switch.js";
+export type { RoundScheduleOptions, RoundTimes } from "./round-schedule.js";
+export { RoundSchedule } from "./round-schedule.js";

@@ -1,0 +1,165 @@
+/**
+ * @module testing/certificate-check
+ *
+ * How a PoET server judges a certificate in a Submit (docs/protocol.md §2.7, §2.8), with the
+ * server's own failure reasons, so that the mock's 401 messages match the real server's text.
+ *
+ * Candidate keys: without a hint only the configured certifier key; with a hint every trusted key
+ * (configured key included) whose first 4 bytes equal the hint. For one candidate the checks run
+ * in the server's order — ed25519 signature over `data`, SCALE decoding, node id, expiry — and the
+ * first failure is the reason. The real server reports that reason only on the no-hint path; with
+ * a hint, a known key that fails gives the generic `invalid certificate`, and no candidate at all
+ * gives `no matching cert public keys` on both paths.
+ *
+ * Decoding uses the wire codec ({@link decodeCertificate}); when it fails, the reason is rebuilt
+ * in the Go decoder's words (`EOF`, `unexpected EOF`, `too many elements …`) because clients and
+ * tests compare the message text.
+ */
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { decodeCertificate } from "../wire/index.js";
+
+/** The certificate as it arrives in a Submit request (`certificate.data`, `certificate.signature`). */
+export interface SubmittedCertificate {
+  data: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** Which certifier keys a PoET trusts. */
+export interface CertifierKeys {
+  /** The configured certifier key (`certifier-pubkey`), used when the request has no hint. */
+  pubkey?: Uint8Array | undefined;
+  /** Extra trusted keys (the trusted-keys directory), reachable only through a hint. */
+  trustedKeys?: readonly Uint8Array[] | undefined;
+}
+
+/** The outcome: `undefined` when accepted, otherwise the reason after `invalid certificate\n`. */
+export type CertificateRejection = string | undefined;
+
+/** Length of a certifier key hint: the first 4 bytes of the key. */
+export const CERTIFICATE_HINT_BYTES = 4;
+
+/**
+ * Checks a submitted certificate like the PoET server does.
+ *
+ * @returns `undefined` when some candidate key accepts it, else the server's reason text.
+ * @example
+ * ```ts
+ * const reason = checkCertificate(cert, nodeId, hint, { pubkey: certifierKey }, clock.now());
+ * if (reason !== undefined) throw new ConnectError(`invalid certificate\n${reason}`, Code.Unauthenticated);
+ * ```
+ */
+export function checkCertificate(
+  certificate: SubmittedCertificate,
+  nodeId: Uint8Array,
+  hint: Uint8Array,
+  keys: CertifierKeys,
+  nowMs: number,
+): CertificateRejection {
+  const withHint = hint.length > 0;
+  const candidates = withHint ? hintedKeys(hint, keys) : keys.pubkey ? [keys.pubkey] : [];
+  if (candidates.length === 0) return "no matching cert public keys";
+  let reason: string | undefined;
+  for (const key of candidates) {
+    reason = checkWithKey(certificate, nodeId, key, nowMs);
+    if (reason === undefined) return undefined;
+  }
+  return withHint ? "invalid certificate" : reason;
+}
+
+function hintedKeys(hint: Uint8Array, keys: CertifierKeys): Uint8Array[] {
+  const all = [...(keys.pubkey ? [keys.pubkey] : []), ...(keys.trustedKeys ?? [])];
+  const seen = new Set<string>();
+  const out: Uint8Array[] = [];
+  for (const key of all) {
+    const id = Buffer.from(key).toString("hex");
+    if (seen.has(id) || !equalBytes(key.subarray(0, CERTIFICATE_HINT_BYTES), hint)) continue;
+    seen.add(id);
+    out.push(key);
+  }
+  return out;
+}
+
+function checkWithKey(
+  certificate: SubmittedCertificate,
+  nodeId: Uint8Array,
+  key: Uint8Array,
+  nowMs: number,
+): string | undefined {
+  if (!verifySignature(certificate.signature, certificate.data, key)) return "signature mismatch";
+  let decoded: ReturnType<typeof decodeCertificate>;
+  try {
+    decoded = decodeCertificate(certificate.data);
+  } catch {
+    return `decoding: ${goDecodeFailure(certificate.data)}`;
+  }
+  if (!equalBytes(decoded.pubkey, nodeId)) return "pubkey mismatch";
+  if (decoded.expiration !== undefined && decoded.expiration * 1000n < BigInt(nowMs)) {
+    return `certificate expired at ${formatGoTime(decoded.expiration)}`;
+  }
+  return undefined;
+}
+
+/** ed25519 verification that never throws: malformed keys or signatures simply fail. */
+export function verifySignature(
+  signature: Uint8Array,
+  message: Uint8Array,
+  pubkey: Uint8Array,
+): boolean {
+  if (signature.length !== 64 || pubkey.length !== 32) return false;
+  try {
+    return ed25519.verify(signature, message, pubkey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
+/** Byte equality. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The Go SCALE decoder's error text for certificate data that does not decode: the length
+ * prefix over 32, or the input ending inside a value (`EOF` when nothing of the value was read,
+ * `unexpected EOF` when part of it was).
+ */
+function goDecodeFailure(data: Uint8Array): string {
+  const length = readCompact(data, 0);
+  if (length === undefined) return "EOF";
+  if (length.value > 32n) {
+    return `too many elements to decode in collection with scale limit set: (${length.value} > 32)`;
+  }
+  const afterPubkey = length.next + Number(length.value);
+  if (afterPubkey > data.length) return length.next === data.length ? "EOF" : "unexpected EOF";
+  if (afterPubkey === data.length) return "EOF";
+  if (data[afterPubkey] === 1) {
+    const expiry = readCompact(data, afterPubkey + 1);
+    if (expiry === undefined) return afterPubkey + 1 === data.length ? "EOF" : "unexpected EOF";
+  }
+  return "non-canonical compact integer";
+}
+
+function readCompact(data: Uint8Array, at: number): { value: bigint; next: number } | undefined {
+  const head = data[at];
+  if (head === undefined) return undefined;
+  const mode = head & 3;
+  const width = mode === 0 ? 1 : mode === 1 ? 2 : mode === 2 ? 4 : (head >> 2) + 5;
+  if (at + width > data.length) return undefined;
+  if (mode === 3) {
+    let value = 0n;
+    for (let i = width - 1; i >= 1; i--) value = (value << 8n) | BigInt(data[at + i] ?? 0);
+    return { value, next: at + width };
+  }
+  let raw = 0;
+  for (let i = width - 1; i >= 0; i--) raw = raw * 256 + (data[at + i] ?? 0);
+  return { value: BigInt(Math.floor(raw / 4)), next: at + width };
+}
+
+/** Go's `time.Time` default text in UTC, e.g. `2020-01-01 00:00:00 +0000 UTC`. */
+export function formatGoTime(unixSeconds: bigint): string {
+  if (unixSeconds > 8_640_000_000_000n) return `unix ${unixSeconds}`;
+  const iso = new Date(Number(unixSeconds) * 1000).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} +0000 UTC`;
+}

@@ -1,0 +1,296 @@
+/**
+ * @module testing/mock-poet
+ *
+ * A PoET server for tests and demos: the real server's API, checks, rounds and proofs
+ * (docs/protocol.md §1–§4), with rounds of seconds instead of two weeks, on one loopback port.
+ *
+ * One `PoetService` implementation serves three protocols on that port: the REST gateway JSON
+ * (`/v1/...`, what go-spacemesh uses), gRPC over HTTP/2 cleartext and Connect
+ * (`/rpc.api.v1.PoetService/...`, HTTP/1.1 or HTTP/2). Rounds follow the real schedule formulas
+ * (§3.1) driven by an injected {@link Clock}; with a `ManualClock` a test moves time forward and
+ * the next request sees the round closed, proven and the PoW challenge rotated. Proofs are real,
+ * built by the TypeScript prover over the membership root of the round's members, with a
+ * configurable number of leaves so that proving takes milliseconds and several mocks can give
+ * different tick counts.
+ *
+ * Faults (down, hang, slow, 5xx bursts, 429 with `Retry-After`, wrong service key, invalid or
+ * empty proofs, a member left out, oversize responses) are switched on `mock.faults` while it runs;
+ * `restart()` drops every connection and listens again on the same port with the state kept.
+ * `stop()` ends every connection, HTTP/2 sessions included, and leaves no timer behind.
+ */
+
+import type { Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { type Clock, systemClock } from "../clock.js";
+import { ConfigError, throwIfAborted } from "../errors.js";
+import { PoetService } from "../gen/rpc/api/v1/api_pb.js";
+import { RoundSchedule } from "../schedule/index.js";
+import { MockPoetFaults } from "./faults.js";
+import {
+  createMockPoetService,
+  type MockCertifierConfig,
+  type MockPoetHandlers,
+} from "./mock-poet-service.js";
+import { MockPoetRounds, type MockRound } from "./mock-poet-state.js";
+import { type PowParameters, PowVerifier } from "./pow-check.js";
+import { createRestGateway, MAX_REQUEST_BYTES } from "./rest-gateway.js";
+import { SinglePortServer } from "./single-port-server.js";
+
+/** Settings of {@link startMockPoet}; every one has a loopback-friendly default. */
+export interface MockPoetOptions {
+  /** Start of epoch 0. Default: the clock's now when the mock starts. */
+  genesis?: Date;
+  /** Epoch (round cycle) length in ms. Default 4000. */
+  epochDurationMs?: number;
+  /** Round start offset from the epoch start, in ms. Default 1000. */
+  phaseShiftMs?: number;
+  /** Idle gap between a round's end and the next start, in ms. Default 2000. */
+  cycleGapMs?: number;
+  /**
+   * The service's ed25519 key: a 32-byte seed or the 64-byte Go form `seed ‖ pub`
+   * (`POET_PRIVATE_KEY`). Default: random.
+   */
+  serviceKey?: Uint8Array;
+  /** The certifier advertised and trusted. Default: none (Info shows an empty certifier). */
+  certifier?: MockCertifierConfig;
+  /** PoW difficulty in leading zero bits. Default 0 (any nonce; the params must still match). */
+  powDifficulty?: number;
+  /** The initial PoW challenge. Default: 32 random bytes. */
+  powChallenge?: Uint8Array;
+  /** Most registrations per round. Default 2^32. */
+  maxRoundMembers?: number;
+  /**
+   * Leaves proven per second of round execution (the mock's tick rate); a round proves at least
+   * 150 leaves. When unset, 100 per second capped at 1024 per round, because the TypeScript
+   * prover is synchronous and takes a fraction of a millisecond per leaf.
+   */
+  leavesPerSecond?: number;
+  /** Exact leaves per round, overriding {@link leavesPerSecond}. */
+  leavesPerRound?: bigint | number | ((round: number) => bigint);
+  /** Drives rounds and certificate expiry. Default: the system clock. */
+  clock?: Clock;
+  /** Port to bind on 127.0.0.1. Default 0 (any free port). */
+  port?: number;
+  /** Aborts the start. */
+  signal?: AbortSignal;
+}
+
+/** What `/v1/info` says, in the library's units. */
+export interface MockPoetInfo {
+  servicePubkey: Uint8Array;
+  phaseShiftMs: number;
+  cycleGapMs: number;
+  /** `undefined` when no certifier key is configured. */
+  certifier: { url: string; pubkey: Uint8Array } | undefined;
+}
+
+/** A view of a mock's rounds and PoW parameters, brought up to date with the clock on each call. */
+export interface MockPoetState {
+  /** The round open for registration now. */
+  openRound(): number;
+  /** Every round seen so far, with registrations, statement and proof. */
+  rounds(): MockRound[];
+  /** One round by number. */
+  round(round: number): MockRound | undefined;
+  /** The PoW parameters served now. */
+  powParams(): PowParameters;
+  /** Replaces the PoW parameters (e.g. to replay a capture); `previous` stays accepted too. */
+  setPowParams(current: PowParameters, previous?: PowParameters): void;
+}
+
+/** A running mock PoET. */
+export interface MockPoet extends AsyncDisposable {
+  /** `http://127.0.0.1:<port>`: REST, gRPC and Connect all live here. */
+  readonly url: string;
+  readonly port: number;
+  readonly info: MockPoetInfo;
+  readonly clock: Clock;
+  readonly schedule: RoundSchedule;
+  readonly faults: MockPoetFaults;
+  readonly state: MockPoetState;
+  /** The service methods, callable directly (no network). */
+  readonly handlers: MockPoetHandlers;
+  /** Drops every connection and listens again on the same port; rounds and registrations stay. */
+  restart(): Promise<void>;
+  /** Stops the mock and ends every connection. */
+  stop(): Promise<void>;
+  /** Same as {@link stop}. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_LEAVES_PER_SECOND = 100;
+const MIN_LEAVES = 150n;
+const DEFAULT_MAX_LEAVES = 1024n;
+
+function randomBytes(n: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
+function serviceSeed(key: Uint8Array | undefined): Uint8Array {
+  if (key === undefined) return randomBytes(32);
+  if (key.length === 32 || key.length === 64) return key.slice(0, 32);
+  throw new ConfigError(
+    "serviceKey",
+    `must be a 32-byte seed or 64 bytes (seed ‖ pub), got ${key.length}`,
+  );
+}
+
+function leavesFunction(options: MockPoetOptions, executionMs: number): (round: number) => bigint {
+  const fixed = options.leavesPerRound;
+  if (typeof fixed === "function") return fixed;
+  if (fixed !== undefined) {
+    if (typeof fixed === "number" && !Number.isSafeInteger(fixed)) {
+      throw new ConfigError("leavesPerRound", `must be an integer, got ${fixed}`);
+    }
+    const leaves = BigInt(fixed);
+    if (leaves < 1n) throw new ConfigError("leavesPerRound", `must be at least 1, got ${leaves}`);
+    return () => leaves;
+  }
+  const rate = options.leavesPerSecond;
+  if (rate !== undefined && !(rate > 0)) {
+    throw new ConfigError("leavesPerSecond", `must be positive, got ${rate}`);
+  }
+  const computed = BigInt(Math.round(((rate ?? DEFAULT_LEAVES_PER_SECOND) * executionMs) / 1000));
+  let leaves = computed < MIN_LEAVES ? MIN_LEAVES : computed;
+  if (rate === undefined && leaves > DEFAULT_MAX_LEAVES) leaves = DEFAULT_MAX_LEAVES;
+  return () => leaves;
+}
+
+/**
+ * Starts a mock PoET on `127.0.0.1` that speaks REST, gRPC and Connect on one port.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock, startMockPoet } from "spacemesh-poet-client/testing";
+ *
+ * const clock = new ManualClock(Date.parse("2024-01-01T00:00:00Z"));
+ * await using poet = await startMockPoet({ clock, epochDurationMs: 4000, phaseShiftMs: 1000, cycleGapMs: 2000 });
+ * const info = await fetch(`${poet.url}/v1/info`).then((r) => r.json());
+ * await clock.advance(3000); // round 0 has ended: GET /v1/proofs/0 now returns its proof
+ * ```
+ */
+export async function startMockPoet(options: MockPoetOptions = {}): Promise<MockPoet> {
+  throwIfAborted(options.signal);
+  const clock = options.clock ?? systemClock;
+  const schedule = new RoundSchedule({
+    genesis: options.genesis ?? new Date(clock.now()),
+    epochDurationMs: options.epochDurationMs ?? 4000,
+    phaseShiftMs: options.phaseShiftMs ?? 1000,
+    cycleGapMs: options.cycleGapMs ?? 2000,
+  });
+  const seed = serviceSeed(options.serviceKey);
+  const servicePubkey = ed25519.getPublicKey(seed);
+  const difficulty = options.powDifficulty ?? 0;
+  if (!Number.isInteger(difficulty) || difficulty < 0 || difficulty > 256) {
+    throw new ConfigError("powDifficulty", `must be an integer in 0..256, got ${difficulty}`);
+  }
+  const maxRoundMembers = options.maxRoundMembers ?? 2 ** 32;
+  if (!(maxRoundMembers >= 0)) {
+    throw new ConfigError("maxRoundMembers", `must not be negative, got ${maxRoundMembers}`);
+  }
+  const pow = new PowVerifier({
+    challenge: options.powChallenge?.slice() ?? randomBytes(32),
+    difficulty,
+  });
+  const stopped = new AbortController();
+  let server: SinglePortServer | undefined;
+  const faults = new MockPoetFaults({
+    clock,
+    stopped: stopped.signal,
+    listener: {
+      down: async () => server?.down(),
+      up: async () => {
+        if (!stopped.signal.aborted) await server?.listen();
+      },
+    },
+  });
+  const rounds = new MockPoetRounds({
+    schedule,
+    clock,
+    pow,
+    leavesFor: leavesFunction(options, schedule.epochDurationMs - schedule.cycleGapMs),
+    omitted: () => faults.omitted,
+  });
+  const certifier = options.certifier ?? {};
+  const handlers = createMockPoetService({
+    clock,
+    schedule,
+    rounds,
+    pow,
+    faults,
+    servicePubkey,
+    certifier,
+    maxRoundMembers,
+  });
+  const faultInterceptor: Interceptor = (next) => async (req) => {
+    await faults.beforeRequest(req.signal);
+    return next(req);
+  };
+  const rpc = connectNodeAdapter({
+    routes: (router) => router.service(PoetService, handlers),
+    interceptors: [faultInterceptor],
+    readMaxBytes: MAX_REQUEST_BYTES,
+  });
+  const rest = createRestGateway({ handlers, faults });
+  const rpcPrefix = `/${PoetService.typeName}/`;
+  server = new SinglePortServer(
+    (req, res) => {
+      if ((req.url ?? "").startsWith(rpcPrefix)) rpc(req, res);
+      else rest(req, res).catch(() => res.destroy());
+    },
+    { port: options.port ?? 0 },
+  );
+  const port = await server.listen();
+  const running = server;
+
+  const stop = async () => {
+    stopped.abort();
+    await running.close();
+  };
+  const info: MockPoetInfo = {
+    servicePubkey,
+    phaseShiftMs: schedule.phaseShiftMs,
+    cycleGapMs: schedule.cycleGapMs,
+    certifier:
+      certifier.pubkey !== undefined && certifier.pubkey.length > 0
+        ? { url: certifier.url ?? "", pubkey: certifier.pubkey }
+        : undefined,
+  };
+  const state: MockPoetState = {
+    openRound: () => {
+      rounds.sync();
+      return rounds.openRound();
+    },
+    rounds: () => {
+      rounds.sync();
+      return rounds.list();
+    },
+    round: (round) => {
+      rounds.sync();
+      return rounds.list().find((r) => r.round === round);
+    },
+    powParams: () => {
+      rounds.sync();
+      return pow.current;
+    },
+    setPowParams: (current, previous) => pow.restore(current, previous),
+  };
+  return {
+    url: `http://${running.host}:${port}`,
+    port,
+    info,
+    clock,
+    schedule,
+    faults,
+    state,
+    handlers,
+    restart: async () => {
+      await running.down();
+      if (!stopped.signal.aborted) await running.listen();
+    },
+    stop,
+    close: stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * @module testing/single-port-server
+ *
+ * One TCP port on loopback that speaks HTTP/1.1 and HTTP/2 cleartext, so that a mock PoET serves
+ * its REST gateway, Connect and gRPC on a single URL (docs/protocol.md §1.5 describes the real
+ * server's separate listeners; one port is simpler for tests and changes nothing a client sees).
+ *
+ * Each new connection is peeked at: an HTTP/2 client with prior knowledge opens with the preface
+ * `PRI * HTTP/2.0`, which no HTTP/1 request starts with, so the first three bytes decide. The
+ * bytes are put back and the socket is handed to an `http2` or an `http` server that never listens
+ * itself.
+ *
+ * Every socket and HTTP/2 session is tracked, so that {@link SinglePortServer.close} (and
+ * {@link SinglePortServer.down}) end all of them at once — idle keep-alive connections and gRPC
+ * sessions included — and a test process never hangs on a server that is still "in use".
+ */
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+
+/** A request from either HTTP version. */
+export type NodeServerRequest = http.IncomingMessage | http2.Http2ServerRequest;
+/** A response for either HTTP version. */
+export type NodeServerResponse = http.ServerResponse | http2.Http2ServerResponse;
+/** A request handler for both HTTP versions. */
+export type DualHandler = (req: NodeServerRequest, res: NodeServerResponse) => void;
+
+const PREFACE_HEAD = Buffer.from("PRI");
+
+/**
+ * A loopback listener that dispatches HTTP/1.1 and HTTP/2 (h2c, prior knowledge) to one handler.
+ *
+ * @example
+ * ```ts
+ * const server = new SinglePortServer((req, res) => res.end("ok"));
+ * const port = await server.listen();
+ * await server.close();
+ * ```
+ */
+export class SinglePortServer {
+  readonly host: string;
+  #port: number;
+  #listener: net.Server | undefined;
+  readonly #http1: http.Server;
+  readonly #http2: http2.Http2Server;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+
+  constructor(handler: DualHandler, options: { host?: string; port?: number } = {}) {
+    this.host = options.host ?? "127.0.0.1";
+    this.#port = options.port ?? 0;
+    this.#http1 = http.createServer(handler as http.RequestListener);
+    this.#http1.keepAliveTimeout = 5_000;
+    this.#http2 = http2.createServer(handler as (req: unknown, res: unknown) => void);
+    this.#http2.on("session", (session: http2.ServerHttp2Session) => {
+      this.#sessions.add(session);
+      session.once("close", () => this.#sessions.delete(session));
+    });
+    this.#http2.on("sessionError", () => {});
+  }
+
+  /** The bound port (0 until the first {@link listen}). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Whether the listener is accepting connections. */
+  get listening(): boolean {
+    return this.#listener !== undefined;
+  }
+
+  /** Starts listening (on the port of the previous run, if any); resolves with the port. */
+  async listen(): Promise<number> {
+    if (this.#listener !== undefined) return this.#port;
+    const listener = net.createServer((socket) => this.#accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      listener.once("error", reject);
+      listener.listen(this.#port, this.host, () => {
+        listener.off("error", reject);
+        resolve();
+      });
+    });
+    this.#listener = listener;
+    this.#port = (listener.address() as net.AddressInfo).port;
+    return this.#port;
+  }
+
+  /** Stops listening and ends every connection; {@link listen} brings it back on the same port. */
+  async down(): Promise<void> {
+    const listener = this.#listener;
+    this.#listener = undefined;
+    const closed = listener
+      ? new Promise<void>((resolve) => listener.close(() => resolve()))
+      : Promise.resolve();
+    for (const session of this.#sessions) session.destroy();
+    for (const socket of this.#sockets) socket.destroy();
+    this.#http1.closeAllConnections();
+    await closed;
+  }
+
+  /** Same as {@link down}; the server can still be listened on again. */
+  close(): Promise<void> {
+    return this.down();
+  }
+
+  #accept(socket: net.Socket): void {
+    this.#sockets.add(socket);
+    socket.once("close", () => this.#sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < PREFACE_HEAD.length && head.equals(PREFACE_HEAD.subarray(0, head.length))) {
+        return;
+      }
+      socket.off("data", onData);
+      socket.pause();
+      socket.unshift(head);
+      const target = head.subarray(0, PREFACE_HEAD.length).equals(PREFACE_HEAD)
+        ? this.#http2
+        : this.#http1;
+      target.emit("connection", socket);
+      process.nextTick(() => socket.resume());
+    };
+    socket.on("data", onData);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * @module transport/attempt
+ *
+ * Every request to a PoET or certifier runs as one "attempt" with its own deadline
+ * (docs/node-client.md §2.2: the Go node has none and can hang on a silent server until its
+ * whole context expires). The deadline is measured on the injected {@link Clock}, so tests move it
+ * with a `ManualClock` instead of waiting. An attempt ends in one of three ways: its work settles;
+ * its time runs out, which aborts the work and rejects with a retriable `timeout`
+ * {@link PoetRpcError}; or the caller's signal fires, which aborts the work and rejects with
+ * {@link AbortedError}.
+ */
+import type { Clock } from "../clock.js";
+import { AbortedError, PoetRpcError } from "../errors.js";
+
+/** Where an attempt goes, for error messages. */
+export interface AttemptTarget {
+  /** Base URL of the server. */
+  server: string;
+  /** Method or path. */
+  method: string;
+}
+
+/** The reason an attempt's own signal carries when its time ran out. */
+export class AttemptTimeout extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.name = "AttemptTimeout";
+  }
+}
+
+/**
+ * Runs `work` with a signal that fires when `signal` fires or `timeoutMs` of `clock` time pass.
+ *
+ * @throws {PoetRpcError} kind `timeout` (retriable) when the time ran out.
+ * @throws {AbortedError} when `signal` fired.
+ * @example
+ * ```ts
+ * const body = await runAttempt(clock, 30_000, signal, target, (s) => fetchBody(url, s));
+ * ```
+ */
+export async function runAttempt<T>(
+  clock: Clock,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  target: AttemptTarget,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+  const controller = new AbortController();
+  const stopTimer = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let timedOut = false;
+  const timer = clock.sleep(timeoutMs, { signal: stopTimer.signal }).then(
+    () => {
+      timedOut = true;
+      controller.abort(new AttemptTimeout(timeoutMs));
+    },
+    () => {},
+  );
+  try {
+    return await work(controller.signal);
+  } catch (err) {
+    if (timedOut) {
+      throw new PoetRpcError(`no answer within ${timeoutMs} ms`, {
+        ...target,
+        kind: "timeout",
+        retriable: true,
+        cause: err,
+      });
+    }
+    if (signal?.aborted) {
+      throw err instanceof AbortedError
+        ? err
+        : new AbortedError(undefined, { cause: signal.reason });
+    }
+    throw err;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    stopTimer.abort();
+    await timer;
+  }
+}

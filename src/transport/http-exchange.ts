@@ -1,0 +1,168 @@
+/**
+ * @module transport/http-exchange
+ *
+ * One HTTP/1.1 request and its whole response body, on `node:http`/`node:https`, for the REST
+ * gateway of a PoET (docs/protocol.md §1.2) and for certifiers (§2.8). Written on the node modules
+ * rather than `fetch` for two reasons: the response body is counted while it streams, so a hostile
+ * server that sends gigabytes is cut off at the cap instead of filling memory, and the connection
+ * pool (an `Agent` the caller owns) can be destroyed by `close()`, so no socket outlives its
+ * client.
+ *
+ * Failures before a status line arrives (refused connection, reset, DNS, TLS) become a retriable
+ * `network` {@link PoetRpcError}; a body over the cap becomes a non-retriable
+ * `response-too-large` one. Statuses are returned, not judged: deciding what a 404 means is the
+ * caller's business.
+ */
+import * as http from "node:http";
+import * as https from "node:https";
+import { AbortedError, PoetRpcError } from "../errors.js";
+import type { AttemptTarget } from "./attempt.js";
+
+/** 16 MiB: the default cap on a response body (twice the PoET gateway's own 8 MiB limit). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/** A request for {@link httpExchange}. */
+export interface HttpRequest {
+  url: URL;
+  method: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array | undefined;
+}
+
+/** A response with its whole body. */
+export interface HttpResponse {
+  status: number;
+  statusText: string;
+  /** Header names in lower case; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/** Options of {@link httpExchange}. */
+export interface HttpExchangeOptions {
+  signal?: AbortSignal | undefined;
+  /** Most bytes of body accepted. */
+  maxResponseBytes: number;
+  /** Connection pool for `http:` URLs. */
+  httpAgent?: http.Agent | undefined;
+  /** Connection pool for `https:` URLs. */
+  httpsAgent?: https.Agent | undefined;
+  /** Names the server and method in errors. */
+  target: AttemptTarget;
+}
+
+function flattenHeaders(raw: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+/**
+ * Sends one request and reads the whole response, cutting the body off at `maxResponseBytes`.
+ *
+ * @throws {PoetRpcError} kind `network` (retriable) when no response arrived, kind
+ *   `response-too-large` when the body is over the cap.
+ * @throws {AbortedError} when `signal` fired.
+ * @example
+ * ```ts
+ * const res = await httpExchange(
+ *   { url: new URL("/v1/info", base), method: "GET" },
+ *   { maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES, target: { server: base, method: "Info" } },
+ * );
+ * ```
+ */
+export function httpExchange(
+  request: HttpRequest,
+  options: HttpExchangeOptions,
+): Promise<HttpResponse> {
+  const { signal, maxResponseBytes, target } = options;
+  return new Promise<HttpResponse>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortedError(undefined, { cause: signal.reason }));
+      return;
+    }
+    const secure = request.url.protocol === "https:";
+    if (!secure && request.url.protocol !== "http:") {
+      reject(
+        new PoetRpcError(`unsupported URL scheme ${request.url.protocol}`, {
+          ...target,
+          kind: "network",
+          retriable: false,
+        }),
+      );
+      return;
+    }
+    const headers: Record<string, string> = { ...request.headers };
+    if (request.body !== undefined) headers["content-length"] = String(request.body.length);
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      reject(err);
+    };
+    const requestOptions: http.RequestOptions = {
+      method: request.method,
+      headers,
+      agent: secure ? options.httpsAgent : options.httpAgent,
+    };
+    const req = (secure ? https : http).request(request.url, requestOptions, (res) => {
+      const status = res.statusCode ?? 0;
+      const responseHeaders = flattenHeaders(res.headers);
+      const tooLarge = () =>
+        new PoetRpcError(`response body over the ${maxResponseBytes}-byte limit`, {
+          ...target,
+          kind: "response-too-large",
+          httpStatus: status,
+          retriable: false,
+        });
+      const declared = Number(responseHeaders["content-length"]);
+      if (Number.isFinite(declared) && declared > maxResponseBytes) {
+        fail(tooLarge());
+        req.destroy();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let received = 0;
+      res.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > maxResponseBytes) {
+          fail(tooLarge());
+          req.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on("error", (err) => fail(networkError(err)));
+      res.on("aborted", () => fail(networkError(new Error("response aborted"))));
+      res.on("end", () => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        const body = new Uint8Array(received);
+        let offset = 0;
+        for (const chunk of chunks) {
+          body.set(chunk, offset);
+          offset += chunk.length;
+        }
+        resolve({ status, statusText: res.statusMessage ?? "", headers: responseHeaders, body });
+      });
+    });
+    const networkError = (err: unknown) => {
+      if (signal?.aborted) return new AbortedError(undefined, { cause: signal.reason });
+      const text = err instanceof Error ? err.message : String(err);
+      return new PoetRpcError(text, { ...target, kind: "network", retriable: true, cause: err });
+    };
+    const onAbort = () => {
+      fail(new AbortedError(undefined, { cause: signal?.reason }));
+      req.destroy();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    req.on("error", (err) => fail(networkError(err)));
+    if (request.body !== undefined) req.end(request.body);
+    else req.end();
+  });
+}
