@@ -1,30 +1,30 @@
 /**
  * @module bench/kernels
  *
- * What the hashing kernels cost, measured in one run (docs/protocol.md §5.6): nanoseconds per
- * SHA-256 for each kernel against the plain 60,000-call `node:crypto` loop, verification of the
- * 1,048,576-leaf vector (sequential per kernel, and spread over the cores), the Merkle-path part
- * of a verification at mainnet height over a synthetic proof of the same shape, and the
- * membership root of 100,000 members. Prints medians; asserts nothing.
+ * What the hashing kernels cost, call by call, measured in one run (docs/protocol.md §5.6): the
+ * detail behind the headline figures of `bench/verify.ts`. Nanoseconds per SHA-256 for each
+ * kernel and entry point against the plain 60,000-call `node:crypto` loop, the Merkle-path part of
+ * a verification at mainnet height (per-call hashing against a tree level per call), the
+ * Fiat–Shamir indices, and the BLAKE3 membership tree and proof reference. Prints medians;
+ * asserts nothing.
  *
  * ```sh
  * node --import tsx bench/kernels.ts
  * ```
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
+import { blake3 } from "@noble/hashes/blake3.js";
 import { membershipRoot } from "../src/membership/index.js";
 import {
   checkProofTree,
   fiatShamirIndices,
   JsPoswHasher,
+  type MembershipHasher,
   type PoswHasher,
   partialTreeProofPositions,
-  verifyPoetProofSync,
 } from "../src/verify/index.js";
-import { createParallelVerifier } from "../src/verify/pool/index.js";
 import {
   createMembershipHasher,
   createWasmMembershipHasher,
@@ -50,48 +50,9 @@ function time(runs: number, body: () => void): number {
   return median(samples);
 }
 
-async function timeAsync(runs: number, body: () => Promise<void>): Promise<number> {
-  await body();
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await body();
-    samples.push(performance.now() - start);
-  }
-  return median(samples);
-}
-
 const ms = (value: number): string => `${value.toFixed(2)} ms`;
 const row = (label: string, value: string, note = ""): void =>
   console.log(`${label.padEnd(58)} ${value.padStart(12)}  ${note}`);
-
-const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
-
-interface Vector {
-  name: string;
-  statement: string;
-  leaves_decimal: string;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-}
-
-function vectorProof(name: string): { proof: PoetProof; statement: Uint8Array } {
-  const file = JSON.parse(readFileSync("test/fixtures/poet-proofs.json", "utf8")) as {
-    vectors: Vector[];
-  };
-  const vector = file.vectors.find((v) => v.name === name);
-  if (vector === undefined) throw new Error(`no vector ${name}`);
-  return {
-    statement: fromHex(vector.statement),
-    proof: {
-      root: fromHex(vector.root),
-      provenLeaves: vector.proven_leaves.map(fromHex),
-      proofNodes: vector.proof_nodes.map(fromHex),
-      leaves: BigInt(vector.leaves_decimal),
-    },
-  };
-}
 
 /** A proof shaped like a mainnet one (random values, so its root does not match). */
 function syntheticProof(leaves: bigint): { proof: PoetProof; indices: bigint[] } {
@@ -144,32 +105,6 @@ async function main(): Promise<void> {
   row("js sha256, one 32-byte call", ns(jsScalar, perCall));
   row("wasm sha256, one 32-byte call (scalar kernel)", ns(wasmScalar, perCall));
 
-  // verification of the 1,048,576-leaf vector
-  const big = vectorProof("leaves-1048576-T-150");
-  const verifyJs = time(Math.min(runs, 7), () =>
-    verifyPoetProofSync(big.proof, big.statement, { hasher: js }),
-  );
-  const verifyWasm = time(runs, () =>
-    verifyPoetProofSync(big.proof, big.statement, { hasher: wasm }),
-  );
-  const verifier = createParallelVerifier({ cacheSize: 0 });
-  await verifier.ready();
-  const verifyParallel = await timeAsync(runs, () => verifier.verify(big.proof, big.statement));
-  const workers = verifier.workers;
-  await verifier.close();
-  console.log("\nverify leaves-1048576-T-150");
-  row("verifyPoetProofSync, js", ms(verifyJs));
-  row(
-    "verifyPoetProofSync, wasm-simd",
-    ms(verifyWasm),
-    `${(verifyWasm / baseline).toFixed(4)} x baseline`,
-  );
-  row(
-    `ParallelVerifier, wasm-simd, main + ${workers} worker(s)`,
-    ms(verifyParallel),
-    `${(verifyParallel / baseline).toFixed(4)} x baseline`,
-  );
-
   // the Merkle-path part at mainnet height
   const mainnet = syntheticProof(86_831_894_949n);
   const tree = (hasher: PoswHasher) => () => {
@@ -191,7 +126,14 @@ async function main(): Promise<void> {
   };
   tree(counting)();
   const nodes = mainnet.proof.proofNodes.length;
+  const perCallWasm: PoswHasher = {
+    name: "wasm-simd, one call per parent",
+    sha256: (data, o) => wasm.sha256(data, o),
+    merkle: (s, l, r, o) => wasm.merkle(s, l, r, o),
+    labels: (s, i, o) => wasm.labels(s, i, o),
+  };
   const treeJs = time(runs, tree(js));
+  const treePerCall = time(runs, tree(perCallWasm));
   const treeWasm = time(runs, tree(wasm));
   const left = new Uint8Array(32);
   const hashOnlyWasm = time(runs, () => {
@@ -201,7 +143,7 @@ async function main(): Promise<void> {
   const parents = new Uint8Array(32 * hashed);
   const batchWasm = time(runs, () => wasm.merkleMany(statement, children, hashed, parents));
   const fsWasm = time(runs, () =>
-    wasm.fiatShamirIndices(mainnet.proof.root, mainnet.proof.leaves, 150),
+    fiatShamirIndices(mainnet.proof.root, mainnet.proof.leaves, 150, wasm),
   );
   const fsJs = time(runs, () =>
     fiatShamirIndices(mainnet.proof.root, mainnet.proof.leaves, 150, js),
@@ -210,7 +152,8 @@ async function main(): Promise<void> {
     `\nMerkle path at mainnet height (${mainnet.proof.leaves} leaves, ${nodes} proof nodes, ${hashed} salted hashes)`,
   );
   row("tree walk (checkProofTree), js", ms(treeJs));
-  row("tree walk (checkProofTree), wasm-simd per-call", ms(treeWasm));
+  row("tree walk (checkProofTree), wasm-simd one call per parent", ms(treePerCall));
+  row("tree walk (checkProofTree), wasm-simd a tree level per call", ms(treeWasm));
   row("hashing only, wasm per-call merkle", ms(hashOnlyWasm), ns(hashOnlyWasm, hashed));
   row("hashing only, wasm merkleMany (4 lanes)", ms(batchWasm), ns(batchWasm, hashed));
   row("Fiat-Shamir indices, js", ms(fsJs));
@@ -222,8 +165,12 @@ async function main(): Promise<void> {
     membershipRoot(members, { hasher: createMembershipHasher("js") });
   });
   const wasmMembership = createWasmMembershipHasher();
+  const levelsOnly: MembershipHasher = {
+    name: "wasm-simd-blake3, hashPairs only",
+    hashPairs: (input, pairs, output) => wasmMembership.hashPairs(input, pairs, output),
+  };
   const rootLevels = time(runs, () => {
-    membershipRoot(members, { hasher: wasmMembership });
+    membershipRoot(members, { hasher: levelsOnly });
   });
   const rootInModule = time(runs, () => {
     wasmMembership.root(members);
@@ -232,6 +179,18 @@ async function main(): Promise<void> {
   row("membershipRoot, js (@noble/hashes)", ms(rootJs));
   row("membershipRoot, wasm-simd hashPairs per level", ms(rootLevels));
   row("WasmMembershipHasher.root, whole tree in the module", ms(rootInModule));
+
+  // BLAKE3 of a proof-sized message (the proof reference)
+  const message = new Uint8Array(randomBytes(140_000));
+  const refNoble = time(runs, () => {
+    blake3(message);
+  });
+  const refWasm = time(runs, () => {
+    wasmMembership.blake3(message);
+  });
+  console.log("\nBLAKE3 of 140,000 bytes (a mainnet proof's encoding)");
+  row("@noble/hashes blake3", ms(refNoble));
+  row("WasmMembershipHasher.blake3, four chunks per stream", ms(refWasm));
 }
 
 await main();

@@ -132,10 +132,11 @@ describe("the WebAssembly SHA-256 kernel", () => {
       }[];
     };
     for (const vector of file.vectors) {
-      const indices = hasher.fiatShamirIndices(
+      const indices = fiatShamirIndices(
         fromHex(vector.root),
         BigInt(vector.leaves_decimal),
         vector.security_param,
+        hasher,
       );
       assert.deepEqual(indices, vector.fiat_shamir_indices.map(BigInt));
     }
@@ -143,9 +144,36 @@ describe("the WebAssembly SHA-256 kernel", () => {
     for (const leaves of [150n, 151n, 1000n, 2n ** 64n - 1n, 3n]) {
       const root = random(32);
       assert.deepEqual(
-        hasher.fiatShamirIndices(root, leaves, 150),
-        fiatShamirIndices(root, leaves, 150),
+        fiatShamirIndices(root, leaves, 150, hasher),
+        fiatShamirIndices(root, leaves, 150, new JsPoswHasher()),
       );
+    }
+  });
+
+  it("runs a planned partial tree a level per call like one parent at a time", () => {
+    const hasher = createWasmPoswHasher();
+    const random = randomBytes(8);
+    for (const statementLength of [32, 0, 40]) {
+      const statement = random(statementLength);
+      // 6 given nodes, parents 6..11 in three levels; level 2 has more than four lanes' worth
+      const arena = new Uint8Array(32 * 12);
+      arena.set(random(32 * 6));
+      const ops = Int32Array.from([0, 1, 6, 2, 3, 7, 4, 5, 8, 1, 0, 9, 6, 7, 10, 10, 8, 11]);
+      const plan = { ops, levelEnds: [4, 5, 6] };
+      const expected = arena.slice();
+      for (let k = 0; k < 6; k++) {
+        const [l, r, p] = [ops[3 * k]!, ops[3 * k + 1]!, ops[3 * k + 2]!];
+        const node = sha256(
+          Buffer.concat([
+            statement,
+            expected.subarray(32 * l, 32 * l + 32),
+            expected.subarray(32 * r, 32 * r + 32),
+          ]),
+        );
+        expected.set(node, 32 * p);
+      }
+      hasher.merklePlan(statement, arena, plan);
+      assert.equal(hex(arena), hex(expected), `statement of ${statementLength} bytes`);
     }
   });
 
@@ -216,6 +244,19 @@ describe("the WebAssembly BLAKE3 kernel", () => {
       hex(hasher.root(many)),
       hex(membershipRoot(many, { hasher: createMembershipHasher("js") })),
     );
+  });
+
+  it("hashes messages of any length like @noble/hashes, across chunk boundaries", () => {
+    const hasher = createWasmMembershipHasher();
+    const random = randomBytes(9);
+    const lengths = [
+      0, 1, 63, 64, 65, 1023, 1024, 1025, 2048, 3073, 4096, 4097, 7169, 8192, 66_000,
+    ];
+    for (let length = 0; length < 2200; length += 37) lengths.push(length);
+    for (const length of lengths) {
+      const message = random(length);
+      assert.equal(hex(hasher.blake3(message)), hex(blake3(message)), `length ${length}`);
+    }
   });
 
   it("rejects members that are not 32 bytes", () => {

@@ -97,6 +97,16 @@ describe("the parallel verifier", () => {
     }
   });
 
+  it("verifies several proofs at once, each with its own verdict", async () => {
+    const picked = [
+      byName("leaves-1048576-T-150"),
+      byName("n1000-flip-proven-leaf-0"),
+      byName("leaves-65537-T-150"),
+    ];
+    const verdicts = await Promise.all(picked.map((vector) => parallelVerdict(verifier, vector)));
+    assert.deepEqual(verdicts, picked.map(syncVerdict));
+  });
+
   it("lets the event loop run while it verifies", async () => {
     let turns = 0;
     let spinning = true;

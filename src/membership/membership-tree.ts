@@ -9,7 +9,9 @@
  *
  * The tree is built one level at a time in a packed buffer, so it costs two buffers of the
  * members' size whatever the round's size, and a proof is read off during the same pass instead
- * of keeping every level. Rounds with members that are not 32 bytes (the PoET does not enforce the
+ * of keeping every level. The hashing is the shared WebAssembly SIMD BLAKE3 kernel by default
+ * (`@noble/hashes` where the engine lacks SIMD), which hashes four nodes of a level per
+ * instruction stream and folds a whole root inside the module when only the root is asked for. Rounds with members that are not 32 bytes (the PoET does not enforce the
  * size) get their root from the same rule over the raw bytes, as the PoET computes it; proofs
  * require 32-byte members, which is all a node's challenge can be.
  */
@@ -21,11 +23,15 @@ import {
   partialTreeProofPositions,
   treeHeight,
 } from "../verify/partial-tree-proof.js";
-import { createBlake3MembershipHasher, membershipNodeHash } from "./blake3-hasher.js";
+import { sharedMembershipHasher } from "../verify/wasm/select-hasher.js";
+import { membershipNodeHash } from "./blake3-hasher.js";
 
 /** Options of the membership-tree functions. */
 export interface MembershipTreeOptions {
-  /** The BLAKE3 implementation; `@noble/hashes` by default. */
+  /**
+   * The BLAKE3 implementation: the shared WebAssembly SIMD kernel by default (`@noble/hashes` where
+   * the engine lacks SIMD); `createBlake3MembershipHasher()` for the JavaScript one.
+   */
   hasher?: MembershipHasher | undefined;
 }
 
@@ -60,7 +66,9 @@ export function membershipRoot(
   if (members.length === 0) return new Uint8Array(0);
   if (members.length === 1) return members[0]!.slice();
   if (members.some((member) => member.length !== 32)) return rawMembershipRoot(members);
-  return buildTree(members, [], options.hasher).root;
+  const hasher = options.hasher ?? sharedMembershipHasher();
+  if (hasher.root !== undefined) return hasher.root(members);
+  return buildTree(members, [], hasher).root;
 }
 
 /**
@@ -145,7 +153,7 @@ export function findMember(
 function buildTree(
   members: readonly Uint8Array[],
   positions: readonly TreePosition[],
-  hasher: MembershipHasher = createBlake3MembershipHasher(),
+  hasher: MembershipHasher = sharedMembershipHasher(),
 ) {
   const width = members.length;
   const level = new Uint8Array(32 * (width + 1));

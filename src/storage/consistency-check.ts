@@ -13,7 +13,7 @@
  * - `nipost-without-challenge`: a NiPoST of an identity that has no challenge;
  * - `corrupt-row`: a row whose values do not decode (wrong length, bad SCALE, wrong type).
  *
- * {@link checkNodeState} only reports; {@link repairNodeState} deletes the offending rows in one
+ * {@link NodeState.check} only reports; {@link NodeState.repair} deletes the offending rows in one
  * transaction, which is what the registration manager calls before resuming. The current
  * challenge's hash is the one recorded with the row; for rows go-spacemesh wrote, the caller can
  * pass `challengeHash` to compute it.
@@ -41,7 +41,7 @@ export type InconsistencyKind =
   | "nipost-without-challenge"
   | "corrupt-row";
 
-/** One inconsistency found by {@link checkNodeState}. */
+/** One inconsistency found by {@link NodeState.check}. */
 export interface Inconsistency {
   kind: InconsistencyKind;
   /** The table of the offending row. */
@@ -56,7 +56,7 @@ export interface Inconsistency {
   detail: string;
 }
 
-/** Options of {@link checkNodeState}. */
+/** Options of {@link NodeState.check}. */
 export interface CheckOptions {
   /**
    * Computes the hash of a challenge whose hash was not recorded by this library (a row written
@@ -253,7 +253,7 @@ async function deleteRow(
 }
 
 /**
- * Deletes the rows behind `inconsistencies` (as returned by {@link checkNodeState}) in one
+ * Deletes the rows behind `inconsistencies` (as returned by {@link NodeState.check}) in one
  * transaction and returns how many rows were deleted. Stale registrations and NiPoSTs are
  * deleted; so are rows that do not decode.
  */

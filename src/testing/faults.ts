@@ -39,7 +39,7 @@ export function faultHttpStatus(error: ConnectError): number | undefined {
 /**
  * The error a request-level fault produces, with the HTTP status the REST gateway should use.
  * (`instanceof` cannot tell it apart from other `ConnectError`s, whose check is structural; use
- * {@link faultHttpStatus}.)
+ * `faultHttpStatus`.)
  */
 export class FaultError extends ConnectError {
   readonly httpStatus: number;

@@ -8,8 +8,8 @@
  */
 export { equalBytes } from "./bytes.js";
 export { fiatShamirIndices } from "./fiat-shamir.js";
-export type { MembershipHasher, PoswHasher } from "./hasher.js";
-export { defaultPoswHasher, JsPoswHasher } from "./js-hasher.js";
+export type { MembershipHasher, NodePlan, PoswHasher } from "./hasher.js";
+export { JsPoswHasher } from "./js-hasher.js";
 export { checkLabels, compareLabels, labelInputs } from "./labels.js";
 export {
   LABEL_HASH_NESTING_DEPTH,
@@ -18,7 +18,7 @@ export {
   resolveSecurityParam,
   SECURITY_PARAM,
 } from "./params.js";
-export type { NodeHash, ParkingSnapshot, PartialTree } from "./partial-tree.js";
+export type { NodeHash, ParkingSnapshot, PartialTree, TreeHasher } from "./partial-tree.js";
 export { checkLeafIndices, validatePartialTree } from "./partial-tree.js";
 export type { LevelReducer, TreeNodes, TreePosition } from "./partial-tree-proof.js";
 export {
@@ -46,3 +46,4 @@ export {
   verifyPoetProof,
   verifyPoetProofSync,
 } from "./verify-poet-proof.js";
+export { defaultPoswHasher } from "./wasm/index.js";

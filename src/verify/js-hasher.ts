@@ -151,14 +151,3 @@ export class JsPoswHasher implements PoswHasher {
     }
   }
 }
-
-let shared: JsPoswHasher | undefined;
-
-/**
- * The hasher used when a caller passes none: one {@link JsPoswHasher}, created on first use.
- * Sharing it is safe because no method keeps state between calls.
- */
-export function defaultPoswHasher(): PoswHasher {
-  shared ??= new JsPoswHasher();
-  return shared;
-}

@@ -18,13 +18,36 @@
  * - A snapshot has one entry per height climbed: the left sibling where the leaf's ancestor is a
  *   right child, `null` where it is a left child. When a left child is hashed with a right
  *   subtree that held proven leaves, the left child is the parked node of all of them.
- * Positions are `bigint` because leaf indices are u64; above height 63 every position is 0 and
- * the walk keeps climbing on proof nodes alone, as the reference does.
+ *
+ * Which node is hashed with which depends only on the indices and the number of proof nodes, never
+ * on their values, so the walk runs in two passes. The first walks the tree without hashing and
+ * writes a plan: every node gets a slot number (proven leaves, then proof nodes, then the parents
+ * in the order the walk forms them), every parent an operation `(left, right, parent)` and a level
+ * one above its higher child. The second pass computes the parents into one preallocated arena of
+ * 32-byte slots: one operation at a time in walk order, or, when the hasher has a batch form, a
+ * level at a time, so that a SIMD kernel hashes the independent parents of a level together
+ * without a call per hash. Snapshots and the root are views into the arena; nothing is allocated
+ * per node.
+ *
+ * Leaf indices are u64. Instead of shifting `bigint` positions at every height, the walk keeps each
+ * index as two 32-bit halves and asks two questions of them: the bit of a leaf at a height (is its
+ * ancestor a left or a right child there?) and the highest bit where two leaves differ (the height
+ * at which their ancestors are siblings). Above height 63 every position is 0 and the walk keeps
+ * climbing on proof nodes alone, as the reference does.
  */
 import { ProofVerificationError } from "../errors.js";
+import type { NodePlan } from "./hasher.js";
 
-/** Parent of two nodes: `HASH(left, right)`, a fresh 32-byte array. */
+/** Parent of two nodes: `HASH(left, right)` as a fresh array (the simple form of {@link TreeHasher}). */
 export type NodeHash = (left: Uint8Array, right: Uint8Array) => Uint8Array;
+
+/** How the parents of a tree are computed. */
+export interface TreeHasher {
+  /** `out[0..32) = HASH(left, right)`. */
+  parent(left: Uint8Array, right: Uint8Array, out: Uint8Array): void;
+  /** Optional batch form: computes every operation of `plan` over `arena` (see {@link NodePlan}). */
+  parents?(arena: Uint8Array, plan: NodePlan): void;
+}
 
 /**
  * The parked (left-sibling) nodes seen on one proven leaf's path, one entry per height climbed,
@@ -42,6 +65,8 @@ export interface PartialTree {
   height: number;
 }
 
+const NODE = 32;
+
 /**
  * Rebuilds a Merkle root from proven leaves and proof nodes, the way the reference validator does
  * (docs/protocol.md §5.4), and returns it with the parking snapshots of the leaves.
@@ -49,7 +74,8 @@ export interface PartialTree {
  * @param indices the proven leaf indices, strictly ascending.
  * @param leaves the leaf values, one per index.
  * @param nodes the proof nodes, consumed front to back.
- * @param hash the parent function of the tree.
+ * @param hash the parent function of the tree, or a {@link TreeHasher} that writes into buffers
+ *   (and may hash a level of independent parents at once).
  * @throws {ProofVerificationError} (`malformed`) with the reference's wording when the index and
  *   leaf counts differ, there is no leaf, or the indices are not strictly ascending.
  * @example
@@ -63,52 +89,213 @@ export function validatePartialTree(
   indices: readonly bigint[],
   leaves: readonly Uint8Array[],
   nodes: readonly Uint8Array[],
-  hash: NodeHash,
+  hash: NodeHash | TreeHasher,
 ): PartialTree {
   checkLeafIndices(indices, leaves.length);
-  const count = indices.length;
-  let nextLeaf = 0;
-  let nextNode = 0;
+  const walk = new TreeWalk(indices, nodes.length);
+  walk.climb(Number.POSITIVE_INFINITY);
+  const plan = walk.plan();
+  const leafCount = leaves.length;
+  const given = leafCount + walk.nodesUsed;
+  const computed = walk.count;
+  const hasher: TreeHasher = typeof hash === "function" ? wrapNodeHash(hash) : hash;
 
-  // Returns the node reached, the snapshots of the leaves below it and the height it stopped at.
-  const climb = (stopHeight: number): PartialTree => {
-    let position = indices[nextLeaf]!;
-    let value = leaves[nextLeaf]!;
-    nextLeaf++;
+  let uniform = hasher.parents !== undefined;
+  for (let j = 0; uniform && j < leafCount; j++) uniform = leaves[j]!.length === NODE;
+  for (let k = 0; uniform && k < walk.nodesUsed; k++) uniform = nodes[k]!.length === NODE;
+
+  // With a batch hasher the given nodes are copied into the arena too, so that it reads every
+  // input from one place; otherwise the arena holds the parents only.
+  const first = uniform ? 0 : given;
+  const arena = new Uint8Array(NODE * (given + computed - first));
+  const views: (Uint8Array | undefined)[] = new Array(given + computed);
+  for (let slot = 0; slot < given; slot++) {
+    const value = slot < leafCount ? leaves[slot]! : nodes[slot - leafCount]!;
+    if (uniform) arena.set(value, NODE * slot);
+    views[slot] = value;
+  }
+  const view = (slot: number): Uint8Array => {
+    let value = views[slot];
+    if (value === undefined) {
+      const start = NODE * (slot - first);
+      value = arena.subarray(start, start + NODE);
+      views[slot] = value;
+    }
+    return value;
+  };
+  if (uniform) {
+    hasher.parents!(arena, plan);
+  } else {
+    const ops = plan.ops;
+    for (let k = 0; k < computed; k++) {
+      hasher.parent(view(ops[3 * k]!), view(ops[3 * k + 1]!), view(ops[3 * k + 2]!));
+    }
+  }
+  const snapshots: ParkingSnapshot[] = new Array(walk.snapshots.length);
+  for (let j = 0; j < snapshots.length; j++) {
+    const slots = walk.snapshots[j]!;
+    const snapshot: ParkingSnapshot = new Array(slots.length);
+    for (let h = 0; h < slots.length; h++) {
+      const slot = slots[h]!;
+      snapshot[h] = slot < 0 ? null : view(slot);
+    }
+    snapshots[j] = snapshot;
+  }
+  return { root: view(walk.root), snapshots, height: walk.height };
+}
+
+function wrapNodeHash(hash: NodeHash): TreeHasher {
+  return { parent: (left, right, out) => out.set(hash(left, right)) };
+}
+
+/**
+ * The walk of {@link validatePartialTree} without hashing: which node is hashed with which.
+ * Slots: the leaves, then the proof nodes, then the parents in the order the walk forms them.
+ */
+class TreeWalk {
+  readonly #count: number;
+  readonly #nodeCount: number;
+  readonly #high: Uint32Array;
+  readonly #low: Uint32Array;
+  #ops: Int32Array;
+  #nextLeaf = 0;
+  #nextNode = 0;
+  /** Parents formed so far. */
+  count = 0;
+  /** Slot, height and snapshots (parked slots, `-1` for a left child) of the last climb. */
+  root = 0;
+  height = 0;
+  snapshots: number[][] = [];
+
+  constructor(indices: readonly bigint[], nodeCount: number) {
+    const count = indices.length;
+    this.#count = count;
+    this.#nodeCount = nodeCount;
+    this.#high = new Uint32Array(count);
+    this.#low = new Uint32Array(count);
+    for (let j = 0; j < count; j++) {
+      const index = indices[j]!;
+      this.#high[j] = Number((index >> 32n) & 0xffffffffn);
+      this.#low[j] = Number(index & 0xffffffffn);
+    }
+    this.#ops = new Int32Array(3 * (count + nodeCount));
+  }
+
+  /** Proof nodes consumed, from the front. */
+  get nodesUsed(): number {
+    return this.#nextNode;
+  }
+
+  /** Climbs from the next leaf up to `stopHeight`, or until a proof node is needed and none is left. */
+  climb(stopHeight: number): void {
+    const start = this.#nextLeaf;
+    const count = this.#count;
+    let value = start;
+    this.#nextLeaf++;
     let height = 0;
-    let snapshots: ParkingSnapshot[] = [[]];
-    let rightSnapshots: ParkingSnapshot[] = [];
+    let snapshots: number[][] = [[]];
+    let rightSnapshots: number[][] = [];
     while (height !== stopHeight) {
-      const siblingPosition = position ^ 1n;
-      let sibling: Uint8Array;
-      if (nextLeaf < count && indices[nextLeaf]! >> BigInt(height) === siblingPosition) {
-        const subtree = climb(height);
-        sibling = subtree.root;
-        rightSnapshots = subtree.snapshots;
+      let sibling: number;
+      if (this.#nextLeaf < count && this.#split(start, this.#nextLeaf) === height) {
+        this.climb(height);
+        sibling = this.root;
+        rightSnapshots = this.snapshots;
       } else {
-        if (nextNode === nodes.length) break;
-        sibling = nodes[nextNode]!;
-        nextNode++;
+        if (this.#nextNode === this.#nodeCount) break;
+        sibling = count + this.#nextNode;
+        this.#nextNode++;
       }
-      if ((position & 1n) === 1n) {
+      if (this.#bit(start, height) === 1) {
         for (const snapshot of snapshots) snapshot.push(sibling);
-        value = hash(sibling, value);
+        value = this.#parent(sibling, value);
       } else {
-        for (const snapshot of snapshots) snapshot.push(null);
+        for (const snapshot of snapshots) snapshot.push(-1);
         if (rightSnapshots.length > 0) {
           for (const snapshot of rightSnapshots) snapshot.push(value);
           snapshots = snapshots.concat(rightSnapshots);
           rightSnapshots = [];
         }
-        value = hash(value, sibling);
+        value = this.#parent(value, sibling);
       }
-      position >>= 1n;
       height++;
     }
-    return { root: value, snapshots, height };
-  };
+    this.root = value;
+    this.height = height;
+    this.snapshots = snapshots;
+  }
 
-  return climb(Number.POSITIVE_INFINITY);
+  /**
+   * Closes the walk: parents are renumbered to follow the proof nodes actually used, and the
+   * operations are ordered by level.
+   */
+  plan(): NodePlan {
+    const gap = this.#nodeCount - this.#nextNode;
+    const firstParent = this.#count + this.#nodeCount;
+    const ops = this.#ops;
+    for (let i = 0; i < 3 * this.count; i++) if (ops[i]! >= firstParent) ops[i] = ops[i]! - gap;
+    if (this.root >= firstParent) this.root -= gap;
+    for (const snapshot of this.snapshots) {
+      for (let h = 0; h < snapshot.length; h++) {
+        if (snapshot[h]! >= firstParent) snapshot[h] = snapshot[h]! - gap;
+      }
+    }
+    return sortByLevel(ops, this.count, this.#count + this.#nextNode);
+  }
+
+  #parent(left: number, right: number): number {
+    const k = this.count;
+    const ops = this.#ops;
+    const slot = this.#count + this.#nodeCount + k;
+    ops[3 * k] = left;
+    ops[3 * k + 1] = right;
+    ops[3 * k + 2] = slot;
+    this.count = k + 1;
+    return slot;
+  }
+
+  /** Bit of leaf `j`'s index at height `h`: 1 where its ancestor is a right child. */
+  #bit(j: number, h: number): number {
+    if (h < 32) return (this.#low[j]! >>> h) & 1;
+    return h < 64 ? (this.#high[j]! >>> (h - 32)) & 1 : 0;
+  }
+
+  /** The height at which the ancestors of leaves `j < k` are siblings: their highest differing bit. */
+  #split(j: number, k: number): number {
+    const x = this.#high[j]! ^ this.#high[k]!;
+    return x !== 0 ? 63 - Math.clz32(x) : 31 - Math.clz32(this.#low[j]! ^ this.#low[k]!);
+  }
+}
+
+/**
+ * Orders operations by level (one above the higher of their two inputs; given nodes are level 0),
+ * keeping walk order within a level, and returns where each level ends.
+ */
+function sortByLevel(ops: Int32Array, count: number, given: number): NodePlan {
+  const level = new Int32Array(given + count);
+  const opLevel = new Int32Array(count);
+  let top = 0;
+  for (let k = 0; k < count; k++) {
+    const l = level[ops[3 * k]!]!;
+    const r = level[ops[3 * k + 1]!]!;
+    const value = (l > r ? l : r) + 1;
+    level[ops[3 * k + 2]!] = value;
+    opLevel[k] = value;
+    if (value > top) top = value;
+  }
+  const starts = new Int32Array(top + 2);
+  for (let k = 0; k < count; k++) starts[opLevel[k]! + 1]!++;
+  for (let l = 1; l <= top + 1; l++) starts[l]! += starts[l - 1]!;
+  const levelEnds: number[] = [];
+  for (let l = 1; l <= top; l++) levelEnds.push(starts[l + 1]!);
+  const sorted = new Int32Array(3 * count);
+  for (let k = 0; k < count; k++) {
+    const at = 3 * starts[opLevel[k]!]!++;
+    sorted[at] = ops[3 * k]!;
+    sorted[at + 1] = ops[3 * k + 1]!;
+    sorted[at + 2] = ops[3 * k + 2]!;
+  }
+  return { ops: sorted, levelEnds };
 }
 
 /**

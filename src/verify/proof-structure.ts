@@ -62,14 +62,20 @@ export function checkProofStructure(proof: PoetProof, securityParam?: number): v
       `${proofNodes.length} proof nodes, more than the limit of ${MAX_PROOF_NODES}`,
     );
   }
-  checkNodeBytes("root", root);
-  for (const [j, leaf] of provenLeaves.entries()) checkNodeBytes(`provenLeaves[${j}]`, leaf);
-  for (const [k, node] of proofNodes.entries()) checkNodeBytes(`proofNodes[${k}]`, node);
+  if (!isNode(root)) throw malformedNode("root", root);
+  for (let j = 0; j < provenLeaves.length; j++) {
+    if (!isNode(provenLeaves[j])) throw malformedNode(`provenLeaves[${j}]`, provenLeaves[j]);
+  }
+  for (let k = 0; k < proofNodes.length; k++) {
+    if (!isNode(proofNodes[k])) throw malformedNode(`proofNodes[${k}]`, proofNodes[k]);
+  }
 }
 
-function checkNodeBytes(field: string, value: Uint8Array): void {
-  if (!(value instanceof Uint8Array) || value.length !== NODE_BYTES) {
-    const size = value instanceof Uint8Array ? `${value.length} bytes` : typeof value;
-    throw new ProofVerificationError("malformed", `${field} is ${size}, expected ${NODE_BYTES}`);
-  }
+function isNode(value: unknown): boolean {
+  return value instanceof Uint8Array && value.length === NODE_BYTES;
+}
+
+function malformedNode(field: string, value: unknown): ProofVerificationError {
+  const size = value instanceof Uint8Array ? `${value.length} bytes` : typeof value;
+  return new ProofVerificationError("malformed", `${field} is ${size}, expected ${NODE_BYTES}`);
 }

@@ -1,27 +1,33 @@
 /**
  * @module verify/pool/label-job
  *
- * The labels of one proof as shared work (docs/protocol.md §5.5 step 5): the statement, the 150
- * label inputs and room for the 150 labels, laid out in one `SharedArrayBuffer` that the main
- * thread and every worker see. The labels are cut into chunks of a few labels each; whoever is
- * free claims the next chunk with an atomic increment, computes it and flags it done. Claiming
+ * The labels of one proof as shared work (docs/protocol.md §5.5 step 5): the statement, the label
+ * inputs and room for the labels, laid out in one `SharedArrayBuffer` that the calling thread and
+ * every worker see. The labels are cut into chunks of a few labels each; whoever is free claims
+ * the next chunk with an atomic increment, computes it, flags it done and counts it. Claiming
  * instead of assigning fixed shares keeps every core busy to the end even when one of them (the
- * main thread, which also serves its event loop) runs slower, and lets a worker that is still
+ * calling thread, which also serves its event loop) runs slower, and lets a worker that is still
  * starting up simply find nothing left to do.
  *
- * Layout (byte offsets): a header of eight i32 (next chunk, chunk count, label count, chunk
- * size, statement length, data start, output start, cancelled), then one i32 flag per chunk, then
+ * The inputs (`BE64(index) ‖ parked nodes`) are written straight from the parking snapshots into
+ * the shared buffer, so a proof's label inputs are copied once, not built as arrays first. The
+ * count of finished chunks is a word that `Atomics.wait` can sleep on: the calling thread waits
+ * for the last chunks a worker is still computing without a message round trip.
+ *
+ * Layout (byte offsets): a header of eight i32 (next chunk, chunk count, label count, chunk size,
+ * statement length, finished chunks, output start, cancelled), then one i32 flag per chunk, then
  * `count + 1` i32 input offsets, then the statement and the inputs back to back, then 32 bytes per
  * label.
  */
 import type { PoswHasher } from "../hasher.js";
+import type { ParkingSnapshot } from "../partial-tree.js";
 
 const NEXT = 0;
 const CHUNKS = 1;
 const COUNT = 2;
 const CHUNK_SIZE = 3;
 const STATEMENT_LENGTH = 4;
-const DATA_START = 5;
+const FINISHED = 5;
 const OUTPUT_START = 6;
 const CANCELLED = 7;
 const HEADER_BYTES = 32;
@@ -33,6 +39,7 @@ export class LabelJob {
   readonly #header: Int32Array;
   readonly #flags: Int32Array;
   readonly #offsets: Int32Array;
+  readonly #statement: Uint8Array;
 
   /** Wraps a buffer laid out by {@link createLabelJob} (on this or another thread). */
   constructor(buffer: SharedArrayBuffer) {
@@ -42,6 +49,8 @@ export class LabelJob {
     const count = this.#header[COUNT]!;
     this.#flags = new Int32Array(buffer, HEADER_BYTES, chunks);
     this.#offsets = new Int32Array(buffer, HEADER_BYTES + 4 * chunks, count + 1);
+    const statementStart = HEADER_BYTES + 4 * chunks + 4 * (count + 1);
+    this.#statement = new Uint8Array(buffer, statementStart, this.#header[STATEMENT_LENGTH]!);
   }
 
   /** Number of chunks. */
@@ -62,15 +71,17 @@ export class LabelJob {
     const size = header[CHUNK_SIZE]!;
     const first = chunk * size;
     const end = Math.min(header[COUNT]!, first + size);
-    const statement = new Uint8Array(this.buffer, header[DATA_START]!, header[STATEMENT_LENGTH]!);
     const inputs: Uint8Array[] = [];
     for (let j = first; j < end; j++) {
       const start = this.#offsets[j]!;
       inputs.push(new Uint8Array(this.buffer, start, this.#offsets[j + 1]! - start));
     }
     const out = new Uint8Array(this.buffer, header[OUTPUT_START]! + 32 * first, 32 * (end - first));
-    hasher.labels(statement, inputs, out);
-    Atomics.store(this.#flags, chunk, 1);
+    hasher.labels(this.#statement, inputs, out);
+    if (Atomics.exchange(this.#flags, chunk, 1) === 0) {
+      Atomics.add(header, FINISHED, 1);
+      Atomics.notify(header, FINISHED);
+    }
   }
 
   /** Claims and computes chunks until none is left or `budget` chunks are done; returns how many. */
@@ -93,12 +104,23 @@ export class LabelJob {
     }
   }
 
-  /** Whether every chunk is flagged done. */
+  /** Whether every chunk is done. */
   isComplete(): boolean {
-    for (let chunk = 0; chunk < this.#flags.length; chunk++) {
-      if (Atomics.load(this.#flags, chunk) === 0) return false;
-    }
-    return true;
+    return Atomics.load(this.#header, FINISHED) === this.#header[CHUNKS]!;
+  }
+
+  /**
+   * Sleeps until every chunk is done or `timeoutMs` has passed (a bounded block of the calling
+   * thread, for the last chunks another thread is computing); returns whether every chunk is done.
+   */
+  waitComplete(timeoutMs: number): boolean {
+    const header = this.#header;
+    const chunks = header[CHUNKS]!;
+    let finished = Atomics.load(header, FINISHED);
+    if (finished === chunks) return true;
+    Atomics.wait(header, FINISHED, finished, timeoutMs);
+    finished = Atomics.load(header, FINISHED);
+    return finished === chunks;
   }
 
   /** Stops further claims; chunks already being computed finish and are ignored. */
@@ -114,27 +136,32 @@ export class LabelJob {
 }
 
 /**
- * Lays out the labels of `inputs` under `statement` as a {@link LabelJob}, in chunks of
- * `chunkSize` labels.
+ * Lays out the labels of the proven leaves at `indices`, whose parked nodes are in `snapshots`,
+ * under `statement` as a {@link LabelJob}, in chunks of `chunkSize` labels. Label input `j` is
+ * `BE64(indices[j]) ‖ parked nodes of snapshots[j]` (docs/protocol.md §5.1).
  *
  * @example
  * ```ts
- * const job = createLabelJob(statement, labelInputs(indices, snapshots), 8);
+ * const job = createLabelJob(statement, indices, snapshots, 4);
  * worker.postMessage(job.buffer);
  * job.work(hasher);
  * ```
  */
 export function createLabelJob(
   statement: Uint8Array,
-  inputs: readonly Uint8Array[],
+  indices: readonly bigint[],
+  snapshots: readonly ParkingSnapshot[],
   chunkSize: number,
 ): LabelJob {
-  const count = inputs.length;
+  const count = snapshots.length;
   const chunks = Math.ceil(count / chunkSize);
   const offsetsStart = HEADER_BYTES + 4 * chunks;
   const dataStart = offsetsStart + 4 * (count + 1);
   let dataLength = statement.length;
-  for (const input of inputs) dataLength += input.length;
+  for (const snapshot of snapshots) {
+    dataLength += 8;
+    for (const node of snapshot) if (node !== null) dataLength += node.length;
+  }
   // labels start on a word boundary; views of them are byte views, but it keeps copies fast
   const outputStart = Math.ceil((dataStart + dataLength) / 8) * 8;
   const buffer = new SharedArrayBuffer(outputStart + 32 * count);
@@ -143,16 +170,21 @@ export function createLabelJob(
   header[COUNT] = count;
   header[CHUNK_SIZE] = chunkSize;
   header[STATEMENT_LENGTH] = statement.length;
-  header[DATA_START] = dataStart;
   header[OUTPUT_START] = outputStart;
   const offsets = new Int32Array(buffer, offsetsStart, count + 1);
   const bytes = new Uint8Array(buffer);
+  const view = new DataView(buffer);
   bytes.set(statement, dataStart);
   let cursor = dataStart + statement.length;
   for (let j = 0; j < count; j++) {
     offsets[j] = cursor;
-    bytes.set(inputs[j]!, cursor);
-    cursor += inputs[j]!.length;
+    view.setBigUint64(cursor, indices[j]!);
+    cursor += 8;
+    for (const node of snapshots[j]!) {
+      if (node === null) continue;
+      bytes.set(node, cursor);
+      cursor += node.length;
+    }
   }
   offsets[count] = cursor;
   return new LabelJob(buffer);

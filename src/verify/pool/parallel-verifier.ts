@@ -2,20 +2,28 @@
  * @module verify/pool/parallel-verifier
  *
  * PoET proof verification spread over the cores (docs/protocol.md §5.5), for a node that must
- * keep its event loop responsive while it verifies.
+ * keep its event loop responsive while it verifies, and one verifier the whole library can share.
  *
  * The steps are the verifier's: shape checks, Fiat–Shamir indices, the partial Merkle tree and
- * its parking snapshots (a few thousand hashes, done on the calling thread), then the 150 labels
- * of 400 chained SHA-256 each, which are independent and are nearly all of the work. Those go
- * into a {@link LabelJob} in shared memory, and the calling thread and `cores − 1` worker threads
- * claim chunks of it until none is left. The calling thread gives its event loop a turn after
- * every couple of chunks (about a millisecond of work each), so it never blocks for long, and
- * since work is claimed rather than assigned, the workers simply take more of it meanwhile.
+ * its parking snapshots (a few thousand hashes, batched a tree level at a time into the SIMD
+ * kernel, on the calling thread), then the 150 labels of 400 chained SHA-256 each, which are
+ * independent and are nearly all of the work. The label inputs are written straight into a
+ * {@link LabelJob} in shared memory, and the calling thread and `cores − 1` worker threads claim
+ * chunks of it until none is left.
+ *
+ * What keeps the per-verification overhead small: the workers are started, and their kernels
+ * compiled and warmed up, when the verifier is created, not when a proof arrives; between jobs
+ * they sleep in `Atomics.wait` on a shared word, so handing over a job is a post of the buffer
+ * and a futex wake-up, with no turn of either event loop; and the calling thread learns that the
+ * workers' last chunks are done by sleeping on the job's finished-chunk counter for at most a
+ * millisecond at a time, not by waiting for a message. The calling thread gives its event loop a
+ * turn after every few chunks (about half a millisecond of work), so it never blocks for long,
+ * and since work is claimed rather than assigned, the workers simply take more of it meanwhile.
  *
  * Verdicts are remembered by proof reference and statement: every node of a round gets the same
- * proof from a PoET, and verifying it again would only repeat the answer. A worker that dies
- * mid-job costs nothing but time: the calling thread computes whatever was left unfinished, so the
- * verdict is always the sequential verifier's.
+ * proof from a PoET, and verifying it again would only repeat the answer. A worker that dies or
+ * stalls mid-job costs nothing but time: the calling thread computes whatever was left unfinished,
+ * so the verdict is always the sequential verifier's.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -23,7 +31,7 @@ import { AbortedError, ProofVerificationError, throwIfAborted } from "../../erro
 import type { PoetProof } from "../../wire/index.js";
 import { fiatShamirIndices } from "../fiat-shamir.js";
 import type { PoswHasher } from "../hasher.js";
-import { compareLabels, labelInputs } from "../labels.js";
+import { compareLabels } from "../labels.js";
 import { resolveSecurityParam } from "../params.js";
 import { proofRef } from "../proof-ref.js";
 import { checkProofStructure } from "../proof-structure.js";
@@ -31,16 +39,25 @@ import { checkProofTree } from "../verify-poet-proof.js";
 import {
   createPoswHasher,
   type HasherKernel,
+  sharedMembershipHasher,
   sharedPoswHasher,
-  WasmPoswHasher,
 } from "../wasm/index.js";
 import { createLabelJob, type LabelJob } from "./label-job.js";
-import type { LabelWorkerData, LabelWorkerMessage } from "./label-worker.js";
+import {
+  CONTROL_SEQUENCE,
+  CONTROL_STOP,
+  type LabelWorkerData,
+  type LabelWorkerMessage,
+} from "./label-worker.js";
 
 /** Labels per chunk: one four-lane group of the SIMD kernel, about 150 microseconds. */
 const CHUNK_LABELS = 4;
 /** Chunks the calling thread computes between two turns of its event loop. */
 const CHUNKS_PER_TURN = 4;
+/** Longest single sleep of the calling thread while workers finish their last chunks. */
+const WAIT_SLICE_MS = 1;
+/** Sleeps after which the calling thread computes a stalled worker's chunks itself. */
+const MAX_WAIT_SLICES = 20;
 /** Workers that fail before they ever start are not replaced more often than this. */
 const MAX_START_FAILURES = 3;
 
@@ -68,11 +85,6 @@ interface WorkerSlot {
   ready: boolean;
 }
 
-interface ActiveJob {
-  readonly job: LabelJob;
-  readonly settle: (error?: Error) => void;
-}
-
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
 /** Resolves after the event loop has had a turn (no delay, so no clock is involved). */
@@ -97,7 +109,8 @@ export class ParallelVerifier {
   readonly #cacheSize: number;
   readonly #targetWorkers: number;
   readonly #slots = new Set<WorkerSlot>();
-  readonly #jobs = new Set<ActiveJob>();
+  readonly #jobs = new Set<LabelJob>();
+  readonly #control = new Int32Array(new SharedArrayBuffer(8));
   readonly #cache = new Map<string, true | ProofVerificationError>();
   readonly #readyWaiters = new Set<() => void>();
   #startFailures = 0;
@@ -107,6 +120,8 @@ export class ParallelVerifier {
   constructor(options: ParallelVerifierOptions = {}) {
     this.#kernel = options.kernel ?? "auto";
     this.#hasher = this.#kernel === "auto" ? sharedPoswHasher() : createPoswHasher(this.#kernel);
+    // the proof reference's BLAKE3 kernel, compiled and warmed now rather than on the first proof
+    sharedMembershipHasher();
     this.#securityParam = resolveSecurityParam(options.securityParam);
     this.#cacheSize = Math.max(0, Math.floor(options.cacheSize ?? 64));
     this.#targetWorkers = Math.max(0, Math.floor(options.workers ?? availableParallelism() - 1));
@@ -187,10 +202,9 @@ export class ParallelVerifier {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const active of this.#jobs) {
-      active.job.cancel();
-      active.settle(new AbortedError("the verifier was closed"));
-    }
+    for (const job of this.#jobs) job.cancel();
+    Atomics.store(this.#control, CONTROL_STOP, 1);
+    Atomics.notify(this.#control, CONTROL_SEQUENCE);
     for (const wake of [...this.#readyWaiters]) wake();
     const slots = [...this.#slots];
     this.#slots.clear();
@@ -208,58 +222,44 @@ export class ParallelVerifier {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const hasher = this.#hasher;
-    const t = this.#securityParam;
-    const indices =
-      hasher instanceof WasmPoswHasher
-        ? hasher.fiatShamirIndices(proof.root, proof.leaves, t)
-        : fiatShamirIndices(proof.root, proof.leaves, t, hasher);
+    const indices = fiatShamirIndices(proof.root, proof.leaves, this.#securityParam, hasher);
     const snapshots = checkProofTree(proof, statement, indices, hasher);
-    const inputs = labelInputs(indices, snapshots);
-    const labels = await this.#labels(statement, inputs, signal);
+    const job = createLabelJob(statement, indices, snapshots, CHUNK_LABELS);
+    const labels = await this.#labels(job, signal);
     compareLabels(labels, indices, proof.provenLeaves);
   }
 
-  /** The labels of `inputs`, computed here and on every worker. */
-  async #labels(
-    statement: Uint8Array,
-    inputs: readonly Uint8Array[],
-    signal: AbortSignal | undefined,
-  ): Promise<Uint8Array> {
-    const job = createLabelJob(statement, inputs, CHUNK_LABELS);
-    let settle: (error?: Error) => void = () => {};
-    const finished = new Promise<void>((resolve, reject) => {
-      settle = (error) => (error === undefined ? resolve() : reject(error));
-    });
-    finished.catch(() => {});
-    const active: ActiveJob = { job, settle };
-    this.#jobs.add(active);
-    const onAbort = (): void => {
-      job.cancel();
-      settle(new AbortedError(undefined, { cause: signal?.reason }));
-    };
+  /** Computes `job` here and on every worker; resolves with its labels. */
+  async #labels(job: LabelJob, signal: AbortSignal | undefined): Promise<Uint8Array> {
+    this.#jobs.add(job);
+    const onAbort = (): void => job.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
-    this.#startWorkers();
-    for (const slot of this.#slots) {
-      slot.worker.ref();
-      slot.worker.postMessage(job.buffer);
-    }
     try {
+      this.#startWorkers();
+      if (this.#slots.size > 0) {
+        for (const slot of this.#slots) slot.worker.postMessage(job.buffer);
+        Atomics.add(this.#control, CONTROL_SEQUENCE, 1);
+        Atomics.notify(this.#control, CONTROL_SEQUENCE);
+      }
       while (job.work(this.#hasher, CHUNKS_PER_TURN) > 0) {
         await yieldToEventLoop();
         throwIfAborted(signal);
         this.#assertOpen();
       }
-      if (job.isComplete()) settle();
-      else if (this.#slots.size === 0) {
-        job.completeAll(this.#hasher);
-        settle();
+      // the workers are finishing their last chunks: sleep on the job's counter, briefly
+      for (let slices = 0; !job.waitComplete(WAIT_SLICE_MS); slices++) {
+        if (this.#slots.size === 0 || slices >= MAX_WAIT_SLICES) {
+          job.completeAll(this.#hasher);
+          break;
+        }
+        await yieldToEventLoop();
+        throwIfAborted(signal);
+        this.#assertOpen();
       }
-      await finished;
       return job.labels();
     } finally {
       signal?.removeEventListener("abort", onAbort);
-      this.#jobs.delete(active);
-      if (this.#jobs.size === 0) for (const slot of this.#slots) slot.worker.unref();
+      this.#jobs.delete(job);
     }
   }
 
@@ -274,7 +274,10 @@ export class ParallelVerifier {
   }
 
   #spawn(): void {
-    const workerData: LabelWorkerData = { kernel: this.#kernel };
+    const workerData: LabelWorkerData = {
+      kernel: this.#kernel,
+      control: this.#control.buffer as SharedArrayBuffer,
+    };
     let worker: Worker;
     if (import.meta.url.endsWith(".ts")) {
       // From `src` under tsx. Node 20 does not apply `--import` loaders to a worker's entry
@@ -296,21 +299,16 @@ export class ParallelVerifier {
         slot.ready = true;
         for (const wake of [...this.#readyWaiters]) wake();
       }
-      for (const active of this.#jobs) if (active.job.isComplete()) active.settle();
     });
     worker.on("error", () => this.#lost(slot));
     worker.on("exit", () => this.#lost(slot));
   }
 
-  /** A worker died: whatever it had claimed is computed here instead. */
+  /** A worker died: the calling thread finishes whatever it had claimed (see {@link #labels}). */
   #lost(slot: WorkerSlot): void {
     if (!this.#slots.delete(slot)) return;
     if (!slot.ready) this.#startFailures++;
     for (const wake of [...this.#readyWaiters]) wake();
-    for (const active of this.#jobs) {
-      active.job.completeAll(this.#hasher);
-      active.settle();
-    }
   }
 
   #cacheKey(proof: PoetProof, statement: Uint8Array, ref: Uint8Array | undefined): string {

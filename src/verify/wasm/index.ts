@@ -13,6 +13,7 @@ export type { HasherKernel } from "./select-hasher.js";
 export {
   createMembershipHasher,
   createPoswHasher,
+  defaultPoswHasher,
   sharedMembershipHasher,
   sharedPoswHasher,
 } from "./select-hasher.js";

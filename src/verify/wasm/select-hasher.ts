@@ -4,7 +4,8 @@
  * Picks the fastest hasher the engine can run: the WebAssembly SIMD kernels when the engine has
  * 128-bit SIMD, the JavaScript hashers otherwise (docs/protocol.md §4.2, §5.1). Both compute the
  * same bytes, so the choice changes speed only, never a verdict. The shared instances are created
- * on first use, per thread, and warmed up once.
+ * on first use, per thread, and warmed up once; they are what the verifier and the membership tree
+ * use when a caller passes no hasher.
  */
 import { blake3 } from "@noble/hashes/blake3.js";
 import { ConfigError } from "../../errors.js";
@@ -96,4 +97,18 @@ export function sharedPoswHasher(): PoswHasher {
 export function sharedMembershipHasher(): MembershipHasher {
   sharedMembership ??= createMembershipHasher();
   return sharedMembership;
+}
+
+/**
+ * The {@link PoswHasher} used when a caller passes none: {@link sharedPoswHasher}, the fastest
+ * this engine runs. Pass `new JsPoswHasher()` to use the JavaScript one instead.
+ *
+ * @example
+ * ```ts
+ * const labels = new Uint8Array(32 * inputs.length);
+ * defaultPoswHasher().labels(statement, inputs, labels);
+ * ```
+ */
+export function defaultPoswHasher(): PoswHasher {
+  return sharedPoswHasher();
 }

@@ -1,16 +1,39 @@
 ;; SHA-256 kernels of the proof-of-sequential-work verifier (docs/protocol.md §5.1, §5.2, §5.4).
 ;;
 ;; Two engines share one memory:
-;;   * a scalar engine (`sha256`) for one message of any length: the salted Merkle hashes the
-;;     partial-tree validator asks for one at a time;
-;;   * a four-lane 128-bit SIMD engine (`hash_many`) that hashes four independent messages per
-;;     instruction stream (lane j of every v128 belongs to message j) and can then re-hash each
-;;     32-byte result `depth - 1` more times without leaving the module: the 400-deep label
-;;     chains, batches of Merkle nodes and the Fiat–Shamir digests.
+;;   * a scalar engine (`sha256`) for one message of any length, for callers with a single hash;
+;;   * a four-lane 128-bit SIMD engine that hashes four independent messages per instruction
+;;     stream (lane j of every v128 belongs to message j): `hash_many` hashes padded messages and
+;;     can then re-hash each 32-byte result `depth - 1` more times without leaving the module (the
+;;     400-deep label chains, the Fiat–Shamir digests), and `merkle_plan` computes salted Merkle
+;;     parents of a partial tree a level at a time, reading and writing 32-byte nodes in an arena
+;;     laid out by the validator (docs/protocol.md §5.4), so that thousands of parents cost one
+;;     call per tree level instead of one per parent.
 ;;
 ;; A chained SHA-256 of a 32-byte value needs no byte shuffling at all: the eight state words are
 ;; the eight big-endian message words of the next block, and words 8..15 of that block (padding
-;; and the 256-bit length) never change, so a chain step is one compression on registers.
+;; and the 256-bit length) never change, so a chain step is one compression on registers. A salted
+;; Merkle parent of 32-byte nodes is two blocks whose words are partly the same in every lane (the
+;; statement) or fixed (the padding of a 96-byte message); those are written once per call.
+;;
+;; Why the compression is written as it is (each alternative was measured on the verifier's own
+;; workload, 150 chains of 400 hashes, on x64 with AVX2, where four lanes cost about 76 ns per
+;; hash):
+;;   * One group of four lanes per instruction stream, not two: interleaving two independent
+;;     groups (eight chains per call) so that the processor overlaps their dependency chains ran at
+;;     about 105 ns per hash, because sixteen state vectors plus the schedule do not fit the sixteen
+;;     128-bit registers V8 uses on x64, and the spills cost more than the overlap gains. One group
+;;     is already limited by throughput (about four vector operations per cycle), not by latency.
+;;   * Eight rounds per loop iteration, not all 64 unrolled: unrolling with the schedule in locals
+;;     and every padding constant folded (K + W for rounds 8..15, σ0/σ1 of the padding words, round
+;;     0 from the IV) saves about 5% of the operations but ran 5–8% slower here: V8's optimizing
+;;     compiler schedules the long straight-line body poorly and spills, while the loop keeps
+;;     the working set small; the message words go through memory, which the load units serve
+;;     without taking vector ALU slots.
+;;   * None of SHA-256's rotations (2, 13, 22, 6, 11, 25, 7, 18, 17, 19) is a whole number of bytes,
+;;     so every rotation is a shift pair and an or; `i8x16.shuffle` serves only the byte swaps and
+;;     transposes at the edges. Multiplying instead of shifting left (to spread the work over other
+;;     execution ports) was twice as slow.
 ;;
 ;; Memory map (bytes):
 ;;      0 ..  256  K, the 64 round constants (little-endian i32)
@@ -18,8 +41,9 @@
 ;;    320 ..  352  scalar state H
 ;;    384 ..  512  scalar padding tail (two blocks)
 ;;    512 ..  768  scalar message schedule W[0..64)
-;;   1024 .. 2048  SIMD message schedule W[0..64), one v128 per word
-;;   2048 .. 2176  sink for the outputs of unused SIMD lanes
+;;   1024 .. 2048  SIMD message schedule A: W[0..64), one v128 per word
+;;   2048 .. 3072  SIMD message schedule B: the second block of a Merkle parent
+;;   3072 .. 3200  sink for the outputs of unused SIMD lanes
 ;;   4096 ..       free for the caller (`heap_base`)
 (module
   (memory (export "memory") 1)
@@ -73,6 +97,7 @@
     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1))
     (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3))
     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3)))
+
 
   ;; ---------------------------------------------------------------- scalar engine
 
@@ -442,31 +467,65 @@
 
   ;; ---------------------------------------------------------------- SIMD engine
 
-  ;; Loads block words 0..15 of four messages (one per lane) into the SIMD schedule.
-  (func $load4 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
-    (local $q i32) (local $dst i32)
+  ;; Loads 8 consecutive big-endian words (32 bytes) of four messages, one per lane, into the
+  ;; SIMD block words at $w (one v128 per word).
+  (func $load8 (param $w i32) (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
     (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
-    (local.set $q (i32.const 0))
-    (loop $quarters
-      (call $transpose
-        (call $bswap4 (v128.load (i32.add (local.get $p0) (local.get $q))))
-        (call $bswap4 (v128.load (i32.add (local.get $p1) (local.get $q))))
-        (call $bswap4 (v128.load (i32.add (local.get $p2) (local.get $q))))
-        (call $bswap4 (v128.load (i32.add (local.get $p3) (local.get $q)))))
-      (local.set $w3)
-      (local.set $w2)
-      (local.set $w1)
-      (local.set $w0)
-      (local.set $dst (i32.add (i32.const 1024) (i32.shl (local.get $q) (i32.const 2))))
-      (v128.store (local.get $dst) (local.get $w0))
-      (v128.store offset=16 (local.get $dst) (local.get $w1))
-      (v128.store offset=32 (local.get $dst) (local.get $w2))
-      (v128.store offset=48 (local.get $dst) (local.get $w3))
-      (local.set $q (i32.add (local.get $q) (i32.const 16)))
-      (br_if $quarters (i32.lt_u (local.get $q) (i32.const 64)))))
+    (call $transpose
+      (call $bswap4 (v128.load (local.get $p0)))
+      (call $bswap4 (v128.load (local.get $p1)))
+      (call $bswap4 (v128.load (local.get $p2)))
+      (call $bswap4 (v128.load (local.get $p3))))
+    (local.set $w3)
+    (local.set $w2)
+    (local.set $w1)
+    (local.set $w0)
+    (v128.store (local.get $w) (local.get $w0))
+    (v128.store offset=16 (local.get $w) (local.get $w1))
+    (v128.store offset=32 (local.get $w) (local.get $w2))
+    (v128.store offset=48 (local.get $w) (local.get $w3))
+    (call $transpose
+      (call $bswap4 (v128.load offset=16 (local.get $p0)))
+      (call $bswap4 (v128.load offset=16 (local.get $p1)))
+      (call $bswap4 (v128.load offset=16 (local.get $p2)))
+      (call $bswap4 (v128.load offset=16 (local.get $p3))))
+    (local.set $w3)
+    (local.set $w2)
+    (local.set $w1)
+    (local.set $w0)
+    (v128.store offset=64 (local.get $w) (local.get $w0))
+    (v128.store offset=80 (local.get $w) (local.get $w1))
+    (v128.store offset=96 (local.get $w) (local.get $w2))
+    (v128.store offset=112 (local.get $w) (local.get $w3)))
 
-  ;; One compression in each of four lanes: block words 0..15 are at 1024 (one v128 per word),
-  ;; the state comes in as parameters and the state plus the result goes out. Eight rounds per
+  ;; Writes the digests of four lanes, big-endian, to $o0 .. $o3.
+  (func $store4
+    (param $a v128) (param $b v128) (param $c v128) (param $d v128)
+    (param $e v128) (param $f v128) (param $g v128) (param $h v128)
+    (param $o0 i32) (param $o1 i32) (param $o2 i32) (param $o3 i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
+    (call $transpose (local.get $a) (local.get $b) (local.get $c) (local.get $d))
+    (local.set $r3)
+    (local.set $r2)
+    (local.set $r1)
+    (local.set $r0)
+    (v128.store (local.get $o0) (call $bswap4 (local.get $r0)))
+    (v128.store (local.get $o1) (call $bswap4 (local.get $r1)))
+    (v128.store (local.get $o2) (call $bswap4 (local.get $r2)))
+    (v128.store (local.get $o3) (call $bswap4 (local.get $r3)))
+    (call $transpose (local.get $e) (local.get $f) (local.get $g) (local.get $h))
+    (local.set $r3)
+    (local.set $r2)
+    (local.set $r1)
+    (local.set $r0)
+    (v128.store offset=16 (local.get $o0) (call $bswap4 (local.get $r0)))
+    (v128.store offset=16 (local.get $o1) (call $bswap4 (local.get $r1)))
+    (v128.store offset=16 (local.get $o2) (call $bswap4 (local.get $r2)))
+    (v128.store offset=16 (local.get $o3) (call $bswap4 (local.get $r3))))
+
+  ;; One compression in each of four lanes: block words 0..15 are at $base (one v128 per word;
+  ;; words 16..63 of the schedule are written after them, up to $base + 1024), the state comes in
+  ;; as parameters and the state plus the result goes out. Eight rounds per
   ;; loop iteration, so that the working variables rotate by name instead of by moves: each round
   ;; adds K + W + Σ1(e) + Ch(e,f,g) into h, adds h into d, then adds Σ0(a) + Maj(a,b,c) into h
   ;; (Maj: where a and b agree it is b, elsewhere c). Rounds 16..63 expand their own message word
@@ -476,7 +535,7 @@
   ;; first loop and of W[t-16] in the second.
   (func $compress4
     (param $a0 v128) (param $b0 v128) (param $c0 v128) (param $d0 v128)
-    (param $e0 v128) (param $f0 v128) (param $g0 v128) (param $h0 v128)
+    (param $e0 v128) (param $f0 v128) (param $g0 v128) (param $h0 v128) (param $base i32)
     (result v128 v128 v128 v128 v128 v128 v128 v128)
     (local $p i32) (local $k i32) (local $x v128) (local $y v128) (local $w v128)
     (local $a v128) (local $b v128) (local $c v128) (local $d v128)
@@ -489,7 +548,7 @@
     (local.set $f (local.get $f0))
     (local.set $g (local.get $g0))
     (local.set $h (local.get $h0))
-    (local.set $p (i32.const 1024))
+    (local.set $p (local.get $base))
     (local.set $k (i32.const 0))
     (loop $first
       ;; round 8k+0: W from the block
@@ -663,7 +722,7 @@
       (local.set $p (i32.add (local.get $p) (i32.const 128)))
       (local.set $k (i32.add (local.get $k) (i32.const 32)))
       (br_if $first (i32.lt_u (local.get $k) (i32.const 64))))
-    (local.set $p (i32.const 1024))
+    (local.set $p (local.get $base))
     (loop $expanded
       ;; round 8k+0: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
       (local.set $x (v128.load offset=16 (local.get $p)))
@@ -945,12 +1004,12 @@
     (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
     (local $n0 i32) (local $n1 i32) (local $n2 i32) (local $n3 i32)
     (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
-    (local $lanes v128) (local $mask v128)
+    (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
+    (local $lanes v128) (local $mask v128) (local $r0 v128)
     (local $a v128) (local $b v128) (local $c v128) (local $d v128)
     (local $e v128) (local $f v128) (local $g2 v128) (local $h v128)
     (local $na v128) (local $nb v128) (local $nc v128) (local $nd v128)
     (local $ne v128) (local $nf v128) (local $ng v128) (local $nh v128)
-    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
     (local.set $g (i32.const 0))
     (block $groups_done
       (loop $groups
@@ -965,21 +1024,21 @@
         (local.set $p1 (i32.load (i32.add (local.get $desc) (i32.shl (local.get $i) (i32.const 3)))))
         (local.set $n1 (i32.load offset=4 (i32.add (local.get $desc) (i32.shl (local.get $i) (i32.const 3)))))
         (local.set $o1 (select (i32.add (local.get $out) (i32.shl (i32.add (local.get $g) (i32.const 1)) (i32.const 5)))
-          (i32.const 2080)
+          (i32.const 3104)
           (i32.lt_u (i32.add (local.get $g) (i32.const 1)) (local.get $count))))
         (local.set $i (select (i32.add (local.get $g) (i32.const 2)) (local.get $g)
           (i32.lt_u (i32.add (local.get $g) (i32.const 2)) (local.get $count))))
         (local.set $p2 (i32.load (i32.add (local.get $desc) (i32.shl (local.get $i) (i32.const 3)))))
         (local.set $n2 (i32.load offset=4 (i32.add (local.get $desc) (i32.shl (local.get $i) (i32.const 3)))))
         (local.set $o2 (select (i32.add (local.get $out) (i32.shl (i32.add (local.get $g) (i32.const 2)) (i32.const 5)))
-          (i32.const 2112)
+          (i32.const 3136)
           (i32.lt_u (i32.add (local.get $g) (i32.const 2)) (local.get $count))))
         (local.set $i (select (i32.add (local.get $g) (i32.const 3)) (local.get $g)
           (i32.lt_u (i32.add (local.get $g) (i32.const 3)) (local.get $count))))
         (local.set $p3 (i32.load (i32.add (local.get $desc) (i32.shl (local.get $i) (i32.const 3)))))
         (local.set $n3 (i32.load offset=4 (i32.add (local.get $desc) (i32.shl (local.get $i) (i32.const 3)))))
         (local.set $o3 (select (i32.add (local.get $out) (i32.shl (i32.add (local.get $g) (i32.const 3)) (i32.const 5)))
-          (i32.const 2144)
+          (i32.const 3168)
           (i32.lt_u (i32.add (local.get $g) (i32.const 3)) (local.get $count))))
         (local.set $lanes
           (i32x4.replace_lane 3
@@ -1004,21 +1063,25 @@
         (local.set $blk (i32.const 0))
         (loop $message_blocks
           ;; a lane past its last block re-reads that block; its result is masked out
-          (call $load4
-            (i32.add (local.get $p0) (i32.shl
-              (select (local.get $blk) (i32.sub (local.get $n0) (i32.const 1))
-                (i32.lt_u (local.get $blk) (local.get $n0))) (i32.const 6)))
-            (i32.add (local.get $p1) (i32.shl
-              (select (local.get $blk) (i32.sub (local.get $n1) (i32.const 1))
-                (i32.lt_u (local.get $blk) (local.get $n1))) (i32.const 6)))
-            (i32.add (local.get $p2) (i32.shl
-              (select (local.get $blk) (i32.sub (local.get $n2) (i32.const 1))
-                (i32.lt_u (local.get $blk) (local.get $n2))) (i32.const 6)))
-            (i32.add (local.get $p3) (i32.shl
-              (select (local.get $blk) (i32.sub (local.get $n3) (i32.const 1))
-                (i32.lt_u (local.get $blk) (local.get $n3))) (i32.const 6))))
+          (local.set $q0 (i32.add (local.get $p0) (i32.shl
+            (select (local.get $blk) (i32.sub (local.get $n0) (i32.const 1))
+              (i32.lt_u (local.get $blk) (local.get $n0))) (i32.const 6))))
+          (local.set $q1 (i32.add (local.get $p1) (i32.shl
+            (select (local.get $blk) (i32.sub (local.get $n1) (i32.const 1))
+              (i32.lt_u (local.get $blk) (local.get $n1))) (i32.const 6))))
+          (local.set $q2 (i32.add (local.get $p2) (i32.shl
+            (select (local.get $blk) (i32.sub (local.get $n2) (i32.const 1))
+              (i32.lt_u (local.get $blk) (local.get $n2))) (i32.const 6))))
+          (local.set $q3 (i32.add (local.get $p3) (i32.shl
+            (select (local.get $blk) (i32.sub (local.get $n3) (i32.const 1))
+              (i32.lt_u (local.get $blk) (local.get $n3))) (i32.const 6))))
+          (call $load8 (i32.const 1024)
+            (local.get $q0) (local.get $q1) (local.get $q2) (local.get $q3))
+          (call $load8 (i32.const 1152)
+            (i32.add (local.get $q0) (i32.const 32)) (i32.add (local.get $q1) (i32.const 32))
+            (i32.add (local.get $q2) (i32.const 32)) (i32.add (local.get $q3) (i32.const 32)))
           (call $compress4 (local.get $a) (local.get $b) (local.get $c) (local.get $d)
-            (local.get $e) (local.get $f) (local.get $g2) (local.get $h))
+            (local.get $e) (local.get $f) (local.get $g2) (local.get $h) (i32.const 1024))
           (local.set $nh)
           (local.set $ng)
           (local.set $nf)
@@ -1063,7 +1126,8 @@
                 (v128.load32_splat (i32.const 256)) (v128.load32_splat (i32.const 260))
                 (v128.load32_splat (i32.const 264)) (v128.load32_splat (i32.const 268))
                 (v128.load32_splat (i32.const 272)) (v128.load32_splat (i32.const 276))
-                (v128.load32_splat (i32.const 280)) (v128.load32_splat (i32.const 284)))
+                (v128.load32_splat (i32.const 280)) (v128.load32_splat (i32.const 284))
+                (i32.const 1024))
               (local.set $h)
               (local.set $g2)
               (local.set $f)
@@ -1074,25 +1138,86 @@
               (local.set $a)
               (local.set $k (i32.add (local.get $k) (i32.const 1)))
               (br_if $chain (i32.lt_u (local.get $k) (local.get $depth))))))
-        ;; lanes back to messages: words a..d and e..h of lane j, big-endian
-        (call $transpose (local.get $a) (local.get $b) (local.get $c) (local.get $d))
-        (local.set $r3)
-        (local.set $r2)
-        (local.set $r1)
-        (local.set $r0)
-        (v128.store (local.get $o0) (call $bswap4 (local.get $r0)))
-        (v128.store (local.get $o1) (call $bswap4 (local.get $r1)))
-        (v128.store (local.get $o2) (call $bswap4 (local.get $r2)))
-        (v128.store (local.get $o3) (call $bswap4 (local.get $r3)))
-        (call $transpose (local.get $e) (local.get $f) (local.get $g2) (local.get $h))
-        (local.set $r3)
-        (local.set $r2)
-        (local.set $r1)
-        (local.set $r0)
-        (v128.store offset=16 (local.get $o0) (call $bswap4 (local.get $r0)))
-        (v128.store offset=16 (local.get $o1) (call $bswap4 (local.get $r1)))
-        (v128.store offset=16 (local.get $o2) (call $bswap4 (local.get $r2)))
-        (v128.store offset=16 (local.get $o3) (call $bswap4 (local.get $r3)))
+        (call $store4
+          (local.get $a) (local.get $b) (local.get $c) (local.get $d)
+          (local.get $e) (local.get $f) (local.get $g2) (local.get $h)
+          (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (br $groups))))
+
+  ;; Salted Merkle parents SHA256(statement ‖ left ‖ right) of 32-byte nodes, as planned by the
+  ;; partial-tree validator: `ops` holds `count` triples of i32 slot numbers (left, right, parent),
+  ;; node s being arena + 32·s, and the parents of one call must not be inputs of the same call
+  ;; (the caller passes one level at a time). The statement is 32 bytes, so a parent is two blocks:
+  ;; block A is the statement (the same words in every lane, set once) then the left node, block B
+  ;; the right node then the fixed padding of a 96-byte message (set once).
+  (func $merkle_plan (export "merkle_plan")
+    (param $statement i32) (param $arena i32) (param $ops i32) (param $count i32)
+    (local $g i32) (local $word i32) (local $op i32)
+    (local $l0 i32) (local $l1 i32) (local $l2 i32) (local $l3 i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
+    (local.set $word (i32.const 0))
+    (loop $statement_words
+      (v128.store (i32.add (i32.const 1024) (i32.shl (local.get $word) (i32.const 4)))
+        (i32x4.splat (call $bswap32
+          (i32.load (i32.add (local.get $statement) (i32.shl (local.get $word) (i32.const 2)))))))
+      (local.set $word (i32.add (local.get $word) (i32.const 1)))
+      (br_if $statement_words (i32.lt_u (local.get $word) (i32.const 8))))
+    (v128.store (i32.const 2176) (i32x4.splat (i32.const 0x80000000)))
+    (v128.store (i32.const 2192) (v128.const i32x4 0 0 0 0))
+    (v128.store (i32.const 2208) (v128.const i32x4 0 0 0 0))
+    (v128.store (i32.const 2224) (v128.const i32x4 0 0 0 0))
+    (v128.store (i32.const 2240) (v128.const i32x4 0 0 0 0))
+    (v128.store (i32.const 2256) (v128.const i32x4 0 0 0 0))
+    (v128.store (i32.const 2272) (v128.const i32x4 0 0 0 0))
+    (v128.store (i32.const 2288) (i32x4.splat (i32.const 768)))
+    (local.set $g (i32.const 0))
+    (block $groups_done
+      (loop $groups
+        (br_if $groups_done (i32.ge_u (local.get $g) (local.get $count)))
+        ;; lane j takes operation g+j, or repeats operation g into the sink when g+j >= count
+        (local.set $op (i32.add (local.get $ops) (i32.mul (local.get $g) (i32.const 12))))
+        (local.set $l0 (i32.add (local.get $arena) (i32.shl (i32.load (local.get $op)) (i32.const 5))))
+        (local.set $r0 (i32.add (local.get $arena) (i32.shl (i32.load offset=4 (local.get $op)) (i32.const 5))))
+        (local.set $o0 (i32.add (local.get $arena) (i32.shl (i32.load offset=8 (local.get $op)) (i32.const 5))))
+        (local.set $op (i32.add (local.get $ops) (i32.mul
+          (select (i32.add (local.get $g) (i32.const 1)) (local.get $g)
+            (i32.lt_u (i32.add (local.get $g) (i32.const 1)) (local.get $count)))
+          (i32.const 12))))
+        (local.set $l1 (i32.add (local.get $arena) (i32.shl (i32.load (local.get $op)) (i32.const 5))))
+        (local.set $r1 (i32.add (local.get $arena) (i32.shl (i32.load offset=4 (local.get $op)) (i32.const 5))))
+        (local.set $o1 (select (i32.add (local.get $arena) (i32.shl (i32.load offset=8 (local.get $op)) (i32.const 5)))
+          (i32.const 3104)
+          (i32.lt_u (i32.add (local.get $g) (i32.const 1)) (local.get $count))))
+        (local.set $op (i32.add (local.get $ops) (i32.mul
+          (select (i32.add (local.get $g) (i32.const 2)) (local.get $g)
+            (i32.lt_u (i32.add (local.get $g) (i32.const 2)) (local.get $count)))
+          (i32.const 12))))
+        (local.set $l2 (i32.add (local.get $arena) (i32.shl (i32.load (local.get $op)) (i32.const 5))))
+        (local.set $r2 (i32.add (local.get $arena) (i32.shl (i32.load offset=4 (local.get $op)) (i32.const 5))))
+        (local.set $o2 (select (i32.add (local.get $arena) (i32.shl (i32.load offset=8 (local.get $op)) (i32.const 5)))
+          (i32.const 3136)
+          (i32.lt_u (i32.add (local.get $g) (i32.const 2)) (local.get $count))))
+        (local.set $op (i32.add (local.get $ops) (i32.mul
+          (select (i32.add (local.get $g) (i32.const 3)) (local.get $g)
+            (i32.lt_u (i32.add (local.get $g) (i32.const 3)) (local.get $count)))
+          (i32.const 12))))
+        (local.set $l3 (i32.add (local.get $arena) (i32.shl (i32.load (local.get $op)) (i32.const 5))))
+        (local.set $r3 (i32.add (local.get $arena) (i32.shl (i32.load offset=4 (local.get $op)) (i32.const 5))))
+        (local.set $o3 (select (i32.add (local.get $arena) (i32.shl (i32.load offset=8 (local.get $op)) (i32.const 5)))
+          (i32.const 3168)
+          (i32.lt_u (i32.add (local.get $g) (i32.const 3)) (local.get $count))))
+        (call $load8 (i32.const 1152) (local.get $l0) (local.get $l1) (local.get $l2) (local.get $l3))
+        (call $load8 (i32.const 2048) (local.get $r0) (local.get $r1) (local.get $r2) (local.get $r3))
+        (call $compress4
+          (v128.load32_splat (i32.const 256)) (v128.load32_splat (i32.const 260))
+          (v128.load32_splat (i32.const 264)) (v128.load32_splat (i32.const 268))
+          (v128.load32_splat (i32.const 272)) (v128.load32_splat (i32.const 276))
+          (v128.load32_splat (i32.const 280)) (v128.load32_splat (i32.const 284))
+          (i32.const 1024))
+        (call $compress4 (i32.const 2048))
+        (call $store4 (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3))
         (local.set $g (i32.add (local.get $g) (i32.const 4)))
         (br $groups))))
 )

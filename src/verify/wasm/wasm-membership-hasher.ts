@@ -6,6 +6,8 @@
  * two compressions; the nodes of one level are independent, so the kernel hashes four of them per
  * 128-bit instruction stream, and {@link WasmMembershipHasher.root} folds a whole tree inside the
  * module, level by level in place, so 100,000 members cost one copy in and one call.
+ * {@link WasmMembershipHasher.blake3} hashes messages of any length, such as the SCALE-encoded
+ * proof behind a proof reference (§4.3), four chunks per instruction stream.
  */
 import { PoetError, WireFormatError } from "../../errors.js";
 import type { MembershipHasher } from "../hasher.js";
@@ -14,6 +16,7 @@ import { instantiateKernel, type KernelMemoryObject } from "./kernel-module.js";
 
 type HashPairsExport = (input: number, pairs: number, out: number) => void;
 type MembershipRootExport = (ptr: number, count: number) => void;
+type HashExport = (input: number, length: number, out: number, work: number) => void;
 
 /**
  * BLAKE3 membership-tree hashing in WebAssembly 128-bit SIMD; results are identical to
@@ -29,6 +32,7 @@ export class WasmMembershipHasher implements MembershipHasher {
   readonly name = "wasm-simd-blake3";
   readonly #hashPairs: HashPairsExport;
   readonly #membershipRoot: MembershipRootExport;
+  readonly #hash: HashExport;
   readonly #memory: KernelMemory;
   /** Where nodes go: past the heap base by 16 so that the byte before a node is addressable. */
   readonly #nodes: number;
@@ -38,6 +42,7 @@ export class WasmMembershipHasher implements MembershipHasher {
     const kernel = instantiateKernel("blake3");
     this.#hashPairs = kernel.hash_pairs as HashPairsExport;
     this.#membershipRoot = kernel.membership_root as MembershipRootExport;
+    this.#hash = kernel.hash as HashExport;
     this.#nodes = (kernel.heap_base as { value: number }).value + 16;
     this.#memory = new KernelMemory(kernel.memory as KernelMemoryObject);
   }
@@ -86,6 +91,27 @@ export class WasmMembershipHasher implements MembershipHasher {
     this.#membershipRoot(nodes, count);
     return bytes.slice(nodes, nodes + 32);
   }
+
+  /**
+   * BLAKE3 of a message of any length, 32 bytes; four 1024-byte chunks per instruction stream.
+   * Identical to `@noble/hashes`' `blake3(message)`.
+   *
+   * @example
+   * ```ts
+   * const ref = createWasmMembershipHasher().blake3(encodePoetProof(proof)); // the proof ref
+   * ```
+   */
+  blake3(message: Uint8Array): Uint8Array {
+    const input = this.#nodes;
+    const chunks = Math.max(1, Math.ceil(message.length / 1024));
+    const out = input + message.length;
+    const work = out + 32;
+    this.#memory.reserve(work + 32 * chunks + 32);
+    const bytes = this.#memory.bytes;
+    bytes.set(message, input);
+    this.#hash(input, message.length, out, work);
+    return bytes.slice(out, out + 32);
+  }
 }
 
 let warmed = false;
@@ -97,6 +123,8 @@ function warmUp(hasher: WasmMembershipHasher): void {
   for (let round = 0; round < 8; round++) hasher.root(members);
   const level = new Uint8Array(64 * 8);
   hasher.hashPairs(level, 8, level);
+  const message = new Uint8Array(8 * 1024 + 100);
+  for (let round = 0; round < 8; round++) hasher.blake3(message);
 }
 
 /**

@@ -8,29 +8,30 @@
  * - Labels (150 × 400 chained SHA-256, ~85% of the work): one call into the module hashes all of
  *   them, four chains per 128-bit instruction stream, with the 399 re-hashes done on registers
  *   inside the module. `node:crypto` pays about a microsecond of call overhead per hash instead.
- * - Salted Merkle nodes (thousands at mainnet height): the validator asks for them one at a time,
- *   so {@link WasmPoswHasher.merkle} is a cheap per-call path: three copies into module memory
- *   through views that are reused, one call, one copy out, no allocation. Callers that can
- *   collect independent nodes (one tree level) use {@link WasmPoswHasher.merkleMany}, which runs
- *   them four at a time.
- * - Fiat–Shamir: {@link WasmPoswHasher.fiatShamirIndices} hashes the counters in batches, four
- *   per instruction stream, instead of one call per counter.
+ * - Salted Merkle nodes (thousands at mainnet height): the partial-tree validator plans the walk
+ *   first and hands the whole plan to {@link WasmPoswHasher.merklePlan}, which copies the given
+ *   nodes and the plan into module memory once and runs one kernel call per tree level, four
+ *   parents per instruction stream, with the statement's words and the padding set once per call.
+ *   {@link WasmPoswHasher.merkle} stays a cheap per-call path (three copies in through reused
+ *   views, one call, one copy out) for callers with a single node, and
+ *   {@link WasmPoswHasher.merkleMany} hashes a packed level.
+ * - Fiat–Shamir: {@link WasmPoswHasher.sha256Many} lets `fiatShamirIndices` hash the counters in
+ *   batches, four per instruction stream, instead of one call per counter.
  *
  * V8 first runs WebAssembly through its baseline compiler and recompiles hot functions in the
  * background, so {@link createWasmPoswHasher} exercises every entry once per thread: the first
  * real verification then runs optimised code.
  */
-import { PoetError, WireFormatError } from "../../errors.js";
-import { MAX_U64 } from "../../wire/index.js";
-import type { PoswHasher } from "../hasher.js";
-import { LABEL_HASH_NESTING_DEPTH, resolveSecurityParam } from "../params.js";
+import { PoetError } from "../../errors.js";
+import type { NodePlan, PoswHasher } from "../hasher.js";
+import { LABEL_HASH_NESTING_DEPTH } from "../params.js";
 import { KernelMemory } from "./kernel-memory.js";
 import { instantiateKernel, type KernelMemoryObject } from "./kernel-module.js";
 
 type Sha256Export = (ptr: number, length: number, out: number) => void;
 type HashManyExport = (desc: number, count: number, depth: number, out: number) => void;
+type MerklePlanExport = (statement: number, arena: number, ops: number, count: number) => void;
 
-const UINT32_LIMIT = 0x1_0000_0000;
 const EMPTY = new Uint8Array(0);
 
 /** Bytes of a SHA-256-padded message of `length` bytes: whole 64-byte blocks. */
@@ -53,6 +54,7 @@ export class WasmPoswHasher implements PoswHasher {
   readonly name = "wasm-simd";
   readonly #sha256: Sha256Export;
   readonly #hashMany: HashManyExport;
+  readonly #merklePlan: MerklePlanExport;
   readonly #memory: KernelMemory;
   /** Start of the caller area: a 32-byte digest slot, then inputs from `#heap + 64`. */
   readonly #heap: number;
@@ -63,6 +65,7 @@ export class WasmPoswHasher implements PoswHasher {
     const kernel = instantiateKernel("sha256");
     this.#sha256 = kernel.sha256 as Sha256Export;
     this.#hashMany = kernel.hash_many as HashManyExport;
+    this.#merklePlan = kernel.merkle_plan as MerklePlanExport;
     this.#heap = (kernel.heap_base as { value: number }).value;
     this.#memory = new KernelMemory(kernel.memory as KernelMemoryObject, () => {
       this.#digest = this.#memory.bytes.subarray(this.#heap, this.#heap + 32);
@@ -114,49 +117,64 @@ export class WasmPoswHasher implements PoswHasher {
   }
 
   /**
-   * The Fiat–Shamir leaf indices of a proof (docs/protocol.md §5.2), sorted ascending: for
-   * `i = 0, 1, …`, `BE64(SHA256(root ‖ BE32(i))[0..8]) mod leaves`, until `T` distinct ones are
-   * found; every index when `T > leaves`. Counters are hashed in batches inside the module.
+   * Runs a partial tree's plan (see {@link NodePlan}): one kernel call per level, four parents per
+   * instruction stream when the statement is 32 bytes (every real one is), level by level as
+   * padded messages otherwise.
    *
-   * @throws {WireFormatError} when `leaves` is outside the u64 range.
-   * @throws {ConfigError} when `securityParam` is not an integer from 1 to 255.
    * @example
    * ```ts
-   * const indices = createWasmPoswHasher().fiatShamirIndices(proof.root, proof.leaves, 150);
+   * validatePartialTree(indices, leaves, nodes, poswNodeHash(createWasmPoswHasher(), statement));
    * ```
    */
-  fiatShamirIndices(root: Uint8Array, leaves: bigint, securityParam: number): bigint[] {
-    const t = resolveSecurityParam(securityParam);
-    if (typeof leaves !== "bigint" || leaves < 0n || leaves > MAX_U64) {
-      throw new WireFormatError("leaves", `must be a u64 bigint, got ${String(leaves)}`);
+  merklePlan(statement: Uint8Array, arena: Uint8Array, plan: NodePlan): void {
+    const { ops, levelEnds } = plan;
+    if (statement.length !== 32) {
+      this.#merklePlanByMessages(statement, arena, plan);
+      return;
     }
-    if (BigInt(t) > leaves) {
-      const all: bigint[] = [];
-      for (let i = 0n; i < leaves; i++) all.push(i);
-      return all;
+    // Statement, arena and operations side by side in module memory, one kernel call per level.
+    // Parents are the slots the operations write; every slot below the lowest of them is given.
+    let firstParent = arena.length >> 5;
+    for (let k = 2; k < ops.length; k += 3) if (ops[k]! < firstParent) firstParent = ops[k]!;
+    const given = 32 * firstParent;
+    const at = this.#heap + 64;
+    const arenaAt = at + 32;
+    const opsAt = arenaAt + arena.length;
+    this.#memory.reserve(opsAt + ops.byteLength);
+    const bytes = this.#memory.bytes;
+    bytes.set(statement, at);
+    bytes.set(arena.subarray(0, given), arenaAt);
+    bytes.set(new Uint8Array(ops.buffer, ops.byteOffset, ops.byteLength), opsAt);
+    let start = 0;
+    for (const end of levelEnds) {
+      this.#merklePlan(at, arenaAt, opsAt + 12 * start, end - start);
+      start = end;
     }
-    const seed = new Uint8Array(root.length + 4);
-    seed.set(root, 0);
-    const counter = new DataView(seed.buffer, root.length, 4);
-    const chosen = new Set<bigint>();
-    let first = 0;
-    while (chosen.size < t) {
-      const batch = Math.max(16, t - chosen.size + 8);
-      if (first + batch > UINT32_LIMIT) {
-        // Only a broken kernel gets here; the reference's counter is 32 bits wide.
-        throw new PoetError("internal", "Fiat–Shamir counter exhausted");
-      }
-      const digests = this.#hashInPlace(EMPTY, batch, (k) => {
-        counter.setUint32(0, first + k);
-        return seed;
+    arena.set(bytes.subarray(arenaAt + given, arenaAt + arena.length), given);
+  }
+
+  /** {@link merklePlan} for statements of other lengths: each level as padded messages. */
+  #merklePlanByMessages(statement: Uint8Array, arena: Uint8Array, plan: NodePlan): void {
+    const { ops, levelEnds } = plan;
+    const pair = new Uint8Array(64);
+    let start = 0;
+    for (const end of levelEnds) {
+      const count = end - start;
+      const first = start;
+      const digests = this.#hashInPlace(statement, count, (k) => {
+        const left = 32 * ops[3 * (first + k)]!;
+        const right = 32 * ops[3 * (first + k) + 1]!;
+        pair.set(arena.subarray(left, left + 32), 0);
+        pair.set(arena.subarray(right, right + 32), 32);
+        return pair;
       });
-      const view = this.#memory.view;
-      for (let k = 0; k < batch && chosen.size < t; k++) {
-        chosen.add(view.getBigUint64(digests + 32 * k) % leaves);
+      const bytes = this.#memory.bytes;
+      for (let k = 0; k < count; k++) {
+        const parent = 32 * ops[3 * (first + k) + 2]!;
+        arena.set(bytes.subarray(digests + 32 * k, digests + 32 * k + 32), parent);
       }
-      first += batch;
+      start = end;
     }
-    return [...chosen].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /** Hashes `count` messages `prefix ‖ part(j)` `depth` times each into `out`. */
@@ -229,7 +247,14 @@ function warmUp(hasher: WasmPoswHasher): void {
     hasher.merkle(statement, out.subarray(0, 32), out.subarray(32, 64), out);
   }
   hasher.merkleMany(statement, out, 4, out);
-  hasher.fiatShamirIndices(statement, 1000n, 16);
+  hasher.sha256Many(inputs, out);
+  // a two-level plan over eight given nodes: four parents, then two
+  const arena = new Uint8Array(32 * 14);
+  const plan = {
+    ops: Int32Array.from([0, 1, 8, 2, 3, 9, 4, 5, 10, 6, 7, 11, 8, 9, 12, 10, 11, 13]),
+    levelEnds: [4, 6],
+  };
+  for (let round = 0; round < 200; round++) hasher.merklePlan(statement, arena, plan);
 }
 
 /**
