@@ -239,6 +239,7 @@ export interface StorageErrorInit extends PoetErrorOptions {
     | "schema-too-new"
     | "migration-failed"
     | "closed"
+    | "readonly"
     | "io";
 }
 

@@ -1,10 +1,66 @@
 /**
  * @module spacemesh-poet-client
  *
- * The PoET client of a Spacemesh node: registration, node state, proof download and verification.
+ * The PoET client of a Spacemesh node. Start with {@link RegistrationManager}: it registers each
+ * identity's challenge with every PoET of the node's phase, keeps every step in the node state
+ * ({@link openNodeState}), downloads and verifies the proofs, and hands back the NiPoST built on
+ * the proof with the most ticks. The pieces it is made of are exported too: the PoET client
+ * ({@link createPoetClient}), the verifier ({@link verifyPoetProof}), the membership tree
+ * ({@link membershipRoot}), the round schedule ({@link RoundSchedule}, {@link MAINNET}) and the
+ * wire format. Mock servers live in `spacemesh-poet-client/testing`, the generated protobuf
+ * messages in `spacemesh-poet-client/proto`.
  */
+
+// Authorisation and signing
+export type {
+  Authorization,
+  CertificateStore,
+  CertifyCallback,
+  CertifyRequest,
+  CertifyResponse,
+  IssuedCertificate,
+  Signer,
+  StoredCertificate,
+  SubmitAuthorizedOptions,
+  SubmitAuthorizedResult,
+} from "./auth/index.js";
+export {
+  authorize,
+  buildSubmitRequest,
+  CertificateCache,
+  certificateHint,
+  certify,
+  checkCertificate,
+  checkPow,
+  createEd25519Signer,
+  genesisId,
+  POET_SIGNING_DOMAIN,
+  poetSigningPrefix,
+  ripemd256,
+  solvePow,
+  submitAuthorized,
+  verifyEd25519,
+} from "./auth/index.js";
+// The PoET client
+export type {
+  CachedCallOptions,
+  CallOptions,
+  Certificate,
+  PoetCertifier,
+  PoetClient,
+  PoetClientOptions,
+  PoetInfo,
+  PoetRoundProof,
+  PoetSubmitRequest,
+  PowParams,
+  RetryCallOptions,
+  SubmitResult,
+} from "./client/index.js";
+export { createPoetClient, WrongServiceKeyError } from "./client/index.js";
+// Time and logging
 export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
+// Errors
 export type {
   PoetErrorCode,
   PoetRpcErrorKind,
@@ -24,3 +80,92 @@ export {
 } from "./errors.js";
 export type { LogFn, Logger } from "./logger.js";
 export { silentLogger } from "./logger.js";
+// The membership tree
+export type { MembershipMultiPath, MembershipPath } from "./membership/index.js";
+export {
+  findMember,
+  membershipMultiProof,
+  membershipProof,
+  membershipRoot,
+  verifyMembership,
+} from "./membership/index.js";
+// The registration manager
+export type {
+  BestProofSelectedEvent,
+  IdentityStatus,
+  NiPost,
+  NiPostOutcome,
+  PostProvider,
+  PostRequest,
+  PostResult,
+  RegistrationEvent,
+  RegistrationEventListener,
+  RegistrationEventType,
+  RegistrationManagerOptions,
+} from "./registration/index.js";
+export { RegistrationManager, selectBestProof, ticksOf } from "./registration/index.js";
+// Rounds and phases
+export type {
+  NetworkPreset,
+  PhaseSwitchInput,
+  PhaseSwitchPlan,
+  PoetServerConfig,
+  RoundScheduleOptions,
+  RoundTimes,
+} from "./schedule/index.js";
+export { MAINNET, planPhaseSwitch, RoundSchedule } from "./schedule/index.js";
+// Node state
+export type {
+  ChallengeRecord,
+  Inconsistency,
+  InconsistencyKind,
+  MemberList,
+  Nipost,
+  NodeStateRepositories,
+  OpenNodeStateOptions,
+  PoetCertificate,
+  PoetRegistration,
+  VerifiedProof,
+} from "./storage/index.js";
+export { NODE_STATE_SCHEMA_VERSION, NodeState, openNodeState } from "./storage/index.js";
+export type { PoetProtocol } from "./transport/index.js";
+// Verification
+export type {
+  MembershipHasher,
+  PoswHasher,
+  RoundProof,
+  VerifiedRoundProof,
+  VerifyPoetProofAsyncOptions,
+  VerifyPoetProofOptions,
+  VerifyRoundProofAsyncOptions,
+  VerifyRoundProofOptions,
+} from "./verify/index.js";
+export {
+  fiatShamirIndices,
+  JsPoswHasher,
+  proofRef,
+  SECURITY_PARAM,
+  verifyPoetProof,
+  verifyPoetProofSync,
+  verifyRoundProof,
+  verifyRoundProofSync,
+} from "./verify/index.js";
+export type { ParallelVerifierOptions, ParallelVerifyOptions } from "./verify/pool/index.js";
+export { createParallelVerifier, ParallelVerifier } from "./verify/pool/index.js";
+export {
+  sharedMembershipHasher,
+  sharedPoswHasher,
+  wasmSimdSupported,
+} from "./verify/wasm/index.js";
+// The wire format
+export type { CertificateData, MembershipProof, MerkleProof, PoetProof } from "./wire/index.js";
+export {
+  decodeCertificate,
+  decodeMembershipProof,
+  decodeMerkleProof,
+  decodePoetProof,
+  encodeCertificate,
+  encodeMembershipProof,
+  encodeMerkleProof,
+  encodePoetProof,
+} from "./wire/index.js";

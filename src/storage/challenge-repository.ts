@@ -13,7 +13,7 @@
  * operator), the digest no longer matches and the hash reads as unknown instead of wrong.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { ConfigError, StorageError } from "../errors.js";
 import type { MembershipProof } from "../wire/index.js";
 import {
@@ -203,26 +203,48 @@ export function decodeChallengeRow(row: ChallengeRow): ChallengeRecord {
   return { nodeId, challenge, hash, poetProofRef, membership };
 }
 
-/** Selects challenge rows with their recorded hash. */
-export function selectChallengeRows(db: Kysely<NodeStateTables>) {
+const CHALLENGE_COLUMNS = [
+  "challenge.id",
+  "challenge.epoch",
+  "challenge.sequence",
+  "challenge.prev_atx",
+  "challenge.pos_atx",
+  "challenge.commit_atx",
+  "challenge.post_nonce",
+  "challenge.post_indices",
+  "challenge.post_pow",
+  "challenge.poet_proof_ref",
+  "challenge.poet_proof_membership",
+] as const;
+
+function selectWithHashes(db: Kysely<NodeStateTables>) {
   return db
     .selectFrom("challenge")
     .leftJoin("poet_client_challenge", "poet_client_challenge.id", "challenge.id")
+    .select(CHALLENGE_COLUMNS)
     .select([
-      "challenge.id",
-      "challenge.epoch",
-      "challenge.sequence",
-      "challenge.prev_atx",
-      "challenge.pos_atx",
-      "challenge.commit_atx",
-      "challenge.post_nonce",
-      "challenge.post_indices",
-      "challenge.post_pow",
-      "challenge.poet_proof_ref",
-      "challenge.poet_proof_membership",
       "poet_client_challenge.hash as meta_hash",
       "poet_client_challenge.fingerprint as meta_fingerprint",
     ]);
+}
+
+/**
+ * Selects challenge rows with their recorded hash. `withHashes = false` (a read-only file without
+ * our `poet_client_challenge` table) reads every hash as unknown.
+ */
+export function selectChallengeRows(
+  db: Kysely<NodeStateTables>,
+  withHashes = true,
+): ReturnType<typeof selectWithHashes> {
+  if (withHashes) return selectWithHashes(db);
+  // Same columns, hashes null: callers only add `challenge.*` filters and ordering.
+  return db
+    .selectFrom("challenge")
+    .select(CHALLENGE_COLUMNS)
+    .select([
+      sql<unknown>`null`.as("meta_hash"),
+      sql<unknown>`null`.as("meta_fingerprint"),
+    ]) as unknown as ReturnType<typeof selectWithHashes>;
 }
 
 /**
@@ -244,6 +266,10 @@ export class ChallengeRepository {
     this.#conn = conn;
   }
 
+  get #withHashes(): boolean {
+    return this.#conn.hasOwnTable("poet_client_challenge");
+  }
+
   /** The identity's challenge row, or `undefined`. */
   async get(
     nodeId: Uint8Array,
@@ -254,7 +280,7 @@ export class ChallengeRepository {
       options.signal,
       { table: TABLE, identity: toHex(nodeId) },
       async (db) => {
-        const row = await selectChallengeRows(db)
+        const row = await selectChallengeRows(db, this.#withHashes)
           .where("challenge.id", "=", nodeId)
           .executeTakeFirst();
         return row === undefined ? undefined : decodeChallengeRow(row);
@@ -265,7 +291,9 @@ export class ChallengeRepository {
   /** Every challenge row. */
   async list(options: { signal?: AbortSignal | undefined } = {}): Promise<ChallengeRecord[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
-      const rows = await selectChallengeRows(db).orderBy("challenge.id").execute();
+      const rows = await selectChallengeRows(db, this.#withHashes)
+        .orderBy("challenge.id")
+        .execute();
       return rows.map(decodeChallengeRow);
     });
   }

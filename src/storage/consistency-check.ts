@@ -101,12 +101,15 @@ export async function checkNodeState(
   conn: StoreConnection,
   options: CheckOptions = {},
 ): Promise<Inconsistency[]> {
-  return conn.write(options.signal, {}, async (db) => {
+  return conn.snapshot(options.signal, {}, async (db) => {
     const found: Inconsistency[] = [];
     const challenges = new Map<string, ChallengeRecord>();
     const corruptChallenges = new Set<string>();
 
-    for (const row of await selectChallengeRows(db).execute()) {
+    for (const row of await selectChallengeRows(
+      db,
+      conn.hasOwnTable("poet_client_challenge"),
+    ).execute()) {
       try {
         const record = decodeChallengeRow(row);
         challenges.set(toHex(record.nodeId), record);

@@ -14,6 +14,9 @@
  * - `user_version > 0`: a go-spacemesh file. Its tables and version are never touched; we only
  *   check that the columns we use are there, and refuse (kind `"migration-failed"`) a file whose
  *   go-spacemesh version predates them, so that go-spacemesh's own migrations can still run on it.
+ *
+ * Opened read-only, nothing is created: {@link checkGoSpacemeshTables} only checks, and a file
+ * without the tables is refused (kind `"missing"`).
  */
 import { type Kysely, sql } from "kysely";
 import { StorageError } from "../errors.js";
@@ -125,10 +128,25 @@ async function columnsOf(db: Kysely<NodeStateTables>, table: string): Promise<Se
  * Runs inside the opening transaction.
  */
 export async function ensureGoSpacemeshTables(db: Kysely<NodeStateTables>): Promise<void> {
+  await goSpacemeshTables(db, true);
+}
+
+/** Checks, without creating anything, that the file has the go-spacemesh tables and columns we use. */
+export async function checkGoSpacemeshTables(db: Kysely<NodeStateTables>): Promise<void> {
+  await goSpacemeshTables(db, false);
+}
+
+async function goSpacemeshTables(db: Kysely<NodeStateTables>, create: boolean): Promise<void> {
   const version = await goSchemaVersion(db);
   for (const table of GO_TABLES) {
     let columns = await columnsOf(db, table.name);
     if (columns.size === 0) {
+      if (!create && version === 0) {
+        throw new StorageError(
+          "the database has no such table: not a node state file, or never opened writable",
+          { kind: "missing", table: table.name },
+        );
+      }
       if (version !== 0) {
         throw new StorageError(
           `go-spacemesh database at schema version ${version} has no table ${table.name}; let go-spacemesh migrate it first`,

@@ -115,6 +115,7 @@ export class MemberListRepository {
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<MemberList | undefined> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      if (!this.#conn.hasOwnTable(TABLE)) return undefined;
       const row = await db
         .selectFrom(TABLE)
         .selectAll()

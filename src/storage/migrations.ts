@@ -90,10 +90,10 @@ async function appliedMigrations(db: Kysely<NodeStateTables>): Promise<string[]>
 }
 
 /**
- * Brings our tables to the latest version. Runs inside the opening transaction, so a failure
- * leaves the file as it was. Returns the names of the migrations it applied.
+ * Refuses (kind `"schema-too-new"`) a database migrated by a newer release; otherwise returns the
+ * migrations applied to it, which may be fewer than this release knows. Reads only.
  */
-export async function migrateNodeState(db: Kysely<NodeStateTables>): Promise<string[]> {
+export async function checkSchemaKnown(db: Kysely<NodeStateTables>): Promise<string[]> {
   const applied = await appliedMigrations(db);
   const unknown = applied.filter((name) => !MIGRATION_NAMES.includes(name));
   if (unknown.length > 0) {
@@ -102,6 +102,15 @@ export async function migrateNodeState(db: Kysely<NodeStateTables>): Promise<str
       { kind: "schema-too-new", table: MIGRATION_TABLE },
     );
   }
+  return applied;
+}
+
+/**
+ * Brings our tables to the latest version. Runs inside the opening transaction, so a failure
+ * leaves the file as it was. Returns the names of the migrations it applied.
+ */
+export async function migrateNodeState(db: Kysely<NodeStateTables>): Promise<string[]> {
+  await checkSchemaKnown(db);
   const migrator = new Migrator({
     db,
     provider,

@@ -17,7 +17,15 @@
  * Sharing a file with go-spacemesh: its tables and `user_version` are never changed. Note that
  * go-spacemesh 1.7 and later compare the whole schema with the one they expect when opening the
  * file, so our extra tables count as "schema drift" for them; run the Go node with schema drift
- * allowed (its `DatabaseSchemaAllowDrift` setting) on a file this library has opened.
+ * allowed (its `DatabaseSchemaAllowDrift` setting) on a file this library has opened writable.
+ *
+ * To only look at a node's file (a status report, a dry run), open it with `{ readonly: true }`:
+ * SQLite opens the file read-only, nothing is migrated, no pragma that writes is issued (the
+ * journal mode stays what the Go node chose), and every write method rejects with kind
+ * `"readonly"`. Our tables are read when the file has them; when it has not, their repositories
+ * read as empty. A file migrated by a newer release is still refused, since we cannot know what
+ * its tables mean. (Like any SQLite reader, the connection may create the empty `-wal` and `-shm`
+ * side files of a WAL-mode database; the database file itself is not changed.)
  */
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from "kysely";
@@ -32,15 +40,19 @@ import {
   type Inconsistency,
   repairNodeState,
 } from "./consistency-check.js";
-import { ensureGoSpacemeshTables, goSchemaVersion } from "./go-spacemesh-tables.js";
+import {
+  checkGoSpacemeshTables,
+  ensureGoSpacemeshTables,
+  goSchemaVersion,
+} from "./go-spacemesh-tables.js";
 import { MemberListRepository } from "./member-list-repository.js";
-import { MIGRATION_NAMES, migrateNodeState } from "./migrations.js";
+import { checkSchemaKnown, MIGRATION_NAMES, migrateNodeState } from "./migrations.js";
 import { NipostRepository } from "./nipost-repository.js";
 import { RegistrationRepository } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
 import { StoreConnection, toStorageError } from "./store-connection.js";
 import { VerifiedProofRepository } from "./verified-proof-repository.js";
-import { writeLockFor } from "./write-lock.js";
+import { WriteLock, writeLockFor } from "./write-lock.js";
 
 /** Options of {@link openNodeState}. */
 export interface OpenNodeStateOptions {
@@ -48,6 +60,24 @@ export interface OpenNodeStateOptions {
   busyTimeoutMs?: number | undefined;
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Open without changing the file: no migration, no table created, no WAL switch, and every
+   * write method rejects with a {@link StorageError} of kind `"readonly"`. A path is opened by
+   * SQLite read-only and must exist. go-spacemesh's tables are read as they are; ours are read when
+   * the file has them, and read as empty when it has not. Default `false`.
+   *
+   * With a caller's `Database` or `Kysely`, the connection is used as it is (open it read-only
+   * yourself to have SQLite enforce it) and only this library's writes are refused.
+   *
+   * @example
+   * ```ts
+   * // Inspect a go-spacemesh node's file without adding our tables to it.
+   * await using state = await openNodeState("node_data/local.sql", { readonly: true });
+   * const registrations = await state.registrations.listFor(nodeId);
+   * await state.registrations.delete(nodeId, address); // rejects: StorageError, kind "readonly"
+   * ```
+   */
+  readonly?: boolean | undefined;
 }
 
 /** The repositories of the node state; inside {@link NodeState.transaction} they share its transaction. */
@@ -88,8 +118,13 @@ export class NodeState implements NodeStateRepositories {
   readonly members: MemberListRepository;
   /** The go-spacemesh schema version of the file (`PRAGMA user_version`); 0 if the file is ours. */
   readonly goSchemaVersion: number;
-  /** The version of our own tables (number of applied migrations). */
+  /**
+   * The version of our own tables (number of applied migrations). Opened read-only, the version
+   * the file has, which may be lower than this release's (0 if the file has none of our tables).
+   */
   readonly schemaVersion: number;
+  /** Whether the state was opened with `{ readonly: true }`: every write rejects. */
+  readonly readonly: boolean;
 
   readonly #conn: StoreConnection;
   readonly #dispose: () => Promise<void>;
@@ -106,6 +141,7 @@ export class NodeState implements NodeStateRepositories {
     this.#dispose = init.dispose;
     this.goSchemaVersion = init.goSchemaVersion;
     this.schemaVersion = init.schemaVersion;
+    this.readonly = init.conn.readonly;
     this.challenges = new ChallengeRepository(init.conn);
     this.registrations = new RegistrationRepository(init.conn);
     this.nipost = new NipostRepository(init.conn);
@@ -218,15 +254,22 @@ function isBetterSqlite3(value: unknown): value is BetterSqlite3.Database {
  * {@link NodeState} closes only what it opened: a path's connection, not a caller's `Database`
  * or `Kysely`.
  *
+ * With `{ readonly: true }` the file is only read, never migrated (see
+ * {@link OpenNodeStateOptions.readonly}).
+ *
  * Rejects with a {@link StorageError}: kind `"schema-too-new"` for a database migrated by a newer
- * release, `"migration-failed"` for a go-spacemesh file too old to have the tables, `"io"` when the
- * file cannot be opened.
+ * release, `"migration-failed"` for a go-spacemesh file too old to have the tables, `"missing"`
+ * for a file opened read-only that has none of them, `"io"` when the file cannot be opened (or,
+ * read-only, does not exist).
  *
  * @example
  * ```ts
  * await using state = await openNodeState("/var/lib/spacemesh/node_state.sql", { logger });
  * const challenge = await state.challenges.get(nodeId);
  * const registrations = await state.registrations.listFor(nodeId);
+ *
+ * // Read-only: the file is left exactly as it was.
+ * await using view = await openNodeState("node_data/local.sql", { readonly: true });
  * ```
  */
 export async function openNodeState(
@@ -235,6 +278,7 @@ export async function openNodeState(
   options: OpenNodeStateOptions = {},
 ): Promise<NodeState> {
   const { signal, logger = silentLogger } = options;
+  const readonly = options.readonly === true;
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new ConfigError("busyTimeoutMs", "must be a non-negative integer");
@@ -246,7 +290,12 @@ export async function openNodeState(
   if (typeof target === "string") {
     let database: BetterSqlite3.Database;
     try {
-      database = new BetterSqlite3(target, { timeout: busyTimeoutMs });
+      database = new BetterSqlite3(
+        target,
+        readonly
+          ? { timeout: busyTimeoutMs, readonly: true, fileMustExist: true }
+          : { timeout: busyTimeoutMs },
+      );
     } catch (err) {
       throw toStorageError(err, {});
     }
@@ -278,7 +327,20 @@ export async function openNodeState(
         );
       }
     }
+    // busy_timeout belongs to the connection and writes nothing to the file.
     await sql`pragma busy_timeout = ${sql.raw(String(busyTimeoutMs))}`.execute(kysely);
+    if (readonly) {
+      const view = await openReadonly(kysely, signal);
+      logger.debug(
+        {
+          file: view.file,
+          goSchemaVersion: view.goSchemaVersion,
+          schemaVersion: view.schemaVersion,
+        },
+        "node state open read-only",
+      );
+      return new NodeState({ ...view, dispose });
+    }
     await sql`pragma journal_mode = wal`.execute(kysely);
     await sql`pragma synchronous = full`.execute(kysely);
     const { rows: files } = await sql<{ name: unknown; file: unknown }>`
@@ -315,4 +377,45 @@ export async function openNodeState(
     if (err instanceof StorageError || err instanceof ConfigError) throw err;
     throw toStorageError(err, {});
   }
+}
+
+/**
+ * The read-only half of {@link openNodeState}: checks the tables and the schema version of ours
+ * in one read transaction, and finds which of our tables the file has.
+ */
+async function openReadonly(
+  kysely: AnyKysely,
+  signal: AbortSignal | undefined,
+): Promise<{
+  conn: StoreConnection;
+  file: string;
+  goSchemaVersion: number;
+  schemaVersion: number;
+}> {
+  throwIfAborted(signal);
+  const { rows: files } = await sql<{ name: unknown; file: unknown }>`
+    select name, file from pragma_database_list`.execute(kysely);
+  const file = String(files.find((f) => f.name === "main")?.file ?? "");
+  const found = await kysely.connection().execute(async (db) => {
+    await sql`begin`.execute(db);
+    try {
+      await checkGoSpacemeshTables(db);
+      const applied = await checkSchemaKnown(db);
+      const { rows } = await sql<{ name: unknown }>`
+        select name from sqlite_master where type = 'table'`.execute(db);
+      const tables = new Set(
+        rows.map((r) => String(r.name)).filter((name) => name.startsWith("poet_client_")),
+      );
+      const goVersion = await goSchemaVersion(db);
+      return { applied, tables, goVersion };
+    } finally {
+      await sql`commit`.execute(db);
+    }
+  });
+  // A read-only state takes no part in this process's queue of writers.
+  const conn = new StoreConnection(kysely, new WriteLock(), {
+    readonly: true,
+    ownTables: found.tables,
+  });
+  return { conn, file, goSchemaVersion: found.goVersion, schemaVersion: found.applied.length };
 }

@@ -12,6 +12,11 @@
  *
  * SQLite errors become {@link StorageError}s: constraint violations are `"duplicate"`, damaged
  * files `"corrupt"`, the rest `"io"`.
+ *
+ * A read-only connection (`openNodeState(path, { readonly: true })`) refuses every write with kind
+ * `"readonly"` before touching SQLite, and knows which of our own tables the file has, so that the
+ * repositories of a table that is absent read as empty instead of failing (a go-spacemesh file
+ * that this library never migrated has none of them).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { type Kysely, sql } from "kysely";
@@ -51,16 +56,41 @@ export function toStorageError(err: unknown, place: OperationPlace = {}): PoetEr
   return new StorageError(message, init);
 }
 
+/** How a {@link StoreConnection} may be used. */
+export interface StoreConnectionMode {
+  /** Refuse every write with kind `"readonly"`. */
+  readonly?: boolean | undefined;
+  /**
+   * For a read-only connection: the names of our own (`poet_client_*`) tables the file has. A
+   * writable connection has migrated them all.
+   */
+  ownTables?: ReadonlySet<string> | undefined;
+}
+
 /** The connection every repository of one {@link NodeState} shares. */
 export class StoreConnection {
   readonly #root: Kysely<NodeStateTables>;
   readonly #lock: WriteLock;
   readonly #scope = new AsyncLocalStorage<TransactionScope>();
+  readonly #readonly: boolean;
+  readonly #ownTables: ReadonlySet<string> | undefined;
   #closed = false;
 
-  constructor(root: Kysely<NodeStateTables>, lock: WriteLock) {
+  constructor(root: Kysely<NodeStateTables>, lock: WriteLock, mode: StoreConnectionMode = {}) {
     this.#root = root;
     this.#lock = lock;
+    this.#readonly = mode.readonly === true;
+    this.#ownTables = this.#readonly ? (mode.ownTables ?? new Set()) : undefined;
+  }
+
+  /** Whether every write is refused. */
+  get readonly(): boolean {
+    return this.#readonly;
+  }
+
+  /** Whether the file has this table of ours (always, once migrated; maybe not when read-only). */
+  hasOwnTable(name: string): boolean {
+    return this.#ownTables === undefined || this.#ownTables.has(name);
   }
 
   /** Whether the calling code runs inside a transaction of this connection. */
@@ -98,6 +128,35 @@ export class StoreConnection {
   }
 
   /**
+   * Runs reads that must see one snapshot of the file: in a write transaction on a writable
+   * connection (as before), in a deferred `BEGIN` … `COMMIT` on a read-only one.
+   */
+  async snapshot<T>(
+    signal: AbortSignal | undefined,
+    place: OperationPlace,
+    fn: (db: Kysely<NodeStateTables>) => Promise<T>,
+  ): Promise<T> {
+    if (!this.#readonly) return this.write(signal, place, fn);
+    this.#check(signal);
+    const current = this.#scope.getStore();
+    try {
+      if (current?.open) return await fn(current.db);
+      return await this.#root.connection().execute(async (db) => {
+        await sql`begin`.execute(db);
+        const scope: TransactionScope = { db, open: true };
+        try {
+          return await this.#scope.run(scope, () => fn(db));
+        } finally {
+          scope.open = false;
+          await sql`commit`.execute(db);
+        }
+      });
+    } catch (err) {
+      throw toStorageError(err, place);
+    }
+  }
+
+  /**
    * Runs `fn` in one write transaction: joins the caller's transaction if there is one, otherwise
    * waits for this process's writers on the same file, then `BEGIN IMMEDIATE` … `COMMIT`
    * (`ROLLBACK` if `fn` throws or `signal` aborts before the commit).
@@ -108,6 +167,13 @@ export class StoreConnection {
     fn: (db: Kysely<NodeStateTables>) => Promise<T>,
   ): Promise<T> {
     this.#check(signal);
+    if (this.#readonly) {
+      const init: StorageErrorInit = { kind: "readonly" };
+      if (place.table !== undefined) init.table = place.table;
+      if (place.column !== undefined) init.column = place.column;
+      if (place.identity !== undefined) init.identity = place.identity;
+      throw new StorageError("the node state is open read-only", init);
+    }
     const current = this.#scope.getStore();
     if (current?.open) {
       try {

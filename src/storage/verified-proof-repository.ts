@@ -156,6 +156,7 @@ export class VerifiedProofRepository {
   ): Promise<VerifiedProof | undefined> {
     hashParam(ref, "ref");
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      if (!this.#conn.hasOwnTable(TABLE)) return undefined;
       const row = await db.selectFrom(TABLE).selectAll().where("ref", "=", ref).executeTakeFirst();
       return row === undefined ? undefined : decodeRow(row);
     });
@@ -165,6 +166,7 @@ export class VerifiedProofRepository {
   async has(ref: Uint8Array, options: { signal?: AbortSignal | undefined } = {}): Promise<boolean> {
     hashParam(ref, "ref");
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      if (!this.#conn.hasOwnTable(TABLE)) return false;
       const row = await db
         .selectFrom(TABLE)
         .select("ref")
@@ -181,6 +183,7 @@ export class VerifiedProofRepository {
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<VerifiedProof[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      if (!this.#conn.hasOwnTable(TABLE)) return [];
       const rows = await db
         .selectFrom(TABLE)
         .selectAll()

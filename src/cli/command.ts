@@ -1,0 +1,110 @@
+/**
+ * @module cli/command
+ *
+ * The shape every `poet-client` command has, and the parsing all of them share. Each command lives
+ * in its own file under `commands/`, declares its options once, and gets back typed values, its
+ * `--help` text and the common `--json`/`--help` flags; a malformed command line is a
+ * {@link ConfigError}, which the entry point turns into exit code 2.
+ */
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { ConfigError } from "../errors.js";
+import { EXIT_CODES_HELP } from "./exit-codes.js";
+import type { CliIo } from "./io.js";
+import { colourEnabled, makeStyle, type Style } from "./style.js";
+
+/** What a command receives. */
+export interface CommandContext {
+  io: CliIo;
+  style: Style;
+}
+
+/** One `poet-client` command. */
+export interface Command {
+  /** The word after `poet-client`. */
+  name: string;
+  /** The full `--help` text, without the exit-code table. */
+  help: string;
+  /** Runs the command; resolves to the process exit code. */
+  run(argv: readonly string[], context: CommandContext): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** The options every command accepts. */
+export const COMMON_OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  json: { type: "boolean" },
+} as const satisfies Options;
+
+/** The parsed command line of a command. */
+export interface Parsed {
+  values: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  positionals: string[];
+}
+
+/** The value of a string option, or `undefined`. */
+export function stringOption(parsed: Parsed, name: string): string | undefined {
+  const value = parsed.values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** The values of a repeatable string option (empty when absent). */
+export function listOption(parsed: Parsed, name: string): string[] {
+  const value = parsed.values[name];
+  if (Array.isArray(value)) return value;
+  return typeof value === "string" ? [value] : [];
+}
+
+/** Whether a boolean flag was given. */
+export function flag(parsed: Parsed, name: string): boolean {
+  return parsed.values[name] === true;
+}
+
+/**
+ * Parses `argv` strictly against `options` plus `--help` and `--json`.
+ *
+ * @throws ConfigError on an unknown option, a missing option value or a positional count outside
+ *   `[minPositionals, maxPositionals]`.
+ */
+export function parseCommandLine(
+  command: string,
+  argv: readonly string[],
+  options: Options,
+  positionals: { min: number; max: number; names: string },
+): Parsed {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { ...options, ...COMMON_OPTIONS },
+      strict: true,
+      allowPositionals: true,
+    }) as { values: Record<string, unknown>; positionals: string[] };
+  } catch (cause) {
+    throw new ConfigError(command, (cause as Error).message, { cause });
+  }
+  if (parsed.values.help !== true) {
+    const n = parsed.positionals.length;
+    if (n < positionals.min) {
+      throw new ConfigError(command, `expects ${positionals.names}`);
+    }
+    if (n > positionals.max) {
+      throw new ConfigError(
+        command,
+        `unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`,
+      );
+    }
+  }
+  return parsed as Parsed;
+}
+
+/** Writes a command's help followed by the exit-code table. */
+export function printHelp(command: Command, context: CommandContext): number {
+  context.io.stdout.write(`${command.help.trimEnd()}\n\n${EXIT_CODES_HELP}\n`);
+  return 0;
+}
+
+/** The colour style for `io`, plain when `json` is set. */
+export function styleFor(io: CliIo, json: boolean): Style {
+  return makeStyle(!json && colourEnabled(io));
+}

@@ -1,0 +1,129 @@
+/**
+ * @module cli/commands/fetch-proof
+ *
+ * `poet-client fetch-proof <url> <round>`: downloads a round's proof, verifies it like the Go
+ * reference (docs/protocol.md §5.5), prints leaves, ticks and reference (§4.1, §4.3), and saves the
+ * PoET's answer for later (`--out`). A 404 means the proof is not out yet (§1.4, §3.2) and gets
+ * its own exit code, so a script can poll: `until poet-client fetch-proof …; [ $? -ne 4 ]`.
+ */
+
+import { ConfigError } from "../../errors.js";
+import { poetAddress } from "../../registration/poet-address.js";
+import { MAINNET } from "../../schedule/index.js";
+import { parseBytesArg } from "../bytes.js";
+import {
+  type Command,
+  flag,
+  parseCommandLine,
+  printHelp,
+  stringOption,
+  styleFor,
+} from "../command.js";
+import { parseDuration } from "../duration.js";
+import { EXIT_OK, EXIT_VERIFICATION_FAILED } from "../exit-codes.js";
+import { writeFileOrFail } from "../file-error.js";
+import { jsonText } from "../format.js";
+import { fetchRoundProof, PROTOCOL_OPTION, parseProtocol } from "../poet-requests.js";
+import { checkProof } from "../proof-check.js";
+import { proofResponseJson } from "../proof-file.js";
+import { reportJson, reportText } from "../proof-report.js";
+import { parseTickSize, TICK_SIZE_HELP, TICK_SIZE_OPTION } from "../tick-size.js";
+
+const OPTIONS = {
+  ...PROTOCOL_OPTION,
+  ...TICK_SIZE_OPTION,
+  out: { type: "string" },
+  challenge: { type: "string" },
+  pubkey: { type: "string" },
+  timeout: { type: "string" },
+} as const;
+
+/** `poet-client fetch-proof`. */
+export const fetchProofCommand: Command = {
+  name: "fetch-proof",
+  help: `Usage: poet-client fetch-proof <url> <round> [--out <file>] [--challenge <bytes>] [--pubkey <key>]
+                             [--protocol rest|grpc|connect] [--timeout <d>] [--tick-size <n>] [--json]
+
+Downloads the proof of round <round> (the exact round id, e.g. 30) from the PoET at <url>,
+verifies it byte for byte like the Go reference verifier, and prints its leaves, ticks, reference
+(the node's PoST challenge) and member count. With --out, saves the PoET's answer as it came
+(protobuf JSON), for "poet-client verify" later.
+
+Options:
+  --out <file>           save the proof
+  --challenge <bytes>    also check that this 32-byte challenge is a member, and its path
+  --pubkey <key>         the PoET's expected key (default: the key of a mainnet PoET with that URL)
+  --protocol <p>         rest (default), grpc or connect
+  --timeout <duration>   time limit of the download (default 60s)
+${TICK_SIZE_HELP}
+  --json                 machine-readable output
+  -h, --help             this help
+
+Exit code 4 when the PoET has not published the proof of that round yet, 3 when it does not verify.
+
+Example:
+  poet-client fetch-proof https://mainnet-poet-0.spacemesh.network 30 --out round-30.json`,
+
+  async run(argv, context) {
+    const parsed = parseCommandLine("fetch-proof", argv, OPTIONS, {
+      min: 2,
+      max: 2,
+      names: "<url> <round>",
+    });
+    if (flag(parsed, "help")) return printHelp(this, context);
+    const json = flag(parsed, "json");
+    const { io } = context;
+    const style = styleFor(io, json);
+    const url = poetAddress(parsed.positionals[0] as string);
+    const roundId = parsed.positionals[1] as string;
+    if (!/^\d{1,32}$/.test(roundId)) {
+      throw new ConfigError(
+        "<round>",
+        `expected a round id such as 30, got ${JSON.stringify(roundId)}`,
+      );
+    }
+    const tickSize = parseTickSize(stringOption(parsed, "tick-size"));
+    const challengeText = stringOption(parsed, "challenge");
+    const pubkeyText = stringOption(parsed, "pubkey");
+    const expectedPubkey =
+      pubkeyText !== undefined
+        ? parseBytesArg("--pubkey", pubkeyText, 32)
+        : MAINNET.poets.find((p) => poetAddress(p.url) === url)?.pubkey;
+    const challenge =
+      challengeText === undefined ? undefined : parseBytesArg("--challenge", challengeText, 32);
+    const timeoutText = stringOption(parsed, "timeout");
+    const out = stringOption(parsed, "out");
+
+    const answer = await fetchRoundProof(url, roundId, {
+      protocol: parseProtocol(stringOption(parsed, "protocol")),
+      timeoutMs: timeoutText === undefined ? 60_000 : parseDuration("--timeout", timeoutText),
+      signal: io.signal,
+    });
+    if (out !== undefined) {
+      writeFileOrFail(
+        out,
+        `${JSON.stringify(proofResponseJson(answer.proof, answer.members, answer.pubkey))}\n`,
+      );
+    }
+    const report = await checkProof(
+      {
+        name: `${url} round ${roundId}`,
+        proof: answer.proof,
+        members: answer.members,
+        statement: undefined,
+        pubkey: answer.pubkey.length === 0 ? undefined : answer.pubkey,
+        securityParam: undefined,
+        expectValid: undefined,
+      },
+      { tickSize, challenge, expectedPubkey, signal: io.signal },
+    );
+    const ok = report.valid && report.pubkeyMatches !== false;
+    if (json) {
+      io.stdout.write(jsonText({ ok, url, roundId, out, ...reportJson(report) }));
+    } else {
+      io.stdout.write(`${reportText(report, style)}\n`);
+      if (out !== undefined) io.stdout.write(`saved to ${out}\n`);
+    }
+    return ok ? EXIT_OK : EXIT_VERIFICATION_FAILED;
+  },
+};

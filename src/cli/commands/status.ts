@@ -1,0 +1,466 @@
+/**
+ * @module cli/commands/status
+ *
+ * `poet-client status --db <file>`: for each identity in a node-state database, where it is
+ * registered and for which round, which proof was chosen, whether the NiPoST exists, what happens
+ * next and when, and every inconsistency between the rows (docs/node-client.md §1.4, §1.8, §1.11,
+ * §4). The "next step" is derived from the rows and the round calendar the same way the
+ * registration manager resumes, so the operator sees what the node will do after a restart.
+ * The file is opened read-only: pointed at a go-spacemesh node's database, `status` changes
+ * nothing in it (no tables of ours added, which go-spacemesh would see as schema drift).
+ */
+import { ConfigError, StorageError } from "../../errors.js";
+import { poetAddress } from "../../registration/poet-address.js";
+import type { RoundSchedule } from "../../schedule/index.js";
+import type {
+  ChallengeRecord,
+  Inconsistency,
+  NipostRecord,
+  NodeState,
+  PoetRegistration,
+  VerifiedProof,
+} from "../../storage/index.js";
+import { bytesEqual } from "../bytes.js";
+import {
+  type Command,
+  flag,
+  listOption,
+  parseCommandLine,
+  printHelp,
+  stringOption,
+  styleFor,
+} from "../command.js";
+import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
+import { formatInstant, formatRelative, jsonText, table, toHex } from "../format.js";
+import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
+import { openExistingNodeState } from "../node-state-file.js";
+import type { Style } from "../style.js";
+import { parseTickSize, TICK_SIZE_HELP, TICK_SIZE_OPTION } from "../tick-size.js";
+
+const OPTIONS = {
+  ...NETWORK_OPTIONS,
+  ...TICK_SIZE_OPTION,
+  db: { type: "string" },
+  poet: { type: "string", multiple: true },
+} as const;
+
+/** The step an identity is at, and what comes next. */
+export type NextStep =
+  | "wait-for-registration-window"
+  | "register"
+  | "register-missing"
+  | "wait-for-round-end"
+  | "fetch-proofs"
+  | "run-post"
+  | "publish-atx"
+  | "expired"
+  | "window-missed"
+  | "build-challenge"
+  | "repair";
+
+/** What `status` knows about one identity. */
+export interface IdentityStatus {
+  nodeId: Uint8Array;
+  publishEpoch: number | undefined;
+  round: number | undefined;
+  challengeHash: Uint8Array | undefined;
+  registrations: {
+    poet: string;
+    roundId: string;
+    roundEnd: Date;
+    /** `false` when the row was made for another challenge. */
+    forCurrentChallenge: boolean | undefined;
+    configured: boolean | undefined;
+  }[];
+  /** Configured PoETs (`--poet`) without a registration. */
+  missingPoets: string[];
+  proof:
+    | {
+        ref: Uint8Array;
+        poet: string | undefined;
+        roundId: string | undefined;
+        leaves: bigint | undefined;
+        ticks: bigint | undefined;
+        leafIndex: bigint | undefined;
+      }
+    | undefined;
+  nipost: { poetProofRef: Uint8Array; numUnits: number } | undefined;
+  next: { step: NextStep; at: Date | undefined; description: string };
+  problems: string[];
+}
+
+function nextStep(
+  schedule: RoundSchedule,
+  now: number,
+  challenge: ChallengeRecord | undefined,
+  registrations: IdentityStatus["registrations"],
+  missing: string[],
+  nipost: NipostRecord | undefined,
+  problems: string[],
+): IdentityStatus["next"] {
+  if (problems.length > 0) {
+    return {
+      step: "repair",
+      at: undefined,
+      description:
+        "the rows contradict each other; the registration manager deletes the stale ones when it resumes",
+    };
+  }
+  if (challenge === undefined) {
+    return {
+      step: "build-challenge",
+      at: undefined,
+      description: "no challenge: the node builds one for the next open round",
+    };
+  }
+  const publishEpoch = challenge.challenge.publishEpoch;
+  const round = publishEpoch - 1;
+  const publishEnd = schedule.publishEpochEnd(round);
+  if (nipost !== undefined) {
+    if (now >= publishEnd.getTime()) {
+      return {
+        step: "expired",
+        at: publishEnd,
+        description: "the publish epoch ended before the ATX",
+      };
+    }
+    const from = schedule.epochStart(publishEpoch);
+    return {
+      step: "publish-atx",
+      at: now < from.getTime() ? from : publishEnd,
+      description:
+        now < from.getTime()
+          ? `NiPoST ready: publish the ATX in epoch ${publishEpoch}, which starts ${formatInstant(from)}`
+          : `NiPoST ready: publish the ATX before epoch ${publishEpoch} ends at ${formatInstant(publishEnd)}`,
+    };
+  }
+  if (challenge.poetProofRef !== undefined) {
+    if (now >= publishEnd.getTime()) {
+      return {
+        step: "expired",
+        at: publishEnd,
+        description: "the publish epoch ended before PoST",
+      };
+    }
+    return {
+      step: "run-post",
+      at: publishEnd,
+      description: `proof chosen: run PoST over its ref, before ${formatInstant(publishEnd)}`,
+    };
+  }
+  const deadline = schedule.registrationDeadline(round);
+  if (registrations.length === 0) {
+    if (now >= deadline.getTime()) {
+      return {
+        step: "window-missed",
+        at: deadline,
+        description: `registration for round ${round} closed at ${formatInstant(deadline)} with no PoET holding the challenge; the epoch is lost`,
+      };
+    }
+    const opens = schedule.registrationOpens(round);
+    if (now < opens.getTime()) {
+      return {
+        step: "wait-for-registration-window",
+        at: opens,
+        description: `registration for round ${round} opens ${formatInstant(opens)}`,
+      };
+    }
+    return {
+      step: "register",
+      at: deadline,
+      description: `register with every PoET before ${formatInstant(deadline)}`,
+    };
+  }
+  if (missing.length > 0 && now < deadline.getTime()) {
+    return {
+      step: "register-missing",
+      at: deadline,
+      description: `register with ${missing.length} more PoET${missing.length > 1 ? "s" : ""} before ${formatInstant(deadline)}`,
+    };
+  }
+  const proofDeadline = schedule.proofDeadline(round);
+  const roundEnd = new Date(Math.max(...registrations.map((r) => r.roundEnd.getTime())));
+  if (now < roundEnd.getTime()) {
+    return {
+      step: "wait-for-round-end",
+      at: roundEnd,
+      description: `wait for round ${round} to end at ${formatInstant(roundEnd)}, then fetch the proofs`,
+    };
+  }
+  if (now < proofDeadline.getTime()) {
+    return {
+      step: "fetch-proofs",
+      at: proofDeadline,
+      description: `round ${round} ended: fetch, verify and choose a proof before ${formatInstant(proofDeadline)}`,
+    };
+  }
+  return {
+    step: "expired",
+    at: proofDeadline,
+    description: `no proof chosen before the proof deadline ${formatInstant(proofDeadline)}`,
+  };
+}
+
+async function listOrReport<T>(
+  what: string,
+  list: () => Promise<T[]>,
+  failures: string[],
+): Promise<T[]> {
+  try {
+    return await list();
+  } catch (err) {
+    if (err instanceof StorageError && err.kind === "corrupt") {
+      failures.push(`cannot list ${what}: ${err.message}`);
+      return [];
+    }
+    throw err;
+  }
+}
+
+/** Gathers the status of every identity in `state`. */
+export async function nodeStatus(
+  state: NodeState,
+  options: {
+    schedule: RoundSchedule;
+    now: number;
+    tickSize: bigint;
+    poets: string[] | undefined;
+    signal?: AbortSignal | undefined;
+  },
+): Promise<{ identities: IdentityStatus[]; inconsistencies: Inconsistency[]; failures: string[] }> {
+  const { signal } = options;
+  const opts = signal === undefined ? {} : { signal };
+  const inconsistencies = await state.check(opts);
+  const failures: string[] = [];
+  const challenges = await listOrReport("challenges", () => state.challenges.list(opts), failures);
+  const registrations = await listOrReport(
+    "registrations",
+    () => state.registrations.list(opts),
+    failures,
+  );
+  const niposts = await listOrReport("NiPoSTs", () => state.nipost.list(opts), failures);
+
+  const ids = new Map<string, Uint8Array>();
+  for (const row of [...challenges, ...registrations, ...niposts])
+    ids.set(toHex(row.nodeId), row.nodeId);
+  for (const i of inconsistencies) if (i.nodeId.length > 0) ids.set(i.identity, i.nodeId);
+  const configured = options.poets?.map(poetAddress);
+
+  const identities: IdentityStatus[] = [];
+  for (const [hex, nodeId] of [...ids.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const challenge = challenges.find((c) => bytesEqual(c.nodeId, nodeId));
+    const regs = registrations
+      .filter((r: PoetRegistration) => bytesEqual(r.nodeId, nodeId))
+      .map((r) => ({
+        poet: r.address,
+        roundId: r.roundId,
+        roundEnd: r.roundEnd,
+        forCurrentChallenge:
+          challenge?.hash === undefined ? undefined : bytesEqual(challenge.hash, r.hash),
+        configured: configured === undefined ? undefined : configured.includes(r.address),
+      }));
+    const nipost = niposts.find((n) => bytesEqual(n.nodeId, nodeId));
+    const problems = inconsistencies.filter((i) => i.identity === hex).map((i) => i.detail);
+    for (const r of regs) {
+      if (r.configured === false) {
+        problems.push(`registered at ${r.poet}, which is not among the configured PoETs`);
+      }
+    }
+    const missing =
+      configured === undefined ? [] : configured.filter((p) => !regs.some((r) => r.poet === p));
+    let proof: IdentityStatus["proof"];
+    if (challenge?.poetProofRef !== undefined) {
+      let verified: VerifiedProof | undefined;
+      try {
+        verified = await state.proofs.get(challenge.poetProofRef, opts);
+      } catch (err) {
+        if (!(err instanceof StorageError)) throw err;
+        failures.push(`cannot read the chosen proof of ${hex}: ${err.message}`);
+      }
+      proof = {
+        ref: challenge.poetProofRef,
+        poet: verified?.address,
+        roundId: verified?.roundId,
+        leaves: verified?.proof.leaves,
+        ticks: verified === undefined ? undefined : verified.proof.leaves / options.tickSize,
+        leafIndex: challenge.membership?.leafIndex,
+      };
+    }
+    const healthyProblems = problems.filter((p) => !p.includes("not among the configured"));
+    identities.push({
+      nodeId,
+      publishEpoch: challenge?.challenge.publishEpoch,
+      round: challenge === undefined ? undefined : challenge.challenge.publishEpoch - 1,
+      challengeHash: challenge?.hash,
+      registrations: regs,
+      missingPoets: missing,
+      proof,
+      nipost:
+        nipost === undefined
+          ? undefined
+          : { poetProofRef: nipost.poetProofRef, numUnits: nipost.numUnits },
+      next: nextStep(
+        options.schedule,
+        options.now,
+        challenge,
+        regs.filter((r) => r.forCurrentChallenge !== false),
+        missing,
+        nipost,
+        healthyProblems,
+      ),
+      problems,
+    });
+  }
+  return { identities, inconsistencies, failures };
+}
+
+function short(hex: string): string {
+  return hex.length > 16 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : hex;
+}
+
+function identityText(s: IdentityStatus, now: number, style: Style): string {
+  const lines: string[] = [];
+  const title = `identity ${toHex(s.nodeId)}`;
+  lines.push(style.bold(title));
+  lines.push(
+    s.publishEpoch === undefined
+      ? "  challenge:  none"
+      : `  challenge:  publish epoch ${s.publishEpoch}, round ${s.round}` +
+          (s.challengeHash === undefined ? "" : `, hash ${short(toHex(s.challengeHash))}`),
+  );
+  if (s.registrations.length === 0) {
+    lines.push("  registered: nowhere");
+  } else {
+    const rows = s.registrations.map((r) => [
+      `    ${r.poet}`,
+      `round ${r.roundId}`,
+      `ends ${formatInstant(r.roundEnd)} (${formatRelative(r.roundEnd, now)})`,
+      r.forCurrentChallenge === false
+        ? style.red("for another challenge")
+        : r.configured === false
+          ? style.yellow("not configured")
+          : style.green("ok"),
+    ]);
+    lines.push("  registered:");
+    lines.push(table(rows));
+  }
+  if (s.missingPoets.length > 0) {
+    lines.push(`  missing:    ${s.missingPoets.join(", ")}`);
+  }
+  if (s.proof !== undefined) {
+    const p = s.proof;
+    lines.push(
+      `  proof:      ${p.poet ?? "(PoET unknown)"} round ${p.roundId ?? "?"}, ` +
+        `${p.leaves === undefined ? "? leaves" : `${p.leaves} leaves, ${style.bold(`${p.ticks} ticks`)}`}, ` +
+        `ref ${short(toHex(p.ref))}` +
+        (p.leafIndex === undefined ? "" : `, member #${p.leafIndex}`),
+    );
+  } else {
+    lines.push("  proof:      not chosen yet");
+  }
+  lines.push(
+    `  nipost:     ${s.nipost === undefined ? "not built" : `built (${s.nipost.numUnits} units)`}`,
+  );
+  const when = s.next.at === undefined ? "" : ` (${formatRelative(s.next.at, now)})`;
+  const colour =
+    s.next.step === "expired" || s.next.step === "window-missed" || s.next.step === "repair"
+      ? style.red
+      : style.cyan;
+  lines.push(`  next:       ${colour(s.next.description)}${when}`);
+  for (const p of s.problems) lines.push(`  ${style.red("problem:")}    ${p}`);
+  return lines.join("\n");
+}
+
+/** `poet-client status`. */
+export const statusCommand: Command = {
+  name: "status",
+  help: `Usage: poet-client status --db <node_state.sql> [--poet <url>]... [calendar options] [--json]
+
+For each identity in the node-state database: its challenge and publish epoch, the PoETs it is
+registered at (round id and announced round end), the chosen proof (PoET, leaves, ticks, ref), whether
+the NiPoST is built, what happens next and when, and every inconsistency: registrations made for
+another challenge, a NiPoST for another proof, rows of an identity without a challenge, rows that do
+not decode. With --poet (the PoETs your node is configured with) it also flags registrations at PoETs
+that are not configured and configured PoETs the identity is missing.
+
+Options:
+  --db <file>            the node-state SQLite file (required; never created)
+  --poet <url>           a configured PoET (repeatable)
+${TICK_SIZE_HELP}
+  --json                 machine-readable output
+  -h, --help             this help
+
+${NETWORK_HELP}
+
+Exit code 5 when an inconsistency or a registration at an unconfigured PoET is found.
+
+Example:
+  poet-client status --db ~/spacemesh/node_data/local.sql --poet https://mainnet-poet-0.spacemesh.network`,
+
+  async run(argv, context) {
+    const parsed = parseCommandLine("status", argv, OPTIONS, {
+      min: 0,
+      max: 0,
+      names: "no arguments",
+    });
+    if (flag(parsed, "help")) return printHelp(this, context);
+    const json = flag(parsed, "json");
+    const { io } = context;
+    const style = styleFor(io, json);
+    const db = stringOption(parsed, "db");
+    if (db === undefined) throw new ConfigError("--db", "is required");
+    const now = io.clock.now();
+    const { schedule, name } = scheduleFromOptions(parsed, now);
+    const tickSize = parseTickSize(stringOption(parsed, "tick-size"));
+    const poetList = listOption(parsed, "poet");
+    const state = await openExistingNodeState(db, io.signal, { readonly: true });
+    try {
+      const { identities, inconsistencies, failures } = await nodeStatus(state, {
+        schedule,
+        now,
+        tickSize,
+        poets: poetList.length > 0 ? poetList : undefined,
+        signal: io.signal,
+      });
+      const attention =
+        inconsistencies.length > 0 ||
+        failures.length > 0 ||
+        identities.some((i) => i.problems.length > 0);
+      if (json) {
+        io.stdout.write(
+          jsonText({
+            ok: !attention,
+            db,
+            network: name,
+            now: new Date(now),
+            identities: identities.map((i) => ({
+              ...i,
+              nodeId: i.nodeId,
+            })),
+            inconsistencies: inconsistencies.map((i) => ({
+              kind: i.kind,
+              table: i.table,
+              identity: i.identity,
+              address: i.address,
+              detail: i.detail,
+            })),
+            failures,
+          }),
+        );
+      } else {
+        if (identities.length === 0) io.stdout.write(`no identities in ${db}\n`);
+        io.stdout.write(identities.map((i) => identityText(i, now, style)).join("\n\n"));
+        if (identities.length > 0) io.stdout.write("\n");
+        for (const f of failures) io.stdout.write(`${style.red("error:")} ${f}\n`);
+        io.stdout.write(
+          attention
+            ? `\n${style.yellow(`${inconsistencies.length} inconsistenc${inconsistencies.length === 1 ? "y" : "ies"} found; see "problem" lines`)}\n`
+            : `\n${style.green("no inconsistencies")}\n`,
+        );
+      }
+      return attention ? EXIT_ATTENTION : EXIT_OK;
+    } finally {
+      await state.close();
+    }
+  },
+};

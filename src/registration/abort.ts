@@ -1,0 +1,99 @@
+/**
+ * @module registration/abort
+ *
+ * Small helpers for the manager's cancellation: work shared by many callers (one proof download
+ * for every identity) runs under the manager's own signal, and each caller waits for it under its
+ * own, so that one identity giving up never cancels the download for the others. Time limits run
+ * on the injected clock, so that a hanging PoET is given up on in tests as in production
+ * (docs/node-client.md §2.2, §8: a per-attempt timeout the Go node lacks).
+ */
+import type { Clock } from "../clock.js";
+import { AbortedError, PoetError } from "../errors.js";
+
+/** Resolves or rejects like `promise`, or rejects with `AbortedError` as soon as `signal` aborts. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(new AbortedError(undefined, { cause: signal.reason }));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(undefined, { cause: signal.reason }));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** Sleeps on `clock` until the instant `untilMs` (returns at once if it has passed). */
+export async function sleepUntil(
+  clock: Clock,
+  untilMs: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const wait = untilMs - clock.now();
+  if (wait > 0) await clock.sleep(wait, { signal });
+  else if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+}
+
+/** A signal that aborts when any of `signals` does. */
+export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  return AbortSignal.any(present);
+}
+
+/** Whether `err` is an abort (ours or the platform's). */
+export function isAbort(err: unknown): boolean {
+  return (
+    err instanceof AbortedError ||
+    (err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError"))
+  );
+}
+
+/** `err` as a {@link PoetError}: itself, or wrapped with code `"internal"`. */
+export function asPoetError(err: unknown): PoetError {
+  if (err instanceof PoetError) return err;
+  if (isAbort(err)) return new AbortedError(undefined, { cause: err });
+  const message = err instanceof Error ? err.message : String(err);
+  return new PoetError("internal", message, { cause: err });
+}
+
+/**
+ * Runs `task` with a signal that also aborts after `timeoutMs` of `clock` time; a task cut off
+ * that way rejects with a `PoetError` of code `"timeout"` naming `what`.
+ */
+export async function withTimeout<T>(
+  clock: Clock,
+  timeoutMs: number,
+  what: string,
+  signal: AbortSignal | undefined,
+  task: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timer = new AbortController();
+  let timedOut = false;
+  clock.sleep(timeoutMs, { signal: timer.signal }).then(
+    () => {
+      timedOut = true;
+      timer.abort();
+    },
+    () => {},
+  );
+  try {
+    return await raceAbort(task(anySignal(signal, timer.signal)), anySignal(signal, timer.signal));
+  } catch (err) {
+    if (timedOut && signal?.aborted !== true) {
+      throw new PoetError("timeout", `${what} took longer than ${timeoutMs} ms`, { cause: err });
+    }
+    throw err;
+  } finally {
+    timer.abort();
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * @module registration/events
+ *
+ * The progress events of the registration manager (docs/node-client.md §7 item 13): one
+ * discriminated union, one member per step, each carrying the instants involved so that a UI can
+ * show an operator what happens now and when the next thing will happen. Events are plain data
+ * (bytes as `Uint8Array`, instants as `Date`), delivered synchronously to one callback, in the
+ * style of kysely's log callback rather than a string logger.
+ */
+import type { PoetError } from "../errors.js";
+
+/** Fields every event carries. */
+interface EventBase {
+  /** When the event happened (the manager's clock). */
+  at: Date;
+}
+
+/** Fields of events about one identity's cycle. */
+interface IdentityEventBase extends EventBase {
+  /** The identity's node id (ed25519 public key). */
+  nodeId: Uint8Array;
+  /** The publish epoch of the identity's challenge. */
+  publishEpoch: number;
+  /** The PoET round the challenge is registered in (`publishEpoch − 1`). */
+  round: number;
+}
+
+/** The round's registration window is not open yet; the manager waits for it. */
+export interface WaitingForRegistrationWindowEvent extends IdentityEventBase {
+  type: "waiting-for-registration-window";
+  /** When registration opens. */
+  opensAt: Date;
+  /** When registration closes (the round start). */
+  deadline: Date;
+}
+
+/** A PoET accepted the identity's challenge; the row is persisted. */
+export interface RegisteredEvent extends IdentityEventBase {
+  type: "registered";
+  poet: string;
+  roundId: string;
+  /** The round end the PoET announced (client clock + the PoET's relative round end). */
+  roundEnd: Date;
+  /** True when the registration was already in the node state (resume). */
+  resumed: boolean;
+}
+
+/** A submit to one PoET failed. */
+export interface RegistrationFailedEvent extends IdentityEventBase {
+  type: "registration-failed";
+  poet: string;
+  error: PoetError;
+  /** When the manager tries again, or `undefined` when it gives up on this PoET for the round. */
+  nextAttemptAt: Date | undefined;
+}
+
+/** A PoET's phase shift or cycle gap differs from the node's; it is not used. */
+export interface PhaseMismatchEvent extends EventBase {
+  type: "phase-mismatch";
+  poet: string;
+  expected: { phaseShiftMs: number; cycleGapMs: number };
+  actual: { phaseShiftMs: number; cycleGapMs: number };
+  error: PoetError;
+}
+
+/** The round started with no registration at all for this identity. */
+export interface WindowMissedEvent extends IdentityEventBase {
+  type: "window-missed";
+  /** The registration deadline that passed. */
+  deadline: Date;
+  /** The next round whose registration is open. */
+  nextRound: number;
+  /** When that round's registration closes. */
+  nextRegistrationDeadline: Date;
+  error: PoetError;
+}
+
+/** Registered; waiting for the round to end before fetching proofs. */
+export interface WaitingForRoundEndEvent extends IdentityEventBase {
+  type: "waiting-for-round-end";
+  /** The latest round end announced by the PoETs the identity is registered at. */
+  roundEnd: Date;
+  /** When the first proof query is made (round end + jitter). */
+  queryAt: Date;
+  /** Until when better proofs are awaited before PoST starts. */
+  cutoff: Date;
+  /** After this, no proof is useful any more. */
+  proofDeadline: Date;
+  poets: string[];
+}
+
+/** A PoET's proof of a round was downloaded (once, shared by all identities). */
+export interface ProofDownloadedEvent extends EventBase {
+  type: "proof-downloaded";
+  poet: string;
+  roundId: string;
+  leaves: bigint;
+  ticks: bigint;
+  ref: Uint8Array;
+  members: number;
+  /** True when it came from the node state instead of the network. */
+  fromCache: boolean;
+}
+
+/** A proof download failed; the manager polls again later. */
+export interface ProofFetchFailedEvent extends EventBase {
+  type: "proof-fetch-failed";
+  poet: string;
+  roundId: string;
+  error: PoetError;
+  /** When the manager asks again, or `undefined` when it stops asking. */
+  nextAttemptAt: Date | undefined;
+}
+
+/** A proof was rejected: invalid, or the identity's challenge is not among its members. */
+export interface ProofRejectedEvent extends EventBase {
+  type: "proof-rejected";
+  poet: string;
+  roundId: string;
+  /** Set when the rejection is about one identity (its challenge is missing from the members). */
+  nodeId: Uint8Array | undefined;
+  error: PoetError;
+}
+
+/** The identity's best proof so far; it may be upgraded until the cut-off. */
+export interface BestProofSelectedEvent extends IdentityEventBase {
+  type: "best-proof-selected";
+  poet: string;
+  roundId: string;
+  leaves: bigint;
+  ticks: bigint;
+  ref: Uint8Array;
+  /** The proof it replaces, when this is an upgrade. */
+  replaces: { poet: string; leaves: bigint; ticks: bigint } | undefined;
+}
+
+/** PoST proving started over the chosen proof ref. */
+export interface PostStartedEvent extends IdentityEventBase {
+  type: "post-started";
+  ref: Uint8Array;
+  /** The PoST must be done by the end of the publish epoch. */
+  deadline: Date;
+}
+
+/** The PoST provider failed. */
+export interface PostFailedEvent extends IdentityEventBase {
+  type: "post-failed";
+  error: PoetError;
+}
+
+/** The NiPoST is stored and ready for the ATX. */
+export interface NiPostReadyEvent extends IdentityEventBase {
+  type: "nipost-ready";
+  poet: string;
+  ref: Uint8Array;
+  leaves: bigint;
+  ticks: bigint;
+}
+
+/** No proof arrived before the proof deadline, or PoST missed the publish epoch. */
+export interface ChallengeExpiredEvent extends IdentityEventBase {
+  type: "challenge-expired";
+  deadline: Date;
+  error: PoetError;
+}
+
+/** Inconsistent state found in the node state and repaired (docs/node-client.md §4). */
+export interface StateRepairedEvent extends EventBase {
+  type: "state-repaired";
+  nodeId: Uint8Array;
+  problem: string;
+  action: string;
+}
+
+/** The identity's registrations are all at PoETs that are no longer configured. */
+export interface PoetSetMismatchEvent extends IdentityEventBase {
+  type: "poet-set-mismatch";
+  registeredAt: string[];
+  configured: string[];
+  error: PoetError;
+}
+
+/** A new PoET set took effect. */
+export interface PoetsSwitchedEvent extends EventBase {
+  type: "poets-switched";
+  poets: string[];
+  /** Identities whose stale rows were cleared. */
+  cleared: Uint8Array[];
+}
+
+/** Every event the registration manager emits. */
+export type RegistrationEvent =
+  | WaitingForRegistrationWindowEvent
+  | RegisteredEvent
+  | RegistrationFailedEvent
+  | PhaseMismatchEvent
+  | WindowMissedEvent
+  | WaitingForRoundEndEvent
+  | ProofDownloadedEvent
+  | ProofFetchFailedEvent
+  | ProofRejectedEvent
+  | BestProofSelectedEvent
+  | PostStartedEvent
+  | PostFailedEvent
+  | NiPostReadyEvent
+  | ChallengeExpiredEvent
+  | StateRepairedEvent
+  | PoetSetMismatchEvent
+  | PoetsSwitchedEvent;
+
+/** The `type` of a {@link RegistrationEvent}. */
+export type RegistrationEventType = RegistrationEvent["type"];
+
+/** Receives every event; must not throw (an exception is logged and dropped). */
+export type RegistrationEventListener = (event: RegistrationEvent) => void;

@@ -1,0 +1,837 @@
+/**
+ * @module registration/identity-cycle
+ *
+ * One identity's way from a challenge to a NiPoST (docs/node-client.md §1.2–§1.11, §4, §8):
+ *
+ * 1. **challenge**: stored with its hash, or resumed; a stale one (older publish epoch) is
+ *    cleared with everything bound to it, in one transaction;
+ * 2. **registration**: rows bound to another challenge hash are dropped; the missing PoETs are
+ *    registered in the background until the round start; one success is enough to go on;
+ * 3. **proofs**: after the round end plus jitter, every registered PoET's proof is fetched and
+ *    verified once for all identities; each proof that contains the challenge competes, the best
+ *    (most leaves) is stored as soon as it is known and upgraded while better ones arrive, until
+ *    every PoET has answered or the cut-off passed;
+ * 4. **PoST** over the chosen ref, then the `nipost` row.
+ *
+ * Every step starts by reading what the node state already holds and skips what is done, so the
+ * same function is the first run and every resume: after a crash, a `close()`, an operator's
+ * `delete`, or a PoET set change. Inconsistent rows (a registration or NiPoST of another
+ * challenge) are repaired and reported instead of being trusted, and no situation loops or exits.
+ */
+import type { Signer } from "../auth/signer.js";
+import {
+  AbortedError,
+  ConfigError,
+  PoetError,
+  ProofVerificationError,
+  StorageError,
+} from "../errors.js";
+import type { RoundSchedule } from "../schedule/index.js";
+import type { ChallengeRecord, PoetRegistration } from "../storage/index.js";
+import type { MembershipProof } from "../wire/index.js";
+import { anySignal, asPoetError, isAbort, raceAbort, sleepUntil } from "./abort.js";
+import { compareProofs, ticksOf } from "./best-proof.js";
+import type { RegistrationEvent } from "./events.js";
+import type { NiPost, NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
+import type { PoetPool } from "./poet-pool.js";
+import type { ProofFetcher } from "./proof-fetcher.js";
+import { RegistrationRun, type RegistrationRunContext, runKey } from "./registration-run.js";
+
+/** What a cycle needs from the manager. */
+export interface CycleContext extends RegistrationRunContext {
+  schedule: RoundSchedule;
+  fetcher: ProofFetcher;
+  post: PostProvider;
+  tickSize: bigint;
+  proofCutoffMs: number;
+  /** Background registrations, shared across calls for the same identity, challenge and round. */
+  runs: Map<string, RegistrationRun>;
+  /** Aborts everything when the manager closes. */
+  closed: AbortSignal;
+}
+
+/** The proof an identity currently uses. */
+interface Choice {
+  poet: string;
+  roundId: string;
+  leaves: bigint;
+  ref: Uint8Array;
+  membership: MembershipProof;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+/**
+ * Runs (or resumes) one identity's cycle and returns the NiPoST or the outcome that stopped it.
+ * Rejects only with `AbortedError` (caller or manager) or a `StorageError` / `ConfigError` the
+ * caller must act on.
+ */
+export async function runIdentityCycle(
+  ctx: CycleContext,
+  signer: Signer,
+  request: NiPostRequest,
+  signal: AbortSignal,
+): Promise<NiPostOutcome> {
+  return new IdentityCycle(ctx, signer, signal).run(request);
+}
+
+class IdentityCycle {
+  readonly #ctx: CycleContext;
+  readonly #signer: Signer;
+  readonly #signal: AbortSignal;
+  readonly #nodeId: Uint8Array;
+
+  constructor(ctx: CycleContext, signer: Signer, signal: AbortSignal) {
+    this.#ctx = ctx;
+    this.#signer = signer;
+    this.#signal = signal;
+    this.#nodeId = signer.nodeId;
+  }
+
+  get #now(): number {
+    return this.#ctx.clock.now();
+  }
+
+  #emit(event: RegistrationEvent): void {
+    this.#ctx.emit(event);
+  }
+
+  #repaired(problem: string, action: string): void {
+    this.#ctx.logger.warn({ nodeId: hex(this.#nodeId), problem, action }, "node state repaired");
+    this.#emit({
+      type: "state-repaired",
+      at: new Date(this.#now),
+      nodeId: this.#nodeId,
+      problem,
+      action,
+    });
+  }
+
+  async run(request: NiPostRequest): Promise<NiPostOutcome> {
+    const { state, schedule } = this.#ctx;
+    const signal = this.#signal;
+    const record = await this.#challenge(request);
+    const hash = record.hash as Uint8Array;
+    const publishEpoch = record.challenge.publishEpoch;
+    const round = schedule.roundForPublishEpoch(publishEpoch);
+    const base = { nodeId: this.#nodeId, publishEpoch };
+    const publishEnd = schedule.publishEpochEnd(round).getTime();
+
+    // Phase 2 already done?
+    const stored = await state.nipost.get(this.#nodeId, { signal });
+    if (stored !== undefined) {
+      if (
+        record.poetProofRef !== undefined &&
+        sameBytes(stored.poetProofRef, record.poetProofRef)
+      ) {
+        const nipost = await this.#nipost(record, hash, undefined, stored);
+        return { kind: "ready", ...base, nipost };
+      }
+      await state.nipost.delete(this.#nodeId, { signal });
+      this.#repaired(
+        record.poetProofRef === undefined
+          ? "a NiPoST row exists but no proof was selected for the current challenge"
+          : "the NiPoST row was built on another proof than the selected one",
+        "deleted the NiPoST row; PoST runs again",
+      );
+    }
+    if (this.#now >= publishEnd) {
+      return this.#expired(round, publishEpoch, publishEnd, "the publish epoch ended");
+    }
+
+    let choice: Choice | undefined;
+    if (record.poetProofRef !== undefined && record.membership !== undefined) {
+      choice = await this.#storedChoice(record.poetProofRef, record.membership);
+    }
+    const phase = await this.#registerAndFetch(record, hash, round, choice);
+    if (phase.kind !== "chosen") return phase.outcome;
+    return this.#prove(record, hash, round, phase.choice);
+  }
+
+  /** Step A: the stored challenge, checked against the caller's and repaired when stale. */
+  async #challenge(request: NiPostRequest): Promise<ChallengeRecord> {
+    const { state } = this.#ctx;
+    const signal = this.#signal;
+    const given = request.challenge;
+    let record = await state.challenges.get(this.#nodeId, { signal });
+    if (record !== undefined && given !== undefined) {
+      const storedEpoch = record.challenge.publishEpoch;
+      const givenEpoch = given.challenge.publishEpoch;
+      if (storedEpoch < givenEpoch) {
+        await state.resetIdentity(this.#nodeId, { signal });
+        this.#repaired(
+          `a stale challenge for publish epoch ${storedEpoch} was stored`,
+          "cleared its registrations, NiPoST and challenge",
+        );
+        record = undefined;
+      } else if (storedEpoch > givenEpoch) {
+        throw new ConfigError(
+          "challenge.publishEpoch",
+          `the identity already works on publish epoch ${storedEpoch}, later than ${givenEpoch}`,
+        );
+      } else if (record.hash === undefined || !sameBytes(record.hash, given.hash)) {
+        record = await this.#replaceChallenge(record, given);
+      }
+    }
+    if (record === undefined) {
+      if (given === undefined) {
+        throw new ConfigError(
+          "challenge",
+          "the identity has no stored challenge: pass the challenge and its hash",
+        );
+      }
+      if (given.hash.length !== 32) {
+        throw new ConfigError("challenge.hash", `must be 32 bytes, got ${given.hash.length}`);
+      }
+      await state.challenges.add(this.#nodeId, given.challenge, { hash: given.hash, signal });
+      record = await state.challenges.get(this.#nodeId, { signal });
+      if (record === undefined) {
+        throw new StorageError("the challenge just stored cannot be read back", {
+          kind: "missing",
+          table: "challenge",
+          identity: hex(this.#nodeId),
+        });
+      }
+    }
+    if (record.hash === undefined) {
+      throw new ConfigError(
+        "challenge",
+        "the stored challenge has no recorded hash (written by another program): pass it with its hash",
+      );
+    }
+    return record;
+  }
+
+  /** The caller brings another challenge for the same publish epoch than the stored one. */
+  async #replaceChallenge(
+    record: ChallengeRecord,
+    given: NonNullable<NiPostRequest["challenge"]>,
+  ): Promise<ChallengeRecord | undefined> {
+    const { state } = this.#ctx;
+    const signal = this.#signal;
+    const registrations = await state.registrations.listFor(this.#nodeId, { signal });
+    if (record.hash === undefined) {
+      // A row without a recorded hash (go-spacemesh wrote it): adopt the caller's hash when the
+      // registrations say it is the one that was submitted, or when nothing was submitted yet.
+      const submitted = registrations.map((r) => r.hash);
+      if (submitted.length === 0 || submitted.some((h) => sameBytes(h, given.hash))) {
+        await state.challenges.update(this.#nodeId, given.challenge, { hash: given.hash, signal });
+        return state.challenges.get(this.#nodeId, { signal });
+      }
+    }
+    const held = registrations.filter(
+      (r) => record.hash !== undefined && sameBytes(r.hash, record.hash),
+    );
+    if (held.length > 0) {
+      throw new ConfigError(
+        "challenge",
+        `the identity already registered another challenge for publish epoch ` +
+          `${record.challenge.publishEpoch} at ${held.map((r) => r.address).join(", ")}; the PoETs ` +
+          "would refuse a different one (409): resume without a challenge, or reset the identity",
+      );
+    }
+    await state.transaction(
+      async (tx) => {
+        await tx.registrations.clear(this.#nodeId, { signal });
+        await tx.nipost.delete(this.#nodeId, { signal });
+        await tx.challenges.delete(this.#nodeId, { signal });
+      },
+      { signal },
+    );
+    this.#repaired(
+      "the stored challenge differs from the one to register and was never accepted by a PoET",
+      "replaced the challenge and cleared the rows bound to the old one",
+    );
+    return undefined;
+  }
+
+  async #storedChoice(ref: Uint8Array, membership: MembershipProof): Promise<Choice> {
+    const proof = await this.#ctx.state.proofs.get(ref, { signal: this.#signal });
+    return {
+      poet: proof?.address ?? "",
+      roundId: proof?.roundId ?? "",
+      leaves: proof?.proof.leaves ?? 0n,
+      ref,
+      membership,
+    };
+  }
+
+  /** Phases 0 and 1. */
+  async #registerAndFetch(
+    record: ChallengeRecord,
+    hash: Uint8Array,
+    round: number,
+    stored: Choice | undefined,
+  ): Promise<{ kind: "chosen"; choice: Choice } | { kind: "stopped"; outcome: NiPostOutcome }> {
+    const { schedule, pool } = this.#ctx;
+    const signal = this.#signal;
+    const publishEpoch = record.challenge.publishEpoch;
+    const base = { nodeId: this.#nodeId, publishEpoch, round };
+    const deadline = schedule.registrationDeadline(round).getTime();
+    const proofDeadline = schedule.proofDeadline(round).getTime();
+
+    let registrations = await this.#registrationsOf(hash);
+    const configured = new Set(pool.addresses);
+    // A PoET that left the set is still asked for the proof of a round it already runs.
+    const reachable = (address: string) => configured.has(address) || pool.isRetired(address);
+    if (stored !== undefined) {
+      // Phase 1 already chose; look for better proofs only until the cut-off.
+      const usable = registrations.filter((r) => reachable(r.address));
+      const cutoff = this.#cutoff(usable, proofDeadline);
+      if (usable.length === 0 || this.#now >= cutoff) return { kind: "chosen", choice: stored };
+      return this.#fetchProofs(record, hash, round, usable, stored);
+    }
+
+    const opens = schedule.registrationOpens(round).getTime();
+    if (this.#now < opens) {
+      this.#emit({
+        type: "waiting-for-registration-window",
+        at: new Date(this.#now),
+        ...base,
+        opensAt: new Date(opens),
+        deadline: new Date(deadline),
+      });
+      await sleepUntil(this.#ctx.clock, opens, signal);
+    }
+
+    const present = new Set(registrations.map((r) => r.address));
+    for (const r of registrations) {
+      if (!reachable(r.address)) continue;
+      this.#emit({
+        type: "registered",
+        at: new Date(this.#now),
+        ...base,
+        poet: r.address,
+        roundId: r.roundId,
+        roundEnd: r.roundEnd,
+        resumed: true,
+      });
+    }
+    const missing = pool.entries.filter((e) => !present.has(e.address));
+    let run: RegistrationRun | undefined;
+    if (missing.length > 0 && this.#now < deadline) {
+      run = this.#startRun(hash, publishEpoch, round, deadline, proofDeadline, missing);
+      if (!registrations.some((r) => reachable(r.address))) {
+        await raceAbort(run.firstSuccess, signal);
+      }
+      registrations = await this.#registrationsOf(hash);
+    }
+    const usable = registrations.filter((r) => reachable(r.address));
+    if (usable.length === 0) {
+      const failures = [...(run?.failures ?? new Map<string, PoetError>())].map(
+        ([poet, error]) => ({
+          poet,
+          error,
+        }),
+      );
+      const elsewhere = registrations.filter((r) => !reachable(r.address));
+      if (elsewhere.length > 0) {
+        const error = new ConfigError(
+          "poets",
+          `registered only at ${elsewhere.map((r) => r.address).join(", ")}, none of which is ` +
+            "configured: restore one of them, or reset the identity",
+        );
+        const registeredAt = elsewhere.map((r) => r.address);
+        this.#emit({
+          type: "poet-set-mismatch",
+          at: new Date(this.#now),
+          ...base,
+          registeredAt,
+          configured: [...configured],
+          error,
+        });
+        return {
+          kind: "stopped",
+          outcome: {
+            kind: "poet-set-mismatch",
+            nodeId: this.#nodeId,
+            publishEpoch,
+            registeredAt,
+            configured: [...configured],
+            error,
+          },
+        };
+      }
+      if (run !== undefined && failures.some((f) => !run.refused.has(f.poet))) {
+        // Some PoET only ran out of time: the window closes at the round start.
+        await sleepUntil(this.#ctx.clock, deadline, signal);
+      }
+      if (this.#now >= deadline) {
+        return { kind: "stopped", outcome: await this.#missed(round, publishEpoch, failures) };
+      }
+      const rejected = new PoetError(
+        "registration-rejected",
+        `every PoET refused the registration for publish epoch ${publishEpoch}`,
+        { cause: failures[0]?.error },
+      );
+      return {
+        kind: "stopped",
+        outcome: {
+          kind: "registration-failed",
+          nodeId: this.#nodeId,
+          publishEpoch,
+          deadline: new Date(deadline),
+          failures,
+          error: failures[0]?.error ?? rejected,
+        },
+      };
+    }
+    return this.#fetchProofs(record, hash, round, usable, undefined, run, reachable);
+  }
+
+  /** The identity's registrations; rows bound to another challenge are deleted and reported. */
+  async #registrationsOf(hash: Uint8Array): Promise<PoetRegistration[]> {
+    const { state } = this.#ctx;
+    const all = await state.registrations.listFor(this.#nodeId, { signal: this.#signal });
+    const stale = all.filter((r) => !sameBytes(r.hash, hash));
+    if (stale.length > 0) {
+      await state.transaction(
+        async (tx) => {
+          for (const r of stale) await tx.registrations.delete(this.#nodeId, r.address);
+        },
+        { signal: this.#signal },
+      );
+      this.#repaired(
+        `registrations at ${stale.map((r) => r.address).join(", ")} belong to another challenge`,
+        "deleted them; the current challenge is registered where the round is still open",
+      );
+    }
+    return all.filter((r) => sameBytes(r.hash, hash));
+  }
+
+  #startRun(
+    hash: Uint8Array,
+    publishEpoch: number,
+    round: number,
+    deadlineMs: number,
+    proofDeadlineMs: number,
+    missing: ReturnType<PoetPool["entries"]["filter"]>,
+  ): RegistrationRun {
+    const { runs } = this.#ctx;
+    const key = runKey(this.#nodeId, hash, round);
+    const existing = runs.get(key);
+    if (existing !== undefined) return existing;
+    const run = new RegistrationRun(
+      this.#ctx,
+      { signer: this.#signer, hash, publishEpoch, round, deadlineMs, proofDeadlineMs },
+      missing,
+      this.#ctx.closed,
+    );
+    runs.set(key, run);
+    run.done.finally(() => {
+      if (runs.get(key) === run) runs.delete(key);
+    });
+    return run;
+  }
+
+  #cutoff(registrations: readonly PoetRegistration[], proofDeadline: number): number {
+    const lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
+    return Math.min(proofDeadline, lastEnd + this.#ctx.proofCutoffMs);
+  }
+
+  /** Phase 1: fetch every registered PoET's proof and keep the best one containing the challenge. */
+  async #fetchProofs(
+    record: ChallengeRecord,
+    hash: Uint8Array,
+    round: number,
+    known: readonly PoetRegistration[],
+    stored: Choice | undefined,
+    run?: RegistrationRun,
+    reachable?: (address: string) => boolean,
+  ): Promise<{ kind: "chosen"; choice: Choice } | { kind: "stopped"; outcome: NiPostOutcome }> {
+    const { schedule, clock, fetcher, pool, state } = this.#ctx;
+    const publishEpoch = record.challenge.publishEpoch;
+    const base = { nodeId: this.#nodeId, publishEpoch, round };
+    const proofDeadline = schedule.proofDeadline(round).getTime();
+    let registrations = known;
+    let cutoff = this.#cutoff(registrations, proofDeadline);
+    let lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
+    if (stored === undefined && this.#now >= proofDeadline) {
+      return {
+        kind: "stopped",
+        outcome: await this.#noProof(round, publishEpoch, [], true),
+      };
+    }
+    this.#emit({
+      type: "waiting-for-round-end",
+      at: new Date(this.#now),
+      ...base,
+      roundEnd: new Date(lastEnd),
+      queryAt: new Date(lastEnd + schedule.proofQueryJitter().minMs),
+      cutoff: new Date(cutoff),
+      proofDeadline: new Date(proofDeadline),
+      poets: registrations.map((r) => r.address),
+    });
+    if (run !== undefined && reachable !== undefined) {
+      // The other PoETs keep being tried until the round starts; nothing else can happen before
+      // the round ends, so wait for them and fetch from every PoET that took the challenge.
+      const deadline = schedule.registrationDeadline(round).getTime();
+      await raceAbort(
+        Promise.race([run.done, sleepUntil(clock, deadline, this.#signal).catch(() => {})]),
+        this.#signal,
+      );
+      registrations = (await this.#registrationsOf(hash)).filter((r) => reachable(r.address));
+      cutoff = this.#cutoff(registrations, proofDeadline);
+      lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
+    }
+
+    const listening = new AbortController();
+    const fetchSignal = anySignal(this.#signal, listening.signal);
+    let best = stored;
+    const failures: { poet: string; error: PoetError }[] = [];
+    let selecting: Promise<void> = Promise.resolve();
+    let pending = registrations.length;
+    let wake: () => void = () => {};
+
+    const consider = async (poet: string, verified: Awaited<ReturnType<ProofFetcher["fetch"]>>) => {
+      const index = verified.members.indexOf(hash);
+      if (index < 0) {
+        const error = new ProofVerificationError(
+          "missing-member",
+          `${poet} round ${verified.roundId}: the challenge is not among the ${verified.members.members.length} members`,
+        );
+        failures.push({ poet, error });
+        this.#emit({
+          type: "proof-rejected",
+          at: new Date(this.#now),
+          poet,
+          roundId: verified.roundId,
+          nodeId: this.#nodeId,
+          error,
+        });
+        return;
+      }
+      const candidate = { poet, leaves: verified.proof.leaves, ref: verified.ref };
+      if (best !== undefined && compareProofs(candidate, best) >= 0) return;
+      const membership = verified.members.proofFor(index);
+      await state.challenges.setPoetProof(this.#nodeId, verified.ref, membership, {
+        signal: this.#signal,
+      });
+      const replaces =
+        best === undefined || best.poet === ""
+          ? undefined
+          : {
+              poet: best.poet,
+              leaves: best.leaves,
+              ticks: ticksOf(best.leaves, this.#ctx.tickSize),
+            };
+      best = {
+        poet,
+        roundId: verified.roundId,
+        leaves: verified.proof.leaves,
+        ref: verified.ref,
+        membership,
+      };
+      this.#emit({
+        type: "best-proof-selected",
+        at: new Date(this.#now),
+        ...base,
+        poet,
+        roundId: verified.roundId,
+        leaves: verified.proof.leaves,
+        ticks: ticksOf(verified.proof.leaves, this.#ctx.tickSize),
+        ref: verified.ref,
+        replaces,
+      });
+    };
+
+    for (const r of registrations) {
+      const entry = pool.get(r.address);
+      if (entry === undefined) {
+        pending--;
+        continue;
+      }
+      fetcher
+        .fetch(
+          {
+            poet: r.address,
+            source: entry.client,
+            roundId: r.roundId,
+            roundEndMs: r.roundEnd.getTime(),
+            untilMs: proofDeadline,
+          },
+          { signal: fetchSignal },
+        )
+        .then(
+          (verified) => {
+            selecting = selecting.then(() => consider(r.address, verified));
+            return selecting;
+          },
+          (err: unknown) => {
+            if (!isAbort(err)) failures.push({ poet: r.address, error: asPoetError(err) });
+          },
+        )
+        .catch((err: unknown) => {
+          if (!isAbort(err)) failures.push({ poet: r.address, error: asPoetError(err) });
+        })
+        .finally(() => {
+          pending--;
+          wake();
+        });
+    }
+
+    try {
+      for (;;) {
+        if (pending === 0) break;
+        if (best !== undefined && this.#now >= cutoff) break;
+        if (this.#now >= proofDeadline) break;
+        const until = best !== undefined ? cutoff : proofDeadline;
+        const woken = new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        const timer = new AbortController();
+        const sleeping = sleepUntil(clock, until, anySignal(this.#signal, timer.signal)).catch(
+          (err: unknown) => {
+            if (this.#signal.aborted) throw err;
+          },
+        );
+        try {
+          await Promise.race([woken, sleeping]);
+        } finally {
+          timer.abort();
+        }
+        if (this.#signal.aborted) throw new AbortedError(undefined, { cause: this.#signal.reason });
+      }
+      await selecting;
+    } finally {
+      listening.abort();
+    }
+    if (best === undefined) {
+      return {
+        kind: "stopped",
+        outcome: await this.#noProof(round, publishEpoch, failures, this.#now >= proofDeadline),
+      };
+    }
+    return { kind: "chosen", choice: best };
+  }
+
+  /** Phase 2: PoST over the chosen ref, then the `nipost` row. */
+  async #prove(
+    record: ChallengeRecord,
+    hash: Uint8Array,
+    round: number,
+    choice: Choice,
+  ): Promise<NiPostOutcome> {
+    const { schedule, clock, state } = this.#ctx;
+    const publishEpoch = record.challenge.publishEpoch;
+    const base = { nodeId: this.#nodeId, publishEpoch, round };
+    const publishEnd = schedule.publishEpochEnd(round).getTime();
+    if (this.#now >= publishEnd) {
+      return this.#expired(round, publishEpoch, publishEnd, "the publish epoch ended before PoST");
+    }
+    this.#emit({
+      type: "post-started",
+      at: new Date(this.#now),
+      ...base,
+      ref: choice.ref,
+      deadline: new Date(publishEnd),
+    });
+    const timer = new AbortController();
+    let late = false;
+    sleepUntil(clock, publishEnd, anySignal(this.#signal, timer.signal)).then(
+      () => {
+        late = true;
+        timer.abort();
+      },
+      () => {},
+    );
+    let result: Awaited<ReturnType<PostProvider>>;
+    try {
+      result = await raceAbort(
+        this.#ctx.post(
+          {
+            nodeId: this.#nodeId,
+            challenge: choice.ref,
+            publishEpoch,
+            deadline: new Date(publishEnd),
+          },
+          { signal: anySignal(this.#signal, timer.signal) },
+        ),
+        anySignal(this.#signal, timer.signal),
+      );
+    } catch (err) {
+      if (this.#signal.aborted) throw new AbortedError(undefined, { cause: err });
+      if (late) {
+        return this.#expired(
+          round,
+          publishEpoch,
+          publishEnd,
+          "PoST did not finish in the publish epoch",
+        );
+      }
+      const error = asPoetError(err);
+      this.#emit({ type: "post-failed", at: new Date(this.#now), ...base, error });
+      return { kind: "post-failed", nodeId: this.#nodeId, publishEpoch, error };
+    } finally {
+      timer.abort();
+    }
+    const row = {
+      post: result.post,
+      numUnits: result.numUnits,
+      vrfNonce: result.vrfNonce,
+      labelsPerUnit: result.labelsPerUnit,
+      membership: choice.membership,
+      poetProofRef: choice.ref,
+    };
+    try {
+      await state.nipost.add(this.#nodeId, row, { signal: this.#signal });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      // The PoST provider returned something the nipost row cannot hold.
+      this.#emit({ type: "post-failed", at: new Date(this.#now), ...base, error: err });
+      return { kind: "post-failed", nodeId: this.#nodeId, publishEpoch, error: err };
+    }
+    const nipost = await this.#nipost(record, hash, choice, row);
+    this.#emit({
+      type: "nipost-ready",
+      at: new Date(this.#now),
+      ...base,
+      poet: nipost.poet ?? "",
+      ref: choice.ref,
+      leaves: nipost.leaves ?? 0n,
+      ticks: nipost.ticks ?? 0n,
+    });
+    return { kind: "ready", nodeId: this.#nodeId, publishEpoch, nipost };
+  }
+
+  async #nipost(
+    record: ChallengeRecord,
+    hash: Uint8Array,
+    choice: Choice | undefined,
+    row: {
+      post: NiPost["post"];
+      numUnits: number;
+      vrfNonce: bigint;
+      labelsPerUnit: bigint;
+      membership: MembershipProof;
+      poetProofRef: Uint8Array;
+    },
+  ): Promise<NiPost> {
+    const known =
+      choice !== undefined && choice.poet !== ""
+        ? choice
+        : await this.#storedChoice(row.poetProofRef, row.membership);
+    const found = known.poet !== "";
+    return {
+      nodeId: this.#nodeId,
+      publishEpoch: record.challenge.publishEpoch,
+      challengeHash: hash,
+      poet: found ? known.poet : undefined,
+      roundId: found ? known.roundId : undefined,
+      leaves: found ? known.leaves : undefined,
+      ticks: found ? ticksOf(known.leaves, this.#ctx.tickSize) : undefined,
+      proofRef: row.poetProofRef,
+      membership: row.membership,
+      post: row.post,
+      numUnits: row.numUnits,
+      vrfNonce: row.vrfNonce,
+      labelsPerUnit: row.labelsPerUnit,
+    };
+  }
+
+  async #missed(
+    round: number,
+    publishEpoch: number,
+    failures: { poet: string; error: PoetError }[],
+  ): Promise<NiPostOutcome> {
+    const { schedule, state } = this.#ctx;
+    const deadline = schedule.registrationDeadline(round);
+    const nextRound = schedule.openRound(new Date(this.#now));
+    const windowError = new PoetError(
+      "registration-window-missed",
+      `no PoET accepted the challenge for publish epoch ${publishEpoch} before round ${round} ` +
+        `started at ${deadline.toISOString()}; the next window is round ${nextRound}, until ` +
+        `${schedule.registrationDeadline(nextRound).toISOString()}`,
+      { cause: failures[0]?.error },
+    );
+    await state.resetIdentity(this.#nodeId, { signal: this.#signal });
+    this.#emit({
+      type: "window-missed",
+      at: new Date(this.#now),
+      nodeId: this.#nodeId,
+      publishEpoch,
+      round,
+      deadline,
+      nextRound,
+      nextRegistrationDeadline: schedule.registrationDeadline(nextRound),
+      error: windowError,
+    });
+    return {
+      kind: "window-missed",
+      nodeId: this.#nodeId,
+      publishEpoch,
+      deadline,
+      nextRound,
+      nextPublishEpoch: schedule.publishEpoch(nextRound),
+      nextRegistrationDeadline: schedule.registrationDeadline(nextRound),
+      failures,
+      error: windowError,
+    };
+  }
+
+  async #noProof(
+    round: number,
+    publishEpoch: number,
+    failures: { poet: string; error: PoetError }[],
+    expired: boolean,
+  ): Promise<NiPostOutcome> {
+    const deadline = this.#ctx.schedule.proofDeadline(round);
+    const error = new PoetError(
+      expired ? "timeout" : "proof-verification",
+      `no valid proof containing the challenge for publish epoch ${publishEpoch}` +
+        (expired ? ` before the proof deadline ${deadline.toISOString()}` : ""),
+      { cause: failures[0]?.error },
+    );
+    if (expired) {
+      await this.#ctx.state.resetIdentity(this.#nodeId, { signal: this.#signal });
+      this.#emit({
+        type: "challenge-expired",
+        at: new Date(this.#now),
+        nodeId: this.#nodeId,
+        publishEpoch,
+        round,
+        deadline,
+        error,
+      });
+    }
+    return {
+      kind: "no-proof",
+      nodeId: this.#nodeId,
+      publishEpoch,
+      deadline,
+      expired,
+      failures,
+      error,
+    };
+  }
+
+  async #expired(
+    round: number,
+    publishEpoch: number,
+    deadlineMs: number,
+    why: string,
+  ): Promise<NiPostOutcome> {
+    const deadline = new Date(deadlineMs);
+    const error = new PoetError(
+      "timeout",
+      `${why} (${deadline.toISOString()}) for publish epoch ${publishEpoch}`,
+    );
+    await this.#ctx.state.resetIdentity(this.#nodeId, { signal: this.#signal });
+    this.#emit({
+      type: "challenge-expired",
+      at: new Date(this.#now),
+      nodeId: this.#nodeId,
+      publishEpoch,
+      round,
+      deadline,
+      error,
+    });
+    return { kind: "expired", nodeId: this.#nodeId, publishEpoch, deadline, error };
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * @module registration
+ *
+ * The registration manager and its parts: per-identity cycles from challenge to NiPoST, shared
+ * PoET access, proof fetching and verification, best-proof choice, phase switching and progress
+ * events (docs/node-client.md §1, §4, §5, §7, §8).
+ */
+export { compareProofs, type ProofCandidate, selectBestProof, ticksOf } from "./best-proof.js";
+export type { AdaptPoetClientOptions } from "./client-adapter.js";
+export { adaptPoetClient } from "./client-adapter.js";
+export { ConcurrencyLimit } from "./concurrency-limit.js";
+export type {
+  BestProofSelectedEvent,
+  ChallengeExpiredEvent,
+  NiPostReadyEvent,
+  PhaseMismatchEvent,
+  PoetSetMismatchEvent,
+  PoetsSwitchedEvent,
+  PostFailedEvent,
+  PostStartedEvent,
+  ProofDownloadedEvent,
+  ProofFetchFailedEvent,
+  ProofRejectedEvent,
+  RegisteredEvent,
+  RegistrationEvent,
+  RegistrationEventListener,
+  RegistrationEventType,
+  RegistrationFailedEvent,
+  StateRepairedEvent,
+  WaitingForRegistrationWindowEvent,
+  WaitingForRoundEndEvent,
+  WindowMissedEvent,
+} from "./events.js";
+export type { RandomSource } from "./jitter.js";
+export { drawJitter } from "./jitter.js";
+export type {
+  ExpiredOutcome,
+  NiPost,
+  NiPostOutcome,
+  NiPostReadyOutcome,
+  NiPostRequest,
+  NoProofOutcome,
+  PoetSetMismatchOutcome,
+  PostFailedOutcome,
+  PostProvider,
+  PostRequest,
+  PostResult,
+  RegistrationFailedOutcome,
+  WindowMissedOutcome,
+} from "./nipost.js";
+export { poetAddress } from "./poet-address.js";
+export type {
+  PoetServiceInfo,
+  RegisterRequest,
+  RegisterResult,
+  RegistrationPoetClient,
+} from "./poet-client-port.js";
+export type { ProofSource } from "./proof-fetcher.js";
+export type {
+  IdentityStatus,
+  ManagerPhaseSwitchPlan,
+  RegistrationManagerOptions,
+  ResolvedPoet,
+  SwitchPoetsResult,
+} from "./registration-manager.js";
+export { RegistrationManager } from "./registration-manager.js";
+export { RoundMembers } from "./round-members.js";
+export type { ProofVerifier, VerifiedRoundProof } from "./shared-verifier.js";

@@ -1,0 +1,304 @@
+/**
+ * @module registration/proof-fetcher
+ *
+ * One download per PoET and round, shared by every identity registered there
+ * (docs/node-client.md §1.5, §5, §7 item 6; docs/protocol.md §3.4).
+ *
+ * The first identity that needs a PoET's proof of a round starts a fetch; the others join it. The
+ * fetch first looks in the node state (a restart, or a proof fetched for an earlier identity and
+ * since forgotten in memory), then waits until the round end plus a random jitter, then polls: a
+ * 404 ("not ready yet"), a server error or a hanging PoET is tried again with a growing delay,
+ * honouring `Retry-After`, until the deadline of the latest interested identity. Each attempt has
+ * its own timeout on the manager's clock. An invalid proof is final: a PoET's proof of a round
+ * never changes. When every interested identity has stopped waiting, the fetch is cancelled.
+ */
+import type { Clock } from "../clock.js";
+import { PoetError, ProofVerificationError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { NodeState } from "../storage/index.js";
+import type { PoetProof } from "../wire/index.js";
+import { anySignal, asPoetError, isAbort, raceAbort, sleepUntil, withTimeout } from "./abort.js";
+import { ticksOf } from "./best-proof.js";
+import type { ConcurrencyLimit } from "./concurrency-limit.js";
+import type { RegistrationEvent } from "./events.js";
+import { drawJitter, type RandomSource } from "./jitter.js";
+import { RoundMembers } from "./round-members.js";
+import type { SharedVerifier, VerifiedRoundProof } from "./shared-verifier.js";
+
+/** Where a PoET's proofs come from: its client's `proof` call. */
+export interface ProofSource {
+  proof(
+    roundId: string,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<{ proof: PoetProof; members: Uint8Array[]; pubkey: Uint8Array }>;
+}
+
+/** One identity's interest in a PoET's proof of a round. */
+export interface ProofRequest {
+  /** The PoET's normalised address. */
+  poet: string;
+  source: ProofSource;
+  roundId: string;
+  /** The round end the PoET announced, unix ms. */
+  roundEndMs: number;
+  /** The last instant the proof is of use to this identity, unix ms. */
+  untilMs: number;
+}
+
+/** Settings of a {@link ProofFetcher}. */
+export interface ProofFetcherInit {
+  state: NodeState;
+  verifier: SharedVerifier;
+  clock: Clock;
+  logger: Logger;
+  random: RandomSource;
+  /** Bounds of the delay after the round end. */
+  jitter: { minMs: number; maxMs: number };
+  /** First delay between polls, doubled up to {@link maxPollIntervalMs}. */
+  pollIntervalMs: number;
+  maxPollIntervalMs: number;
+  /** Timeout of one download attempt. */
+  requestTimeoutMs: number;
+  /** Leaves per tick, for events. */
+  tickSize: bigint;
+  /** Caps downloads running at once. */
+  downloads: ConcurrencyLimit;
+  emit: (event: RegistrationEvent) => void;
+  /** Aborts every fetch when the owner closes. */
+  signal: AbortSignal;
+}
+
+interface Entry {
+  promise: Promise<VerifiedRoundProof>;
+  controller: AbortController;
+  subscribers: number;
+  untilMs: number;
+  settled: boolean;
+}
+
+/**
+ * Fetches and verifies PoET proofs, once per PoET and round.
+ *
+ * @example
+ * ```ts
+ * const verified = await fetcher.fetch(
+ *   { poet, source: client, roundId: "30", roundEndMs, untilMs: proofDeadlineMs },
+ *   { signal },
+ * );
+ * ```
+ */
+export class ProofFetcher {
+  readonly #init: ProofFetcherInit;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(init: ProofFetcherInit) {
+    this.#init = init;
+  }
+
+  /** Fetches running now (for status displays). */
+  get active(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (!e.settled) n++;
+    return n;
+  }
+
+  /**
+   * The verified proof of `request.poet` for `request.roundId`. Rejects with a
+   * `ProofVerificationError` for an invalid proof, a `PoetError` of code `"timeout"` when none
+   * came before `untilMs`, or `AbortedError`.
+   */
+  async fetch(
+    request: ProofRequest,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<VerifiedRoundProof> {
+    const key = `${request.poet} ${request.roundId}`;
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      const controller = new AbortController();
+      const created: Entry = {
+        controller,
+        subscribers: 0,
+        untilMs: request.untilMs,
+        settled: false,
+        promise: Promise.resolve() as unknown as Promise<VerifiedRoundProof>,
+      };
+      created.promise = this.#run(
+        created,
+        request,
+        anySignal(controller.signal, this.#init.signal),
+      );
+      created.promise.then(
+        () => {
+          created.settled = true;
+        },
+        (err: unknown) => {
+          created.settled = true;
+          // Only a verdict about the proof is kept; a timeout or abort may be retried later.
+          if (!(err instanceof ProofVerificationError) && this.#entries.get(key) === created) {
+            this.#entries.delete(key);
+          }
+        },
+      );
+      this.#entries.set(key, created);
+      entry = created;
+    } else {
+      entry.untilMs = Math.max(entry.untilMs, request.untilMs);
+    }
+    const current = entry;
+    current.subscribers++;
+    try {
+      return await raceAbort(current.promise, options.signal);
+    } finally {
+      current.subscribers--;
+      if (current.subscribers === 0 && !current.settled) {
+        current.controller.abort();
+        if (this.#entries.get(key) === current) this.#entries.delete(key);
+      }
+    }
+  }
+
+  /** Forgets finished fetches of rounds other than `keepRoundIds`. */
+  prune(keepRoundIds: ReadonlySet<string>): void {
+    for (const [key, entry] of this.#entries) {
+      const roundId = key.slice(key.lastIndexOf(" ") + 1);
+      if (entry.settled && !keepRoundIds.has(roundId)) this.#entries.delete(key);
+    }
+  }
+
+  async #run(
+    entry: Entry,
+    request: ProofRequest,
+    signal: AbortSignal,
+  ): Promise<VerifiedRoundProof> {
+    const { clock, emit } = this.#init;
+    const cached = await this.#fromState(request, signal);
+    if (cached !== undefined) {
+      this.#downloaded(cached, true);
+      return cached;
+    }
+    const jitter = drawJitter(this.#init.jitter.minMs, this.#init.jitter.maxMs, this.#init.random);
+    await sleepUntil(clock, request.roundEndMs + jitter, signal);
+    let delay = this.#init.pollIntervalMs;
+    for (;;) {
+      let response: Awaited<ReturnType<ProofSource["proof"]>>;
+      try {
+        response = await this.#init.downloads.run(
+          () =>
+            withTimeout(
+              clock,
+              this.#init.requestTimeoutMs,
+              `GET proof of round ${request.roundId} from ${request.poet}`,
+              signal,
+              (s) => request.source.proof(request.roundId, { signal: s }),
+            ),
+          { signal },
+        );
+      } catch (err) {
+        if (signal.aborted && isAbort(err)) throw err;
+        const error = asPoetError(err);
+        const retryAfter = (error as { retryAfterMs?: number }).retryAfterMs ?? 0;
+        const wait = Math.max(delay, retryAfter);
+        const next = clock.now() + wait;
+        const giveUp = next > entry.untilMs;
+        emit({
+          type: "proof-fetch-failed",
+          at: new Date(clock.now()),
+          poet: request.poet,
+          roundId: request.roundId,
+          error,
+          nextAttemptAt: giveUp ? undefined : new Date(next),
+        });
+        if (giveUp) {
+          throw new PoetError(
+            "timeout",
+            `no proof of round ${request.roundId} from ${request.poet} before ${new Date(entry.untilMs).toISOString()}`,
+            { cause: error },
+          );
+        }
+        await clock.sleep(wait, { signal });
+        delay = Math.min(delay * 2, this.#init.maxPollIntervalMs);
+        continue;
+      }
+      const members = new RoundMembers(response.members);
+      let verified: VerifiedRoundProof;
+      try {
+        verified = await this.#init.verifier.check(
+          {
+            poet: request.poet,
+            roundId: request.roundId,
+            proof: response.proof,
+            members,
+            servicePubkey: response.pubkey,
+          },
+          { signal },
+        );
+      } catch (err) {
+        if (err instanceof ProofVerificationError) {
+          emit({
+            type: "proof-rejected",
+            at: new Date(clock.now()),
+            poet: request.poet,
+            roundId: request.roundId,
+            nodeId: undefined,
+            error: err,
+          });
+        }
+        throw err;
+      }
+      await this.#init.state.members.put(
+        {
+          address: request.poet,
+          roundId: request.roundId,
+          members: response.members,
+          statement: verified.statement,
+          fetchedAt: new Date(clock.now()),
+        },
+        { signal },
+      );
+      this.#downloaded(verified, false);
+      return verified;
+    }
+  }
+
+  async #fromState(
+    request: ProofRequest,
+    signal: AbortSignal,
+  ): Promise<VerifiedRoundProof | undefined> {
+    const { state } = this.#init;
+    const list = await state.members.get(request.poet, request.roundId, { signal });
+    if (list === undefined) return undefined;
+    const proofs = await state.proofs.findByRound(request.poet, request.roundId, { signal });
+    if (proofs.length === 0) return undefined;
+    const members = new RoundMembers(list.members);
+    const statement = members.root();
+    const match = proofs.find(
+      (p) =>
+        p.statement.length === statement.length && p.statement.every((b, i) => b === statement[i]),
+    );
+    if (match === undefined) return undefined;
+    return this.#init.verifier.check(
+      {
+        poet: request.poet,
+        roundId: request.roundId,
+        proof: match.proof,
+        members,
+        servicePubkey: match.servicePubkey,
+      },
+      { signal },
+    );
+  }
+
+  #downloaded(verified: VerifiedRoundProof, fromCache: boolean): void {
+    this.#init.emit({
+      type: "proof-downloaded",
+      at: new Date(this.#init.clock.now()),
+      poet: verified.poet,
+      roundId: verified.roundId,
+      leaves: verified.proof.leaves,
+      ticks: ticksOf(verified.proof.leaves, this.#init.tickSize),
+      ref: verified.ref,
+      members: verified.members.members.length,
+      fromCache,
+    });
+  }
+}

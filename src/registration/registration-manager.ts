@@ -1,0 +1,655 @@
+/**
+ * @module registration/registration-manager
+ *
+ * The registration manager: for every identity and round it registers the challenge with every
+ * PoET of the node's phase, survives crashes and flaky PoETs, and delivers the best verified proof
+ * as a NiPoST in time for the cycle gap (docs/node-client.md §1, §4, §5, §7, §8;
+ * docs/protocol.md §3, §6.1).
+ *
+ * Design, and why:
+ *
+ * - **State first.** Each identity's cycle (`identity-cycle.ts`) reads the node state before
+ *   every step and skips what is done, so a first run, a resume after a crash and a resume after
+ *   an operator's `delete` are the same code. Nothing is kept only in memory that a restart needs.
+ * - **Shared per PoET.** One client, one `info()` per round (`poet-pool.ts`), one proof download
+ *   per round (`proof-fetcher.ts`) and one verification per proof (`shared-verifier.ts`) serve
+ *   every identity; submits and downloads pass through concurrency limits, so a thousand
+ *   identities do not open thousands of connections at once.
+ * - **Never fatal.** Where go-spacemesh exits (phase mismatch, registrations only at removed
+ *   PoETs) or loops (a stale challenge, members without the challenge), the manager emits an
+ *   event and returns a typed {@link NiPostOutcome}. Only an abort or a storage failure rejects.
+ * - **Time from the clock.** Every wait uses the injected {@link Clock}, so that a test drives a
+ *   two-week round with a `ManualClock`.
+ * - **PoET set changes** take effect through {@link RegistrationManager.switchPoets}: stale rows
+ *   go in one transaction and running cycles resume from the node state with the new set.
+ */
+import {
+  CertificateCache,
+  type CertifyCallback,
+  poetSigningPrefix,
+  type Signer,
+} from "../auth/index.js";
+import type { PoetClient } from "../client/index.js";
+import { createPoetClient } from "../client/index.js";
+import { type Clock, systemClock } from "../clock.js";
+import { AbortedError, ConfigError, PoetError, throwIfAborted } from "../errors.js";
+import { type Logger, silentLogger } from "../logger.js";
+import {
+  MAINNET,
+  type PhaseSwitchPlan,
+  type PoetServerConfig,
+  planPhaseSwitch,
+  RoundSchedule,
+} from "../schedule/index.js";
+import type { NodeState } from "../storage/index.js";
+import { createParallelVerifier, type ParallelVerifier } from "../verify/pool/index.js";
+import { anySignal, isAbort, sleepUntil } from "./abort.js";
+import { adaptPoetClient } from "./client-adapter.js";
+import { ConcurrencyLimit } from "./concurrency-limit.js";
+import type { RegistrationEvent, RegistrationEventListener } from "./events.js";
+import { type CycleContext, runIdentityCycle } from "./identity-cycle.js";
+import type { RandomSource } from "./jitter.js";
+import type { NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
+import { poetAddress } from "./poet-address.js";
+import type { RegistrationPoetClient } from "./poet-client-port.js";
+import { type PoetEntry, PoetPool } from "./poet-pool.js";
+import { ProofFetcher } from "./proof-fetcher.js";
+import type { RegistrationRun } from "./registration-run.js";
+import { type ProofVerifier, SharedVerifier } from "./shared-verifier.js";
+
+/** A configured PoET with the address it is stored under, as given to `createClient`. */
+export interface ResolvedPoet extends PoetServerConfig {
+  /** The normalised address (`http://` added when no scheme was given). */
+  address: string;
+}
+
+/** Settings of a {@link RegistrationManager}. */
+export interface RegistrationManagerOptions {
+  /** The network clock and the node's phase (phase shift, cycle gap). */
+  schedule: RoundSchedule;
+  /** The PoETs to register with: `{ url, protocol?, pubkey? }`. */
+  poets: readonly PoetServerConfig[];
+  /** The node state (see `openNodeState`). Not closed by the manager. */
+  state: NodeState;
+  /** The 20-byte genesis id: PoET signatures cover `genesisId ‖ 0x04 ‖ challenge`. */
+  genesisId: Uint8Array;
+  /** The identities, one signer each; more can be added with {@link RegistrationManager.addIdentity}. */
+  signers?: readonly Signer[] | undefined;
+  /** The node's PoST prover. */
+  post: PostProvider;
+  /**
+   * Obtains a certificate from the certifier a PoET advertises (for example the auth module's
+   * `certify` with the identity's PoST). Certificates are kept in the node state and renewed
+   * before they expire; without this callback, proof of work is used.
+   */
+  certify?: CertifyCallback | undefined;
+  clock?: Clock | undefined;
+  logger?: Logger | undefined;
+  /** Receives every event. More listeners: {@link RegistrationManager.onEvent}. */
+  onEvent?: RegistrationEventListener | undefined;
+  /** Leaves per tick, for ticks in events and results. Default: mainnet's 9,331,200. */
+  tickSize?: bigint | undefined;
+  /** Submits running at once, over all identities and PoETs. Default 32. */
+  maxConcurrentSubmits?: number | undefined;
+  /** Proof downloads running at once. Default 4. */
+  maxConcurrentDownloads?: number | undefined;
+  /**
+   * How long after the round end better proofs are awaited from PoETs that have not answered,
+   * before PoST starts with the best one so far. Default: 1/12 of the cycle gap (1 h on mainnet).
+   */
+  proofCutoffMs?: number | undefined;
+  /** Base delay between submit attempts (each waits 1–2× this). Default 10 s. */
+  submitRetryDelayMs?: number | undefined;
+  /** First delay between proof polls, doubled up to `maxProofPollIntervalMs`. Default 10 s. */
+  proofPollIntervalMs?: number | undefined;
+  /** Longest delay between proof polls. Default 5 min. */
+  maxProofPollIntervalMs?: number | undefined;
+  /** Time limit of one request (info, submit, proof download). Default 120 s. */
+  requestTimeoutMs?: number | undefined;
+  /** Uniform random numbers in [0, 1), for jitter. Default `Math.random`. */
+  random?: RandomSource | undefined;
+  /**
+   * Checks proofs. Default: a `ParallelVerifier` owned (and closed) by the manager, which spreads
+   * the work over the cores without blocking the event loop. Pass a shared one, or
+   * `{ verify: verifyPoetProof }` to stay on the calling thread.
+   */
+  verifier?: ProofVerifier | undefined;
+  /**
+   * Makes the client of a PoET (tests inject clients here). Default: `createPoetClient` with the
+   * PoET's URL, protocol and key and the manager's clock.
+   */
+  createClient?: ((poet: ResolvedPoet) => PoetClient | RegistrationPoetClient) | undefined;
+}
+
+/** {@link RegistrationManager.planPhaseSwitch}'s answer: the overall plan and each identity's. */
+export interface ManagerPhaseSwitchPlan extends PhaseSwitchPlan {
+  identities: { nodeId: Uint8Array; plan: PhaseSwitchPlan }[];
+}
+
+/** What {@link RegistrationManager.switchPoets} did. */
+export interface SwitchPoetsResult {
+  poets: string[];
+  /** When the new set took effect. */
+  appliedAt: Date;
+  /** Identities whose rows were cleared. */
+  cleared: Uint8Array[];
+  /** Registrations deleted. */
+  registrationsDeleted: number;
+  /** NiPoST rows deleted. */
+  nipostsDeleted: number;
+}
+
+/** One identity as a status display shows it. */
+export interface IdentityStatus {
+  nodeId: Uint8Array;
+  /** Whether a `buildNiPost` runs for it now. */
+  running: boolean;
+  /** Its latest event, with the instants of what comes next. */
+  lastEvent: RegistrationEvent | undefined;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function duration(setting: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 0) {
+    throw new ConfigError(setting, `must be a non-negative integer number of ms, got ${value}`);
+  }
+  return v;
+}
+
+function count(setting: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new ConfigError(setting, `must be a positive integer, got ${value}`);
+  }
+  return v;
+}
+
+function isRegistrationClient(
+  client: PoetClient | RegistrationPoetClient,
+): client is RegistrationPoetClient {
+  return typeof (client as Partial<RegistrationPoetClient>).register === "function";
+}
+
+/**
+ * Registers every identity's challenge with the node's PoETs and turns the best proof into a
+ * NiPoST, round after round, across crashes and flaky PoETs.
+ *
+ * @example
+ * ```ts
+ * await using state = await openNodeState("node_state.sql");
+ * await using manager = new RegistrationManager({
+ *   schedule: MAINNET.schedule,
+ *   poets: MAINNET.poets,
+ *   genesisId: MAINNET.genesisId,
+ *   state,
+ *   signers: [signer],
+ *   post: async ({ challenge }, { signal }) => postService.prove(challenge, { signal }),
+ *   onEvent: (event) => ui.show(event),
+ * });
+ * const outcome = await manager.buildNiPost(
+ *   { nodeId: signer.nodeId, challenge: { challenge, hash } },
+ *   { signal },
+ * );
+ * if (outcome.kind === "ready") publishAtx(outcome.nipost);
+ * else console.warn(outcome.error.message);
+ * await manager.complete(signer.nodeId); // after the ATX is published
+ * ```
+ */
+export class RegistrationManager {
+  readonly #state: NodeState;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #listeners = new Set<RegistrationEventListener>();
+  readonly #signers = new Map<string, Signer>();
+  readonly #running = new Map<string, Promise<NiPostOutcome>>();
+  readonly #lastEvents = new Map<string, RegistrationEvent>();
+  readonly #closed = new AbortController();
+  readonly #createClient: (poet: ResolvedPoet) => PoetClient | RegistrationPoetClient;
+  readonly #certify: CertifyCallback | undefined;
+  readonly #certificates: CertificateCache;
+  readonly #pool: PoetPool;
+  readonly #context: CycleContext;
+  readonly #ownedVerifier: ParallelVerifier | undefined;
+  #generation = new AbortController();
+  #closing: Promise<void> | undefined;
+
+  /** @throws ConfigError for a setting that cannot work (the message names it). */
+  constructor(options: RegistrationManagerOptions) {
+    if (!(options.schedule instanceof RoundSchedule)) {
+      throw new ConfigError("schedule", "must be a RoundSchedule");
+    }
+    if (options.state === undefined) throw new ConfigError("state", "is required");
+    if (typeof options.post !== "function") throw new ConfigError("post", "must be a function");
+    const prefix = poetSigningPrefix(options.genesisId);
+    const schedule = options.schedule;
+    this.#state = options.state;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#certify = options.certify;
+    this.#certificates = new CertificateCache({
+      clock: options.clock ?? systemClock,
+      store: options.state.certificates,
+    });
+    if (options.onEvent !== undefined) this.#listeners.add(options.onEvent);
+    const clock = this.#clock;
+    this.#createClient =
+      options.createClient ??
+      ((poet) =>
+        createPoetClient({
+          url: poet.address,
+          protocol: poet.protocol,
+          servicePubkey: poet.pubkey,
+          clock,
+          logger: this.#logger,
+        }));
+    const tickSize = options.tickSize ?? MAINNET.tickSize;
+    if (typeof tickSize !== "bigint" || tickSize <= 0n) {
+      throw new ConfigError("tickSize", `must be a positive bigint, got ${String(tickSize)}`);
+    }
+    const requestTimeoutMs = duration("requestTimeoutMs", options.requestTimeoutMs, 120_000);
+    const random = options.random ?? Math.random;
+    const emit = (event: RegistrationEvent) => this.#emit(event);
+    const closed = this.#closed.signal;
+
+    this.#pool = new PoetPool({
+      entries: this.#entries(options.poets),
+      schedule,
+      clock,
+      emit,
+      requestTimeoutMs,
+      signal: closed,
+    });
+    const pollIntervalMs = duration("proofPollIntervalMs", options.proofPollIntervalMs, 10_000);
+    const maxPollIntervalMs = duration(
+      "maxProofPollIntervalMs",
+      options.maxProofPollIntervalMs,
+      300_000,
+    );
+    const downloads = count("maxConcurrentDownloads", options.maxConcurrentDownloads, 4);
+    const submits = count("maxConcurrentSubmits", options.maxConcurrentSubmits, 32);
+    const submitRetryDelayMs = duration("submitRetryDelayMs", options.submitRetryDelayMs, 10_000);
+    const proofCutoffMs = duration(
+      "proofCutoffMs",
+      options.proofCutoffMs,
+      Math.floor(schedule.cycleGapMs / 12),
+    );
+    for (const signer of options.signers ?? []) this.addIdentity(signer);
+    // Created last, once every setting is known to be valid: it starts worker threads.
+    this.#ownedVerifier = options.verifier === undefined ? createParallelVerifier() : undefined;
+    const verifier = new SharedVerifier({
+      state: this.#state,
+      verifier: options.verifier ?? (this.#ownedVerifier as ParallelVerifier),
+      clock,
+      signal: closed,
+    });
+    const fetcher = new ProofFetcher({
+      state: this.#state,
+      verifier,
+      clock,
+      logger: this.#logger,
+      random,
+      jitter: schedule.proofQueryJitter(),
+      pollIntervalMs,
+      maxPollIntervalMs,
+      requestTimeoutMs,
+      tickSize,
+      downloads: new ConcurrencyLimit(downloads),
+      emit,
+      signal: closed,
+    });
+    this.#context = {
+      state: this.#state,
+      pool: this.#pool,
+      schedule,
+      clock,
+      logger: this.#logger,
+      random,
+      submits: new ConcurrencyLimit(submits),
+      emit,
+      prefix,
+      submitRetryDelayMs,
+      requestTimeoutMs,
+      fetcher,
+      post: options.post,
+      tickSize,
+      proofCutoffMs,
+      runs: new Map<string, RegistrationRun>(),
+      closed,
+    };
+  }
+
+  /** The node's schedule (changes with a phase switch). */
+  get schedule(): RoundSchedule {
+    return this.#context.schedule;
+  }
+
+  /** The addresses of the PoETs in use. */
+  get poets(): string[] {
+    return this.#pool.addresses;
+  }
+
+  /** The node ids of the known identities. */
+  get identities(): Uint8Array[] {
+    return [...this.#signers.values()].map((s) => s.nodeId);
+  }
+
+  /** Adds an identity (a second signer with the same node id replaces the first). */
+  addIdentity(signer: Signer): void {
+    if (!(signer?.nodeId instanceof Uint8Array) || signer.nodeId.length !== 32) {
+      throw new ConfigError("signer.nodeId", "must be 32 bytes");
+    }
+    if (typeof signer.sign !== "function")
+      throw new ConfigError("signer.sign", "must be a function");
+    this.#signers.set(hex(signer.nodeId), signer);
+  }
+
+  /** Forgets an identity (its rows stay in the node state). */
+  removeIdentity(nodeId: Uint8Array): boolean {
+    return this.#signers.delete(hex(nodeId));
+  }
+
+  /**
+   * Adds an event listener; returns the function that removes it.
+   *
+   * @example
+   * ```ts
+   * const off = manager.onEvent((e) => {
+   *   if (e.type === "waiting-for-round-end") console.log("proof after", e.queryAt);
+   * });
+   * ```
+   */
+  onEvent(listener: RegistrationEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Registers the identity's challenge (or resumes from the node state), waits for the round,
+   * picks the best proof, runs PoST and stores the NiPoST. Resolves with the NiPoST or with the
+   * outcome that stopped it; rejects only with `AbortedError` (the signal or {@link close}), a
+   * `StorageError`, or a `ConfigError` for a request that cannot work. A second call for an
+   * identity whose cycle runs joins it.
+   *
+   * @example
+   * ```ts
+   * const outcome = await manager.buildNiPost({ nodeId, challenge: { challenge, hash } }, { signal });
+   * switch (outcome.kind) {
+   *   case "ready": return outcome.nipost;
+   *   case "window-missed": return retryAt(outcome.nextRegistrationDeadline);
+   *   default: throw outcome.error;
+   * }
+   * ```
+   */
+  async buildNiPost(
+    request: NiPostRequest,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<NiPostOutcome> {
+    throwIfAborted(options.signal);
+    this.#throwIfClosed();
+    const key = hex(request.nodeId);
+    const signer = this.#signers.get(key);
+    if (signer === undefined) {
+      throw new ConfigError("nodeId", `no signer for identity ${key}: call addIdentity first`);
+    }
+    const running = this.#running.get(key);
+    if (running !== undefined) return running;
+    const cycle = this.#cycle(signer, request, options.signal);
+    this.#running.set(key, cycle);
+    try {
+      return await cycle;
+    } finally {
+      if (this.#running.get(key) === cycle) this.#running.delete(key);
+    }
+  }
+
+  async #cycle(
+    signer: Signer,
+    request: NiPostRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<NiPostOutcome> {
+    for (;;) {
+      const generation = this.#generation;
+      try {
+        return await runIdentityCycle(
+          this.#context,
+          signer,
+          request,
+          anySignal(signal, this.#closed.signal, generation.signal),
+        );
+      } catch (err) {
+        // A PoET set change restarts the cycle from the node state; anything else is final.
+        const restart =
+          generation.signal.aborted && !this.#closed.signal.aborted && signal?.aborted !== true;
+        if (!restart || !isAbort(err)) throw err;
+      }
+    }
+  }
+
+  /**
+   * Clears the identity's registrations, NiPoST and challenge in one transaction, after its ATX
+   * was published (go-spacemesh's `ResetState` + `RemoveChallenge`).
+   */
+  async complete(
+    nodeId: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<void> {
+    this.#throwIfClosed();
+    await this.#state.resetIdentity(nodeId, options);
+  }
+
+  /** Each known identity with its latest event. */
+  status(): IdentityStatus[] {
+    return this.identities.map((nodeId) => ({
+      nodeId,
+      running: this.#running.has(hex(nodeId)),
+      lastEvent: this.#lastEvents.get(hex(nodeId)),
+    }));
+  }
+
+  /**
+   * Says when moving to PoETs of another phase is safe and which publish epochs, if any, each
+   * identity loses (see `planPhaseSwitch` in the schedule module).
+   *
+   * @example
+   * ```ts
+   * const plan = await manager.planPhaseSwitch({ to: { phaseShiftMs, cycleGapMs } });
+   * console.log(plan.explanation, plan.lostPublishEpochs);
+   * ```
+   */
+  async planPhaseSwitch(
+    input: {
+      to: RoundSchedule | { phaseShiftMs: number; cycleGapMs: number };
+      at?: Date | undefined;
+      postDurationMs?: number | undefined;
+    },
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<ManagerPhaseSwitchPlan> {
+    const from = this.#context.schedule;
+    const to = input.to instanceof RoundSchedule ? input.to : from.withPhase(input.to);
+    const at = input.at ?? new Date(this.#clock.now());
+    const common = {
+      from,
+      to,
+      at,
+      ...(input.postDurationMs === undefined ? {} : { postDurationMs: input.postDurationMs }),
+    };
+    const challenges = await this.#state.challenges.list(options);
+    const identities = challenges.map((c) => ({
+      nodeId: c.nodeId,
+      plan: planPhaseSwitch({ ...common, publishEpoch: c.challenge.publishEpoch }),
+    }));
+    const plans = identities.length > 0 ? identities.map((i) => i.plan) : [planPhaseSwitch(common)];
+    const latest = plans.reduce((a, b) => (b.switchAt.getTime() > a.switchAt.getTime() ? b : a));
+    const lost = [...new Set(plans.flatMap((p) => p.lostPublishEpochs))].sort((a, b) => a - b);
+    return {
+      ...latest,
+      lostPublishEpochs: lost,
+      safe: lost.length === 0,
+      explanation:
+        identities.length > 1
+          ? `${identities.length} identities: ${latest.explanation}`
+          : latest.explanation,
+      identities,
+    };
+  }
+
+  /**
+   * Applies a new PoET set (and, with `phase`, a new phase shift and cycle gap): deletes in one
+   * transaction the registrations that can no longer serve (at PoETs that left, when the proof is
+   * already chosen or their round has not started) and the NiPoST rows that do not match their
+   * challenge's chosen proof, then restarts every running cycle from the node state. With
+   * `when: "safe"` it first waits until {@link planPhaseSwitch}'s `switchAt`. This replaces the
+   * manual `delete from poet_registration; delete from nipost;` procedure.
+   *
+   * @example
+   * ```ts
+   * const plan = await manager.planPhaseSwitch({ to: newPhase });
+   * if (plan.safe) await manager.switchPoets({ poets: newPoets, phase: newPhase, when: "safe" });
+   * ```
+   */
+  async switchPoets(
+    input: {
+      poets: readonly PoetServerConfig[];
+      phase?: { phaseShiftMs: number; cycleGapMs: number } | undefined;
+      when?: "now" | "safe" | undefined;
+    },
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<SwitchPoetsResult> {
+    this.#throwIfClosed();
+    const signal = anySignal(options.signal, this.#closed.signal);
+    const from = this.#context.schedule;
+    const to = input.phase === undefined ? from : from.withPhase(input.phase);
+    if (input.when === "safe") {
+      const plan = await this.planPhaseSwitch({ to }, { signal });
+      await sleepUntil(this.#clock, plan.switchAt.getTime(), signal);
+    }
+    const entries = this.#entries(input.poets);
+    const keep = new Set(entries.map((e) => e.address));
+    const now = this.#clock.now();
+    const cleared = new Map<string, Uint8Array>();
+    let registrationsDeleted = 0;
+    let nipostsDeleted = 0;
+    await this.#state.transaction(
+      async (tx) => {
+        const challenges = new Map((await tx.challenges.list()).map((c) => [hex(c.nodeId), c]));
+        for (const r of await tx.registrations.list()) {
+          if (keep.has(r.address)) continue;
+          const challenge = challenges.get(hex(r.nodeId));
+          const chosen = challenge?.poetProofRef !== undefined;
+          const round = Number(r.roundId);
+          const notStarted =
+            !Number.isSafeInteger(round) || now < from.registrationDeadline(round).getTime();
+          if (challenge === undefined || chosen || notStarted) {
+            await tx.registrations.delete(r.nodeId, r.address);
+            registrationsDeleted++;
+            cleared.set(hex(r.nodeId), r.nodeId);
+          }
+        }
+        for (const n of await tx.nipost.list()) {
+          const ref = challenges.get(hex(n.nodeId))?.poetProofRef;
+          if (ref === undefined || !sameBytes(ref, n.poetProofRef)) {
+            await tx.nipost.delete(n.nodeId);
+            nipostsDeleted++;
+            cleared.set(hex(n.nodeId), n.nodeId);
+          }
+        }
+      },
+      { signal },
+    );
+    const before = new Set(this.#pool.all.map((e) => e.address));
+    this.#pool.replace(entries, to);
+    this.#context.schedule = to;
+    for (const entry of this.#pool.all) before.delete(entry.address);
+    for (const run of this.#context.runs.values()) run.cancel();
+    const previous = this.#generation;
+    this.#generation = new AbortController();
+    previous.abort(new PoetError("config", "the PoET set changed"));
+    const appliedAt = new Date(this.#clock.now());
+    this.#emit({
+      type: "poets-switched",
+      at: appliedAt,
+      poets: [...keep],
+      cleared: [...cleared.values()],
+    });
+    return {
+      poets: [...keep],
+      appliedAt,
+      cleared: [...cleared.values()],
+      registrationsDeleted,
+      nipostsDeleted,
+    };
+  }
+
+  /** Stops every loop and closes the PoET clients; running `buildNiPost` calls reject with `AbortedError`. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed.abort(new AbortedError("the registration manager was closed"));
+      for (const run of this.#context.runs.values()) run.cancel();
+      await Promise.allSettled([...this.#running.values()]);
+      await Promise.allSettled(this.#pool.all.map(async (e) => e.client.close?.()));
+      await this.#ownedVerifier?.close();
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #throwIfClosed(): void {
+    if (this.#closed.signal.aborted) throw new AbortedError("the registration manager is closed");
+  }
+
+  #entries(poets: readonly PoetServerConfig[]): PoetEntry[] {
+    if (!Array.isArray(poets)) throw new ConfigError("poets", "must be an array");
+    const seen = new Set<string>();
+    const existing = this.#pool === undefined ? [] : this.#pool.all;
+    return poets.map((poet, i) => {
+      const address = poetAddress(poet.url);
+      if (seen.has(address)) throw new ConfigError(`poets[${i}].url`, `${address} is listed twice`);
+      seen.add(address);
+      if (poet.pubkey !== undefined && poet.pubkey.length !== 32) {
+        throw new ConfigError(`poets[${i}].pubkey`, `must be 32 bytes, got ${poet.pubkey.length}`);
+      }
+      const reused = existing.find((e) => e.address === address);
+      if (reused !== undefined) return { ...reused, pubkey: poet.pubkey };
+      const client = this.#createClient({ ...poet, address });
+      return {
+        address,
+        pubkey: poet.pubkey,
+        client: isRegistrationClient(client)
+          ? client
+          : adaptPoetClient(client, {
+              certify: this.#certify,
+              certificates: this.#certificates,
+              clock: this.#clock,
+              logger: this.#logger,
+            }),
+      };
+    });
+  }
+
+  #emit(event: RegistrationEvent): void {
+    if ("nodeId" in event && event.nodeId instanceof Uint8Array) {
+      this.#lastEvents.set(hex(event.nodeId), event);
+    }
+    const level =
+      event.type.endsWith("failed") || event.type.endsWith("rejected") ? "warn" : "info";
+    this.#logger[level]({ event: event.type }, `registration: ${event.type}`);
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.#logger.error({ err, event: event.type }, "an event listener threw");
+      }
+    }
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * @module registration/registration-run
+ *
+ * Registering one identity's challenge with the PoETs it is missing, in the background, until the
+ * round starts (docs/node-client.md §1.3, §4, §7 item 1, §8; docs/protocol.md §2.4, §2.5).
+ *
+ * Every PoET is tried in parallel (through the manager's submit limit) and each success is
+ * persisted the moment it arrives, so a crash loses nothing. The caller waits only for the first
+ * success; the others keep being retried until the round start: transient failures (network, 5xx,
+ * 429, a timeout, a failed `info()`) after a random 1–2× retry delay or the PoET's `Retry-After`,
+ * while a refusal that will not change (bad request, too late, 409 for another challenge, a
+ * different phase or key) ends that PoET's attempts for the round.
+ */
+import type { Signer } from "../auth/signer.js";
+import type { Clock } from "../clock.js";
+import { PoetError, PoetRpcError, RegistrationRejectedError, StorageError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { NodeState } from "../storage/index.js";
+import { anySignal, asPoetError, isAbort, sleepUntil, withTimeout } from "./abort.js";
+import type { ConcurrencyLimit } from "./concurrency-limit.js";
+import type { RegistrationEvent } from "./events.js";
+import { drawJitter, type RandomSource } from "./jitter.js";
+import type { PoetEntry, PoetPool } from "./poet-pool.js";
+
+/** What a {@link RegistrationRun} needs from the manager. */
+export interface RegistrationRunContext {
+  state: NodeState;
+  pool: PoetPool;
+  clock: Clock;
+  logger: Logger;
+  random: RandomSource;
+  submits: ConcurrencyLimit;
+  emit: (event: RegistrationEvent) => void;
+  prefix: Uint8Array;
+  submitRetryDelayMs: number;
+  requestTimeoutMs: number;
+}
+
+/** The identity, challenge and round one run registers. */
+export interface RegistrationTarget {
+  signer: Signer;
+  hash: Uint8Array;
+  publishEpoch: number;
+  round: number;
+  /** Registration closes (round start), unix ms. */
+  deadlineMs: number;
+  /** The proof deadline sent to the PoETs, unix ms. */
+  proofDeadlineMs: number;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+/** Whether retrying the same registration later cannot succeed. */
+function isFinal(error: PoetError): boolean {
+  if (error instanceof RegistrationRejectedError) return true;
+  if (error instanceof PoetRpcError) return !error.retriable;
+  return error.code === "config" || error.code === "malformed";
+}
+
+/**
+ * Registers one identity with a set of PoETs until the round starts.
+ *
+ * @example
+ * ```ts
+ * const run = new RegistrationRun(context, target, missingPoets, signal);
+ * await run.firstSuccess; // resolves at the first persisted registration, or when all gave up
+ * ```
+ */
+export class RegistrationRun {
+  readonly key: string;
+  readonly target: RegistrationTarget;
+  /** Resolves when one PoET accepted, or when every PoET has finished. */
+  readonly firstSuccess: Promise<void>;
+  /** Resolves when every PoET has finished (accepted, refused, or the deadline passed). */
+  readonly done: Promise<void>;
+  /** The last failure of each PoET that did not accept. */
+  readonly failures = new Map<string, PoetError>();
+  /** PoETs that accepted during this run. */
+  readonly accepted = new Set<string>();
+  /** PoETs that refused for good (retrying cannot help this round). */
+  readonly refused = new Set<string>();
+  readonly #context: RegistrationRunContext;
+  readonly #controller = new AbortController();
+  readonly #signal: AbortSignal;
+  readonly #closed: AbortSignal;
+
+  constructor(
+    context: RegistrationRunContext,
+    target: RegistrationTarget,
+    poets: readonly PoetEntry[],
+    signal: AbortSignal,
+  ) {
+    this.#context = context;
+    this.target = target;
+    this.key = runKey(target.signer.nodeId, target.hash, target.round);
+    this.#closed = signal;
+    this.#signal = anySignal(signal, this.#controller.signal);
+    let first!: () => void;
+    this.firstSuccess = new Promise<void>((resolve) => {
+      first = resolve;
+    });
+    // The round start ends every attempt.
+    const { clock } = context;
+    sleepUntil(clock, target.deadlineMs, this.#signal).then(
+      () => this.#controller.abort(),
+      () => {},
+    );
+    this.done = Promise.all(
+      poets.map((entry) =>
+        this.#registerWith(entry).then(() => {
+          if (this.accepted.size > 0) first();
+        }),
+      ),
+    ).then(() => {
+      first();
+      this.#controller.abort();
+    });
+  }
+
+  /** Stops every attempt. */
+  cancel(): void {
+    this.#controller.abort();
+  }
+
+  async #registerWith(entry: PoetEntry): Promise<void> {
+    const { clock, emit, state, target } = { ...this.#context, target: this.target };
+    const signal = this.#signal;
+    const base = {
+      nodeId: target.signer.nodeId,
+      publishEpoch: target.publishEpoch,
+      round: target.round,
+      poet: entry.address,
+    };
+    for (;;) {
+      if (signal.aborted) return this.#deadlinePassed(entry);
+      try {
+        await this.#context.pool.phase(entry, target.round, { signal });
+        const result = await this.#context.submits.run(
+          () =>
+            withTimeout(
+              clock,
+              this.#context.requestTimeoutMs,
+              `submit to ${entry.address}`,
+              signal,
+              (s) =>
+                entry.client.register(
+                  {
+                    signer: target.signer,
+                    prefix: this.#context.prefix,
+                    challenge: target.hash,
+                    deadline: new Date(target.proofDeadlineMs),
+                  },
+                  { signal: s },
+                ),
+            ),
+          { signal },
+        );
+        const roundEnd = new Date(clock.now() + Math.max(0, result.roundEndMs));
+        if (result.roundId !== String(target.round)) {
+          this.#context.logger.warn(
+            { poet: entry.address, roundId: result.roundId, expected: target.round },
+            "the PoET registered the challenge in another round than the schedule says",
+          );
+        }
+        try {
+          await state.registrations.add({
+            nodeId: target.signer.nodeId,
+            hash: target.hash,
+            address: entry.address,
+            roundId: result.roundId,
+            roundEnd,
+          });
+        } catch (err) {
+          // Registered already (another run, or a row restored by hand): keep the stored row.
+          if (!(err instanceof StorageError && err.kind === "duplicate")) throw err;
+        }
+        this.accepted.add(entry.address);
+        this.failures.delete(entry.address);
+        emit({
+          type: "registered",
+          at: new Date(clock.now()),
+          ...base,
+          roundId: result.roundId,
+          roundEnd,
+          resumed: false,
+        });
+        return;
+      } catch (err) {
+        if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry);
+        const error = asPoetError(err);
+        this.failures.set(entry.address, error);
+        const retryAfter = error instanceof PoetRpcError ? (error.retryAfterMs ?? 0) : 0;
+        const delay = Math.max(
+          retryAfter,
+          drawJitter(
+            this.#context.submitRetryDelayMs,
+            2 * this.#context.submitRetryDelayMs,
+            this.#context.random,
+          ),
+        );
+        const next = clock.now() + delay;
+        const giveUp = isFinal(error) || next >= target.deadlineMs || error instanceof StorageError;
+        emit({
+          type: "registration-failed",
+          at: new Date(clock.now()),
+          ...base,
+          error,
+          nextAttemptAt: giveUp ? undefined : new Date(next),
+        });
+        if (giveUp) {
+          if (isFinal(error) || error instanceof StorageError) this.refused.add(entry.address);
+          return;
+        }
+        try {
+          await clock.sleep(delay, { signal });
+        } catch {
+          return this.#deadlinePassed(entry);
+        }
+      }
+    }
+  }
+
+  #deadlinePassed(entry: PoetEntry): void {
+    if (this.accepted.has(entry.address)) return;
+    const error = new PoetError(
+      "registration-window-missed",
+      `${entry.address}: registration closed before the PoET accepted the challenge`,
+      { cause: this.failures.get(entry.address) },
+    );
+    this.failures.set(entry.address, error);
+    if (this.#closed.aborted) return;
+    const { clock, emit } = this.#context;
+    emit({
+      type: "registration-failed",
+      at: new Date(clock.now()),
+      nodeId: this.target.signer.nodeId,
+      publishEpoch: this.target.publishEpoch,
+      round: this.target.round,
+      poet: entry.address,
+      error,
+      nextAttemptAt: undefined,
+    });
+  }
+}
+
+/** The key of a run: identity, challenge and round. */
+export function runKey(nodeId: Uint8Array, hash: Uint8Array, round: number): string {
+  return `${hex(nodeId)}:${hex(hash)}:${round}`;
+}

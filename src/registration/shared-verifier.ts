@@ -1,0 +1,156 @@
+/**
+ * @module registration/shared-verifier
+ *
+ * One verification per proof, whatever the number of identities that use it
+ * (docs/node-client.md §1.6, §2.7, §5; docs/protocol.md §5.5).
+ *
+ * A proof is identified by its ref (blake3 of its SCALE encoding) together with the statement it
+ * is checked against: the ref does not cover the member list, so the same proof served with other
+ * members is another check. Results are shared in memory while the manager runs (failures too: an
+ * invalid proof stays invalid), and successes are written to the verified-proofs table, so that a
+ * restarted node trusts what it verified before instead of spending the time again, which is what
+ * go-spacemesh's `poets` table does for it.
+ */
+import type { Clock } from "../clock.js";
+import { ProofVerificationError } from "../errors.js";
+import type { NodeState } from "../storage/index.js";
+import { proofRef } from "../verify/index.js";
+import type { PoetProof } from "../wire/index.js";
+import { raceAbort } from "./abort.js";
+import type { RoundMembers } from "./round-members.js";
+
+/** Checks a PoET proof against a statement; rejects with `ProofVerificationError` when invalid. */
+export interface ProofVerifier {
+  verify(
+    proof: PoetProof,
+    statement: Uint8Array,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<void>;
+}
+
+/** A proof of one PoET round that passed verification. */
+export interface VerifiedRoundProof {
+  /** The PoET's normalised address. */
+  poet: string;
+  roundId: string;
+  proof: PoetProof;
+  /** blake3(SCALE(proof)): the PoST challenge of identities that pick it. */
+  ref: Uint8Array;
+  /** The membership root the proof was verified against. */
+  statement: Uint8Array;
+  members: RoundMembers;
+  /** The service key the PoET sent with the proof. */
+  servicePubkey: Uint8Array;
+  /** True when the verification result came from the node state. */
+  fromCache: boolean;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+const MEMORY_ENTRIES = 512;
+
+/**
+ * Verifies each proof once and remembers the answer, in memory and in the node state.
+ *
+ * @example
+ * ```ts
+ * const verifier = new SharedVerifier({ state, verifier: { verify: verifyPoetProof }, clock });
+ * const verified = await verifier.check({ poet, roundId, proof, members, servicePubkey }, { signal });
+ * ```
+ */
+export class SharedVerifier {
+  readonly #state: NodeState;
+  readonly #verifier: ProofVerifier;
+  readonly #clock: Clock;
+  readonly #signal: AbortSignal | undefined;
+  readonly #results = new Map<string, Promise<boolean>>();
+
+  constructor(init: {
+    state: NodeState;
+    verifier: ProofVerifier;
+    clock: Clock;
+    /** Aborts shared work when the owner closes. */
+    signal?: AbortSignal | undefined;
+  }) {
+    this.#state = init.state;
+    this.#verifier = init.verifier;
+    this.#clock = init.clock;
+    this.#signal = init.signal;
+  }
+
+  /**
+   * Verifies `proof` against the members' root, or reuses an earlier answer. Rejects with the
+   * verifier's `ProofVerificationError` for an invalid proof.
+   */
+  async check(
+    input: {
+      poet: string;
+      roundId: string;
+      proof: PoetProof;
+      members: RoundMembers;
+      servicePubkey: Uint8Array;
+    },
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<VerifiedRoundProof> {
+    const bad = input.members.members.findIndex((m) => m.length !== 32);
+    if (bad >= 0) {
+      throw new ProofVerificationError(
+        "bad-members",
+        `${input.poet} round ${input.roundId}: members[${bad}] is ` +
+          `${input.members.members[bad]?.length} bytes, not 32`,
+      );
+    }
+    const ref = proofRef(input.proof);
+    const statement = input.members.root();
+    const key = `${hex(ref)}:${hex(statement)}`;
+    let result = this.#results.get(key);
+    if (result === undefined) {
+      const started = this.#verifyOnce(input, ref, statement);
+      result = started;
+      // A storage or abort failure is not an answer about the proof: the next caller retries.
+      started.catch((err: unknown) => {
+        if (isTransient(err) && this.#results.get(key) === started) this.#results.delete(key);
+      });
+      this.#results.set(key, started);
+      if (this.#results.size > MEMORY_ENTRIES) {
+        const oldest = this.#results.keys().next().value;
+        if (oldest !== undefined) this.#results.delete(oldest);
+      }
+    }
+    const fromCache = await raceAbort(result, options.signal);
+    return { ...input, ref, statement, fromCache };
+  }
+
+  async #verifyOnce(
+    input: { poet: string; roundId: string; proof: PoetProof; servicePubkey: Uint8Array },
+    ref: Uint8Array,
+    statement: Uint8Array,
+  ): Promise<boolean> {
+    const signal = this.#signal;
+    const stored = await this.#state.proofs.get(ref, { signal });
+    if (stored !== undefined && sameBytes(stored.statement, statement)) return true;
+    await this.#verifier.verify(input.proof, statement, { signal });
+    await this.#state.proofs.put(
+      {
+        proof: input.proof,
+        address: input.poet,
+        roundId: input.roundId,
+        servicePubkey: input.servicePubkey,
+        statement,
+        verifiedAt: new Date(this.#clock.now()),
+      },
+      { signal },
+    );
+    return false;
+  }
+}
+
+function isTransient(err: unknown): boolean {
+  return !(err instanceof Error && err.name === "ProofVerificationError");
+}

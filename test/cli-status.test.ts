@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { openNodeState } from "../src/storage/index.js";
+import { cli } from "./cli-helpers.js";
+import {
+  createGoDatabase,
+  GO_USER_VERSION,
+  goAddChallenge,
+  goAddPoetRegistration,
+} from "./helpers/storage-go-db.js";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "poet-cli-status-"));
+const id = (b: number) => new Uint8Array(32).fill(b);
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+const challenge = (publishEpoch: number) => ({
+  publishEpoch,
+  sequence: 1n,
+  prevAtx: id(0xa1),
+  positioningAtx: id(0xa2),
+});
+
+async function fixture(name: string): Promise<string> {
+  const file = path.join(tmp, name);
+  const state = await openNodeState(file);
+  try {
+    // identity 1: registered at two PoETs for round 30 (publish epoch 31), waiting for the round end
+    await state.challenges.add(id(1), challenge(31), { hash: id(0x11) });
+    await state.registrations.addMany([
+      {
+        nodeId: id(1),
+        hash: id(0x11),
+        address: "https://poet-a.example",
+        roundId: "30",
+        roundEnd: new Date("2024-09-29T20:00:00Z"),
+      },
+      {
+        nodeId: id(1),
+        hash: id(0x11),
+        address: "https://poet-b.example",
+        roundId: "30",
+        roundEnd: new Date("2024-09-29T20:00:01Z"),
+      },
+    ]);
+    // identity 2: a registration made for another challenge (stale row)
+    await state.challenges.add(id(2), challenge(31), { hash: id(0x22) });
+    await state.registrations.add({
+      nodeId: id(2),
+      hash: id(0x99),
+      address: "https://poet-a.example",
+      roundId: "30",
+      roundEnd: new Date("2024-09-29T20:00:00Z"),
+    });
+  } finally {
+    await state.close();
+  }
+  return file;
+}
+
+describe("poet-client status", () => {
+  it("reports each identity's registrations, next step and inconsistencies as JSON (exit 5)", async () => {
+    const db = await fixture("state-1.sql");
+    const r = await cli(["status", "--db", db, "--json"], { now: "2024-09-20T00:00:00Z" });
+    assert.equal(r.code, 5, r.err);
+    const body = JSON.parse(r.out);
+    assert.equal(body.ok, false);
+    assert.equal(body.identities.length, 2);
+    const [one, two] = body.identities;
+    assert.equal(one.nodeId, hex(id(1)));
+    assert.equal(one.publishEpoch, 31);
+    assert.equal(one.round, 30);
+    assert.deepEqual(
+      one.registrations.map((x: { poet: string; roundId: string }) => [x.poet, x.roundId]),
+      [
+        ["https://poet-a.example", "30"],
+        ["https://poet-b.example", "30"],
+      ],
+    );
+    assert.equal(one.next.step, "wait-for-round-end");
+    assert.equal(one.next.at, "2024-09-29T20:00:01.000Z");
+    assert.deepEqual(one.problems, []);
+    assert.equal(two.nodeId, hex(id(2)));
+    assert.equal(two.registrations[0].forCurrentChallenge, false);
+    assert.equal(two.next.step, "repair");
+    assert.ok(
+      body.inconsistencies.some((i: { kind: string }) => i.kind === "registration-hash-mismatch"),
+    );
+  });
+
+  it("flags PoETs that are configured but missing, and registrations at unconfigured PoETs", async () => {
+    const file = path.join(tmp, "state-2.sql");
+    const state = await openNodeState(file);
+    await state.challenges.add(id(3), challenge(31), { hash: id(0x33) });
+    await state.registrations.add({
+      nodeId: id(3),
+      hash: id(0x33),
+      address: "https://poet-a.example",
+      roundId: "30",
+      roundEnd: new Date("2024-09-29T20:00:00Z"),
+    });
+    await state.close();
+    const before = await cli(
+      [
+        "status",
+        "--db",
+        file,
+        "--poet",
+        "https://poet-a.example",
+        "--poet",
+        "https://poet-c.example",
+        "--json",
+      ],
+      { now: "2024-09-10T00:00:00Z" },
+    );
+    assert.equal(before.code, 0, before.err);
+    const id3 = JSON.parse(before.out).identities[0];
+    assert.deepEqual(id3.missingPoets, ["https://poet-c.example"]);
+    assert.equal(id3.next.step, "register-missing");
+    assert.equal(id3.next.at, "2024-09-16T08:00:00.000Z");
+
+    const moved = await cli(
+      ["status", "--db", file, "--poet", "https://poet-c.example", "--json"],
+      {
+        now: "2024-09-10T00:00:00Z",
+      },
+    );
+    assert.equal(moved.code, 5);
+    assert.match(JSON.parse(moved.out).identities[0].problems[0], /not among the configured/);
+  });
+
+  it("says the proofs are due once the round has ended, and prints plain text", async () => {
+    const db = await fixture("state-3.sql");
+    const r = await cli(["status", "--db", db], { now: "2024-09-30T00:00:00Z" });
+    assert.equal(r.code, 5);
+    assert.match(r.out, /identity 0101/);
+    assert.match(r.out, /round 30 ended: fetch, verify and choose a proof/);
+    assert.match(r.out, /for another challenge/);
+  });
+
+  it("reports an empty database as healthy", async () => {
+    const file = path.join(tmp, "empty.sql");
+    await (await openNodeState(file)).close();
+    const r = await cli(["status", "--db", file]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /no identities/);
+  });
+
+  it("leaves a go-spacemesh database byte-for-byte unchanged", async () => {
+    const file = path.join(tmp, "go-node.sql");
+    const go = createGoDatabase(file);
+    goAddChallenge(go, {
+      id: id(4),
+      epoch: 31,
+      sequence: 2n,
+      prevAtx: id(0xa1),
+      posAtx: id(0xa2),
+    });
+    goAddPoetRegistration(go, {
+      id: id(4),
+      hash: id(0x44),
+      address: "https://poet-a.example",
+      roundId: "30",
+      roundEndUnix: 1727640000n,
+    });
+    go.close();
+    const snapshot = () => {
+      const db = new Database(file, { readonly: true });
+      const userVersion = db.pragma("user_version", { simple: true });
+      const schema = db.prepare("select type, name, sql from sqlite_master order by name").all();
+      db.close();
+      const sha256 = createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+      return { sha256, userVersion, schema };
+    };
+    const before = snapshot();
+    const r = await cli(["status", "--db", file, "--json"], { now: "2024-09-20T00:00:00Z" });
+    assert.equal(r.code, 0, r.err);
+    const body = JSON.parse(r.out);
+    assert.equal(body.identities.length, 1);
+    assert.equal(body.identities[0].nodeId, hex(id(4)));
+    assert.equal(body.identities[0].registrations[0].roundId, "30");
+    const after = snapshot();
+    assert.deepEqual(after, before);
+    assert.equal(after.userVersion, GO_USER_VERSION);
+  });
+
+  it("refuses a database file that does not exist instead of creating it (exit 1)", async () => {
+    const file = path.join(tmp, "nope.sql");
+    const r = await cli(["status", "--db", file]);
+    assert.equal(r.code, 1);
+    assert.equal(fs.existsSync(file), false);
+    assert.match(r.err, /no such file/);
+  });
+
+  it("requires --db (exit 2)", async () => {
+    const r = await cli(["status"]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--db/);
+  });
+});

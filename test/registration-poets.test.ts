@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  build,
+  drive,
+  driveTo,
+  hex,
+  identity,
+  ofType,
+  POST_RESULT,
+  ready,
+  schedule,
+  setup,
+  T0,
+} from "./registration-harness.js";
+
+describe("RegistrationManager with several PoETs", () => {
+  it("chooses the proof with the most ticks", async () => {
+    const h = await setup([
+      { leavesPerRound: 200n },
+      { leavesPerRound: 900n },
+      { leavesPerRound: 500n },
+    ]);
+    try {
+      const id = identity(1);
+      const nipost = ready(await drive(h.clock, build(h, id)));
+      assert.equal(nipost.poet, h.poets[1]!.url);
+      assert.equal(nipost.leaves, 900n);
+      assert.equal(nipost.ticks, 9n);
+      assert.equal(ofType(h.events, "registered").length, 3);
+      assert.equal(ofType(h.events, "proof-downloaded").length, 3);
+      const selected = ofType(h.events, "best-proof-selected");
+      assert.equal(selected.at(-1)?.leaves, 900n);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("goes on with the PoETs that answer while one hangs at registration", async () => {
+    const h = await setup([{ leavesPerRound: 400n }, { leavesPerRound: 300n }]);
+    try {
+      h.poets[0]!.faults.hang = true;
+      const id = identity(1);
+      const nipost = ready(await drive(h.clock, build(h, id)));
+      assert.equal(nipost.poet, h.poets[1]!.url);
+      const regs = await h.state.registrations.listFor(id.signer.nodeId);
+      assert.deepEqual(
+        regs.map((r) => r.address),
+        [h.poets[1]!.url],
+      );
+      const failed = ofType(h.events, "registration-failed").filter(
+        (e) => e.poet === h.poets[0]!.url,
+      );
+      assert.ok(failed.length > 0);
+      // Registration did not wait for the hanging PoET: the round end wait began at once.
+      const waiting = ofType(h.events, "waiting-for-round-end")[0]!;
+      assert.ok(waiting.at.getTime() < schedule.roundStart(0).getTime());
+    } finally {
+      h.poets[0]!.faults.hang = false;
+      await h.close();
+    }
+  });
+
+  it("keeps retrying a failing PoET until the round start and registers when it recovers", async () => {
+    const h = await setup([{}, {}]);
+    try {
+      h.poets[0]!.faults.failNext(3, 503);
+      const id = identity(1);
+      const run = build(h, id);
+      await driveTo(h.clock, schedule.roundStart(0).getTime() - 1000);
+      const regs = await h.state.registrations.listFor(id.signer.nodeId);
+      assert.equal(regs.length, 2);
+      const failed = ofType(h.events, "registration-failed");
+      assert.ok(failed.length >= 1);
+      assert.ok(failed.every((e) => e.nextAttemptAt !== undefined));
+      ready(await drive(h.clock, run));
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("uses the other PoETs when one hangs at proof time, after the cut-off", async () => {
+    const h = await setup([{ leavesPerRound: 900n }, { leavesPerRound: 300n }]);
+    try {
+      const id = identity(1);
+      const run = build(h, id);
+      await driveTo(h.clock, schedule.roundEnd(0).getTime() - 1000);
+      h.poets[0]!.faults.hang = true;
+      const nipost = ready(await drive(h.clock, run));
+      assert.equal(nipost.poet, h.poets[1]!.url);
+      // PoST started no earlier than the cut-off: the hanging PoET was given its chance.
+      const started = ofType(h.events, "post-started")[0]!;
+      const cutoff = ofType(h.events, "waiting-for-round-end")[0]!.cutoff;
+      assert.ok(started.at.getTime() >= cutoff.getTime());
+    } finally {
+      h.poets[0]!.faults.hang = false;
+      await h.close();
+    }
+  });
+
+  it("upgrades to a better proof from a PoET that comes back after the first proof was chosen", async () => {
+    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 800n }]);
+    try {
+      const id = identity(1);
+      const run = build(h, id);
+      await driveTo(h.clock, schedule.roundEnd(0).getTime() - 2000);
+      await h.poets[1]!.faults.down();
+      await driveTo(h.clock, schedule.roundEnd(0).getTime() + 6000);
+      const first = ofType(h.events, "best-proof-selected");
+      assert.equal(first.length, 1);
+      assert.equal(first[0]!.poet, h.poets[0]!.url);
+      assert.ok(ofType(h.events, "proof-fetch-failed").some((e) => e.poet === h.poets[1]!.url));
+      await h.poets[1]!.faults.up();
+      const nipost = ready(await drive(h.clock, run));
+      assert.equal(nipost.poet, h.poets[1]!.url);
+      assert.equal(nipost.leaves, 800n);
+      const selected = ofType(h.events, "best-proof-selected");
+      assert.equal(selected.length, 2);
+      assert.deepEqual(selected[1]!.replaces, { poet: h.poets[0]!.url, leaves: 300n, ticks: 3n });
+      assert.deepEqual(h.postCalls, [nipost.proofRef]);
+      const stored = await h.state.challenges.get(id.signer.nodeId);
+      assert.deepEqual(stored?.poetProofRef, nipost.proofRef);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("rejects an invalid proof and uses a valid one", async () => {
+    const h = await setup([{ leavesPerRound: 900n }, { leavesPerRound: 300n }]);
+    try {
+      h.poets[0]!.faults.invalidProof = true;
+      const id = identity(1);
+      const nipost = ready(await drive(h.clock, build(h, id)));
+      assert.equal(nipost.poet, h.poets[1]!.url);
+      const rejected = ofType(h.events, "proof-rejected");
+      assert.equal(rejected.length, 1);
+      assert.equal(rejected[0]!.poet, h.poets[0]!.url);
+      assert.equal(rejected[0]!.nodeId, undefined);
+      assert.equal(rejected[0]!.error.name, "ProofVerificationError");
+      assert.equal(await h.state.proofs.findByRound(h.poets[0]!.url, "0").then((p) => p.length), 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("reports no proof, without looping, when the only proof is invalid", async () => {
+    const h = await setup([{}]);
+    try {
+      h.poets[0]!.faults.invalidProof = true;
+      const id = identity(1);
+      const outcome = await drive(h.clock, build(h, id));
+      assert.equal(outcome.kind, "no-proof");
+      assert.ok(outcome.kind === "no-proof" && !outcome.expired);
+      assert.ok(h.clock.now() < schedule.proofDeadline(0).getTime());
+      assert.equal(h.postCalls.length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("skips a proof whose members lack the challenge", async () => {
+    const h = await setup([{ leavesPerRound: 900n }, { leavesPerRound: 300n }]);
+    try {
+      const id = identity(1);
+      h.poets[0]!.faults.omitChallenge(id.hash);
+      const nipost = ready(await drive(h.clock, build(h, id)));
+      assert.equal(nipost.poet, h.poets[1]!.url);
+      const rejected = ofType(h.events, "proof-rejected");
+      assert.equal(rejected.length, 1);
+      assert.equal(hex(rejected[0]!.nodeId!), hex(id.signer.nodeId));
+      assert.equal(rejected[0]!.error.name, "ProofVerificationError");
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("leaves out a PoET of another phase and reports it, without stopping", async () => {
+    const h = await setup([{}, { phaseShiftMs: 30_000 }]);
+    try {
+      const id = identity(1);
+      const nipost = ready(await drive(h.clock, build(h, id)));
+      assert.equal(nipost.poet, h.poets[0]!.url);
+      const mismatch = ofType(h.events, "phase-mismatch");
+      assert.equal(mismatch.length, 1);
+      assert.equal(mismatch[0]!.poet, h.poets[1]!.url);
+      assert.deepEqual(mismatch[0]!.actual, { phaseShiftMs: 30_000, cycleGapMs: 10_000 });
+      assert.equal(mismatch[0]!.error.name, "RegistrationRejectedError");
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("reports a missed window with the next one when no PoET accepts before the round start", async () => {
+    const h = await setup([{}]);
+    try {
+      await h.poets[0]!.faults.down();
+      const id = identity(1);
+      const outcome = await drive(h.clock, build(h, id));
+      assert.equal(outcome.kind, "window-missed");
+      if (outcome.kind !== "window-missed") return;
+      assert.equal(outcome.deadline.getTime(), T0 + 20_000);
+      assert.equal(outcome.nextRound, 1);
+      assert.equal(outcome.nextPublishEpoch, 2);
+      assert.equal(outcome.nextRegistrationDeadline.getTime(), T0 + 80_000);
+      assert.equal(outcome.error.code, "registration-window-missed");
+      assert.equal(ofType(h.events, "window-missed").length, 1);
+      assert.equal(await h.state.challenges.get(id.signer.nodeId), undefined);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe("RegistrationManager and the PoST provider", () => {
+  it("reports a failing PoST provider as an outcome and runs PoST again on the next call", async () => {
+    let fail = true;
+    const h = await setup([{}], {
+      post: async () => {
+        if (fail) throw new Error("disk unavailable");
+        return POST_RESULT;
+      },
+    });
+    try {
+      const id = identity(1);
+      const outcome = await drive(h.clock, build(h, id));
+      assert.equal(outcome.kind, "post-failed");
+      assert.equal(ofType(h.events, "post-failed").length, 1);
+      fail = false;
+      const nipost = ready(
+        await drive(h.clock, h.manager.buildNiPost({ nodeId: id.signer.nodeId })),
+      );
+      assert.deepEqual(nipost.post, POST_RESULT.post);
+    } finally {
+      await h.close();
+    }
+  });
+});
