@@ -5,6 +5,7 @@ import {
   CertificateCache,
   checkPow,
   createEd25519Signer,
+  type SubmitAuthorizedOptions,
   submitAuthorized,
 } from "../src/auth/index.js";
 import type { PoetClient, PoetInfo, PoetSubmitRequest, PowParams } from "../src/client/index.js";
@@ -20,7 +21,29 @@ const prefix = new Uint8Array(21).fill(4);
 const challenge = new Uint8Array(32).fill(6);
 const NOW = Date.parse("2030-01-01T00:00:00Z");
 
-type Answer = "ok" | "unauthorized" | "stale-pow" | "conflict";
+/** How the fake PoET refuses a submit, as the REST gateway reports it. */
+const REFUSALS = {
+  unauthorized: {
+    message: "HTTP 401: invalid certificate\nsignature mismatch",
+    kind: "unauthorized",
+    httpStatus: 401,
+    grpcCode: 16,
+  },
+  "stale-pow": {
+    message: "HTTP 400: invalid proof of work parameters",
+    kind: "invalid-request",
+    httpStatus: 400,
+    grpcCode: 3,
+  },
+  conflict: {
+    message: "HTTP 409: conflicting registration",
+    kind: "conflicting-registration",
+    httpStatus: 409,
+    grpcCode: 6,
+  },
+} as const;
+
+type Answer = "ok" | keyof typeof REFUSALS;
 
 /** A PoET client double that records every submit and answers from a script. */
 function fakePoet(options: { certifier?: boolean; answers: Answer[] }) {
@@ -48,32 +71,9 @@ function fakePoet(options: { certifier?: boolean; answers: Answer[] }) {
     submit: async (request) => {
       submitted.push(request);
       const answer = options.answers.shift() ?? "ok";
-      if (answer === "unauthorized") {
-        throw new PoetRpcError("HTTP 401: invalid certificate\nsignature mismatch", {
-          ...target,
-          kind: "unauthorized",
-          retriable: false,
-          httpStatus: 401,
-          grpcCode: 16,
-        });
-      }
-      if (answer === "stale-pow") {
-        throw new PoetRpcError("HTTP 400: invalid proof of work parameters", {
-          ...target,
-          kind: "invalid-request",
-          retriable: false,
-          httpStatus: 400,
-          grpcCode: 3,
-        });
-      }
-      if (answer === "conflict") {
-        throw new PoetRpcError("HTTP 409: conflicting registration", {
-          ...target,
-          kind: "conflicting-registration",
-          retriable: false,
-          httpStatus: 409,
-          grpcCode: 6,
-        });
+      if (answer !== "ok") {
+        const { message, ...refusal } = REFUSALS[answer];
+        throw new PoetRpcError(message, { ...target, ...refusal, retriable: false });
       }
       return { roundId: "7", untilRoundEndMs: 1000, roundEnd: new Date(NOW + 1000) };
     },
@@ -98,6 +98,14 @@ function certifyWith(expiration?: bigint) {
     return { data, signature: await certifierSigner.sign(data), pubkey: certifierSigner.nodeId };
   };
   return { certify, calls: () => calls };
+}
+
+/** Submits the test challenge through `client` as the test signer. */
+function submit(
+  client: PoetClient,
+  options: Omit<SubmitAuthorizedOptions, "client" | "signer" | "prefix" | "challenge"> = {},
+) {
+  return submitAuthorized({ client, signer, prefix, challenge, ...options });
 }
 
 function isPow(request: PoetSubmitRequest | undefined): boolean {
@@ -140,14 +148,7 @@ describe("authorization", () => {
   it("registers with a certificate and the certifier's hint when both sides can", async () => {
     const poet = fakePoet({ certifier: true, answers: ["ok"] });
     const { certify } = certifyWith();
-    const result = await submitAuthorized({
-      client: poet.client,
-      signer,
-      prefix,
-      challenge,
-      certify,
-      clock: new ManualClock(NOW),
-    });
+    const result = await submit(poet.client, { certify, clock: new ManualClock(NOW) });
     assert.equal(result.authorization, "certificate");
     assert.equal(result.roundId, "7");
     const [request] = poet.submitted;
@@ -161,11 +162,7 @@ describe("authorization", () => {
 
   it("falls back to proof of work when certification fails", async () => {
     const poet = fakePoet({ certifier: true, answers: ["ok"] });
-    const result = await submitAuthorized({
-      client: poet.client,
-      signer,
-      prefix,
-      challenge,
+    const result = await submit(poet.client, {
       certify: async () => {
         throw new PoetRpcError("HTTP 403: invalid proof", {
           server: certifier.url,
@@ -182,14 +179,7 @@ describe("authorization", () => {
   it("re-certifies once after a 401 and registers with the new certificate", async () => {
     const poet = fakePoet({ certifier: true, answers: ["unauthorized", "ok"] });
     const { certify, calls } = certifyWith(BigInt(NOW / 1000 + 86_400));
-    const result = await submitAuthorized({
-      client: poet.client,
-      signer,
-      prefix,
-      challenge,
-      certify,
-      clock: new ManualClock(NOW),
-    });
+    const result = await submit(poet.client, { certify, clock: new ManualClock(NOW) });
     assert.equal(result.authorization, "certificate");
     assert.equal(calls(), 2);
     assert.equal(poet.submitted.length, 2);
@@ -199,13 +189,7 @@ describe("authorization", () => {
   it("goes 401 → re-certify → 401 → proof of work, without a certificate in the last request", async () => {
     const poet = fakePoet({ certifier: true, answers: ["unauthorized", "unauthorized", "ok"] });
     const { certify, calls } = certifyWith();
-    const result = await submitAuthorized({
-      client: poet.client,
-      signer,
-      prefix,
-      challenge,
-      certify,
-    });
+    const result = await submit(poet.client, { certify });
     assert.equal(result.authorization, "pow");
     assert.equal(calls(), 2);
     assert.equal(poet.submitted.length, 3);
@@ -223,13 +207,7 @@ describe("authorization", () => {
       const data = encodeCertificate({ pubkey: nodeId });
       return { data, signature: await certifierSigner.sign(data) };
     };
-    const result = await submitAuthorized({
-      client: poet.client,
-      signer,
-      prefix,
-      challenge,
-      certify,
-    });
+    const result = await submit(poet.client, { certify });
     assert.equal(result.authorization, "pow");
     assert.ok(isPow(poet.submitted[1]));
   });
@@ -239,44 +217,20 @@ describe("authorization", () => {
     const certificates = new CertificateCache({ clock, renewBeforeMs: 3_600_000 });
     const { certify, calls } = certifyWith(BigInt(NOW / 1000 + 2 * 3600));
     const first = fakePoet({ certifier: true, answers: ["ok"] });
-    await submitAuthorized({
-      client: first.client,
-      signer,
-      prefix,
-      challenge,
-      certify,
-      certificates,
-      clock,
-    });
+    await submit(first.client, { certify, certificates, clock });
     const again = fakePoet({ certifier: true, answers: ["ok"] });
-    await submitAuthorized({
-      client: again.client,
-      signer,
-      prefix,
-      challenge,
-      certify,
-      certificates,
-      clock,
-    });
+    await submit(again.client, { certify, certificates, clock });
     assert.equal(calls(), 1);
     await clock.advance(90 * 60_000);
     const later = fakePoet({ certifier: true, answers: ["ok"] });
-    await submitAuthorized({
-      client: later.client,
-      signer,
-      prefix,
-      challenge,
-      certify,
-      certificates,
-      clock,
-    });
+    await submit(later.client, { certify, certificates, clock });
     assert.equal(calls(), 2);
     assert.equal(later.submitted.length, 1);
   });
 
   it("solves again with fresh parameters when the PoW challenge rotated", async () => {
     const poet = fakePoet({ answers: ["stale-pow", "ok"] });
-    const result = await submitAuthorized({ client: poet.client, signer, prefix, challenge });
+    const result = await submit(poet.client);
     assert.equal(result.authorization, "pow");
     assert.equal(hex(poet.submitted[1]?.powParams?.challenge as Uint8Array), "22".repeat(32));
   });
@@ -284,7 +238,7 @@ describe("authorization", () => {
   it("passes other refusals through unchanged", async () => {
     const poet = fakePoet({ answers: ["conflict"] });
     await assert.rejects(
-      submitAuthorized({ client: poet.client, signer, prefix, challenge }),
+      submit(poet.client),
       (err: unknown) => err instanceof PoetRpcError && err.kind === "conflicting-registration",
     );
     assert.equal(poet.submitted.length, 1);
@@ -292,15 +246,6 @@ describe("authorization", () => {
 
   it("stops with AbortedError when cancelled", async () => {
     const poet = fakePoet({ answers: [] });
-    await assert.rejects(
-      submitAuthorized({
-        client: poet.client,
-        signer,
-        prefix,
-        challenge,
-        signal: AbortSignal.abort(),
-      }),
-      AbortedError,
-    );
+    await assert.rejects(submit(poet.client, { signal: AbortSignal.abort() }), AbortedError);
   });
 });

@@ -7,9 +7,10 @@ import {
   createEd25519Signer,
   poetSigningPrefix,
   type Signer,
+  type SubmitAuthorizedOptions,
   submitAuthorized,
 } from "../src/auth/index.js";
-import { createPoetClient, WrongServiceKeyError } from "../src/client/index.js";
+import { createPoetClient, type PoetClient, WrongServiceKeyError } from "../src/client/index.js";
 import type { Clock } from "../src/clock.js";
 import { PoetRpcError, ProofNotReadyError } from "../src/errors.js";
 import { ManualClock, startMockCertifier, startMockPoet } from "../src/testing/index.js";
@@ -21,6 +22,21 @@ const GENESIS = Date.parse("2030-01-01T00:00:00Z");
 const prefix = poetSigningPrefix(new Uint8Array(20).fill(9));
 const nodes = [1, 2, 3].map((i) => createEd25519Signer(new Uint8Array(32).fill(i)));
 const challengeOf = (i: number) => new Uint8Array(32).fill(0x40 + i);
+
+/** Registers `nodes[i]` with its challenge `challengeOf(i)`. */
+function submitAs(
+  client: PoetClient,
+  i: number,
+  options: Omit<SubmitAuthorizedOptions, "client" | "signer" | "prefix" | "challenge"> = {},
+) {
+  return submitAuthorized({
+    client,
+    signer: nodes[i] as Signer,
+    prefix,
+    challenge: challengeOf(i),
+    ...options,
+  });
+}
 
 /** A certification callback that sends a (fake) PoST to the mock certifier over HTTP. */
 function certifyAt(): CertifyCallback {
@@ -110,14 +126,7 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
       await using client = createPoetClient({ url: poet.url, protocol, clock });
       const info = await client.info();
       assert.equal(hex(info.certifier?.pubkey ?? new Uint8Array()), hex(certifier.pubkey));
-      const result = await submitAuthorized({
-        client,
-        signer: nodes[0] as never,
-        prefix,
-        challenge: challengeOf(0),
-        certify: certifyAt(),
-        clock,
-      });
+      const result = await submitAs(client, 0, { certify: certifyAt(), clock });
       assert.equal(result.authorization, "certificate");
       assert.equal(certifier.requests.length, 1);
       assert.equal(poet.state.round(0)?.registrations.length, 1);
@@ -147,11 +156,7 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
       const certificates = new CertificateCache({ clock: nodeClock, renewBeforeMs: 0 });
 
       // 401 (expired at the PoET) → re-certify, now on the PoET's time → accepted.
-      const first = await submitAuthorized({
-        client,
-        signer: nodes[1] as Signer,
-        prefix,
-        challenge: challengeOf(1),
+      const first = await submitAs(client, 1, {
         certificates,
         clock: poetClock,
         certify: async (request, options) => {
@@ -164,11 +169,7 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
 
       // A stale certificate again, and the certifier refuses to issue another: proof of work.
       skewMs = -3_600_000;
-      const result = await submitAuthorized({
-        client,
-        signer: nodes[2] as Signer,
-        prefix,
-        challenge: challengeOf(2),
+      const result = await submitAs(client, 2, {
         certificates,
         clock: poetClock,
         certify: async (request, options) => {
@@ -189,13 +190,7 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
         clock,
         servicePubkey: poet.info.servicePubkey,
       });
-      await submitAuthorized({
-        client,
-        signer: nodes[0] as Signer,
-        prefix,
-        challenge: challengeOf(0),
-        clock,
-      });
+      await submitAs(client, 0, { clock });
       await clock.set(poet.schedule.roundEnd(0));
       poet.faults.wrongServiceKey = true;
       await assert.rejects(client.proof("0"), WrongServiceKeyError);
@@ -261,13 +256,7 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
         maxResponseBytes: 20_000,
         timeoutMs: 5_000,
       });
-      await submitAuthorized({
-        client,
-        signer: nodes[0] as Signer,
-        prefix,
-        challenge: challengeOf(0),
-        clock,
-      });
+      await submitAs(client, 0, { clock });
       await clock.set(poet.schedule.roundEnd(0));
       poet.faults.oversizeBytes = 100_000;
       await assert.rejects(
@@ -311,14 +300,7 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
           err instanceof PoetRpcError && err.kind === "conflicting-registration" && !err.retriable,
       );
       await assert.rejects(
-        submitAuthorized({
-          client,
-          signer: nodes[1] as typeof signer,
-          prefix,
-          challenge: challengeOf(1),
-          deadline: new Date(GENESIS),
-          clock,
-        }),
+        submitAs(client, 1, { deadline: new Date(GENESIS), clock }),
         (err: unknown) => err instanceof PoetRpcError && err.kind === "too-late",
       );
     });

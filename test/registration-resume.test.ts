@@ -9,6 +9,7 @@ import {
   driveTo,
   type Harness,
   hex,
+  type Identity,
   identity,
   nextChallenge,
   ofType,
@@ -27,14 +28,22 @@ function operator(h: Harness, sql: string): void {
   }
 }
 
+/**
+ * Starts building `id`'s NiPoST on `manager`, runs the clock to `atMs` and closes the manager
+ * there, as a node process stopping mid-way; the build gives up with `AbortedError`.
+ */
+async function interruptAt(h: Harness, id: Identity, atMs: number, manager = h.manager) {
+  const run = build(h, id, manager);
+  await driveTo(h.clock, atMs);
+  await Promise.all([assert.rejects(run, AbortedError), manager.close()]);
+}
+
 describe("RegistrationManager resuming from the node state", () => {
   it("continues after being closed and restarted mid-round, without submitting again", async () => {
     const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }]);
     try {
       const id = identity(1);
-      const first = build(h, id);
-      await driveTo(h.clock, schedule.roundStart(0).getTime() + 5_000);
-      await Promise.all([assert.rejects(first, AbortedError), h.manager.close()]);
+      await interruptAt(h, id, schedule.roundStart(0).getTime() + 5_000);
       // close() stopped every loop: nothing waits on the clock any more.
       assert.equal(h.clock.pending, 0);
       // The process dies: even the database connection goes.
@@ -136,9 +145,7 @@ describe("RegistrationManager and the operator's hands", () => {
     const h = await setup([{}, {}]);
     try {
       const id = identity(1);
-      const first = build(h, id);
-      await driveTo(h.clock, schedule.roundStart(0).getTime() - 10_000);
-      await Promise.all([assert.rejects(first, AbortedError), h.manager.close()]);
+      await interruptAt(h, id, schedule.roundStart(0).getTime() - 10_000);
       operator(h, "delete from poet_registration; delete from nipost;");
       const manager = await h.restart();
       const nipost = ready(await drive(h.clock, build(h, id, manager)));
@@ -154,9 +161,7 @@ describe("RegistrationManager and the operator's hands", () => {
     const h = await setup([{}]);
     try {
       const id = identity(1);
-      const first = build(h, id);
-      await driveTo(h.clock, schedule.roundStart(0).getTime() + 5_000);
-      await Promise.all([assert.rejects(first, AbortedError), h.manager.close()]);
+      await interruptAt(h, id, schedule.roundStart(0).getTime() + 5_000);
       operator(h, "delete from poet_registration; delete from nipost;");
       const manager = await h.restart();
       const outcome = await drive(h.clock, build(h, id, manager));
@@ -187,9 +192,7 @@ describe("RegistrationManager and the operator's hands", () => {
     const h = await setup([{}]);
     try {
       const id = identity(1);
-      const first = build(h, id);
-      await driveTo(h.clock, schedule.roundStart(0).getTime() - 10_000);
-      await Promise.all([assert.rejects(first, AbortedError), h.manager.close()]);
+      await interruptAt(h, id, schedule.roundStart(0).getTime() - 10_000);
       operator(h, "delete from challenge;");
       const manager = await h.restart();
       const other = { ...identity(1), signer: id.signer };
@@ -234,9 +237,7 @@ describe("RegistrationManager with stale challenges", () => {
     const h = await setup([{}]);
     try {
       const id = identity(1);
-      const first = build(h, id);
-      await driveTo(h.clock, schedule.roundStart(0).getTime() + 1_000);
-      await Promise.all([assert.rejects(first, AbortedError), h.manager.close()]);
+      await interruptAt(h, id, schedule.roundStart(0).getTime() + 1_000);
       // The node was down for two rounds.
       await driveTo(h.clock, schedule.roundStart(2).getTime() + 1_000);
       const manager = await h.restart();
@@ -253,9 +254,7 @@ describe("RegistrationManager with stale challenges", () => {
     const h = await setup([{}]);
     try {
       const id = identity(1);
-      const first = build(h, id);
-      await driveTo(h.clock, schedule.roundStart(0).getTime() + 1_000);
-      await Promise.all([assert.rejects(first, AbortedError), h.manager.close()]);
+      await interruptAt(h, id, schedule.roundStart(0).getTime() + 1_000);
       await driveTo(h.clock, schedule.publishEpochEnd(0).getTime() + 1_000);
       const manager = await h.restart();
       const outcome = await drive(h.clock, build(h, id, manager));
@@ -287,9 +286,7 @@ describe("RegistrationManager when the PoET set changes", () => {
       const only = h.managerOptions().poets.slice(0, 1);
       await h.manager.close();
       let manager = await h.restart({ poets: only });
-      const first = build(h, id, manager);
-      await driveTo(h.clock, schedule.roundStart(0).getTime() - 10_000);
-      await Promise.all([assert.rejects(first, AbortedError), manager.close()]);
+      await interruptAt(h, id, schedule.roundStart(0).getTime() - 10_000, manager);
       manager = await h.restart();
       const nipost = ready(await drive(h.clock, build(h, id, manager)));
       assert.equal(nipost.leaves, 600n);
@@ -303,9 +300,7 @@ describe("RegistrationManager when the PoET set changes", () => {
     const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 600n }]);
     try {
       const id = identity(1);
-      const first = build(h, id);
-      await driveTo(h.clock, schedule.roundStart(0).getTime() + 5_000);
-      await Promise.all([assert.rejects(first, AbortedError), h.manager.close()]);
+      await interruptAt(h, id, schedule.roundStart(0).getTime() + 5_000);
       const manager = await h.restart({ poets: h.managerOptions().poets.slice(0, 1) });
       const nipost = ready(await drive(h.clock, build(h, id, manager)));
       assert.equal(nipost.poet, h.poets[0]!.url);
@@ -323,9 +318,7 @@ describe("RegistrationManager when the PoET set changes", () => {
       const poets = h.managerOptions().poets;
       await h.manager.close();
       let manager = await h.restart({ poets: poets.slice(0, 1) });
-      const first = build(h, id, manager);
-      await driveTo(h.clock, schedule.roundStart(0).getTime() + 5_000);
-      await Promise.all([assert.rejects(first, AbortedError), manager.close()]);
+      await interruptAt(h, id, schedule.roundStart(0).getTime() + 5_000, manager);
       manager = await h.restart({ poets: poets.slice(1) });
       const outcome = await drive(h.clock, build(h, id, manager));
       assert.equal(outcome.kind, "poet-set-mismatch");

@@ -108,3 +108,41 @@ export function printHelp(command: Command, context: CommandContext): number {
 export function styleFor(io: CliIo, json: boolean): Style {
   return makeStyle(!json && colourEnabled(io));
 }
+
+/** What a command works with once its command line is parsed. */
+export interface Invocation {
+  parsed: Parsed;
+  /** Whether `--json` was given. */
+  json: boolean;
+  io: CliIo;
+  /** The colour style, plain under `--json`. */
+  style: Style;
+}
+
+/** The positionals of a command that takes none. */
+export const NO_ARGUMENTS = { min: 0, max: 0, names: "no arguments" } as const;
+
+/**
+ * The start of every command: parses `argv` against `options` (plus {@link COMMON_OPTIONS}) and
+ * sets up the output; when `--help` was given, prints the help and returns the exit code instead.
+ *
+ * @example
+ * ```ts
+ * const start = startCommand(this, argv, context, OPTIONS, NO_ARGUMENTS);
+ * if (typeof start === "number") return start;
+ * const { parsed, json, io, style } = start;
+ * ```
+ */
+export function startCommand(
+  command: Command,
+  argv: readonly string[],
+  context: CommandContext,
+  options: Options,
+  positionals: { min: number; max: number; names: string },
+): Invocation | number {
+  const parsed = parseCommandLine(command.name, argv, options, positionals);
+  if (flag(parsed, "help")) return printHelp(command, context);
+  const json = flag(parsed, "json");
+  const { io } = context;
+  return { parsed, json, io, style: styleFor(io, json) };
+}

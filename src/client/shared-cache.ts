@@ -8,8 +8,9 @@
  * not cached. Each caller's signal ends only that caller's wait; the shared fetch keeps going for
  * the others (it has its own time limit).
  */
+import { raceAbort } from "../abortable.js";
 import type { Clock } from "../clock.js";
-import { AbortedError, throwIfAborted } from "../errors.js";
+import { throwIfAborted } from "../errors.js";
 
 /** Options of {@link SharedCache.get}. */
 export interface SharedCacheGetOptions {
@@ -63,21 +64,7 @@ export class SharedCache<T> {
       );
       this.#inFlight = inFlight;
     }
-    if (signal === undefined) return inFlight;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(new AbortedError(undefined, { cause: signal.reason }));
-      signal.addEventListener("abort", onAbort, { once: true });
-      inFlight.then(
-        (value) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        (err: unknown) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(err);
-        },
-      );
-    });
+    return raceAbort(inFlight, signal);
   }
 
   /** Forgets the cached value. */

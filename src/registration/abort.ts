@@ -7,31 +7,9 @@
  * on the injected clock, so that a hanging PoET is given up on in tests as in production
  * (docs/node-client.md §2.2, §8: a per-attempt timeout the Go node lacks).
  */
+import { raceAbort } from "../abortable.js";
 import type { Clock } from "../clock.js";
 import { AbortedError, PoetError } from "../errors.js";
-
-/** Resolves or rejects like `promise`, or rejects with `AbortedError` as soon as `signal` aborts. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(new AbortedError(undefined, { cause: signal.reason }));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError(undefined, { cause: signal.reason }));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
-}
 
 /** Sleeps on `clock` until the instant `untilMs` (returns at once if it has passed). */
 export async function sleepUntil(

@@ -18,6 +18,8 @@
  * `delete`, or a PoET set change. Inconsistent rows (a registration or NiPoST of another
  * challenge) are repaired and reported instead of being trusted, and no situation loops or exits.
  */
+
+import { raceAbort } from "../abortable.js";
 import type { Signer } from "../auth/signer.js";
 import {
   AbortedError,
@@ -29,7 +31,7 @@ import {
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration } from "../storage/index.js";
 import type { MembershipProof } from "../wire/index.js";
-import { anySignal, asPoetError, isAbort, raceAbort, sleepUntil } from "./abort.js";
+import { anySignal, asPoetError, isAbort, sleepUntil } from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
 import type { RegistrationEvent } from "./events.js";
 import type { NiPost, NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";

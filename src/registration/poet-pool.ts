@@ -10,10 +10,12 @@
  * as a `phase-mismatch` event, and the other PoETs carry on. A configured service key is compared
  * with the one `info()` reports. A failed `info()` is not cached, so the next attempt asks again.
  */
+
+import { raceAbort } from "../abortable.js";
 import type { Clock } from "../clock.js";
 import { RegistrationRejectedError } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
-import { raceAbort, withTimeout } from "./abort.js";
+import { withTimeout } from "./abort.js";
 import type { RegistrationEvent } from "./events.js";
 import type { RegistrationPoetClient } from "./poet-client-port.js";
 

@@ -12,12 +12,14 @@
  * its own timeout on the manager's clock. An invalid proof is final: a PoET's proof of a round
  * never changes. When every interested identity has stopped waiting, the fetch is cancelled.
  */
+
+import { raceAbort } from "../abortable.js";
 import type { Clock } from "../clock.js";
 import { PoetError, ProofVerificationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { NodeState } from "../storage/index.js";
 import type { PoetProof } from "../wire/index.js";
-import { anySignal, asPoetError, isAbort, raceAbort, sleepUntil, withTimeout } from "./abort.js";
+import { anySignal, asPoetError, isAbort, sleepUntil, withTimeout } from "./abort.js";
 import { ticksOf } from "./best-proof.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent } from "./events.js";

@@ -11,12 +11,13 @@
  * restarted node trusts what it verified before instead of spending the time again, which is what
  * go-spacemesh's `poets` table does for it.
  */
+
+import { raceAbort } from "../abortable.js";
 import type { Clock } from "../clock.js";
 import { ProofVerificationError } from "../errors.js";
 import type { NodeState } from "../storage/index.js";
 import { proofRef } from "../verify/index.js";
 import type { PoetProof } from "../wire/index.js";
-import { raceAbort } from "./abort.js";
 import type { RoundMembers } from "./round-members.js";
 
 /** Checks a PoET proof against a statement; rejects with `ProofVerificationError` when invalid. */

@@ -25,14 +25,7 @@ import {
   RegistrationManager,
 } from "../../registration/index.js";
 import { openNodeState } from "../../storage/index.js";
-import {
-  type Command,
-  flag,
-  parseCommandLine,
-  printHelp,
-  stringOption,
-  styleFor,
-} from "../command.js";
+import { type Command, flag, NO_ARGUMENTS, startCommand, stringOption } from "../command.js";
 import {
   type DemoTimings,
   demoTimings,
@@ -106,15 +99,9 @@ Example:
   poet-client demo --identities 5 --epoch 20s`,
 
   async run(argv, context) {
-    const parsed = parseCommandLine("demo", argv, OPTIONS, {
-      min: 0,
-      max: 0,
-      names: "no arguments",
-    });
-    if (flag(parsed, "help")) return printHelp(this, context);
-    const json = flag(parsed, "json");
-    const { io } = context;
-    const style = styleFor(io, json);
+    const start = startCommand(this, argv, context, OPTIONS, NO_ARGUMENTS);
+    if (typeof start === "number") return start;
+    const { parsed, json, io, style } = start;
     const identitiesText = stringOption(parsed, "identities");
     const count = identitiesText === undefined ? 3 : parseCount("--identities", identitiesText, 50);
     if (count < 1) throw new ConfigError("--identities", "must be at least 1");

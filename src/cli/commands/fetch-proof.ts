@@ -11,14 +11,7 @@ import { ConfigError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
 import { MAINNET } from "../../schedule/index.js";
 import { parseBytesArg } from "../bytes.js";
-import {
-  type Command,
-  flag,
-  parseCommandLine,
-  printHelp,
-  stringOption,
-  styleFor,
-} from "../command.js";
+import { type Command, startCommand, stringOption } from "../command.js";
 import { parseDuration } from "../duration.js";
 import { EXIT_OK, EXIT_VERIFICATION_FAILED } from "../exit-codes.js";
 import { writeFileOrFail } from "../file-error.js";
@@ -65,15 +58,13 @@ Example:
   poet-client fetch-proof https://mainnet-poet-0.spacemesh.network 30 --out round-30.json`,
 
   async run(argv, context) {
-    const parsed = parseCommandLine("fetch-proof", argv, OPTIONS, {
+    const start = startCommand(this, argv, context, OPTIONS, {
       min: 2,
       max: 2,
       names: "<url> <round>",
     });
-    if (flag(parsed, "help")) return printHelp(this, context);
-    const json = flag(parsed, "json");
-    const { io } = context;
-    const style = styleFor(io, json);
+    if (typeof start === "number") return start;
+    const { parsed, json, io, style } = start;
     const url = poetAddress(parsed.positionals[0] as string);
     const roundId = parsed.positionals[1] as string;
     if (!/^\d{1,32}$/.test(roundId)) {

@@ -10,14 +10,7 @@ import { ConfigError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
 import { MAINNET } from "../../schedule/index.js";
 import { bytesEqual, parseBytesArg } from "../bytes.js";
-import {
-  type Command,
-  flag,
-  parseCommandLine,
-  printHelp,
-  stringOption,
-  styleFor,
-} from "../command.js";
+import { type Command, startCommand, stringOption } from "../command.js";
 import { parseDuration } from "../duration.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
 import {
@@ -65,11 +58,9 @@ Example:
   poet-client info https://mainnet-poet-0.spacemesh.network`,
 
   async run(argv, context) {
-    const parsed = parseCommandLine("info", argv, OPTIONS, { min: 1, max: 1, names: "<url>" });
-    if (flag(parsed, "help")) return printHelp(this, context);
-    const json = flag(parsed, "json");
-    const { io } = context;
-    const style = styleFor(io, json);
+    const start = startCommand(this, argv, context, OPTIONS, { min: 1, max: 1, names: "<url>" });
+    if (typeof start === "number") return start;
+    const { parsed, json, io, style } = start;
     const url = poetAddress(parsed.positionals[0] as string);
     const nowMs = io.clock.now();
     const { schedule: network, name } = scheduleFromOptions(parsed, nowMs);

@@ -10,11 +10,9 @@ import type { RoundTimes } from "../../schedule/index.js";
 import {
   type Command,
   type CommandContext,
-  flag,
-  parseCommandLine,
-  printHelp,
+  NO_ARGUMENTS,
+  startCommand,
   stringOption,
-  styleFor,
 } from "../command.js";
 import { parseCount, parseInstant } from "../duration.js";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.js";
@@ -83,15 +81,9 @@ Example:
   poet-client schedule --count 6 --ics poet-rounds.ics`,
 
   async run(argv, context: CommandContext) {
-    const parsed = parseCommandLine("schedule", argv, OPTIONS, {
-      min: 0,
-      max: 0,
-      names: "no arguments",
-    });
-    if (flag(parsed, "help")) return printHelp(this, context);
-    const json = flag(parsed, "json");
-    const { io } = context;
-    const style = styleFor(io, json);
+    const start = startCommand(this, argv, context, OPTIONS, NO_ARGUMENTS);
+    if (typeof start === "number") return start;
+    const { parsed, json, io, style } = start;
     const nowMs = io.clock.now();
     const { schedule, name } = scheduleFromOptions(parsed, nowMs);
     const fromText = stringOption(parsed, "from");

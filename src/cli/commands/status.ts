@@ -21,15 +21,7 @@ import type {
   VerifiedProof,
 } from "../../storage/index.js";
 import { bytesEqual } from "../bytes.js";
-import {
-  type Command,
-  flag,
-  listOption,
-  parseCommandLine,
-  printHelp,
-  stringOption,
-  styleFor,
-} from "../command.js";
+import { type Command, listOption, NO_ARGUMENTS, startCommand, stringOption } from "../command.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
 import { formatInstant, formatRelative, jsonText, table, toHex } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
@@ -398,15 +390,9 @@ Example:
   poet-client status --db ~/spacemesh/node_data/local.sql --poet https://mainnet-poet-0.spacemesh.network`,
 
   async run(argv, context) {
-    const parsed = parseCommandLine("status", argv, OPTIONS, {
-      min: 0,
-      max: 0,
-      names: "no arguments",
-    });
-    if (flag(parsed, "help")) return printHelp(this, context);
-    const json = flag(parsed, "json");
-    const { io } = context;
-    const style = styleFor(io, json);
+    const start = startCommand(this, argv, context, OPTIONS, NO_ARGUMENTS);
+    if (typeof start === "number") return start;
+    const { parsed, json, io, style } = start;
     const db = stringOption(parsed, "db");
     if (db === undefined) throw new ConfigError("--db", "is required");
     const now = io.clock.now();

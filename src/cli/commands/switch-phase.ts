@@ -19,10 +19,9 @@ import {
   type Command,
   flag,
   listOption,
-  parseCommandLine,
-  printHelp,
+  NO_ARGUMENTS,
+  startCommand,
   stringOption,
-  styleFor,
 } from "../command.js";
 import { parseDuration, parseInstant } from "../duration.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
@@ -188,15 +187,9 @@ Example:
   poet-client switch-phase --db node_state.sql --to https://poet-x.example --to https://poet-y.example --dry-run`,
 
   async run(argv, context) {
-    const parsed = parseCommandLine("switch-phase", argv, OPTIONS, {
-      min: 0,
-      max: 0,
-      names: "no arguments",
-    });
-    if (flag(parsed, "help")) return printHelp(this, context);
-    const json = flag(parsed, "json");
-    const { io } = context;
-    const style = styleFor(io, json);
+    const start = startCommand(this, argv, context, OPTIONS, NO_ARGUMENTS);
+    if (typeof start === "number") return start;
+    const { parsed, json, io, style } = start;
     const db = stringOption(parsed, "db");
     if (db === undefined) throw new ConfigError("--db", "is required");
     const toUrls = listOption(parsed, "to");

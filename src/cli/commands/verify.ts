@@ -9,14 +9,7 @@
  */
 
 import { parseBytesArg } from "../bytes.js";
-import {
-  type Command,
-  flag,
-  parseCommandLine,
-  printHelp,
-  stringOption,
-  styleFor,
-} from "../command.js";
+import { type Command, startCommand, stringOption } from "../command.js";
 import { parseCount } from "../duration.js";
 import { EXIT_OK, EXIT_VERIFICATION_FAILED } from "../exit-codes.js";
 import { jsonText, table } from "../format.js";
@@ -59,11 +52,9 @@ Example:
   poet-client verify round-30.json --challenge 61dd44fc03cbfef76ab5b7d515ce3f2a48aae5d6371965ee13715b06d377b3a1`,
 
   async run(argv, context) {
-    const parsed = parseCommandLine("verify", argv, OPTIONS, { min: 1, max: 1, names: "<file>" });
-    if (flag(parsed, "help")) return printHelp(this, context);
-    const json = flag(parsed, "json");
-    const { io } = context;
-    const style = styleFor(io, json);
+    const start = startCommand(this, argv, context, OPTIONS, { min: 1, max: 1, names: "<file>" });
+    if (typeof start === "number") return start;
+    const { parsed, json, io, style } = start;
     const tickSize = parseTickSize(stringOption(parsed, "tick-size"));
     const challengeText = stringOption(parsed, "challenge");
     const pubkeyText = stringOption(parsed, "pubkey");
