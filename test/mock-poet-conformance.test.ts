@@ -6,17 +6,13 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { hasLeadingZeroBits, powMessage } from "../src/auth/pow.js";
 import { ripemd256 } from "../src/auth/ripemd256.js";
 import { PoetService, SubmitRequestSchema } from "../src/gen/rpc/api/v1/api_pb.js";
 import { membershipRoot } from "../src/membership/index.js";
 import { ManualClock } from "../src/testing/index.js";
 import { type MockPoet, startMockPoet } from "../src/testing/mock-poet.js";
-import {
-  hasLeadingZeroBits,
-  type PowParameters,
-  powInput,
-  solvePow,
-} from "../src/testing/pow-check.js";
+import { type PowParameters, solvePow } from "../src/testing/pow-check.js";
 import { verifyPoetProofSync } from "../src/verify/index.js";
 import { encodeCertificate } from "../src/wire/index.js";
 
@@ -407,7 +403,12 @@ describe("the mock PoET over REST", () => {
 });
 
 function isGoodNonce(n: Node, challenge: Uint8Array, params: PowParameters, nonce: bigint) {
-  const digest = ripemd256(powInput(params.challenge, n.pubkey, challenge, nonce));
+  const digest = ripemd256(
+    powMessage(
+      { powChallenge: params.challenge, nodeId: n.pubkey, poetChallenge: challenge },
+      nonce,
+    ),
+  );
   return hasLeadingZeroBits(digest, params.difficulty);
 }
 

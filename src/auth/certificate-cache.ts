@@ -14,6 +14,7 @@
  * `bad-response` from the certifier.
  */
 
+import { equalBytes, toHex } from "../bytes.js";
 import type { Certificate, PoetCertifier } from "../client/index.js";
 import { type Clock, systemClock } from "../clock.js";
 import { PoetRpcError } from "../errors.js";
@@ -65,14 +66,6 @@ export interface CertificateCacheOptions {
   renewBeforeMs?: number | undefined;
 }
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
 /**
  * Certificates per (node id, certifier key), in memory and optionally persisted.
  *
@@ -116,7 +109,7 @@ export class CertificateCache {
     obtain: ObtainCertificate,
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<Certificate> {
-    const key = `${hex(nodeId)}:${hex(certifier.pubkey)}`;
+    const key = `${toHex(nodeId)}:${toHex(certifier.pubkey)}`;
     const cached = this.#memory.get(key);
     if (cached !== undefined && this.#usable(cached, nodeId, certifier.pubkey)) return cached;
     const running = this.#inFlight.get(key);
@@ -134,7 +127,7 @@ export class CertificateCache {
       const target = { server: certifier.url, method: "POST /certify" };
       if (issued.pubkey !== undefined && !equalBytes(issued.pubkey, certifier.pubkey)) {
         throw new PoetRpcError(
-          `the certifier signed with ${hex(issued.pubkey)}, not the advertised ${hex(certifier.pubkey)}`,
+          `the certifier signed with ${toHex(issued.pubkey)}, not the advertised ${toHex(certifier.pubkey)}`,
           { ...target, kind: "bad-response", retriable: false },
         );
       }
@@ -177,7 +170,7 @@ export class CertificateCache {
     certifierPubkey: Uint8Array,
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<void> {
-    this.#memory.delete(`${hex(nodeId)}:${hex(certifierPubkey)}`);
+    this.#memory.delete(`${toHex(nodeId)}:${toHex(certifierPubkey)}`);
     await this.#store?.delete(nodeId, certifierPubkey, options);
   }
 }

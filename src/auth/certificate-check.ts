@@ -12,6 +12,7 @@
  * expiring certificate is an ordinary reason to fetch a new one.
  */
 
+import { equalBytes } from "../bytes.js";
 import type { Certificate } from "../client/index.js";
 import { decodeCertificate } from "../wire/index.js";
 import { verifyEd25519 } from "./ed25519-verify.js";
@@ -39,10 +40,6 @@ export interface CheckCertificateOptions {
   nowMs: number;
   /** Treat a certificate expiring within this many ms as unusable (default 0). */
   renewBeforeMs?: number | undefined;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /**

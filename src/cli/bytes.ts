@@ -1,18 +1,10 @@
 /**
  * @module cli/bytes
  *
- * Byte helpers for command-line input: hex or base64 arguments (node ids, challenges, keys) and
- * equality. Arguments are accepted in either encoding because PoETs print keys in base64 and
- * databases and logs show them in hex.
+ * Byte arguments on the command line: hex or base64 (node ids, challenges, keys). Both
+ * encodings are accepted because PoETs print keys in base64 and databases and logs show them in hex.
  */
 import { ConfigError } from "../errors.js";
-
-/** Whether `a` and `b` hold the same bytes. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * Parses a hex (optionally `0x`-prefixed) or base64 argument of exactly `length` bytes.

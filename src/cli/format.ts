@@ -6,12 +6,8 @@
  * lowercase hex and 64-bit integers as decimal strings, so that no value loses precision in a
  * JSON parser.
  */
+import { toHex } from "../bytes.js";
 import { visibleLength } from "./style.js";
-
-/** Lowercase hex of `bytes`. */
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
 
 /** Standard padded base64 of `bytes`, the way PoETs show keys. */
 export function toBase64(bytes: Uint8Array): string {

@@ -8,10 +8,11 @@
  * can hold several proofs and the command chooses the exit code.
  */
 
+import { equalBytes } from "../bytes.js";
 import { PoetError, ProofVerificationError } from "../errors.js";
 import { membershipProof, membershipRoot, verifyMembership } from "../membership/index.js";
 import { proofRef, verifyPoetProof, verifyRoundProof } from "../verify/index.js";
-import { bytesEqual } from "./bytes.js";
+
 import type { ProofInput } from "./proof-file.js";
 
 /** The outcome of checking one proof. */
@@ -109,7 +110,7 @@ export async function checkProof(
   if (options.challenge !== undefined) {
     const list = members ?? [];
     const challenge = options.challenge;
-    const leafIndex = list.findIndex((m) => bytesEqual(m, challenge));
+    const leafIndex = list.findIndex((m) => equalBytes(m, challenge));
     if (leafIndex < 0) {
       membership = { member: false };
       if (valid) {
@@ -127,7 +128,7 @@ export async function checkProof(
   const pubkeyMatches =
     options.expectedPubkey === undefined || input.pubkey === undefined
       ? undefined
-      : bytesEqual(options.expectedPubkey, input.pubkey);
+      : equalBytes(options.expectedPubkey, input.pubkey);
 
   return {
     name: input.name,

@@ -5,7 +5,8 @@
  * bytes are hex and whose 64-bit counts are decimal strings for a script. Shared by `verify` and
  * `fetch-proof` so that both describe a proof the same way.
  */
-import { fields, toBase64, toHex } from "./format.js";
+import { toHex } from "../bytes.js";
+import { fields, toBase64 } from "./format.js";
 import type { ProofReport } from "./proof-check.js";
 import type { Style } from "./style.js";
 

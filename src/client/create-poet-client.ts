@@ -15,7 +15,9 @@
  * - Every attempt has its own time limit and every body a size cap; malformed answers are typed
  *   errors, never crashes.
  */
+
 import { create } from "@bufbuild/protobuf";
+import { equalBytes } from "../bytes.js";
 import { systemClock } from "../clock.js";
 import { ConfigError, PoetRpcError, ProofNotReadyError } from "../errors.js";
 import {
@@ -51,10 +53,6 @@ import { WrongServiceKeyError } from "./wrong-service-key-error.js";
 const DEFAULT_TTL_MS = 5 * 60_000;
 const DEFAULT_PROOF_TIMEOUT_MS = 120_000;
 const DEFAULT_RETRY_DELAY_MS = 10_000;
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
 
 function positive(setting: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -7,11 +7,8 @@
  * {@link RegistrationRejectedError} with reason `wrong-service-key`: nothing registered with or
  * fetched from that server can be trusted under the configured identity.
  */
+import { toHex } from "../bytes.js";
 import { RegistrationRejectedError } from "../errors.js";
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
-}
 
 /** A PoET's service key differs from the configured one. */
 export class WrongServiceKeyError extends RegistrationRejectedError {
@@ -26,7 +23,7 @@ export class WrongServiceKeyError extends RegistrationRejectedError {
     super(
       server,
       "wrong-service-key",
-      `the ${source} response carries service key ${hex(actual)}, not the configured ${hex(expected)}`,
+      `the ${source} response carries service key ${toHex(actual)}, not the configured ${toHex(expected)}`,
     );
     this.name = "WrongServiceKeyError";
     this.expected = expected;

@@ -12,8 +12,9 @@
  * siblings are what the tree holds there. Callers that need a real member check that the index is
  * below the member count.
  */
+
+import { equalBytes } from "../bytes.js";
 import { ProofVerificationError } from "../errors.js";
-import { equalBytes } from "../verify/bytes.js";
 import { validatePartialTree } from "../verify/partial-tree.js";
 import { membershipNodeHash } from "./blake3-hasher.js";
 

@@ -6,6 +6,7 @@
  * by arrival order, which is effectively random; here a tie goes to the smaller proof ref (and
  * then the smaller PoET address), so that every run, restart and identity decides the same way.
  */
+import { compareBytes } from "../bytes.js";
 
 /** The facts about a candidate proof that the choice looks at. */
 export interface ProofCandidate {
@@ -15,15 +16,6 @@ export interface ProofCandidate {
   leaves: bigint;
   /** The 32-byte proof ref. */
   ref: Uint8Array;
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] as number) - (b[i] as number);
-    if (d !== 0) return d;
-  }
-  return a.length - b.length;
 }
 
 /** Negative when `a` is the better proof, positive when `b` is, 0 when they are the same. */

@@ -21,6 +21,7 @@
 
 import { raceAbort } from "../abortable.js";
 import type { Signer } from "../auth/signer.js";
+import { equalBytes, toHex } from "../bytes.js";
 import {
   AbortedError,
   ConfigError,
@@ -61,14 +62,6 @@ interface Choice {
   membership: MembershipProof;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
-
 /**
  * Runs (or resumes) one identity's cycle and returns the NiPoST or the outcome that stopped it.
  * Rejects only with `AbortedError` (caller or manager) or a `StorageError` / `ConfigError` the
@@ -105,7 +98,7 @@ class IdentityCycle {
   }
 
   #repaired(problem: string, action: string): void {
-    this.#ctx.logger.warn({ nodeId: hex(this.#nodeId), problem, action }, "node state repaired");
+    this.#ctx.logger.warn({ nodeId: toHex(this.#nodeId), problem, action }, "node state repaired");
     this.#emit({
       type: "state-repaired",
       at: new Date(this.#now),
@@ -130,7 +123,7 @@ class IdentityCycle {
     if (stored !== undefined) {
       if (
         record.poetProofRef !== undefined &&
-        sameBytes(stored.poetProofRef, record.poetProofRef)
+        equalBytes(stored.poetProofRef, record.poetProofRef)
       ) {
         const nipost = await this.#nipost(record, hash, undefined, stored);
         return { kind: "ready", ...base, nipost };
@@ -177,7 +170,7 @@ class IdentityCycle {
           "challenge.publishEpoch",
           `the identity already works on publish epoch ${storedEpoch}, later than ${givenEpoch}`,
         );
-      } else if (record.hash === undefined || !sameBytes(record.hash, given.hash)) {
+      } else if (record.hash === undefined || !equalBytes(record.hash, given.hash)) {
         record = await this.#replaceChallenge(record, given);
       }
     }
@@ -197,7 +190,7 @@ class IdentityCycle {
         throw new StorageError("the challenge just stored cannot be read back", {
           kind: "missing",
           table: "challenge",
-          identity: hex(this.#nodeId),
+          identity: toHex(this.#nodeId),
         });
       }
     }
@@ -222,13 +215,13 @@ class IdentityCycle {
       // A row without a recorded hash (go-spacemesh wrote it): adopt the caller's hash when the
       // registrations say it is the one that was submitted, or when nothing was submitted yet.
       const submitted = registrations.map((r) => r.hash);
-      if (submitted.length === 0 || submitted.some((h) => sameBytes(h, given.hash))) {
+      if (submitted.length === 0 || submitted.some((h) => equalBytes(h, given.hash))) {
         await state.challenges.update(this.#nodeId, given.challenge, { hash: given.hash, signal });
         return state.challenges.get(this.#nodeId, { signal });
       }
     }
     const held = registrations.filter(
-      (r) => record.hash !== undefined && sameBytes(r.hash, record.hash),
+      (r) => record.hash !== undefined && equalBytes(r.hash, record.hash),
     );
     if (held.length > 0) {
       throw new ConfigError(
@@ -391,7 +384,7 @@ class IdentityCycle {
   async #registrationsOf(hash: Uint8Array): Promise<PoetRegistration[]> {
     const { state } = this.#ctx;
     const all = await state.registrations.listFor(this.#nodeId, { signal: this.#signal });
-    const stale = all.filter((r) => !sameBytes(r.hash, hash));
+    const stale = all.filter((r) => !equalBytes(r.hash, hash));
     if (stale.length > 0) {
       await state.transaction(
         async (tx) => {
@@ -404,7 +397,7 @@ class IdentityCycle {
         "deleted them; the current challenge is registered where the round is still open",
       );
     }
-    return all.filter((r) => sameBytes(r.hash, hash));
+    return all.filter((r) => equalBytes(r.hash, hash));
   }
 
   #startRun(

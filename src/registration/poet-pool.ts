@@ -12,6 +12,7 @@
  */
 
 import { raceAbort } from "../abortable.js";
+import { equalBytes } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { RegistrationRejectedError } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
@@ -33,10 +34,6 @@ export interface PoetPhase {
   servicePubkey: Uint8Array;
   phaseShiftMs: number;
   cycleGapMs: number;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /**
@@ -156,7 +153,7 @@ export class PoetPool {
       this.#signal,
       (signal) => entry.client.info({ signal }),
     );
-    if (entry.pubkey !== undefined && !sameBytes(entry.pubkey, info.servicePubkey)) {
+    if (entry.pubkey !== undefined && !equalBytes(entry.pubkey, info.servicePubkey)) {
       throw new RegistrationRejectedError(
         entry.address,
         "wrong-service-key",

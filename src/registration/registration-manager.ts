@@ -23,12 +23,14 @@
  * - **PoET set changes** take effect through {@link RegistrationManager.switchPoets}: stale rows
  *   go in one transaction and running cycles resume from the node state with the new set.
  */
+
 import {
   CertificateCache,
   type CertifyCallback,
   poetSigningPrefix,
   type Signer,
 } from "../auth/index.js";
+import { equalBytes, toHex } from "../bytes.js";
 import type { PoetClient } from "../client/index.js";
 import { createPoetClient } from "../client/index.js";
 import { type Clock, systemClock } from "../clock.js";
@@ -146,14 +148,6 @@ export interface IdentityStatus {
   running: boolean;
   /** Its latest event, with the instants of what comes next. */
   lastEvent: RegistrationEvent | undefined;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function duration(setting: string, value: number | undefined, fallback: number): number {
@@ -348,12 +342,12 @@ export class RegistrationManager {
     }
     if (typeof signer.sign !== "function")
       throw new ConfigError("signer.sign", "must be a function");
-    this.#signers.set(hex(signer.nodeId), signer);
+    this.#signers.set(toHex(signer.nodeId), signer);
   }
 
   /** Forgets an identity (its rows stay in the node state). */
   removeIdentity(nodeId: Uint8Array): boolean {
-    return this.#signers.delete(hex(nodeId));
+    return this.#signers.delete(toHex(nodeId));
   }
 
   /**
@@ -394,7 +388,7 @@ export class RegistrationManager {
   ): Promise<NiPostOutcome> {
     throwIfAborted(options.signal);
     this.#throwIfClosed();
-    const key = hex(request.nodeId);
+    const key = toHex(request.nodeId);
     const signer = this.#signers.get(key);
     if (signer === undefined) {
       throw new ConfigError("nodeId", `no signer for identity ${key}: call addIdentity first`);
@@ -449,8 +443,8 @@ export class RegistrationManager {
   status(): IdentityStatus[] {
     return this.identities.map((nodeId) => ({
       nodeId,
-      running: this.#running.has(hex(nodeId)),
-      lastEvent: this.#lastEvents.get(hex(nodeId)),
+      running: this.#running.has(toHex(nodeId)),
+      lastEvent: this.#lastEvents.get(toHex(nodeId)),
     }));
   }
 
@@ -539,10 +533,10 @@ export class RegistrationManager {
     let nipostsDeleted = 0;
     await this.#state.transaction(
       async (tx) => {
-        const challenges = new Map((await tx.challenges.list()).map((c) => [hex(c.nodeId), c]));
+        const challenges = new Map((await tx.challenges.list()).map((c) => [toHex(c.nodeId), c]));
         for (const r of await tx.registrations.list()) {
           if (keep.has(r.address)) continue;
-          const challenge = challenges.get(hex(r.nodeId));
+          const challenge = challenges.get(toHex(r.nodeId));
           const chosen = challenge?.poetProofRef !== undefined;
           const round = Number(r.roundId);
           const notStarted =
@@ -550,15 +544,15 @@ export class RegistrationManager {
           if (challenge === undefined || chosen || notStarted) {
             await tx.registrations.delete(r.nodeId, r.address);
             registrationsDeleted++;
-            cleared.set(hex(r.nodeId), r.nodeId);
+            cleared.set(toHex(r.nodeId), r.nodeId);
           }
         }
         for (const n of await tx.nipost.list()) {
-          const ref = challenges.get(hex(n.nodeId))?.poetProofRef;
-          if (ref === undefined || !sameBytes(ref, n.poetProofRef)) {
+          const ref = challenges.get(toHex(n.nodeId))?.poetProofRef;
+          if (ref === undefined || !equalBytes(ref, n.poetProofRef)) {
             await tx.nipost.delete(n.nodeId);
             nipostsDeleted++;
-            cleared.set(hex(n.nodeId), n.nodeId);
+            cleared.set(toHex(n.nodeId), n.nodeId);
           }
         }
       },
@@ -639,7 +633,7 @@ export class RegistrationManager {
 
   #emit(event: RegistrationEvent): void {
     if ("nodeId" in event && event.nodeId instanceof Uint8Array) {
-      this.#lastEvents.set(hex(event.nodeId), event);
+      this.#lastEvents.set(toHex(event.nodeId), event);
     }
     const level =
       event.type.endsWith("failed") || event.type.endsWith("rejected") ? "warn" : "info";

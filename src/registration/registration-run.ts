@@ -11,7 +11,9 @@
  * while a refusal that will not change (bad request, too late, 409 for another challenge, a
  * different phase or key) ends that PoET's attempts for the round.
  */
+
 import type { Signer } from "../auth/signer.js";
+import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { PoetError, PoetRpcError, RegistrationRejectedError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -46,10 +48,6 @@ export interface RegistrationTarget {
   deadlineMs: number;
   /** The proof deadline sent to the PoETs, unix ms. */
   proofDeadlineMs: number;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 /** Whether retrying the same registration later cannot succeed. */
@@ -247,5 +245,5 @@ export class RegistrationRun {
 
 /** The key of a run: identity, challenge and round. */
 export function runKey(nodeId: Uint8Array, hash: Uint8Array, round: number): string {
-  return `${hex(nodeId)}:${hex(hash)}:${round}`;
+  return `${toHex(nodeId)}:${toHex(hash)}:${round}`;
 }

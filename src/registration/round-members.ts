@@ -11,14 +11,12 @@
  * docs/protocol.md §4.2: leaves are the raw members, a node is `BLAKE3(0x01 ‖ left ‖ right)`, and a
  * missing right sibling at any level is 32 zero bytes.
  */
+
 import { blake3 } from "@noble/hashes/blake3.js";
+import { toHex } from "../bytes.js";
 import type { MembershipProof } from "../wire/index.js";
 
 const ZERO32 = new Uint8Array(32);
-
-function hexOf(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
 
 /**
  * A round's members with the first index of each challenge and, once needed, the tree levels.
@@ -44,12 +42,12 @@ export class RoundMembers {
     if (this.#index === undefined) {
       const index = new Map<string, number>();
       this.members.forEach((m, i) => {
-        const key = hexOf(m);
+        const key = toHex(m);
         if (!index.has(key)) index.set(key, i);
       });
       this.#index = index;
     }
-    return this.#index.get(hexOf(challenge)) ?? -1;
+    return this.#index.get(toHex(challenge)) ?? -1;
   }
 
   /** The sibling path of the member at `leafIndex`, bottom-up (docs/protocol.md §4.3). */

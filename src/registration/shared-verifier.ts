@@ -13,6 +13,7 @@
  */
 
 import { raceAbort } from "../abortable.js";
+import { equalBytes, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { ProofVerificationError } from "../errors.js";
 import type { NodeState } from "../storage/index.js";
@@ -44,14 +45,6 @@ export interface VerifiedRoundProof {
   servicePubkey: Uint8Array;
   /** True when the verification result came from the node state. */
   fromCache: boolean;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 const MEMORY_ENTRIES = 512;
@@ -109,7 +102,7 @@ export class SharedVerifier {
     }
     const ref = proofRef(input.proof);
     const statement = input.members.root();
-    const key = `${hex(ref)}:${hex(statement)}`;
+    const key = `${toHex(ref)}:${toHex(statement)}`;
     let result = this.#results.get(key);
     if (result === undefined) {
       const started = this.#verifyOnce(input, ref, statement);
@@ -135,7 +128,7 @@ export class SharedVerifier {
   ): Promise<boolean> {
     const signal = this.#signal;
     const stored = await this.#state.proofs.get(ref, { signal });
-    if (stored !== undefined && sameBytes(stored.statement, statement)) return true;
+    if (stored !== undefined && equalBytes(stored.statement, statement)) return true;
     await this.#verifier.verify(input.proof, statement, { signal });
     await this.#state.proofs.put(
       {

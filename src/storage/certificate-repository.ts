@@ -7,7 +7,8 @@
  * recertification simply stores the new certificate. The certificate bytes (SCALE `CertOnWire`)
  * are opaque here; decoding and expiry checks belong to the client.
  */
-import { bytesParam, type ColumnPlace, hashParam, readBytes, readHash, toHex } from "./columns.js";
+import { toHex } from "../bytes.js";
+import { bytesParam, type ColumnPlace, hashParam, readBytes, readHash } from "./columns.js";
 import type { StoreConnection } from "./store-connection.js";
 
 /** A certificate issued to one identity by one certifier. */

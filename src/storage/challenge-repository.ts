@@ -12,8 +12,10 @@
  * the row is later rewritten by something that does not know about the hash (go-spacemesh, an
  * operator), the digest no longer matches and the hash reads as unknown instead of wrong.
  */
+
 import { sha256 } from "@noble/hashes/sha2.js";
 import { type Kysely, sql } from "kysely";
+import { toHex } from "../bytes.js";
 import { ConfigError, StorageError } from "../errors.js";
 import type { MembershipProof } from "../wire/index.js";
 import {
@@ -25,7 +27,6 @@ import {
   readOptionalHash,
   readU32,
   readU64,
-  toHex,
   u32Param,
   u64Param,
 } from "./columns.js";

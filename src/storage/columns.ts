@@ -16,6 +16,7 @@
  * `"corrupt"` naming the table, the column and the identity, instead of a wrong value further on.
  * Bad input from the caller is a {@link ConfigError} naming the field.
  */
+import { toHex } from "../bytes.js";
 import { ConfigError, StorageError } from "../errors.js";
 
 const U64_LIMIT = 1n << 64n;
@@ -27,11 +28,6 @@ export interface ColumnPlace {
   column: string;
   /** The raw node id of the row, when the row belongs to an identity. */
   nodeId?: unknown;
-}
-
-/** Lower-case hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 function identityOf(nodeId: unknown): string | undefined {
@@ -191,11 +187,4 @@ export function textParam(value: string, field: string): string {
     throw new ConfigError(field, "must be a non-empty string");
   }
   return value;
-}
-
-/** Byte-wise equality. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -18,7 +18,9 @@
  * challenge's hash is the one recorded with the row; for rows go-spacemesh wrote, the caller can
  * pass `challengeHash` to compute it.
  */
+
 import type { Kysely } from "kysely";
+import { equalBytes, toHex } from "../bytes.js";
 import { StorageError } from "../errors.js";
 import { decodeCertificateRow } from "./certificate-repository.js";
 import {
@@ -27,7 +29,7 @@ import {
   type NipostChallenge,
   selectChallengeRows,
 } from "./challenge-repository.js";
-import { bytesEqual, toHex } from "./columns.js";
+
 import { decodeNipostRow } from "./nipost-repository.js";
 import { decodeRegistrationRow } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
@@ -152,7 +154,7 @@ export async function checkNodeState(
         continue;
       }
       const hash = currentHash(identity, challenge);
-      if (hash !== undefined && !bytesEqual(hash, registration.hash)) {
+      if (hash !== undefined && !equalBytes(hash, registration.hash)) {
         report(
           found,
           "registration-hash-mismatch",
@@ -187,7 +189,7 @@ export async function checkNodeState(
         );
       } else if (
         challenge.poetProofRef === undefined ||
-        !bytesEqual(challenge.poetProofRef, nipost.poetProofRef)
+        !equalBytes(challenge.poetProofRef, nipost.poetProofRef)
       ) {
         const expected =
           challenge.poetProofRef === undefined

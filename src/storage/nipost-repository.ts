@@ -6,6 +6,7 @@
  * `vrf_nonce` and `labels_per_unit` are u64 values that go-spacemesh binds as signed int64; they
  * round-trip as `bigint` over the full range.
  */
+import { toHex } from "../bytes.js";
 import { StorageError } from "../errors.js";
 import type { MembershipProof } from "../wire/index.js";
 import {
@@ -16,7 +17,6 @@ import {
   readHash,
   readU32,
   readU64,
-  toHex,
   u32Param,
   u64Param,
 } from "./columns.js";

@@ -27,13 +27,15 @@
  * its tables mean. (Like any SQLite reader, the connection may create the empty `-wal` and `-shm`
  * side files of a WAL-mode database; the database file itself is not changed.)
  */
+
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from "kysely";
+import { toHex } from "../bytes.js";
 import { ConfigError, StorageError, throwIfAborted } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { CertificateRepository } from "./certificate-repository.js";
 import { ChallengeRepository } from "./challenge-repository.js";
-import { hashParam, toHex } from "./columns.js";
+import { hashParam } from "./columns.js";
 import {
   type CheckOptions,
   checkNodeState,

@@ -9,16 +9,15 @@
  * `round_end` is an absolute instant computed on the client and stored in unix seconds (the
  * sub-second part is dropped, as Go's `Time.Unix()` does); it reads back as a `Date`.
  */
+import { equalBytes, toHex } from "../bytes.js";
 import { StorageError } from "../errors.js";
 import {
-  bytesEqual,
   type ColumnPlace,
   hashParam,
   readHash,
   readText,
   readUnixSeconds,
   textParam,
-  toHex,
   unixSecondsParam,
 } from "./columns.js";
 import type { StoreConnection } from "./store-connection.js";
@@ -261,7 +260,7 @@ export class RegistrationRepository {
         const rows = await db.selectFrom(TABLE).selectAll().where("id", "=", nodeId).execute();
         const stale = rows
           .map(decodeRegistrationRow)
-          .filter((r) => !bytesEqual(r.hash, currentHash));
+          .filter((r) => !equalBytes(r.hash, currentHash));
         for (const r of stale) {
           await db
             .deleteFrom(TABLE)

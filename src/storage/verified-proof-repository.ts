@@ -11,11 +11,12 @@
  * reading, so a damaged row is a `"corrupt"` {@link StorageError}, never a proof that silently
  * differs from the one that was verified.
  */
+
 import { blake3 } from "@noble/hashes/blake3.js";
+import { equalBytes, toHex } from "../bytes.js";
 import { decodePoetProof, encodePoetProof } from "../wire/index.js";
 import type { PoetProof } from "../wire/poet-proof.js";
 import {
-  bytesEqual,
   bytesParam,
   type ColumnPlace,
   corrupt,
@@ -26,7 +27,6 @@ import {
   readU64,
   readUnixMillis,
   textParam,
-  toHex,
   u64Param,
   unixMillisParam,
 } from "./columns.js";
@@ -70,7 +70,7 @@ function decodeRow(row: ProofRow): VerifiedProof {
   const ref = readHash(row.ref, { table: TABLE, column: "ref" });
   const at = (column: string): ColumnPlace => ({ table: TABLE, column });
   const bytes = readBytes(row.proof, at("proof"));
-  if (!bytesEqual(blake3(bytes), ref)) {
+  if (!equalBytes(blake3(bytes), ref)) {
     throw corrupt(at("proof"), `the proof bytes do not hash to ref ${toHex(ref)}`);
   }
   let proof: PoetProof;

@@ -15,7 +15,9 @@
  * in the Go decoder's words (`EOF`, `unexpected EOF`, `too many elements …`) because clients and
  * tests compare the message text.
  */
+
 import { ed25519 } from "@noble/curves/ed25519.js";
+import { equalBytes } from "../bytes.js";
 import { decodeCertificate } from "../wire/index.js";
 
 /** The certificate as it arrives in a Submit request (`certificate.data`, `certificate.signature`). */
@@ -111,13 +113,6 @@ export function verifySignature(
   } catch {
     return false;
   }
-}
-
-/** Byte equality. */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

@@ -16,6 +16,7 @@
  * skipped rather than proven when it has no members, the way a server that was down across a
  * whole execution window skips it.
  */
+import { compareBytes, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { membershipRoot } from "../membership/index.js";
 import type { RoundSchedule } from "../schedule/index.js";
@@ -64,19 +65,6 @@ export interface MockPoetRoundsOptions {
 
 /** Rounds whose end is this far in the past (in rounds) are skipped when empty. */
 const CATCH_UP_ROUNDS = 8;
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] as number) - (b[i] as number);
-    if (d !== 0) return d;
-  }
-  return a.length - b.length;
-}
 
 /**
  * The statement of a round: the membership root of its members, or empty bytes for a round
@@ -169,7 +157,7 @@ export class MockPoetRounds {
     const omitted = this.#options.omitted();
     const members = round.registrations
       .map((r) => r.challenge)
-      .filter((challenge) => !omitted.has(hex(challenge)));
+      .filter((challenge) => !omitted.has(toHex(challenge)));
     round.closed = { members, statement: roundStatement(members) };
   }
 

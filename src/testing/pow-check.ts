@@ -10,8 +10,10 @@
  * Messages are the server's, because clients branch on them (a stale-parameters 400 means
  * "refetch and redo the PoW").
  */
+
+import { hasLeadingZeroBits, powMessage } from "../auth/pow.js";
 import { ripemd256 } from "../auth/ripemd256.js";
-import { equalBytes } from "./certificate-check.js";
+import { equalBytes } from "../bytes.js";
 
 /** PoW parameters as served by `GET /v1/pow_params`. */
 export interface PowParameters {
@@ -81,33 +83,11 @@ export class PowVerifier {
         equalBytes(p.challenge, echoed.challenge),
     );
     if (!known) return POW_PARAMS_MESSAGE;
-    const digest = ripemd256(powInput(echoed.challenge, nodeId, poetChallenge, nonce));
+    const digest = ripemd256(
+      powMessage({ powChallenge: echoed.challenge, nodeId, poetChallenge }, nonce),
+    );
     return hasLeadingZeroBits(digest, echoed.difficulty) ? undefined : POW_ZERO_BITS_MESSAGE;
   }
-}
-
-/** `powChallenge ‖ nodeId ‖ poetChallenge ‖ LE64(nonce)`. */
-export function powInput(
-  powChallenge: Uint8Array,
-  nodeId: Uint8Array,
-  poetChallenge: Uint8Array,
-  nonce: bigint,
-): Uint8Array {
-  const out = new Uint8Array(powChallenge.length + nodeId.length + poetChallenge.length + 8);
-  out.set(powChallenge, 0);
-  out.set(nodeId, powChallenge.length);
-  out.set(poetChallenge, powChallenge.length + nodeId.length);
-  new DataView(out.buffer).setBigUint64(out.length - 8, BigInt.asUintN(64, nonce), true);
-  return out;
-}
-
-/** Whether `digest` starts with at least `bits` zero bits. */
-export function hasLeadingZeroBits(digest: Uint8Array, bits: number): boolean {
-  const whole = Math.floor(bits / 8);
-  for (let i = 0; i < whole; i++) if (digest[i] !== 0) return false;
-  const rest = bits % 8;
-  if (rest === 0) return true;
-  return (digest[whole] ?? 0xff) >> (8 - rest) === 0;
 }
 
 /**
@@ -124,7 +104,7 @@ export function solvePow(
   nodeId: Uint8Array,
   poetChallenge: Uint8Array,
 ): bigint {
-  const input = powInput(params.challenge, nodeId, poetChallenge, 0n);
+  const input = powMessage({ powChallenge: params.challenge, nodeId, poetChallenge }, 0n);
   const view = new DataView(input.buffer);
   for (let nonce = 0n; ; nonce++) {
     view.setBigUint64(input.length - 8, nonce, true);

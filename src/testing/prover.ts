@@ -19,12 +19,12 @@
  * Labels cost 400 SHA-256 each, so a million leaves take minutes in JavaScript; tests should use
  * small counts (the mock PoET proves rounds of a few hundred leaves).
  */
+import { equalBytes } from "../bytes.js";
 import { ConfigError, PoetError } from "../errors.js";
 import type { PoswHasher } from "../verify/hasher.js";
 import {
   collectTreeNodes,
   defaultPoswHasher,
-  equalBytes,
   fiatShamirIndices,
   partialTreeProofPositions,
   resolveSecurityParam,

@@ -6,7 +6,6 @@
  * indices, partial-tree validation with parking snapshots, label inputs and label checks. Pure:
  * no I/O, no clock.
  */
-export { equalBytes } from "./bytes.js";
 export { fiatShamirIndices } from "./fiat-shamir.js";
 export type { MembershipHasher, NodePlan, PoswHasher } from "./hasher.js";
 export { JsPoswHasher } from "./js-hasher.js";

@@ -13,8 +13,8 @@
  * {@link compareLabels} checks them against the proof. {@link checkLabels} does all three here.
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { equalBytes } from "../bytes.js";
 import { ProofVerificationError } from "../errors.js";
-import { equalBytes } from "./bytes.js";
 import type { PoswHasher } from "./hasher.js";
 import type { ParkingSnapshot } from "./partial-tree.js";
 

@@ -16,9 +16,9 @@
  * of passing a {@link PoswHasher} that does so, or of running the steps separately.
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { equalBytes } from "../bytes.js";
 import { ProofVerificationError, throwIfAborted } from "../errors.js";
 import type { PoetProof } from "../wire/index.js";
-import { equalBytes } from "./bytes.js";
 import { fiatShamirIndices } from "./fiat-shamir.js";
 import type { PoswHasher } from "./hasher.js";
 import { checkLabels, compareLabels, labelInputs } from "./labels.js";

@@ -10,12 +10,14 @@
  * §5, §8; docs/concepts.md). Everything runs on the real clock, on a compressed calendar whose
  * epoch `--epoch` sets (40 s by default; the test uses a few seconds).
  */
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { genesisId } from "../../auth/genesis.js";
 import { createEd25519Signer, type Signer } from "../../auth/signer.js";
+import { toHex } from "../../bytes.js";
 import { createPoetClient } from "../../client/index.js";
 import type { Clock } from "../../clock.js";
 import { AbortedError, ConfigError } from "../../errors.js";
@@ -35,7 +37,7 @@ import {
 import { DemoView } from "../demo/demo-view.js";
 import { parseCount, parseDuration } from "../duration.js";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.js";
-import { formatDuration, jsonText, table, toHex } from "../format.js";
+import { formatDuration, jsonText, table } from "../format.js";
 
 const OPTIONS = {
   identities: { type: "string" },

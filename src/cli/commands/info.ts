@@ -6,10 +6,11 @@
  * now (docs/protocol.md §1.3, §3.1, §6). The round is computed from the network calendar with the
  * PoET's own phase, since `/v1/info` no longer reports round ids.
  */
+import { equalBytes, toHex } from "../../bytes.js";
 import { ConfigError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
 import { MAINNET } from "../../schedule/index.js";
-import { bytesEqual, parseBytesArg } from "../bytes.js";
+import { parseBytesArg } from "../bytes.js";
 import { type Command, startCommand, stringOption } from "../command.js";
 import { parseDuration } from "../duration.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
@@ -20,7 +21,6 @@ import {
   formatRelative,
   jsonText,
   toBase64,
-  toHex,
 } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
 import { fetchPoetInfo, PROTOCOL_OPTION, parseProtocol } from "../poet-requests.js";
@@ -78,7 +78,7 @@ Example:
       signal: io.signal,
     });
     const keyMatches =
-      expected === undefined ? undefined : bytesEqual(expected, info.servicePubkey);
+      expected === undefined ? undefined : equalBytes(expected, info.servicePubkey);
     const phaseMatches = network.samePhase(info);
     let schedule = network;
     try {

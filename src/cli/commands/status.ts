@@ -9,6 +9,7 @@
  * The file is opened read-only: pointed at a go-spacemesh node's database, `status` changes
  * nothing in it (no tables of ours added, which go-spacemesh would see as schema drift).
  */
+import { equalBytes, toHex } from "../../bytes.js";
 import { ConfigError, StorageError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
 import type { RoundSchedule } from "../../schedule/index.js";
@@ -20,10 +21,10 @@ import type {
   PoetRegistration,
   VerifiedProof,
 } from "../../storage/index.js";
-import { bytesEqual } from "../bytes.js";
+
 import { type Command, listOption, NO_ARGUMENTS, startCommand, stringOption } from "../command.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
-import { formatInstant, formatRelative, jsonText, table, toHex } from "../format.js";
+import { formatInstant, formatRelative, jsonText, table } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
 import { openExistingNodeState } from "../node-state-file.js";
 import type { Style } from "../style.js";
@@ -240,18 +241,18 @@ export async function nodeStatus(
 
   const identities: IdentityStatus[] = [];
   for (const [hex, nodeId] of [...ids.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const challenge = challenges.find((c) => bytesEqual(c.nodeId, nodeId));
+    const challenge = challenges.find((c) => equalBytes(c.nodeId, nodeId));
     const regs = registrations
-      .filter((r: PoetRegistration) => bytesEqual(r.nodeId, nodeId))
+      .filter((r: PoetRegistration) => equalBytes(r.nodeId, nodeId))
       .map((r) => ({
         poet: r.address,
         roundId: r.roundId,
         roundEnd: r.roundEnd,
         forCurrentChallenge:
-          challenge?.hash === undefined ? undefined : bytesEqual(challenge.hash, r.hash),
+          challenge?.hash === undefined ? undefined : equalBytes(challenge.hash, r.hash),
         configured: configured === undefined ? undefined : configured.includes(r.address),
       }));
-    const nipost = niposts.find((n) => bytesEqual(n.nodeId, nodeId));
+    const nipost = niposts.find((n) => equalBytes(n.nodeId, nodeId));
     const problems = inconsistencies.filter((i) => i.identity === hex).map((i) => i.detail);
     for (const r of regs) {
       if (r.configured === false) {

@@ -11,6 +11,7 @@
  * set are removed so that the node registers the challenge with the new PoETs instead. A plan that
  * loses an epoch is refused unless `--accept-loss` is given.
  */
+import { toHex } from "../../bytes.js";
 import { ConfigError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
 import { type PhaseSwitchPlan, planPhaseSwitch, type RoundSchedule } from "../../schedule/index.js";
@@ -25,7 +26,7 @@ import {
 } from "../command.js";
 import { parseDuration, parseInstant } from "../duration.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
-import { formatDuration, formatInstant, jsonText, toHex } from "../format.js";
+import { formatDuration, formatInstant, jsonText } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
 import { openExistingNodeState } from "../node-state-file.js";
 import { fetchPoetInfo, PROTOCOL_OPTION, parseProtocol } from "../poet-requests.js";

@@ -7,10 +7,11 @@
  * 13) and the mocks' state. Elsewhere (a pipe, CI): one plain line per event, so a log reads as a
  * story. The view never drives anything; it only listens.
  */
+import { toHex } from "../../bytes.js";
 import type { Clock } from "../../clock.js";
 import type { RegistrationEvent } from "../../registration/index.js";
 import type { RoundSchedule } from "../../schedule/index.js";
-import { formatDuration, toHex } from "../format.js";
+import { formatDuration } from "../format.js";
 import type { TextSink } from "../io.js";
 import { type Style, visibleLength } from "../style.js";
 import type { DemoPoet } from "./demo-scenario.js";

@@ -25,8 +25,10 @@
  * stalls mid-job costs nothing but time: the calling thread computes whatever was left unfinished,
  * so the verdict is always the sequential verifier's.
  */
+
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { toHex } from "../../bytes.js";
 import { AbortedError, ProofVerificationError, throwIfAborted } from "../../errors.js";
 import type { PoetProof } from "../../wire/index.js";
 import { fiatShamirIndices } from "../fiat-shamir.js";
@@ -84,8 +86,6 @@ interface WorkerSlot {
   readonly worker: Worker;
   ready: boolean;
 }
-
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
 /** Resolves after the event loop has had a turn (no delay, so no clock is involved). */
 function yieldToEventLoop(): Promise<void> {
@@ -312,7 +312,7 @@ export class ParallelVerifier {
   }
 
   #cacheKey(proof: PoetProof, statement: Uint8Array, ref: Uint8Array | undefined): string {
-    return `${hex(ref ?? proofRef(proof))}:${hex(statement)}`;
+    return `${toHex(ref ?? proofRef(proof))}:${toHex(statement)}`;
   }
 
   #remember(key: string, verdict: true | ProofVerificationError): void {
