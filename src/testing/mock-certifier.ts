@@ -18,6 +18,7 @@ import { type Clock, systemClock } from "../clock.js";
 import { ConfigError, throwIfAborted } from "../errors.js";
 import { encodeCertificate } from "../wire/index.js";
 import { decodeLenientBase64 } from "./gateway-json.js";
+import { RequestBodyTooLarge, readRequestBody } from "./request-body.js";
 import {
   type NodeServerRequest,
   type NodeServerResponse,
@@ -155,17 +156,14 @@ export function parseCertifyRequest(body: string): CertifyRequest {
 }
 
 async function readBody(req: NodeServerRequest, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer | string>) {
-    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-    size += buffer.length;
-    if (size <= limit) chunks.push(buffer);
+  try {
+    return await readRequestBody(req, limit);
+  } catch (error) {
+    if (error instanceof RequestBodyTooLarge) {
+      throw new HttpFailure(413, "Failed to buffer the request body: length limit exceeded");
+    }
+    throw error;
   }
-  if (size > limit) {
-    throw new HttpFailure(413, "Failed to buffer the request body: length limit exceeded");
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function reply(res: NodeServerResponse, status: number, body: string, type: string): void {

@@ -31,6 +31,7 @@ import {
 import { faultHttpStatus, type MockPoetFaults, RETRY_AFTER } from "./faults.js";
 import { decodeGatewayJson, encodeGatewayJson } from "./gateway-json.js";
 import type { MockPoetHandlers } from "./mock-poet-service.js";
+import { RequestBodyTooLarge, readRequestBody } from "./request-body.js";
 import type { NodeServerRequest, NodeServerResponse } from "./single-port-server.js";
 
 /** The gRPC server's default receive limit, which bounds REST request bodies too. */
@@ -90,24 +91,6 @@ function match(path: string): Match | undefined {
     return { route: "proof", method: "GET", roundId };
   }
   return undefined;
-}
-
-class BodyTooLarge extends Error {
-  constructor(readonly size: number) {
-    super("body too large");
-  }
-}
-
-async function readBody(req: NodeServerRequest, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer | string>) {
-    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-    size += buffer.length;
-    if (size <= limit) chunks.push(buffer);
-  }
-  if (size > limit) throw new BodyTooLarge(size);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function send(res: NodeServerResponse, status: number, body: string, headers: [string, string][]) {
@@ -170,7 +153,7 @@ export function createRestGateway(options: {
     try {
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       const found = match(path);
-      const body = await readBody(req, limit);
+      const body = await readRequestBody(req, limit);
       const gone = new AbortController();
       (res as { once(event: "close", listener: () => void): unknown }).once("close", () =>
         gone.abort(),
@@ -197,7 +180,7 @@ export function createRestGateway(options: {
         }
       }
     } catch (error) {
-      if (error instanceof BodyTooLarge) {
+      if (error instanceof RequestBodyTooLarge) {
         return sendError(
           res,
           new ConnectError(
