@@ -81,3 +81,8 @@ export async function runAttempt<T>(
     await timer;
   }
 }
+
+/** The error of a call made after the transport was closed: final, never retried. */
+export function closedTransportError(target: AttemptTarget): PoetRpcError {
+  return new PoetRpcError("the client is closed", { ...target, kind: "network", retriable: false });
+}

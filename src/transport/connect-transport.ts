@@ -24,7 +24,7 @@ import {
 } from "@connectrpc/connect-node";
 import { type Clock, systemClock } from "../clock.js";
 import { AbortedError, PoetError, PoetRpcError } from "../errors.js";
-import { type AttemptTarget, runAttempt } from "./attempt.js";
+import { type AttemptTarget, closedTransportError, runAttempt } from "./attempt.js";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "./http-exchange.js";
 import {
   DEFAULT_ATTEMPT_TIMEOUT_MS,
@@ -139,13 +139,7 @@ export function createConnectRpcTransport(options: ConnectRpcTransportOptions): 
     call: UnaryCallOptions = {},
   ): Promise<MessageShape<O>> {
     const target: AttemptTarget = { server, method: `${method.parent.typeName}/${method.name}` };
-    if (closed) {
-      throw new PoetRpcError("the client is closed", {
-        ...target,
-        kind: "network",
-        retriable: false,
-      });
-    }
+    if (closed) throw closedTransportError(target);
     return runAttempt(
       clock,
       call.timeoutMs ?? defaultTimeoutMs,

@@ -20,7 +20,7 @@ import { type Clock, systemClock } from "../clock.js";
 import { ConfigError, PoetRpcError, WireFormatError } from "../errors.js";
 import { PoetService } from "../gen/rpc/api/v1/api_pb.js";
 import { parsePoetJson, poetToJson } from "../wire/index.js";
-import { type AttemptTarget, runAttempt } from "./attempt.js";
+import { type AttemptTarget, closedTransportError, runAttempt } from "./attempt.js";
 import { DEFAULT_MAX_RESPONSE_BYTES, type HttpResponse, httpExchange } from "./http-exchange.js";
 import {
   DEFAULT_ATTEMPT_TIMEOUT_MS,
@@ -157,13 +157,7 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
     }
     const path = expandPath(route.template, values);
     const target: AttemptTarget = { server, method: `${route.verb} ${path}` };
-    if (closed) {
-      throw new PoetRpcError("the client is closed", {
-        ...target,
-        kind: "network",
-        retriable: false,
-      });
-    }
+    if (closed) throw closedTransportError(target);
     const url = joinUrlPath(base, path);
     const headers: Record<string, string> = { accept: "application/json", ...options.headers };
     let body: Uint8Array | undefined;
