@@ -17,13 +17,22 @@
 ;; statement) or fixed (the padding of a 96-byte message); those are written once per call.
 ;;
 ;; Why the compression is written as it is (each alternative was measured on the verifier's own
-;; workload, 150 chains of 400 hashes, on x64 with AVX2, where four lanes cost about 76 ns per
-;; hash):
+;; workload, 150 chains of 400 hashes, on a 2-core x64 machine with AVX2, where four lanes cost
+;; about 68 ns per hash; there a dependent vector add, logic op or shift takes about 0.5 ns, two
+;; cycles, so the rounds are bound by their dependency chain more than by the number of
+;; operations):
+;;   * The sums of a round are grouped so that the new e is one addition after Σ1(e), five
+;;     dependent operations per round where the textbook grouping has seven (see $compress4): 7%
+;;     faster for one more addition per round.
 ;;   * One group of four lanes per instruction stream, not two: interleaving two independent
 ;;     groups (eight chains per call) so that the processor overlaps their dependency chains ran at
 ;;     about 105 ns per hash, because sixteen state vectors plus the schedule do not fit the sixteen
-;;     128-bit registers V8 uses on x64, and the spills cost more than the overlap gains. One group
-;;     is already limited by throughput (about four vector operations per cycle), not by latency.
+;;     128-bit registers V8 uses on x64, and the spills cost more than the overlap gains. Keeping
+;;     only a and e in registers and the older words in a ring in memory fits two groups, but the
+;;     extra loads and stores made it slower still (75 ns for two groups, 71 ns for one).
+;;   * The message schedule is expanded inside the rounds, not in a loop of its own before them:
+;;     alone, the rounds leave the vector units idle while they wait on their chain (88 ns per
+;;     hash with a separate schedule loop).
 ;;   * Eight rounds per loop iteration, not all 64 unrolled: unrolling with the schedule in locals
 ;;     and every padding constant folded (K + W for rounds 8..15, σ0/σ1 of the padding words, round
 ;;     0 from the IV) saves about 5% of the operations but ran 5–8% slower here: V8's optimizing
@@ -33,7 +42,9 @@
 ;;   * None of SHA-256's rotations (2, 13, 22, 6, 11, 25, 7, 18, 17, 19) is a whole number of bytes,
 ;;     so every rotation is a shift pair and an or; `i8x16.shuffle` serves only the byte swaps and
 ;;     transposes at the edges. Multiplying instead of shifting left (to spread the work over other
-;;     execution ports) was twice as slow.
+;;     execution ports) was twice as slow, and composing the three right shifts of a Σ (and the
+;;     three left ones) into a chain of shifts and xors, which needs fewer registers, lengthens the
+;;     dependency chain and was 8% slower.
 ;;
 ;; Memory map (bytes):
 ;;      0 ..  256  K, the 64 round constants (little-endian i32)
@@ -525,12 +536,16 @@
 
   ;; One compression in each of four lanes: block words 0..15 are at $base (one v128 per word;
   ;; words 16..63 of the schedule are written after them, up to $base + 1024), the state comes in
-  ;; as parameters and the state plus the result goes out. Eight rounds per
-  ;; loop iteration, so that the working variables rotate by name instead of by moves: each round
-  ;; adds K + W + Σ1(e) + Ch(e,f,g) into h, adds h into d, then adds Σ0(a) + Maj(a,b,c) into h
-  ;; (Maj: where a and b agree it is b, elsewhere c). Rounds 16..63 expand their own message word
-  ;; right where they use it, which leaves the processor independent work to overlap with the
-  ;; rounds' dependency chain; the words are stored for the rounds that read them later.
+  ;; as parameters and the state plus the result goes out. Eight rounds per loop iteration, so
+  ;; that the working variables rotate by name instead of by moves. Each round computes
+  ;;   t = h + K + W + Ch(e,f,g),   s = Σ1(e),   d += t + s,   h = t + s + Maj(a,b,c) + Σ0(a)
+  ;; with Maj(a,b,c) = (a & (b | c)) | (b & c); d and h are then the round's e and a. The sums are
+  ;; grouped so that the new e is one addition after Σ1(e) (five dependent operations per round
+  ;; instead of seven): on the machines we measure, a vector add, logic op or shift takes two
+  ;; cycles before its result can be used, so the rounds are bound by this chain, and shortening
+  ;; it made label chains about 7% faster. Rounds 16..63 expand their own message word right where
+  ;; they use it, which gives the processor independent work to overlap with the chain; the words
+  ;; are stored for the rounds that read them later.
   ;; $k is the byte address of K[t] for the iteration's first round t; $p is that of W[t] in the
   ;; first loop and of W[t-16] in the second.
   (func $compress4
@@ -538,6 +553,7 @@
     (param $e0 v128) (param $f0 v128) (param $g0 v128) (param $h0 v128) (param $base i32)
     (result v128 v128 v128 v128 v128 v128 v128 v128)
     (local $p i32) (local $k i32) (local $x v128) (local $y v128) (local $w v128)
+    (local $t v128) (local $s v128)
     (local $a v128) (local $b v128) (local $c v128) (local $d v128)
     (local $e v128) (local $f v128) (local $g v128) (local $h v128)
     (local.set $a (local.get $a0))
@@ -552,179 +568,171 @@
     (local.set $k (i32.const 0))
     (loop $first
       ;; round 8k+0: W from the block
-      (local.set $h
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $h) (i32x4.add (v128.load offset=0 (local.get $p)) (v128.load32_splat offset=0 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $e) (i32.const 6)) (i32x4.shl (local.get $e) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $e) (i32.const 11)) (i32x4.shl (local.get $e) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $e) (i32.const 25)) (i32x4.shl (local.get $e) (i32.const 7))))
-            (v128.bitselect (local.get $f) (local.get $g) (local.get $e)))))
-      (local.set $d (i32x4.add (local.get $d) (local.get $h)))
+          (v128.bitselect (local.get $f) (local.get $g) (local.get $e))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $e) (i32.const 6)) (i32x4.shl (local.get $e) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $e) (i32.const 11)) (i32x4.shl (local.get $e) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $e) (i32.const 25)) (i32x4.shl (local.get $e) (i32.const 7)))))
+      (local.set $d (i32x4.add (i32x4.add (local.get $d) (local.get $t)) (local.get $s)))
       (local.set $h
-        (i32x4.add (local.get $h)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $a) (i32.const 2)) (i32x4.shl (local.get $a) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $a) (i32.const 13)) (i32x4.shl (local.get $a) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $a) (i32.const 22)) (i32x4.shl (local.get $a) (i32.const 10))))
-            (v128.bitselect (local.get $c) (local.get $b) (v128.xor (local.get $a) (local.get $b))))))
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $a) (v128.or (local.get $b) (local.get $c))) (v128.and (local.get $b) (local.get $c))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $a) (i32.const 2)) (i32x4.shl (local.get $a) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $a) (i32.const 13)) (i32x4.shl (local.get $a) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $a) (i32.const 22)) (i32x4.shl (local.get $a) (i32.const 10))))))
       ;; round 8k+1: W from the block
-      (local.set $g
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $g) (i32x4.add (v128.load offset=16 (local.get $p)) (v128.load32_splat offset=4 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $d) (i32.const 6)) (i32x4.shl (local.get $d) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $d) (i32.const 11)) (i32x4.shl (local.get $d) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $d) (i32.const 25)) (i32x4.shl (local.get $d) (i32.const 7))))
-            (v128.bitselect (local.get $e) (local.get $f) (local.get $d)))))
-      (local.set $c (i32x4.add (local.get $c) (local.get $g)))
+          (v128.bitselect (local.get $e) (local.get $f) (local.get $d))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $d) (i32.const 6)) (i32x4.shl (local.get $d) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $d) (i32.const 11)) (i32x4.shl (local.get $d) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $d) (i32.const 25)) (i32x4.shl (local.get $d) (i32.const 7)))))
+      (local.set $c (i32x4.add (i32x4.add (local.get $c) (local.get $t)) (local.get $s)))
       (local.set $g
-        (i32x4.add (local.get $g)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $h) (i32.const 2)) (i32x4.shl (local.get $h) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $h) (i32.const 13)) (i32x4.shl (local.get $h) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $h) (i32.const 22)) (i32x4.shl (local.get $h) (i32.const 10))))
-            (v128.bitselect (local.get $b) (local.get $a) (v128.xor (local.get $h) (local.get $a))))))
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $h) (v128.or (local.get $a) (local.get $b))) (v128.and (local.get $a) (local.get $b))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $h) (i32.const 2)) (i32x4.shl (local.get $h) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $h) (i32.const 13)) (i32x4.shl (local.get $h) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $h) (i32.const 22)) (i32x4.shl (local.get $h) (i32.const 10))))))
       ;; round 8k+2: W from the block
-      (local.set $f
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $f) (i32x4.add (v128.load offset=32 (local.get $p)) (v128.load32_splat offset=8 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $c) (i32.const 6)) (i32x4.shl (local.get $c) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $c) (i32.const 11)) (i32x4.shl (local.get $c) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $c) (i32.const 25)) (i32x4.shl (local.get $c) (i32.const 7))))
-            (v128.bitselect (local.get $d) (local.get $e) (local.get $c)))))
-      (local.set $b (i32x4.add (local.get $b) (local.get $f)))
+          (v128.bitselect (local.get $d) (local.get $e) (local.get $c))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $c) (i32.const 6)) (i32x4.shl (local.get $c) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $c) (i32.const 11)) (i32x4.shl (local.get $c) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $c) (i32.const 25)) (i32x4.shl (local.get $c) (i32.const 7)))))
+      (local.set $b (i32x4.add (i32x4.add (local.get $b) (local.get $t)) (local.get $s)))
       (local.set $f
-        (i32x4.add (local.get $f)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $g) (i32.const 2)) (i32x4.shl (local.get $g) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $g) (i32.const 13)) (i32x4.shl (local.get $g) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $g) (i32.const 22)) (i32x4.shl (local.get $g) (i32.const 10))))
-            (v128.bitselect (local.get $a) (local.get $h) (v128.xor (local.get $g) (local.get $h))))))
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $g) (v128.or (local.get $h) (local.get $a))) (v128.and (local.get $h) (local.get $a))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $g) (i32.const 2)) (i32x4.shl (local.get $g) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $g) (i32.const 13)) (i32x4.shl (local.get $g) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $g) (i32.const 22)) (i32x4.shl (local.get $g) (i32.const 10))))))
       ;; round 8k+3: W from the block
-      (local.set $e
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $e) (i32x4.add (v128.load offset=48 (local.get $p)) (v128.load32_splat offset=12 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $b) (i32.const 6)) (i32x4.shl (local.get $b) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $b) (i32.const 11)) (i32x4.shl (local.get $b) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $b) (i32.const 25)) (i32x4.shl (local.get $b) (i32.const 7))))
-            (v128.bitselect (local.get $c) (local.get $d) (local.get $b)))))
-      (local.set $a (i32x4.add (local.get $a) (local.get $e)))
+          (v128.bitselect (local.get $c) (local.get $d) (local.get $b))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $b) (i32.const 6)) (i32x4.shl (local.get $b) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $b) (i32.const 11)) (i32x4.shl (local.get $b) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $b) (i32.const 25)) (i32x4.shl (local.get $b) (i32.const 7)))))
+      (local.set $a (i32x4.add (i32x4.add (local.get $a) (local.get $t)) (local.get $s)))
       (local.set $e
-        (i32x4.add (local.get $e)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $f) (i32.const 2)) (i32x4.shl (local.get $f) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $f) (i32.const 13)) (i32x4.shl (local.get $f) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $f) (i32.const 22)) (i32x4.shl (local.get $f) (i32.const 10))))
-            (v128.bitselect (local.get $h) (local.get $g) (v128.xor (local.get $f) (local.get $g))))))
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $f) (v128.or (local.get $g) (local.get $h))) (v128.and (local.get $g) (local.get $h))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $f) (i32.const 2)) (i32x4.shl (local.get $f) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $f) (i32.const 13)) (i32x4.shl (local.get $f) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $f) (i32.const 22)) (i32x4.shl (local.get $f) (i32.const 10))))))
       ;; round 8k+4: W from the block
-      (local.set $d
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $d) (i32x4.add (v128.load offset=64 (local.get $p)) (v128.load32_splat offset=16 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $a) (i32.const 6)) (i32x4.shl (local.get $a) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $a) (i32.const 11)) (i32x4.shl (local.get $a) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $a) (i32.const 25)) (i32x4.shl (local.get $a) (i32.const 7))))
-            (v128.bitselect (local.get $b) (local.get $c) (local.get $a)))))
-      (local.set $h (i32x4.add (local.get $h) (local.get $d)))
+          (v128.bitselect (local.get $b) (local.get $c) (local.get $a))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $a) (i32.const 6)) (i32x4.shl (local.get $a) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $a) (i32.const 11)) (i32x4.shl (local.get $a) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $a) (i32.const 25)) (i32x4.shl (local.get $a) (i32.const 7)))))
+      (local.set $h (i32x4.add (i32x4.add (local.get $h) (local.get $t)) (local.get $s)))
       (local.set $d
-        (i32x4.add (local.get $d)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $e) (i32.const 2)) (i32x4.shl (local.get $e) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $e) (i32.const 13)) (i32x4.shl (local.get $e) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $e) (i32.const 22)) (i32x4.shl (local.get $e) (i32.const 10))))
-            (v128.bitselect (local.get $g) (local.get $f) (v128.xor (local.get $e) (local.get $f))))))
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $e) (v128.or (local.get $f) (local.get $g))) (v128.and (local.get $f) (local.get $g))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $e) (i32.const 2)) (i32x4.shl (local.get $e) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $e) (i32.const 13)) (i32x4.shl (local.get $e) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $e) (i32.const 22)) (i32x4.shl (local.get $e) (i32.const 10))))))
       ;; round 8k+5: W from the block
-      (local.set $c
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $c) (i32x4.add (v128.load offset=80 (local.get $p)) (v128.load32_splat offset=20 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $h) (i32.const 6)) (i32x4.shl (local.get $h) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $h) (i32.const 11)) (i32x4.shl (local.get $h) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $h) (i32.const 25)) (i32x4.shl (local.get $h) (i32.const 7))))
-            (v128.bitselect (local.get $a) (local.get $b) (local.get $h)))))
-      (local.set $g (i32x4.add (local.get $g) (local.get $c)))
+          (v128.bitselect (local.get $a) (local.get $b) (local.get $h))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $h) (i32.const 6)) (i32x4.shl (local.get $h) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $h) (i32.const 11)) (i32x4.shl (local.get $h) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $h) (i32.const 25)) (i32x4.shl (local.get $h) (i32.const 7)))))
+      (local.set $g (i32x4.add (i32x4.add (local.get $g) (local.get $t)) (local.get $s)))
       (local.set $c
-        (i32x4.add (local.get $c)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $d) (i32.const 2)) (i32x4.shl (local.get $d) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $d) (i32.const 13)) (i32x4.shl (local.get $d) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $d) (i32.const 22)) (i32x4.shl (local.get $d) (i32.const 10))))
-            (v128.bitselect (local.get $f) (local.get $e) (v128.xor (local.get $d) (local.get $e))))))
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $d) (v128.or (local.get $e) (local.get $f))) (v128.and (local.get $e) (local.get $f))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $d) (i32.const 2)) (i32x4.shl (local.get $d) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $d) (i32.const 13)) (i32x4.shl (local.get $d) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $d) (i32.const 22)) (i32x4.shl (local.get $d) (i32.const 10))))))
       ;; round 8k+6: W from the block
-      (local.set $b
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $b) (i32x4.add (v128.load offset=96 (local.get $p)) (v128.load32_splat offset=24 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $g) (i32.const 6)) (i32x4.shl (local.get $g) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $g) (i32.const 11)) (i32x4.shl (local.get $g) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $g) (i32.const 25)) (i32x4.shl (local.get $g) (i32.const 7))))
-            (v128.bitselect (local.get $h) (local.get $a) (local.get $g)))))
-      (local.set $f (i32x4.add (local.get $f) (local.get $b)))
+          (v128.bitselect (local.get $h) (local.get $a) (local.get $g))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $g) (i32.const 6)) (i32x4.shl (local.get $g) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $g) (i32.const 11)) (i32x4.shl (local.get $g) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $g) (i32.const 25)) (i32x4.shl (local.get $g) (i32.const 7)))))
+      (local.set $f (i32x4.add (i32x4.add (local.get $f) (local.get $t)) (local.get $s)))
       (local.set $b
-        (i32x4.add (local.get $b)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $c) (i32.const 2)) (i32x4.shl (local.get $c) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $c) (i32.const 13)) (i32x4.shl (local.get $c) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $c) (i32.const 22)) (i32x4.shl (local.get $c) (i32.const 10))))
-            (v128.bitselect (local.get $e) (local.get $d) (v128.xor (local.get $c) (local.get $d))))))
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $c) (v128.or (local.get $d) (local.get $e))) (v128.and (local.get $d) (local.get $e))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $c) (i32.const 2)) (i32x4.shl (local.get $c) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $c) (i32.const 13)) (i32x4.shl (local.get $c) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $c) (i32.const 22)) (i32x4.shl (local.get $c) (i32.const 10))))))
       ;; round 8k+7: W from the block
-      (local.set $a
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $a) (i32x4.add (v128.load offset=112 (local.get $p)) (v128.load32_splat offset=28 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $f) (i32.const 6)) (i32x4.shl (local.get $f) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $f) (i32.const 11)) (i32x4.shl (local.get $f) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $f) (i32.const 25)) (i32x4.shl (local.get $f) (i32.const 7))))
-            (v128.bitselect (local.get $g) (local.get $h) (local.get $f)))))
-      (local.set $e (i32x4.add (local.get $e) (local.get $a)))
+          (v128.bitselect (local.get $g) (local.get $h) (local.get $f))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $f) (i32.const 6)) (i32x4.shl (local.get $f) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $f) (i32.const 11)) (i32x4.shl (local.get $f) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $f) (i32.const 25)) (i32x4.shl (local.get $f) (i32.const 7)))))
+      (local.set $e (i32x4.add (i32x4.add (local.get $e) (local.get $t)) (local.get $s)))
       (local.set $a
-        (i32x4.add (local.get $a)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $b) (i32.const 2)) (i32x4.shl (local.get $b) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $b) (i32.const 13)) (i32x4.shl (local.get $b) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $b) (i32.const 22)) (i32x4.shl (local.get $b) (i32.const 10))))
-            (v128.bitselect (local.get $d) (local.get $c) (v128.xor (local.get $b) (local.get $c))))))
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $b) (v128.or (local.get $c) (local.get $d))) (v128.and (local.get $c) (local.get $d))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $b) (i32.const 2)) (i32x4.shl (local.get $b) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $b) (i32.const 13)) (i32x4.shl (local.get $b) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $b) (i32.const 22)) (i32x4.shl (local.get $b) (i32.const 10))))))
       (local.set $p (i32.add (local.get $p) (i32.const 128)))
       (local.set $k (i32.add (local.get $k) (i32.const 32)))
       (br_if $first (i32.lt_u (local.get $k) (i32.const 64))))
     (local.set $p (local.get $base))
     (loop $expanded
-      ;; round 8k+0: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
+      ;; W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
       (local.set $x (v128.load offset=16 (local.get $p)))
       (local.set $y (v128.load offset=224 (local.get $p)))
       (local.set $w
@@ -736,27 +744,27 @@
             (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $y) (i32.const 17)) (i32x4.shl (local.get $y) (i32.const 15))) (v128.or (i32x4.shr_u (local.get $y) (i32.const 19)) (i32x4.shl (local.get $y) (i32.const 13))))
               (i32x4.shr_u (local.get $y) (i32.const 10))))))
       (v128.store offset=256 (local.get $p) (local.get $w))
-      (local.set $h
+      ;; round 8k+0: W just expanded
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $h) (i32x4.add (local.get $w) (v128.load32_splat offset=0 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $e) (i32.const 6)) (i32x4.shl (local.get $e) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $e) (i32.const 11)) (i32x4.shl (local.get $e) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $e) (i32.const 25)) (i32x4.shl (local.get $e) (i32.const 7))))
-            (v128.bitselect (local.get $f) (local.get $g) (local.get $e)))))
-      (local.set $d (i32x4.add (local.get $d) (local.get $h)))
+          (v128.bitselect (local.get $f) (local.get $g) (local.get $e))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $e) (i32.const 6)) (i32x4.shl (local.get $e) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $e) (i32.const 11)) (i32x4.shl (local.get $e) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $e) (i32.const 25)) (i32x4.shl (local.get $e) (i32.const 7)))))
+      (local.set $d (i32x4.add (i32x4.add (local.get $d) (local.get $t)) (local.get $s)))
       (local.set $h
-        (i32x4.add (local.get $h)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $a) (i32.const 2)) (i32x4.shl (local.get $a) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $a) (i32.const 13)) (i32x4.shl (local.get $a) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $a) (i32.const 22)) (i32x4.shl (local.get $a) (i32.const 10))))
-            (v128.bitselect (local.get $c) (local.get $b) (v128.xor (local.get $a) (local.get $b))))))
-      ;; round 8k+1: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $a) (v128.or (local.get $b) (local.get $c))) (v128.and (local.get $b) (local.get $c))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $a) (i32.const 2)) (i32x4.shl (local.get $a) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $a) (i32.const 13)) (i32x4.shl (local.get $a) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $a) (i32.const 22)) (i32x4.shl (local.get $a) (i32.const 10))))))
+      ;; W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
       (local.set $x (v128.load offset=32 (local.get $p)))
       (local.set $y (v128.load offset=240 (local.get $p)))
       (local.set $w
@@ -768,27 +776,27 @@
             (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $y) (i32.const 17)) (i32x4.shl (local.get $y) (i32.const 15))) (v128.or (i32x4.shr_u (local.get $y) (i32.const 19)) (i32x4.shl (local.get $y) (i32.const 13))))
               (i32x4.shr_u (local.get $y) (i32.const 10))))))
       (v128.store offset=272 (local.get $p) (local.get $w))
-      (local.set $g
+      ;; round 8k+1: W just expanded
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $g) (i32x4.add (local.get $w) (v128.load32_splat offset=4 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $d) (i32.const 6)) (i32x4.shl (local.get $d) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $d) (i32.const 11)) (i32x4.shl (local.get $d) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $d) (i32.const 25)) (i32x4.shl (local.get $d) (i32.const 7))))
-            (v128.bitselect (local.get $e) (local.get $f) (local.get $d)))))
-      (local.set $c (i32x4.add (local.get $c) (local.get $g)))
+          (v128.bitselect (local.get $e) (local.get $f) (local.get $d))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $d) (i32.const 6)) (i32x4.shl (local.get $d) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $d) (i32.const 11)) (i32x4.shl (local.get $d) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $d) (i32.const 25)) (i32x4.shl (local.get $d) (i32.const 7)))))
+      (local.set $c (i32x4.add (i32x4.add (local.get $c) (local.get $t)) (local.get $s)))
       (local.set $g
-        (i32x4.add (local.get $g)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $h) (i32.const 2)) (i32x4.shl (local.get $h) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $h) (i32.const 13)) (i32x4.shl (local.get $h) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $h) (i32.const 22)) (i32x4.shl (local.get $h) (i32.const 10))))
-            (v128.bitselect (local.get $b) (local.get $a) (v128.xor (local.get $h) (local.get $a))))))
-      ;; round 8k+2: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $h) (v128.or (local.get $a) (local.get $b))) (v128.and (local.get $a) (local.get $b))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $h) (i32.const 2)) (i32x4.shl (local.get $h) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $h) (i32.const 13)) (i32x4.shl (local.get $h) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $h) (i32.const 22)) (i32x4.shl (local.get $h) (i32.const 10))))))
+      ;; W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
       (local.set $x (v128.load offset=48 (local.get $p)))
       (local.set $y (v128.load offset=256 (local.get $p)))
       (local.set $w
@@ -800,27 +808,27 @@
             (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $y) (i32.const 17)) (i32x4.shl (local.get $y) (i32.const 15))) (v128.or (i32x4.shr_u (local.get $y) (i32.const 19)) (i32x4.shl (local.get $y) (i32.const 13))))
               (i32x4.shr_u (local.get $y) (i32.const 10))))))
       (v128.store offset=288 (local.get $p) (local.get $w))
-      (local.set $f
+      ;; round 8k+2: W just expanded
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $f) (i32x4.add (local.get $w) (v128.load32_splat offset=8 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $c) (i32.const 6)) (i32x4.shl (local.get $c) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $c) (i32.const 11)) (i32x4.shl (local.get $c) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $c) (i32.const 25)) (i32x4.shl (local.get $c) (i32.const 7))))
-            (v128.bitselect (local.get $d) (local.get $e) (local.get $c)))))
-      (local.set $b (i32x4.add (local.get $b) (local.get $f)))
+          (v128.bitselect (local.get $d) (local.get $e) (local.get $c))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $c) (i32.const 6)) (i32x4.shl (local.get $c) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $c) (i32.const 11)) (i32x4.shl (local.get $c) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $c) (i32.const 25)) (i32x4.shl (local.get $c) (i32.const 7)))))
+      (local.set $b (i32x4.add (i32x4.add (local.get $b) (local.get $t)) (local.get $s)))
       (local.set $f
-        (i32x4.add (local.get $f)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $g) (i32.const 2)) (i32x4.shl (local.get $g) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $g) (i32.const 13)) (i32x4.shl (local.get $g) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $g) (i32.const 22)) (i32x4.shl (local.get $g) (i32.const 10))))
-            (v128.bitselect (local.get $a) (local.get $h) (v128.xor (local.get $g) (local.get $h))))))
-      ;; round 8k+3: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $g) (v128.or (local.get $h) (local.get $a))) (v128.and (local.get $h) (local.get $a))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $g) (i32.const 2)) (i32x4.shl (local.get $g) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $g) (i32.const 13)) (i32x4.shl (local.get $g) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $g) (i32.const 22)) (i32x4.shl (local.get $g) (i32.const 10))))))
+      ;; W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
       (local.set $x (v128.load offset=64 (local.get $p)))
       (local.set $y (v128.load offset=272 (local.get $p)))
       (local.set $w
@@ -832,27 +840,27 @@
             (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $y) (i32.const 17)) (i32x4.shl (local.get $y) (i32.const 15))) (v128.or (i32x4.shr_u (local.get $y) (i32.const 19)) (i32x4.shl (local.get $y) (i32.const 13))))
               (i32x4.shr_u (local.get $y) (i32.const 10))))))
       (v128.store offset=304 (local.get $p) (local.get $w))
-      (local.set $e
+      ;; round 8k+3: W just expanded
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $e) (i32x4.add (local.get $w) (v128.load32_splat offset=12 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $b) (i32.const 6)) (i32x4.shl (local.get $b) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $b) (i32.const 11)) (i32x4.shl (local.get $b) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $b) (i32.const 25)) (i32x4.shl (local.get $b) (i32.const 7))))
-            (v128.bitselect (local.get $c) (local.get $d) (local.get $b)))))
-      (local.set $a (i32x4.add (local.get $a) (local.get $e)))
+          (v128.bitselect (local.get $c) (local.get $d) (local.get $b))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $b) (i32.const 6)) (i32x4.shl (local.get $b) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $b) (i32.const 11)) (i32x4.shl (local.get $b) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $b) (i32.const 25)) (i32x4.shl (local.get $b) (i32.const 7)))))
+      (local.set $a (i32x4.add (i32x4.add (local.get $a) (local.get $t)) (local.get $s)))
       (local.set $e
-        (i32x4.add (local.get $e)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $f) (i32.const 2)) (i32x4.shl (local.get $f) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $f) (i32.const 13)) (i32x4.shl (local.get $f) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $f) (i32.const 22)) (i32x4.shl (local.get $f) (i32.const 10))))
-            (v128.bitselect (local.get $h) (local.get $g) (v128.xor (local.get $f) (local.get $g))))))
-      ;; round 8k+4: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $f) (v128.or (local.get $g) (local.get $h))) (v128.and (local.get $g) (local.get $h))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $f) (i32.const 2)) (i32x4.shl (local.get $f) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $f) (i32.const 13)) (i32x4.shl (local.get $f) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $f) (i32.const 22)) (i32x4.shl (local.get $f) (i32.const 10))))))
+      ;; W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
       (local.set $x (v128.load offset=80 (local.get $p)))
       (local.set $y (v128.load offset=288 (local.get $p)))
       (local.set $w
@@ -864,27 +872,27 @@
             (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $y) (i32.const 17)) (i32x4.shl (local.get $y) (i32.const 15))) (v128.or (i32x4.shr_u (local.get $y) (i32.const 19)) (i32x4.shl (local.get $y) (i32.const 13))))
               (i32x4.shr_u (local.get $y) (i32.const 10))))))
       (v128.store offset=320 (local.get $p) (local.get $w))
-      (local.set $d
+      ;; round 8k+4: W just expanded
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $d) (i32x4.add (local.get $w) (v128.load32_splat offset=16 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $a) (i32.const 6)) (i32x4.shl (local.get $a) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $a) (i32.const 11)) (i32x4.shl (local.get $a) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $a) (i32.const 25)) (i32x4.shl (local.get $a) (i32.const 7))))
-            (v128.bitselect (local.get $b) (local.get $c) (local.get $a)))))
-      (local.set $h (i32x4.add (local.get $h) (local.get $d)))
+          (v128.bitselect (local.get $b) (local.get $c) (local.get $a))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $a) (i32.const 6)) (i32x4.shl (local.get $a) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $a) (i32.const 11)) (i32x4.shl (local.get $a) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $a) (i32.const 25)) (i32x4.shl (local.get $a) (i32.const 7)))))
+      (local.set $h (i32x4.add (i32x4.add (local.get $h) (local.get $t)) (local.get $s)))
       (local.set $d
-        (i32x4.add (local.get $d)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $e) (i32.const 2)) (i32x4.shl (local.get $e) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $e) (i32.const 13)) (i32x4.shl (local.get $e) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $e) (i32.const 22)) (i32x4.shl (local.get $e) (i32.const 10))))
-            (v128.bitselect (local.get $g) (local.get $f) (v128.xor (local.get $e) (local.get $f))))))
-      ;; round 8k+5: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $e) (v128.or (local.get $f) (local.get $g))) (v128.and (local.get $f) (local.get $g))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $e) (i32.const 2)) (i32x4.shl (local.get $e) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $e) (i32.const 13)) (i32x4.shl (local.get $e) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $e) (i32.const 22)) (i32x4.shl (local.get $e) (i32.const 10))))))
+      ;; W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
       (local.set $x (v128.load offset=96 (local.get $p)))
       (local.set $y (v128.load offset=304 (local.get $p)))
       (local.set $w
@@ -896,27 +904,27 @@
             (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $y) (i32.const 17)) (i32x4.shl (local.get $y) (i32.const 15))) (v128.or (i32x4.shr_u (local.get $y) (i32.const 19)) (i32x4.shl (local.get $y) (i32.const 13))))
               (i32x4.shr_u (local.get $y) (i32.const 10))))))
       (v128.store offset=336 (local.get $p) (local.get $w))
-      (local.set $c
+      ;; round 8k+5: W just expanded
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $c) (i32x4.add (local.get $w) (v128.load32_splat offset=20 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $h) (i32.const 6)) (i32x4.shl (local.get $h) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $h) (i32.const 11)) (i32x4.shl (local.get $h) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $h) (i32.const 25)) (i32x4.shl (local.get $h) (i32.const 7))))
-            (v128.bitselect (local.get $a) (local.get $b) (local.get $h)))))
-      (local.set $g (i32x4.add (local.get $g) (local.get $c)))
+          (v128.bitselect (local.get $a) (local.get $b) (local.get $h))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $h) (i32.const 6)) (i32x4.shl (local.get $h) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $h) (i32.const 11)) (i32x4.shl (local.get $h) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $h) (i32.const 25)) (i32x4.shl (local.get $h) (i32.const 7)))))
+      (local.set $g (i32x4.add (i32x4.add (local.get $g) (local.get $t)) (local.get $s)))
       (local.set $c
-        (i32x4.add (local.get $c)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $d) (i32.const 2)) (i32x4.shl (local.get $d) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $d) (i32.const 13)) (i32x4.shl (local.get $d) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $d) (i32.const 22)) (i32x4.shl (local.get $d) (i32.const 10))))
-            (v128.bitselect (local.get $f) (local.get $e) (v128.xor (local.get $d) (local.get $e))))))
-      ;; round 8k+6: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $d) (v128.or (local.get $e) (local.get $f))) (v128.and (local.get $e) (local.get $f))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $d) (i32.const 2)) (i32x4.shl (local.get $d) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $d) (i32.const 13)) (i32x4.shl (local.get $d) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $d) (i32.const 22)) (i32x4.shl (local.get $d) (i32.const 10))))))
+      ;; W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
       (local.set $x (v128.load offset=112 (local.get $p)))
       (local.set $y (v128.load offset=320 (local.get $p)))
       (local.set $w
@@ -928,27 +936,27 @@
             (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $y) (i32.const 17)) (i32x4.shl (local.get $y) (i32.const 15))) (v128.or (i32x4.shr_u (local.get $y) (i32.const 19)) (i32x4.shl (local.get $y) (i32.const 13))))
               (i32x4.shr_u (local.get $y) (i32.const 10))))))
       (v128.store offset=352 (local.get $p) (local.get $w))
-      (local.set $b
+      ;; round 8k+6: W just expanded
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $b) (i32x4.add (local.get $w) (v128.load32_splat offset=24 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $g) (i32.const 6)) (i32x4.shl (local.get $g) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $g) (i32.const 11)) (i32x4.shl (local.get $g) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $g) (i32.const 25)) (i32x4.shl (local.get $g) (i32.const 7))))
-            (v128.bitselect (local.get $h) (local.get $a) (local.get $g)))))
-      (local.set $f (i32x4.add (local.get $f) (local.get $b)))
+          (v128.bitselect (local.get $h) (local.get $a) (local.get $g))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $g) (i32.const 6)) (i32x4.shl (local.get $g) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $g) (i32.const 11)) (i32x4.shl (local.get $g) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $g) (i32.const 25)) (i32x4.shl (local.get $g) (i32.const 7)))))
+      (local.set $f (i32x4.add (i32x4.add (local.get $f) (local.get $t)) (local.get $s)))
       (local.set $b
-        (i32x4.add (local.get $b)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $c) (i32.const 2)) (i32x4.shl (local.get $c) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $c) (i32.const 13)) (i32x4.shl (local.get $c) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $c) (i32.const 22)) (i32x4.shl (local.get $c) (i32.const 10))))
-            (v128.bitselect (local.get $e) (local.get $d) (v128.xor (local.get $c) (local.get $d))))))
-      ;; round 8k+7: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $c) (v128.or (local.get $d) (local.get $e))) (v128.and (local.get $d) (local.get $e))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $c) (i32.const 2)) (i32x4.shl (local.get $c) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $c) (i32.const 13)) (i32x4.shl (local.get $c) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $c) (i32.const 22)) (i32x4.shl (local.get $c) (i32.const 10))))))
+      ;; W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept for later rounds
       (local.set $x (v128.load offset=128 (local.get $p)))
       (local.set $y (v128.load offset=336 (local.get $p)))
       (local.set $w
@@ -960,26 +968,26 @@
             (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $y) (i32.const 17)) (i32x4.shl (local.get $y) (i32.const 15))) (v128.or (i32x4.shr_u (local.get $y) (i32.const 19)) (i32x4.shl (local.get $y) (i32.const 13))))
               (i32x4.shr_u (local.get $y) (i32.const 10))))))
       (v128.store offset=368 (local.get $p) (local.get $w))
-      (local.set $a
+      ;; round 8k+7: W just expanded
+      (local.set $t
         (i32x4.add
           (i32x4.add (local.get $a) (i32x4.add (local.get $w) (v128.load32_splat offset=28 (local.get $k))))
-          (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $f) (i32.const 6)) (i32x4.shl (local.get $f) (i32.const 26)))
-                (v128.or (i32x4.shr_u (local.get $f) (i32.const 11)) (i32x4.shl (local.get $f) (i32.const 21))))
-              (v128.or (i32x4.shr_u (local.get $f) (i32.const 25)) (i32x4.shl (local.get $f) (i32.const 7))))
-            (v128.bitselect (local.get $g) (local.get $h) (local.get $f)))))
-      (local.set $e (i32x4.add (local.get $e) (local.get $a)))
+          (v128.bitselect (local.get $g) (local.get $h) (local.get $f))))
+      (local.set $s
+        (v128.xor
+          (v128.xor (v128.or (i32x4.shr_u (local.get $f) (i32.const 6)) (i32x4.shl (local.get $f) (i32.const 26)))
+            (v128.or (i32x4.shr_u (local.get $f) (i32.const 11)) (i32x4.shl (local.get $f) (i32.const 21))))
+          (v128.or (i32x4.shr_u (local.get $f) (i32.const 25)) (i32x4.shl (local.get $f) (i32.const 7)))))
+      (local.set $e (i32x4.add (i32x4.add (local.get $e) (local.get $t)) (local.get $s)))
       (local.set $a
-        (i32x4.add (local.get $a)
+        (i32x4.add
           (i32x4.add
-            (v128.xor
-              (v128.xor
-                (v128.or (i32x4.shr_u (local.get $b) (i32.const 2)) (i32x4.shl (local.get $b) (i32.const 30)))
-                (v128.or (i32x4.shr_u (local.get $b) (i32.const 13)) (i32x4.shl (local.get $b) (i32.const 19))))
-              (v128.or (i32x4.shr_u (local.get $b) (i32.const 22)) (i32x4.shl (local.get $b) (i32.const 10))))
-            (v128.bitselect (local.get $d) (local.get $c) (v128.xor (local.get $b) (local.get $c))))))
+            (i32x4.add (local.get $t) (local.get $s))
+            (v128.or (v128.and (local.get $b) (v128.or (local.get $c) (local.get $d))) (v128.and (local.get $c) (local.get $d))))
+          (v128.xor
+            (v128.xor (v128.or (i32x4.shr_u (local.get $b) (i32.const 2)) (i32x4.shl (local.get $b) (i32.const 30)))
+              (v128.or (i32x4.shr_u (local.get $b) (i32.const 13)) (i32x4.shl (local.get $b) (i32.const 19))))
+            (v128.or (i32x4.shr_u (local.get $b) (i32.const 22)) (i32x4.shl (local.get $b) (i32.const 10))))))
       (local.set $p (i32.add (local.get $p) (i32.const 128)))
       (local.set $k (i32.add (local.get $k) (i32.const 32)))
       (br_if $expanded (i32.lt_u (local.get $k) (i32.const 256))))
