@@ -10,6 +10,8 @@
  * - the median time to verify the 1,048,576-leaf reference vector synchronously with each kernel
  *   and with the parallel verifier (the calling thread plus one worker per other core), with its
  *   ratio to the baseline (the target is 0.03 or less);
+ * - the first verification of a fresh process, after `ready()` (the JavaScript around the kernel
+ *   is then warmed on synthetic proofs only, as in a node that verifies a proof per round);
  * - the Merkle-path part of a verification at mainnet height (about 8.7e10 leaves), timed on its
  *   own over a synthetic proof of the same shape (random nodes, so only the walk and the hashing
  *   are measured; labels cost the same at any height);
@@ -21,10 +23,12 @@
  * node --import tsx bench/verify.ts
  * ```
  */
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { createBlake3MembershipHasher, membershipRoot } from "../src/membership/index.js";
 import {
@@ -147,6 +151,27 @@ function baselineLoop(): void {
   for (let i = 0; i < CHAINED_CALLS; i++) x = createHash("sha256").update(x).digest();
 }
 
+/** Fresh processes, each timing its first verification after `ready()`; returns their median. */
+function firstVerificationMs(processes: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < processes; i++) {
+    const args = [...process.execArgv, fileURLToPath(import.meta.url), "--first-verification"];
+    times.push(Number(execFileSync(process.execPath, args, { encoding: "utf8" }).trim()));
+  }
+  return median(times);
+}
+
+/** The child of {@link firstVerificationMs}: prints the time of one verification. */
+async function firstVerification(): Promise<void> {
+  const verifier = createParallelVerifier({ cacheSize: 0 });
+  await verifier.ready();
+  const start = performance.now();
+  await verifier.verify(proof, statement);
+  const elapsed = performance.now() - start;
+  await verifier.close();
+  console.log(elapsed.toFixed(3));
+}
+
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 21);
   const js = new JsPoswHasher();
@@ -177,6 +202,7 @@ async function main(): Promise<void> {
   );
   const workers = verifier.workers;
   await verifier.close();
+  const first = firstVerificationMs(Number(process.env.BENCH_PROCESSES ?? 5));
 
   // the Merkle-path part at mainnet height
   const mainnet = syntheticProof(86_831_894_949n);
@@ -221,6 +247,7 @@ async function main(): Promise<void> {
   row("verifyPoetProofSync, js", ms(verifyJs), ratio(verifyJs));
   row(`verifyPoetProofSync, ${wasm.name} (the default)`, ms(verifyWasm), ratio(verifyWasm));
   row(`ParallelVerifier, main + ${workers} worker(s)`, ms(verifyParallel), ratio(verifyParallel));
+  row("same, first verification of a new process", ms(first), ratio(first));
   console.log(
     `\nMerkle path at mainnet height (${mainnet.proof.leaves} leaves, ` +
       `${mainnet.proof.proofNodes.length} proof nodes; synthetic)`,
@@ -235,4 +262,5 @@ async function main(): Promise<void> {
   row("proofRef of the vector (the default)", ms(refWasm));
 }
 
-await main();
+if (process.argv.includes("--first-verification")) await firstVerification();
+else await main();

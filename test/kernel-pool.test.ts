@@ -169,6 +169,33 @@ describe("the parallel verifier's cache", () => {
   });
 });
 
+describe("the parallel verifier's warm-up", () => {
+  it("runs in turns of the event loop, and ready() waits for it", async () => {
+    let turns = 0;
+    let spinning = true;
+    const spin = (): void => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    await using verifier = createParallelVerifier({ workers: 0, cacheSize: 0 });
+    await verifier.ready();
+    spinning = false;
+    // one synthetic proof per turn: the loop turned between them instead of blocking throughout
+    assert.ok(turns >= 10, `the event loop turned ${turns} times during the warm-up`);
+    const vector = byName("leaves-65537-T-150");
+    await verifier.verify(proofOf(vector), fromHex(vector.statement));
+  });
+
+  it("stops when the verifier closes, and ready() honours its signal", async () => {
+    const verifier = createParallelVerifier({ workers: 0 });
+    await assert.rejects(verifier.ready({ signal: AbortSignal.abort() }), { name: "AbortedError" });
+    const waiting = verifier.ready();
+    await verifier.close();
+    await waiting;
+  });
+});
+
 describe("closing the parallel verifier", () => {
   it("rejects verifications in flight and later ones, and closes twice", async () => {
     const verifier = createParallelVerifier({ workers: 1 });
