@@ -68,6 +68,47 @@ export interface PartialTree {
 const NODE = 32;
 
 /**
+ * A partial tree walked but not hashed (the first pass of {@link validatePartialTree}). Slots
+ * number the nodes: the proven leaves `0 … L−1`, the proof nodes the walk used `L … given−1`, and
+ * parent `k` at `given + k`. Parents are in the order the walk formed them, which puts every parent
+ * after both of its children, so any prefix of them can be computed on its own.
+ */
+export interface TreeWalkResult {
+  /** Three slots per parent, `(left, right, parent)`, in walk order. */
+  readonly ops: Int32Array;
+  /** Proven leaves plus the proof nodes the walk used. */
+  readonly given: number;
+  /** The root's slot. */
+  readonly root: number;
+  /** Height of the root above the leaves. */
+  readonly height: number;
+  /** Per proven leaf reached, its parking snapshot as slots (`-1` where a snapshot has `null`). */
+  readonly snapshots: readonly (readonly number[])[];
+}
+
+/**
+ * The first pass of {@link validatePartialTree}: which nodes are hashed with which, and the slots
+ * of every snapshot. It depends on the indices and the number of proof nodes only.
+ *
+ * @throws {ProofVerificationError} (`malformed`) as {@link validatePartialTree} does.
+ * @example
+ * ```ts
+ * const walk = walkPartialTree(indices, proof.provenLeaves.length, proof.proofNodes.length);
+ * const plan = levelPlan(walk.ops, walk.given + walk.ops.length / 3);
+ * ```
+ */
+export function walkPartialTree(
+  indices: readonly bigint[],
+  leafCount: number,
+  nodeCount: number,
+): TreeWalkResult {
+  checkLeafIndices(indices, leafCount);
+  const walk = new TreeWalk(indices, nodeCount);
+  walk.climb(Number.POSITIVE_INFINITY);
+  return walk.finish();
+}
+
+/**
  * Rebuilds a Merkle root from proven leaves and proof nodes, the way the reference validator does
  * (docs/protocol.md §5.4), and returns it with the parking snapshots of the leaves.
  *
@@ -91,18 +132,16 @@ export function validatePartialTree(
   nodes: readonly Uint8Array[],
   hash: NodeHash | TreeHasher,
 ): PartialTree {
-  checkLeafIndices(indices, leaves.length);
-  const walk = new TreeWalk(indices, nodes.length);
-  walk.climb(Number.POSITIVE_INFINITY);
-  const plan = walk.plan();
+  const walk = walkPartialTree(indices, leaves.length, nodes.length);
   const leafCount = leaves.length;
-  const given = leafCount + walk.nodesUsed;
-  const computed = walk.count;
+  const given = walk.given;
+  const computed = walk.ops.length / 3;
+  const plan = levelPlan(walk.ops, given + computed);
   const hasher: TreeHasher = typeof hash === "function" ? wrapNodeHash(hash) : hash;
 
   let uniform = hasher.parents !== undefined;
   for (let j = 0; uniform && j < leafCount; j++) uniform = leaves[j]!.length === NODE;
-  for (let k = 0; uniform && k < walk.nodesUsed; k++) uniform = nodes[k]!.length === NODE;
+  for (let k = 0; uniform && k < given - leafCount; k++) uniform = nodes[k]!.length === NODE;
 
   // With a batch hasher the given nodes are copied into the arena too, so that it reads every
   // input from one place; otherwise the arena holds the parents only.
@@ -181,11 +220,6 @@ class TreeWalk {
     this.#ops = new Int32Array(3 * (count + nodeCount));
   }
 
-  /** Proof nodes consumed, from the front. */
-  get nodesUsed(): number {
-    return this.#nextNode;
-  }
-
   /** Climbs from the next leaf up to `stopHeight`, or until a proof node is needed and none is left. */
   climb(stopHeight: number): void {
     const start = this.#nextLeaf;
@@ -225,11 +259,8 @@ class TreeWalk {
     this.snapshots = snapshots;
   }
 
-  /**
-   * Closes the walk: parents are renumbered to follow the proof nodes actually used, and the
-   * operations are ordered by level.
-   */
-  plan(): NodePlan {
+  /** Closes the walk: parents are renumbered to follow the proof nodes actually used. */
+  finish(): TreeWalkResult {
     const gap = this.#nodeCount - this.#nextNode;
     const firstParent = this.#count + this.#nodeCount;
     const ops = this.#ops;
@@ -240,7 +271,13 @@ class TreeWalk {
         if (snapshot[h]! >= firstParent) snapshot[h] = snapshot[h]! - gap;
       }
     }
-    return sortByLevel(ops, this.count, this.#count + this.#nextNode);
+    return {
+      ops: ops.subarray(0, 3 * this.count),
+      given: this.#count + this.#nextNode,
+      root: this.root,
+      height: this.height,
+      snapshots: this.snapshots,
+    };
   }
 
   #parent(left: number, right: number): number {
@@ -268,11 +305,20 @@ class TreeWalk {
 }
 
 /**
- * Orders operations by level (one above the higher of their two inputs; given nodes are level 0),
- * keeping walk order within a level, and returns where each level ends.
+ * Orders operations by level (one above the higher of their two inputs; nodes not formed by these
+ * operations, given or computed earlier, are level 0), keeping walk order within a level, and
+ * returns where each level ends: the form a batch hasher takes ({@link TreeHasher.parents}).
+ *
+ * @param ops three slots per operation, `(left, right, parent)`, each parent after its children.
+ * @param slotCapacity one more than the highest slot any operation names.
+ * @example
+ * ```ts
+ * hasher.parents(arena, levelPlan(walk.ops, walk.given + walk.ops.length / 3));
+ * ```
  */
-function sortByLevel(ops: Int32Array, count: number, given: number): NodePlan {
-  const level = new Int32Array(given + count);
+export function levelPlan(ops: Int32Array, slotCapacity: number): NodePlan {
+  const count = ops.length / 3;
+  const level = new Int32Array(slotCapacity);
   const opLevel = new Int32Array(count);
   let top = 0;
   for (let k = 0; k < count; k++) {

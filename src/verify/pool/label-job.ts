@@ -14,10 +14,15 @@
  * count of finished chunks is a word that `Atomics.wait` can sleep on: the calling thread waits
  * for the last chunks a worker is still computing without a message round trip.
  *
- * Layout (byte offsets): a header of eight i32 (next chunk, chunk count, label count, chunk size,
- * statement length, finished chunks, output start, cancelled), then one i32 flag per chunk, then
- * `count + 1` i32 input offsets, then the statement and the inputs back to back, then 32 bytes per
- * label.
+ * A job can also be handed out before all its inputs exist ({@link createStagedLabelJob}): the
+ * calling thread writes the inputs of a prefix of the labels as the proof's tree is hashed and
+ * publishes the chunks they fill; a worker that finds the next chunk unpublished sleeps on the
+ * published count (`Atomics.wait`), so it starts on the first chunk the moment it is published.
+ *
+ * Layout (byte offsets): a header of sixteen i32 (next chunk, chunk count, label count, chunk
+ * size, statement length, finished chunks, output start, cancelled, published chunks, then
+ * spare), then one i32 flag per chunk, then `count + 1` i32 input offsets, then the statement and
+ * the inputs back to back, then 32 bytes per label.
  */
 import type { PoswHasher } from "../hasher.js";
 import type { ParkingSnapshot } from "../partial-tree.js";
@@ -30,7 +35,15 @@ const STATEMENT_LENGTH = 4;
 const FINISHED = 5;
 const OUTPUT_START = 6;
 const CANCELLED = 7;
-const HEADER_BYTES = 32;
+const PUBLISHED = 8;
+const HEADER_WORDS = 16;
+const HEADER_BYTES = 4 * HEADER_WORDS;
+/** {@link LabelJob.claim}: every chunk is claimed, or the job was cancelled. */
+export const NO_CHUNK = -1;
+/** {@link LabelJob.claim}: the next chunk is not published yet. */
+export const CHUNK_NOT_PUBLISHED = -2;
+/** Longest single sleep of a worker waiting for the next chunk to be published. */
+const PUBLISH_WAIT_MS = 5;
 
 /** One proof's labels, shared between threads. */
 export class LabelJob {
@@ -44,7 +57,7 @@ export class LabelJob {
   /** Wraps a buffer laid out by {@link createLabelJob} (on this or another thread). */
   constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
-    this.#header = new Int32Array(buffer, 0, 8);
+    this.#header = new Int32Array(buffer, 0, HEADER_WORDS);
     const chunks = this.#header[CHUNKS]!;
     const count = this.#header[COUNT]!;
     this.#flags = new Int32Array(buffer, HEADER_BYTES, chunks);
@@ -58,11 +71,19 @@ export class LabelJob {
     return this.#header[CHUNKS]!;
   }
 
-  /** Claims the next chunk; `-1` when none is left or the job was cancelled. */
+  /**
+   * Claims the next chunk: its number, {@link NO_CHUNK} when every chunk is claimed or the job was
+   * cancelled, or {@link CHUNK_NOT_PUBLISHED} when the next one is not published yet.
+   */
   claim(): number {
-    if (Atomics.load(this.#header, CANCELLED) !== 0) return -1;
-    const chunk = Atomics.add(this.#header, NEXT, 1);
-    return chunk < this.#header[CHUNKS]! ? chunk : -1;
+    const header = this.#header;
+    for (;;) {
+      if (Atomics.load(header, CANCELLED) !== 0) return NO_CHUNK;
+      const next = Atomics.load(header, NEXT);
+      if (next >= header[CHUNKS]!) return NO_CHUNK;
+      if (next >= Atomics.load(header, PUBLISHED)) return CHUNK_NOT_PUBLISHED;
+      if (Atomics.compareExchange(header, NEXT, next, next + 1) === next) return next;
+    }
   }
 
   /** Computes the labels of `chunk` with `hasher`, writes them and flags the chunk done. */
@@ -84,7 +105,10 @@ export class LabelJob {
     }
   }
 
-  /** Claims and computes chunks until none is left or `budget` chunks are done; returns how many. */
+  /**
+   * Claims and computes chunks until none is left (or none is published yet) or `budget` chunks
+   * are done; returns how many.
+   */
   work(hasher: PoswHasher, budget = Number.POSITIVE_INFINITY): number {
     let done = 0;
     while (done < budget) {
@@ -94,6 +118,43 @@ export class LabelJob {
       done++;
     }
     return done;
+  }
+
+  /**
+   * A worker's share: claims and computes chunks until every chunk is claimed or the job is
+   * cancelled, sleeping while the next chunk is not published yet. Blocks the calling thread, so
+   * it is for worker threads only.
+   */
+  serve(hasher: PoswHasher): void {
+    const header = this.#header;
+    for (;;) {
+      const published = Atomics.load(header, PUBLISHED);
+      const chunk = this.claim();
+      if (chunk === NO_CHUNK) return;
+      if (chunk === CHUNK_NOT_PUBLISHED) {
+        Atomics.wait(header, PUBLISHED, published, PUBLISH_WAIT_MS);
+        continue;
+      }
+      this.compute(chunk, hasher);
+    }
+  }
+
+  /** Label input `j`, to be written before its chunk is published ({@link createStagedLabelJob}). */
+  input(j: number): Uint8Array {
+    const start = this.#offsets[j]!;
+    return new Uint8Array(this.buffer, start, this.#offsets[j + 1]! - start);
+  }
+
+  /** Chunks published so far. */
+  get published(): number {
+    return Atomics.load(this.#header, PUBLISHED);
+  }
+
+  /** Publishes the first `chunks` chunks (their inputs written) and wakes waiting workers. */
+  publish(chunks: number): void {
+    const header = this.#header;
+    Atomics.store(header, PUBLISHED, Math.min(chunks, header[CHUNKS]!));
+    Atomics.notify(header, PUBLISHED);
   }
 
   /** Computes every chunk not flagged done, whoever claimed it (recovery after a lost worker). */
@@ -126,6 +187,7 @@ export class LabelJob {
   /** Stops further claims; chunks already being computed finish and are ignored. */
   cancel(): void {
     Atomics.store(this.#header, CANCELLED, 1);
+    Atomics.notify(this.#header, PUBLISHED);
   }
 
   /** The labels, 32 bytes each in input order (complete once {@link isComplete}). */
@@ -137,8 +199,8 @@ export class LabelJob {
 
 /**
  * Lays out the labels of the proven leaves at `indices`, whose parked nodes are in `snapshots`,
- * under `statement` as a {@link LabelJob}, in chunks of `chunkSize` labels. Label input `j` is
- * `BE64(indices[j]) ‖ parked nodes of snapshots[j]` (docs/protocol.md §5.1).
+ * under `statement` as a {@link LabelJob}, in chunks of `chunkSize` labels, every chunk published.
+ * Label input `j` is `BE64(indices[j]) ‖ parked nodes of snapshots[j]` (docs/protocol.md §5.1).
  *
  * @example
  * ```ts
@@ -153,38 +215,65 @@ export function createLabelJob(
   snapshots: readonly ParkingSnapshot[],
   chunkSize: number,
 ): LabelJob {
-  const count = snapshots.length;
+  const lengths = snapshots.map((snapshot) => {
+    let length = 8;
+    for (const node of snapshot) if (node !== null) length += node.length;
+    return length;
+  });
+  const job = createStagedLabelJob(statement, lengths, chunkSize);
+  for (let j = 0; j < snapshots.length; j++) {
+    const input = job.input(j);
+    new DataView(input.buffer, input.byteOffset, 8).setBigUint64(0, indices[j]!);
+    let offset = 8;
+    for (const node of snapshots[j]!) {
+      if (node === null) continue;
+      input.set(node, offset);
+      offset += node.length;
+    }
+  }
+  job.publish(job.chunks);
+  return job;
+}
+
+/**
+ * Lays out a {@link LabelJob} whose inputs are written later: `lengths[j]` bytes for label input
+ * `j`, in chunks of `chunkSize` labels, none published. Write inputs with {@link LabelJob.input},
+ * then {@link LabelJob.publish} the chunks they complete; workers may be handed the job at once.
+ *
+ * @example
+ * ```ts
+ * const job = createStagedLabelJob(statement, lengths, 4);
+ * worker.postMessage(job.buffer);
+ * tree.writeInput(0, indices[0], job.input(0)); // … inputs 1 to 3
+ * job.publish(1);
+ * ```
+ */
+export function createStagedLabelJob(
+  statement: Uint8Array,
+  lengths: readonly number[],
+  chunkSize: number,
+): LabelJob {
+  const count = lengths.length;
   const chunks = Math.ceil(count / chunkSize);
   const offsetsStart = HEADER_BYTES + 4 * chunks;
   const dataStart = offsetsStart + 4 * (count + 1);
   let dataLength = statement.length;
-  for (const snapshot of snapshots) {
-    dataLength += 8;
-    for (const node of snapshot) if (node !== null) dataLength += node.length;
-  }
+  for (const length of lengths) dataLength += length;
   // labels start on a word boundary; views of them are byte views, but it keeps copies fast
   const outputStart = Math.ceil((dataStart + dataLength) / 8) * 8;
   const buffer = new SharedArrayBuffer(outputStart + 32 * count);
-  const header = new Int32Array(buffer, 0, 8);
+  const header = new Int32Array(buffer, 0, HEADER_WORDS);
   header[CHUNKS] = chunks;
   header[COUNT] = count;
   header[CHUNK_SIZE] = chunkSize;
   header[STATEMENT_LENGTH] = statement.length;
   header[OUTPUT_START] = outputStart;
   const offsets = new Int32Array(buffer, offsetsStart, count + 1);
-  const bytes = new Uint8Array(buffer);
-  const view = new DataView(buffer);
-  bytes.set(statement, dataStart);
+  new Uint8Array(buffer).set(statement, dataStart);
   let cursor = dataStart + statement.length;
   for (let j = 0; j < count; j++) {
     offsets[j] = cursor;
-    view.setBigUint64(cursor, indices[j]!);
-    cursor += 8;
-    for (const node of snapshots[j]!) {
-      if (node === null) continue;
-      bytes.set(node, cursor);
-      cursor += node.length;
-    }
+    cursor += lengths[j]!;
   }
   offsets[count] = cursor;
   return new LabelJob(buffer);

@@ -7,7 +7,8 @@
  * on a shared control word with `Atomics.wait`. To hand it a {@link LabelJob} the verifier posts
  * the job's buffer and bumps the word: the thread wakes at once (a futex wake-up, not a turn of an
  * event loop), takes the queued buffers with `receiveMessageOnPort`, claims and computes chunks
- * until none is left, and sleeps again. Everything it computes goes through the job's shared
+ * until none is left (sleeping on the job while the verifier is still publishing its chunks), and
+ * sleeps again. Everything it computes goes through the job's shared
  * memory, and the job's own counter tells the verifier when it is done.
  */
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
@@ -48,7 +49,7 @@ if (port !== null) {
     if (Atomics.load(control, CONTROL_STOP) !== 0) break;
     seen = Atomics.load(control, CONTROL_SEQUENCE);
     for (let message = receiveMessageOnPort(port); message !== undefined; ) {
-      new LabelJob(message.message as SharedArrayBuffer).work(hasher);
+      new LabelJob(message.message as SharedArrayBuffer).serve(hasher);
       message = receiveMessageOnPort(port);
     }
   }

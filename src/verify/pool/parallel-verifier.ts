@@ -11,6 +11,14 @@
  * {@link LabelJob} in shared memory, and the calling thread and `cores − 1` worker threads claim
  * chunks of it until none is left.
  *
+ * The workers do not wait for the whole tree: it is hashed in stages, the subtrees of the leftmost
+ * leaves first ({@link StagedTree}), and each stage publishes the label chunks whose snapshots it
+ * completed, so the workers start on the first labels while the calling thread still hashes the
+ * rest of the tree. The root is checked once the tree is done; a proof whose root is wrong is
+ * rejected then, with the sequential verifier's error, and the labels already computed for it are
+ * wasted work, nothing more. Proofs of unusual shape (nodes that are not 32 bytes, leaves the
+ * walk never reaches) take the sequential steps, which name what is wrong.
+ *
  * What keeps the per-verification overhead small: the workers are started, and their kernels
  * compiled and warmed up, when the verifier is created, not when a proof arrives. The calling
  * thread's own share is warmed too: V8 optimises JavaScript only after it has run for a while, and
@@ -34,8 +42,8 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { raceAbort } from "../../abortable.js";
-import { toHex } from "../../bytes.js";
-import { AbortedError, ProofVerificationError, throwIfAborted } from "../../errors.js";
+import { equalBytes, toHex } from "../../bytes.js";
+import { AbortedError, PoetError, ProofVerificationError, throwIfAborted } from "../../errors.js";
 import type { PoetProof } from "../../wire/index.js";
 import { fiatShamirIndices } from "../fiat-shamir.js";
 import type { PoswHasher } from "../hasher.js";
@@ -45,6 +53,7 @@ import { validatePartialTree } from "../partial-tree.js";
 import { partialTreeProofPositions } from "../partial-tree-proof.js";
 import { proofRef } from "../proof-ref.js";
 import { checkProofStructure } from "../proof-structure.js";
+import { StagedTree } from "../staged-tree.js";
 import { checkProofTree, poswNodeHash } from "../verify-poet-proof.js";
 import {
   createPoswHasher,
@@ -52,7 +61,7 @@ import {
   sharedMembershipHasher,
   sharedPoswHasher,
 } from "../wasm/index.js";
-import { createLabelJob, type LabelJob } from "./label-job.js";
+import { createLabelJob, createStagedLabelJob, type LabelJob } from "./label-job.js";
 import {
   CONTROL_SEQUENCE,
   CONTROL_STOP,
@@ -63,7 +72,7 @@ import {
 /** Labels per chunk: one four-lane group of the SIMD kernel, about 150 microseconds. */
 const CHUNK_LABELS = 4;
 /** Chunks the calling thread computes between two turns of its event loop. */
-const CHUNKS_PER_TURN = 4;
+const CHUNKS_PER_TURN = 16;
 /** Longest single sleep of the calling thread while workers finish their last chunks. */
 const WAIT_SLICE_MS = 1;
 /** Sleeps after which the calling thread computes a stalled worker's chunks itself. */
@@ -239,24 +248,76 @@ export class ParallelVerifier {
   ): Promise<void> {
     const hasher = this.#hasher;
     const indices = fiatShamirIndices(proof.root, proof.leaves, this.#securityParam, hasher);
-    const snapshots = checkProofTree(proof, statement, indices, hasher);
-    const job = createLabelJob(statement, indices, snapshots, CHUNK_LABELS);
+    this.#startWorkers();
+    const tree =
+      this.#slots.size > 0
+        ? StagedTree.create(indices, proof.provenLeaves, proof.proofNodes, statement, hasher)
+        : undefined;
+    let job: LabelJob;
+    if (tree === undefined) {
+      job = createLabelJob(
+        statement,
+        indices,
+        checkProofTree(proof, statement, indices, hasher),
+        CHUNK_LABELS,
+      );
+      this.#dispatch(job);
+    } else {
+      job = createStagedLabelJob(
+        statement,
+        indices.map((_, j) => tree.inputLength(j)),
+        CHUNK_LABELS,
+      );
+      this.#dispatch(job);
+      try {
+        this.#stage(tree, job, indices);
+        if (!equalBytes(tree.root(), proof.root)) {
+          // the sequential check throws the same error, worded as the reference words it
+          checkProofTree(proof, statement, indices, hasher);
+          throw new PoetError("internal", "the staged and the sequential tree checks disagree");
+        }
+      } catch (err) {
+        job.cancel();
+        throw err;
+      }
+    }
     const labels = await this.#labels(job, signal);
     compareLabels(labels, indices, proof.provenLeaves);
   }
 
-  /** Computes `job` here and on every worker; resolves with its labels. */
+  /**
+   * Hashes `tree` in stages and publishes the label chunks each stage completes: one chunk, then
+   * two, four and so on, so that the workers start after the first few dozen parents and the
+   * later stages are still large enough to fill the SIMD lanes level by level.
+   */
+  #stage(tree: StagedTree, job: LabelJob, indices: readonly bigint[]): void {
+    let written = 0;
+    let step = 1;
+    for (let chunks = 0; chunks < job.chunks; step *= 2) {
+      chunks = Math.min(job.chunks, chunks + step);
+      const last = Math.min(indices.length, chunks * CHUNK_LABELS) - 1;
+      tree.hashTo(tree.readyAfter(last));
+      for (; written <= last; written++)
+        tree.writeInput(written, indices[written]!, job.input(written));
+      job.publish(chunks);
+    }
+    tree.hashTo(tree.opCount);
+  }
+
+  /** Hands `job` to every worker; they compute its chunks as they are published. */
+  #dispatch(job: LabelJob): void {
+    if (this.#slots.size === 0) return;
+    for (const slot of this.#slots) slot.worker.postMessage(job.buffer);
+    Atomics.add(this.#control, CONTROL_SEQUENCE, 1);
+    Atomics.notify(this.#control, CONTROL_SEQUENCE);
+  }
+
+  /** Computes the chunks of `job` the workers leave (all of them without workers); resolves with its labels. */
   async #labels(job: LabelJob, signal: AbortSignal | undefined): Promise<Uint8Array> {
     this.#jobs.add(job);
     const onAbort = (): void => job.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      this.#startWorkers();
-      if (this.#slots.size > 0) {
-        for (const slot of this.#slots) slot.worker.postMessage(job.buffer);
-        Atomics.add(this.#control, CONTROL_SEQUENCE, 1);
-        Atomics.notify(this.#control, CONTROL_SEQUENCE);
-      }
       while (job.work(this.#hasher, CHUNKS_PER_TURN) > 0) {
         await yieldToEventLoop();
         throwIfAborted(signal);
@@ -276,15 +337,17 @@ export class ParallelVerifier {
     } finally {
       signal?.removeEventListener("abort", onAbort);
       this.#jobs.delete(job);
+      job.cancel();
     }
   }
 
   /**
    * Runs the calling thread's steps (Fiat–Shamir, the partial tree with its Merkle hashing, the
    * label job and one chunk of labels) on synthetic proofs until V8 has optimised them: zero leaves
-   * and nodes in the shape of a proof of {@link WARM_UP_LEAVES} leaves. The tree's root and the
-   * labels are not checked, which is all that differs from a real verification. Stops early when
-   * the verifier closes; never rejects.
+   * and nodes in the shape of a proof of {@link WARM_UP_LEAVES} leaves, through the staged tree
+   * when there are workers to hand labels to and the sequential one otherwise, as in
+   * {@link #verify}. The root and the labels are not checked, which is all that differs from a
+   * real verification. Stops early when the verifier closes; never rejects.
    */
   async #runWarmUp(): Promise<void> {
     const statement = new Uint8Array(32);
@@ -300,8 +363,23 @@ export class ParallelVerifier {
         const indices = fiatShamirIndices(seed, WARM_UP_LEAVES, this.#securityParam, this.#hasher);
         const leaves = indices.map(() => zero);
         const nodes = partialTreeProofPositions(indices, height).map(() => zero);
-        const tree = validatePartialTree(indices, leaves, nodes, treeHasher);
-        createLabelJob(statement, indices, tree.snapshots, CHUNK_LABELS).work(this.#hasher, 1);
+        const tree =
+          this.#targetWorkers > 0
+            ? StagedTree.create(indices, leaves, nodes, statement, this.#hasher)
+            : undefined;
+        let job: LabelJob;
+        if (tree === undefined) {
+          const { snapshots } = validatePartialTree(indices, leaves, nodes, treeHasher);
+          job = createLabelJob(statement, indices, snapshots, CHUNK_LABELS);
+        } else {
+          job = createStagedLabelJob(
+            statement,
+            indices.map((_, j) => tree.inputLength(j)),
+            CHUNK_LABELS,
+          );
+          this.#stage(tree, job, indices);
+        }
+        job.work(this.#hasher, 1);
       } catch {
         // only a broken kernel gets here, and a failed warm-up merely leaves the code cold
         return;
