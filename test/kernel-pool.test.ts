@@ -1,41 +1,15 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { proofRef, verifyPoetProofSync } from "../src/verify/index.js";
 import { createParallelVerifier, type ParallelVerifier } from "../src/verify/pool/index.js";
-import type { PoetProof } from "../src/wire/index.js";
-
-interface Vector {
-  name: string;
-  statement: string;
-  security_param: number | string;
-  leaves_decimal: string;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-}
-
-const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
-
-function load(path: string): Vector[] {
-  return (JSON.parse(readFileSync(path, "utf8")) as { vectors: Vector[] }).vectors;
-}
-
-function proofOf(vector: Vector): PoetProof {
-  return {
-    root: fromHex(vector.root),
-    provenLeaves: vector.proven_leaves.map(fromHex),
-    proofNodes: vector.proof_nodes.map(fromHex),
-    leaves: BigInt(vector.leaves_decimal),
-  };
-}
+import { fromHex, loadProofVectors, type ProofVector, proofOf } from "./helpers/proof-vectors.js";
 
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) throw err;
   return `${err.name} ${(err as Error & { reason?: string }).reason}: ${err.message}`;
 }
 
-function syncVerdict(vector: Vector): string {
+function syncVerdict(vector: ProofVector): string {
   try {
     verifyPoetProofSync(proofOf(vector), fromHex(vector.statement), {
       securityParam: Number(vector.security_param),
@@ -46,7 +20,7 @@ function syncVerdict(vector: Vector): string {
   }
 }
 
-async function parallelVerdict(verifier: ParallelVerifier, vector: Vector): Promise<string> {
+async function parallelVerdict(verifier: ParallelVerifier, vector: ProofVector): Promise<string> {
   try {
     await verifier.verify(proofOf(vector), fromHex(vector.statement));
     return "valid";
@@ -56,12 +30,29 @@ async function parallelVerdict(verifier: ParallelVerifier, vector: Vector): Prom
 }
 
 const vectors = [
-  ...load("test/fixtures/poet-proofs.json"),
-  ...load("test/fixtures/poet-proofs-invalid.json"),
-  ...load("test/fixtures/real-server/poet-proofs-real-server.json"),
+  ...loadProofVectors("test/fixtures/poet-proofs.json"),
+  ...loadProofVectors("test/fixtures/poet-proofs-invalid.json"),
+  ...loadProofVectors("test/fixtures/real-server/poet-proofs-real-server.json"),
 ];
 const production = vectors.filter((vector) => Number(vector.security_param) === 150);
-const byName = (name: string): Vector => vectors.find((vector) => vector.name === name)!;
+const byName = (name: string): ProofVector => vectors.find((vector) => vector.name === name)!;
+
+/** How many turns the event loop takes while `body` runs. */
+async function turnsDuring(body: () => Promise<void>): Promise<number> {
+  let turns = 0;
+  let spinning = true;
+  const spin = (): void => {
+    turns++;
+    if (spinning) setImmediate(spin);
+  };
+  setImmediate(spin);
+  try {
+    await body();
+  } finally {
+    spinning = false;
+  }
+  return turns;
+}
 
 describe("the parallel verifier", () => {
   let verifier: ParallelVerifier;
@@ -111,20 +102,11 @@ describe("the parallel verifier", () => {
     // With no worker the main thread computes every chunk of labels, so the number of turns it
     // yields is fixed by the work, not by how the threads happen to share it.
     await using verifier = createParallelVerifier({ workers: 0, cacheSize: 0 });
-    let turns = 0;
-    let spinning = true;
-    const spin = (): void => {
-      turns++;
-      if (spinning) setImmediate(spin);
-    };
-    setImmediate(spin);
-    const before = turns;
-    await verifier.verify(
-      proofOf(byName("leaves-1048576-T-150")),
-      fromHex(byName("leaves-1048576-T-150").statement),
+    const vector = byName("leaves-1048576-T-150");
+    const turns = await turnsDuring(() =>
+      verifier.verify(proofOf(vector), fromHex(vector.statement)),
     );
-    spinning = false;
-    assert.ok(turns - before >= 2, `the event loop turned ${turns - before} times`);
+    assert.ok(turns >= 2, `the event loop turned ${turns} times`);
   });
 
   it("rejects with AbortedError when the signal aborts", async () => {
@@ -171,16 +153,8 @@ describe("the parallel verifier's cache", () => {
 
 describe("the parallel verifier's warm-up", () => {
   it("runs in turns of the event loop, and ready() waits for it", async () => {
-    let turns = 0;
-    let spinning = true;
-    const spin = (): void => {
-      turns++;
-      if (spinning) setImmediate(spin);
-    };
-    setImmediate(spin);
     await using verifier = createParallelVerifier({ workers: 0, cacheSize: 0 });
-    await verifier.ready();
-    spinning = false;
+    const turns = await turnsDuring(() => verifier.ready());
     // one synthetic proof per turn: the loop turned between them instead of blocking throughout
     assert.ok(turns >= 10, `the event loop turned ${turns} times during the warm-up`);
     const vector = byName("leaves-65537-T-150");

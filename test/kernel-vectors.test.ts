@@ -1,42 +1,13 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { membershipRoot } from "../src/membership/index.js";
 import type { PoswHasher } from "../src/verify/index.js";
 import { JsPoswHasher, verifyPoetProofSync } from "../src/verify/index.js";
 import { createMembershipHasher, createWasmPoswHasher } from "../src/verify/wasm/index.js";
-import type { PoetProof } from "../src/wire/index.js";
-
-interface Vector {
-  name: string;
-  statement: string;
-  security_param: number | string;
-  leaves_decimal: string;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-  members?: string[];
-  go_verifier_valid?: boolean | string;
-  go_error?: string;
-}
-
-const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
-
-function load(path: string): Vector[] {
-  return (JSON.parse(readFileSync(path, "utf8")) as { vectors: Vector[] }).vectors;
-}
-
-function proofOf(vector: Vector): PoetProof {
-  return {
-    root: fromHex(vector.root),
-    provenLeaves: vector.proven_leaves.map(fromHex),
-    proofNodes: vector.proof_nodes.map(fromHex),
-    leaves: BigInt(vector.leaves_decimal),
-  };
-}
+import { fromHex, loadProofVectors, type ProofVector, proofOf } from "./helpers/proof-vectors.js";
 
 /** `"valid"`, or the failing check's reason and message. */
-function verdict(vector: Vector, hasher: PoswHasher): string {
+function verdict(vector: ProofVector, hasher: PoswHasher): string {
   try {
     verifyPoetProofSync(proofOf(vector), fromHex(vector.statement), {
       hasher,
@@ -60,7 +31,7 @@ const files = [
 describe("the kernels on the reference vectors", () => {
   for (const file of files) {
     it(`give the reference's verdict on every vector of ${file.path}, with every kernel`, () => {
-      const vectors = load(file.path);
+      const vectors = loadProofVectors(file.path);
       assert.ok(vectors.length > 0);
       for (const vector of vectors) {
         const verdicts = kernels.map((hasher) => verdict(vector, hasher));
@@ -73,7 +44,9 @@ describe("the kernels on the reference vectors", () => {
 
   it("rebuild the statements of the real-server proofs from their members", () => {
     const hasher = createMembershipHasher("wasm");
-    for (const vector of load("test/fixtures/real-server/poet-proofs-real-server.json")) {
+    for (const vector of loadProofVectors(
+      "test/fixtures/real-server/poet-proofs-real-server.json",
+    )) {
       const members = (vector.members ?? []).map(fromHex);
       assert.equal(
         Buffer.from(membershipRoot(members, { hasher })).toString("hex"),

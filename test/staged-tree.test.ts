@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import {
   fiatShamirIndices,
@@ -16,24 +15,12 @@ import {
 } from "../src/verify/pool/label-job.js";
 import { StagedTree } from "../src/verify/staged-tree.js";
 import { sharedPoswHasher } from "../src/verify/wasm/index.js";
+import { fromHex, loadProofVectors, type ProofVector } from "./helpers/proof-vectors.js";
 
-interface Vector {
-  name: string;
-  statement: string;
-  security_param: number | string;
-  leaves_decimal: string;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-}
-
-const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
-const valid = (
-  JSON.parse(readFileSync("test/fixtures/poet-proofs.json", "utf8")) as { vectors: Vector[] }
-).vectors;
+const valid = loadProofVectors("test/fixtures/poet-proofs.json");
 const hasher = sharedPoswHasher();
 
-function parts(vector: Vector) {
+function parts(vector: ProofVector) {
   const statement = fromHex(vector.statement);
   const leaves = vector.proven_leaves.map(fromHex);
   const nodes = vector.proof_nodes.map(fromHex);

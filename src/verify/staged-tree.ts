@@ -2,11 +2,11 @@
  * @module verify/staged-tree
  *
  * A proof's partial tree hashed in stages (docs/protocol.md §5.4, §5.5), so that label work can
- * start before the Merkle work is done. The walk ({@link walkPartialTree}) forms parents in an order
- * where every parent follows its children and the subtrees of the leftmost leaves come first; a
- * leaf's parking snapshot holds only nodes left of it, so once a prefix of the parents is hashed the
- * snapshots of a prefix of the leaves are complete, and their labels can be computed elsewhere
- * while the rest of the tree is hashed here. Each stage is hashed a level at a time by the
+ * start before the Merkle work is done. The walk ({@link walkPartialTree}) forms parents in an
+ * order where every parent follows its children and the subtrees of the leftmost leaves come
+ * first; a leaf's parking snapshot holds only nodes left of it, so once a prefix of the parents is
+ * hashed the snapshots of a prefix of the leaves are complete, and their labels can be computed
+ * elsewhere while the rest of the tree is hashed here. Each stage is hashed a level at a time by the
  * hasher's batch form, as in {@link validatePartialTree}.
  *
  * Only a proof of the usual shape is staged: every leaf and proof node 32 bytes and every leaf

@@ -139,7 +139,7 @@ export class LabelJob {
     }
   }
 
-  /** Label input `j`, to be written before its chunk is published ({@link createStagedLabelJob}). */
+  /** Label input `j`, written before its chunk is published ({@link createStagedLabelJob}). */
   input(j: number): Uint8Array {
     const start = this.#offsets[j]!;
     return new Uint8Array(this.buffer, start, this.#offsets[j + 1]! - start);

@@ -69,17 +69,17 @@ import {
   type LabelWorkerMessage,
 } from "./label-worker.js";
 
-/** Labels per chunk: one four-lane group of the SIMD kernel, about 150 microseconds. */
+/** Labels per chunk: one four-lane group of the SIMD kernel, about 110 microseconds. */
 const CHUNK_LABELS = 4;
 /** Chunks the calling thread computes between two turns of its event loop. */
-const CHUNKS_PER_TURN = 16;
+const CHUNKS_PER_TURN = 4;
 /** Longest single sleep of the calling thread while workers finish their last chunks. */
 const WAIT_SLICE_MS = 1;
 /** Sleeps after which the calling thread computes a stalled worker's chunks itself. */
 const MAX_WAIT_SLICES = 20;
 /** Workers that fail before they ever start are not replaced more often than this. */
 const MAX_START_FAILURES = 3;
-/** Synthetic proofs the calling thread's steps run on at start-up (about 60 ms of work, in turns). */
+/** Synthetic proofs the calling thread's steps run on at start-up: about 60 ms, in turns. */
 const WARM_UP_PROOFS = 20;
 /** Leaf count of the synthetic proofs: the height of a short round's tree. */
 const WARM_UP_LEAVES = 1n << 20n;
@@ -312,7 +312,10 @@ export class ParallelVerifier {
     Atomics.notify(this.#control, CONTROL_SEQUENCE);
   }
 
-  /** Computes the chunks of `job` the workers leave (all of them without workers); resolves with its labels. */
+  /**
+   * Computes the chunks of `job` the workers leave (every chunk when there is no worker); resolves
+   * with its labels.
+   */
   async #labels(job: LabelJob, signal: AbortSignal | undefined): Promise<Uint8Array> {
     this.#jobs.add(job);
     const onAbort = (): void => job.cancel();
