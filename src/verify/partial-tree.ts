@@ -139,19 +139,14 @@ export function validatePartialTree(
   const plan = levelPlan(walk.ops, given + computed);
   const hasher: TreeHasher = typeof hash === "function" ? wrapNodeHash(hash) : hash;
 
-  let uniform = hasher.parents !== undefined;
-  for (let j = 0; uniform && j < leafCount; j++) uniform = leaves[j]!.length === NODE;
-  for (let k = 0; uniform && k < given - leafCount; k++) uniform = nodes[k]!.length === NODE;
-
-  // With a batch hasher the given nodes are copied into the arena too, so that it reads every
-  // input from one place; otherwise the arena holds the parents only.
-  const first = uniform ? 0 : given;
-  const arena = new Uint8Array(NODE * (given + computed - first));
+  // With a batch hasher and 32-byte given nodes the given nodes are copied into the arena too, so
+  // that it reads every input from one place; otherwise the arena holds the parents only.
+  const packed = hasher.parents !== undefined ? packedArena(walk, leaves, nodes) : undefined;
+  const first = packed === undefined ? given : 0;
+  const arena = packed ?? new Uint8Array(NODE * computed);
   const views: (Uint8Array | undefined)[] = new Array(given + computed);
   for (let slot = 0; slot < given; slot++) {
-    const value = slot < leafCount ? leaves[slot]! : nodes[slot - leafCount]!;
-    if (uniform) arena.set(value, NODE * slot);
-    views[slot] = value;
+    views[slot] = slot < leafCount ? leaves[slot]! : nodes[slot - leafCount]!;
   }
   const view = (slot: number): Uint8Array => {
     let value = views[slot];
@@ -162,7 +157,7 @@ export function validatePartialTree(
     }
     return value;
   };
-  if (uniform) {
+  if (packed !== undefined) {
     hasher.parents!(arena, plan);
   } else {
     const ops = plan.ops;
@@ -181,6 +176,31 @@ export function validatePartialTree(
     snapshots[j] = snapshot;
   }
   return { root: view(walk.root), snapshots, height: walk.height };
+}
+
+/**
+ * An arena of 32-byte slots for a walked tree: the given nodes (proven leaves, then the proof nodes
+ * the walk used) copied into their slots, and room for every parent after them. `undefined` when a
+ * given node is not 32 bytes, since slots are fixed-size.
+ *
+ * @example
+ * ```ts
+ * const arena = packedArena(walk, proof.provenLeaves, proof.proofNodes);
+ * if (arena !== undefined) hasher.parents(arena, levelPlan(walk.ops, arena.length / 32));
+ * ```
+ */
+export function packedArena(
+  walk: TreeWalkResult,
+  leaves: readonly Uint8Array[],
+  nodes: readonly Uint8Array[],
+): Uint8Array | undefined {
+  const arena = new Uint8Array(NODE * (walk.given + walk.ops.length / 3));
+  for (let slot = 0; slot < walk.given; slot++) {
+    const value = slot < leaves.length ? leaves[slot]! : nodes[slot - leaves.length]!;
+    if (value.length !== NODE) return undefined;
+    arena.set(value, NODE * slot);
+  }
+  return arena;
 }
 
 function wrapNodeHash(hash: NodeHash): TreeHasher {

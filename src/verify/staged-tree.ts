@@ -13,7 +13,7 @@
  * reached by the walk. Anything else is left to the sequential checks, which name what is wrong.
  */
 import type { PoswHasher } from "./hasher.js";
-import { levelPlan, type TreeWalkResult, walkPartialTree } from "./partial-tree.js";
+import { levelPlan, packedArena, type TreeWalkResult, walkPartialTree } from "./partial-tree.js";
 
 const NODE = 32;
 
@@ -83,12 +83,8 @@ export class StagedTree {
       return undefined;
     }
     if (walk.snapshots.length !== leaves.length) return undefined;
-    const arena = new Uint8Array(NODE * (walk.given + walk.ops.length / 3));
-    for (let slot = 0; slot < walk.given; slot++) {
-      const value = slot < leaves.length ? leaves[slot]! : nodes[slot - leaves.length]!;
-      if (value.length !== NODE) return undefined;
-      arena.set(value, NODE * slot);
-    }
+    const arena = packedArena(walk, leaves, nodes);
+    if (arena === undefined) return undefined;
     return new StagedTree(walk, arena, statement, hasher as BatchHasher);
   }
 

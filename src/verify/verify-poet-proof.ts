@@ -15,6 +15,7 @@
  * between batches of labels and honours an `AbortSignal`; offloading to other threads is a matter
  * of passing a {@link PoswHasher} that does so, or of running the steps separately.
  */
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { equalBytes } from "../bytes.js";
 import { ProofVerificationError, throwIfAborted } from "../errors.js";
@@ -183,9 +184,4 @@ export async function verifyPoetProof(
     hasher.labels(statement, batch, labels);
     compareLabels(labels, indices, proof.provenLeaves, from);
   }
-}
-
-/** Resolves after the event loop has had a turn (no delay, so no clock is involved). */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -40,6 +40,7 @@
  */
 
 import { availableParallelism } from "node:os";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { raceAbort } from "../../abortable.js";
 import { equalBytes, toHex } from "../../bytes.js";
@@ -49,7 +50,7 @@ import { fiatShamirIndices } from "../fiat-shamir.js";
 import type { PoswHasher } from "../hasher.js";
 import { compareLabels } from "../labels.js";
 import { resolveSecurityParam } from "../params.js";
-import { validatePartialTree } from "../partial-tree.js";
+import { type ParkingSnapshot, validatePartialTree } from "../partial-tree.js";
 import { partialTreeProofPositions } from "../partial-tree-proof.js";
 import { proofRef } from "../proof-ref.js";
 import { checkProofStructure } from "../proof-structure.js";
@@ -106,11 +107,6 @@ export interface ParallelVerifyOptions {
 interface WorkerSlot {
   readonly worker: Worker;
   ready: boolean;
-}
-
-/** Resolves after the event loop has had a turn (no delay, so no clock is involved). */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -249,40 +245,57 @@ export class ParallelVerifier {
     const hasher = this.#hasher;
     const indices = fiatShamirIndices(proof.root, proof.leaves, this.#securityParam, hasher);
     this.#startWorkers();
-    const tree =
-      this.#slots.size > 0
-        ? StagedTree.create(indices, proof.provenLeaves, proof.proofNodes, statement, hasher)
-        : undefined;
-    let job: LabelJob;
-    if (tree === undefined) {
-      job = createLabelJob(
-        statement,
-        indices,
-        checkProofTree(proof, statement, indices, hasher),
-        CHUNK_LABELS,
-      );
-      this.#dispatch(job);
-    } else {
-      job = createStagedLabelJob(
-        statement,
-        indices.map((_, j) => tree.inputLength(j)),
-        CHUNK_LABELS,
-      );
-      this.#dispatch(job);
-      try {
-        this.#stage(tree, job, indices);
-        if (!equalBytes(tree.root(), proof.root)) {
-          // the sequential check throws the same error, worded as the reference words it
-          checkProofTree(proof, statement, indices, hasher);
-          throw new PoetError("internal", "the staged and the sequential tree checks disagree");
-        }
-      } catch (err) {
-        job.cancel();
-        throw err;
-      }
+    const { job, tree } = this.#labelJob(
+      indices,
+      proof.provenLeaves,
+      proof.proofNodes,
+      statement,
+      () => checkProofTree(proof, statement, indices, hasher),
+      true,
+    );
+    if (tree !== undefined && !equalBytes(tree.root(), proof.root)) {
+      job.cancel();
+      // the sequential check throws the same error, worded as the reference words it
+      checkProofTree(proof, statement, indices, hasher);
+      throw new PoetError("internal", "the staged and the sequential tree checks disagree");
     }
     const labels = await this.#labels(job, signal);
     compareLabels(labels, indices, proof.provenLeaves);
+  }
+
+  /**
+   * The label job of a proof's leaves. When there are workers and the proof has the usual shape,
+   * the tree is staged: the job goes to the workers empty (with `dispatch`), its chunks are
+   * published here as the tree is hashed, and the returned `tree` still has its root to be
+   * checked. Otherwise the job is built at once from `snapshots()`, which checks the tree itself.
+   */
+  #labelJob(
+    indices: readonly bigint[],
+    leaves: readonly Uint8Array[],
+    nodes: readonly Uint8Array[],
+    statement: Uint8Array,
+    snapshots: () => readonly ParkingSnapshot[],
+    dispatch: boolean,
+  ): { job: LabelJob; tree: StagedTree | undefined } {
+    const tree =
+      this.#slots.size > 0
+        ? StagedTree.create(indices, leaves, nodes, statement, this.#hasher)
+        : undefined;
+    if (tree === undefined) {
+      const job = createLabelJob(statement, indices, snapshots(), CHUNK_LABELS);
+      if (dispatch) this.#dispatch(job);
+      return { job, tree };
+    }
+    const lengths = indices.map((_, j) => tree.inputLength(j));
+    const job = createStagedLabelJob(statement, lengths, CHUNK_LABELS);
+    if (dispatch) this.#dispatch(job);
+    try {
+      this.#stage(tree, job, indices);
+    } catch (err) {
+      job.cancel();
+      throw err;
+    }
+    return { job, tree };
   }
 
   /**
@@ -347,10 +360,9 @@ export class ParallelVerifier {
   /**
    * Runs the calling thread's steps (Fiat–Shamir, the partial tree with its Merkle hashing, the
    * label job and one chunk of labels) on synthetic proofs until V8 has optimised them: zero leaves
-   * and nodes in the shape of a proof of {@link WARM_UP_LEAVES} leaves, through the staged tree
-   * when there are workers to hand labels to and the sequential one otherwise, as in
-   * {@link #verify}. The root and the labels are not checked, which is all that differs from a
-   * real verification. Stops early when the verifier closes; never rejects.
+   * and nodes in the shape of a proof of {@link WARM_UP_LEAVES} leaves, through the same
+   * {@link #labelJob} as a verification but without handing the job to the workers. The root and
+   * the labels are not checked, which is all that differs from a real verification. Stops early when the verifier closes; never rejects.
    */
   async #runWarmUp(): Promise<void> {
     const statement = new Uint8Array(32);
@@ -366,22 +378,14 @@ export class ParallelVerifier {
         const indices = fiatShamirIndices(seed, WARM_UP_LEAVES, this.#securityParam, this.#hasher);
         const leaves = indices.map(() => zero);
         const nodes = partialTreeProofPositions(indices, height).map(() => zero);
-        const tree =
-          this.#targetWorkers > 0
-            ? StagedTree.create(indices, leaves, nodes, statement, this.#hasher)
-            : undefined;
-        let job: LabelJob;
-        if (tree === undefined) {
-          const { snapshots } = validatePartialTree(indices, leaves, nodes, treeHasher);
-          job = createLabelJob(statement, indices, snapshots, CHUNK_LABELS);
-        } else {
-          job = createStagedLabelJob(
-            statement,
-            indices.map((_, j) => tree.inputLength(j)),
-            CHUNK_LABELS,
-          );
-          this.#stage(tree, job, indices);
-        }
+        const { job } = this.#labelJob(
+          indices,
+          leaves,
+          nodes,
+          statement,
+          () => validatePartialTree(indices, leaves, nodes, treeHasher).snapshots,
+          false,
+        );
         job.work(this.#hasher, 1);
       } catch {
         // only a broken kernel gets here, and a failed warm-up merely leaves the code cold
