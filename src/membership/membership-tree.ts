@@ -15,6 +15,7 @@
  * size) get their root from the same rule over the raw bytes, as the PoET computes it; proofs
  * require 32-byte members, which is all a node's challenge can be.
  */
+import { equalBytes } from "../bytes.js";
 import { ConfigError } from "../errors.js";
 import type { MembershipHasher } from "../verify/hasher.js";
 import type { TreePosition } from "../verify/partial-tree-proof.js";
@@ -143,10 +144,7 @@ export function findMember(
   members: readonly Uint8Array[],
   challenge: Uint8Array,
 ): number | undefined {
-  const index = members.findIndex(
-    (member) =>
-      member.length === challenge.length && member.every((byte, i) => byte === challenge[i]),
-  );
+  const index = members.findIndex((member) => equalBytes(member, challenge));
   return index < 0 ? undefined : index;
 }
 

@@ -21,12 +21,16 @@ import { proofRef } from "../verify/index.js";
 import type { PoetProof } from "../wire/index.js";
 import type { RoundMembers } from "./round-members.js";
 
-/** Checks a PoET proof against a statement; rejects with `ProofVerificationError` when invalid. */
+/**
+ * Checks a PoET proof against a statement; rejects with `ProofVerificationError` when invalid.
+ * `proofRef` is the proof's reference, already computed by the caller, for a verifier that keys a
+ * cache by it (a `ParallelVerifier` does); others ignore it.
+ */
 export interface ProofVerifier {
   verify(
     proof: PoetProof,
     statement: Uint8Array,
-    options?: { signal?: AbortSignal | undefined },
+    options?: { signal?: AbortSignal | undefined; proofRef?: Uint8Array | undefined },
   ): Promise<void>;
 }
 
@@ -129,7 +133,7 @@ export class SharedVerifier {
     const signal = this.#signal;
     const stored = await this.#state.proofs.get(ref, { signal });
     if (stored !== undefined && equalBytes(stored.statement, statement)) return true;
-    await this.#verifier.verify(input.proof, statement, { signal });
+    await this.#verifier.verify(input.proof, statement, { signal, proofRef: ref });
     await this.#state.proofs.put(
       {
         proof: input.proof,

@@ -7,9 +7,10 @@
  * stops once `T` distinct indices are found (a repeat does not count but `i` still advances).
  * When `T` exceeds the leaf count every leaf is chosen.
  *
- * The digests are independent, so when the hasher has a batch form they are computed a batch at a
- * time (slightly more counters than indices still missing, since repeats are rare): a SIMD kernel
- * then runs several per instruction stream instead of paying a call per counter.
+ * The digests are independent, so they are computed a batch at a time (slightly more counters
+ * than indices still missing, since repeats are rare): with a hasher's batch form a SIMD kernel
+ * runs several per instruction stream instead of paying a call per counter; without one the
+ * batch is hashed a message at a time.
  *
  * Leaf counts are `bigint` because a PoET can run for up to 2^64−1 leaves; the reduction is done
  * in `bigint` too, which costs nothing noticeable for 150 indices.
@@ -54,35 +55,12 @@ export function fiatShamirIndices(
     return all;
   }
   const chosen = new Set<bigint>();
-  if (hasher.sha256Many === undefined) oneAtATime(hasher, root, leaves, t, chosen);
-  else batched(hasher, root, leaves, t, chosen);
+  chooseIndices(hasher, root, leaves, t, chosen);
   return [...chosen].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function oneAtATime(
-  hasher: PoswHasher,
-  root: Uint8Array,
-  leaves: bigint,
-  t: number,
-  chosen: Set<bigint>,
-): void {
-  const seed = new Uint8Array(root.length + 4);
-  seed.set(root, 0);
-  const counter = new DataView(seed.buffer, root.length, 4);
-  const digest = new Uint8Array(32);
-  const words = new DataView(digest.buffer);
-  for (let i = 0; chosen.size < t; i++) {
-    if (i >= UINT32_LIMIT) {
-      // Only a broken hasher gets here; the reference's counter is 32 bits wide.
-      throw new PoetError("internal", "Fiat–Shamir counter exhausted");
-    }
-    counter.setUint32(0, i);
-    hasher.sha256(seed, digest);
-    chosen.add(words.getBigUint64(0) % leaves);
-  }
-}
-
-function batched(
+/** Adds indices to `chosen` until it holds `t`, counter after counter, a batch at a time. */
+function chooseIndices(
   hasher: PoswHasher,
   root: Uint8Array,
   leaves: bigint,
@@ -105,7 +83,8 @@ function batched(
       messages[k] = seeds.subarray(size * k, size * (k + 1));
     }
     const digests = new Uint8Array(32 * batch);
-    hasher.sha256Many!(messages, digests);
+    if (hasher.sha256Many !== undefined) hasher.sha256Many(messages, digests);
+    else messages.forEach((m, k) => hasher.sha256(m, digests.subarray(32 * k, 32 * k + 32)));
     const words = new DataView(digests.buffer);
     for (let k = 0; k < batch && chosen.size < t; k++) {
       chosen.add(words.getBigUint64(32 * k) % leaves);

@@ -32,22 +32,44 @@ export function labelInputs(
   indices: readonly bigint[],
   snapshots: readonly ParkingSnapshot[],
 ): Uint8Array[] {
-  const inputs: Uint8Array[] = new Array(snapshots.length);
-  for (let j = 0; j < snapshots.length; j++) {
-    const snapshot = snapshots[j]!;
-    let length = 8;
-    for (const node of snapshot) if (node !== null) length += node.length;
-    const input = new Uint8Array(length);
-    new DataView(input.buffer).setBigUint64(0, indices[j]!);
-    let offset = 8;
-    for (const node of snapshot) {
-      if (node === null) continue;
-      input.set(node, offset);
-      offset += node.length;
-    }
-    inputs[j] = input;
+  return snapshots.map((snapshot, j) => {
+    const input = new Uint8Array(labelInputLength(snapshot));
+    writeLabelInput(indices[j]!, snapshot, input);
+    return input;
+  });
+}
+
+/**
+ * The length of a label input: 8 bytes of index and the snapshot's parked nodes.
+ *
+ * @example
+ * ```ts
+ * const input = new Uint8Array(labelInputLength(snapshot));
+ * ```
+ */
+export function labelInputLength(snapshot: ParkingSnapshot): number {
+  let length = 8;
+  for (const node of snapshot) if (node !== null) length += node.length;
+  return length;
+}
+
+/**
+ * Writes the label input `BE64(index) ‖ parked nodes` of a leaf into `out`, which holds
+ * {@link labelInputLength} bytes.
+ *
+ * @example
+ * ```ts
+ * writeLabelInput(indices[j], snapshots[j], job.input(j));
+ * ```
+ */
+export function writeLabelInput(index: bigint, snapshot: ParkingSnapshot, out: Uint8Array): void {
+  new DataView(out.buffer, out.byteOffset, 8).setBigUint64(0, index);
+  let offset = 8;
+  for (const node of snapshot) {
+    if (node === null) continue;
+    out.set(node, offset);
+    offset += node.length;
   }
-  return inputs;
 }
 
 /**

@@ -136,7 +136,6 @@ export function validatePartialTree(
   const leafCount = leaves.length;
   const given = walk.given;
   const computed = walk.ops.length / 3;
-  const plan = levelPlan(walk.ops, given + computed);
   const hasher: TreeHasher = typeof hash === "function" ? wrapNodeHash(hash) : hash;
 
   // With a batch hasher and 32-byte given nodes the given nodes are copied into the arena too, so
@@ -158,9 +157,10 @@ export function validatePartialTree(
     return value;
   };
   if (packed !== undefined) {
-    hasher.parents!(arena, plan);
+    hasher.parents!(arena, levelPlan(walk.ops, given + computed));
   } else {
-    const ops = plan.ops;
+    // walk order puts every parent after its children
+    const ops = walk.ops;
     for (let k = 0; k < computed; k++) {
       hasher.parent(view(ops[3 * k]!), view(ops[3 * k + 1]!), view(ops[3 * k + 2]!));
     }

@@ -25,6 +25,7 @@
  * the inputs back to back, then 32 bytes per label.
  */
 import type { PoswHasher } from "../hasher.js";
+import { labelInputLength, writeLabelInput } from "../labels.js";
 import type { ParkingSnapshot } from "../partial-tree.js";
 
 const NEXT = 0;
@@ -145,11 +146,6 @@ export class LabelJob {
     return new Uint8Array(this.buffer, start, this.#offsets[j + 1]! - start);
   }
 
-  /** Chunks published so far. */
-  get published(): number {
-    return Atomics.load(this.#header, PUBLISHED);
-  }
-
   /** Publishes the first `chunks` chunks (their inputs written) and wakes waiting workers. */
   publish(chunks: number): void {
     const header = this.#header;
@@ -163,11 +159,6 @@ export class LabelJob {
     for (let chunk = 0; chunk < this.#flags.length; chunk++) {
       if (Atomics.load(this.#flags, chunk) === 0) this.compute(chunk, hasher);
     }
-  }
-
-  /** Whether every chunk is done. */
-  isComplete(): boolean {
-    return Atomics.load(this.#header, FINISHED) === this.#header[CHUNKS]!;
   }
 
   /**
@@ -190,7 +181,7 @@ export class LabelJob {
     Atomics.notify(this.#header, PUBLISHED);
   }
 
-  /** The labels, 32 bytes each in input order (complete once {@link isComplete}). */
+  /** The labels, 32 bytes each in input order (complete once {@link waitComplete} says so). */
   labels(): Uint8Array {
     const start = this.#header[OUTPUT_START]!;
     return new Uint8Array(this.buffer, start, 32 * this.#header[COUNT]!);
@@ -215,22 +206,9 @@ export function createLabelJob(
   snapshots: readonly ParkingSnapshot[],
   chunkSize: number,
 ): LabelJob {
-  const lengths = snapshots.map((snapshot) => {
-    let length = 8;
-    for (const node of snapshot) if (node !== null) length += node.length;
-    return length;
-  });
-  const job = createStagedLabelJob(statement, lengths, chunkSize);
-  for (let j = 0; j < snapshots.length; j++) {
-    const input = job.input(j);
-    new DataView(input.buffer, input.byteOffset, 8).setBigUint64(0, indices[j]!);
-    let offset = 8;
-    for (const node of snapshots[j]!) {
-      if (node === null) continue;
-      input.set(node, offset);
-      offset += node.length;
-    }
-  }
+  const job = createStagedLabelJob(statement, snapshots.map(labelInputLength), chunkSize);
+  for (let j = 0; j < snapshots.length; j++)
+    writeLabelInput(indices[j]!, snapshots[j]!, job.input(j));
   job.publish(job.chunks);
   return job;
 }

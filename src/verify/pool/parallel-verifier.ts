@@ -51,7 +51,7 @@ import type { PoswHasher } from "../hasher.js";
 import { compareLabels } from "../labels.js";
 import { resolveSecurityParam } from "../params.js";
 import { type ParkingSnapshot, validatePartialTree } from "../partial-tree.js";
-import { partialTreeProofPositions } from "../partial-tree-proof.js";
+import { partialTreeProofPositions, treeHeight } from "../partial-tree-proof.js";
 import { proofRef } from "../proof-ref.js";
 import { checkProofStructure } from "../proof-structure.js";
 import { StagedTree } from "../staged-tree.js";
@@ -138,10 +138,11 @@ export class ParallelVerifier {
   constructor(options: ParallelVerifierOptions = {}) {
     this.#kernel = options.kernel ?? "auto";
     this.#hasher = this.#kernel === "auto" ? sharedPoswHasher() : createPoswHasher(this.#kernel);
-    // the proof reference's BLAKE3 kernel, compiled and warmed now rather than on the first proof
-    sharedMembershipHasher();
     this.#securityParam = resolveSecurityParam(options.securityParam);
     this.#cacheSize = Math.max(0, Math.floor(options.cacheSize ?? 64));
+    // the cache key's BLAKE3 kernel (the proof reference), compiled and warmed now rather than on
+    // the first proof
+    if (this.#cacheSize > 0) sharedMembershipHasher();
     this.#targetWorkers = Math.max(0, Math.floor(options.workers ?? availableParallelism() - 1));
     this.#startWorkers();
     this.#warmUp = this.#runWarmUp();
@@ -205,8 +206,7 @@ export class ParallelVerifier {
     const key = this.#cacheSize > 0 ? this.#cacheKey(proof, statement, options.proofRef) : "";
     const known = this.#cache.get(key);
     if (known !== undefined) {
-      this.#cache.delete(key);
-      this.#cache.set(key, known);
+      this.#remember(key, known);
       if (known === true) return;
       throw known;
     }
@@ -226,7 +226,7 @@ export class ParallelVerifier {
     for (const job of this.#jobs) job.cancel();
     Atomics.store(this.#control, CONTROL_STOP, 1);
     Atomics.notify(this.#control, CONTROL_SEQUENCE);
-    for (const wake of [...this.#readyWaiters]) wake();
+    this.#wakeReadyWaiters();
     const slots = [...this.#slots];
     this.#slots.clear();
     this.#cache.clear();
@@ -367,7 +367,7 @@ export class ParallelVerifier {
   async #runWarmUp(): Promise<void> {
     const statement = new Uint8Array(32);
     const zero = new Uint8Array(32);
-    const height = (WARM_UP_LEAVES - 1n).toString(2).length;
+    const height = treeHeight(WARM_UP_LEAVES);
     const treeHasher = poswNodeHash(this.#hasher, statement);
     for (let round = 0; round < WARM_UP_PROOFS; round++) {
       await yieldToEventLoop();
@@ -428,7 +428,7 @@ export class ParallelVerifier {
     worker.on("message", (message: LabelWorkerMessage) => {
       if (message.type === "ready") {
         slot.ready = true;
-        for (const wake of [...this.#readyWaiters]) wake();
+        this.#wakeReadyWaiters();
       }
     });
     worker.on("error", () => this.#lost(slot));
@@ -439,11 +439,15 @@ export class ParallelVerifier {
   #lost(slot: WorkerSlot): void {
     if (!this.#slots.delete(slot)) return;
     if (!slot.ready) this.#startFailures++;
-    for (const wake of [...this.#readyWaiters]) wake();
+    this.#wakeReadyWaiters();
   }
 
   #cacheKey(proof: PoetProof, statement: Uint8Array, ref: Uint8Array | undefined): string {
     return `${toHex(ref ?? proofRef(proof))}:${toHex(statement)}`;
+  }
+
+  #wakeReadyWaiters(): void {
+    for (const wake of [...this.#readyWaiters]) wake();
   }
 
   #remember(key: string, verdict: true | ProofVerificationError): void {

@@ -7,8 +7,8 @@
  * on first use, per thread, and warmed up once; they are what the verifier and the membership tree
  * use when a caller passes no hasher.
  */
-import { blake3 } from "@noble/hashes/blake3.js";
 import { ConfigError } from "../../errors.js";
+import { createBlake3MembershipHasher } from "../../membership/blake3-hasher.js";
 import type { MembershipHasher, PoswHasher } from "../hasher.js";
 import { JsPoswHasher } from "../js-hasher.js";
 import { wasmSimdSupported } from "./kernel-module.js";
@@ -39,19 +39,9 @@ export function createPoswHasher(kernel: HasherKernel = "auto"): PoswHasher {
   return useWasm(kernel) ? createWasmPoswHasher() : new JsPoswHasher();
 }
 
-/** BLAKE3 pairs through `@noble/hashes`, one preallocated 65-byte message reused per node. */
+/** BLAKE3 pairs through `@noble/hashes`: the membership tree's hasher, under this name. */
 function createJsMembershipHasher(): MembershipHasher {
-  const message = new Uint8Array(65);
-  message[0] = 0x01;
-  return {
-    name: "js-blake3",
-    hashPairs(input, pairs, out) {
-      for (let i = 0; i < pairs; i++) {
-        message.set(input.subarray(64 * i, 64 * i + 64), 1);
-        out.set(blake3(message), 32 * i);
-      }
-    },
-  };
+  return { ...createBlake3MembershipHasher(), name: "js-blake3" };
 }
 
 /**
