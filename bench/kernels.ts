@@ -14,62 +14,30 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { performance } from "node:perf_hooks";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { membershipRoot } from "../src/membership/index.js";
 import {
-  checkProofTree,
   fiatShamirIndices,
   JsPoswHasher,
   type MembershipHasher,
   type PoswHasher,
-  partialTreeProofPositions,
 } from "../src/verify/index.js";
 import {
   createMembershipHasher,
   createWasmMembershipHasher,
   createWasmPoswHasher,
 } from "../src/verify/wasm/index.js";
-import type { PoetProof } from "../src/wire/index.js";
+import { median, ms, ns, samples, syntheticProof, treeWalk } from "./common.js";
 
 const LABEL_HASHES = 150 * 400;
 
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
+/** The median of `runs` timed runs of `body`, after one untimed run. */
 function time(runs: number, body: () => void): number {
-  body();
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    body();
-    samples.push(performance.now() - start);
-  }
-  return median(samples);
+  return median(samples(runs, 1, body));
 }
 
-const ms = (value: number): string => `${value.toFixed(2)} ms`;
 const row = (label: string, value: string, note = ""): void =>
   console.log(`${label.padEnd(58)} ${value.padStart(12)}  ${note}`);
-
-/** A proof shaped like a mainnet one (random values, so its root does not match). */
-function syntheticProof(leaves: bigint): { proof: PoetProof; indices: bigint[] } {
-  const root = new Uint8Array(randomBytes(32));
-  const indices = fiatShamirIndices(root, leaves, 150);
-  const height = (leaves - 1n).toString(2).length;
-  const positions = partialTreeProofPositions(indices, height);
-  return {
-    indices,
-    proof: {
-      root,
-      leaves,
-      provenLeaves: indices.map(() => new Uint8Array(randomBytes(32))),
-      proofNodes: positions.map(() => new Uint8Array(randomBytes(32))),
-    },
-  };
-}
 
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 21);
@@ -96,7 +64,6 @@ async function main(): Promise<void> {
   const jsScalar = time(runs, () => {
     for (let i = 0; i < perCall; i++) js.sha256(out, out);
   });
-  const ns = (total: number, count: number): string => `${((total * 1e6) / count).toFixed(1)} ns`;
   console.log("\nSHA-256, ns per hash");
   row("node:crypto, 60,000 chained calls (baseline)", ms(baseline), ns(baseline, LABEL_HASHES));
   row("js labels, 150 x 400 chained", ms(jsLabels), ns(jsLabels, LABEL_HASHES));
@@ -107,13 +74,7 @@ async function main(): Promise<void> {
 
   // the Merkle-path part at mainnet height
   const mainnet = syntheticProof(86_831_894_949n);
-  const tree = (hasher: PoswHasher) => () => {
-    try {
-      checkProofTree(mainnet.proof, statement, mainnet.indices, hasher);
-    } catch (err) {
-      if ((err as { reason?: string }).reason !== "merkle-root-mismatch") throw err;
-    }
-  };
+  const tree = (hasher: PoswHasher) => treeWalk(mainnet, statement, hasher);
   let hashed = 0;
   const counting: PoswHasher = {
     name: "count",

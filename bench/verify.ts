@@ -25,54 +25,26 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { createBlake3MembershipHasher, membershipRoot } from "../src/membership/index.js";
 import {
-  checkProofTree,
   fiatShamirIndices,
   JsPoswHasher,
   type PoswHasher,
-  partialTreeProofPositions,
   proofRef,
   verifyPoetProofSync,
 } from "../src/verify/index.js";
 import { createParallelVerifier } from "../src/verify/pool/index.js";
 import { sharedPoswHasher } from "../src/verify/wasm/index.js";
 import { encodePoetProof, type PoetProof } from "../src/wire/index.js";
+import { fromHex, loadProofVectors, proofOf } from "../test/helpers/proof-vectors.js";
+import { median, ms, ns, samples, syntheticProof, treeWalk } from "./common.js";
 
 const CHAINED_CALLS = 60_000;
 const TARGET_RATIO = 0.03;
-
-interface ProofVector {
-  name: string;
-  statement: string;
-  leaves_decimal: string;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-}
-
-function median(samples: readonly number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-/** Timed runs of `body` after `warmup` untimed ones; returns the samples in ms. */
-function samples(runs: number, warmup: number, body: () => void): number[] {
-  for (let i = 0; i < warmup; i++) body();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    body();
-    times.push(performance.now() - start);
-  }
-  return times;
-}
 
 async function samplesAsync(
   runs: number,
@@ -89,21 +61,13 @@ async function samplesAsync(
   return times;
 }
 
-const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
-const ms = (value: number): string => `${value.toFixed(2)} ms`;
 const row = (label: string, value: string, note = ""): void =>
   console.log(`  ${label.padEnd(54)} ${value.padStart(10)}  ${note}`);
 
-const { vectors } = JSON.parse(
-  readFileSync(new URL("../test/fixtures/poet-proofs.json", import.meta.url), "utf8"),
-) as { vectors: ProofVector[] };
-const vector = vectors.find((v) => v.name === "leaves-1048576-T-150")!;
-const proof: PoetProof = {
-  root: fromHex(vector.root),
-  provenLeaves: vector.proven_leaves.map(fromHex),
-  proofNodes: vector.proof_nodes.map(fromHex),
-  leaves: BigInt(vector.leaves_decimal),
-};
+const vector = loadProofVectors(
+  fileURLToPath(new URL("../test/fixtures/poet-proofs.json", import.meta.url)),
+).find((v) => v.name === "leaves-1048576-T-150")!;
+const proof: PoetProof = proofOf(vector);
 const statement = fromHex(vector.statement);
 
 /** SHA-256 calls of one verification: labels, tree nodes and Fiat–Shamir digests. */
@@ -128,22 +92,6 @@ function sha256CallsPerVerification(): number {
     },
   });
   return calls;
-}
-
-/** A proof shaped like a mainnet one: real Fiat–Shamir indices, random values. */
-function syntheticProof(leaves: bigint): { proof: PoetProof; indices: bigint[] } {
-  const root = new Uint8Array(randomBytes(32));
-  const indices = fiatShamirIndices(root, leaves, 150, new JsPoswHasher());
-  const positions = partialTreeProofPositions(indices, (leaves - 1n).toString(2).length);
-  return {
-    indices,
-    proof: {
-      root,
-      leaves,
-      provenLeaves: indices.map(() => new Uint8Array(randomBytes(32))),
-      proofNodes: positions.map(() => new Uint8Array(randomBytes(32))),
-    },
-  };
 }
 
 function baselineLoop(): void {
@@ -206,13 +154,7 @@ async function main(): Promise<void> {
 
   // the Merkle-path part at mainnet height
   const mainnet = syntheticProof(86_831_894_949n);
-  const treeOf = (hasher: PoswHasher) => () => {
-    try {
-      checkProofTree(mainnet.proof, statement, mainnet.indices, hasher);
-    } catch (err) {
-      if ((err as { reason?: string }).reason !== "merkle-root-mismatch") throw err;
-    }
-  };
+  const treeOf = (hasher: PoswHasher) => treeWalk(mainnet, statement, hasher);
   const treeJs = median(samples(7, 1, treeOf(js)));
   const treeWasm = median(samples(runs, 3, treeOf(wasm)));
   const fiatShamir = median(
@@ -232,7 +174,6 @@ async function main(): Promise<void> {
   const baseline = median(baselineSamples);
   const ratio = (value: number): string =>
     `${(value / baseline).toFixed(4)} x baseline${value / baseline <= TARGET_RATIO ? " (target met)" : ""}`;
-  const ns = (total: number, count: number): string => `${((total * 1e6) / count).toFixed(1)} ns`;
 
   console.log("\nbaseline");
   row(

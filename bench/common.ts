@@ -1,0 +1,77 @@
+/**
+ * @module bench/common
+ *
+ * What the verification benchmarks share: timing and medians, and a synthetic proof of mainnet
+ * shape whose tree walk can be timed on its own (docs/protocol.md §5.4).
+ */
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import {
+  checkProofTree,
+  fiatShamirIndices,
+  JsPoswHasher,
+  type PoswHasher,
+  partialTreeProofPositions,
+  treeHeight,
+} from "../src/verify/index.js";
+import type { PoetProof } from "../src/wire/index.js";
+
+/** The median of `samples` (the mean of the middle two for an even count). */
+export function median(samples: readonly number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Timed runs of `body` after `warmup` untimed ones; returns the samples in ms. */
+export function samples(runs: number, warmup: number, body: () => void): number[] {
+  for (let i = 0; i < warmup; i++) body();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    body();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+/** Milliseconds with two decimals. */
+export const ms = (value: number): string => `${value.toFixed(2)} ms`;
+
+/** Nanoseconds per item of `total` ms spread over `count` items. */
+export const ns = (total: number, count: number): string =>
+  `${((total * 1e6) / count).toFixed(1)} ns`;
+
+/** A proof shaped like a mainnet one: real Fiat–Shamir indices, random values. */
+export function syntheticProof(leaves: bigint): { proof: PoetProof; indices: bigint[] } {
+  const root = new Uint8Array(randomBytes(32));
+  const indices = fiatShamirIndices(root, leaves, 150, new JsPoswHasher());
+  const positions = partialTreeProofPositions(indices, treeHeight(leaves));
+  return {
+    indices,
+    proof: {
+      root,
+      leaves,
+      provenLeaves: indices.map(() => new Uint8Array(randomBytes(32))),
+      proofNodes: positions.map(() => new Uint8Array(randomBytes(32))),
+    },
+  };
+}
+
+/**
+ * The tree walk of a synthetic proof with `hasher`, as a body to time: its random nodes lead to
+ * another root, so the root mismatch that ends the walk is expected and swallowed.
+ */
+export function treeWalk(
+  synthetic: { proof: PoetProof; indices: bigint[] },
+  statement: Uint8Array,
+  hasher: PoswHasher,
+): () => void {
+  return () => {
+    try {
+      checkProofTree(synthetic.proof, statement, synthetic.indices, hasher);
+    } catch (err) {
+      if ((err as { reason?: string }).reason !== "merkle-root-mismatch") throw err;
+    }
+  };
+}
