@@ -136,12 +136,25 @@ export function verifyPoetProofSync(
   statement: Uint8Array,
   options: VerifyPoetProofOptions = {},
 ): void {
+  const { hasher, indices, inputs } = checkUpToLabels(proof, statement, options);
+  checkLabels(hasher, statement, indices, proof.provenLeaves, inputs);
+}
+
+/**
+ * The steps before the labels, shared by both forms: shape checks, Fiat–Shamir indices and the
+ * tree; returns the hasher, the indices and the label inputs.
+ */
+function checkUpToLabels(
+  proof: PoetProof,
+  statement: Uint8Array,
+  options: VerifyPoetProofOptions,
+): { hasher: PoswHasher; indices: bigint[]; inputs: Uint8Array[] } {
   const t = resolveSecurityParam(options.securityParam);
   checkProofStructure(proof, t);
   const hasher = options.hasher ?? defaultPoswHasher();
   const indices = fiatShamirIndices(proof.root, proof.leaves, t, hasher);
   const snapshots = checkProofTree(proof, statement, indices, hasher);
-  checkLabels(hasher, statement, indices, proof.provenLeaves, labelInputs(indices, snapshots));
+  return { hasher, indices, inputs: labelInputs(indices, snapshots) };
 }
 
 /**
@@ -170,12 +183,7 @@ export async function verifyPoetProof(
 ): Promise<void> {
   const { signal } = options;
   throwIfAborted(signal);
-  const t = resolveSecurityParam(options.securityParam);
-  checkProofStructure(proof, t);
-  const hasher = options.hasher ?? defaultPoswHasher();
-  const indices = fiatShamirIndices(proof.root, proof.leaves, t, hasher);
-  const snapshots = checkProofTree(proof, statement, indices, hasher);
-  const inputs = labelInputs(indices, snapshots);
+  const { hasher, indices, inputs } = checkUpToLabels(proof, statement, options);
   for (let from = 0; from < inputs.length; from += LABELS_PER_TURN) {
     await yieldToEventLoop();
     throwIfAborted(signal);
