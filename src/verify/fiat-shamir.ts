@@ -84,7 +84,9 @@ function chooseIndices(
     }
     const digests = new Uint8Array(32 * batch);
     if (hasher.sha256Many !== undefined) hasher.sha256Many(messages, digests);
-    else messages.forEach((m, k) => hasher.sha256(m, digests.subarray(32 * k, 32 * k + 32)));
+    else
+      for (let k = 0; k < batch; k++)
+        hasher.sha256(messages[k]!, digests.subarray(32 * k, 32 * k + 32));
     const words = new DataView(digests.buffer);
     for (let k = 0; k < batch && chosen.size < t; k++) {
       chosen.add(words.getBigUint64(32 * k) % leaves);
