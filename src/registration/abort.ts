@@ -64,8 +64,9 @@ export async function withTimeout<T>(
     },
     () => {},
   );
+  const combined = anySignal(signal, timer.signal);
   try {
-    return await raceAbort(task(anySignal(signal, timer.signal)), anySignal(signal, timer.signal));
+    return await raceAbort(task(combined), combined);
   } catch (err) {
     if (timedOut && signal?.aborted !== true) {
       throw new PoetError("timeout", `${what} took longer than ${timeoutMs} ms`, { cause: err });

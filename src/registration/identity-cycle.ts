@@ -231,14 +231,7 @@ class IdentityCycle {
           "would refuse a different one (409): resume without a challenge, or reset the identity",
       );
     }
-    await state.transaction(
-      async (tx) => {
-        await tx.registrations.clear(this.#nodeId, { signal });
-        await tx.nipost.delete(this.#nodeId, { signal });
-        await tx.challenges.delete(this.#nodeId, { signal });
-      },
-      { signal },
-    );
+    await state.resetIdentity(this.#nodeId, { signal });
     this.#repaired(
       "the stored challenge differs from the one to register and was never accepted by a PoET",
       "replaced the challenge and cleared the rows bound to the old one",
@@ -382,22 +375,21 @@ class IdentityCycle {
 
   /** The identity's registrations; rows bound to another challenge are deleted and reported. */
   async #registrationsOf(hash: Uint8Array): Promise<PoetRegistration[]> {
-    const { state } = this.#ctx;
-    const all = await state.registrations.listFor(this.#nodeId, { signal: this.#signal });
-    const stale = all.filter((r) => !equalBytes(r.hash, hash));
+    const { registrations } = this.#ctx.state;
+    const signal = this.#signal;
+    const all = await registrations.listFor(this.#nodeId, { signal });
+    const current = all.filter((r) => equalBytes(r.hash, hash));
+    const stale =
+      current.length < all.length
+        ? await registrations.deleteStale(this.#nodeId, hash, { signal })
+        : [];
     if (stale.length > 0) {
-      await state.transaction(
-        async (tx) => {
-          for (const r of stale) await tx.registrations.delete(this.#nodeId, r.address);
-        },
-        { signal: this.#signal },
-      );
       this.#repaired(
         `registrations at ${stale.map((r) => r.address).join(", ")} belong to another challenge`,
         "deleted them; the current challenge is registered where the round is still open",
       );
     }
-    return all.filter((r) => equalBytes(r.hash, hash));
+    return current;
   }
 
   #startRun(
@@ -553,15 +545,10 @@ class IdentityCycle {
           },
           { signal: fetchSignal },
         )
-        .then(
-          (verified) => {
-            selecting = selecting.then(() => consider(r.address, verified));
-            return selecting;
-          },
-          (err: unknown) => {
-            if (!isAbort(err)) failures.push({ poet: r.address, error: asPoetError(err) });
-          },
-        )
+        .then((verified) => {
+          selecting = selecting.then(() => consider(r.address, verified));
+          return selecting;
+        })
         .catch((err: unknown) => {
           if (!isAbort(err)) failures.push({ poet: r.address, error: asPoetError(err) });
         })
@@ -628,8 +615,9 @@ class IdentityCycle {
       deadline: new Date(publishEnd),
     });
     const timer = new AbortController();
+    const postSignal = anySignal(this.#signal, timer.signal);
     let late = false;
-    sleepUntil(clock, publishEnd, anySignal(this.#signal, timer.signal)).then(
+    sleepUntil(clock, publishEnd, postSignal).then(
       () => {
         late = true;
         timer.abort();
@@ -646,9 +634,9 @@ class IdentityCycle {
             publishEpoch,
             deadline: new Date(publishEnd),
           },
-          { signal: anySignal(this.#signal, timer.signal) },
+          { signal: postSignal },
         ),
-        anySignal(this.#signal, timer.signal),
+        postSignal,
       );
     } catch (err) {
       if (this.#signal.aborted) throw new AbortedError(undefined, { cause: err });
@@ -783,18 +771,7 @@ class IdentityCycle {
         (expired ? ` before the proof deadline ${deadline.toISOString()}` : ""),
       { cause: failures[0]?.error },
     );
-    if (expired) {
-      await this.#ctx.state.resetIdentity(this.#nodeId, { signal: this.#signal });
-      this.#emit({
-        type: "challenge-expired",
-        at: new Date(this.#now),
-        nodeId: this.#nodeId,
-        publishEpoch,
-        round,
-        deadline,
-        error,
-      });
-    }
+    if (expired) await this.#challengeExpired(round, publishEpoch, deadline, error);
     return {
       kind: "no-proof",
       nodeId: this.#nodeId,
@@ -817,6 +794,17 @@ class IdentityCycle {
       "timeout",
       `${why} (${deadline.toISOString()}) for publish epoch ${publishEpoch}`,
     );
+    await this.#challengeExpired(round, publishEpoch, deadline, error);
+    return { kind: "expired", nodeId: this.#nodeId, publishEpoch, deadline, error };
+  }
+
+  /** The challenge can no longer lead to a NiPoST: clears the identity and reports it. */
+  async #challengeExpired(
+    round: number,
+    publishEpoch: number,
+    deadline: Date,
+    error: PoetError,
+  ): Promise<void> {
     await this.#ctx.state.resetIdentity(this.#nodeId, { signal: this.#signal });
     this.#emit({
       type: "challenge-expired",
@@ -827,6 +815,5 @@ class IdentityCycle {
       deadline,
       error,
     });
-    return { kind: "expired", nodeId: this.#nodeId, publishEpoch, deadline, error };
   }
 }

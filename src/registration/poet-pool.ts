@@ -108,9 +108,7 @@ export class PoetPool {
     this.#retired = [...this.#retired.filter((e) => !keep.has(e.address)), ...removed];
     this.#entries = entries;
     this.#schedule = schedule;
-    for (const key of this.#phases.keys()) {
-      this.#phases.delete(key);
-    }
+    this.#phases.clear();
   }
 
   /**

@@ -14,6 +14,7 @@
  */
 
 import { raceAbort } from "../abortable.js";
+import { equalBytes } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { PoetError, ProofVerificationError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -273,10 +274,7 @@ export class ProofFetcher {
     if (proofs.length === 0) return undefined;
     const members = new RoundMembers(list.members);
     const statement = members.root();
-    const match = proofs.find(
-      (p) =>
-        p.statement.length === statement.length && p.statement.every((b, i) => b === statement[i]),
-    );
+    const match = proofs.find((p) => equalBytes(p.statement, statement));
     if (match === undefined) return undefined;
     return this.#init.verifier.check(
       {

@@ -558,10 +558,8 @@ export class RegistrationManager {
       },
       { signal },
     );
-    const before = new Set(this.#pool.all.map((e) => e.address));
     this.#pool.replace(entries, to);
     this.#context.schedule = to;
-    for (const entry of this.#pool.all) before.delete(entry.address);
     for (const run of this.#context.runs.values()) run.cancel();
     const previous = this.#generation;
     this.#generation = new AbortController();

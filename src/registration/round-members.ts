@@ -12,8 +12,9 @@
  * missing right sibling at any level is 32 zero bytes.
  */
 
-import { blake3 } from "@noble/hashes/blake3.js";
 import { toHex } from "../bytes.js";
+import { membershipNodeHash } from "../membership/blake3-hasher.js";
+import { sharedMembershipHasher } from "../verify/wasm/select-hasher.js";
 import type { MembershipProof } from "../wire/index.js";
 
 const ZERO32 = new Uint8Array(32);
@@ -76,31 +77,31 @@ export class RoundMembers {
   #tree(): Uint8Array[][] {
     if (this.#levels !== undefined) return this.#levels;
     const levels: Uint8Array[][] = [this.members.slice()];
-    const input = new Uint8Array(65);
-    input[0] = 1;
     let level = levels[0] as Uint8Array[];
     while (level.length > 1) {
-      const next: Uint8Array[] = [];
-      for (let i = 0; i < level.length; i += 2) {
-        const left = level[i] as Uint8Array;
-        const right = level[i + 1] ?? ZERO32;
-        if (left.length === 32 && right.length === 32) {
-          input.set(left, 1);
-          input.set(right, 33);
-          next.push(blake3(input));
-        } else {
-          // A member of another length is hashed as the PoET hashed it: raw bytes.
-          const odd = new Uint8Array(1 + left.length + right.length);
-          odd[0] = 1;
-          odd.set(left, 1);
-          odd.set(right, 1 + left.length);
-          next.push(blake3(odd));
-        }
-      }
+      // A member of another length is hashed as the PoET hashed it: raw bytes.
+      const next = level.every((node) => node.length === 32) ? hashLevel(level) : hashRaw(level);
       levels.push(next);
       level = next;
     }
     this.#levels = levels;
     return levels;
   }
+}
+
+/** The parents of a level of 32-byte nodes, through the shared BLAKE3 kernel. */
+function hashLevel(level: readonly Uint8Array[]): Uint8Array[] {
+  const pairs = Math.ceil(level.length / 2);
+  const input = new Uint8Array(64 * pairs);
+  for (const [i, node] of level.entries()) input.set(node, 32 * i);
+  const out = new Uint8Array(32 * pairs);
+  sharedMembershipHasher().hashPairs(input, pairs, out);
+  return Array.from({ length: pairs }, (_, i) => out.slice(32 * i, 32 * i + 32));
+}
+
+/** The parents of a level with nodes of any length, one node at a time. */
+function hashRaw(level: readonly Uint8Array[]): Uint8Array[] {
+  return Array.from({ length: Math.ceil(level.length / 2) }, (_, i) =>
+    membershipNodeHash(level[2 * i] as Uint8Array, level[2 * i + 1] ?? ZERO32),
+  );
 }

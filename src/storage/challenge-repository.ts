@@ -15,7 +15,7 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { type Kysely, sql } from "kysely";
-import { toHex } from "../bytes.js";
+import { equalBytes, toHex } from "../bytes.js";
 import { ConfigError, StorageError } from "../errors.js";
 import type { MembershipProof } from "../wire/index.js";
 import {
@@ -199,7 +199,7 @@ export function decodeChallengeRow(row: ChallengeRow): ChallengeRecord {
     });
     const expected = challengeFingerprint(encodeRow(nodeId, challenge));
     const stored = row.meta_fingerprint;
-    if (stored instanceof Uint8Array && Buffer.compare(stored, expected) === 0) hash = recorded;
+    if (stored instanceof Uint8Array && equalBytes(stored, expected)) hash = recorded;
   }
   return { nodeId, challenge, hash, poetProofRef, membership };
 }

@@ -101,11 +101,6 @@ function readInteger(value: unknown, place: ColumnPlace): bigint {
   throw corrupt(place, `expected an INTEGER, found ${describe(value)}`);
 }
 
-/** Reads a signed 64-bit INTEGER. */
-export function readInt64(value: unknown, place: ColumnPlace): bigint {
-  return readInteger(value, place);
-}
-
 /** Reads an unsigned 64-bit value stored as a signed int64 (two's complement). */
 export function readU64(value: unknown, place: ColumnPlace): bigint {
   return BigInt.asUintN(64, readInteger(value, place));

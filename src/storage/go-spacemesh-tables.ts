@@ -111,7 +111,7 @@ const GO_TABLES: ReadonlyArray<{ name: string; ddl: string; index?: string; colu
 ];
 
 /** The go-spacemesh schema version (`PRAGMA user_version`) of the file; 0 for a file that is ours. */
-export async function goSchemaVersion(db: Kysely<NodeStateTables>): Promise<number> {
+async function goSchemaVersion(db: Kysely<NodeStateTables>): Promise<number> {
   const { rows } = await sql<{ user_version: unknown }>`pragma user_version`.execute(db);
   return Number(rows[0]?.user_version ?? 0);
 }
@@ -124,19 +124,23 @@ async function columnsOf(db: Kysely<NodeStateTables>, table: string): Promise<Se
 }
 
 /**
- * Creates the go-spacemesh tables in a file of ours, or checks them in a go-spacemesh file.
- * Runs inside the opening transaction.
+ * Creates the go-spacemesh tables in a file of ours, or checks them in a go-spacemesh file, and
+ * returns the file's go-spacemesh schema version (0 for a file that is ours). Runs inside the
+ * opening transaction.
  */
-export async function ensureGoSpacemeshTables(db: Kysely<NodeStateTables>): Promise<void> {
-  await goSpacemeshTables(db, true);
+export async function ensureGoSpacemeshTables(db: Kysely<NodeStateTables>): Promise<number> {
+  return goSpacemeshTables(db, true);
 }
 
-/** Checks, without creating anything, that the file has the go-spacemesh tables and columns we use. */
-export async function checkGoSpacemeshTables(db: Kysely<NodeStateTables>): Promise<void> {
-  await goSpacemeshTables(db, false);
+/**
+ * Checks, without creating anything, that the file has the go-spacemesh tables and columns we use,
+ * and returns its go-spacemesh schema version.
+ */
+export async function checkGoSpacemeshTables(db: Kysely<NodeStateTables>): Promise<number> {
+  return goSpacemeshTables(db, false);
 }
 
-async function goSpacemeshTables(db: Kysely<NodeStateTables>, create: boolean): Promise<void> {
+async function goSpacemeshTables(db: Kysely<NodeStateTables>, create: boolean): Promise<number> {
   const version = await goSchemaVersion(db);
   for (const table of GO_TABLES) {
     let columns = await columnsOf(db, table.name);
@@ -166,4 +170,5 @@ async function goSpacemeshTables(db: Kysely<NodeStateTables>, create: boolean): 
       }
     }
   }
+  return version;
 }

@@ -42,11 +42,7 @@ import {
   type Inconsistency,
   repairNodeState,
 } from "./consistency-check.js";
-import {
-  checkGoSpacemeshTables,
-  ensureGoSpacemeshTables,
-  goSchemaVersion,
-} from "./go-spacemesh-tables.js";
+import { checkGoSpacemeshTables, ensureGoSpacemeshTables } from "./go-spacemesh-tables.js";
 import { MemberListRepository } from "./member-list-repository.js";
 import { checkSchemaKnown, MIGRATION_NAMES, migrateNodeState } from "./migrations.js";
 import { NipostRepository } from "./nipost-repository.js";
@@ -345,18 +341,15 @@ export async function openNodeState(
     }
     await sql`pragma journal_mode = wal`.execute(kysely);
     await sql`pragma synchronous = full`.execute(kysely);
-    const { rows: files } = await sql<{ name: unknown; file: unknown }>`
-      select name, file from pragma_database_list`.execute(kysely);
-    const file = String(files.find((f) => f.name === "main")?.file ?? "");
+    const file = await mainFile(kysely);
     const shared = writeLockFor(file);
     releaseLock = shared.release;
     const conn = new StoreConnection(kysely, shared.lock);
 
-    const applied = await conn.write(signal, {}, async (db) => {
-      await ensureGoSpacemeshTables(db);
-      return migrateNodeState(db);
+    const { applied, goVersion } = await conn.write(signal, {}, async (db) => {
+      const goVersion = await ensureGoSpacemeshTables(db);
+      return { applied: await migrateNodeState(db), goVersion };
     });
-    const goVersion = await goSchemaVersion(kysely);
     if (applied.length > 0) {
       logger.info({ file, migrations: applied }, "node state migrated");
     }
@@ -376,7 +369,6 @@ export async function openNodeState(
   } catch (err) {
     releaseLock();
     await dispose().catch(() => {});
-    if (err instanceof StorageError || err instanceof ConfigError) throw err;
     throw toStorageError(err, {});
   }
 }
@@ -395,20 +387,17 @@ async function openReadonly(
   schemaVersion: number;
 }> {
   throwIfAborted(signal);
-  const { rows: files } = await sql<{ name: unknown; file: unknown }>`
-    select name, file from pragma_database_list`.execute(kysely);
-  const file = String(files.find((f) => f.name === "main")?.file ?? "");
+  const file = await mainFile(kysely);
   const found = await kysely.connection().execute(async (db) => {
     await sql`begin`.execute(db);
     try {
-      await checkGoSpacemeshTables(db);
+      const goVersion = await checkGoSpacemeshTables(db);
       const applied = await checkSchemaKnown(db);
       const { rows } = await sql<{ name: unknown }>`
         select name from sqlite_master where type = 'table'`.execute(db);
       const tables = new Set(
         rows.map((r) => String(r.name)).filter((name) => name.startsWith("poet_client_")),
       );
-      const goVersion = await goSchemaVersion(db);
       return { applied, tables, goVersion };
     } finally {
       await sql`commit`.execute(db);
@@ -420,4 +409,11 @@ async function openReadonly(
     ownTables: found.tables,
   });
   return { conn, file, goSchemaVersion: found.goVersion, schemaVersion: found.applied.length };
+}
+
+/** The path of the main database file (empty for an in-memory database). */
+async function mainFile(kysely: AnyKysely): Promise<string> {
+  const { rows } = await sql<{ name: unknown; file: unknown }>`
+    select name, file from pragma_database_list`.execute(kysely);
+  return String(rows.find((f) => f.name === "main")?.file ?? "");
 }

@@ -244,7 +244,7 @@ export class RegistrationRepository {
 
   /**
    * Deletes the identity's registrations made for another challenge than `currentHash`, in one
-   * transaction, and returns them.
+   * transaction, and returns them ordered by address.
    */
   async deleteStale(
     nodeId: Uint8Array,
@@ -257,7 +257,12 @@ export class RegistrationRepository {
       options.signal,
       { table: TABLE, identity: toHex(nodeId) },
       async (db) => {
-        const rows = await db.selectFrom(TABLE).selectAll().where("id", "=", nodeId).execute();
+        const rows = await db
+          .selectFrom(TABLE)
+          .selectAll()
+          .where("id", "=", nodeId)
+          .orderBy("address")
+          .execute();
         const stale = rows
           .map(decodeRegistrationRow)
           .filter((r) => !equalBytes(r.hash, currentHash));

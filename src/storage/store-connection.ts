@@ -49,11 +49,15 @@ export function toStorageError(err: unknown, place: OperationPlace = {}): PoetEr
       kind = "corrupt";
     }
   }
-  const init: StorageErrorInit = { kind, cause: err };
+  return new StorageError(message, withPlace({ kind, cause: err }, place));
+}
+
+/** `init` with the fields of `place` that are set. */
+function withPlace(init: StorageErrorInit, place: OperationPlace): StorageErrorInit {
   if (place.table !== undefined) init.table = place.table;
   if (place.column !== undefined) init.column = place.column;
   if (place.identity !== undefined) init.identity = place.identity;
-  return new StorageError(message, init);
+  return init;
 }
 
 /** How a {@link StoreConnection} may be used. */
@@ -93,18 +97,9 @@ export class StoreConnection {
     return this.#ownTables === undefined || this.#ownTables.has(name);
   }
 
-  /** Whether the calling code runs inside a transaction of this connection. */
-  get inTransaction(): boolean {
-    return this.#scope.getStore()?.open === true;
-  }
-
   /** Marks the connection closed; later calls fail with kind `"closed"`. */
   markClosed(): void {
     this.#closed = true;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 
   #check(signal: AbortSignal | undefined): void {
@@ -168,11 +163,10 @@ export class StoreConnection {
   ): Promise<T> {
     this.#check(signal);
     if (this.#readonly) {
-      const init: StorageErrorInit = { kind: "readonly" };
-      if (place.table !== undefined) init.table = place.table;
-      if (place.column !== undefined) init.column = place.column;
-      if (place.identity !== undefined) init.identity = place.identity;
-      throw new StorageError("the node state is open read-only", init);
+      throw new StorageError(
+        "the node state is open read-only",
+        withPlace({ kind: "readonly" }, place),
+      );
     }
     const current = this.#scope.getStore();
     if (current?.open) {

@@ -12,8 +12,8 @@
  * differs from the one that was verified.
  */
 
-import { blake3 } from "@noble/hashes/blake3.js";
 import { equalBytes, toHex } from "../bytes.js";
+import { proofRefOfEncoded } from "../verify/proof-ref.js";
 import { decodePoetProof, encodePoetProof } from "../wire/index.js";
 import type { PoetProof } from "../wire/poet-proof.js";
 import {
@@ -70,7 +70,7 @@ function decodeRow(row: ProofRow): VerifiedProof {
   const ref = readHash(row.ref, { table: TABLE, column: "ref" });
   const at = (column: string): ColumnPlace => ({ table: TABLE, column });
   const bytes = readBytes(row.proof, at("proof"));
-  if (!equalBytes(blake3(bytes), ref)) {
+  if (!equalBytes(proofRefOfEncoded(bytes), ref)) {
     throw corrupt(at("proof"), `the proof bytes do not hash to ref ${toHex(ref)}`);
   }
   let proof: PoetProof;
@@ -128,7 +128,7 @@ export class VerifiedProofRepository {
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<Uint8Array> {
     const bytes = encodePoetProof(input.proof);
-    const ref = blake3(bytes);
+    const ref = proofRefOfEncoded(bytes);
     const row = {
       ref,
       proof: bytes,

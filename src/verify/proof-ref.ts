@@ -26,7 +26,20 @@ import { sharedMembershipHasher } from "./wasm/select-hasher.js";
  * ```
  */
 export function proofRef(proof: PoetProof): Uint8Array {
-  const encoded = encodePoetProof(proof);
+  return proofRefOfEncoded(encodePoetProof(proof));
+}
+
+/**
+ * The 32-byte reference of a proof already SCALE-encoded: BLAKE3 of `encoded`, for callers that
+ * hold the encoding anyway (a stored proof, one about to be stored).
+ *
+ * @example
+ * ```ts
+ * const bytes = encodePoetProof(proof);
+ * proofRefOfEncoded(bytes); // equal to proofRef(proof)
+ * ```
+ */
+export function proofRefOfEncoded(encoded: Uint8Array): Uint8Array {
   const hasher = sharedMembershipHasher();
   return hasher.blake3 === undefined ? blake3(encoded) : hasher.blake3(encoded);
 }
