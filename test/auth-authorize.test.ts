@@ -12,7 +12,7 @@ import type { PoetClient, PoetInfo, PoetSubmitRequest, PowParams } from "../src/
 import { ManualClock } from "../src/clock.js";
 import { AbortedError, PoetRpcError } from "../src/errors.js";
 import { encodeCertificate } from "../src/wire/index.js";
-import { hex } from "./helpers/client-fixtures.js";
+import { hex } from "./helpers/bytes.js";
 
 const signer = createEd25519Signer(new Uint8Array(32).fill(1));
 const certifierSigner = createEd25519Signer(new Uint8Array(32).fill(2));

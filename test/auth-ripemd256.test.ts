@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ripemd256 } from "../src/auth/index.js";
-import { hex, utf8 } from "./helpers/client-fixtures.js";
+import { hex, utf8 } from "./helpers/bytes.js";
 
 // The published RIPEMD-256 test vectors (the RIPEMD authors' page; the first three also appear in
 // the Go package the PoET uses for its proof of work).

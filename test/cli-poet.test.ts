@@ -1,7 +1,4 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { ed25519 } from "@noble/curves/ed25519.js";
@@ -10,8 +7,9 @@ import { SubmitRequestSchema } from "../src/gen/rpc/api/v1/api_pb.js";
 import type { MockPoet } from "../src/testing/index.js";
 import { startMockPoet } from "../src/testing/index.js";
 import { cli } from "./cli-helpers.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "poet-cli-poet-"));
+const tmp = tempDir("poet-cli-poet-");
 const HOUR = 3_600_000;
 // A mock on the mainnet calendar (its rounds are cheap: leaves are fixed).
 const genesis = new Date("2023-07-14T08:00:00Z");
@@ -77,7 +75,7 @@ describe("poet-client info and fetch-proof against a mock PoET", () => {
 
   it("downloads, verifies and saves a round's proof; verify reads the saved file", async () => {
     await clock.set(Date.parse(now));
-    const out = path.join(tmp, "round-30.json");
+    const out = tmp.file("round-30.json");
     const r = await cli(
       [
         "fetch-proof",

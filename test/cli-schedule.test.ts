@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { foldLine } from "../src/cli/ics.js";
 import { cli, icsUtc, parseIcs, prop } from "./cli-helpers.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "poet-cli-schedule-"));
+const tmp = tempDir("poet-cli-schedule-");
 
 describe("poet-client schedule", () => {
   it("lists the mainnet rounds open from --from with every deadline in JSON", async () => {
@@ -77,7 +77,7 @@ describe("poet-client schedule", () => {
   });
 
   it("writes an iCalendar file that parses, with CRLF lines and UTC times", async () => {
-    const file = path.join(tmp, "rounds.ics");
+    const file = tmp.file("rounds.ics");
     const r = await cli([
       "schedule",
       "--from",
@@ -144,7 +144,7 @@ describe("poet-client schedule", () => {
   });
 
   it("exits 1 when the calendar file cannot be written", async () => {
-    const r = await cli(["schedule", "--ics", path.join(tmp, "missing-dir", "x.ics")]);
+    const r = await cli(["schedule", "--ics", path.join(tmp.dir, "missing-dir", "x.ics")]);
     assert.equal(r.code, 1);
     assert.match(r.err, /cannot write/);
   });

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { openNodeState } from "../src/storage/index.js";
@@ -13,8 +11,9 @@ import {
   goAddChallenge,
   goAddPoetRegistration,
 } from "./helpers/storage-go-db.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "poet-cli-status-"));
+const tmp = tempDir("poet-cli-status-");
 const id = (b: number) => new Uint8Array(32).fill(b);
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -26,7 +25,7 @@ const challenge = (publishEpoch: number) => ({
 });
 
 async function fixture(name: string): Promise<string> {
-  const file = path.join(tmp, name);
+  const file = tmp.file(name);
   const state = await openNodeState(file);
   try {
     // identity 1: registered at two PoETs for round 30 (publish epoch 31), waiting for the round end
@@ -93,7 +92,7 @@ describe("poet-client status", () => {
   });
 
   it("flags PoETs that are configured but missing, and registrations at unconfigured PoETs", async () => {
-    const file = path.join(tmp, "state-2.sql");
+    const file = tmp.file("state-2.sql");
     const state = await openNodeState(file);
     await state.challenges.add(id(3), challenge(31), { hash: id(0x33) });
     await state.registrations.add({
@@ -143,7 +142,7 @@ describe("poet-client status", () => {
   });
 
   it("reports an empty database as healthy", async () => {
-    const file = path.join(tmp, "empty.sql");
+    const file = tmp.file("empty.sql");
     await (await openNodeState(file)).close();
     const r = await cli(["status", "--db", file]);
     assert.equal(r.code, 0, r.err);
@@ -151,7 +150,7 @@ describe("poet-client status", () => {
   });
 
   it("leaves a go-spacemesh database byte-for-byte unchanged", async () => {
-    const file = path.join(tmp, "go-node.sql");
+    const file = tmp.file("go-node.sql");
     const go = createGoDatabase(file);
     goAddChallenge(go, {
       id: id(4),
@@ -189,7 +188,7 @@ describe("poet-client status", () => {
   });
 
   it("refuses a database file that does not exist instead of creating it (exit 1)", async () => {
-    const file = path.join(tmp, "nope.sql");
+    const file = tmp.file("nope.sql");
     const r = await cli(["status", "--db", file]);
     assert.equal(r.code, 1);
     assert.equal(fs.existsSync(file), false);

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { describe, it } from "node:test";
 import { openNodeState } from "../src/storage/index.js";
 import { cli } from "./cli-helpers.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "poet-cli-switch-"));
+const tmp = tempDir("poet-cli-switch-");
 const id = (b: number) => new Uint8Array(32).fill(b);
 
 async function fixture(name: string): Promise<string> {
-  const file = path.join(tmp, name);
+  const file = tmp.file(name);
   const state = await openNodeState(file);
   await state.challenges.add(
     id(1),

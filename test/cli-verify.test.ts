@@ -1,56 +1,34 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { proofResponseJson } from "../src/cli/proof-file.js";
 import { cli } from "./cli-helpers.js";
+import { fromHex, loadProofVectors, type ProofVector, proofOf } from "./helpers/proof-vectors.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "poet-cli-verify-"));
+const tmp = tempDir("poet-cli-verify-");
 const fixtures = path.join(import.meta.dirname, "fixtures");
-const hex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
 
-interface Vector {
-  name: string;
-  statement: string;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-  leaves_decimal: string;
-  proof_ref?: string;
-  members?: string[];
-  service_pubkey?: string;
-}
-
-const valid = JSON.parse(fs.readFileSync(path.join(fixtures, "poet-proofs.json"), "utf8")) as {
-  vectors: Vector[];
-};
-const real = JSON.parse(
-  fs.readFileSync(path.join(fixtures, "real-server", "poet-proofs-real-server.json"), "utf8"),
-) as { vectors: Vector[] };
+const valid = loadProofVectors("test/fixtures/poet-proofs.json");
+const real = loadProofVectors("test/fixtures/real-server/poet-proofs-real-server.json");
 
 /** Writes a real server's proof in the PoET answer format, as `fetch-proof --out` saves it. */
-function saveAnswer(v: Vector, name: string, mutate?: (leaves: Uint8Array[]) => void): string {
-  const provenLeaves = v.proven_leaves.map(hex);
-  mutate?.(provenLeaves);
+function saveAnswer(v: ProofVector, name: string, mutate?: (leaves: Uint8Array[]) => void): string {
+  const proof = proofOf(v);
+  mutate?.(proof.provenLeaves);
   const json = proofResponseJson(
-    {
-      root: hex(v.root),
-      provenLeaves,
-      proofNodes: v.proof_nodes.map(hex),
-      leaves: BigInt(v.leaves_decimal),
-    },
-    (v.members ?? []).map(hex),
-    hex(v.service_pubkey ?? ""),
+    proof,
+    (v.members ?? []).map(fromHex),
+    fromHex(v.service_pubkey ?? ""),
   );
-  const file = path.join(tmp, name);
+  const file = tmp.file(name);
   fs.writeFileSync(file, JSON.stringify(json));
   return file;
 }
 
 describe("poet-client verify", () => {
-  const server =
-    real.vectors.find((v) => (v.members?.length ?? 0) > 1) ?? (real.vectors[0] as Vector);
+  const server = real.find((v) => (v.members?.length ?? 0) > 1) ?? (real[0] as ProofVector);
 
   it("verifies a proof saved from a real PoET and prints leaves, ticks and ref as JSON", async () => {
     const file = saveAnswer(server, "real.json");
@@ -112,10 +90,8 @@ describe("poet-client verify", () => {
   });
 
   it("verifies a single valid vector with its reduced security parameter", async () => {
-    const v = valid.vectors.find((x) => x.name === "leaves-100-T-10") as Vector & {
-      security_param: number;
-    };
-    const file = path.join(tmp, "vector.json");
+    const v = valid.find((x) => x.name === "leaves-100-T-10") as ProofVector;
+    const file = tmp.file("vector.json");
     fs.writeFileSync(file, JSON.stringify(v));
     const r = await cli(["verify", file, "--json"]);
     assert.equal(r.code, 0, r.err);
@@ -123,7 +99,7 @@ describe("poet-client verify", () => {
   });
 
   it("exits 1 for a missing file and 2 for a malformed challenge", async () => {
-    const missing = await cli(["verify", path.join(tmp, "none.json")]);
+    const missing = await cli(["verify", tmp.file("none.json")]);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /cannot read/);
     const file = saveAnswer(server, "args.json");
@@ -134,7 +110,7 @@ describe("poet-client verify", () => {
   });
 
   it("exits 1 with a WireFormatError message for a file that is not a proof", async () => {
-    const file = path.join(tmp, "junk.json");
+    const file = tmp.file("junk.json");
     fs.writeFileSync(file, '{"hello": 1}');
     const r = await cli(["verify", file]);
     assert.equal(r.code, 1);

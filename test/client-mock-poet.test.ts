@@ -16,7 +16,7 @@ import { PoetRpcError, ProofNotReadyError } from "../src/errors.js";
 import { ManualClock, startMockCertifier, startMockPoet } from "../src/testing/index.js";
 import type { PoetProtocol } from "../src/transport/index.js";
 import { verifyRoundProof } from "../src/verify/index.js";
-import { hex } from "./helpers/client-fixtures.js";
+import { hex } from "./helpers/bytes.js";
 
 const GENESIS = Date.parse("2030-01-01T00:00:00Z");
 const prefix = poetSigningPrefix(new Uint8Array(20).fill(9));
@@ -75,13 +75,9 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
       assert.equal(info.certifier, undefined);
 
       const results = [];
-      for (const [i, signer] of nodes.entries()) {
+      for (const i of nodes.keys()) {
         results.push(
-          await submitAuthorized({
-            client,
-            signer,
-            prefix,
-            challenge: challengeOf(i),
+          await submitAs(client, i, {
             deadline: poet.schedule.roundEnd(0),
             retryUntil: poet.schedule.roundStart(0),
             clock,
@@ -213,17 +209,9 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
         retryDelayMs: 10,
         random: () => 0,
       });
-      const signer = nodes[0] as (typeof nodes)[number];
       const params = await client.powParams();
       poet.faults.failNext(2, 503);
-      const pending = submitAuthorized({
-        client,
-        signer,
-        prefix,
-        challenge: challengeOf(0),
-        retryUntil: new Date(GENESIS + 60_000),
-        clock,
-      });
+      const pending = submitAs(client, 0, { retryUntil: new Date(GENESIS + 60_000), clock });
       let settled = false;
       pending
         .finally(() => {

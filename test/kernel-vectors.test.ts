@@ -11,7 +11,7 @@ function verdict(vector: ProofVector, hasher: PoswHasher): string {
   try {
     verifyPoetProofSync(proofOf(vector), fromHex(vector.statement), {
       hasher,
-      securityParam: Number(vector.security_param),
+      securityParam: vector.security_param,
     });
     return "valid";
   } catch (err) {

@@ -10,38 +10,13 @@ import { ManualClock } from "../src/testing/index.js";
 import { type MockPoet, startMockPoet } from "../src/testing/mock-poet.js";
 import type { PowParameters } from "../src/testing/pow-check.js";
 import { verifyPoetProofSync } from "../src/verify/index.js";
-
-interface HttpExchange {
-  seq: number;
-  kind: "http";
-  name: string;
-  server: string;
-  sent_at_utc: string;
-  request: { method: string; path: string; headers: Record<string, string>; body: string | null };
-  response: {
-    status: number;
-    headers: [string, string][];
-    content_type: string;
-    www_authenticate: string | null;
-    body: string;
-  };
-}
-
-interface GrpcExchange {
-  seq: number;
-  kind: "grpc";
-  name: string;
-  server: string;
-  sent_at_utc: string;
-  request: { headers: Record<string, string>; body_hex: string };
-  response: {
-    headers: Record<string, string | number>;
-    trailers: Record<string, string> | null;
-    message_hex: string | null;
-  };
-}
-
-type Exchange = HttpExchange | GrpcExchange;
+import {
+  type Exchange,
+  type GrpcExchange,
+  type HttpExchange,
+  transcripts,
+  unb64,
+} from "./helpers/client-fixtures.js";
 
 interface ServerConfig {
   name: string;
@@ -52,18 +27,12 @@ interface ServerConfig {
   schedule_seconds: { epoch_duration: number; phase_shift: number; cycle_gap: number };
 }
 
-const dir = new URL("./fixtures/real-server/", import.meta.url);
-const transcripts = JSON.parse(
-  fs.readFileSync(new URL("transcripts.json", dir), "utf8"),
-) as Exchange[];
-const config = JSON.parse(fs.readFileSync(new URL("server-config.json", dir), "utf8")) as {
-  servers: ServerConfig[];
-};
+const config = JSON.parse(
+  fs.readFileSync(new URL("./fixtures/real-server/server-config.json", import.meta.url), "utf8"),
+) as { servers: ServerConfig[] };
 
 /** Exchanges with a part of the real server the mock does not serve (its operator port). */
 const NOT_SERVED = new Set(["B-grpc-config-reload-trusted-keys"]);
-
-const unb64 = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
 
 function flag(server: ServerConfig, name: string): string | undefined {
   const prefix = `--${name}=`;

@@ -1,41 +1,18 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { toHex } from "../src/bytes.js";
 import { ConfigError, ProofVerificationError } from "../src/errors.js";
 import { membershipRoot } from "../src/membership/index.js";
 import { prove } from "../src/testing/prover.js";
 import { verifyPoetProofSync, verifyRoundProofSync } from "../src/verify/index.js";
 import type { PoetProof } from "../src/wire/index.js";
+import { prng } from "./helpers/prng.js";
+import { fromHex, loadProofVectors } from "./helpers/proof-vectors.js";
 
-interface ProofVector {
-  name: string;
-  statement: string;
-  security_param: number;
-  leaves: number;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-}
-const { vectors } = JSON.parse(
-  readFileSync(new URL("fixtures/poet-proofs.json", import.meta.url), "utf8"),
-) as { vectors: ProofVector[] };
-const hex = (s: string) => Uint8Array.from(Buffer.from(s, "hex"));
-const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const vectors = loadProofVectors("test/fixtures/poet-proofs.json");
 
 /** Vectors up to this many leaves are re-proved by default; set POET_SLOW_TESTS=1 for all. */
 const FAST_LIMIT = process.env.POET_SLOW_TESTS === "1" ? Number.POSITIVE_INFINITY : 1000;
-
-/** mulberry32: a small seeded PRNG, so failures can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const flipBit = (bytes: Uint8Array, bit: number) => {
   const copy = bytes.slice();
@@ -52,7 +29,7 @@ const rejects = (proof: PoetProof, statement: Uint8Array, what: string) =>
 describe("prove", () => {
   for (const v of vectors.filter((x) => x.leaves <= FAST_LIMIT)) {
     it(`reproduces the reference vector ${v.name}`, () => {
-      const proof = prove(hex(v.statement), v.leaves, { securityParam: v.security_param });
+      const proof = prove(fromHex(v.statement), v.leaves, { securityParam: v.security_param });
       assert.equal(toHex(proof.root), v.root);
       assert.deepEqual(proof.provenLeaves.map(toHex), v.proven_leaves);
       assert.deepEqual(proof.proofNodes.map(toHex), v.proof_nodes);
@@ -61,7 +38,7 @@ describe("prove", () => {
   }
 
   it("accepts a bigint leaf count and proves a round's statement end to end", () => {
-    const members = [hex("11".repeat(32)), hex("22".repeat(32)), hex("33".repeat(32))];
+    const members = [fromHex("11".repeat(32)), fromHex("22".repeat(32)), fromHex("33".repeat(32))];
     const proof = prove(membershipRoot(members), 300n);
     assert.equal(proof.proofNodes.length > 0, true);
     verifyRoundProofSync({ proof, members, challenge: members[1] });

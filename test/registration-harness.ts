@@ -187,15 +187,8 @@ async function advance(
   }
 }
 
-/**
- * Moves the clock forward in steps of at most `stepMs` until `promise` settles, giving real
- * sockets a moment between steps.
- */
-export async function drive<T>(
-  clock: ManualClock,
-  promise: Promise<T>,
-  options: { stepMs?: number; maxSteps?: number } = {},
-): Promise<T> {
+/** Whether `promise` has settled yet, as a function to poll. */
+export function settledFlag(promise: Promise<unknown>): () => boolean {
   let settled = false;
   promise.then(
     () => {
@@ -205,7 +198,19 @@ export async function drive<T>(
       settled = true;
     },
   );
-  await advance(clock, () => settled, options);
+  return () => settled;
+}
+
+/**
+ * Moves the clock forward in steps of at most `stepMs` until `promise` settles, giving real
+ * sockets a moment between steps.
+ */
+export async function drive<T>(
+  clock: ManualClock,
+  promise: Promise<T>,
+  options: { stepMs?: number; maxSteps?: number } = {},
+): Promise<T> {
+  await advance(clock, settledFlag(promise), options);
   return promise;
 }
 

@@ -23,14 +23,7 @@ describe("RegistrationManager", () => {
     const h = await setup([{ leavesPerRound: 300n }]);
     try {
       const id = identity(1);
-      h.manager.addIdentity(id.signer);
-      const outcome = await drive(
-        h.clock,
-        h.manager.buildNiPost({
-          nodeId: id.signer.nodeId,
-          challenge: { challenge: id.challenge, hash: id.hash },
-        }),
-      );
+      const outcome = await drive(h.clock, build(h, id));
       const nipost = ready(outcome);
       assert.equal(nipost.publishEpoch, 1);
       assert.equal(nipost.roundId, "0");
@@ -89,12 +82,7 @@ describe("RegistrationManager", () => {
     const h = await setup([{}]);
     try {
       const id = identity(1);
-      h.manager.addIdentity(id.signer);
-      const request = {
-        nodeId: id.signer.nodeId,
-        challenge: { challenge: id.challenge, hash: id.hash },
-      };
-      const first = ready(await drive(h.clock, h.manager.buildNiPost(request)));
+      const first = ready(await drive(h.clock, build(h, id)));
       const before = h.clock.now();
       const second = ready(await h.manager.buildNiPost({ nodeId: id.signer.nodeId }));
       assert.equal(h.clock.now(), before);
@@ -110,17 +98,7 @@ describe("RegistrationManager", () => {
     const h = await setup([{}]);
     try {
       const id = identity(3); // round 2 opens at round 1's start: T0 + 80 s
-      h.manager.addIdentity(id.signer);
-      const nipost = ready(
-        await drive(
-          h.clock,
-          h.manager.buildNiPost({
-            nodeId: id.signer.nodeId,
-            challenge: { challenge: id.challenge, hash: id.hash },
-          }),
-          { stepMs: 2000 },
-        ),
-      );
+      const nipost = ready(await drive(h.clock, build(h, id), { stepMs: 2000 }));
       assert.equal(nipost.roundId, "2");
       const waiting = ofType(h.events, "waiting-for-registration-window")[0]!;
       assert.equal(waiting.opensAt.getTime(), T0 + 80_000);

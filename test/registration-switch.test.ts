@@ -13,6 +13,7 @@ import {
   ofType,
   ready,
   schedule,
+  settledFlag,
   setup,
   until,
 } from "./registration-harness.js";
@@ -80,19 +81,6 @@ async function oldPhaseRegistered() {
   runA.catch(() => {});
   await driveTo(h.clock, schedule.roundStart(0).getTime() - 10_000);
   return { h, manager, poets, a, runA };
-}
-
-function settledFlag(promise: Promise<unknown>): () => boolean {
-  let settled = false;
-  promise.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
-  return () => settled;
 }
 
 describe("RegistrationManager.switchPoets", () => {

@@ -27,7 +27,7 @@ function parts(vector: ProofVector) {
   const indices = fiatShamirIndices(
     fromHex(vector.root),
     BigInt(vector.leaves_decimal),
-    Number(vector.security_param),
+    vector.security_param,
   );
   return { statement, leaves, nodes, indices };
 }

@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
 import { openNodeState } from "../src/storage/index.js";
@@ -14,11 +11,9 @@ import {
   goAddPoetRegistration,
   goUpdatePoetProofRef,
 } from "./helpers/storage-go-db.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storage-consistency-"));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-const dbFile = () => path.join(dir, `state-${n++}.sql`);
+const { file: dbFile } = tempDir("storage-consistency-");
 
 const A = filled(32, 0xa);
 const B = filled(32, 0xb);

@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { createInterface } from "node:readline";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { openNodeState } from "../src/storage/index.js";
 import { filled } from "./helpers/storage-go-db.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storage-durability-"));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDir("storage-durability-");
 
 const registration = (nodeId: Uint8Array, i: number) => ({
   nodeId,
@@ -22,7 +19,7 @@ const registration = (nodeId: Uint8Array, i: number) => ({
 
 describe("node state durability", () => {
   it("lets two connections to one file write concurrently without losing a row", async () => {
-    const file = path.join(dir, "two.sql");
+    const file = tmp.file("two.sql");
     const first = await openNodeState(file);
     const second = await openNodeState(file);
     const A = filled(32, 0xa);
@@ -49,7 +46,7 @@ describe("node state durability", () => {
   });
 
   it("opens cleanly with the last committed state after the writer is killed with SIGKILL", async () => {
-    const file = path.join(dir, "killed.sql");
+    const file = tmp.file("killed.sql");
     // Opened first, so that the parent's writes below compete with the child's.
     const parent = await openNodeState(file);
     const child = spawn(

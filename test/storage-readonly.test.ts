@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
@@ -18,13 +16,14 @@ import {
   goAddPoetRegistration,
   goUpdatePoetProofRef,
 } from "./helpers/storage-go-db.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "poet-storage-readonly-"));
+const tmp = tempDir("poet-storage-readonly-");
 const nodeId = filled(32, 0x01);
 
 /** A go-spacemesh file with one row in each table the client shares. */
 function goFile(name: string): string {
-  const file = path.join(tmp, name);
+  const file = tmp.file(name);
   const db = createGoDatabase(file);
   goAddChallenge(db, {
     id: nodeId,
@@ -171,7 +170,7 @@ describe("openNodeState with readonly", () => {
   });
 
   it("reads our tables when the file has them", async () => {
-    const file = path.join(tmp, "ours.sql");
+    const file = tmp.file("ours.sql");
     const writable = await openNodeState(file);
     const challenge = {
       publishEpoch: 3,
@@ -228,7 +227,7 @@ describe("openNodeState with readonly", () => {
   });
 
   it("refuses a database migrated by a newer release", async () => {
-    const file = path.join(tmp, "newer.sql");
+    const file = tmp.file("newer.sql");
     await (await openNodeState(file)).close();
     const db = new Database(file);
     db.prepare("insert into poet_client_migration (name, timestamp) values (?, ?)").run(
@@ -244,7 +243,7 @@ describe("openNodeState with readonly", () => {
   });
 
   it("refuses a file that does not exist, without creating it", async () => {
-    const file = path.join(tmp, "absent.sql");
+    const file = tmp.file("absent.sql");
     await assert.rejects(openNodeState(file, { readonly: true }), (err: unknown) => {
       assert.ok(err instanceof StorageError);
       assert.equal(err.kind, "io");
@@ -254,7 +253,7 @@ describe("openNodeState with readonly", () => {
   });
 
   it("refuses a SQLite file without the node tables (kind missing)", async () => {
-    const file = path.join(tmp, "other.sql");
+    const file = tmp.file("other.sql");
     const db = new Database(file);
     db.exec("create table something (x)");
     db.close();

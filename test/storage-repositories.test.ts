@@ -1,44 +1,14 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
 import { type NodeState, openNodeState } from "../src/storage/index.js";
-import type { PoetProof } from "../src/wire/index.js";
+import { fromHex, loadProofVectors, proofOf } from "./helpers/proof-vectors.js";
 import { filled } from "./helpers/storage-go-db.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storage-repos-"));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-const dbFile = () => path.join(dir, `state-${n++}.sql`);
-
-const hex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
-
-interface ProofVector {
-  name: string;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-  leaves_decimal: string;
-  proof_ref: string;
-  statement: string;
-}
-const vectors = (
-  JSON.parse(fs.readFileSync("test/fixtures/poet-proofs.json", "utf8")) as {
-    vectors: ProofVector[];
-  }
-).vectors;
-
-function proofOf(v: ProofVector): PoetProof {
-  return {
-    root: hex(v.root),
-    provenLeaves: v.proven_leaves.map(hex),
-    proofNodes: v.proof_nodes.map(hex),
-    leaves: BigInt(v.leaves_decimal),
-  };
-}
+const { file: dbFile } = tempDir("storage-repos-");
+const vectors = loadProofVectors("test/fixtures/poet-proofs.json");
 
 const A = filled(32, 0xa);
 const B = filled(32, 0xb);
@@ -243,21 +213,21 @@ describe("verified proofs and member lists", () => {
           address: "https://poet-a",
           roundId: v.name,
           servicePubkey: filled(32, 0x77),
-          statement: hex(v.statement),
+          statement: fromHex(v.statement),
           verifiedAt: new Date(1_750_000_000_123),
         });
         assert.equal(Buffer.from(ref).toString("hex"), v.proof_ref, v.name);
       }
       const v = vectors[11]!;
-      const stored = await state.proofs.get(hex(v.proof_ref));
+      const stored = await state.proofs.get(fromHex(v.proof_ref!));
       assert.deepEqual(stored?.proof, proofOf(v));
       assert.equal(stored?.verifiedAt.getTime(), 1_750_000_000_123);
-      assert.equal(await state.proofs.has(hex(v.proof_ref)), true);
+      assert.equal(await state.proofs.has(fromHex(v.proof_ref!)), true);
       assert.equal(await state.proofs.has(filled(32, 0)), false);
       const [found] = await state.proofs.findByRound("https://poet-a", v.name);
-      assert.deepEqual(found?.ref, hex(v.proof_ref));
+      assert.deepEqual(found?.ref, fromHex(v.proof_ref!));
       assert.deepEqual(await state.proofs.findByRound("https://poet-b", v.name), []);
-      assert.equal(await state.proofs.delete(hex(v.proof_ref)), true);
+      assert.equal(await state.proofs.delete(fromHex(v.proof_ref!)), true);
       assert.equal(await state.proofs.pruneVerifiedBefore(new Date(1_750_000_000_124)), 11);
     }));
 

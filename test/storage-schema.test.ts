@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { AbortedError, ConfigError, StorageError } from "../src/errors.js";
 import { MIGRATION_TABLE, NODE_STATE_SCHEMA_VERSION, openNodeState } from "../src/storage/index.js";
 import { filled } from "./helpers/storage-go-db.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storage-schema-"));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-const dbFile = () => path.join(dir, `state-${n++}.sql`);
+const { dir, file: dbFile } = tempDir("storage-schema-");
 
 const challenge = {
   publishEpoch: 5,

@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { ConfigError } from "../src/errors.js";
 import { openNodeState } from "../src/storage/index.js";
 import { filled } from "./helpers/storage-go-db.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storage-u64-"));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDir("storage-u64-");
 
 const EDGES: ReadonlyArray<[bigint, bigint]> = [
   [0n, 0n],
@@ -20,7 +17,7 @@ const EDGES: ReadonlyArray<[bigint, bigint]> = [
 
 describe("u64 columns", () => {
   it("round-trip 0, 2^63−1, 2^63 and 2^64−1 as bigint, stored as Go's signed int64", async () => {
-    const file = path.join(dir, "edges.sql");
+    const file = tmp.file("edges.sql");
     {
       await using state = await openNodeState(file);
       for (const [i, [value]] of EDGES.entries()) {
@@ -78,7 +75,7 @@ describe("u64 columns", () => {
   });
 
   it("refuses values outside [0, 2^64) and u32 values outside [0, 2^32) with a ConfigError", async () => {
-    await using state = await openNodeState(path.join(dir, "range.sql"));
+    await using state = await openNodeState(tmp.file("range.sql"));
     const base = {
       publishEpoch: 1,
       sequence: 0n,

@@ -26,18 +26,7 @@ import {
 } from "../src/verify/index.js";
 import { sharedMembershipHasher, sharedPoswHasher } from "../src/verify/wasm/index.js";
 import { encodePoetProof, type PoetProof } from "../src/wire/index.js";
-
-/** mulberry32: a small seeded PRNG, so failures can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./helpers/prng.js";
 
 function bytes(random: () => number, length: number): Uint8Array {
   return Uint8Array.from({ length }, () => Math.floor(random() * 256));

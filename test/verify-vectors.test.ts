@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { toHex } from "../src/bytes.js";
 import { ProofVerificationError } from "../src/errors.js";
 import {
   fiatShamirIndices,
@@ -9,38 +9,11 @@ import {
   verifyPoetProofSync,
   verifyRoundProof,
 } from "../src/verify/index.js";
-import type { PoetProof } from "../src/wire/index.js";
+import { fromHex, loadProofVectors, type ProofVector, proofOf } from "./helpers/proof-vectors.js";
 
-interface ProofVector {
-  name: string;
-  statement: string;
-  security_param: number;
-  leaves_decimal: string;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-  fiat_shamir_indices?: number[];
-  proof_ref?: string;
-  go_error?: string;
-  members?: string[];
-}
-
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(new URL(`fixtures/${name}`, import.meta.url), "utf8")) as {
-    vectors: ProofVector[];
-  };
-const hex = (s: string) => Uint8Array.from(Buffer.from(s, "hex"));
-const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const proofOf = (v: ProofVector): PoetProof => ({
-  root: hex(v.root),
-  provenLeaves: v.proven_leaves.map(hex),
-  proofNodes: v.proof_nodes.map(hex),
-  leaves: BigInt(v.leaves_decimal),
-});
-
-const valid = fixture("poet-proofs.json").vectors;
-const invalid = fixture("poet-proofs-invalid.json").vectors;
-const realServer = fixture("real-server/poet-proofs-real-server.json").vectors;
+const valid = loadProofVectors("test/fixtures/poet-proofs.json");
+const invalid = loadProofVectors("test/fixtures/poet-proofs-invalid.json");
+const realServer = loadProofVectors("test/fixtures/real-server/poet-proofs-real-server.json");
 
 /** Our reason for each Go error; the only divergence is a 31-byte node, caught before hashing. */
 function expectedReason(v: ProofVector): string {
@@ -63,7 +36,7 @@ function rejection(v: ProofVector, err: unknown): boolean {
 describe("verifyPoetProofSync on the Go reference vectors", () => {
   for (const v of valid) {
     it(`accepts ${v.name}`, () => {
-      verifyPoetProofSync(proofOf(v), hex(v.statement), { securityParam: v.security_param });
+      verifyPoetProofSync(proofOf(v), fromHex(v.statement), { securityParam: v.security_param });
     });
   }
 
@@ -71,7 +44,9 @@ describe("verifyPoetProofSync on the Go reference vectors", () => {
     it(`rejects ${v.name} as Go does`, () => {
       assert.throws(
         () =>
-          verifyPoetProofSync(proofOf(v), hex(v.statement), { securityParam: v.security_param }),
+          verifyPoetProofSync(proofOf(v), fromHex(v.statement), {
+            securityParam: v.security_param,
+          }),
         (err) => rejection(v, err),
       );
     });
@@ -83,9 +58,9 @@ describe("verifyPoetProofSync on the Go reference vectors", () => {
         /label at index (\d+) incorrect - expected: ([0-9a-f]+) actual: ([0-9a-f]+)/.exec(
           v.go_error!,
         )!;
-      const leaf = fiatShamirIndices(hex(v.root), BigInt(v.leaves_decimal), 150)[Number(index)];
+      const leaf = fiatShamirIndices(fromHex(v.root), BigInt(v.leaves_decimal), 150)[Number(index)];
       assert.throws(
-        () => verifyPoetProofSync(proofOf(v), hex(v.statement)),
+        () => verifyPoetProofSync(proofOf(v), fromHex(v.statement)),
         (err: ProofVerificationError) => {
           assert.equal(
             err.message,
@@ -101,9 +76,9 @@ describe("verifyPoetProofSync on the Go reference vectors", () => {
 describe("verifyPoetProof", () => {
   it("accepts the largest valid vector and rejects a corrupted label asynchronously", async () => {
     const big = valid.find((v) => v.name === "leaves-1048576-T-150")!;
-    await verifyPoetProof(proofOf(big), hex(big.statement));
+    await verifyPoetProof(proofOf(big), fromHex(big.statement));
     const bad = invalid.find((v) => v.name === "n1000-labels-corrupted-from-leaf-600")!;
-    await assert.rejects(verifyPoetProof(proofOf(bad), hex(bad.statement)), (err) =>
+    await assert.rejects(verifyPoetProof(proofOf(bad), fromHex(bad.statement)), (err) =>
       rejection(bad, err),
     );
   });
@@ -111,11 +86,13 @@ describe("verifyPoetProof", () => {
   it("rejects with AbortedError when the signal aborts", async () => {
     const v = valid.find((x) => x.name === "leaves-1000-T-150")!;
     const controller = new AbortController();
-    const pending = verifyPoetProof(proofOf(v), hex(v.statement), { signal: controller.signal });
+    const pending = verifyPoetProof(proofOf(v), fromHex(v.statement), {
+      signal: controller.signal,
+    });
     controller.abort(new Error("stop"));
     await assert.rejects(pending, { name: "AbortedError", code: "aborted" });
     await assert.rejects(
-      verifyPoetProof(proofOf(v), hex(v.statement), { signal: AbortSignal.abort() }),
+      verifyPoetProof(proofOf(v), fromHex(v.statement), { signal: AbortSignal.abort() }),
       {
         name: "AbortedError",
       },
@@ -126,7 +103,11 @@ describe("verifyPoetProof", () => {
 describe("fiatShamirIndices and proofRef on the vectors", () => {
   for (const v of [...valid, ...realServer]) {
     it(`reproduce the indices and the proof ref of ${v.name}`, () => {
-      const indices = fiatShamirIndices(hex(v.root), BigInt(v.leaves_decimal), v.security_param);
+      const indices = fiatShamirIndices(
+        fromHex(v.root),
+        BigInt(v.leaves_decimal),
+        v.security_param,
+      );
       assert.deepEqual(indices, v.fiat_shamir_indices!.map(BigInt));
       assert.equal(toHex(proofRef(proofOf(v))), v.proof_ref);
     });
@@ -134,7 +115,11 @@ describe("fiatShamirIndices and proofRef on the vectors", () => {
 
   it("reproduce the indices of every invalid vector that records them", () => {
     for (const v of invalid.filter((x) => x.fiat_shamir_indices !== undefined)) {
-      const indices = fiatShamirIndices(hex(v.root), BigInt(v.leaves_decimal), v.security_param);
+      const indices = fiatShamirIndices(
+        fromHex(v.root),
+        BigInt(v.leaves_decimal),
+        v.security_param,
+      );
       assert.deepEqual(indices, v.fiat_shamir_indices!.map(BigInt), v.name);
     }
   });
@@ -143,7 +128,7 @@ describe("fiatShamirIndices and proofRef on the vectors", () => {
 describe("verifyRoundProof on proofs served by a live PoET", () => {
   for (const v of realServer) {
     it(`accepts ${v.name} with the statement rebuilt from its members`, async () => {
-      const members = v.members!.map(hex);
+      const members = v.members!.map(fromHex);
       const challenge = members[0];
       const result = await verifyRoundProof({ proof: proofOf(v), members, challenge });
       assert.equal(toHex(result.statement), v.statement);

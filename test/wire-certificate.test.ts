@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { WireFormatError } from "../src/errors.js";
 import { decodeCertificate, encodeCertificate } from "../src/wire/index.js";
+import { rejects } from "./helpers/wire-format-error.js";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
@@ -19,15 +19,6 @@ interface IssuedCertificate {
 const serverConfig: { certificates_issued_on_B: IssuedCertificate[] } = JSON.parse(
   readFileSync(new URL("./fixtures/real-server/server-config.json", import.meta.url), "utf8"),
 );
-
-function rejects(fn: () => unknown, field: string, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof WireFormatError, `expected WireFormatError, got ${String(err)}`);
-    assert.equal(err.field, field);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 describe("encodeCertificate / decodeCertificate", () => {
   it("encodes the reference certificate with expiry in 39 bytes", () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { WireFormatError } from "../src/errors.js";
 import { decodeMembershipProof, encodeMembershipProof, MAX_U64 } from "../src/wire/index.js";
+import { rejects } from "./helpers/wire-format-error.js";
 
 interface MembershipFixture {
   trees: { member_count: number; proofs: { leaf_index: number; nodes: string[] }[] }[];
@@ -14,15 +14,6 @@ const fixture: MembershipFixture = JSON.parse(
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
-
-function rejects(fn: () => unknown, field: string, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof WireFormatError, `expected WireFormatError, got ${String(err)}`);
-    assert.equal(err.field, field);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 const node = (b: number): Uint8Array => new Uint8Array(32).fill(b);
 

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { WireFormatError } from "../src/errors.js";
@@ -9,47 +8,15 @@ import {
   encodeMerkleProof,
   encodePoetProof,
   MAX_U64,
-  type PoetProof,
   ScaleWriter,
 } from "../src/wire/index.js";
+import { hex } from "./helpers/bytes.js";
+import { fromHex, loadProofVectors, proofOf } from "./helpers/proof-vectors.js";
+import { rejects } from "./helpers/wire-format-error.js";
 
-interface ProofVector {
-  name: string;
-  root: string;
-  proven_leaves: string[];
-  proof_nodes: string[];
-  leaves_decimal: string;
-  scale_merkle_proof?: string;
-  proof_ref?: string;
-}
-
-const fixture = (p: string): { vectors: ProofVector[] } =>
-  JSON.parse(readFileSync(new URL(`./fixtures/${p}`, import.meta.url), "utf8"));
-
-const valid = fixture("poet-proofs.json").vectors;
-const realServer = fixture("real-server/poet-proofs-real-server.json").vectors;
-const invalid = fixture("poet-proofs-invalid.json").vectors;
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
-
-function proofOf(v: ProofVector): PoetProof {
-  return {
-    root: bytes(v.root),
-    provenLeaves: v.proven_leaves.map(bytes),
-    proofNodes: v.proof_nodes.map(bytes),
-    leaves: BigInt(v.leaves_decimal),
-  };
-}
-
-function rejects(fn: () => unknown, field: string, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof WireFormatError, `expected WireFormatError, got ${String(err)}`);
-    assert.equal(err.field, field);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+const valid = loadProofVectors("test/fixtures/poet-proofs.json");
+const realServer = loadProofVectors("test/fixtures/real-server/poet-proofs-real-server.json");
+const invalid = loadProofVectors("test/fixtures/poet-proofs-invalid.json");
 
 const sample = proofOf(valid.find((v) => v.name === "leaves-1000-T-150") ?? valid[0]!);
 
@@ -61,7 +28,7 @@ describe("encodeMerkleProof / decodeMerkleProof", () => {
 
   for (const v of [...valid, ...realServer]) {
     it(`decodes and re-encodes ${v.name} byte-identically`, () => {
-      const scale = bytes(v.scale_merkle_proof!);
+      const scale = fromHex(v.scale_merkle_proof!);
       const decoded = decodeMerkleProof(scale);
       assert.equal(hex(decoded.root), v.root);
       assert.deepEqual(decoded.provenLeaves.map(hex), v.proven_leaves);

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { type DescMessage, equals, type JsonObject } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
@@ -21,8 +20,13 @@ import {
   poetToJson,
   timestampToDate,
 } from "../src/wire/index.js";
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+import {
+  type HttpExchange,
+  hex,
+  httpExchanges,
+  realServerProofs,
+} from "./helpers/client-fixtures.js";
+import { rejects } from "./helpers/wire-format-error.js";
 
 /** Parses, serialises, parses again: the two messages must be equal (JSON text is never compared). */
 function roundTrip<Desc extends DescMessage>(schema: Desc, json: string): JsonObject {
@@ -33,15 +37,6 @@ function roundTrip<Desc extends DescMessage>(schema: Desc, json: string): JsonOb
   const compact = poetToJson(schema, first, { emitDefaults: false });
   assert.ok(equals(schema, first, parsePoetJson(schema, compact)));
   return out;
-}
-
-function rejects(fn: () => unknown, field: string, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof WireFormatError, `expected WireFormatError, got ${String(err)}`);
-    assert.equal(err.field, field);
-    assert.match(err.message, pattern);
-    return true;
-  });
 }
 
 // The examples of docs/protocol.md §1.3.
@@ -73,29 +68,6 @@ const submitPowJson = `{
   "powParams": {"difficulty": 12, "challenge": "ERERERERERERERERERERERERERERERERERERERERERE="}
 }`;
 const submitResponseJson = '{"roundId":"30","roundEnd":"1166400.523146812s"}';
-
-interface Transcript {
-  kind: string;
-  name: string;
-  request: { method?: string; path?: string; body?: string | null };
-  response: { status?: number; body?: string };
-}
-const transcripts: Transcript[] = JSON.parse(
-  readFileSync(new URL("./fixtures/real-server/transcripts.json", import.meta.url), "utf8"),
-);
-const realProofs: {
-  vectors: {
-    round_id: string;
-    server: string;
-    scale_merkle_proof: string;
-    leaves_decimal: string;
-  }[];
-} = JSON.parse(
-  readFileSync(
-    new URL("./fixtures/real-server/poet-proofs-real-server.json", import.meta.url),
-    "utf8",
-  ),
-);
 
 describe("parsePoetJson / poetToJson on the documented examples", () => {
   it("reads GET /v1/info with a null certifier", () => {
@@ -190,15 +162,15 @@ describe("parsePoetJson / poetToJson on the documented examples", () => {
 });
 
 describe("parsePoetJson on a real server's answers", () => {
-  const schemaFor = (t: Transcript): DescMessage | undefined => {
-    const path = t.request.path ?? "";
+  const schemaFor = (t: HttpExchange): DescMessage | undefined => {
+    const path = t.request.path;
     if (path === "/v1/info") return InfoResponseSchema;
     if (path === "/v1/pow_params") return PowParamsResponseSchema;
     if (path === "/v1/submit") return SubmitResponseSchema;
     if (path.startsWith("/v1/proofs/")) return ProofResponseSchema;
     return undefined;
   };
-  const ok = transcripts.filter((t) => t.kind === "http" && t.response.status === 200);
+  const ok = httpExchanges.filter((t) => t.response.status === 200);
 
   it("parses and round-trips every successful REST exchange, request and response", () => {
     assert.ok(ok.length > 30);
@@ -218,7 +190,7 @@ describe("parsePoetJson on a real server's answers", () => {
   });
 
   it("reads served proofs whose Merkle part encodes to the vectors' SCALE bytes", () => {
-    for (const v of realProofs.vectors) {
+    for (const v of realServerProofs) {
       const t = ok.find(
         (x) => x.name.startsWith(`${v.server}-proof-${v.round_id}`) && x.response.body,
       );

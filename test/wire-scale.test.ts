@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { WireFormatError } from "../src/errors.js";
 import { MAX_U64, ScaleReader, ScaleWriter } from "../src/wire/index.js";
+import { rejects } from "./helpers/wire-format-error.js";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
 
 function encodeCompact(v: bigint): string {
   return hex(new ScaleWriter().compact("v", v).finish());
-}
-
-function rejects(fn: () => unknown, field: string, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof WireFormatError, `expected WireFormatError, got ${String(err)}`);
-    assert.equal(err.field, field);
-    assert.match(err.message, pattern);
-    return true;
-  });
 }
 
 describe("ScaleWriter.compact / ScaleReader.compact", () => {

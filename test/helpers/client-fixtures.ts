@@ -1,9 +1,14 @@
 /**
  * Fixtures of the client tests: the exchanges captured from a live PoET server
- * (`test/fixtures/real-server/`), their keys, and small byte helpers.
+ * (`test/fixtures/real-server/`), its proofs and keys. The byte helpers of `./bytes.js` are
+ * re-exported from here.
  */
 import { readFileSync } from "node:fs";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { unhex, utf8 } from "./bytes.js";
+import { loadProofVectors } from "./proof-vectors.js";
+
+export { b64, hex, unb64, unhex, utf8 } from "./bytes.js";
 
 const dir = new URL("../fixtures/real-server/", import.meta.url);
 
@@ -19,6 +24,8 @@ export interface HttpExchange {
     status: number;
     status_text: string;
     headers: [string, string][];
+    content_type: string;
+    www_authenticate: string | null;
     body: string;
   };
 }
@@ -28,6 +35,7 @@ export interface GrpcExchange {
   kind: "grpc";
   name: string;
   server: string;
+  sent_at_utc: string;
   request: { headers: Record<string, string>; body_hex: string; message_hex: string };
   response: {
     headers: Record<string, string | number>;
@@ -59,29 +67,9 @@ export function httpExchange(name: string): HttpExchange {
   return found;
 }
 
-export interface RealServerProof {
-  name: string;
-  server: string;
-  round_id: string;
-  service_pubkey: string;
-  statement: string;
-  members: string[];
-  leaves: string;
-  root: string;
-  proof_ref: string;
-}
-
-export const realServerProofs = (
-  JSON.parse(readFileSync(new URL("poet-proofs-real-server.json", dir), "utf8")) as {
-    vectors: RealServerProof[];
-  }
-).vectors;
-
-export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
-export const unhex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
-export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
-export const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "base64"));
-export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+export const realServerProofs = loadProofVectors(
+  "test/fixtures/real-server/poet-proofs-real-server.json",
+);
 
 /** The seed of a key labelled in `server-config.json`: `sha256(utf8(label))`. */
 export function seedOf(label: string): Uint8Array {

@@ -4,22 +4,34 @@
  */
 import { readFileSync } from "node:fs";
 import type { PoetProof } from "../../src/wire/index.js";
+import { unhex } from "./bytes.js";
 
-/** One vector: a proof, its statement, and what the Go verifier said of it. */
+/**
+ * One vector: a proof, its statement, and what the Go verifier said of it. The optional fields are
+ * in some files only: `poet-proofs-invalid.json` has `go_error`, the real server's proofs have
+ * `server`, `round_id`, `service_pubkey` and `members`.
+ */
 export interface ProofVector {
   name: string;
   statement: string;
-  security_param: number | string;
+  security_param: number;
+  leaves: number;
   leaves_decimal: string;
   root: string;
   proven_leaves: string[];
   proof_nodes: string[];
-  members?: string[];
-  go_verifier_valid?: boolean | string;
+  go_verifier_valid: boolean;
   go_error?: string;
+  fiat_shamir_indices?: number[];
+  scale_merkle_proof?: string;
+  proof_ref?: string;
+  server?: string;
+  round_id?: string;
+  service_pubkey?: string;
+  members?: string[];
 }
 
-export const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
+export const fromHex = unhex;
 
 /** The vectors of a fixture file, by its path from the repository root. */
 export function loadProofVectors(path: string): ProofVector[] {
