@@ -7,7 +7,7 @@
  * `main.ts` binds it to the real process.
  */
 import { PoetError, PoetRpcError, ProofNotReadyError, ProofVerificationError } from "../errors.js";
-import { type Command, type CommandContext, styleFor } from "./command.js";
+import type { Command } from "./command.js";
 import {
   EXIT_CODES_HELP,
   EXIT_FAILURE,
@@ -120,10 +120,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT_USAGE;
   }
   const json = rest.includes("--json");
-  const context: CommandContext = { io, style: styleFor(io, json) };
   try {
     const command = await entry.load();
-    return await command.run(rest, context);
+    return await command.run(rest, { io });
   } catch (err) {
     const code = exitCodeFor(err);
     const message = err instanceof Error ? err.message : String(err);

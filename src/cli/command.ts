@@ -15,7 +15,6 @@ import { colourEnabled, makeStyle, type Style } from "./style.js";
 /** What a command receives. */
 export interface CommandContext {
   io: CliIo;
-  style: Style;
 }
 
 /** One `poet-client` command. */

@@ -3,18 +3,24 @@
  *
  * The two PoET calls the command line makes — `/v1/info` and `/v1/proofs/{round}`
  * (docs/protocol.md §1.1, §6) — with one client per call, a per-command timeout, and answers in
- * the library's units. `info`, `fetch-proof` and `switch-phase` use them; keeping the client
- * plumbing here means a command only sees the answer.
+ * the library's units, and the options that go with them (`--protocol`, `--timeout`, `--pubkey`).
+ * `info`, `fetch-proof` and `switch-phase` use them; keeping the client plumbing here means a
+ * command only sees the answer.
  */
-import { createPoetClient } from "../client/index.js";
+import { createPoetClient, type PoetInfo, type PoetRoundProof } from "../client/index.js";
 import { ConfigError } from "../errors.js";
-import type { PoetProof } from "../wire/index.js";
+import { poetAddress } from "../registration/poet-address.js";
+import { MAINNET } from "../schedule/index.js";
+import type { PoetProtocol } from "../transport/index.js";
+import { parseBytesArg } from "./bytes.js";
+import { type Parsed, stringOption } from "./command.js";
+import { parseDuration } from "./duration.js";
 
-/** The `--protocol` option. */
-export const PROTOCOL_OPTION = { protocol: { type: "string" } } as const;
-
-/** The wire protocols a PoET client can speak. */
-export type PoetProtocol = "rest" | "grpc" | "connect";
+/** The `--protocol` and `--timeout` options. */
+export const POET_REQUEST_OPTIONS = {
+  protocol: { type: "string" },
+  timeout: { type: "string" },
+} as const;
 
 /** Parses `--protocol` (default `rest`, what public PoETs serve). */
 export function parseProtocol(text: string | undefined): PoetProtocol {
@@ -26,50 +32,72 @@ export function parseProtocol(text: string | undefined): PoetProtocol {
   );
 }
 
-/** A PoET's `/v1/info`, in the library's units. */
-export interface PoetInfoAnswer {
-  servicePubkey: Uint8Array;
-  phaseShiftMs: number;
-  cycleGapMs: number;
-  certifier: { url: string; pubkey: Uint8Array } | undefined;
+/** How a command asks a PoET. */
+export interface PoetRequestOptions {
+  protocol: PoetProtocol;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * Reads `--protocol`, then `--timeout` (`defaultTimeoutMs` when absent).
+ *
+ * @example
+ * ```ts
+ * const info = await fetchPoetInfo(url, poetRequestOptions(parsed, 10_000, io.signal));
+ * ```
+ */
+export function poetRequestOptions(
+  parsed: Parsed,
+  defaultTimeoutMs: number,
+  signal: AbortSignal | undefined,
+): PoetRequestOptions {
+  const protocol = parseProtocol(stringOption(parsed, "protocol"));
+  const timeoutText = stringOption(parsed, "timeout");
+  const timeoutMs =
+    timeoutText === undefined ? defaultTimeoutMs : parseDuration("--timeout", timeoutText);
+  return { protocol, timeoutMs, signal };
+}
+
+/**
+ * The service key expected of the PoET at `url`: `--pubkey` when given, else, when
+ * `lookUpMainnet`, the key of the mainnet PoET with that URL, if any.
+ *
+ * @example
+ * ```ts
+ * const expected = expectedPoetKey(parsed, url, name === "mainnet");
+ * ```
+ */
+export function expectedPoetKey(
+  parsed: Parsed,
+  url: string,
+  lookUpMainnet: boolean,
+): Uint8Array | undefined {
+  const text = stringOption(parsed, "pubkey");
+  if (text !== undefined) return parseBytesArg("--pubkey", text, 32);
+  return lookUpMainnet ? MAINNET.poets.find((p) => poetAddress(p.url) === url)?.pubkey : undefined;
 }
 
 /** Asks the PoET at `url` for its info. */
-export async function fetchPoetInfo(
-  url: string,
-  options: { protocol: PoetProtocol; timeoutMs: number; signal: AbortSignal | undefined },
-): Promise<PoetInfoAnswer> {
+export async function fetchPoetInfo(url: string, options: PoetRequestOptions): Promise<PoetInfo> {
   const client = createPoetClient({
     url,
     protocol: options.protocol,
     timeoutMs: options.timeoutMs,
   });
   try {
-    const info = await client.info(options.signal === undefined ? {} : { signal: options.signal });
-    return {
-      servicePubkey: info.servicePubkey,
-      phaseShiftMs: info.phaseShiftMs,
-      cycleGapMs: info.cycleGapMs,
-      certifier: info.certifier ?? undefined,
-    };
+    return await client.info(options.signal === undefined ? {} : { signal: options.signal });
   } finally {
     await client.close();
   }
-}
-
-/** A round's proof as a PoET serves it. */
-export interface RoundProofAnswer {
-  proof: PoetProof;
-  members: Uint8Array[];
-  pubkey: Uint8Array;
 }
 
 /** Asks the PoET at `url` for the proof of round `roundId` (one attempt, no retries). */
 export async function fetchRoundProof(
   url: string,
   roundId: string,
-  options: { protocol: PoetProtocol; timeoutMs: number; signal: AbortSignal | undefined },
-): Promise<RoundProofAnswer> {
+  options: PoetRequestOptions,
+): Promise<PoetRoundProof> {
   const client = createPoetClient({
     url,
     protocol: options.protocol,
@@ -77,11 +105,10 @@ export async function fetchRoundProof(
     proofTimeoutMs: options.timeoutMs,
   });
   try {
-    const answer = await client.proof(
+    return await client.proof(
       roundId,
       options.signal === undefined ? {} : { signal: options.signal },
     );
-    return { proof: answer.proof, members: answer.members, pubkey: answer.pubkey };
   } finally {
     await client.close();
   }

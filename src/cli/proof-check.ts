@@ -10,7 +10,12 @@
 
 import { equalBytes } from "../bytes.js";
 import { PoetError, ProofVerificationError } from "../errors.js";
-import { membershipProof, membershipRoot, verifyMembership } from "../membership/index.js";
+import {
+  findMember,
+  membershipProof,
+  membershipRoot,
+  verifyMembership,
+} from "../membership/index.js";
 import { proofRef, verifyPoetProof, verifyRoundProof } from "../verify/index.js";
 
 import type { ProofInput } from "./proof-file.js";
@@ -65,13 +70,14 @@ export async function checkProof(
   input: ProofInput,
   options: ProofCheckOptions,
 ): Promise<ProofReport> {
-  const { proof } = input;
-  const members = input.members;
-  let statement: Uint8Array;
-  if (input.statement !== undefined) statement = input.statement;
-  else if (members !== undefined && members.length > 0 && members.every((m) => m.length === 32)) {
-    statement = membershipRoot(members);
-  } else statement = new Uint8Array(0);
+  const { proof, members } = input;
+  // Without a statement it is the members' root, except for members that are not all 32 bytes:
+  // those are left to verifyRoundProof, which refuses them as `bad-members`.
+  const oddMembers =
+    input.statement === undefined && members !== undefined && members.some((m) => m.length !== 32);
+  const statement =
+    input.statement ??
+    (members === undefined || oddMembers ? new Uint8Array(0) : membershipRoot(members));
 
   let valid = true;
   let reason: string | undefined;
@@ -82,11 +88,8 @@ export async function checkProof(
       ...(securityParam === undefined ? {} : { securityParam }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
-    if (input.statement === undefined && members !== undefined) {
-      await verifyRoundProof({ proof, members }, verifyOptions);
-    } else {
-      await verifyPoetProof(proof, statement, verifyOptions);
-    }
+    if (oddMembers) await verifyRoundProof({ proof, members }, verifyOptions);
+    else await verifyPoetProof(proof, statement, verifyOptions);
   } catch (err) {
     if (err instanceof ProofVerificationError) {
       reason = err.reason;
@@ -110,8 +113,8 @@ export async function checkProof(
   if (options.challenge !== undefined) {
     const list = members ?? [];
     const challenge = options.challenge;
-    const leafIndex = list.findIndex((m) => equalBytes(m, challenge));
-    if (leafIndex < 0) {
+    const leafIndex = findMember(list, challenge);
+    if (leafIndex === undefined) {
       membership = { member: false };
       if (valid) {
         valid = false;

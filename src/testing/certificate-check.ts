@@ -17,7 +17,7 @@
  */
 
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { equalBytes } from "../bytes.js";
+import { equalBytes, toHex } from "../bytes.js";
 import { decodeCertificate } from "../wire/index.js";
 
 /** The certificate as it arrives in a Submit request (`certificate.data`, `certificate.signature`). */
@@ -73,7 +73,7 @@ function hintedKeys(hint: Uint8Array, keys: CertifierKeys): Uint8Array[] {
   const seen = new Set<string>();
   const out: Uint8Array[] = [];
   for (const key of all) {
-    const id = Buffer.from(key).toString("hex");
+    const id = toHex(key);
     if (seen.has(id) || !equalBytes(key.subarray(0, CERTIFICATE_HINT_BYTES), hint)) continue;
     seen.add(id);
     out.push(key);

@@ -15,6 +15,7 @@
  * advancing the clock instead of waiting.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 
 /** Statuses a 5xx burst can use. */
@@ -133,7 +134,7 @@ export class MockPoetFaults {
 
   /** Rounds that close from now on leave out this challenge, so the proof lacks it. */
   omitChallenge(challenge: Uint8Array): void {
-    this.#omitted.add(Buffer.from(challenge).toString("hex"));
+    this.#omitted.add(toHex(challenge));
   }
 
   /** The omitted challenges, hex-encoded. */

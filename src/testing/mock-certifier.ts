@@ -15,15 +15,12 @@
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { type Clock, systemClock } from "../clock.js";
-import { ConfigError, throwIfAborted } from "../errors.js";
+import { throwIfAborted } from "../errors.js";
 import { encodeCertificate } from "../wire/index.js";
 import { decodeLenientBase64 } from "./gateway-json.js";
 import { RequestBodyTooLarge, readRequestBody } from "./request-body.js";
-import {
-  type NodeServerRequest,
-  type NodeServerResponse,
-  SinglePortServer,
-} from "./single-port-server.js";
+import { signingSeed } from "./signing-key.js";
+import { type NodeServerRequest, SinglePortServer, sendResponse } from "./single-port-server.js";
 
 /** A parsed `/certify` request. */
 export interface CertifyRequest {
@@ -166,18 +163,6 @@ async function readBody(req: NodeServerRequest, limit: number): Promise<string> 
   }
 }
 
-function reply(res: NodeServerResponse, status: number, body: string, type: string): void {
-  const out = res as NodeServerResponse & {
-    setHeader(name: string, value: string): void;
-    end(body: string): void;
-  };
-  if (res.headersSent || res.destroyed) return;
-  out.statusCode = status;
-  out.setHeader("Content-Type", type);
-  out.setHeader("Content-Length", String(Buffer.byteLength(body)));
-  out.end(body);
-}
-
 /**
  * Starts a mock certifier on `127.0.0.1`.
  *
@@ -193,11 +178,7 @@ export async function startMockCertifier(
   options: MockCertifierOptions = {},
 ): Promise<MockCertifier> {
   throwIfAborted(options.signal);
-  const key = options.signingKey;
-  if (key !== undefined && key.length !== 32 && key.length !== 64) {
-    throw new ConfigError("signingKey", `must be a 32-byte seed or 64 bytes, got ${key.length}`);
-  }
-  const seed = key?.slice(0, 32) ?? crypto.getRandomValues(new Uint8Array(32));
+  const seed = signingSeed(options.signingKey, "signingKey");
   const pubkey = ed25519.getPublicKey(seed);
   const clock = options.clock ?? systemClock;
   const rule = options.rule ?? (() => true);
@@ -249,11 +230,11 @@ export async function startMockCertifier(
   const server = new SinglePortServer(
     (req, res) => {
       certify(req).then(
-        (body) => reply(res, 200, body, "application/json"),
+        (body) => sendResponse(res, 200, body, "application/json"),
         (error: unknown) => {
           const failure =
             error instanceof HttpFailure ? error : new HttpFailure(500, "error verifying proof");
-          reply(res, failure.status, failure.message, "text/plain; charset=utf-8");
+          sendResponse(res, failure.status, failure.message, "text/plain; charset=utf-8");
         },
       );
     },

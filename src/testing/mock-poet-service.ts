@@ -35,6 +35,11 @@ import {
   SubmitResponseSchema,
 } from "../gen/rpc/api/v1/api_pb.js";
 import type { RoundSchedule } from "../schedule/index.js";
+import {
+  PROOF_NOT_FOUND_MESSAGE,
+  ROUND_FULL_MESSAGE,
+  TOO_LATE_MESSAGE,
+} from "../transport/index.js";
 import { msToDuration } from "../wire/index.js";
 import { CERTIFICATE_HINT_BYTES, checkCertificate, verifySignature } from "./certificate-check.js";
 import type { MockPoetFaults } from "./faults.js";
@@ -68,10 +73,10 @@ export const SUBMIT_MESSAGES = {
   invalidPubkey: "invalid public key",
   invalidSignature: "invalid signature",
   invalidHint: "invalid certificate public key hint",
-  tooLate: "too late to register for the desired round",
-  full: "maximum number of round members reached",
+  tooLate: TOO_LATE_MESSAGE,
+  full: ROUND_FULL_MESSAGE,
   conflict: "conflicting registration",
-  proofNotFound: "proof not found",
+  proofNotFound: PROOF_NOT_FOUND_MESSAGE,
 } as const;
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -139,6 +139,11 @@ export class MockPoetRounds {
     return this.#rounds.get(Number(roundId));
   }
 
+  /** Round `round`, when the mock has seen it. */
+  get(round: number): MockRound | undefined {
+    return this.#rounds.get(round);
+  }
+
   /** Every round the mock has seen, oldest first. */
   list(): MockRound[] {
     return [...this.#rounds.values()].sort((a, b) => a.round - b.round);

@@ -35,6 +35,7 @@ import {
 import { MockPoetRounds, type MockRound } from "./mock-poet-state.js";
 import { type PowParameters, PowVerifier } from "./pow-check.js";
 import { createRestGateway, MAX_REQUEST_BYTES } from "./rest-gateway.js";
+import { signingSeed } from "./signing-key.js";
 import { SinglePortServer } from "./single-port-server.js";
 
 /** Settings of {@link startMockPoet}; every one has a loopback-friendly default. */
@@ -127,15 +128,6 @@ function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
-function serviceSeed(key: Uint8Array | undefined): Uint8Array {
-  if (key === undefined) return randomBytes(32);
-  if (key.length === 32 || key.length === 64) return key.slice(0, 32);
-  throw new ConfigError(
-    "serviceKey",
-    `must be a 32-byte seed or 64 bytes (seed ‖ pub), got ${key.length}`,
-  );
-}
-
 function leavesFunction(options: MockPoetOptions, executionMs: number): (round: number) => bigint {
   const fixed = options.leavesPerRound;
   if (typeof fixed === "function") return fixed;
@@ -179,7 +171,7 @@ export async function startMockPoet(options: MockPoetOptions = {}): Promise<Mock
     phaseShiftMs: options.phaseShiftMs ?? 1000,
     cycleGapMs: options.cycleGapMs ?? 2000,
   });
-  const seed = serviceSeed(options.serviceKey);
+  const seed = signingSeed(options.serviceKey, "serviceKey");
   const servicePubkey = ed25519.getPublicKey(seed);
   const difficulty = options.powDifficulty ?? 0;
   if (!Number.isInteger(difficulty) || difficulty < 0 || difficulty > 256) {
@@ -268,7 +260,7 @@ export async function startMockPoet(options: MockPoetOptions = {}): Promise<Mock
     },
     round: (round) => {
       rounds.sync();
-      return rounds.list().find((r) => r.round === round);
+      return rounds.get(round);
     },
     powParams: () => {
       rounds.sync();

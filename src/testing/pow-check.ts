@@ -11,7 +11,7 @@
  * "refetch and redo the PoW").
  */
 
-import { hasLeadingZeroBits, powMessage } from "../auth/pow.js";
+import { checkPow, hasLeadingZeroBits, powMessage } from "../auth/pow.js";
 import { ripemd256 } from "../auth/ripemd256.js";
 import { equalBytes } from "../bytes.js";
 
@@ -51,18 +51,13 @@ export class PowVerifier {
     return this.#current;
   }
 
-  /** The parameters from one rotation back, still accepted. */
-  get previous(): PowParameters | undefined {
-    return this.#previous;
-  }
-
   /** Moves to a new challenge (the root of a new proof); the old parameters become "previous". */
   rotate(challenge: Uint8Array): void {
     this.#previous = this.#current;
     this.#current = { challenge: challenge.slice(), difficulty: this.#current.difficulty };
   }
 
-  /** Restores a state saved with {@link current}/{@link previous}. */
+  /** Sets the current parameters and the previous ones (still accepted), e.g. from a capture. */
   restore(current: PowParameters, previous: PowParameters | undefined): void {
     this.#current = current;
     this.#previous = previous;
@@ -83,10 +78,8 @@ export class PowVerifier {
         equalBytes(p.challenge, echoed.challenge),
     );
     if (!known) return POW_PARAMS_MESSAGE;
-    const digest = ripemd256(
-      powMessage({ powChallenge: echoed.challenge, nodeId, poetChallenge }, nonce),
-    );
-    return hasLeadingZeroBits(digest, echoed.difficulty) ? undefined : POW_ZERO_BITS_MESSAGE;
+    const input = { powChallenge: echoed.challenge, nodeId, poetChallenge };
+    return checkPow(input, echoed.difficulty, nonce) ? undefined : POW_ZERO_BITS_MESSAGE;
   }
 }
 

@@ -32,7 +32,11 @@ import { faultHttpStatus, type MockPoetFaults, RETRY_AFTER } from "./faults.js";
 import { decodeGatewayJson, encodeGatewayJson } from "./gateway-json.js";
 import type { MockPoetHandlers } from "./mock-poet-service.js";
 import { RequestBodyTooLarge, readRequestBody } from "./request-body.js";
-import type { NodeServerRequest, NodeServerResponse } from "./single-port-server.js";
+import {
+  type NodeServerRequest,
+  type NodeServerResponse,
+  sendResponse,
+} from "./single-port-server.js";
 
 /** The gRPC server's default receive limit, which bounds REST request bodies too. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -93,19 +97,6 @@ function match(path: string): Match | undefined {
   return undefined;
 }
 
-function send(res: NodeServerResponse, status: number, body: string, headers: [string, string][]) {
-  if (res.headersSent || res.destroyed) return;
-  const out = res as NodeServerResponse & {
-    setHeader(name: string, value: string): void;
-    end(body: string): void;
-  };
-  out.statusCode = status;
-  out.setHeader("Content-Type", "application/json");
-  for (const [name, value] of headers) out.setHeader(name, value);
-  out.setHeader("Content-Length", String(Buffer.byteLength(body)));
-  out.end(body);
-}
-
 function sendError(res: NodeServerResponse, error: unknown): void {
   const err = ConnectError.from(error);
   const status = faultHttpStatus(err) ?? httpStatusFromCode(err.code);
@@ -115,10 +106,11 @@ function sendError(res: NodeServerResponse, error: unknown): void {
   }
   const retryAfter = err.metadata.get(RETRY_AFTER);
   if (retryAfter !== null) headers.push(["Retry-After", retryAfter]);
-  send(
+  sendResponse(
     res,
     status,
     JSON.stringify({ code: err.code, message: err.rawMessage, details: [] }),
+    "application/json",
     headers,
   );
 }
@@ -128,7 +120,7 @@ function sendMessage<Desc extends DescMessage>(
   schema: Desc,
   message: MessageShape<Desc>,
 ): void {
-  send(res, 200, encodeGatewayJson(schema, message), [
+  sendResponse(res, 200, encodeGatewayJson(schema, message), "application/json", [
     ["Grpc-Metadata-Content-Type", "application/grpc"],
   ]);
 }
@@ -145,15 +137,13 @@ function sendMessage<Desc extends DescMessage>(
 export function createRestGateway(options: {
   handlers: MockPoetHandlers;
   faults: MockPoetFaults;
-  maxRequestBytes?: number;
 }): (req: NodeServerRequest, res: NodeServerResponse) => Promise<void> {
   const { handlers, faults } = options;
-  const limit = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
   return async (req, res) => {
     try {
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       const found = match(path);
-      const body = await readRequestBody(req, limit);
+      const body = await readRequestBody(req, MAX_REQUEST_BYTES);
       const gone = new AbortController();
       (res as { once(event: "close", listener: () => void): unknown }).once("close", () =>
         gone.abort(),
@@ -184,7 +174,7 @@ export function createRestGateway(options: {
         return sendError(
           res,
           new ConnectError(
-            `grpc: received message larger than max (${error.size} vs. ${limit})`,
+            `grpc: received message larger than max (${error.size} vs. ${MAX_REQUEST_BYTES})`,
             Code.ResourceExhausted,
           ),
         );

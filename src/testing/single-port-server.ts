@@ -28,6 +28,34 @@ export type DualHandler = (req: NodeServerRequest, res: NodeServerResponse) => v
 const PREFACE_HEAD = Buffer.from("PRI");
 
 /**
+ * Answers with `status` and the whole of `body`: `Content-Type`, then `headers` in order, then
+ * `Content-Length`. Does nothing once the response has started or the connection is gone.
+ *
+ * @example
+ * ```ts
+ * sendResponse(res, 200, JSON.stringify(body), "application/json", [["Retry-After", "1"]]);
+ * ```
+ */
+export function sendResponse(
+  res: NodeServerResponse,
+  status: number,
+  body: string,
+  contentType: string,
+  headers: readonly (readonly [string, string])[] = [],
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const out = res as NodeServerResponse & {
+    setHeader(name: string, value: string): void;
+    end(body: string): void;
+  };
+  out.statusCode = status;
+  out.setHeader("Content-Type", contentType);
+  for (const [name, value] of headers) out.setHeader(name, value);
+  out.setHeader("Content-Length", String(Buffer.byteLength(body)));
+  out.end(body);
+}
+
+/**
  * A loopback listener that dispatches HTTP/1.1 and HTTP/2 (h2c, prior knowledge) to one handler.
  *
  * @example

@@ -26,9 +26,10 @@ import {
   type PostProvider,
   RegistrationManager,
 } from "../../registration/index.js";
-import { openNodeState } from "../../storage/index.js";
+import { type NodeState, openNodeState } from "../../storage/index.js";
 import { type Command, flag, NO_ARGUMENTS, startCommand, stringOption } from "../command.js";
 import {
+  type DemoPoet,
   type DemoTimings,
   demoTimings,
   runFaultScript,
@@ -113,124 +114,138 @@ Example:
       throw new ConfigError("--epoch", `must be between 4s and 1h, got ${formatDuration(epochMs)}`);
     }
     const clock = io.clock;
-    const stop = new AbortController();
-    const onAbort = () => stop.abort(io.signal?.reason);
-    io.signal?.addEventListener("abort", onAbort, { once: true });
-
     const genesisMs = Math.ceil((clock.now() + 500) / 1000) * 1000;
     const timings = demoTimings(epochMs, genesisMs);
     const { schedule } = timings;
     const dir = mkdtempSync(join(tmpdir(), "poet-client-demo-"));
     const dbPath = join(dir, "node_state.sql");
-    const poets = await startDemoPoets(timings, clock, stop.signal);
-    const state = await openNodeState(dbPath);
-    const signers: Signer[] = Array.from({ length: count }, () => createEd25519Signer(random(32)));
-    const view = new DemoView({
-      out: io.stdout,
-      style,
-      clock,
-      schedule,
-      poets,
-      identities: signers.map((s) => s.nodeId),
-      live: io.stdout.isTTY === true,
-      quiet: json,
-    });
-    const manager = new RegistrationManager({
-      schedule,
-      poets: poets.map((p) => ({ url: p.mock.url, pubkey: p.mock.info.servicePubkey })),
-      state,
-      genesisId: genesisId(schedule.genesis, "poet-client demo"),
-      signers,
-      post: standInPost(timings, clock),
-      clock,
-      onEvent: (event) => view.onEvent(event),
-      tickSize: DEMO_TICK_SIZE,
-      proofCutoffMs: timings.proofCutoffMs,
-      submitRetryDelayMs: timings.retryDelayMs,
-      proofPollIntervalMs: timings.pollIntervalMs,
-      maxProofPollIntervalMs: timings.maxPollIntervalMs,
-      requestTimeoutMs: timings.requestTimeoutMs,
-      createClient: (poet) =>
-        createPoetClient({
-          url: poet.address,
-          servicePubkey: poet.pubkey,
-          clock,
-          timeoutMs: timings.requestTimeoutMs,
-          proofTimeoutMs: timings.requestTimeoutMs,
-          retryDelayMs: timings.retryDelayMs,
-        }),
-    });
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(io.signal?.reason);
+    io.signal?.addEventListener("abort", onAbort, { once: true });
 
-    view.message(
-      `${style.bold("poet-client demo")}: ${count} identities, 3 mock PoETs, an epoch of ${formatDuration(epochMs)} ` +
-        `(phase shift ${formatDuration(schedule.phaseShiftMs)}, cycle gap ${formatDuration(schedule.cycleGapMs)}); ` +
-        `node state in ${dbPath}`,
-    );
-    const faults = runFaultScript(poets, timings, clock, stop.signal);
-    const drawing = (async () => {
-      while (!stop.signal.aborted) {
-        view.draw();
-        try {
-          await clock.sleep(200, { signal: stop.signal });
-        } catch {
-          return;
-        }
-      }
-    })();
-
+    // Everything below is undone in the `finally`, as far as it got.
+    let poets: DemoPoet[] = [];
+    let state: NodeState | undefined;
+    let view: DemoView | undefined;
+    let manager: RegistrationManager | undefined;
+    const background: Promise<void>[] = [];
     const results: ResultRow[] = [];
     let aborted = false;
     try {
-      const outcomes = await Promise.all(
-        signers.map((signer) => {
-          const challenge = {
-            publishEpoch: 1,
-            sequence: 0n,
-            prevAtx: new Uint8Array(32),
-            positioningAtx: random(32),
-            commitmentAtx: random(32),
-          };
-          const hash = blake3(Uint8Array.of(0, ...signer.nodeId, ...challenge.positioningAtx));
-          return manager.buildNiPost(
-            { nodeId: signer.nodeId, challenge: { challenge, hash } },
-            { signal: stop.signal },
-          );
-        }),
+      poets = await startDemoPoets(timings, clock, stop.signal);
+      state = await openNodeState(dbPath);
+      const signers: Signer[] = Array.from({ length: count }, () =>
+        createEd25519Signer(random(32)),
       );
-      outcomes.forEach((outcome, i) => {
-        const nodeId = signers[i]?.nodeId as Uint8Array;
-        const row: ResultRow = {
-          identity: toHex(nodeId),
-          outcome: outcome.kind,
-          poet: undefined,
-          roundId: undefined,
-          leaves: undefined,
-          ticks: undefined,
-          ref: undefined,
-          error: undefined,
-        };
-        if (outcome.kind === "ready") {
-          const n = outcome.nipost;
-          row.poet = n.poet === undefined ? undefined : view.poetName(n.poet);
-          row.roundId = n.roundId;
-          row.leaves = n.leaves;
-          row.ticks = n.ticks;
-          row.ref = n.proofRef;
-        } else {
-          row.error = outcome.error.message;
-        }
-        results.push(row);
+      const live = new DemoView({
+        out: io.stdout,
+        style,
+        clock,
+        schedule,
+        poets,
+        identities: signers.map((s) => s.nodeId),
+        live: io.stdout.isTTY === true,
+        quiet: json,
       });
-    } catch (err) {
-      if (!(err instanceof AbortedError)) throw err;
-      aborted = true;
+      view = live;
+      const running = new RegistrationManager({
+        schedule,
+        poets: poets.map((p) => ({ url: p.mock.url, pubkey: p.mock.info.servicePubkey })),
+        state,
+        genesisId: genesisId(schedule.genesis, "poet-client demo"),
+        signers,
+        post: standInPost(timings, clock),
+        clock,
+        onEvent: (event) => live.onEvent(event),
+        tickSize: DEMO_TICK_SIZE,
+        proofCutoffMs: timings.proofCutoffMs,
+        submitRetryDelayMs: timings.retryDelayMs,
+        proofPollIntervalMs: timings.pollIntervalMs,
+        maxProofPollIntervalMs: timings.maxPollIntervalMs,
+        requestTimeoutMs: timings.requestTimeoutMs,
+        createClient: (poet) =>
+          createPoetClient({
+            url: poet.address,
+            servicePubkey: poet.pubkey,
+            clock,
+            timeoutMs: timings.requestTimeoutMs,
+            proofTimeoutMs: timings.requestTimeoutMs,
+            retryDelayMs: timings.retryDelayMs,
+          }),
+      });
+      manager = running;
+
+      live.message(
+        `${style.bold("poet-client demo")}: ${count} identities, 3 mock PoETs, an epoch of ${formatDuration(epochMs)} ` +
+          `(phase shift ${formatDuration(schedule.phaseShiftMs)}, cycle gap ${formatDuration(schedule.cycleGapMs)}); ` +
+          `node state in ${dbPath}`,
+      );
+      background.push(runFaultScript(poets, timings, clock, stop.signal));
+      background.push(
+        (async () => {
+          while (!stop.signal.aborted) {
+            live.draw();
+            try {
+              await clock.sleep(200, { signal: stop.signal });
+            } catch {
+              return;
+            }
+          }
+        })(),
+      );
+
+      try {
+        const outcomes = await Promise.all(
+          signers.map((signer) => {
+            const challenge = {
+              publishEpoch: 1,
+              sequence: 0n,
+              prevAtx: new Uint8Array(32),
+              positioningAtx: random(32),
+              commitmentAtx: random(32),
+            };
+            const hash = blake3(Uint8Array.of(0, ...signer.nodeId, ...challenge.positioningAtx));
+            return running.buildNiPost(
+              { nodeId: signer.nodeId, challenge: { challenge, hash } },
+              { signal: stop.signal },
+            );
+          }),
+        );
+        outcomes.forEach((outcome, i) => {
+          const nodeId = signers[i]?.nodeId as Uint8Array;
+          const row: ResultRow = {
+            identity: toHex(nodeId),
+            outcome: outcome.kind,
+            poet: undefined,
+            roundId: undefined,
+            leaves: undefined,
+            ticks: undefined,
+            ref: undefined,
+            error: undefined,
+          };
+          if (outcome.kind === "ready") {
+            const n = outcome.nipost;
+            row.poet = n.poet === undefined ? undefined : live.poetName(n.poet);
+            row.roundId = n.roundId;
+            row.leaves = n.leaves;
+            row.ticks = n.ticks;
+            row.ref = n.proofRef;
+          } else {
+            row.error = outcome.error.message;
+          }
+          results.push(row);
+        });
+      } catch (err) {
+        if (!(err instanceof AbortedError)) throw err;
+        aborted = true;
+      }
     } finally {
       stop.abort();
-      await Promise.allSettled([faults, drawing]);
-      view.finish();
+      await Promise.allSettled(background);
+      view?.finish();
       io.signal?.removeEventListener("abort", onAbort);
-      await manager.close();
-      await state.close();
+      await manager?.close();
+      await state?.close();
       await Promise.allSettled(poets.map((p) => p.mock.stop()));
       if (!flag(parsed, "keep")) rmSync(dir, { recursive: true, force: true });
     }

@@ -9,26 +9,28 @@
 
 import { ConfigError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
-import { MAINNET } from "../../schedule/index.js";
 import { parseBytesArg } from "../bytes.js";
 import { type Command, startCommand, stringOption } from "../command.js";
-import { parseDuration } from "../duration.js";
 import { EXIT_OK, EXIT_VERIFICATION_FAILED } from "../exit-codes.js";
 import { writeFileOrFail } from "../file-error.js";
 import { jsonText } from "../format.js";
-import { fetchRoundProof, PROTOCOL_OPTION, parseProtocol } from "../poet-requests.js";
+import {
+  expectedPoetKey,
+  fetchRoundProof,
+  POET_REQUEST_OPTIONS,
+  poetRequestOptions,
+} from "../poet-requests.js";
 import { checkProof } from "../proof-check.js";
 import { proofResponseJson } from "../proof-file.js";
 import { reportJson, reportText } from "../proof-report.js";
 import { parseTickSize, TICK_SIZE_HELP, TICK_SIZE_OPTION } from "../tick-size.js";
 
 const OPTIONS = {
-  ...PROTOCOL_OPTION,
+  ...POET_REQUEST_OPTIONS,
   ...TICK_SIZE_OPTION,
   out: { type: "string" },
   challenge: { type: "string" },
   pubkey: { type: "string" },
-  timeout: { type: "string" },
 } as const;
 
 /** `poet-client fetch-proof`. */
@@ -75,21 +77,16 @@ Example:
     }
     const tickSize = parseTickSize(stringOption(parsed, "tick-size"));
     const challengeText = stringOption(parsed, "challenge");
-    const pubkeyText = stringOption(parsed, "pubkey");
-    const expectedPubkey =
-      pubkeyText !== undefined
-        ? parseBytesArg("--pubkey", pubkeyText, 32)
-        : MAINNET.poets.find((p) => poetAddress(p.url) === url)?.pubkey;
+    const expectedPubkey = expectedPoetKey(parsed, url, true);
     const challenge =
       challengeText === undefined ? undefined : parseBytesArg("--challenge", challengeText, 32);
-    const timeoutText = stringOption(parsed, "timeout");
     const out = stringOption(parsed, "out");
 
-    const answer = await fetchRoundProof(url, roundId, {
-      protocol: parseProtocol(stringOption(parsed, "protocol")),
-      timeoutMs: timeoutText === undefined ? 60_000 : parseDuration("--timeout", timeoutText),
-      signal: io.signal,
-    });
+    const answer = await fetchRoundProof(
+      url,
+      roundId,
+      poetRequestOptions(parsed, 60_000, io.signal),
+    );
     if (out !== undefined) {
       writeFileOrFail(
         out,
@@ -102,7 +99,7 @@ Example:
         proof: answer.proof,
         members: answer.members,
         statement: undefined,
-        pubkey: answer.pubkey.length === 0 ? undefined : answer.pubkey,
+        pubkey: answer.pubkey,
         securityParam: undefined,
         expectValid: undefined,
       },

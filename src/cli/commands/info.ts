@@ -9,10 +9,7 @@
 import { equalBytes, toHex } from "../../bytes.js";
 import { ConfigError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
-import { MAINNET } from "../../schedule/index.js";
-import { parseBytesArg } from "../bytes.js";
-import { type Command, startCommand, stringOption } from "../command.js";
-import { parseDuration } from "../duration.js";
+import { type Command, startCommand } from "../command.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
 import {
   fields,
@@ -23,13 +20,17 @@ import {
   toBase64,
 } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
-import { fetchPoetInfo, PROTOCOL_OPTION, parseProtocol } from "../poet-requests.js";
+import {
+  expectedPoetKey,
+  fetchPoetInfo,
+  POET_REQUEST_OPTIONS,
+  poetRequestOptions,
+} from "../poet-requests.js";
 
 const OPTIONS = {
   ...NETWORK_OPTIONS,
-  ...PROTOCOL_OPTION,
+  ...POET_REQUEST_OPTIONS,
   pubkey: { type: "string" },
-  timeout: { type: "string" },
 } as const;
 
 /** `poet-client info`. */
@@ -64,19 +65,8 @@ Example:
     const url = poetAddress(parsed.positionals[0] as string);
     const nowMs = io.clock.now();
     const { schedule: network, name } = scheduleFromOptions(parsed, nowMs);
-    const pubkeyText = stringOption(parsed, "pubkey");
-    const expected =
-      pubkeyText !== undefined
-        ? parseBytesArg("--pubkey", pubkeyText, 32)
-        : name === "mainnet"
-          ? MAINNET.poets.find((p) => poetAddress(p.url) === url)?.pubkey
-          : undefined;
-    const timeoutText = stringOption(parsed, "timeout");
-    const info = await fetchPoetInfo(url, {
-      protocol: parseProtocol(stringOption(parsed, "protocol")),
-      timeoutMs: timeoutText === undefined ? 10_000 : parseDuration("--timeout", timeoutText),
-      signal: io.signal,
-    });
+    const expected = expectedPoetKey(parsed, url, name === "mainnet");
+    const info = await fetchPoetInfo(url, poetRequestOptions(parsed, 10_000, io.signal));
     const keyMatches =
       expected === undefined ? undefined : equalBytes(expected, info.servicePubkey);
     const phaseMatches = network.samePhase(info);
@@ -89,12 +79,7 @@ Example:
     const now = new Date(nowMs);
     const open = schedule.openRound(now);
     const executing = schedule.executingRound(now);
-    const certifier =
-      info.certifier === undefined ||
-      info.certifier.url === "" ||
-      info.certifier.pubkey.length === 0
-        ? undefined
-        : info.certifier;
+    const { certifier } = info;
 
     if (json) {
       io.stdout.write(

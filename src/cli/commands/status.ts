@@ -89,9 +89,9 @@ function nextStep(
   registrations: IdentityStatus["registrations"],
   missing: string[],
   nipost: NipostRecord | undefined,
-  problems: string[],
+  inconsistent: string[],
 ): IdentityStatus["next"] {
-  if (problems.length > 0) {
+  if (inconsistent.length > 0) {
     return {
       step: "repair",
       at: undefined,
@@ -107,7 +107,7 @@ function nextStep(
     };
   }
   const publishEpoch = challenge.challenge.publishEpoch;
-  const round = publishEpoch - 1;
+  const round = schedule.roundForPublishEpoch(publishEpoch);
   const publishEnd = schedule.publishEpochEnd(round);
   if (nipost !== undefined) {
     if (now >= publishEnd.getTime()) {
@@ -253,12 +253,10 @@ export async function nodeStatus(
         configured: configured === undefined ? undefined : configured.includes(r.address),
       }));
     const nipost = niposts.find((n) => equalBytes(n.nodeId, nodeId));
-    const problems = inconsistencies.filter((i) => i.identity === hex).map((i) => i.detail);
-    for (const r of regs) {
-      if (r.configured === false) {
-        problems.push(`registered at ${r.poet}, which is not among the configured PoETs`);
-      }
-    }
+    const inconsistent = inconsistencies.filter((i) => i.identity === hex).map((i) => i.detail);
+    const unconfigured = regs
+      .filter((r) => r.configured === false)
+      .map((r) => `registered at ${r.poet}, which is not among the configured PoETs`);
     const missing =
       configured === undefined ? [] : configured.filter((p) => !regs.some((r) => r.poet === p));
     let proof: IdentityStatus["proof"];
@@ -279,11 +277,13 @@ export async function nodeStatus(
         leafIndex: challenge.membership?.leafIndex,
       };
     }
-    const healthyProblems = problems.filter((p) => !p.includes("not among the configured"));
     identities.push({
       nodeId,
       publishEpoch: challenge?.challenge.publishEpoch,
-      round: challenge === undefined ? undefined : challenge.challenge.publishEpoch - 1,
+      round:
+        challenge === undefined
+          ? undefined
+          : options.schedule.roundForPublishEpoch(challenge.challenge.publishEpoch),
       challengeHash: challenge?.hash,
       registrations: regs,
       missingPoets: missing,
@@ -299,9 +299,9 @@ export async function nodeStatus(
         regs.filter((r) => r.forCurrentChallenge !== false),
         missing,
         nipost,
-        healthyProblems,
+        inconsistent,
       ),
-      problems,
+      problems: [...inconsistent, ...unconfigured],
     });
   }
   return { identities, inconsistencies, failures };
@@ -420,10 +420,7 @@ Example:
             db,
             network: name,
             now: new Date(now),
-            identities: identities.map((i) => ({
-              ...i,
-              nodeId: i.nodeId,
-            })),
+            identities,
             inconsistencies: inconsistencies.map((i) => ({
               kind: i.kind,
               table: i.table,

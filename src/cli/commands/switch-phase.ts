@@ -29,11 +29,16 @@ import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
 import { formatDuration, formatInstant, jsonText } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
 import { openExistingNodeState } from "../node-state-file.js";
-import { fetchPoetInfo, PROTOCOL_OPTION, parseProtocol } from "../poet-requests.js";
+import {
+  fetchPoetInfo,
+  POET_REQUEST_OPTIONS,
+  type PoetRequestOptions,
+  poetRequestOptions,
+} from "../poet-requests.js";
 
 const OPTIONS = {
   ...NETWORK_OPTIONS,
-  ...PROTOCOL_OPTION,
+  ...POET_REQUEST_OPTIONS,
   db: { type: "string" },
   to: { type: "string", multiple: true },
   "dry-run": { type: "boolean" },
@@ -41,7 +46,6 @@ const OPTIONS = {
   at: { type: "string" },
   "to-phase-shift": { type: "string" },
   "to-cycle-gap": { type: "string" },
-  timeout: { type: "string" },
 } as const;
 
 /** The plan of one identity. */
@@ -57,13 +61,8 @@ export interface IdentitySwitch {
 
 async function targetPhase(
   urls: string[],
-  options: {
-    phaseShift: string | undefined;
-    cycleGap: string | undefined;
-    protocol: ReturnType<typeof parseProtocol>;
-    timeoutMs: number;
-    signal: AbortSignal | undefined;
-  },
+  options: { phaseShift: string | undefined; cycleGap: string | undefined },
+  requests: PoetRequestOptions,
 ): Promise<{ phaseShiftMs: number; cycleGapMs: number; source: string }> {
   if (options.phaseShift !== undefined || options.cycleGap !== undefined) {
     if (options.phaseShift === undefined || options.cycleGap === undefined) {
@@ -75,15 +74,7 @@ async function targetPhase(
       source: "command line",
     };
   }
-  const infos = await Promise.all(
-    urls.map((url) =>
-      fetchPoetInfo(url, {
-        protocol: options.protocol,
-        timeoutMs: options.timeoutMs,
-        signal: options.signal,
-      }),
-    ),
-  );
+  const infos = await Promise.all(urls.map((url) => fetchPoetInfo(url, requests)));
   const first = infos[0];
   if (first === undefined) throw new ConfigError("--to", "is required");
   for (const [i, info] of infos.entries()) {
@@ -200,14 +191,14 @@ Example:
     const atText = stringOption(parsed, "at");
     const at = atText === undefined ? new Date(nowMs) : parseInstant("--at", atText, nowMs);
     const { schedule: from } = scheduleFromOptions(parsed, nowMs);
-    const timeoutText = stringOption(parsed, "timeout");
-    const phase = await targetPhase(targets, {
-      phaseShift: stringOption(parsed, "to-phase-shift"),
-      cycleGap: stringOption(parsed, "to-cycle-gap"),
-      protocol: parseProtocol(stringOption(parsed, "protocol")),
-      timeoutMs: timeoutText === undefined ? 10_000 : parseDuration("--timeout", timeoutText),
-      signal: io.signal,
-    });
+    const phase = await targetPhase(
+      targets,
+      {
+        phaseShift: stringOption(parsed, "to-phase-shift"),
+        cycleGap: stringOption(parsed, "to-cycle-gap"),
+      },
+      poetRequestOptions(parsed, 10_000, io.signal),
+    );
     const to = from.withPhase(phase);
     const dryRun = flag(parsed, "dry-run");
     const acceptLoss = flag(parsed, "accept-loss");
@@ -286,9 +277,7 @@ Example:
             `  ${p.plan === undefined || p.plan.safe ? p.explanation : style.red(p.explanation)}\n`,
           );
           for (const a of p.remove)
-            io.stdout.write(
-              `  ${dryRun ? "would remove" : apply ? "removed" : "would remove"} registration at ${a}\n`,
-            );
+            io.stdout.write(`  ${apply ? "removed" : "would remove"} registration at ${a}\n`);
           if (p.plan?.mode === "after-proof") {
             io.stdout.write(`  change the node's PoETs after ${formatInstant(p.plan.switchAt)}\n`);
           }

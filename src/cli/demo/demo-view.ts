@@ -296,8 +296,7 @@ export class DemoView {
       const round = p.mock.state.round(0);
       const regs = round?.registrations.length ?? 0;
       const proof = this.#proofs.get(p.name);
-      const status =
-        p.fault === undefined ? s.green("up") : s.red(p.fault === "down" ? "down" : p.fault);
+      const status = p.fault === undefined ? s.green("up") : s.red(p.fault);
       const proofText =
         proof === undefined
           ? s.dim("no proof yet")
