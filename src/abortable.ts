@@ -7,7 +7,7 @@
  * `AbortedError` carrying the signal's reason. Listeners are removed once the promise settles, so
  * a long-lived signal does not collect one listener per wait.
  */
-import { AbortedError } from "./errors.js";
+import { abortedError } from "./errors.js";
 
 /**
  * Resolves or rejects like `promise`, or rejects with `AbortedError` as soon as `signal` aborts
@@ -22,10 +22,10 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
   if (signal === undefined) return promise;
   if (signal.aborted) {
     promise.catch(() => {});
-    return Promise.reject(new AbortedError(undefined, { cause: signal.reason }));
+    return Promise.reject(abortedError(signal));
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError(undefined, { cause: signal.reason }));
+    const onAbort = () => reject(abortedError(signal));
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
       (value) => {

@@ -6,7 +6,7 @@
  * and move time forward by hand, so that a two-week round is tested in milliseconds and no test
  * ever sleeps.
  */
-import { AbortedError } from "./errors.js";
+import { abortedError } from "./errors.js";
 
 /** A source of time. */
 export interface Clock {
@@ -16,10 +16,6 @@ export interface Clock {
   sleep(ms: number, options?: { signal?: AbortSignal | undefined }): Promise<void>;
 }
 
-function abortError(signal: AbortSignal): AbortedError {
-  return new AbortedError(undefined, { cause: signal.reason });
-}
-
 /** The real clock: `Date.now()` and `setTimeout`. */
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -27,12 +23,12 @@ export const systemClock: Clock = {
     const { signal } = options;
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) {
-        reject(abortError(signal));
+        reject(abortedError(signal));
         return;
       }
       const onAbort = () => {
         clearTimeout(timer);
-        reject(abortError(signal as AbortSignal));
+        reject(abortedError(signal as AbortSignal));
       };
       const timer = setTimeout(
         () => {
@@ -90,7 +86,7 @@ export class ManualClock implements Clock {
     const { signal } = options;
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) {
-        reject(abortError(signal));
+        reject(abortedError(signal));
         return;
       }
       const sleeper: Sleeper = {
@@ -103,7 +99,7 @@ export class ManualClock implements Clock {
       };
       const onAbort = () => {
         this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
-        reject(abortError(signal as AbortSignal));
+        reject(abortedError(signal as AbortSignal));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#sleepers.push(sleeper);

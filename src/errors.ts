@@ -81,9 +81,6 @@ export class WireFormatError extends PoetError {
   }
 }
 
-/** gRPC status codes, as numbers, the way `google.rpc.Status.code` carries them. */
-export type GrpcCode = number;
-
 /** What a {@link PoetRpcError} is about, for the cases a caller acts on. */
 export type PoetRpcErrorKind =
   | "invalid-request"
@@ -279,7 +276,19 @@ export class AbortedError extends PoetError {
   }
 }
 
+/**
+ * The {@link AbortedError} of an aborted `signal`, with the signal's reason as its `cause`.
+ *
+ * @example
+ * ```ts
+ * signal.addEventListener("abort", () => reject(abortedError(signal)), { once: true });
+ * ```
+ */
+export function abortedError(signal: AbortSignal): AbortedError {
+  return new AbortedError(undefined, { cause: signal.reason });
+}
+
 /** Throws {@link AbortedError} when `signal` is aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+  if (signal?.aborted) throw abortedError(signal);
 }

@@ -14,6 +14,7 @@
  * `bad-response` from the certifier.
  */
 
+import { raceAbort } from "../abortable.js";
 import { equalBytes, toHex } from "../bytes.js";
 import type { Certificate, PoetCertifier } from "../client/index.js";
 import { type Clock, systemClock } from "../clock.js";
@@ -113,7 +114,7 @@ export class CertificateCache {
     const cached = this.#memory.get(key);
     if (cached !== undefined && this.#usable(cached, nodeId, certifier.pubkey)) return cached;
     const running = this.#inFlight.get(key);
-    if (running !== undefined) return running;
+    if (running !== undefined) return raceAbort(running, options.signal);
     const work = (async () => {
       const stored = await this.#store?.get(nodeId, certifier.pubkey, options);
       if (stored !== undefined) {

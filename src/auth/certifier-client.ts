@@ -170,10 +170,10 @@ export async function certify(
   const json = certifyRequestJson(body);
   const clock = options.clock ?? systemClock;
   const target: AttemptTarget = { server: url, method: "POST /certify" };
-  const secure = endpoint.protocol === "https:";
-  const agent = secure
-    ? new https.Agent({ keepAlive: false })
-    : new http.Agent({ keepAlive: false });
+  const agent =
+    endpoint.protocol === "https:"
+      ? new https.Agent({ keepAlive: false })
+      : new http.Agent({ keepAlive: false });
   try {
     const res = await runAttempt(
       clock,
@@ -192,7 +192,7 @@ export async function certify(
             signal,
             maxResponseBytes: options.maxResponseBytes ?? 64 * 1024,
             target,
-            ...(secure ? { httpsAgent: agent as https.Agent } : { httpAgent: agent }),
+            agent,
           },
         ),
     );

@@ -134,8 +134,9 @@ export async function solvePow(options: SolvePowOptions): Promise<bigint> {
   throwIfAborted(signal);
   const yieldEvery = Math.max(1, options.yieldEvery ?? 4096);
 
-  const padded = ripemd256Pad(powMessage(options, 0n));
-  const nonceOffset = powMessageLength(options) - 8;
+  const message = powMessage(options, 0n);
+  const padded = ripemd256Pad(message);
+  const nonceOffset = message.length - 8;
   // The blocks before the one holding the nonce's first byte never change: compress them once.
   const firstVaryingBlock = Math.floor(nonceOffset / RIPEMD256_BLOCK_BYTES);
   const midstate = new Uint32Array(8);
@@ -173,8 +174,4 @@ export async function solvePow(options: SolvePowOptions): Promise<bigint> {
     lo = (lo + 1) >>> 0;
     if (lo === 0) hi = (hi + 1) >>> 0;
   }
-}
-
-function powMessageLength(input: PowInput): number {
-  return input.powChallenge.length + input.nodeId.length + input.poetChallenge.length + 8;
 }

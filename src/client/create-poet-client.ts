@@ -27,7 +27,11 @@ import {
   ProofRequestSchema,
 } from "../gen/rpc/api/v1/api_pb.js";
 import { silentLogger } from "../logger.js";
-import { type AttemptTarget, createPoetTransport } from "../transport/index.js";
+import {
+  type AttemptTarget,
+  createPoetTransport,
+  DEFAULT_ATTEMPT_TIMEOUT_MS,
+} from "../transport/index.js";
 import type {
   CachedCallOptions,
   PoetClient,
@@ -85,7 +89,7 @@ export function createPoetClient(options: PoetClientOptions): PoetClient {
   if (expectedKey !== undefined && expectedKey.length !== 32) {
     throw new ConfigError("servicePubkey", `must be 32 bytes, got ${expectedKey.length}`);
   }
-  const timeoutMs = positive("timeoutMs", options.timeoutMs, 30_000);
+  const timeoutMs = positive("timeoutMs", options.timeoutMs, DEFAULT_ATTEMPT_TIMEOUT_MS);
   const proofTimeoutMs = positive(
     "proofTimeoutMs",
     options.proofTimeoutMs,
@@ -107,7 +111,9 @@ export function createPoetClient(options: PoetClientOptions): PoetClient {
   const target = (method: string): AttemptTarget => ({ server, method });
 
   const infoCache = new SharedCache<PoetInfo>(clock, infoTtlMs, async () => {
-    const res = await transport.unary(PoetService.method.info, create(InfoRequestSchema));
+    const res = await transport.unary(PoetService.method.info, create(InfoRequestSchema), {
+      timeoutMs,
+    });
     const info = readInfo(res, target("Info"));
     if (expectedKey !== undefined && !equalBytes(expectedKey, info.servicePubkey)) {
       throw new WrongServiceKeyError(server, "info", expectedKey, info.servicePubkey);
@@ -115,7 +121,11 @@ export function createPoetClient(options: PoetClientOptions): PoetClient {
     return info;
   });
   const powCache = new SharedCache<PowParams>(clock, powParamsTtlMs, async () => {
-    const res = await transport.unary(PoetService.method.powParams, create(PowParamsRequestSchema));
+    const res = await transport.unary(
+      PoetService.method.powParams,
+      create(PowParamsRequestSchema),
+      { timeoutMs },
+    );
     return readPowParams(res, target("PowParams"));
   });
 
@@ -141,6 +151,7 @@ export function createPoetClient(options: PoetClientOptions): PoetClient {
       async () => {
         const res = await transport.unary(PoetService.method.submit, message, {
           signal: call.signal,
+          timeoutMs,
         });
         const result = readSubmitResponse(res, target("Submit"), clock.now());
         logger.info(

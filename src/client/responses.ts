@@ -36,6 +36,8 @@ import type {
 export const HASH_BYTES = 32;
 /** Longest round id the Go node stores. */
 export const MAX_ROUND_ID_BYTES = 32;
+/** A round id: 1 to {@link MAX_ROUND_ID_BYTES} decimal digits. */
+const ROUND_ID = new RegExp(`^\\d{1,${MAX_ROUND_ID_BYTES}}$`);
 
 /**
  * A standalone copy of `bytes`. gRPC and Connect decode fields as views into the whole response
@@ -110,7 +112,7 @@ export function readSubmitResponse(
   target: AttemptTarget,
   nowMs: number,
 ): SubmitResult {
-  if (!/^\d{1,32}$/.test(res.roundId)) {
+  if (!ROUND_ID.test(res.roundId)) {
     throw badResponse(
       target,
       `roundId ${JSON.stringify(res.roundId.slice(0, 64))} is not a decimal round id`,

@@ -14,7 +14,7 @@
  */
 import pRetry from "p-retry";
 import type { Clock } from "../clock.js";
-import { AbortedError, PoetRpcError, throwIfAborted } from "../errors.js";
+import { AbortedError, abortedError, PoetRpcError, throwIfAborted } from "../errors.js";
 import type { Logger } from "../logger.js";
 
 /** Options of {@link retryUntil}. */
@@ -78,7 +78,7 @@ export async function retryUntil<T>(
     });
   } catch (err) {
     if (signal?.aborted && !(err instanceof AbortedError)) {
-      throw new AbortedError(undefined, { cause: signal.reason });
+      throw abortedError(signal);
     }
     throw err;
   }

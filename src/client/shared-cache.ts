@@ -66,9 +66,4 @@ export class SharedCache<T> {
     }
     return raceAbort(inFlight, signal);
   }
-
-  /** Forgets the cached value. */
-  clear(): void {
-    this.#value = undefined;
-  }
 }

@@ -36,9 +36,8 @@ export function membershipParam(value: MembershipProof, field: string): Uint8Arr
 /** Decodes a stored membership proof; bad SCALE is a `"corrupt"` {@link StorageError}. */
 export function readMembership(value: unknown, place: ColumnPlace): MembershipProof {
   const bytes = readBytes(value, place);
-  let decoded: MembershipProof;
   try {
-    decoded = decodeMembershipProof(bytes);
+    return decodeMembershipProof(bytes);
   } catch (err) {
     throw corrupt(
       place,
@@ -46,5 +45,4 @@ export function readMembership(value: unknown, place: ColumnPlace): MembershipPr
       err,
     );
   }
-  return { nodes: decoded.nodes.map((n) => new Uint8Array(n)), leafIndex: decoded.leafIndex };
 }

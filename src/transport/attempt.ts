@@ -10,7 +10,7 @@
  * {@link AbortedError}.
  */
 import type { Clock } from "../clock.js";
-import { AbortedError, PoetRpcError } from "../errors.js";
+import { AbortedError, abortedError, PoetRpcError, throwIfAborted } from "../errors.js";
 
 /** Where an attempt goes, for error messages. */
 export interface AttemptTarget {
@@ -45,7 +45,7 @@ export async function runAttempt<T>(
   target: AttemptTarget,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+  throwIfAborted(signal);
   const controller = new AbortController();
   const stopTimer = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
@@ -70,9 +70,7 @@ export async function runAttempt<T>(
       });
     }
     if (signal?.aborted) {
-      throw err instanceof AbortedError
-        ? err
-        : new AbortedError(undefined, { cause: signal.reason });
+      throw err instanceof AbortedError ? err : abortedError(signal);
     }
     throw err;
   } finally {

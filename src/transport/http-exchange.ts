@@ -15,7 +15,7 @@
  */
 import * as http from "node:http";
 import * as https from "node:https";
-import { AbortedError, PoetRpcError } from "../errors.js";
+import { abortedError, PoetRpcError } from "../errors.js";
 import type { AttemptTarget } from "./attempt.js";
 
 /** 16 MiB: the default cap on a response body (twice the PoET gateway's own 8 MiB limit). */
@@ -43,10 +43,8 @@ export interface HttpExchangeOptions {
   signal?: AbortSignal | undefined;
   /** Most bytes of body accepted. */
   maxResponseBytes: number;
-  /** Connection pool for `http:` URLs. */
-  httpAgent?: http.Agent | undefined;
-  /** Connection pool for `https:` URLs. */
-  httpsAgent?: https.Agent | undefined;
+  /** Connection pool: an `https.Agent` for `https:` URLs, an `http.Agent` for `http:` ones. */
+  agent?: http.Agent | undefined;
   /** Names the server and method in errors. */
   target: AttemptTarget;
 }
@@ -81,20 +79,10 @@ export function httpExchange(
   const { signal, maxResponseBytes, target } = options;
   return new Promise<HttpResponse>((resolve, reject) => {
     if (signal?.aborted) {
-      reject(new AbortedError(undefined, { cause: signal.reason }));
+      reject(abortedError(signal));
       return;
     }
     const secure = request.url.protocol === "https:";
-    if (!secure && request.url.protocol !== "http:") {
-      reject(
-        new PoetRpcError(`unsupported URL scheme ${request.url.protocol}`, {
-          ...target,
-          kind: "network",
-          retriable: false,
-        }),
-      );
-      return;
-    }
     const headers: Record<string, string> = { ...request.headers };
     if (request.body !== undefined) headers["content-length"] = String(request.body.length);
     let settled = false;
@@ -107,7 +95,7 @@ export function httpExchange(
     const requestOptions: http.RequestOptions = {
       method: request.method,
       headers,
-      agent: secure ? options.httpsAgent : options.httpAgent,
+      agent: options.agent,
     };
     const req = (secure ? https : http).request(request.url, requestOptions, (res) => {
       const status = res.statusCode ?? 0;
@@ -152,12 +140,12 @@ export function httpExchange(
       });
     });
     const networkError = (err: unknown) => {
-      if (signal?.aborted) return new AbortedError(undefined, { cause: signal.reason });
+      if (signal?.aborted) return abortedError(signal);
       const text = err instanceof Error ? err.message : String(err);
       return new PoetRpcError(text, { ...target, kind: "network", retriable: true, cause: err });
     };
     const onAbort = () => {
-      fail(new AbortedError(undefined, { cause: signal?.reason }));
+      fail(abortedError(signal as AbortSignal));
       req.destroy();
     };
     signal?.addEventListener("abort", onAbort, { once: true });

@@ -136,8 +136,10 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
   const clock = options.clock ?? systemClock;
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const httpAgent = new http.Agent({ keepAlive: true });
-  const httpsAgent = new https.Agent({ keepAlive: true });
+  const agent =
+    base.protocol === "https:"
+      ? new https.Agent({ keepAlive: true })
+      : new http.Agent({ keepAlive: true });
   const routes = new Map<string, RestRoute>();
   for (const method of PoetService.methods) routes.set(method.name, restRoute(method));
   let closed = false;
@@ -174,7 +176,7 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
       (signal) =>
         httpExchange(
           { url, method: route.verb, headers, body },
-          { signal, maxResponseBytes, httpAgent, httpsAgent, target },
+          { signal, maxResponseBytes, agent, target },
         ),
     );
     if (res.status !== 200) throw errorFromHttpResponse(res, target, clock.now());
@@ -195,8 +197,7 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
 
   async function close(): Promise<void> {
     closed = true;
-    httpAgent.destroy();
-    httpsAgent.destroy();
+    agent.destroy();
   }
 
   return { url: server, protocol: "rest", unary, close, [Symbol.asyncDispose]: close };

@@ -138,15 +138,18 @@ export class ScaleReader {
     return Number(v);
   }
 
-  /** A compact-length-prefixed byte slice of at most `maxLength` bytes (a copy). */
+  /**
+   * A compact-length-prefixed byte slice of at most `maxLength` bytes: a copy, and a plain
+   * `Uint8Array` even when the input is a Node `Buffer` (whose `slice()` is a view).
+   */
   bytes(field: string, maxLength: number): Uint8Array {
     const n = this.length(field, maxLength);
-    return this.#take(field, n).slice();
+    return new Uint8Array(this.#take(field, n));
   }
 
-  /** Exactly `length` bytes with no prefix (a copy). */
+  /** Exactly `length` bytes with no prefix: a plain `Uint8Array` copy, like `bytes()`. */
   fixedBytes(field: string, length: number): Uint8Array {
-    return this.#take(field, length).slice();
+    return new Uint8Array(this.#take(field, length));
   }
 
   /**
