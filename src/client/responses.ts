@@ -36,8 +36,20 @@ import type {
 export const HASH_BYTES = 32;
 /** Longest round id the Go node stores. */
 export const MAX_ROUND_ID_BYTES = 32;
-/** A round id: 1 to {@link MAX_ROUND_ID_BYTES} decimal digits. */
 const ROUND_ID = new RegExp(`^\\d{1,${MAX_ROUND_ID_BYTES}}$`);
+
+/**
+ * Whether `text` is a round id as PoETs write them: 1 to {@link MAX_ROUND_ID_BYTES} decimal
+ * digits.
+ *
+ * @example
+ * ```ts
+ * isRoundId("30"); // true
+ * ```
+ */
+export function isRoundId(text: string): boolean {
+  return ROUND_ID.test(text);
+}
 
 /**
  * A standalone copy of `bytes`. gRPC and Connect decode fields as views into the whole response
@@ -112,7 +124,7 @@ export function readSubmitResponse(
   target: AttemptTarget,
   nowMs: number,
 ): SubmitResult {
-  if (!ROUND_ID.test(res.roundId)) {
+  if (!isRoundId(res.roundId)) {
     throw badResponse(
       target,
       `roundId ${JSON.stringify(res.roundId.slice(0, 64))} is not a decimal round id`,

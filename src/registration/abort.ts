@@ -9,7 +9,7 @@
  */
 import { raceAbort } from "../abortable.js";
 import type { Clock } from "../clock.js";
-import { AbortedError, PoetError } from "../errors.js";
+import { AbortedError, PoetError, throwIfAborted } from "../errors.js";
 
 /** Sleeps on `clock` until the instant `untilMs` (returns at once if it has passed). */
 export async function sleepUntil(
@@ -19,7 +19,7 @@ export async function sleepUntil(
 ): Promise<void> {
   const wait = untilMs - clock.now();
   if (wait > 0) await clock.sleep(wait, { signal });
-  else if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+  else throwIfAborted(signal);
 }
 
 /** A signal that aborts when any of `signals` does. */

@@ -28,6 +28,7 @@ import {
   PoetError,
   ProofVerificationError,
   StorageError,
+  throwIfAborted,
 } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration } from "../storage/index.js";
@@ -578,7 +579,7 @@ class IdentityCycle {
         } finally {
           timer.abort();
         }
-        if (this.#signal.aborted) throw new AbortedError(undefined, { cause: this.#signal.reason });
+        throwIfAborted(this.#signal);
       }
       await selecting;
     } finally {

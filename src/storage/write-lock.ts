@@ -10,7 +10,7 @@
  * writers of one process here, before `BEGIN IMMEDIATE`, leaves SQLite's busy timeout to do what
  * it is good at: waiting for writers in other processes.
  */
-import { AbortedError } from "../errors.js";
+import { abortedError } from "../errors.js";
 
 /** A FIFO mutex whose waiters can give up through an `AbortSignal`. */
 export class WriteLock {
@@ -19,8 +19,7 @@ export class WriteLock {
 
   /** Resolves with a release function once the lock is held. */
   acquire(signal?: AbortSignal): Promise<() => void> {
-    if (signal?.aborted)
-      return Promise.reject(new AbortedError(undefined, { cause: signal.reason }));
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
     if (!this.#locked) {
       this.#locked = true;
       return Promise.resolve(this.#releaser());
@@ -29,7 +28,7 @@ export class WriteLock {
       const onAbort = () => {
         const i = this.#waiters.indexOf(grant);
         if (i >= 0) this.#waiters.splice(i, 1);
-        reject(new AbortedError(undefined, { cause: signal?.reason }));
+        reject(abortedError(signal as AbortSignal));
       };
       const grant = () => {
         signal?.removeEventListener("abort", onAbort);

@@ -7,6 +7,7 @@
  * its own exit code, so a script can poll: `until poet-client fetch-proof …; [ $? -ne 4 ]`.
  */
 
+import { isRoundId } from "../../client/responses.js";
 import { ConfigError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
 import { parseBytesArg } from "../bytes.js";
@@ -69,7 +70,7 @@ Example:
     const { parsed, json, io, style } = start;
     const url = poetAddress(parsed.positionals[0] as string);
     const roundId = parsed.positionals[1] as string;
-    if (!/^\d{1,32}$/.test(roundId)) {
+    if (!isRoundId(roundId)) {
       throw new ConfigError(
         "<round>",
         `expected a round id such as 30, got ${JSON.stringify(roundId)}`,

@@ -44,7 +44,13 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { raceAbort } from "../../abortable.js";
 import { equalBytes, toHex } from "../../bytes.js";
-import { AbortedError, PoetError, ProofVerificationError, throwIfAborted } from "../../errors.js";
+import {
+  AbortedError,
+  abortedError,
+  PoetError,
+  ProofVerificationError,
+  throwIfAborted,
+} from "../../errors.js";
 import type { PoetProof } from "../../wire/index.js";
 import { fiatShamirIndices } from "../fiat-shamir.js";
 import type { PoswHasher } from "../hasher.js";
@@ -166,7 +172,7 @@ export class ParallelVerifier {
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {
           this.#readyWaiters.delete(wake);
-          reject(new AbortedError(undefined, { cause: signal?.reason }));
+          reject(abortedError(signal as AbortSignal));
         };
         const wake = (): void => {
           signal?.removeEventListener("abort", onAbort);
