@@ -161,6 +161,8 @@ export type {
   OpenNodeStateOptions,
   PoetCertificate,
   PoetRegistration,
+  SqliteConnection,
+  SqliteConnectionStatement,
   VerifiedProof,
 } from "./storage/index.js";
 export { NODE_STATE_SCHEMA_VERSION, NodeState, openNodeState } from "./storage/index.js";
