@@ -71,6 +71,9 @@ function toDate(ms: number): Date {
 }
 
 function instantMs(setting: string, at: Date): number {
+  if (!((at as unknown) instanceof Date)) {
+    throw new ConfigError(setting, `must be a Date, got ${typeof at} ${String(at)}`);
+  }
   const ms = at.getTime();
   if (!Number.isFinite(ms)) throw new ConfigError(setting, "is an invalid Date");
   return ms;
