@@ -17,6 +17,7 @@ function assertOneLine(r: CliResult, command: string): string {
   assert.ok(text.endsWith("\n"), JSON.stringify(text));
   const line = text.slice(0, -1);
   assert.ok(!line.includes("\n"), `more than one line: ${JSON.stringify(text)}`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters must not reach the terminal
   assert.doesNotMatch(line, /[\u0000-\u0008\u000b-\u001f\u007f\ufffd]/, "control characters");
   const prefix = command === "" ? "poet-client: " : `poet-client ${command}: `;
   assert.ok(line.startsWith(prefix), line);

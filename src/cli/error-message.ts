@@ -48,12 +48,11 @@ function causeCodes(err: unknown): string[] {
  * for undecodable bytes, written as an escape; cut to a readable length.
  */
 export function printableLine(text: string): string {
-  const line = text
-    .replace(/\r?\n\s*/g, " ")
-    .replace(
-      /[\u0000-\u001f\u007f-\u009f\ufffd]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-    );
+  const line = text.replace(/\r?\n\s*/g, " ").replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is replaced
+    /[\u0000-\u001f\u007f-\u009f\ufffd]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
   return line.length > MAX_MESSAGE_CHARS ? `${line.slice(0, MAX_MESSAGE_CHARS)}…` : line;
 }
 

@@ -109,6 +109,7 @@ export function parseProofFile(name: string, text: string): ProofInput[] {
     json = JSON.parse(text);
   } catch (cause) {
     // JSON.parse quotes the text around the error: from a binary file, that is raw bytes.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters mark a binary file
     if (/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text.slice(0, 4096))) {
       throw new WireFormatError(name, "binary data, not a JSON proof file", { cause });
     }
