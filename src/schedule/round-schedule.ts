@@ -71,7 +71,8 @@ function toDate(ms: number): Date {
 }
 
 function instantMs(setting: string, at: Date): number {
-  if (!((at as unknown) instanceof Date)) {
+  // Not `instanceof`: a Date from another realm (a vm context, a worker's message) is a Date too.
+  if (typeof (at as { getTime?: unknown } | null)?.getTime !== "function") {
     throw new ConfigError(setting, `must be a Date, got ${typeof at} ${String(at)}`);
   }
   const ms = at.getTime();
