@@ -47,6 +47,24 @@ describe("poet-client usage errors", () => {
     assert.doesNotMatch(line, /phaseShiftMs/);
   });
 
+  it("names switch-phase's own flags for a target phase that cannot work", async () => {
+    const r = await cli([
+      "switch-phase",
+      "--db",
+      tmp.file("switch.sql"),
+      "--to",
+      "http://127.0.0.1:1",
+      "--to-phase-shift",
+      "400h",
+      "--to-cycle-gap",
+      "12h",
+    ]);
+    assert.equal(r.code, 2);
+    const line = assertOneLine(r, "switch-phase");
+    assert.match(line, /--to-phase-shift: must be/);
+    assert.doesNotMatch(line, /phaseShiftMs/);
+  });
+
   it("words unknown options and missing values itself, without parseArgs's quotes", async () => {
     const unknown = await cli(["info", "--nope", "http://127.0.0.1:1"]);
     assert.equal(unknown.code, 2);
