@@ -1,14 +1,20 @@
 /**
- * @module spacemesh-poet-client
+ * The PoET client of a Spacemesh node.
  *
- * The PoET client of a Spacemesh node. Start with {@link RegistrationManager}: it registers each
- * identity's challenge with every PoET of the node's phase, keeps every step in the node state
- * ({@link openNodeState}), downloads and verifies the proofs, and hands back the NiPoST built on
- * the proof with the most ticks. The pieces it is made of are exported too: the PoET client
- * ({@link createPoetClient}), the verifier ({@link verifyPoetProof}), the membership tree
- * ({@link membershipRoot}), the round schedule ({@link RoundSchedule}, {@link MAINNET}) and the
- * wire format. Mock servers live in `spacemesh-poet-client/testing`, the generated protobuf
- * messages in `spacemesh-poet-client/proto`.
+ * ```ts
+ * import { RegistrationManager, openNodeState, MAINNET } from "spacemesh-poet-client";
+ * ```
+ *
+ * Start with {@link RegistrationManager}: it registers each identity's challenge with every PoET
+ * of the node's phase, keeps every step in the node state ({@link openNodeState}), downloads and
+ * verifies the proofs, and hands back the NiPoST built on the proof with the most ticks. The
+ * pieces it is made of are exported too: the PoET client ({@link createPoetClient}), the verifier
+ * ({@link verifyPoetProof}), the membership tree ({@link membershipRoot}), the round schedule
+ * ({@link RoundSchedule}, {@link MAINNET}) and the wire format. Mock servers live in
+ * `spacemesh-poet-client/testing`, the generated protobuf messages in
+ * `spacemesh-poet-client/proto`.
+ *
+ * @module spacemesh-poet-client
  */
 
 // Authorisation and signing
@@ -161,6 +167,8 @@ export type {
   OpenNodeStateOptions,
   PoetCertificate,
   PoetRegistration,
+  SqliteConnection,
+  SqliteConnectionStatement,
   VerifiedProof,
 } from "./storage/index.js";
 export { NODE_STATE_SCHEMA_VERSION, NodeState, openNodeState } from "./storage/index.js";

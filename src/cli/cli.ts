@@ -8,6 +8,7 @@
  */
 import { PoetError, PoetRpcError, ProofNotReadyError, ProofVerificationError } from "../errors.js";
 import type { Command } from "./command.js";
+import { describeError } from "./error-message.js";
 import {
   EXIT_CODES_HELP,
   EXIT_FAILURE,
@@ -18,6 +19,7 @@ import {
 } from "./exit-codes.js";
 import { FileAccessError } from "./file-error.js";
 import type { CliIo } from "./io.js";
+import { asUsageError, UsageError } from "./usage-error.js";
 
 /** A command's name and summary, and how to load it (lazily, so that `schedule` never loads SQLite). */
 export interface CommandEntry {
@@ -93,6 +95,32 @@ export function exitCodeFor(err: unknown): number {
 }
 
 /**
+ * Reports a failure: one line on stderr, `poet-client <command>: <message>`, a pointer to the
+ * command's `--help` after a usage error, and, with `--json`, `{ ok: false, error }` on stdout as
+ * well, whatever the failure (usage errors included).
+ */
+function reportFailure(
+  io: CliIo,
+  command: string,
+  err: unknown,
+  json: boolean,
+  exitCode: number,
+): void {
+  const { message, code } = describeError(asUsageError(err));
+  if (json) {
+    io.stdout.write(
+      `${JSON.stringify({ ok: false, error: { code, message, exitCode } }, null, 2)}\n`,
+    );
+  }
+  const program = command === "" ? "poet-client" : `poet-client ${command}`;
+  const help = exitCode === EXIT_USAGE ? ` (see "${program} --help")` : "";
+  io.stderr.write(`${program}: ${message}${help}\n`);
+  if (!(err instanceof PoetError) && !(err instanceof FileAccessError) && err instanceof Error) {
+    if (err.stack !== undefined && io.env.POET_CLIENT_DEBUG) io.stderr.write(`${err.stack}\n`);
+  }
+}
+
+/**
  * Runs `poet-client` with `argv` (without the node and script paths) and resolves to the exit code.
  *
  * @example
@@ -104,6 +132,7 @@ export function exitCodeFor(err: unknown): number {
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
+  const json = rest.includes("--json");
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     const target = name === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
     if (target !== undefined) return runCli([target.name, "--help"], io);
@@ -116,28 +145,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const entry = COMMANDS.find((c) => c.name === name);
   if (entry === undefined) {
-    io.stderr.write(`poet-client: unknown command ${JSON.stringify(name)}\n\n${overview()}`);
+    const known = COMMANDS.map((c) => c.name).join(", ");
+    const err = new UsageError(
+      "<command>",
+      `unknown command ${JSON.stringify(name)}; commands: ${known}`,
+    );
+    reportFailure(io, "", err, json || name === "--json", EXIT_USAGE);
     return EXIT_USAGE;
   }
-  const json = rest.includes("--json");
   try {
     const command = await entry.load();
     return await command.run(rest, { io });
   } catch (err) {
     const code = exitCodeFor(err);
-    const message = err instanceof Error ? err.message : String(err);
-    if (json && code !== EXIT_USAGE) {
-      const kind =
-        err instanceof PoetError ? err.code : err instanceof FileAccessError ? "file" : "error";
-      io.stdout.write(
-        `${JSON.stringify({ ok: false, error: { code: kind, message } }, null, 2)}\n`,
-      );
-    }
-    io.stderr.write(`poet-client ${name}: ${message}\n`);
-    if (code === EXIT_USAGE) io.stderr.write(`Run "poet-client ${name} --help" for usage.\n`);
-    if (!(err instanceof PoetError) && !(err instanceof FileAccessError) && err instanceof Error) {
-      if (err.stack !== undefined && io.env.POET_CLIENT_DEBUG) io.stderr.write(`${err.stack}\n`);
-    }
+    reportFailure(io, name, err, json, code);
     return code;
   }
 }

@@ -4,13 +4,13 @@
  * The shape every `poet-client` command has, and the parsing all of them share. Each command lives
  * in its own file under `commands/`, declares its options once, and gets back typed values, its
  * `--help` text and the common `--json`/`--help` flags; a malformed command line is a
- * {@link ConfigError}, which the entry point turns into exit code 2.
+ * {@link UsageError}, which the entry point turns into exit code 2.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { ConfigError } from "../errors.js";
 import { EXIT_CODES_HELP } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
 import { colourEnabled, makeStyle, type Style } from "./style.js";
+import { UsageError } from "./usage-error.js";
 
 /** What a command receives. */
 export interface CommandContext {
@@ -60,13 +60,49 @@ export function flag(parsed: Parsed, name: string): boolean {
 }
 
 /**
+ * Arguments that start like a negative number (`-1`, `-5s`) are values, not options: without this,
+ * `fetch-proof <url> -1` would read `-1` as an unknown option instead of an invalid round id. They
+ * are hidden from `parseArgs` behind this marker and restored afterwards.
+ */
+const NEGATIVE = "\u0000negative\u0000";
+
+function restoreNegative<T>(value: T): T {
+  if (typeof value === "string" && value.startsWith(NEGATIVE)) {
+    return value.slice(NEGATIVE.length) as T;
+  }
+  if (Array.isArray(value)) return value.map(restoreNegative) as T;
+  return value;
+}
+
+/** `parseArgs`'s complaint about an option, said in one line with the flag's name. */
+function optionProblem(cause: unknown): UsageError {
+  const err = cause as { code?: string; message?: string };
+  const text = err.message ?? String(cause);
+  const flagName = /'(-{1,2}[^'\s<=]+)/.exec(text)?.[1] ?? "<option>";
+  switch (err.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return new UsageError(flagName, `${flagName}: unknown option`, { cause });
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return new UsageError(
+        flagName,
+        /does not take an argument/.test(text)
+          ? `${flagName}: takes no value`
+          : `${flagName}: expects a value`,
+        { cause },
+      );
+    default:
+      return new UsageError(flagName, `${flagName}: ${text.replace(/'/g, "")}`, { cause });
+  }
+}
+
+/**
  * Parses `argv` strictly against `options` plus `--help` and `--json`.
  *
- * @throws ConfigError on an unknown option, a missing option value or a positional count outside
+ * @throws UsageError on an unknown option, a missing option value or a positional count outside
  *   `[minPositionals, maxPositionals]`.
  */
 export function parseCommandLine(
-  command: string,
+  _command: string,
   argv: readonly string[],
   options: Options,
   positionals: { min: number; max: number; names: string },
@@ -74,27 +110,31 @@ export function parseCommandLine(
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: argv.map((arg) => (/^-\d/.test(arg) ? `${NEGATIVE}${arg}` : arg)),
       options: { ...options, ...COMMON_OPTIONS },
       strict: true,
       allowPositionals: true,
     }) as { values: Record<string, unknown>; positionals: string[] };
   } catch (cause) {
-    throw new ConfigError(command, (cause as Error).message, { cause });
+    throw optionProblem(cause);
   }
-  if (parsed.values.help !== true) {
-    const n = parsed.positionals.length;
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed.values)) values[key] = restoreNegative(value);
+  const given = parsed.positionals.map(restoreNegative);
+  if (values.help !== true) {
+    const n = given.length;
     if (n < positionals.min) {
-      throw new ConfigError(command, `expects ${positionals.names}`);
+      const missing = positionals.names.split(" ").slice(n).join(" ");
+      throw new UsageError(missing, `missing ${missing}`);
     }
     if (n > positionals.max) {
-      throw new ConfigError(
-        command,
-        `unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`,
+      throw new UsageError(
+        "<argument>",
+        `unexpected argument ${JSON.stringify(given[positionals.max])}`,
       );
     }
   }
-  return parsed as Parsed;
+  return { values, positionals: given } as Parsed;
 }
 
 /** Writes a command's help followed by the exit-code table. */

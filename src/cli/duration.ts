@@ -68,10 +68,11 @@ export function parseInstant(setting: string, text: string, nowMs: number): Date
   return new Date(ms);
 }
 
-/** Parses a non-negative integer option. */
-export function parseCount(setting: string, text: string, max: number): number {
+/** Parses an integer option between `min` (default 0) and `max`. */
+export function parseCount(setting: string, text: string, max: number, min = 0): number {
   if (!/^\d+$/.test(text)) throw new ConfigError(setting, `${JSON.stringify(text)} is not a count`);
   const n = Number(text);
   if (n > max) throw new ConfigError(setting, `must be at most ${max}, got ${n}`);
+  if (n < min) throw new ConfigError(setting, `must be at least ${min}, got ${n}`);
   return n;
 }

@@ -6,7 +6,8 @@
  * (docs/node-client.md §1.4). Commands that only read (`status`) open it read-only, so that looking
  * at a go-spacemesh node's file never adds our tables to it.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { StorageError } from "../errors.js";
 import { type NodeState, openNodeState } from "../storage/index.js";
 import { FileAccessError } from "./file-error.js";
 
@@ -22,8 +23,19 @@ export async function openExistingNodeState(
   if (!existsSync(path)) {
     throw new FileAccessError(path, "read", new Error("no such file"));
   }
-  return openNodeState(path, {
-    readonly: options.readonly === true,
-    ...(signal === undefined ? {} : { signal }),
-  });
+  if (statSync(path).isDirectory()) {
+    throw new FileAccessError(path, "read", new Error("is a directory, not a node-state file"));
+  }
+  try {
+    return await openNodeState(path, {
+      readonly: options.readonly === true,
+      ...(signal === undefined ? {} : { signal }),
+    });
+  } catch (err) {
+    // SQLite's own words ("file is not a database") do not say which file.
+    if (err instanceof StorageError && /not a database|malformed/i.test(err.message)) {
+      throw new FileAccessError(path, "read", new Error(`not a SQLite database (${err.message})`));
+    }
+    throw err;
+  }
 }

@@ -15,6 +15,7 @@ import type { PoetProtocol } from "../transport/index.js";
 import { parseBytesArg } from "./bytes.js";
 import { type Parsed, stringOption } from "./command.js";
 import { parseDuration } from "./duration.js";
+import { UsageError } from "./usage-error.js";
 
 /** The `--protocol` and `--timeout` options. */
 export const POET_REQUEST_OPTIONS = {
@@ -26,10 +27,44 @@ export const POET_REQUEST_OPTIONS = {
 export function parseProtocol(text: string | undefined): PoetProtocol {
   if (text === undefined) return "rest";
   if (text === "rest" || text === "grpc" || text === "connect") return text;
-  throw new ConfigError(
+  throw new UsageError(
     "--protocol",
-    `expected rest, grpc or connect, got ${JSON.stringify(text)}`,
+    `--protocol: expected rest, grpc or connect, got ${JSON.stringify(text)}`,
   );
+}
+
+/**
+ * The PoET address an operator typed as `setting` (`<url>`, `--to`, `--poet`): a URL with a scheme,
+ * or a host and port the way a node's config gives them (`http://` is then added, as the node
+ * does). A word that cannot be a host (`not-a-url`: no dot, no port, not `localhost`) is refused
+ * here rather than sent to DNS.
+ *
+ * @example
+ * ```ts
+ * parsePoetUrl("<url>", "https://mainnet-poet-0.spacemesh.network"); // unchanged
+ * parsePoetUrl("<url>", "127.0.0.1:8080"); // "http://127.0.0.1:8080"
+ * ```
+ */
+export function parsePoetUrl(setting: string, text: string): string {
+  const refuse = (cause?: unknown) =>
+    new UsageError(
+      setting,
+      `${setting}: ${JSON.stringify(text)} is not a PoET URL (example: https://mainnet-poet-0.spacemesh.network)`,
+      { cause },
+    );
+  let address: string;
+  try {
+    address = poetAddress(text);
+  } catch (err) {
+    if (err instanceof ConfigError) throw refuse(err);
+    throw err;
+  }
+  const { hostname, port } = new URL(address);
+  const hasScheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(text.trim());
+  const hostLike =
+    hostname.includes(".") || hostname.startsWith("[") || hostname === "localhost" || port !== "";
+  if (hostname === "" || (!hasScheme && !hostLike)) throw refuse();
+  return address;
 }
 
 /** How a command asks a PoET. */

@@ -108,6 +108,11 @@ export function parseProofFile(name: string, text: string): ProofInput[] {
   try {
     json = JSON.parse(text);
   } catch (cause) {
+    // JSON.parse quotes the text around the error: from a binary file, that is raw bytes.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters mark a binary file
+    if (/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text.slice(0, 4096))) {
+      throw new WireFormatError(name, "binary data, not a JSON proof file", { cause });
+    }
     throw new WireFormatError(name, `not JSON: ${(cause as Error).message}`, { cause });
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {

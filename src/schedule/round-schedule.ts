@@ -71,6 +71,10 @@ function toDate(ms: number): Date {
 }
 
 function instantMs(setting: string, at: Date): number {
+  // Not `instanceof`: a Date from another realm (a vm context, a worker's message) is a Date too.
+  if (typeof (at as { getTime?: unknown } | null)?.getTime !== "function") {
+    throw new ConfigError(setting, `must be a Date, got ${typeof at} ${String(at)}`);
+  }
   const ms = at.getTime();
   if (!Number.isFinite(ms)) throw new ConfigError(setting, "is an invalid Date");
   return ms;

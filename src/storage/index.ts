@@ -25,6 +25,7 @@ export type {
 export { NodeState, openNodeState } from "./open-node-state.js";
 export type { PoetRegistration, RegistrationRepository } from "./registration-repository.js";
 export type { NodeStateTables } from "./schema.js";
+export type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";
 export type {
   VerifiedProof,
   VerifiedProofInput,

@@ -48,6 +48,7 @@ import { checkSchemaKnown, MIGRATION_NAMES, migrateNodeState } from "./migration
 import { NipostRepository } from "./nipost-repository.js";
 import { RegistrationRepository } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
+import type { SqliteConnection } from "./sqlite-connection.js";
 import { StoreConnection, toStorageError } from "./store-connection.js";
 import { VerifiedProofRepository } from "./verified-proof-repository.js";
 import { WriteLock, writeLockFor } from "./write-lock.js";
@@ -223,7 +224,7 @@ export class NodeState implements NodeStateRepositories {
 type AnyKysely = Kysely<NodeStateTables>;
 
 /** A view of a better-sqlite3 database whose statements return integers as `bigint`. */
-function safeIntegerDatabase(db: BetterSqlite3.Database, owned: boolean): SqliteDatabase {
+function safeIntegerDatabase(db: SqliteConnection, owned: boolean): SqliteDatabase {
   return {
     prepare(query: string) {
       const statement = db.prepare(query);
@@ -236,7 +237,7 @@ function safeIntegerDatabase(db: BetterSqlite3.Database, owned: boolean): Sqlite
   };
 }
 
-function isBetterSqlite3(value: unknown): value is BetterSqlite3.Database {
+function isBetterSqlite3(value: unknown): value is SqliteConnection {
   return (
     typeof value === "object" &&
     value !== null &&
@@ -272,7 +273,7 @@ function isBetterSqlite3(value: unknown): value is BetterSqlite3.Database {
  */
 export async function openNodeState(
   // biome-ignore lint/suspicious/noExplicitAny: any caller's Kysely, whatever its table types.
-  target: string | BetterSqlite3.Database | Kysely<any>,
+  target: string | SqliteConnection | Kysely<any>,
   options: OpenNodeStateOptions = {},
 ): Promise<NodeState> {
   const { signal, logger = silentLogger } = options;
@@ -286,7 +287,7 @@ export async function openNodeState(
   let kysely: AnyKysely;
   let ownsKysely = true;
   if (typeof target === "string") {
-    let database: BetterSqlite3.Database;
+    let database: SqliteConnection;
     try {
       database = new BetterSqlite3(
         target,

@@ -1,9 +1,16 @@
 /**
- * @module testing
- *
  * Test helpers for nodes that embed the library: mock PoET and certifier servers that behave like
  * the real ones on the wire (docs/protocol.md §1–§4), a manual clock and a prover that builds real
- * proofs.
+ * proofs. Test code only: the servers listen on loopback and keep their state in memory.
+ *
+ * ```ts
+ * import { ManualClock, prove, startMockCertifier, startMockPoet } from "spacemesh-poet-client/testing";
+ * ```
+ *
+ * See the testing guide for the fault switches and for driving a registration cycle with a
+ * {@link ManualClock}.
+ *
+ * @module spacemesh-poet-client/testing
  */
 export { ManualClock } from "../clock.js";
 export type { CertifierKeys, SubmittedCertificate } from "./certificate-check.js";

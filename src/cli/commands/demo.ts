@@ -35,7 +35,12 @@ import {
   runFaultScript,
   startDemoPoets,
 } from "../demo/demo-scenario.js";
-import { DemoView } from "../demo/demo-view.js";
+import {
+  DemoView,
+  inspectCommand,
+  keptStateHelp,
+  stagedFailuresNotice,
+} from "../demo/demo-view.js";
 import { parseCount, parseDuration } from "../duration.js";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.js";
 import { formatDuration, jsonText, table } from "../format.js";
@@ -93,7 +98,8 @@ with a table of the chosen proofs and their ticks (tick size ${DEMO_TICK_SIZE} l
 Options:
   --identities <n>       identities to run (default 3, at most 50)
   --epoch <duration>     length of the compressed epoch (default 40s; the run takes about 1.2 epochs)
-  --keep                 keep the temporary directory with the node state and print its path
+  --keep                 keep the temporary directory with the node state, and print the
+                         "poet-client status" command (with the demo's calendar) that inspects it
   --json                 print only a JSON summary at the end
   -h, --help             this help
 
@@ -180,6 +186,7 @@ Example:
           `(phase shift ${formatDuration(schedule.phaseShiftMs)}, cycle gap ${formatDuration(schedule.cycleGapMs)}); ` +
           `node state in ${dbPath}`,
       );
+      live.message(stagedFailuresNotice(poets.at(-1)?.name ?? "poet-c", timings.downMs));
       background.push(runFaultScript(poets, timings, clock, stop.signal));
       background.push(
         (async () => {
@@ -261,6 +268,9 @@ Example:
           epochMs,
           tickSize: DEMO_TICK_SIZE,
           nodeState: flag(parsed, "keep") ? dbPath : undefined,
+          inspect: flag(parsed, "keep")
+            ? inspectCommand(dbPath, schedule, DEMO_TICK_SIZE).join(" ")
+            : undefined,
           poets: poets.map((p) => ({
             name: p.name,
             url: p.mock.url,
@@ -293,7 +303,9 @@ Example:
         ? `${style.green("done")}: every identity has a NiPoST, in ${formatDuration(elapsedMs)}.\n`
         : `${style.red("not every identity got a NiPoST")}\n`,
     );
-    if (flag(parsed, "keep")) io.stdout.write(`node state kept in ${dbPath}\n`);
+    if (flag(parsed, "keep")) {
+      io.stdout.write(`${keptStateHelp(dbPath, schedule, DEMO_TICK_SIZE)}\n`);
+    }
     return ok ? EXIT_OK : EXIT_FAILURE;
   },
 };

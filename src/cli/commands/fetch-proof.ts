@@ -8,23 +8,23 @@
  */
 
 import { isRoundId } from "../../client/responses.js";
-import { ConfigError } from "../../errors.js";
-import { poetAddress } from "../../registration/poet-address.js";
 import { parseBytesArg } from "../bytes.js";
 import { type Command, startCommand, stringOption } from "../command.js";
-import { EXIT_OK, EXIT_VERIFICATION_FAILED } from "../exit-codes.js";
+import { EXIT_ATTENTION, EXIT_OK, EXIT_VERIFICATION_FAILED } from "../exit-codes.js";
 import { writeFileOrFail } from "../file-error.js";
 import { jsonText } from "../format.js";
 import {
   expectedPoetKey,
   fetchRoundProof,
   POET_REQUEST_OPTIONS,
+  parsePoetUrl,
   poetRequestOptions,
 } from "../poet-requests.js";
 import { checkProof } from "../proof-check.js";
 import { proofResponseJson } from "../proof-file.js";
 import { reportJson, reportText } from "../proof-report.js";
 import { parseTickSize, TICK_SIZE_HELP, TICK_SIZE_OPTION } from "../tick-size.js";
+import { UsageError } from "../usage-error.js";
 
 const OPTIONS = {
   ...POET_REQUEST_OPTIONS,
@@ -55,7 +55,8 @@ ${TICK_SIZE_HELP}
   --json                 machine-readable output
   -h, --help             this help
 
-Exit code 4 when the PoET has not published the proof of that round yet, 3 when it does not verify.
+Exit code 4 when the PoET has not published the proof of that round yet, 3 when it does not
+verify, 5 when it verifies but carries another PoET key than the expected one.
 
 Example:
   poet-client fetch-proof https://mainnet-poet-0.spacemesh.network 30 --out round-30.json`,
@@ -68,12 +69,12 @@ Example:
     });
     if (typeof start === "number") return start;
     const { parsed, json, io, style } = start;
-    const url = poetAddress(parsed.positionals[0] as string);
+    const url = parsePoetUrl("<url>", parsed.positionals[0] as string);
     const roundId = parsed.positionals[1] as string;
     if (!isRoundId(roundId)) {
-      throw new ConfigError(
+      throw new UsageError(
         "<round>",
-        `expected a round id such as 30, got ${JSON.stringify(roundId)}`,
+        `<round>: ${JSON.stringify(roundId)} is not a valid round id (a round id is a whole number such as 30)`,
       );
     }
     const tickSize = parseTickSize(stringOption(parsed, "tick-size"));
@@ -113,6 +114,6 @@ Example:
       io.stdout.write(`${reportText(report, style)}\n`);
       if (out !== undefined) io.stdout.write(`saved to ${out}\n`);
     }
-    return ok ? EXIT_OK : EXIT_VERIFICATION_FAILED;
+    return !report.valid ? EXIT_VERIFICATION_FAILED : ok ? EXIT_OK : EXIT_ATTENTION;
   },
 };

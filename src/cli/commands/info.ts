@@ -8,7 +8,6 @@
  */
 import { equalBytes, toHex } from "../../bytes.js";
 import { ConfigError } from "../../errors.js";
-import { poetAddress } from "../../registration/poet-address.js";
 import { type Command, startCommand } from "../command.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
 import {
@@ -24,6 +23,7 @@ import {
   expectedPoetKey,
   fetchPoetInfo,
   POET_REQUEST_OPTIONS,
+  parsePoetUrl,
   poetRequestOptions,
 } from "../poet-requests.js";
 
@@ -62,7 +62,7 @@ Example:
     const start = startCommand(this, argv, context, OPTIONS, { min: 1, max: 1, names: "<url>" });
     if (typeof start === "number") return start;
     const { parsed, json, io, style } = start;
-    const url = poetAddress(parsed.positionals[0] as string);
+    const url = parsePoetUrl("<url>", parsed.positionals[0] as string);
     const nowMs = io.clock.now();
     const { schedule: network, name } = scheduleFromOptions(parsed, nowMs);
     const expected = expectedPoetKey(parsed, url, name === "mainnet");

@@ -27,6 +27,7 @@ import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
 import { formatInstant, formatRelative, jsonText, table } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
 import { openExistingNodeState } from "../node-state-file.js";
+import { parsePoetUrl } from "../poet-requests.js";
 import type { Style } from "../style.js";
 import { parseTickSize, TICK_SIZE_HELP, TICK_SIZE_OPTION } from "../tick-size.js";
 
@@ -399,7 +400,7 @@ Example:
     const now = io.clock.now();
     const { schedule, name } = scheduleFromOptions(parsed, now);
     const tickSize = parseTickSize(stringOption(parsed, "tick-size"));
-    const poetList = listOption(parsed, "poet");
+    const poetList = listOption(parsed, "poet").map((url) => parsePoetUrl("--poet", url));
     const state = await openExistingNodeState(db, io.signal, { readonly: true });
     try {
       const { identities, inconsistencies, failures } = await nodeStatus(state, {

@@ -13,7 +13,6 @@
  */
 import { toHex } from "../../bytes.js";
 import { ConfigError } from "../../errors.js";
-import { poetAddress } from "../../registration/poet-address.js";
 import { type PhaseSwitchPlan, planPhaseSwitch, type RoundSchedule } from "../../schedule/index.js";
 import type { NodeState } from "../../storage/index.js";
 import {
@@ -33,8 +32,10 @@ import {
   fetchPoetInfo,
   POET_REQUEST_OPTIONS,
   type PoetRequestOptions,
+  parsePoetUrl,
   poetRequestOptions,
 } from "../poet-requests.js";
+import { asUsageError } from "../usage-error.js";
 
 const OPTIONS = {
   ...NETWORK_OPTIONS,
@@ -186,7 +187,7 @@ Example:
     if (db === undefined) throw new ConfigError("--db", "is required");
     const toUrls = listOption(parsed, "to");
     if (toUrls.length === 0) throw new ConfigError("--to", "give at least one PoET of the new set");
-    const targets = toUrls.map(poetAddress);
+    const targets = toUrls.map((url) => parsePoetUrl("--to", url));
     const nowMs = io.clock.now();
     const atText = stringOption(parsed, "at");
     const at = atText === undefined ? new Date(nowMs) : parseInstant("--at", atText, nowMs);
@@ -199,7 +200,14 @@ Example:
       },
       poetRequestOptions(parsed, 10_000, io.signal),
     );
-    const to = from.withPhase(phase);
+    let to: RoundSchedule;
+    try {
+      to = from.withPhase(phase);
+    } catch (err) {
+      throw phase.source === "command line"
+        ? asUsageError(err, { phaseShiftMs: "--to-phase-shift", cycleGapMs: "--to-cycle-gap" })
+        : asUsageError(err, { phaseShiftMs: "--to", cycleGapMs: "--to" });
+    }
     const dryRun = flag(parsed, "dry-run");
     const acceptLoss = flag(parsed, "accept-loss");
 

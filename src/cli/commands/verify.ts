@@ -11,7 +11,7 @@
 import { parseBytesArg } from "../bytes.js";
 import { type Command, startCommand, stringOption } from "../command.js";
 import { parseCount } from "../duration.js";
-import { EXIT_OK, EXIT_VERIFICATION_FAILED } from "../exit-codes.js";
+import { EXIT_ATTENTION, EXIT_OK, EXIT_VERIFICATION_FAILED } from "../exit-codes.js";
 import { jsonText, table } from "../format.js";
 import { checkProof, type ProofReport } from "../proof-check.js";
 import { readProofFile } from "../proof-file.js";
@@ -48,6 +48,9 @@ ${TICK_SIZE_HELP}
   --json                 machine-readable output
   -h, --help             this help
 
+Exit code 3 when a proof does not verify, 5 when it verifies but carries another PoET key than
+the expected one (--pubkey).
+
 Example:
   poet-client verify round-30.json --challenge 61dd44fc03cbfef76ab5b7d515ce3f2a48aae5d6371965ee13715b06d377b3a1`,
 
@@ -66,7 +69,7 @@ Example:
       expectedPubkey:
         pubkeyText === undefined ? undefined : parseBytesArg("--pubkey", pubkeyText, 32),
       securityParam:
-        paramText === undefined ? undefined : parseCount("--security-param", paramText, 1000),
+        paramText === undefined ? undefined : parseCount("--security-param", paramText, 1000, 1),
       signal: io.signal,
     };
     const file = parsed.positionals[0] as string;
@@ -78,6 +81,7 @@ Example:
     const ok = vectorFile
       ? reports.every((r) => r.expected ?? r.valid)
       : reports.every((r) => r.valid && r.pubkeyMatches !== false);
+    const keyMismatch = !vectorFile && reports.every((r) => r.valid) && !ok;
 
     if (json) {
       const body =
@@ -108,6 +112,6 @@ Example:
           (vectorFile ? `, ${unexpected} not as expected\n` : "\n"),
       );
     }
-    return ok ? EXIT_OK : EXIT_VERIFICATION_FAILED;
+    return ok ? EXIT_OK : keyMismatch ? EXIT_ATTENTION : EXIT_VERIFICATION_FAILED;
   },
 };

@@ -5,13 +5,16 @@
  * second — the round's calendar with countdowns, what each identity is waiting for, each PoET's
  * state — built only from the registration manager's typed events (docs/node-client.md §7 item
  * 13) and the mocks' state. Elsewhere (a pipe, CI): one plain line per event, so a log reads as a
- * story. The view never drives anything; it only listens.
+ * story, and between events a line with the countdown to the next instant of the calendar, so that
+ * a log never goes quiet for long without saying what it waits for. Failures the demo stages on
+ * purpose are labelled as staged, so that nobody mistakes them for bugs. The view never drives
+ * anything; it only listens.
  */
 import { toHex } from "../../bytes.js";
 import type { Clock } from "../../clock.js";
 import type { RegistrationEvent } from "../../registration/index.js";
 import type { RoundSchedule } from "../../schedule/index.js";
-import { formatDuration } from "../format.js";
+import { formatDuration, formatInstant } from "../format.js";
 import type { TextSink } from "../io.js";
 import { type Style, visibleLength } from "../style.js";
 import type { DemoPoet } from "./demo-scenario.js";
@@ -52,6 +55,8 @@ export class DemoView {
   /** Failed submits per identity and PoET since the last success: only the first is printed. */
   readonly #retries = new Map<string, number>();
   #drawnLines = 0;
+  /** When the last plain line was printed (clock time): a pipe gets a countdown after a silence. */
+  #lastLineAt: number;
 
   constructor(options: {
     out: TextSink;
@@ -73,6 +78,7 @@ export class DemoView {
     this.#live = options.live && !options.quiet;
     this.#quiet = options.quiet;
     this.#startedAt = options.clock.now();
+    this.#lastLineAt = this.#startedAt;
     for (const p of options.poets) this.#names.set(p.mock.url, p.name);
     options.identities.forEach((nodeId, i) => {
       this.#identities.set(toHex(nodeId), {
@@ -97,10 +103,24 @@ export class DemoView {
   /** Feeds one manager event into the view. */
   onEvent(event: RegistrationEvent): void {
     const line = this.#apply(event);
-    if (line !== undefined && !this.#live && !this.#quiet) {
-      const elapsed = ((event.at.getTime() - this.#startedAt) / 1000).toFixed(1).padStart(5);
-      this.#out.write(`[${elapsed}s] ${line}\n`);
-    }
+    if (line !== undefined && !this.#live && !this.#quiet) this.#line(event.at.getTime(), line);
+  }
+
+  #line(at: number, text: string): void {
+    const elapsed = ((at - this.#startedAt) / 1000).toFixed(1).padStart(5);
+    this.#out.write(`[${elapsed}s] ${text}\n`);
+    this.#lastLineAt = Math.max(this.#lastLineAt, at);
+  }
+
+  /** How long a pipe may stay silent before the view prints where the round stands. */
+  get #quietLimitMs(): number {
+    return Math.max(2000, Math.round(this.#schedule.epochDurationMs / 8));
+  }
+
+  /** The name of the PoET at `poet` with " (staged)" when the demo is failing it on purpose. */
+  #staged(poet: string): string {
+    const staged = this.#poets.find((p) => p.name === poet)?.fault;
+    return staged === undefined ? "" : ` — staged: the demo made ${poet} ${describeFault(staged)}`;
   }
 
   /** Prints a plain message (between frames on a terminal). */
@@ -108,6 +128,7 @@ export class DemoView {
     if (this.#quiet) return;
     if (this.#live) this.#erase();
     this.#out.write(`${text}\n`);
+    this.#lastLineAt = Math.max(this.#lastLineAt, this.#clock.now());
   }
 
   #identity(nodeId: Uint8Array): IdentityView | undefined {
@@ -154,14 +175,16 @@ export class DemoView {
           event.nextAttemptAt === undefined
             ? "gives up for this round"
             : `retries every ${formatDuration(event.nextAttemptAt.getTime() - event.at.getTime())} or so`;
-        return `${v.label}: ${s.yellow(`${poet} failed`)} (${shortError(event.error.message)}); ${retry}`;
+        return `${v.label}: ${s.yellow(`${poet} failed`)} (${shortError(event.error.message)}); ${retry}${this.#staged(poet)}`;
       }
       case "waiting-for-round-end": {
         const v = this.#identity(event.nodeId);
         if (v === undefined) return undefined;
         v.state = `waiting for the round end (${v.registeredAt.size}/${this.#poets.length} PoETs)`;
         v.until = event.queryAt.getTime();
-        return `${v.label}: registered with ${event.poets.map((p) => this.poetName(p)).join(", ")}; waits for round ${event.round} to end`;
+        const end = event.roundEnd;
+        const left = formatSeconds(end.getTime() - event.at.getTime());
+        return `${v.label}: registered with ${event.poets.map((p) => this.poetName(p)).join(", ")}; waits for round ${event.round} to end at ${formatInstant(end)} (in ${left})`;
       }
       case "proof-downloaded": {
         const poet = this.poetName(event.poet);
@@ -180,7 +203,7 @@ export class DemoView {
             ? "stops asking"
             : `asks again in ${formatDuration(event.nextAttemptAt.getTime() - event.at.getTime())}`;
         if (notReady) return `${poet}: proof of round ${event.roundId} not published yet; ${retry}`;
-        return `${poet}: ${s.yellow("proof download failed")} (${shortError(event.error.message)}); ${retry}`;
+        return `${poet}: ${s.yellow("proof download failed")} (${shortError(event.error.message)}); ${retry}${this.#staged(poet)}`;
       }
       case "proof-rejected":
         return `${this.poetName(event.poet)}: ${s.red("proof rejected")}: ${shortError(event.error.message)}`;
@@ -238,9 +261,18 @@ export class DemoView {
     }
   }
 
-  /** Draws one frame of the live view (terminal only). */
+  /**
+   * Draws one frame of the live view on a terminal; in a pipe, prints the countdown line when
+   * nothing was printed for a while.
+   */
   draw(): void {
-    if (!this.#live) return;
+    if (!this.#live) {
+      const now = this.#clock.now();
+      if (!this.#quiet && now - this.#lastLineAt >= this.#quietLimitMs) {
+        this.#line(now, this.#countdownLine(now));
+      }
+      return;
+    }
     const lines = this.#frame();
     this.#erase();
     this.#out.write(`${ESC}[?25l${lines.join("\n")}\n`);
@@ -266,22 +298,35 @@ export class DemoView {
     return ms > 0 ? this.#style.cyan(` ${formatSeconds(ms)}`) : "";
   }
 
+  /** Where round 0 stands at `now` and how long until its next instant. */
+  #phase(now: number): string {
+    const s = this.#style;
+    const sch = this.#schedule;
+    const regClose = sch.registrationDeadline(0).getTime();
+    const end = sch.roundEnd(0).getTime();
+    return now < regClose
+      ? `registration open, closes in ${s.cyan(formatSeconds(regClose - now))}`
+      : now < end
+        ? `executing, ends in ${s.cyan(formatSeconds(end - now))}`
+        : `cycle gap: proofs, PoST, NiPoST (next round in ${formatSeconds(sch.roundStart(1).getTime() - now)})`;
+  }
+
+  /** The line a pipe gets after a silence: the round's state and what the identities wait for. */
+  #countdownLine(now: number): string {
+    const waiting = [...this.#identities.values()].filter((v) => !v.done && !v.failed);
+    const states = new Map<string, number>();
+    for (const v of waiting) states.set(v.state, (states.get(v.state) ?? 0) + 1);
+    const what = [...states].map(([state, n]) => `${n} ${state}`).join(", ");
+    return `round 0: ${this.#phase(now)}${what === "" ? "" : `; identities: ${what}`}`;
+  }
+
   #frame(): string[] {
     const s = this.#style;
     const now = this.#clock.now();
-    const sch = this.#schedule;
     const elapsed = formatSeconds(now - this.#startedAt);
-    const regClose = sch.registrationDeadline(0).getTime();
-    const end = sch.roundEnd(0).getTime();
-    const phase =
-      now < regClose
-        ? `registration open, closes in ${s.cyan(formatSeconds(regClose - now))}`
-        : now < end
-          ? `executing, ends in ${s.cyan(formatSeconds(end - now))}`
-          : `cycle gap: proofs, PoST, NiPoST (next round in ${formatSeconds(sch.roundStart(1).getTime() - now)})`;
     const lines = [
       s.bold(`PoET demo — ${elapsed}`) + s.dim("  (Ctrl-C stops)"),
-      `round 0: ${phase}`,
+      `round 0: ${this.#phase(now)}`,
       "",
       s.bold("identities"),
     ];
@@ -296,7 +341,7 @@ export class DemoView {
       const round = p.mock.state.round(0);
       const regs = round?.registrations.length ?? 0;
       const proof = this.#proofs.get(p.name);
-      const status = p.fault === undefined ? s.green("up") : s.red(p.fault);
+      const status = p.fault === undefined ? s.green("up") : s.red(`${p.fault} (staged)`);
       const proofText =
         proof === undefined
           ? s.dim("no proof yet")
@@ -307,6 +352,63 @@ export class DemoView {
     }
     return lines;
   }
+}
+
+/** A fault the demo's script set, as the rest of a sentence ("made poet-c …"). */
+function describeFault(fault: string): string {
+  return fault === "down" ? "unreachable on purpose" : `answer ${fault} on purpose`;
+}
+
+/**
+ * What the demo says at the start about the failures it stages, so that they read as intended.
+ *
+ * @example
+ * ```ts
+ * view.message(stagedFailuresNotice("poet-c", timings.downMs));
+ * ```
+ */
+export function stagedFailuresNotice(poet: string, downMs: number): string {
+  return (
+    `staged failures: ${poet} is unreachable for the first ${formatDuration(downMs)} and refuses ` +
+    "two proof requests (503) when the round ends, on purpose, to show retries and a late better proof"
+  );
+}
+
+/**
+ * How to look at a demo's kept node state with `poet-client status`: the demo's calendar is not
+ * mainnet's, so the command passes it with the calendar flags, and the demo's tick size.
+ *
+ * @example
+ * ```ts
+ * io.stdout.write(`${keptStateHelp(dbPath, schedule, 100n)}\n`);
+ * ```
+ */
+export function keptStateHelp(dbPath: string, schedule: RoundSchedule, tickSize: bigint): string {
+  return `node state kept in ${dbPath}; inspect it with:\n  ${inspectCommand(dbPath, schedule, tickSize).join(" ")}`;
+}
+
+/** The `poet-client status` command line for a kept demo state (see {@link keptStateHelp}). */
+export function inspectCommand(
+  dbPath: string,
+  schedule: RoundSchedule,
+  tickSize: bigint,
+): string[] {
+  return [
+    "poet-client",
+    "status",
+    "--db",
+    /^[\w./-]+$/.test(dbPath) ? dbPath : `'${dbPath.replace(/'/g, "'\\''")}'`,
+    "--genesis",
+    schedule.genesis.toISOString(),
+    "--epoch",
+    `${schedule.epochDurationMs}ms`,
+    "--phase-shift",
+    `${schedule.phaseShiftMs}ms`,
+    "--cycle-gap",
+    `${schedule.cycleGapMs}ms`,
+    "--tick-size",
+    tickSize.toString(),
+  ];
 }
 
 function padVisible(text: string, width: number): string {
