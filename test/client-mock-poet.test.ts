@@ -153,7 +153,11 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
         certifier: { url: certifier.url, pubkey: certifier.pubkey },
         powDifficulty: 6,
       });
-      await using client = createPoetClient({ url: poet.urlFor(protocol), protocol, clock: poetClock });
+      await using client = createPoetClient({
+        url: poet.urlFor(protocol),
+        protocol,
+        clock: poetClock,
+      });
       const certificates = new CertificateCache({ clock: nodeClock, renewBeforeMs: 0 });
 
       // 401 (expired at the PoET) → re-certify, now on the PoET's time → accepted.
