@@ -23,6 +23,7 @@ import {
   httpExchange,
   type PoetProtocol,
 } from "../src/transport/index.js";
+import { build, drive, identity, ofType, ready, setup } from "./registration-harness.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const GENESIS = Date.parse("2024-06-01T00:00:00Z");
@@ -349,6 +350,38 @@ describe("keep-alive connections", () => {
     } finally {
       agent.destroy();
       await close();
+    }
+  });
+});
+
+describe("the registration manager with a PoET configured on the wrong port", () => {
+  it("registers with the others and gives up on that PoET at once, naming the mistake", async () => {
+    const h = await setup([{ layout: "real-server" }, { layout: "real-server" }]);
+    try {
+      const [good, misconfigured] = h.poets as [MockPoet, MockPoet];
+      await h.manager.close();
+      await h.restart({
+        poets: [
+          { url: good.restUrl, pubkey: good.info.servicePubkey },
+          // gRPC at the REST gateway's port: a real-server layout answers in HTTP/1.1.
+          {
+            url: misconfigured.restUrl,
+            pubkey: misconfigured.info.servicePubkey,
+            protocol: "grpc",
+          },
+        ],
+      });
+      const nipost = ready(await drive(h.clock, build(h, identity(1))));
+      assert.equal(nipost.poet, good.restUrl);
+      const failed = ofType(h.events, "registration-failed");
+      assert.equal(failed.length, 1, failed.map((e) => e.error.message).join("\n"));
+      const [event] = failed;
+      assert.ok(event?.error instanceof PoetRpcError);
+      assert.equal(event.error.kind, "wrong-protocol");
+      assert.equal(event.nextAttemptAt, undefined);
+      assert.match(event.error.message, /REST gateway port/);
+    } finally {
+      await h.close();
     }
   });
 });

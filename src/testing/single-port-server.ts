@@ -12,7 +12,8 @@
  * never listens itself. With one version, every connection goes to that server, and a client of
  * the other version meets what it would meet at the real server: an HTTP/1.1-only port answers the
  * HTTP/2 preface with an HTTP/1.1 400 and closes; an HTTP/2-only port answers HTTP/1.1 with its
- * own SETTINGS frame and a GOAWAY, which no HTTP/1.1 parser accepts.
+ * own SETTINGS frame (grpc-go, too, writes its SETTINGS before it reads the client's preface, then
+ * closes), which no HTTP/1.1 parser accepts.
  *
  * Every socket and HTTP/2 session is tracked, so that {@link SinglePortServer.close} (and
  * {@link SinglePortServer.down}) end all of them at once — idle keep-alive connections and gRPC

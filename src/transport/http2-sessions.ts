@@ -36,21 +36,10 @@ export class GuardedHttp2Sessions {
   readonly authority: string;
   readonly #manager: Http2SessionManager;
   readonly #sessions = new Set<http2.Http2Session>();
-  #lastError: unknown;
 
   constructor(baseUrl: string) {
     this.#manager = new Http2SessionManager(baseUrl);
     this.authority = this.#manager.authority;
-  }
-
-  /** The last error a session reported (for diagnostics; calls get theirs from their streams). */
-  get lastError(): unknown {
-    return this.#lastError;
-  }
-
-  /** How many sessions are open now. */
-  get openSessions(): number {
-    return this.#sessions.size;
   }
 
   /** Opens a stream, on a new session if needed, and guards that session. */
@@ -83,9 +72,8 @@ export class GuardedHttp2Sessions {
   #guard(session: http2.Http2Session | undefined): void {
     if (session === undefined || this.#sessions.has(session)) return;
     this.#sessions.add(session);
-    session.on("error", (err) => {
-      this.#lastError = err;
-    });
+    // Swallowed on purpose: each call on the session gets the failure through its own stream.
+    session.on("error", () => {});
     session.once("close", () => this.#sessions.delete(session));
   }
 }
