@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as http from "node:http";
 import * as http2 from "node:http2";
-import type * as net from "node:net";
+import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
@@ -21,6 +21,7 @@ import {
   createPoetTransport,
   DEFAULT_MAX_RESPONSE_BYTES,
   httpExchange,
+  notGatewayReply,
   type PoetProtocol,
 } from "../src/transport/index.js";
 import { build, drive, identity, ofType, ready, setup } from "./registration-harness.js";
@@ -224,6 +225,36 @@ describe("a client pointed at a port that does not speak its protocol", () => {
       assert.equal(web.connections.length, 1);
     } finally {
       await web.close();
+    }
+  });
+});
+
+describe("the classification of other answers", () => {
+  it("a 404 or 405 page that is not the gateway's JSON is a wrong URL; other statuses are not", () => {
+    assert.match(notGatewayReply(404, "text/html; charset=utf-8") ?? "", /REST gateway URL/);
+    assert.match(notGatewayReply(405, "text/plain") ?? "", /HTTP 405 text\/plain/);
+    assert.equal(notGatewayReply(404, "application/json"), undefined);
+    assert.equal(notGatewayReply(404, undefined), undefined);
+    assert.equal(notGatewayReply(429, "text/html"), undefined);
+    assert.equal(notGatewayReply(503, "text/html"), undefined);
+  });
+
+  it("a connection closed under a gRPC call is a retriable network failure", async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.once("data", () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const err = await callInfo(`http://127.0.0.1:${port}`, "grpc");
+      assert.ok(err instanceof PoetRpcError, String(err));
+      assert.equal(err.retriable, true, err.message);
+      assert.equal(err.kind, "network");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
