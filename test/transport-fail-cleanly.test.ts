@@ -172,15 +172,17 @@ describe("a client pointed at a port that does not speak its protocol", () => {
     }
   });
 
-  it("a 502 in HTML from a proxy stays a retriable failure", async () => {
-    const proxy = await startH2Server(502, "text/html", "<html>Bad Gateway</html>");
-    try {
-      const err = await callInfo(proxy.url, "grpc");
-      assert.ok(err instanceof PoetRpcError);
-      assert.equal(err.retriable, true);
-      assert.notEqual(err.kind, "wrong-protocol");
-    } finally {
-      await proxy.close();
+  it("a proxy's 502, 503 or 429 in HTML stays a retriable failure", async () => {
+    for (const status of [502, 503, 429]) {
+      const proxy = await startH2Server(status, "text/html", "<html>Try later</html>");
+      try {
+        const err = await callInfo(proxy.url, "grpc");
+        assert.ok(err instanceof PoetRpcError);
+        assert.equal(err.retriable, true, `${status}: ${err.message}`);
+        assert.notEqual(err.kind, "wrong-protocol");
+      } finally {
+        await proxy.close();
+      }
     }
   });
 

@@ -17,7 +17,9 @@
  *   that is not Connect's; no PoET method is ever unimplemented on a PoET that serves Connect.
  *
  * A 5xx is never read as a mismatch: a proxy in front of a PoET answers 502/503 in HTML while the
- * PoET restarts, and that must stay retriable.
+ * PoET restarts, and that must stay retriable. Nor are the statuses a proxy uses for what they
+ * mean whatever the protocol (401, 403, 407 for access; 408, 429 for "later"): those keep their
+ * own classification.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { PoetProtocol } from "./poet-transport.js";
@@ -83,6 +85,8 @@ export function notGatewayReply(
   return `answered with HTTP ${status} ${contentType}, not the PoET gateway's JSON: is this the PoET's REST gateway URL? A gRPC port takes protocol "grpc" (--protocol grpc)`;
 }
 
+/** Statuses that mean the same from a proxy as from the server; never a mismatch. */
+const PROXY_STATUSES = new Set([401, 403, 407, 408, 429]);
 const GRPC_CONTENT_TYPE = /^application\/grpc(\+|;|$)/i;
 const CONNECT_CONTENT_TYPE = /^application\/(proto|json)(;|$)/i;
 
@@ -107,7 +111,7 @@ export function protocolMismatch(err: unknown, protocol: "grpc" | "connect"): st
   const status = /^HTTP (\d{3})\b/.exec(err.rawMessage)?.[1];
   if (status !== undefined) {
     const code = Number(status);
-    if (code >= 500) return undefined;
+    if (code >= 500 || PROXY_STATUSES.has(code)) return undefined;
     const expected = protocol === "grpc" ? GRPC_CONTENT_TYPE : CONNECT_CONTENT_TYPE;
     const foreign = contentType === undefined || !expected.test(contentType);
     if (foreign || code === 404 || code === 415) {
