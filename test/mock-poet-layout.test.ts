@@ -4,6 +4,7 @@
  * (docs/protocol.md §1.5; test/fixtures/real-server).
  */
 import assert from "node:assert/strict";
+import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -58,6 +59,34 @@ function grpcCall(url: string, path: string): Promise<{ status: string; message:
   });
 }
 
+/** One HTTP/1.1 request on its own connection; resolves with the status and the body. */
+function http1(
+  url: string,
+  method: string,
+  body?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method,
+        agent: false,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 const HTTP2_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 describe("the mock PoET's one-port layout (the default)", () => {
@@ -106,13 +135,9 @@ describe("the mock PoET in the real server's layout", () => {
   });
 
   it("answers a Connect path on the REST port like the gateway: 404 Not Found", async () => {
-    const res = await fetch(`${poet.restUrl}/rpc.api.v1.PoetService/Info`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: "{}",
-    });
+    const res = await http1(`${poet.restUrl}/rpc.api.v1.PoetService/Info`, "POST", "{}");
     assert.equal(res.status, 404);
-    assert.deepEqual(await res.json(), { code: 5, message: "Not Found", details: [] });
+    assert.deepEqual(JSON.parse(res.body), { code: 5, message: "Not Found", details: [] });
   });
 
   it("answers unknown gRPC services and methods like grpc-go: Unimplemented", async () => {
@@ -139,7 +164,7 @@ describe("the mock PoET in the real server's layout", () => {
     await poet.faults.up();
     await poet.restart();
     assert.deepEqual([poet.port, Number(new URL(poet.grpcUrl).port)], ports);
-    assert.equal((await fetch(`${poet.restUrl}/v1/info`)).status, 200);
+    assert.equal((await http1(`${poet.restUrl}/v1/info`, "GET")).status, 200);
     assert.equal((await grpcCall(poet.grpcUrl, "/rpc.api.v1.PoetService/Info")).status, "0");
   });
 });
