@@ -214,7 +214,10 @@ describe("a client pointed at a port that does not speak its protocol", () => {
     }
   });
 
-  it("the client gives up at once instead of retrying a wrong-protocol failure", async () => {
+  // A regression would wait forever; the limit only turns that into a failure.
+  it("the client gives up at once instead of retrying a wrong-protocol failure", {
+    timeout: 60_000,
+  }, async () => {
     const clock = new ManualClock(GENESIS);
     const web = await startWebServer(200, "text/html", "<html></html>");
     try {
@@ -331,7 +334,10 @@ describe("keep-alive connections", () => {
     }
   });
 
-  it("an idle connection is closed by the client, not left for the server to drop", async () => {
+  // A regression would wait forever; the limit only turns that into a failure.
+  it("an idle connection is closed by the client, not left for the server to drop", {
+    timeout: 60_000,
+  }, async () => {
     const connections: net.Socket[] = [];
     const server = http.createServer((_req, res) => res.end("{}"));
     server.keepAliveTimeout = 600_000;
