@@ -120,9 +120,9 @@ export function protocolMismatch(err: unknown, protocol: "grpc" | "connect"): st
     return undefined;
   }
   if (protocol === "connect" && err.code === Code.Unimplemented) {
-    // Every PoetService method exists on a PoET that serves Connect; an Unimplemented without a
-    // Connect error body is the 404 of something else, such as the REST gateway.
-    const what = contentType === undefined ? "Unimplemented" : `a 404 in ${contentType}`;
+    // Every PoetService method exists on a PoET that serves Connect, so Unimplemented means that
+    // this URL has no PoetService over Connect: most often the REST gateway's 404 "Not Found".
+    const what = contentType === undefined ? "Unimplemented" : `Unimplemented (${contentType})`;
     return explain(protocol, what);
   }
   return undefined;
