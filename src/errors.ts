@@ -96,6 +96,7 @@ export type PoetRpcErrorKind =
   | "rate-limited"
   | "response-too-large"
   | "bad-response"
+  | "wrong-protocol"
   | "network"
   | "timeout"
   | "unknown";

@@ -59,12 +59,15 @@ function certifyAt(): CertifyCallback {
 }
 
 for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
+  // REST and gRPC against the real server's layout (separate ports); Connect, which real PoETs do
+  // not serve, against the one-port layout.
+  const layout = protocol === "connect" ? "one-port" : "real-server";
   describe(`the PoET client over ${protocol} against the mock PoET`, () => {
     it("registers three nodes with proof of work, waits for the round and verifies the proof", async () => {
       const clock = new ManualClock(GENESIS);
-      await using poet = await startMockPoet({ clock, powDifficulty: 6 });
+      await using poet = await startMockPoet({ layout, clock, powDifficulty: 6 });
       await using client = createPoetClient({
-        url: poet.url,
+        url: poet.urlFor(protocol),
         protocol,
         clock,
         servicePubkey: poet.info.servicePubkey,
@@ -115,11 +118,12 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
       const clock = new ManualClock(GENESIS);
       await using certifier = await startMockCertifier({ clock });
       await using poet = await startMockPoet({
+        layout,
         clock,
         certifier: { url: certifier.url, pubkey: certifier.pubkey },
         powDifficulty: 6,
       });
-      await using client = createPoetClient({ url: poet.url, protocol, clock });
+      await using client = createPoetClient({ url: poet.urlFor(protocol), protocol, clock });
       const info = await client.info();
       assert.equal(hex(info.certifier?.pubkey ?? new Uint8Array()), hex(certifier.pubkey));
       const result = await submitAs(client, 0, { certify: certifyAt(), clock });
@@ -144,11 +148,16 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
         rule: () => (refuse ? "no more certificates" : true),
       });
       await using poet = await startMockPoet({
+        layout,
         clock: poetClock,
         certifier: { url: certifier.url, pubkey: certifier.pubkey },
         powDifficulty: 6,
       });
-      await using client = createPoetClient({ url: poet.url, protocol, clock: poetClock });
+      await using client = createPoetClient({
+        url: poet.urlFor(protocol),
+        protocol,
+        clock: poetClock,
+      });
       const certificates = new CertificateCache({ clock: nodeClock, renewBeforeMs: 0 });
 
       // 401 (expired at the PoET) → re-certify, now on the PoET's time → accepted.
@@ -179,9 +188,9 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
 
     it("detects a proof carrying another service key", async () => {
       const clock = new ManualClock(GENESIS);
-      await using poet = await startMockPoet({ clock });
+      await using poet = await startMockPoet({ layout, clock });
       await using client = createPoetClient({
-        url: poet.url,
+        url: poet.urlFor(protocol),
         protocol,
         clock,
         servicePubkey: poet.info.servicePubkey,
@@ -191,7 +200,7 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
       poet.faults.wrongServiceKey = true;
       await assert.rejects(client.proof("0"), WrongServiceKeyError);
       await using other = createPoetClient({
-        url: poet.url,
+        url: poet.urlFor(protocol),
         protocol,
         clock,
         servicePubkey: new Uint8Array(32),
@@ -201,9 +210,9 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
 
     it("retries a PoET that fails with 5xx until it accepts", async () => {
       const clock = new ManualClock(GENESIS);
-      await using poet = await startMockPoet({ clock });
+      await using poet = await startMockPoet({ layout, clock });
       await using client = createPoetClient({
-        url: poet.url,
+        url: poet.urlFor(protocol),
         protocol,
         clock,
         retryDelayMs: 10,
@@ -236,9 +245,9 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
 
     it("caps oversize proofs, times out a hanging PoET and reports a PoET that is down", async () => {
       const clock = new ManualClock(GENESIS);
-      await using poet = await startMockPoet({ clock });
+      await using poet = await startMockPoet({ layout, clock });
       await using client = createPoetClient({
-        url: poet.url,
+        url: poet.urlFor(protocol),
         protocol,
         clock,
         maxResponseBytes: 20_000,
@@ -278,8 +287,8 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
 
     it("reports the mock's refusals with the real server's kinds", async () => {
       const clock = new ManualClock(GENESIS);
-      await using poet = await startMockPoet({ clock });
-      await using client = createPoetClient({ url: poet.url, protocol, clock });
+      await using poet = await startMockPoet({ layout, clock });
+      await using client = createPoetClient({ url: poet.urlFor(protocol), protocol, clock });
       const signer = nodes[0] as (typeof nodes)[number];
       await submitAuthorized({ client, signer, prefix, challenge: challengeOf(0), clock });
       await assert.rejects(

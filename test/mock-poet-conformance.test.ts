@@ -118,6 +118,7 @@ describe("the mock PoET over REST", () => {
   before(async () => {
     clock = new ManualClock(GENESIS);
     poet = await startMockPoet({
+      layout: "real-server",
       clock,
       genesis: new Date(GENESIS),
       epochDurationMs: 4000,

@@ -61,6 +61,8 @@ async function startLike(server: ServerConfig, exchanges: Exchange[], clock: Man
   const certifierPubkey = flag(server, "certifier-pubkey");
   const maxMembers = flag(server, "max-round-members");
   return startMockPoet({
+    // The real server's layout: the REST gateway and gRPC on separate ports, no Connect.
+    layout: "real-server",
     clock,
     genesis: new Date(server.genesis_time),
     epochDurationMs: server.schedule_seconds.epoch_duration * 1000,
@@ -118,7 +120,7 @@ interface GrpcReply {
 
 function sendGrpc(poet: MockPoet, e: GrpcExchange): Promise<GrpcReply> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(poet.url);
+    const session = http2.connect(poet.grpcUrl);
     session.on("error", reject);
     const stream = session.request({
       ":method": "POST",

@@ -112,7 +112,10 @@ export interface RetryCallOptions extends CallOptions {
 export interface PoetClientOptions {
   /** The PoET's base URL. */
   url: string;
-  /** Wire protocol (default `"rest"`, the only one public PoETs expose). */
+  /**
+   * Wire protocol (default `"rest"`, the only one public PoETs expose). A real PoET serves REST and
+   * gRPC on separate ports (`url` must name the port of the protocol) and no Connect.
+   */
   protocol?: PoetProtocol | undefined;
   /** The PoET's expected service key; info and proof responses must carry it. */
   servicePubkey?: Uint8Array | undefined;

@@ -28,6 +28,7 @@ export { parseCertifyRequest, startMockCertifier } from "./mock-certifier.js";
 export type {
   MockPoet,
   MockPoetInfo,
+  MockPoetLayout,
   MockPoetOptions,
   MockPoetState,
 } from "./mock-poet.js";

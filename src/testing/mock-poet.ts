@@ -2,11 +2,19 @@
  * @module testing/mock-poet
  *
  * A PoET server for tests and demos: the real server's API, checks, rounds and proofs
- * (docs/protocol.md §1–§4), with rounds of seconds instead of two weeks, on one loopback port.
+ * (docs/protocol.md §1–§4), with rounds of seconds instead of two weeks, on loopback.
  *
- * One `PoetService` implementation serves three protocols on that port: the REST gateway JSON
- * (`/v1/...`, what go-spacemesh uses), gRPC over HTTP/2 cleartext and Connect
- * (`/rpc.api.v1.PoetService/...`, HTTP/1.1 or HTTP/2). Rounds follow the real schedule formulas
+ * One `PoetService` implementation serves it in one of two layouts:
+ *
+ * - `"one-port"` (the default, for convenience): the REST gateway JSON (`/v1/...`, what
+ *   go-spacemesh uses), gRPC over HTTP/2 cleartext and Connect (`/rpc.api.v1.PoetService/...`,
+ *   HTTP/1.1 or HTTP/2) all on one port, so one URL works with every protocol.
+ * - `"real-server"`: like the real server (docs/protocol.md §1.5) — the REST gateway on one port,
+ *   HTTP/1.1 only; gRPC on another, HTTP/2 only, answering an unknown service or method the way
+ *   grpc-go does; no Connect anywhere. A client configured with the wrong port or protocol fails
+ *   here as it would against a real PoET.
+ *
+ * Rounds follow the real schedule formulas
  * (§3.1) driven by an injected {@link Clock}; with a `ManualClock` a test moves time forward and
  * the next request sees the round closed, proven and the PoW challenge rotated. Proofs are real,
  * built by the TypeScript prover over the membership root of the round's members, with a
@@ -36,7 +44,12 @@ import { MockPoetRounds, type MockRound } from "./mock-poet-state.js";
 import { type PowParameters, PowVerifier } from "./pow-check.js";
 import { createRestGateway, MAX_REQUEST_BYTES } from "./rest-gateway.js";
 import { signingSeed } from "./signing-key.js";
-import { SinglePortServer } from "./single-port-server.js";
+import {
+  type NodeServerRequest,
+  type NodeServerResponse,
+  SinglePortServer,
+  sendResponse,
+} from "./single-port-server.js";
 
 /** Settings of {@link startMockPoet}; every one has a loopback-friendly default. */
 export interface MockPoetOptions {
@@ -71,11 +84,21 @@ export interface MockPoetOptions {
   leavesPerRound?: bigint | number | ((round: number) => bigint);
   /** Drives rounds and certificate expiry. Default: the system clock. */
   clock?: Clock;
-  /** Port to bind on 127.0.0.1. Default 0 (any free port). */
+  /**
+   * `"one-port"` (default): REST, gRPC and Connect on one port. `"real-server"`: the REST gateway
+   * (HTTP/1.1) and gRPC (HTTP/2) on separate ports and no Connect, as a real PoET serves them.
+   */
+  layout?: MockPoetLayout;
+  /** Port to bind on 127.0.0.1 (the REST gateway's in the real-server layout). Default 0 (any free port). */
   port?: number;
+  /** The gRPC port in the real-server layout. Default 0 (any free port). */
+  grpcPort?: number;
   /** Aborts the start. */
   signal?: AbortSignal;
 }
+
+/** How a mock PoET lays out its protocols on ports; see {@link MockPoetOptions.layout}. */
+export type MockPoetLayout = "one-port" | "real-server";
 
 /** What `/v1/info` says, in the library's units. */
 export interface MockPoetInfo {
@@ -102,9 +125,26 @@ export interface MockPoetState {
 
 /** A running mock PoET. */
 export interface MockPoet extends AsyncDisposable {
-  /** `http://127.0.0.1:<port>`: REST, gRPC and Connect all live here. */
+  readonly layout: MockPoetLayout;
+  /**
+   * `http://127.0.0.1:<port>`: in the one-port layout REST, gRPC and Connect all live here; in the
+   * real-server layout this is the REST gateway ({@link restUrl}).
+   */
   readonly url: string;
+  /** The port of {@link url}. */
   readonly port: number;
+  /** The REST gateway's URL. */
+  readonly restUrl: string;
+  /** The gRPC URL (the same as {@link url} in the one-port layout). */
+  readonly grpcUrl: string;
+  /** The Connect URL; `undefined` in the real-server layout, which has no Connect. */
+  readonly connectUrl: string | undefined;
+  /**
+   * The URL that serves `protocol`.
+   *
+   * @throws {ConfigError} for `"connect"` in the real-server layout.
+   */
+  urlFor(protocol: "rest" | "grpc" | "connect"): string;
   readonly info: MockPoetInfo;
   readonly clock: Clock;
   readonly schedule: RoundSchedule;
@@ -112,7 +152,7 @@ export interface MockPoet extends AsyncDisposable {
   readonly state: MockPoetState;
   /** The service methods, callable directly (no network). */
   readonly handlers: MockPoetHandlers;
-  /** Drops every connection and listens again on the same port; rounds and registrations stay. */
+  /** Drops every connection and listens again on the same port(s); rounds and registrations stay. */
   restart(): Promise<void>;
   /** Stops the mock and ends every connection. */
   stop(): Promise<void>;
@@ -150,7 +190,24 @@ function leavesFunction(options: MockPoetOptions, executionMs: number): (round: 
 }
 
 /**
- * Starts a mock PoET on `127.0.0.1` that speaks REST, gRPC and Connect on one port.
+ * The gRPC port's answer to a path that names no method of `PoetService`: what grpc-go sends, a
+ * trailers-only `Unimplemented` with "unknown service …" or "unknown method … for service …".
+ */
+function answerUnknownGrpcMethod(req: NodeServerRequest, res: NodeServerResponse): void {
+  const [, service = "", method = ""] = /^\/([^/]*)\/?([^/?]*)/.exec(req.url ?? "") ?? [];
+  const message =
+    service === PoetService.typeName
+      ? `unknown method ${method} for service ${service}`
+      : `unknown service ${service}`;
+  sendResponse(res, 200, "", "application/grpc", [
+    ["grpc-status", "12"],
+    ["grpc-message", encodeURIComponent(message)],
+  ]);
+}
+
+/**
+ * Starts a mock PoET on `127.0.0.1` that speaks REST, gRPC and Connect on one port, or (with
+ * `layout: "real-server"`) the REST gateway and gRPC on separate ports, as a real PoET does.
  *
  * @example
  * ```ts
@@ -160,6 +217,10 @@ function leavesFunction(options: MockPoetOptions, executionMs: number): (round: 
  * await using poet = await startMockPoet({ clock, epochDurationMs: 4000, phaseShiftMs: 1000, cycleGapMs: 2000 });
  * const info = await fetch(`${poet.url}/v1/info`).then((r) => r.json());
  * await clock.advance(3000); // round 0 has ended: GET /v1/proofs/0 now returns its proof
+ *
+ * await using real = await startMockPoet({ clock, layout: "real-server" });
+ * createPoetClient({ url: real.restUrl });                    // what public PoETs serve
+ * createPoetClient({ url: real.grpcUrl, protocol: "grpc" });  // gRPC has its own port
  * ```
  */
 export async function startMockPoet(options: MockPoetOptions = {}): Promise<MockPoet> {
@@ -185,15 +246,22 @@ export async function startMockPoet(options: MockPoetOptions = {}): Promise<Mock
     challenge: options.powChallenge?.slice() ?? randomBytes(32),
     difficulty,
   });
+  const layout = options.layout ?? "one-port";
+  if (layout !== "one-port" && layout !== "real-server") {
+    throw new ConfigError("layout", `${JSON.stringify(layout)} is not one-port or real-server`);
+  }
   const stopped = new AbortController();
-  let server: SinglePortServer | undefined;
+  const servers: SinglePortServer[] = [];
   const faults = new MockPoetFaults({
     clock,
     stopped: stopped.signal,
     listener: {
-      down: async () => server?.down(),
+      down: async () => {
+        await Promise.all(servers.map((s) => s.down()));
+      },
       up: async () => {
-        if (!stopped.signal.aborted) await server?.listen();
+        if (stopped.signal.aborted) return;
+        await Promise.all(servers.map((s) => s.listen()));
       },
     },
   });
@@ -219,26 +287,55 @@ export async function startMockPoet(options: MockPoetOptions = {}): Promise<Mock
     await faults.beforeRequest(req.signal);
     return next(req);
   };
-  const rpc = connectNodeAdapter({
-    routes: (router) => router.service(PoetService, handlers),
-    interceptors: [faultInterceptor],
-    readMaxBytes: MAX_REQUEST_BYTES,
-  });
   const rest = createRestGateway({ handlers, faults });
-  const rpcPrefix = `/${PoetService.typeName}/`;
-  server = new SinglePortServer(
-    (req, res) => {
-      if ((req.url ?? "").startsWith(rpcPrefix)) rpc(req, res);
-      else rest(req, res).catch(() => res.destroy());
-    },
-    { port: options.port ?? 0 },
-  );
-  const port = await server.listen();
-  const running = server;
+  const serveRest = (req: NodeServerRequest, res: NodeServerResponse) => {
+    rest(req, res).catch(() => res.destroy());
+  };
+  let restServer: SinglePortServer;
+  let grpcServer: SinglePortServer;
+  if (layout === "one-port") {
+    const rpc = connectNodeAdapter({
+      routes: (router) => router.service(PoetService, handlers),
+      interceptors: [faultInterceptor],
+      readMaxBytes: MAX_REQUEST_BYTES,
+    });
+    const rpcPrefix = `/${PoetService.typeName}/`;
+    restServer = new SinglePortServer(
+      (req, res) => {
+        if ((req.url ?? "").startsWith(rpcPrefix)) rpc(req, res);
+        else serveRest(req, res);
+      },
+      { port: options.port ?? 0 },
+    );
+    grpcServer = restServer;
+    servers.push(restServer);
+  } else {
+    const grpcOnly = connectNodeAdapter({
+      routes: (router) => router.service(PoetService, handlers),
+      interceptors: [faultInterceptor],
+      readMaxBytes: MAX_REQUEST_BYTES,
+      grpc: true,
+      grpcWeb: false,
+      connect: false,
+      fallback: (req, res) => answerUnknownGrpcMethod(req, res as NodeServerResponse),
+    });
+    restServer = new SinglePortServer(serveRest, { port: options.port ?? 0, versions: "1.1" });
+    grpcServer = new SinglePortServer(grpcOnly, { port: options.grpcPort ?? 0, versions: "2" });
+    servers.push(restServer, grpcServer);
+  }
+  try {
+    for (const s of servers) await s.listen();
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
+    throw err;
+  }
+  const restUrl = `http://${restServer.host}:${restServer.port}`;
+  const grpcUrl = `http://${grpcServer.host}:${grpcServer.port}`;
+  const connectUrl = layout === "one-port" ? restUrl : undefined;
 
   const stop = async () => {
     stopped.abort();
-    await running.close();
+    await Promise.all(servers.map((s) => s.close()));
   };
   const info: MockPoetInfo = {
     servicePubkey,
@@ -269,8 +366,23 @@ export async function startMockPoet(options: MockPoetOptions = {}): Promise<Mock
     setPowParams: (current, previous) => pow.restore(current, previous),
   };
   return {
-    url: `http://${running.host}:${port}`,
-    port,
+    layout,
+    url: restUrl,
+    port: restServer.port,
+    restUrl,
+    grpcUrl,
+    connectUrl,
+    urlFor: (protocol) => {
+      if (protocol === "rest") return restUrl;
+      if (protocol === "grpc") return grpcUrl;
+      if (connectUrl === undefined) {
+        throw new ConfigError(
+          "protocol",
+          "the real-server layout serves no Connect, like a real PoET",
+        );
+      }
+      return connectUrl;
+    },
     info,
     clock,
     schedule,
@@ -278,8 +390,9 @@ export async function startMockPoet(options: MockPoetOptions = {}): Promise<Mock
     state,
     handlers,
     restart: async () => {
-      await running.down();
-      if (!stopped.signal.aborted) await running.listen();
+      await Promise.all(servers.map((s) => s.down()));
+      if (stopped.signal.aborted) return;
+      for (const s of servers) await s.listen();
     },
     stop,
     close: stop,

@@ -2,13 +2,18 @@
  * @module testing/single-port-server
  *
  * One TCP port on loopback that speaks HTTP/1.1 and HTTP/2 cleartext, so that a mock PoET serves
- * its REST gateway, Connect and gRPC on a single URL (docs/protocol.md §1.5 describes the real
- * server's separate listeners; one port is simpler for tests and changes nothing a client sees).
+ * its REST gateway, Connect and gRPC on a single URL; or, to serve like the real server, only one
+ * of the two (docs/protocol.md §1.5: the REST gateway is a Go HTTP/1.1 server, gRPC a separate
+ * HTTP/2-only listener).
  *
- * Each new connection is peeked at: an HTTP/2 client with prior knowledge opens with the preface
- * `PRI * HTTP/2.0`, which no HTTP/1 request starts with, so the first three bytes decide. The
- * bytes are put back and the socket is handed to an `http2` or an `http` server that never listens
- * itself.
+ * With both versions, each new connection is peeked at: an HTTP/2 client with prior knowledge opens
+ * with the preface `PRI * HTTP/2.0`, which no HTTP/1 request starts with, so the first three bytes
+ * decide. The bytes are put back and the socket is handed to an `http2` or an `http` server that
+ * never listens itself. With one version, every connection goes to that server, and a client of
+ * the other version meets what it would meet at the real server: an HTTP/1.1-only port answers the
+ * HTTP/2 preface with an HTTP/1.1 400 and closes; an HTTP/2-only port answers HTTP/1.1 with its
+ * own SETTINGS frame (grpc-go, too, writes its SETTINGS before it reads the client's preface, then
+ * closes), which no HTTP/1.1 parser accepts.
  *
  * Every socket and HTTP/2 session is tracked, so that {@link SinglePortServer.close} (and
  * {@link SinglePortServer.down}) end all of them at once — idle keep-alive connections and gRPC
@@ -26,6 +31,13 @@ export type NodeServerResponse = http.ServerResponse | http2.Http2ServerResponse
 export type DualHandler = (req: NodeServerRequest, res: NodeServerResponse) => void;
 
 const PREFACE_HEAD = Buffer.from("PRI");
+
+/** Which HTTP versions a {@link SinglePortServer} speaks. */
+export type HttpVersions = "1.1+2" | "1.1" | "2";
+
+/** What an HTTP/1.1-only server answers to the HTTP/2 preface. */
+const HTTP2_PREFACE_ANSWER =
+  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request";
 
 /**
  * Answers with `status` and the whole of `body`: `Content-Type`, then `headers` in order, then
@@ -73,18 +85,35 @@ export class SinglePortServer {
   readonly #http2: http2.Http2Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #versions: HttpVersions;
 
-  constructor(handler: DualHandler, options: { host?: string; port?: number } = {}) {
+  constructor(
+    handler: DualHandler,
+    options: { host?: string; port?: number; versions?: HttpVersions } = {},
+  ) {
     this.host = options.host ?? "127.0.0.1";
     this.#port = options.port ?? 0;
+    this.#versions = options.versions ?? "1.1+2";
     this.#http1 = http.createServer(handler as http.RequestListener);
     this.#http1.keepAliveTimeout = 5_000;
+    if (this.#versions === "1.1") {
+      this.#http1.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
+        if (!socket.writable) socket.destroy();
+        else if (err.code === "HPE_PAUSED_H2_UPGRADE") socket.end(HTTP2_PREFACE_ANSWER);
+        else socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      });
+    }
     this.#http2 = http2.createServer(handler as (req: unknown, res: unknown) => void);
     this.#http2.on("session", (session: http2.ServerHttp2Session) => {
       this.#sessions.add(session);
       session.once("close", () => this.#sessions.delete(session));
     });
     this.#http2.on("sessionError", () => {});
+  }
+
+  /** The HTTP versions this port speaks. */
+  get versions(): HttpVersions {
+    return this.#versions;
   }
 
   /** The bound port (0 until the first {@link listen}). */
@@ -135,6 +164,10 @@ export class SinglePortServer {
     this.#sockets.add(socket);
     socket.once("close", () => this.#sockets.delete(socket));
     socket.on("error", () => socket.destroy());
+    if (this.#versions !== "1.1+2") {
+      (this.#versions === "2" ? this.#http2 : this.#http1).emit("connection", socket);
+      return;
+    }
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);

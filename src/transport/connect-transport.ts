@@ -4,34 +4,35 @@
  * `PoetService` over gRPC (what the PoET serves natively, docs/protocol.md §1.1, §1.5) and over
  * the Connect protocol (which the mock PoET and Connect-based gateways serve), both through
  * `@connectrpc/connect-node`. gRPC runs on HTTP/2 — cleartext with prior knowledge for `http:`
- * URLs, TLS with ALPN for `https:` — through one session this transport owns; Connect runs on
- * HTTP/1.1 by default through an agent it owns. `close()` tears either down.
+ * URLs, TLS with ALPN for `https:` — through sessions this transport owns, each with an error
+ * listener for its whole life ({@link GuardedHttp2Sessions}); Connect runs on HTTP/1.1 by default
+ * through a keep-alive agent it owns. `close()` tears either down.
  *
  * The library's rules apply as for REST: one attempt per call with its own time limit on the
  * injected clock, a cap on the response message (`readMaxBytes`), and failures as
  * {@link PoetRpcError}s classified from the gRPC code and message. The PoET's gRPC errors arrive
  * trailers-only with a percent-encoded `grpc-message` that may contain a newline
- * (`invalid certificate%0Ano matching cert public keys`); Connect decodes it.
+ * (`invalid certificate%0Ano matching cert public keys`); Connect decodes it. A server that
+ * does not speak the protocol at all (the REST gateway's port, a web server) gives a final
+ * `wrong-protocol` error that names the likely cause (`protocol-mismatch.ts`), not a retriable
+ * server error.
  */
-import * as http from "node:http";
-import * as https from "node:https";
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  Http2SessionManager,
-} from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { type Clock, systemClock } from "../clock.js";
 import { AbortedError, PoetError, PoetRpcError } from "../errors.js";
 import { type AttemptTarget, closedTransportError, runAttempt } from "./attempt.js";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "./http-exchange.js";
+import { GuardedHttp2Sessions } from "./http2-sessions.js";
+import { createKeepAliveAgent } from "./keep-alive-agent.js";
 import {
   DEFAULT_ATTEMPT_TIMEOUT_MS,
   type PoetTransport,
   type PoetTransportOptions,
   type UnaryCallOptions,
 } from "./poet-transport.js";
+import { protocolMismatch } from "./protocol-mismatch.js";
 import { parseBaseUrl } from "./rest-transport.js";
 import { classifyFailure } from "./rpc-failure.js";
 
@@ -57,19 +58,42 @@ function nodeErrorCode(err: unknown): string | undefined {
 }
 
 /**
- * The {@link PoetRpcError} for a failed gRPC or Connect call.
+ * The {@link PoetRpcError} for a failed gRPC or Connect call (of the caller's own, not aborted).
  *
  * @example
  * ```ts
- * throw errorFromConnect(err, { server, method: "rpc.api.v1.PoetService/Proof" });
+ * throw errorFromConnect(err, { server, method: "rpc.api.v1.PoetService/Proof" }, "grpc");
  * ```
  */
-export function errorFromConnect(err: unknown, target: AttemptTarget): PoetError {
+export function errorFromConnect(
+  err: unknown,
+  target: AttemptTarget,
+  protocol: "grpc" | "connect" = "grpc",
+): PoetError {
   if (err instanceof PoetError) return err;
+  const mismatch = protocolMismatch(err, protocol);
+  if (mismatch !== undefined) {
+    return new PoetRpcError(mismatch, {
+      ...target,
+      kind: "wrong-protocol",
+      retriable: false,
+      cause: err,
+    });
+  }
   const connectError = ConnectError.from(err);
   const networkCode = nodeErrorCode(err);
   if (networkCode !== undefined && connectError.code !== Code.ResourceExhausted) {
     return new PoetRpcError(`${networkCode}: ${connectError.rawMessage}`, {
+      ...target,
+      kind: "network",
+      retriable: true,
+      cause: err,
+    });
+  }
+  if (connectError.code === Code.Canceled) {
+    // Not the caller's cancel (that is an AbortedError before this point): the stream or its
+    // connection was reset under the call, as when a server goes away.
+    return new PoetRpcError(`connection closed: ${connectError.rawMessage}`, {
       ...target,
       kind: "network",
       retriable: true,
@@ -110,19 +134,14 @@ export function createConnectRpcTransport(options: ConnectRpcTransportOptions): 
   let shutdown: () => void;
   const useHttp2 = options.protocol === "grpc" || options.httpVersion === "2";
   if (useHttp2) {
-    // No keep-alive pings (the default): the PoET's gRPC server answers a client that pings more
-    // often than every 5 minutes with GOAWAY too_many_pings.
-    const sessionManager = new Http2SessionManager(baseUrl);
-    shutdown = () => sessionManager.abort();
+    const sessionManager = new GuardedHttp2Sessions(baseUrl);
+    shutdown = () => sessionManager.close();
     transport =
       options.protocol === "grpc"
         ? createGrpcTransport({ baseUrl, readMaxBytes, sessionManager })
         : createConnectTransport({ baseUrl, httpVersion: "2", readMaxBytes, sessionManager });
   } else {
-    const agent =
-      base.protocol === "https:"
-        ? new https.Agent({ keepAlive: true })
-        : new http.Agent({ keepAlive: true });
+    const agent = createKeepAliveAgent(base);
     shutdown = () => agent.destroy();
     transport = createConnectTransport({
       baseUrl,
@@ -151,7 +170,7 @@ export function createConnectRpcTransport(options: ConnectRpcTransportOptions): 
           return response.message as MessageShape<O>;
         } catch (err) {
           if (signal.aborted) throw new AbortedError(undefined, { cause: err });
-          throw errorFromConnect(err, target);
+          throw errorFromConnect(err, target, options.protocol);
         }
       },
     );

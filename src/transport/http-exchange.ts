@@ -9,14 +9,20 @@
  * client.
  *
  * Failures before a status line arrives (refused connection, reset, DNS, TLS) become a retriable
- * `network` {@link PoetRpcError}; a body over the cap becomes a non-retriable
- * `response-too-large` one. Statuses are returned, not judged: deciding what a 404 means is the
- * caller's business.
+ * `network` {@link PoetRpcError}, except an answer that is not HTTP/1.1 at all (an HTTP/2-only
+ * server such as a PoET's gRPC port), which is a final `wrong-protocol` one; a body over the cap
+ * becomes a non-retriable `response-too-large` one. Statuses are returned, not judged: deciding
+ * what a 404 means is the caller's business.
+ *
+ * A request that fails on a reused keep-alive connection before any byte of its answer arrived
+ * most likely met a connection the server had just closed; an idempotent one is sent again at
+ * once on another connection (see {@link httpExchange}), instead of failing and waiting a poll.
  */
 import * as http from "node:http";
 import * as https from "node:https";
 import { abortedError, PoetRpcError } from "../errors.js";
 import type { AttemptTarget } from "./attempt.js";
+import { notHttp1Reply } from "./protocol-mismatch.js";
 
 /** 16 MiB: the default cap on a response body (twice the PoET gateway's own 8 MiB limit). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -47,7 +53,19 @@ export interface HttpExchangeOptions {
   agent?: http.Agent | undefined;
   /** Names the server and method in errors. */
   target: AttemptTarget;
+  /**
+   * Whether sending the request twice is harmless. Default: by method (GET, HEAD, OPTIONS, PUT and
+   * DELETE are, RFC 9110 §9.2.2). Only such a request is sent again after a failure on a reused
+   * connection.
+   */
+  idempotent?: boolean | undefined;
 }
+
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+/** How many times a request is sent again after failing on a stale reused connection. */
+const MAX_STALE_RETRIES = 3;
+/** Failures on a reused connection before any byte of the answer arrived. */
+const staleConnectionFailures = new WeakSet<object>();
 
 function flattenHeaders(raw: http.IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
@@ -60,9 +78,12 @@ function flattenHeaders(raw: http.IncomingHttpHeaders): Record<string, string> {
 
 /**
  * Sends one request and reads the whole response, cutting the body off at `maxResponseBytes`.
+ * An idempotent request that fails on a reused keep-alive connection before any byte of the
+ * answer arrived is sent again on another connection, up to three times.
  *
  * @throws {PoetRpcError} kind `network` (retriable) when no response arrived, kind
- *   `response-too-large` when the body is over the cap.
+ *   `wrong-protocol` when the answer is not HTTP/1.1, kind `response-too-large` when the body is
+ *   over the cap.
  * @throws {AbortedError} when `signal` fired.
  * @example
  * ```ts
@@ -72,10 +93,22 @@ function flattenHeaders(raw: http.IncomingHttpHeaders): Record<string, string> {
  * );
  * ```
  */
-export function httpExchange(
+export async function httpExchange(
   request: HttpRequest,
   options: HttpExchangeOptions,
 ): Promise<HttpResponse> {
+  const idempotent = options.idempotent ?? IDEMPOTENT_METHODS.has(request.method.toUpperCase());
+  for (let retries = 0; ; retries++) {
+    try {
+      return await exchangeOnce(request, options);
+    } catch (err) {
+      const stale = typeof err === "object" && err !== null && staleConnectionFailures.has(err);
+      if (!stale || !idempotent || retries >= MAX_STALE_RETRIES) throw err;
+    }
+  }
+}
+
+function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promise<HttpResponse> {
   const { signal, maxResponseBytes, target } = options;
   return new Promise<HttpResponse>((resolve, reject) => {
     if (signal?.aborted) {
@@ -97,7 +130,9 @@ export function httpExchange(
       headers,
       agent: options.agent,
     };
+    let answered = false;
     const req = (secure ? https : http).request(request.url, requestOptions, (res) => {
+      answered = true;
       const status = res.statusCode ?? 0;
       const responseHeaders = flattenHeaders(res.headers);
       const tooLarge = () =>
@@ -142,6 +177,15 @@ export function httpExchange(
     const networkError = (err: unknown) => {
       if (signal?.aborted) return abortedError(signal);
       const text = err instanceof Error ? err.message : String(err);
+      const mismatch = notHttp1Reply(err, "rest");
+      if (mismatch !== undefined) {
+        return new PoetRpcError(mismatch, {
+          ...target,
+          kind: "wrong-protocol",
+          retriable: false,
+          cause: err,
+        });
+      }
       return new PoetRpcError(text, { ...target, kind: "network", retriable: true, cause: err });
     };
     const onAbort = () => {
@@ -149,7 +193,13 @@ export function httpExchange(
       req.destroy();
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    req.on("error", (err) => fail(networkError(err)));
+    req.on("error", (err) => {
+      const failure = networkError(err);
+      if (!answered && req.reusedSocket && failure instanceof PoetRpcError && failure.retriable) {
+        staleConnectionFailures.add(failure);
+      }
+      fail(failure);
+    });
     if (request.body !== undefined) req.end(request.body);
     else req.end();
   });

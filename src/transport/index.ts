@@ -13,6 +13,9 @@ export type { CreatePoetTransportOptions } from "./create-transport.js";
 export { createPoetTransport } from "./create-transport.js";
 export type { HttpExchangeOptions, HttpRequest, HttpResponse } from "./http-exchange.js";
 export { DEFAULT_MAX_RESPONSE_BYTES, httpExchange } from "./http-exchange.js";
+export { GuardedHttp2Sessions } from "./http2-sessions.js";
+export type { KeepAliveAgentOptions } from "./keep-alive-agent.js";
+export { createKeepAliveAgent, IDLE_SOCKET_TIMEOUT_MS } from "./keep-alive-agent.js";
 export type {
   PoetProtocol,
   PoetTransport,
@@ -20,6 +23,7 @@ export type {
   UnaryCallOptions,
 } from "./poet-transport.js";
 export { DEFAULT_ATTEMPT_TIMEOUT_MS } from "./poet-transport.js";
+export { notGatewayReply, notHttp1Reply, protocolMismatch } from "./protocol-mismatch.js";
 export type { RestRoute } from "./rest-route.js";
 export { expandPath, restRoute } from "./rest-route.js";
 export type { RestTransportOptions } from "./rest-transport.js";

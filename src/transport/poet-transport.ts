@@ -12,7 +12,11 @@
  */
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
 
-/** The wire protocols a PoET client can speak. */
+/**
+ * The wire protocols a PoET client can speak. A real PoET serves `"rest"` (its grpc-gateway, the
+ * only one public PoETs expose) and `"grpc"` on separate ports, and no `"connect"` (which the mock
+ * PoET and Connect-based gateways serve).
+ */
 export type PoetProtocol = "rest" | "grpc" | "connect";
 
 /** Options of one call. */

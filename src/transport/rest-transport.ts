@@ -13,8 +13,6 @@
  * its own time limit on the injected clock and a cap on the body size. The connection pool
  * belongs to the transport and is destroyed by `close()`.
  */
-import * as http from "node:http";
-import * as https from "node:https";
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
 import { type Clock, systemClock } from "../clock.js";
 import { ConfigError, PoetRpcError, WireFormatError } from "../errors.js";
@@ -22,12 +20,14 @@ import { PoetService } from "../gen/rpc/api/v1/api_pb.js";
 import { parsePoetJson, poetToJson } from "../wire/index.js";
 import { type AttemptTarget, closedTransportError, runAttempt } from "./attempt.js";
 import { DEFAULT_MAX_RESPONSE_BYTES, type HttpResponse, httpExchange } from "./http-exchange.js";
+import { createKeepAliveAgent } from "./keep-alive-agent.js";
 import {
   DEFAULT_ATTEMPT_TIMEOUT_MS,
   type PoetTransport,
   type PoetTransportOptions,
   type UnaryCallOptions,
 } from "./poet-transport.js";
+import { notGatewayReply } from "./protocol-mismatch.js";
 import { expandPath, type RestRoute, restRoute } from "./rest-route.js";
 import { parseRetryAfter } from "./retry-after.js";
 import { classifyFailure, grpcCodeFromHttpStatus } from "./rpc-failure.js";
@@ -104,6 +104,15 @@ export function errorFromHttpResponse(
   target: AttemptTarget,
   nowMs: number,
 ): PoetRpcError {
+  const mismatch = notGatewayReply(res.status, res.headers["content-type"]);
+  if (mismatch !== undefined) {
+    return new PoetRpcError(mismatch, {
+      ...target,
+      kind: "wrong-protocol",
+      retriable: false,
+      httpStatus: res.status,
+    });
+  }
   const status = readStatusBody(res.body);
   const grpcCode = status.code ?? grpcCodeFromHttpStatus(res.status);
   const message = status.message ?? res.statusText;
@@ -136,10 +145,7 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
   const clock = options.clock ?? systemClock;
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const agent =
-    base.protocol === "https:"
-      ? new https.Agent({ keepAlive: true })
-      : new http.Agent({ keepAlive: true });
+  const agent = createKeepAliveAgent(base);
   const routes = new Map<string, RestRoute>();
   for (const method of PoetService.methods) routes.set(method.name, restRoute(method));
   let closed = false;
@@ -176,7 +182,9 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
       (signal) =>
         httpExchange(
           { url, method: route.verb, headers, body },
-          { signal, maxResponseBytes, agent, target },
+          // Every PoetService call may be sent twice: a repeated Submit of the same challenge is
+          // answered like the first (docs/protocol.md §2.5), the others only read.
+          { signal, maxResponseBytes, agent, target, idempotent: true },
         ),
     );
     if (res.status !== 200) throw errorFromHttpResponse(res, target, clock.now());

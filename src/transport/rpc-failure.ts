@@ -17,6 +17,10 @@
  *   `rate-limited`; the first and last are retried, as the Go node does.
  * - 501 Unimplemented (the gateway's answer to a wrong HTTP method) is final; every other 5xx is
  *   retried, as are network failures and per-attempt timeouts.
+ *
+ * Whether the other end speaks the protocol at all (a gRPC call answered in HTTP/1.1, a REST call
+ * answered by a gRPC port) is decided before this, in `protocol-mismatch.ts`: such an answer
+ * carries no status of the PoET's to classify.
  */
 import type { PoetRpcErrorKind } from "../errors.js";
 
