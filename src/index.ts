@@ -194,14 +194,28 @@ export {
   wasmSimdSupported,
 } from "./verify/wasm/index.js";
 // The wire format
-export type { CertificateData, MembershipProof, MerkleProof, PoetProof } from "./wire/index.js";
+export type {
+  CertificateData,
+  InitialPost,
+  MembershipProof,
+  MerkleProof,
+  NipostChallenge,
+  NipostChallengeV2,
+  PoetProof,
+} from "./wire/index.js";
 export {
   decodeCertificate,
   decodeMembershipProof,
   decodeMerkleProof,
+  decodeNipostChallenge,
+  decodeNipostChallengeV2,
   decodePoetProof,
   encodeCertificate,
   encodeMembershipProof,
   encodeMerkleProof,
+  encodeNipostChallenge,
+  encodeNipostChallengeV2,
   encodePoetProof,
+  nipostChallengeHash,
+  nipostChallengeV2Hash,
 } from "./wire/index.js";

@@ -14,7 +14,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { blake3 } from "@noble/hashes/blake3.js";
 import { genesisId } from "../../auth/genesis.js";
 import { createEd25519Signer, type Signer } from "../../auth/signer.js";
 import { toHex } from "../../bytes.js";
@@ -27,6 +26,7 @@ import {
   RegistrationManager,
 } from "../../registration/index.js";
 import { type NodeState, openNodeState } from "../../storage/index.js";
+import { nipostChallengeHash } from "../../wire/index.js";
 import { type Command, flag, NO_ARGUMENTS, startCommand, stringOption } from "../command.js";
 import {
   type DemoPoet,
@@ -204,7 +204,7 @@ Example:
               positioningAtx: random(32),
               commitmentAtx: random(32),
             };
-            const hash = blake3(Uint8Array.of(0, ...signer.nodeId, ...challenge.positioningAtx));
+            const hash = nipostChallengeHash(challenge);
             return running.buildNiPost(
               { nodeId: signer.nodeId, challenge: { challenge, hash } },
               { signal: stop.signal },
