@@ -26,7 +26,7 @@ const challenge = (publishEpoch: number) => ({
 
 async function fixture(name: string): Promise<string> {
   const file = tmp.file(name);
-  const state = await openNodeState(file);
+  const state = await openNodeState(file, { create: true });
   try {
     // identity 1: registered at two PoETs for round 30 (publish epoch 31), waiting for the round end
     await state.challenges.add(id(1), challenge(31), { hash: id(0x11) });
@@ -93,7 +93,7 @@ describe("poet-client status", () => {
 
   it("flags PoETs that are configured but missing, and registrations at unconfigured PoETs", async () => {
     const file = tmp.file("state-2.sql");
-    const state = await openNodeState(file);
+    const state = await openNodeState(file, { create: true });
     await state.challenges.add(id(3), challenge(31), { hash: id(0x33) });
     await state.registrations.add({
       nodeId: id(3),
@@ -143,7 +143,7 @@ describe("poet-client status", () => {
 
   it("reports an empty database as healthy", async () => {
     const file = tmp.file("empty.sql");
-    await (await openNodeState(file)).close();
+    await (await openNodeState(file, { create: true })).close();
     const r = await cli(["status", "--db", file]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /no identities/);

@@ -9,7 +9,7 @@ const id = (b: number) => new Uint8Array(32).fill(b);
 
 async function fixture(name: string): Promise<string> {
   const file = tmp.file(name);
-  const state = await openNodeState(file);
+  const state = await openNodeState(file, { create: true });
   await state.challenges.add(
     id(1),
     { publishEpoch: 31, sequence: 1n, prevAtx: id(0xa1), positioningAtx: id(0xa2) },
@@ -29,7 +29,7 @@ async function fixture(name: string): Promise<string> {
 }
 
 async function registrations(file: string): Promise<string[]> {
-  const state = await openNodeState(file);
+  const state = await openNodeState(file, { create: true });
   try {
     return (await state.registrations.list()).map((r) => r.address);
   } finally {
@@ -86,7 +86,7 @@ describe("poet-client switch-phase", () => {
     assert.match(r.out, /no epoch is lost/);
     assert.match(r.out, /applied: 1 registration removed/);
     assert.deepEqual(await registrations(db), ["https://old-b.example"]);
-    const state = await openNodeState(db);
+    const state = await openNodeState(db, { create: true });
     assert.ok(await state.challenges.get(id(1)));
     await state.close();
   });
