@@ -163,7 +163,14 @@ export type {
   PoetRegistration,
   VerifiedProof,
 } from "./storage/index.js";
-export { NODE_STATE_SCHEMA_VERSION, NodeState, openNodeState } from "./storage/index.js";
+export {
+  companionPath,
+  NODE_STATE_FILE_NAMES,
+  NODE_STATE_SCHEMA_VERSION,
+  NodeState,
+  openNodeState,
+  resolveNodeStateFile,
+} from "./storage/index.js";
 export type { PoetProtocol } from "./transport/index.js";
 // Verification
 export type {

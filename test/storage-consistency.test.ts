@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { companionPath } from "../src/storage/companion-file.js";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
+import { companionPath } from "../src/storage/companion-file.js";
 import { openNodeState } from "../src/storage/index.js";
 import {
   createGoDatabase,

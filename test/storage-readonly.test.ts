@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { companionPath } from "../src/storage/companion-file.js";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
+import { companionPath } from "../src/storage/companion-file.js";
 import { openNodeState } from "../src/storage/index.js";
 import { encodeMembershipProof } from "../src/wire/index.js";
 import {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { companionPath } from "../src/storage/companion-file.js";
 import path from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { AbortedError, ConfigError, StorageError } from "../src/errors.js";
+import { companionPath } from "../src/storage/companion-file.js";
 import { MIGRATION_TABLE, NODE_STATE_SCHEMA_VERSION, openNodeState } from "../src/storage/index.js";
 import { filled } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -150,10 +150,13 @@ describe("openNodeState", () => {
   });
 
   it("reports a file that cannot be opened as an io StorageError", async () => {
-    await assert.rejects(openNodeState(path.join(dir, "missing-dir", "x.sql"), { create: true }), (err: unknown) => {
-      assert.ok(err instanceof StorageError);
-      assert.equal(err.kind, "io");
-      return true;
-    });
+    await assert.rejects(
+      openNodeState(path.join(dir, "missing-dir", "x.sql"), { create: true }),
+      (err: unknown) => {
+        assert.ok(err instanceof StorageError);
+        assert.equal(err.kind, "io");
+        return true;
+      },
+    );
   });
 });

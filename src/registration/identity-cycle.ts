@@ -31,8 +31,12 @@ import {
   throwIfAborted,
 } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
-import type { ChallengeRecord, PoetRegistration } from "../storage/index.js";
-import type { MembershipProof } from "../wire/index.js";
+import {
+  type ChallengeRecord,
+  computedChallengeHash,
+  type PoetRegistration,
+} from "../storage/index.js";
+import { encodeNipostChallenge, type MembershipProof } from "../wire/index.js";
 import { anySignal, asPoetError, isAbort, sleepUntil } from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
 import type { RegistrationEvent } from "./events.js";
@@ -161,6 +165,9 @@ class IdentityCycle {
     const signal = this.#signal;
     const given = request.challenge;
     let record = await state.challenges.get(this.#nodeId, { signal });
+    if (record !== undefined && record.hash === undefined) {
+      record = await this.#computedHash(record, given);
+    }
     if (record !== undefined && given !== undefined) {
       const storedEpoch = record.challenge.publishEpoch;
       const givenEpoch = given.challenge.publishEpoch;
@@ -207,6 +214,38 @@ class IdentityCycle {
       );
     }
     return record;
+  }
+
+  /**
+   * A row without a recorded hash (go-spacemesh wrote it, or the companion file was deleted): its
+   * hash is computed from the row (`storage/challenge-hash.ts`) and recorded. A caller that passes
+   * this very challenge with another hash is told so.
+   */
+  async #computedHash(
+    record: ChallengeRecord,
+    given: NiPostRequest["challenge"],
+  ): Promise<ChallengeRecord | undefined> {
+    const { state } = this.#ctx;
+    const signal = this.#signal;
+    const registrations = await state.registrations.listFor(this.#nodeId, { signal });
+    const hash = computedChallengeHash(
+      record.challenge,
+      registrations.map((r) => r.hash),
+    );
+    if (hash === undefined) return record;
+    if (
+      given !== undefined &&
+      !equalBytes(given.hash, hash) &&
+      equalBytes(encodeNipostChallenge(given.challenge), encodeNipostChallenge(record.challenge))
+    ) {
+      throw new ConfigError(
+        "challenge.hash",
+        `${toHex(given.hash)} is not the hash of the stored challenge, which is ${toHex(hash)} ` +
+          "(BLAKE3(0x00 ‖ SCALE(NIPostChallenge)), see nipostChallengeHash)",
+      );
+    }
+    await state.challenges.setHash(this.#nodeId, hash, { signal });
+    return state.challenges.get(this.#nodeId, { signal });
   }
 
   /** The caller brings another challenge for the same publish epoch than the stored one. */

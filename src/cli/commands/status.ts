@@ -13,13 +13,14 @@ import { equalBytes, toHex } from "../../bytes.js";
 import { ConfigError, StorageError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
 import type { RoundSchedule } from "../../schedule/index.js";
-import type {
-  ChallengeRecord,
-  Inconsistency,
-  NipostRecord,
-  NodeState,
-  PoetRegistration,
-  VerifiedProof,
+import {
+  type ChallengeRecord,
+  computedChallengeHash,
+  type Inconsistency,
+  type NipostRecord,
+  type NodeState,
+  type PoetRegistration,
+  type VerifiedProof,
 } from "../../storage/index.js";
 
 import { type Command, listOption, NO_ARGUMENTS, startCommand, stringOption } from "../command.js";
@@ -242,16 +243,24 @@ export async function nodeStatus(
   const identities: IdentityStatus[] = [];
   for (const [hex, nodeId] of [...ids.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const challenge = challenges.find((c) => equalBytes(c.nodeId, nodeId));
-    const regs = registrations
-      .filter((r: PoetRegistration) => equalBytes(r.nodeId, nodeId))
-      .map((r) => ({
-        poet: r.address,
-        roundId: r.roundId,
-        roundEnd: r.roundEnd,
-        forCurrentChallenge:
-          challenge?.hash === undefined ? undefined : equalBytes(challenge.hash, r.hash),
-        configured: configured === undefined ? undefined : configured.includes(r.address),
-      }));
+    const own = registrations.filter((r: PoetRegistration) => equalBytes(r.nodeId, nodeId));
+    // A row go-spacemesh wrote has no recorded hash: it is computed from the row.
+    const challengeHash =
+      challenge === undefined
+        ? undefined
+        : (challenge.hash ??
+          computedChallengeHash(
+            challenge.challenge,
+            own.map((r) => r.hash),
+          ));
+    const regs = own.map((r) => ({
+      poet: r.address,
+      roundId: r.roundId,
+      roundEnd: r.roundEnd,
+      forCurrentChallenge:
+        challengeHash === undefined ? undefined : equalBytes(challengeHash, r.hash),
+      configured: configured === undefined ? undefined : configured.includes(r.address),
+    }));
     const nipost = niposts.find((n) => equalBytes(n.nodeId, nodeId));
     const inconsistent = inconsistencies.filter((i) => i.identity === hex).map((i) => i.detail);
     const unconfigured = regs
@@ -284,7 +293,7 @@ export async function nodeStatus(
         challenge === undefined
           ? undefined
           : options.schedule.roundForPublishEpoch(challenge.challenge.publishEpoch),
-      challengeHash: challenge?.hash,
+      challengeHash,
       registrations: regs,
       missingPoets: missing,
       proof,
