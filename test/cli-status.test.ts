@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import path from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { openNodeState } from "../src/storage/index.js";
@@ -199,5 +200,25 @@ describe("poet-client status", () => {
     const r = await cli(["status"]);
     assert.equal(r.code, 2);
     assert.match(r.err, /--db/);
+  });
+
+  it("takes the node's data directory with --data-dir and finds local.sql in it", async () => {
+    const dir = path.join(tmp.dir, "node_data");
+    fs.mkdirSync(dir);
+    const go = createGoDatabase(path.join(dir, "local.sql"));
+    goAddChallenge(go, { id: id(5), epoch: 31, sequence: 2n, prevAtx: id(0xa1), posAtx: id(0xa2) });
+    go.close();
+    const r = await cli(["status", "--data-dir", dir, "--json"], { now: "2024-09-20T00:00:00Z" });
+    assert.equal(r.code, 0, r.err);
+    const body = JSON.parse(r.out);
+    assert.equal(body.identities[0].nodeId, hex(id(5)));
+    // The hash of a row go-spacemesh wrote is computed from it.
+    assert.equal(typeof body.identities[0].challengeHash, "string");
+    const empty = path.join(tmp.dir, "empty_data");
+    fs.mkdirSync(empty);
+    const missing = await cli(["status", "--data-dir", empty]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.err, /local\.sql and node_state\.sql/);
+    assert.deepEqual(fs.readdirSync(empty), []);
   });
 });
