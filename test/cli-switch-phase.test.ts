@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openNodeState } from "../src/storage/index.js";
 import { cli } from "./cli-helpers.js";
+import { goSchemaCheck } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const tmp = tempDir("poet-cli-switch-");
@@ -89,6 +90,10 @@ describe("poet-client switch-phase", () => {
     const state = await openNodeState(db, { create: true });
     assert.ok(await state.challenges.get(id(1)));
     await state.close();
+    // go-spacemesh (both orderings of its open-time schema check) still accepts the file.
+    for (const version of ["v1.7.0-v1.7.4", "v1.7.5+"] as const) {
+      assert.equal(goSchemaCheck(db, version), "", version);
+    }
   });
 
   it("names the lost publish epoch and refuses to apply without --accept-loss (exit 5)", async () => {

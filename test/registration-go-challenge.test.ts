@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../src/errors.js";
 import { nipostChallengeHash } from "../src/wire/index.js";
+import { goSchemaCheck } from "./helpers/storage-go-db.js";
 import { drive, hex, identity, ofType, ready, setup } from "./registration-harness.js";
 
 describe("a challenge row go-spacemesh wrote (no recorded hash)", () => {
