@@ -26,6 +26,11 @@ describe("a challenge row go-spacemesh wrote (no recorded hash)", () => {
         hex((await h.state.challenges.get(id.signer.nodeId))?.hash as Uint8Array),
         hex(expected),
       );
+      // A whole cycle and complete(): go-spacemesh still accepts the node's file.
+      await h.manager.complete(id.signer.nodeId);
+      for (const version of ["v1.7.0-v1.7.4", "v1.7.5+"] as const) {
+        assert.equal(goSchemaCheck(h.dbPath, version), "", version);
+      }
     } finally {
       await h.close();
     }

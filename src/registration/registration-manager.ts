@@ -189,7 +189,7 @@ function isRegistrationClient(
  *
  * @example
  * ```ts
- * await using state = await openNodeState("node_state.sql");
+ * await using state = await openNodeState("node_data", { create: true }); // node_data/local.sql
  * await using manager = new RegistrationManager({
  *   schedule: MAINNET.schedule,
  *   poets: MAINNET.poets,

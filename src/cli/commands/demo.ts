@@ -118,7 +118,7 @@ Example:
     const timings = demoTimings(epochMs, genesisMs);
     const { schedule } = timings;
     const dir = mkdtempSync(join(tmpdir(), "poet-client-demo-"));
-    const dbPath = join(dir, "node_state.sql");
+    const dbPath = join(dir, "local.sql");
     const stop = new AbortController();
     const onAbort = () => stop.abort(io.signal?.reason);
     io.signal?.addEventListener("abort", onAbort, { once: true });
@@ -133,7 +133,7 @@ Example:
     let aborted = false;
     try {
       poets = await startDemoPoets(timings, clock, stop.signal);
-      state = await openNodeState(dbPath);
+      state = await openNodeState(dbPath, { create: true });
       const signers: Signer[] = Array.from({ length: count }, () =>
         createEd25519Signer(random(32)),
       );
