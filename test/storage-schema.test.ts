@@ -100,6 +100,11 @@ describe("openNodeState", () => {
     assert.equal((db.prepare("select count(*) c from challenge").get() as { c: number }).c, 1);
     // The caller's default integer mode is not changed.
     assert.equal(typeof (db.prepare("select 1 v").get() as { v: unknown }).v, "number");
+    // Nor its attached databases: the companion is detached again.
+    assert.deepEqual(
+      (db.pragma("database_list") as { name: string }[]).map((d) => d.name),
+      ["main"],
+    );
     db.close();
   });
 

@@ -350,12 +350,11 @@ export async function openNodeState(
 
   let attached = false;
   const dispose = async () => {
-    if (ownsKysely) {
-      await kysely.destroy();
-    } else if (attached) {
+    if (attached && typeof target !== "string") {
       // A caller's connection is handed back as it came.
       await sql`detach database ${sql.raw(COMPANION_SCHEMA)}`.execute(kysely).catch(() => {});
     }
+    if (ownsKysely) await kysely.destroy();
   };
   let releaseLock = () => {};
   try {
