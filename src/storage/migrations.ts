@@ -33,7 +33,16 @@ export const MIGRATION_LOCK_TABLE = "poet_client_migration_lock";
 
 const S = COMPANION_SCHEMA;
 
-const migrations: Record<string, readonly string[]> = {
+/**
+ * A migration: DDL statements that name the companion schema (`poet_client."table"`), or a
+ * function given the connection and the schema name. With kysely's builder, tables go through
+ * `db.schema.withSchema(schema)`; an index must be raw SQL (`create index poet_client."i" on "t"
+ * (…)`: SQLite takes the schema on the index name only).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a migration works on the schema, not on typed rows.
+type CompanionMigration = readonly string[] | ((db: Kysely<any>, schema: string) => Promise<void>);
+
+const migrations: Record<string, CompanionMigration> = {
   "0001_poet_client_tables": [
     `create table if not exists ${S}."poet_client_challenge" ("id" blob not null primary key, "hash" blob not null, "fingerprint" blob not null) without rowid`,
     `create table if not exists ${S}."poet_client_proof" ("ref" blob not null primary key, "proof" blob not null, "leaves" integer not null, "address" text not null, "round_id" text not null, "service_pubkey" blob not null, "statement" blob not null, "verified_at" integer not null) without rowid`,
@@ -102,7 +111,9 @@ export async function migrateNodeState(db: Kysely<NodeStateTables>): Promise<str
   for (const name of MIGRATION_NAMES) {
     if (applied.has(name)) continue;
     try {
-      for (const statement of migrations[name] ?? []) await sql.raw(statement).execute(db);
+      const migration = migrations[name] ?? [];
+      if (typeof migration === "function") await migration(db, S);
+      else for (const statement of migration) await sql.raw(statement).execute(db);
       // Opening has no clock to ask; nothing reads the time, only the name.
       await sql`insert into ${sql.table(`${S}.${MIGRATION_TABLE}`)} (name, timestamp)
         values (${name}, ${""})`.execute(db);
