@@ -171,7 +171,14 @@ export type {
   SqliteConnectionStatement,
   VerifiedProof,
 } from "./storage/index.js";
-export { NODE_STATE_SCHEMA_VERSION, NodeState, openNodeState } from "./storage/index.js";
+export {
+  companionPath,
+  NODE_STATE_FILE_NAMES,
+  NODE_STATE_SCHEMA_VERSION,
+  NodeState,
+  openNodeState,
+  resolveNodeStateFile,
+} from "./storage/index.js";
 export type { PoetProtocol } from "./transport/index.js";
 // Verification
 export type {
@@ -202,14 +209,28 @@ export {
   wasmSimdSupported,
 } from "./verify/wasm/index.js";
 // The wire format
-export type { CertificateData, MembershipProof, MerkleProof, PoetProof } from "./wire/index.js";
+export type {
+  CertificateData,
+  InitialPost,
+  MembershipProof,
+  MerkleProof,
+  NipostChallenge,
+  NipostChallengeV2,
+  PoetProof,
+} from "./wire/index.js";
 export {
   decodeCertificate,
   decodeMembershipProof,
   decodeMerkleProof,
+  decodeNipostChallenge,
+  decodeNipostChallengeV2,
   decodePoetProof,
   encodeCertificate,
   encodeMembershipProof,
   encodeMerkleProof,
+  encodeNipostChallenge,
+  encodeNipostChallengeV2,
   encodePoetProof,
+  nipostChallengeHash,
+  nipostChallengeV2Hash,
 } from "./wire/index.js";

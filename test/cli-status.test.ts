@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import path from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { openNodeState } from "../src/storage/index.js";
@@ -26,7 +27,7 @@ const challenge = (publishEpoch: number) => ({
 
 async function fixture(name: string): Promise<string> {
   const file = tmp.file(name);
-  const state = await openNodeState(file);
+  const state = await openNodeState(file, { create: true });
   try {
     // identity 1: registered at two PoETs for round 30 (publish epoch 31), waiting for the round end
     await state.challenges.add(id(1), challenge(31), { hash: id(0x11) });
@@ -93,7 +94,7 @@ describe("poet-client status", () => {
 
   it("flags PoETs that are configured but missing, and registrations at unconfigured PoETs", async () => {
     const file = tmp.file("state-2.sql");
-    const state = await openNodeState(file);
+    const state = await openNodeState(file, { create: true });
     await state.challenges.add(id(3), challenge(31), { hash: id(0x33) });
     await state.registrations.add({
       nodeId: id(3),
@@ -143,7 +144,7 @@ describe("poet-client status", () => {
 
   it("reports an empty database as healthy", async () => {
     const file = tmp.file("empty.sql");
-    await (await openNodeState(file)).close();
+    await (await openNodeState(file, { create: true })).close();
     const r = await cli(["status", "--db", file]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /no identities/);
@@ -199,5 +200,25 @@ describe("poet-client status", () => {
     const r = await cli(["status"]);
     assert.equal(r.code, 2);
     assert.match(r.err, /--db/);
+  });
+
+  it("takes the node's data directory with --data-dir and finds local.sql in it", async () => {
+    const dir = path.join(tmp.dir, "node_data");
+    fs.mkdirSync(dir);
+    const go = createGoDatabase(path.join(dir, "local.sql"));
+    goAddChallenge(go, { id: id(5), epoch: 31, sequence: 2n, prevAtx: id(0xa1), posAtx: id(0xa2) });
+    go.close();
+    const r = await cli(["status", "--data-dir", dir, "--json"], { now: "2024-09-20T00:00:00Z" });
+    assert.equal(r.code, 0, r.err);
+    const body = JSON.parse(r.out);
+    assert.equal(body.identities[0].nodeId, hex(id(5)));
+    // The hash of a row go-spacemesh wrote is computed from it.
+    assert.equal(typeof body.identities[0].challengeHash, "string");
+    const empty = path.join(tmp.dir, "empty_data");
+    fs.mkdirSync(empty);
+    const missing = await cli(["status", "--data-dir", empty]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.err, /local\.sql and node_state\.sql/);
+    assert.deepEqual(fs.readdirSync(empty), []);
   });
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openNodeState } from "../src/storage/index.js";
 import { cli } from "./cli-helpers.js";
+import { goSchemaCheck } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const tmp = tempDir("poet-cli-switch-");
@@ -9,7 +10,7 @@ const id = (b: number) => new Uint8Array(32).fill(b);
 
 async function fixture(name: string): Promise<string> {
   const file = tmp.file(name);
-  const state = await openNodeState(file);
+  const state = await openNodeState(file, { create: true });
   await state.challenges.add(
     id(1),
     { publishEpoch: 31, sequence: 1n, prevAtx: id(0xa1), positioningAtx: id(0xa2) },
@@ -29,7 +30,7 @@ async function fixture(name: string): Promise<string> {
 }
 
 async function registrations(file: string): Promise<string[]> {
-  const state = await openNodeState(file);
+  const state = await openNodeState(file, { create: true });
   try {
     return (await state.registrations.list()).map((r) => r.address);
   } finally {
@@ -86,9 +87,13 @@ describe("poet-client switch-phase", () => {
     assert.match(r.out, /no epoch is lost/);
     assert.match(r.out, /applied: 1 registration removed/);
     assert.deepEqual(await registrations(db), ["https://old-b.example"]);
-    const state = await openNodeState(db);
+    const state = await openNodeState(db, { create: true });
     assert.ok(await state.challenges.get(id(1)));
     await state.close();
+    // go-spacemesh (both orderings of its open-time schema check) still accepts the file.
+    for (const version of ["v1.7.0-v1.7.4", "v1.7.5+"] as const) {
+      assert.equal(goSchemaCheck(db, version), "", version);
+    }
   });
 
   it("names the lost publish epoch and refuses to apply without --accept-loss (exit 5)", async () => {

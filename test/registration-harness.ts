@@ -118,7 +118,7 @@ export async function setup(
     events,
     postCalls,
   } as unknown as Harness;
-  h.state = await openNodeState(dbPath);
+  h.state = await openNodeState(dbPath, { create: true });
   h.managerOptions = (more = {}) => ({
     schedule,
     poets: mocks.map((m) => ({
@@ -150,7 +150,7 @@ export async function setup(
     return h.manager;
   };
   h.reopenState = async () => {
-    h.state = await openNodeState(dbPath);
+    h.state = await openNodeState(dbPath, { create: true });
     return h.state;
   };
   h.close = async () => {

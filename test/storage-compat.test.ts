@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
+import { companionPath } from "../src/storage/companion-file.js";
 import { openNodeState } from "../src/storage/index.js";
 import {
   createGoDatabase,
@@ -67,13 +68,13 @@ function schemaOf(db: Database.Database): Record<string, string> {
 }
 
 describe("node state on a go-spacemesh database", () => {
-  it("leaves go-spacemesh's tables and user_version unchanged and adds its own beside them", async () => {
+  it("leaves go-spacemesh's file exactly as it was and keeps its own tables in the companion", async () => {
     const file = dbFile();
     const go = createGoDatabase(file);
     const before = schemaOf(go);
     go.close();
 
-    const state = await openNodeState(file);
+    const state = await openNodeState(file, { create: true });
     assert.equal(state.goSchemaVersion, GO_USER_VERSION);
     assert.equal(state.schemaVersion, 1);
     await state.close();
@@ -83,10 +84,14 @@ describe("node state on a go-spacemesh database", () => {
     assert.equal(db.pragma("user_version", { simple: true }), GO_USER_VERSION);
     for (const [name, ddl] of Object.entries(before)) assert.equal(afterOpen[name], ddl, name);
     const added = Object.keys(afterOpen).filter((name) => !(name in before));
-    assert.ok(added.length > 0);
-    for (const name of added) assert.match(name, /^poet_client_/);
+    assert.deepEqual(added, []);
     assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
     db.close();
+    const companion = new Database(companionPath(file), { readonly: true });
+    const ours = Object.keys(schemaOf(companion));
+    assert.ok(ours.length > 0);
+    for (const name of ours) assert.match(name, /^poet_client_/);
+    companion.close();
   });
 
   it("reads the rows the Go node wrote", async () => {
@@ -143,7 +148,7 @@ describe("node state on a go-spacemesh database", () => {
     });
     go.close();
 
-    await using state = await openNodeState(file);
+    await using state = await openNodeState(file, { create: true });
     const a = await state.challenges.get(A);
     assert.ok(a);
     assert.deepEqual(a.challenge, {
@@ -234,7 +239,7 @@ describe("node state on a go-spacemesh database", () => {
     go.close();
 
     {
-      await using state = await openNodeState(file);
+      await using state = await openNodeState(file, { create: true });
       await state.challenges.add(B, {
         publishEpoch: challenge.epoch,
         sequence: challenge.sequence,
@@ -303,7 +308,7 @@ describe("node state on a go-spacemesh database", () => {
   it("lets the operators' sqlite3 phase-switch procedure work on its own files", async () => {
     const file = dbFile();
     {
-      await using state = await openNodeState(file);
+      await using state = await openNodeState(file, { create: true });
       await state.challenges.add(A, {
         publishEpoch: 3,
         sequence: 1n,
@@ -320,9 +325,9 @@ describe("node state on a go-spacemesh database", () => {
     }
     const db = new Database(file);
     db.exec("delete from poet_registration; delete from nipost;");
-    assert.equal(db.pragma("user_version", { simple: true }), 0);
+    assert.equal(db.pragma("user_version", { simple: true }), 9);
     db.close();
-    await using state = await openNodeState(file);
+    await using state = await openNodeState(file, { create: true });
     assert.deepEqual(await state.registrations.listFor(A), []);
     assert.ok(await state.challenges.get(A));
   });
@@ -335,7 +340,7 @@ describe("node state on a go-spacemesh database", () => {
     const before = schemaOf(go);
     go.close();
 
-    await assert.rejects(openNodeState(file), (err: unknown) => {
+    await assert.rejects(openNodeState(file, { create: true }), (err: unknown) => {
       assert.ok(err instanceof StorageError);
       assert.equal(err.kind, "migration-failed");
       assert.equal(err.table, "challenge");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
+import { companionPath } from "../src/storage/companion-file.js";
 import { openNodeState } from "../src/storage/index.js";
 import {
   createGoDatabase,
@@ -77,7 +78,7 @@ describe("corrupt values", () => {
     ).run(A, filled(33, 1), filled(4, 1), filled(64, 1));
     go.close();
 
-    await using state = await openNodeState(file);
+    await using state = await openNodeState(file, { create: true });
     await assert.rejects(state.challenges.get(A), corruptError("challenge", "prev_atx", A));
     await assert.rejects(
       state.challenges.get(B),
@@ -103,7 +104,7 @@ describe("corrupt values", () => {
       leaves: 2n,
     };
     {
-      await using state = await openNodeState(file);
+      await using state = await openNodeState(file, { create: true });
       const ref = await state.proofs.put({
         proof,
         address: "https://poet-a",
@@ -112,7 +113,7 @@ describe("corrupt values", () => {
         statement: filled(32, 5),
         verifiedAt: new Date(0),
       });
-      const db = new Database(file);
+      const db = new Database(companionPath(file));
       const bytes = db.prepare("select proof from poet_client_proof").get() as { proof: Buffer };
       const last = bytes.proof.length - 1;
       bytes.proof[last] = (bytes.proof[last] ?? 0) ^ 1;
@@ -129,7 +130,7 @@ describe("NodeState.check and repair", () => {
     const D = filled(32, 0xd);
     const E = filled(32, 0xe);
     {
-      await using state = await openNodeState(file);
+      await using state = await openNodeState(file, { create: true });
       // A: registered with the current challenge (fine) and with an older one (stale).
       await state.challenges.add(A, challenge, { hash: filled(32, 0x11) });
       await state.registrations.addMany([
@@ -190,7 +191,7 @@ describe("NodeState.check and repair", () => {
     );
     db.close();
 
-    await using state = await openNodeState(file);
+    await using state = await openNodeState(file, { create: true });
     const found = await state.check({
       challengeHash: (c) => (c.sequence === 3n ? filled(32, 0x55) : filled(32, 0)),
     });
@@ -250,7 +251,7 @@ describe("NodeState.check and repair", () => {
       labelsPerUnit: 1n,
     });
     go.close();
-    await using state = await openNodeState(file);
+    await using state = await openNodeState(file, { create: true });
     assert.deepEqual(await state.check(), []);
   });
 });

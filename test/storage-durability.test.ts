@@ -20,8 +20,8 @@ const registration = (nodeId: Uint8Array, i: number) => ({
 describe("node state durability", () => {
   it("lets two connections to one file write concurrently without losing a row", async () => {
     const file = tmp.file("two.sql");
-    const first = await openNodeState(file);
-    const second = await openNodeState(file);
+    const first = await openNodeState(file, { create: true });
+    const second = await openNodeState(file, { create: true });
     const A = filled(32, 0xa);
     const B = filled(32, 0xb);
     await Promise.all([
@@ -48,7 +48,7 @@ describe("node state durability", () => {
   it("opens cleanly with the last committed state after the writer is killed with SIGKILL", async () => {
     const file = tmp.file("killed.sql");
     // Opened first, so that the parent's writes below compete with the child's.
-    const parent = await openNodeState(file);
+    const parent = await openNodeState(file, { create: true });
     const child = spawn(
       process.execPath,
       ["--import", "tsx", "test/helpers/storage-writer.ts", file],
@@ -82,7 +82,7 @@ describe("node state durability", () => {
     assert.equal(check.pragma("integrity_check", { simple: true }), "ok");
     check.close();
 
-    await using state = await openNodeState(file);
+    await using state = await openNodeState(file, { create: true });
     assert.equal(
       (await state.registrations.listFor(P)).length,
       parentWrites,

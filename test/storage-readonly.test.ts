@@ -4,6 +4,7 @@ import fs from "node:fs";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
+import { companionPath } from "../src/storage/companion-file.js";
 import { openNodeState } from "../src/storage/index.js";
 import { encodeMembershipProof } from "../src/wire/index.js";
 import {
@@ -171,7 +172,7 @@ describe("openNodeState with readonly", () => {
 
   it("reads our tables when the file has them", async () => {
     const file = tmp.file("ours.sql");
-    const writable = await openNodeState(file);
+    const writable = await openNodeState(file, { create: true });
     const challenge = {
       publishEpoch: 3,
       sequence: 1n,
@@ -228,8 +229,8 @@ describe("openNodeState with readonly", () => {
 
   it("refuses a database migrated by a newer release", async () => {
     const file = tmp.file("newer.sql");
-    await (await openNodeState(file)).close();
-    const db = new Database(file);
+    await (await openNodeState(file, { create: true })).close();
+    const db = new Database(companionPath(file));
     db.prepare("insert into poet_client_migration (name, timestamp) values (?, ?)").run(
       "9999_future",
       "2030-01-01T00:00:00.000Z",
@@ -246,7 +247,8 @@ describe("openNodeState with readonly", () => {
     const file = tmp.file("absent.sql");
     await assert.rejects(openNodeState(file, { readonly: true }), (err: unknown) => {
       assert.ok(err instanceof StorageError);
-      assert.equal(err.kind, "io");
+      assert.equal(err.kind, "missing");
+      assert.match(err.message, /absent\.sql/);
       return true;
     });
     assert.equal(fs.existsSync(file), false);

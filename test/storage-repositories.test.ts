@@ -37,7 +37,7 @@ function isStorageError(kind: string, table?: string) {
 
 async function withState(fn: (state: NodeState, file: string) => Promise<void>): Promise<void> {
   const file = dbFile();
-  const state = await openNodeState(file);
+  const state = await openNodeState(file, { create: true });
   try {
     await fn(state, file);
   } finally {

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { AbortedError, ConfigError, StorageError } from "../src/errors.js";
+import { companionPath } from "../src/storage/companion-file.js";
 import { MIGRATION_TABLE, NODE_STATE_SCHEMA_VERSION, openNodeState } from "../src/storage/index.js";
 import { filled } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -18,10 +19,10 @@ const challenge = {
 };
 
 describe("openNodeState", () => {
-  it("creates a new file with go-spacemesh's tables, ours, WAL and user_version 0", async () => {
+  it("creates a new file with go-spacemesh v1.7's tables, WAL and user_version 9, ours in the companion", async () => {
     const file = dbFile();
-    const state = await openNodeState(file);
-    assert.equal(state.goSchemaVersion, 0);
+    const state = await openNodeState(file, { create: true });
+    assert.equal(state.goSchemaVersion, 9);
     assert.equal(state.schemaVersion, NODE_STATE_SCHEMA_VERSION);
     await state.close();
     const db = new Database(file, { readonly: true });
@@ -30,19 +31,35 @@ describe("openNodeState", () => {
         name: string;
       }[]
     ).map((t) => t.name);
-    for (const name of ["challenge", "nipost", "poet_certificates", "poet_registration"]) {
-      assert.ok(tables.includes(name), name);
-    }
-    assert.ok(tables.includes(MIGRATION_TABLE));
-    assert.equal(db.pragma("user_version", { simple: true }), 0);
+    assert.deepEqual(tables, [
+      "atx_sync_requests",
+      "atx_sync_state",
+      "challenge",
+      "malfeasance_sync_state",
+      "nipost",
+      "poet_certificates",
+      "poet_registration",
+      "post",
+      "prepared_activeset",
+    ]);
+    assert.equal(db.pragma("user_version", { simple: true }), 9);
     assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
     db.close();
+    const companion = new Database(companionPath(file), { readonly: true });
+    const ours = (
+      companion.prepare("select name from sqlite_master where type = 'table'").all() as {
+        name: string;
+      }[]
+    ).map((t) => t.name);
+    assert.ok(ours.includes(MIGRATION_TABLE));
+    assert.equal(companion.pragma("journal_mode", { simple: true }), "wal");
+    companion.close();
   });
 
   it("reopens an existing file without migrating again and keeps its rows", async () => {
     const file = dbFile();
     {
-      await using state = await openNodeState(file);
+      await using state = await openNodeState(file, { create: true });
       await state.challenges.add(filled(32, 1), challenge);
     }
     const messages: string[] = [];
@@ -52,21 +69,21 @@ describe("openNodeState", () => {
       warn: () => {},
       error: () => {},
     };
-    await using state = await openNodeState(file, { logger });
+    await using state = await openNodeState(file, { logger, create: true });
     assert.deepEqual(messages, []);
     assert.deepEqual((await state.challenges.get(filled(32, 1)))?.challenge, challenge);
   });
 
   it("refuses a database migrated by a newer release with kind schema-too-new", async () => {
     const file = dbFile();
-    await (await openNodeState(file)).close();
-    const db = new Database(file);
+    await (await openNodeState(file, { create: true })).close();
+    const db = new Database(companionPath(file));
     db.prepare(`insert into ${MIGRATION_TABLE} (name, timestamp) values (?, ?)`).run(
       "9999_from_the_future",
       "2030-01-01T00:00:00.000Z",
     );
     db.close();
-    await assert.rejects(openNodeState(file), (err: unknown) => {
+    await assert.rejects(openNodeState(file, { create: true }), (err: unknown) => {
       assert.ok(err instanceof StorageError);
       assert.equal(err.kind, "schema-too-new");
       assert.match(err.message, /9999_from_the_future/);
@@ -76,13 +93,18 @@ describe("openNodeState", () => {
 
   it("works on a caller's Database and leaves it open on close", async () => {
     const db = new Database(dbFile());
-    const state = await openNodeState(db);
+    const state = await openNodeState(db, { create: true });
     await state.challenges.add(filled(32, 1), challenge);
     await state.close();
     assert.equal(db.open, true);
     assert.equal((db.prepare("select count(*) c from challenge").get() as { c: number }).c, 1);
     // The caller's default integer mode is not changed.
     assert.equal(typeof (db.prepare("select 1 v").get() as { v: unknown }).v, "number");
+    // Nor its attached databases: the companion is detached again.
+    assert.deepEqual(
+      (db.pragma("database_list") as { name: string }[]).map((d) => d.name),
+      ["main"],
+    );
     db.close();
   });
 
@@ -91,7 +113,7 @@ describe("openNodeState", () => {
     safe.defaultSafeIntegers(true);
     const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: safe }) });
     {
-      await using state = await openNodeState(kysely);
+      await using state = await openNodeState(kysely, { create: true });
       await state.challenges.add(filled(32, 1), { ...challenge, sequence: (1n << 64n) - 1n });
       assert.equal(
         (await state.challenges.get(filled(32, 1)))?.challenge.sequence,
@@ -104,7 +126,7 @@ describe("openNodeState", () => {
     const unsafe = new Kysely<unknown>({
       dialect: new SqliteDialect({ database: new Database(dbFile()) }),
     });
-    await assert.rejects(openNodeState(unsafe), ConfigError);
+    await assert.rejects(openNodeState(unsafe, { create: true }), ConfigError);
     await unsafe.destroy();
   });
 
@@ -115,7 +137,7 @@ describe("openNodeState", () => {
   });
 
   it("fails with kind closed after close and with AbortedError on an aborted signal", async () => {
-    const state = await openNodeState(dbFile());
+    const state = await openNodeState(dbFile(), { create: true });
     const controller = new AbortController();
     controller.abort();
     await assert.rejects(
@@ -133,10 +155,13 @@ describe("openNodeState", () => {
   });
 
   it("reports a file that cannot be opened as an io StorageError", async () => {
-    await assert.rejects(openNodeState(path.join(dir, "missing-dir", "x.sql")), (err: unknown) => {
-      assert.ok(err instanceof StorageError);
-      assert.equal(err.kind, "io");
-      return true;
-    });
+    await assert.rejects(
+      openNodeState(path.join(dir, "missing-dir", "x.sql"), { create: true }),
+      (err: unknown) => {
+        assert.ok(err instanceof StorageError);
+        assert.equal(err.kind, "io");
+        return true;
+      },
+    );
   });
 });

@@ -19,7 +19,7 @@ describe("u64 columns", () => {
   it("round-trip 0, 2^63−1, 2^63 and 2^64−1 as bigint, stored as Go's signed int64", async () => {
     const file = tmp.file("edges.sql");
     {
-      await using state = await openNodeState(file);
+      await using state = await openNodeState(file, { create: true });
       for (const [i, [value]] of EDGES.entries()) {
         const nodeId = filled(32, i + 1);
         await state.challenges.add(nodeId, {
@@ -75,7 +75,7 @@ describe("u64 columns", () => {
   });
 
   it("refuses values outside [0, 2^64) and u32 values outside [0, 2^32) with a ConfigError", async () => {
-    await using state = await openNodeState(tmp.file("range.sql"));
+    await using state = await openNodeState(tmp.file("range.sql"), { create: true });
     const base = {
       publishEpoch: 1,
       sequence: 0n,

@@ -75,12 +75,15 @@ export interface WindowMissedEvent extends IdentityEventBase {
   error: PoetError;
 }
 
-/** Registered; waiting for the round to end before fetching proofs. */
+/**
+ * Registered; waiting for the round to end before fetching proofs. Sent again, with the wider set, each
+ * time one more PoET accepts the registration before the round starts.
+ */
 export interface WaitingForRoundEndEvent extends IdentityEventBase {
   type: "waiting-for-round-end";
   /** The latest round end announced by the PoETs the identity is registered at. */
   roundEnd: Date;
-  /** When the first proof query is made (round end + jitter). */
+  /** When the first proof query is made (round end + grace + jitter). */
   queryAt: Date;
   /** Until when better proofs are awaited before PoST starts. */
   cutoff: Date;

@@ -31,8 +31,12 @@ import {
   throwIfAborted,
 } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
-import type { ChallengeRecord, PoetRegistration } from "../storage/index.js";
-import type { MembershipProof } from "../wire/index.js";
+import {
+  type ChallengeRecord,
+  computedChallengeHash,
+  type PoetRegistration,
+} from "../storage/index.js";
+import { encodeNipostChallenge, type MembershipProof } from "../wire/index.js";
 import { anySignal, asPoetError, isAbort, sleepUntil } from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
 import type { RegistrationEvent } from "./events.js";
@@ -48,6 +52,8 @@ export interface CycleContext extends RegistrationRunContext {
   post: PostProvider;
   tickSize: bigint;
   proofCutoffMs: number;
+  /** Wait after a round end before the first proof query (before the jitter). */
+  proofQueryGraceMs: number;
   /** Background registrations, shared across calls for the same identity, challenge and round. */
   runs: Map<string, RegistrationRun>;
   /** Aborts everything when the manager closes. */
@@ -76,6 +82,9 @@ export async function runIdentityCycle(
 ): Promise<NiPostOutcome> {
   return new IdentityCycle(ctx, signer, signal).run(request);
 }
+
+/** Listeners of each background registration, told when one more PoET accepted. */
+const acceptWatchers = new WeakMap<RegistrationRun, Set<() => void>>();
 
 class IdentityCycle {
   readonly #ctx: CycleContext;
@@ -156,6 +165,9 @@ class IdentityCycle {
     const signal = this.#signal;
     const given = request.challenge;
     let record = await state.challenges.get(this.#nodeId, { signal });
+    if (record !== undefined && record.hash === undefined) {
+      record = await this.#computedHash(record, given);
+    }
     if (record !== undefined && given !== undefined) {
       const storedEpoch = record.challenge.publishEpoch;
       const givenEpoch = given.challenge.publishEpoch;
@@ -202,6 +214,38 @@ class IdentityCycle {
       );
     }
     return record;
+  }
+
+  /**
+   * A row without a recorded hash (go-spacemesh wrote it, or the companion file was deleted): its
+   * hash is computed from the row (`storage/challenge-hash.ts`) and recorded. A caller that passes
+   * this very challenge with another hash is told so.
+   */
+  async #computedHash(
+    record: ChallengeRecord,
+    given: NiPostRequest["challenge"],
+  ): Promise<ChallengeRecord | undefined> {
+    const { state } = this.#ctx;
+    const signal = this.#signal;
+    const registrations = await state.registrations.listFor(this.#nodeId, { signal });
+    const hash = computedChallengeHash(
+      record.challenge,
+      registrations.map((r) => r.hash),
+    );
+    if (hash === undefined) return record;
+    if (
+      given !== undefined &&
+      !equalBytes(given.hash, hash) &&
+      equalBytes(encodeNipostChallenge(given.challenge), encodeNipostChallenge(record.challenge))
+    ) {
+      throw new ConfigError(
+        "challenge.hash",
+        `${toHex(given.hash)} is not the hash of the stored challenge, which is ${toHex(hash)} ` +
+          "(BLAKE3(0x00 ‖ SCALE(NIPostChallenge)), see nipostChallengeHash)",
+      );
+    }
+    await state.challenges.setHash(this.#nodeId, hash, { signal });
+    return state.challenges.get(this.#nodeId, { signal });
   }
 
   /** The caller brings another challenge for the same publish epoch than the stored one. */
@@ -405,17 +449,56 @@ class IdentityCycle {
     const key = runKey(this.#nodeId, hash, round);
     const existing = runs.get(key);
     if (existing !== undefined) return existing;
+    // Every cycle waiting on this run hears of each PoET that accepts (see #awaitRegistrations).
+    const watchers = new Set<() => void>();
+    const emit = (event: RegistrationEvent) => {
+      this.#ctx.emit(event);
+      if (event.type === "registered") for (const watcher of [...watchers]) watcher();
+    };
     const run = new RegistrationRun(
-      this.#ctx,
+      { ...this.#ctx, emit },
       { signer: this.#signer, hash, publishEpoch, round, deadlineMs, proofDeadlineMs },
       missing,
       this.#ctx.closed,
     );
+    acceptWatchers.set(run, watchers);
     runs.set(key, run);
     run.done.finally(() => {
       if (runs.get(key) === run) runs.delete(key);
     });
     return run;
+  }
+
+  /**
+   * Waits until the run is done or the registration deadline passed (true), or until one more
+   * PoET accepted (false).
+   */
+  async #awaitRegistrations(run: RegistrationRun, deadline: number): Promise<boolean> {
+    const watchers = acceptWatchers.get(run);
+    let unwatch = () => {};
+    const accepted = new Promise<boolean>((resolve) => {
+      if (watchers === undefined) return;
+      const watcher = () => resolve(false);
+      watchers.add(watcher);
+      unwatch = () => watchers.delete(watcher);
+    });
+    const timer = new AbortController();
+    try {
+      return await raceAbort(
+        Promise.race([
+          run.done.then(() => true),
+          sleepUntil(this.#ctx.clock, deadline, anySignal(this.#signal, timer.signal)).then(
+            () => true,
+            () => true,
+          ),
+          accepted,
+        ]),
+        this.#signal,
+      );
+    } finally {
+      unwatch();
+      timer.abort();
+    }
   }
 
   #cutoff(registrations: readonly PoetRegistration[], proofDeadline: number): number {
@@ -446,27 +529,34 @@ class IdentityCycle {
         outcome: await this.#noProof(round, publishEpoch, [], true),
       };
     }
-    this.#emit({
-      type: "waiting-for-round-end",
-      at: new Date(this.#now),
-      ...base,
-      roundEnd: new Date(lastEnd),
-      queryAt: new Date(lastEnd + schedule.proofQueryJitter().minMs),
-      cutoff: new Date(cutoff),
-      proofDeadline: new Date(proofDeadline),
-      poets: registrations.map((r) => r.address),
-    });
+    const announce = () =>
+      this.#emit({
+        type: "waiting-for-round-end",
+        at: new Date(this.#now),
+        ...base,
+        roundEnd: new Date(lastEnd),
+        queryAt: new Date(
+          lastEnd + this.#ctx.proofQueryGraceMs + schedule.proofQueryJitter().minMs,
+        ),
+        cutoff: new Date(cutoff),
+        proofDeadline: new Date(proofDeadline),
+        poets: registrations.map((r) => r.address),
+      });
+    announce();
     if (run !== undefined && reachable !== undefined) {
       // The other PoETs keep being tried until the round starts; nothing else can happen before
-      // the round ends, so wait for them and fetch from every PoET that took the challenge.
+      // the round ends, so wait for them and fetch from every PoET that took the challenge. Each
+      // PoET that accepts meanwhile widens the set, and the waiting event is sent again.
       const deadline = schedule.registrationDeadline(round).getTime();
-      await raceAbort(
-        Promise.race([run.done, sleepUntil(clock, deadline, this.#signal).catch(() => {})]),
-        this.#signal,
-      );
-      registrations = (await this.#registrationsOf(hash)).filter((r) => reachable(r.address));
-      cutoff = this.#cutoff(registrations, proofDeadline);
-      lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
+      for (;;) {
+        const finished = await this.#awaitRegistrations(run, deadline);
+        const before = new Set(registrations.map((r) => r.address));
+        registrations = (await this.#registrationsOf(hash)).filter((r) => reachable(r.address));
+        cutoff = this.#cutoff(registrations, proofDeadline);
+        lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
+        if (registrations.some((r) => !before.has(r.address))) announce();
+        if (finished || this.#now >= deadline) break;
+      }
     }
 
     const listening = new AbortController();
@@ -570,9 +660,9 @@ class IdentityCycle {
         });
         const timer = new AbortController();
         const sleeping = sleepUntil(clock, until, anySignal(this.#signal, timer.signal)).catch(
-          (err: unknown) => {
-            if (this.#signal.aborted) throw err;
-          },
+          // An abort wakes the race too; throwIfAborted below reports it. Rethrowing here would
+          // leave a rejection nobody awaits once the race was won by `woken`.
+          () => {},
         );
         try {
           await Promise.race([woken, sleeping]);

@@ -6,9 +6,9 @@
  *
  * The first identity that needs a PoET's proof of a round starts a fetch; the others join it. The
  * fetch first looks in the node state (a restart, or a proof fetched for an earlier identity and
- * since forgotten in memory), then waits until the round end plus a random jitter, then polls: a
- * 404 ("not ready yet"), a server error or a hanging PoET is tried again with a growing delay,
- * honouring `Retry-After`, until the deadline of the latest interested identity. Each attempt has
+ * since forgotten in memory), then waits until the round end plus a grace (the PoET needs a moment
+ * to publish) and a random jitter, then polls: a 404 ("not ready yet"), a server error or a hanging
+ * PoET is tried again with a growing delay (the pacing of `schedule/proof-pacing.ts`), honouring `Retry-After`, until the deadline of the latest interested identity. Each attempt has
  * its own timeout on the manager's clock. An invalid proof is final: a PoET's proof of a round
  * never changes. When every interested identity has stopped waiting, the fetch is cancelled.
  */
@@ -55,7 +55,9 @@ export interface ProofFetcherInit {
   clock: Clock;
   logger: Logger;
   random: RandomSource;
-  /** Bounds of the delay after the round end. */
+  /** Wait after the round end before the first query: real PoETs publish 0.3–2 s after it. */
+  graceMs: number;
+  /** Bounds of the random delay added to the grace. */
   jitter: { minMs: number; maxMs: number };
   /** First delay between polls, doubled up to {@link maxPollIntervalMs}. */
   pollIntervalMs: number;
@@ -180,7 +182,7 @@ export class ProofFetcher {
       return cached;
     }
     const jitter = drawJitter(this.#init.jitter.minMs, this.#init.jitter.maxMs, this.#init.random);
-    await sleepUntil(clock, request.roundEndMs + jitter, signal);
+    await sleepUntil(clock, request.roundEndMs + this.#init.graceMs + jitter, signal);
     let delay = this.#init.pollIntervalMs;
     for (;;) {
       let response: Awaited<ReturnType<ProofSource["proof"]>>;

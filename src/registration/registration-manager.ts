@@ -41,6 +41,7 @@ import {
   type PhaseSwitchPlan,
   type PoetServerConfig,
   planPhaseSwitch,
+  proofPacing,
   RoundSchedule,
 } from "../schedule/index.js";
 import type { NodeState } from "../storage/index.js";
@@ -97,14 +98,24 @@ export interface RegistrationManagerOptions {
   maxConcurrentDownloads?: number | undefined;
   /**
    * How long after the round end better proofs are awaited from PoETs that have not answered,
-   * before PoST starts with the best one so far. Default: 1/12 of the cycle gap (1 h on mainnet).
+   * before PoST starts with the best one so far. Default: 1/12 of the cycle gap (1 h on mainnet);
+   * never shorter than the last first query plus two poll intervals, so that every PoET holding
+   * the registration is asked first (see `proofPacing`).
    */
   proofCutoffMs?: number | undefined;
+  /**
+   * How long after a round end the first proof query waits (before the random jitter): real PoETs
+   * publish 0.3–2.1 s after the round end. Default 2.5 s, or 1/10 of the cycle gap when shorter.
+   */
+  proofQueryGraceMs?: number | undefined;
   /** Base delay between submit attempts (each waits 1–2× this). Default 10 s. */
   submitRetryDelayMs?: number | undefined;
-  /** First delay between proof polls, doubled up to `maxProofPollIntervalMs`. Default 10 s. */
+  /**
+   * First delay between proof polls, doubled up to `maxProofPollIntervalMs`. Default 1/4320 of the
+   * cycle gap (10 s on mainnet), between 100 ms and 10 s.
+   */
   proofPollIntervalMs?: number | undefined;
-  /** Longest delay between proof polls. Default 5 min. */
+  /** Longest delay between proof polls. Default 1/48 of the cycle gap, at most 5 min. */
   maxProofPollIntervalMs?: number | undefined;
   /** Time limit of one request (info, submit, proof download). Default 120 s. */
   requestTimeoutMs?: number | undefined;
@@ -178,7 +189,7 @@ function isRegistrationClient(
  *
  * @example
  * ```ts
- * await using state = await openNodeState("node_state.sql");
+ * await using state = await openNodeState("node_data", { create: true }); // node_data/local.sql
  * await using manager = new RegistrationManager({
  *   schedule: MAINNET.schedule,
  *   poets: MAINNET.poets,
@@ -261,20 +272,15 @@ export class RegistrationManager {
       requestTimeoutMs,
       signal: closed,
     });
-    const pollIntervalMs = duration("proofPollIntervalMs", options.proofPollIntervalMs, 10_000);
-    const maxPollIntervalMs = duration(
-      "maxProofPollIntervalMs",
-      options.maxProofPollIntervalMs,
-      300_000,
-    );
+    const pacing = proofPacing(schedule, {
+      graceMs: options.proofQueryGraceMs,
+      pollIntervalMs: options.proofPollIntervalMs,
+      maxPollIntervalMs: options.maxProofPollIntervalMs,
+      cutoffMs: options.proofCutoffMs,
+    });
     const downloads = count("maxConcurrentDownloads", options.maxConcurrentDownloads, 4);
     const submits = count("maxConcurrentSubmits", options.maxConcurrentSubmits, 32);
     const submitRetryDelayMs = duration("submitRetryDelayMs", options.submitRetryDelayMs, 10_000);
-    const proofCutoffMs = duration(
-      "proofCutoffMs",
-      options.proofCutoffMs,
-      Math.floor(schedule.cycleGapMs / 12),
-    );
     for (const signer of options.signers ?? []) this.addIdentity(signer);
     // Created last, once every setting is known to be valid: it starts worker threads.
     this.#ownedVerifier = options.verifier === undefined ? createParallelVerifier() : undefined;
@@ -290,9 +296,10 @@ export class RegistrationManager {
       clock,
       logger: this.#logger,
       random,
-      jitter: schedule.proofQueryJitter(),
-      pollIntervalMs,
-      maxPollIntervalMs,
+      graceMs: pacing.graceMs,
+      jitter: pacing.jitter,
+      pollIntervalMs: pacing.pollIntervalMs,
+      maxPollIntervalMs: pacing.maxPollIntervalMs,
       requestTimeoutMs,
       tickSize,
       downloads: new ConcurrencyLimit(downloads),
@@ -314,7 +321,8 @@ export class RegistrationManager {
       fetcher,
       post: options.post,
       tickSize,
-      proofCutoffMs,
+      proofCutoffMs: pacing.cutoffMs,
+      proofQueryGraceMs: pacing.graceMs,
       runs: new Map<string, RegistrationRun>(),
       closed,
     };

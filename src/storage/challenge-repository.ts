@@ -17,7 +17,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { type Kysely, sql } from "kysely";
 import { equalBytes, toHex } from "../bytes.js";
 import { ConfigError, StorageError } from "../errors.js";
-import type { MembershipProof } from "../wire/index.js";
+import type { MembershipProof, NipostChallenge } from "../wire/index.js";
 import {
   bytesParam,
   type ColumnPlace,
@@ -34,30 +34,7 @@ import { membershipParam, readMembership } from "./membership-column.js";
 import type { NodeStateTables } from "./schema.js";
 import type { StoreConnection } from "./store-connection.js";
 
-/** The initial PoST embedded in an identity's first challenge. */
-export interface InitialPost {
-  /** u32 nonce. */
-  nonce: number;
-  indices: Uint8Array;
-  /** u64 k2 proof of work. */
-  pow: bigint;
-}
-
-/** A NiPoST challenge as go-spacemesh stores it (docs/node-client.md §1.2). */
-export interface NipostChallenge {
-  /** The epoch the ATX will be published in (u32). */
-  publishEpoch: number;
-  /** u64 sequence number (previous ATX's + 1, 0 for the initial ATX). */
-  sequence: bigint;
-  /** Previous ATX id (32 bytes; zeros for the initial ATX). */
-  prevAtx: Uint8Array;
-  /** Positioning ATX id (32 bytes). */
-  positioningAtx: Uint8Array;
-  /** Commitment ATX id, only for the initial ATX. */
-  commitmentAtx?: Uint8Array | undefined;
-  /** Initial PoST, only for the initial ATX. */
-  initialPost?: InitialPost | undefined;
-}
+export type { InitialPost, NipostChallenge } from "../wire/index.js";
 
 /** A `challenge` row read back. */
 export interface ChallengeRecord {

@@ -15,14 +15,15 @@
  *
  * {@link NodeState.check} only reports; {@link NodeState.repair} deletes the offending rows in one
  * transaction, which is what the registration manager calls before resuming. The current
- * challenge's hash is the one recorded with the row; for rows go-spacemesh wrote, the caller can
- * pass `challengeHash` to compute it.
+ * challenge's hash is the one recorded with the row; for rows go-spacemesh wrote it is computed
+ * from the row (`challenge-hash.ts`), or by the caller's `challengeHash`.
  */
 
 import type { Kysely } from "kysely";
 import { equalBytes, toHex } from "../bytes.js";
 import { StorageError } from "../errors.js";
 import { decodeCertificateRow } from "./certificate-repository.js";
+import { computedChallengeHash } from "./challenge-hash.js";
 import {
   type ChallengeRecord,
   decodeChallengeRow,
@@ -62,7 +63,9 @@ export interface Inconsistency {
 export interface CheckOptions {
   /**
    * Computes the hash of a challenge whose hash was not recorded by this library (a row written
-   * by go-spacemesh). Without it, such registrations are not compared.
+   * by go-spacemesh). Default: BLAKE3(0x00 ‖ SCALE(NIPostChallengeV1)) of the row, or the V2 hash
+   * when that is the one the identity's registrations hold; when they hold neither, such
+   * registrations are not compared.
    */
   challengeHash?: ((challenge: NipostChallenge) => Uint8Array) | undefined;
   signal?: AbortSignal | undefined;
@@ -122,15 +125,29 @@ export async function checkNodeState(
       }
     }
 
+    const registrationRows = await db.selectFrom("poet_registration").selectAll().execute();
+    // A row without a recorded hash gets the one computed from its columns (challenge-hash.ts),
+    // decided by the hashes its identity's registrations hold.
+    const registered = new Map<string, Uint8Array[]>();
+    for (const row of registrationRows) {
+      if (!(row.id instanceof Uint8Array) || !(row.hash instanceof Uint8Array)) continue;
+      const identity = toHex(row.id);
+      registered.set(identity, [...(registered.get(identity) ?? []), row.hash]);
+    }
     const hashes = new Map<string, Uint8Array | undefined>();
     const currentHash = (identity: string, challenge: ChallengeRecord) => {
       if (!hashes.has(identity)) {
-        hashes.set(identity, challenge.hash ?? options.challengeHash?.(challenge.challenge));
+        hashes.set(
+          identity,
+          challenge.hash ??
+            options.challengeHash?.(challenge.challenge) ??
+            computedChallengeHash(challenge.challenge, registered.get(identity) ?? []),
+        );
       }
       return hashes.get(identity);
     };
 
-    for (const row of await db.selectFrom("poet_registration").selectAll().execute()) {
+    for (const row of registrationRows) {
       const key = { id: row.id, address: row.address };
       let registration: ReturnType<typeof decodeRegistrationRow>;
       try {

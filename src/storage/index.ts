@@ -1,11 +1,12 @@
 /**
  * @module storage
  *
- * The node state in SQLite: go-spacemesh's `challenge`, `poet_registration`, `nipost` and
- * `poet_certificates` tables, byte-compatible with the Go node, plus our own tables of verified
- * proofs and member lists, behind typed repositories (docs/node-client.md §1.4, §1.8, §1.11, §2.6).
+ * The node state in SQLite: go-spacemesh's `local.sql` with its `challenge`, `poet_registration`,
+ * `nipost` and `poet_certificates` tables, byte-compatible with the Go node, plus our own tables of
+ * verified proofs and member lists in a companion file beside it, behind typed repositories (docs/node-client.md §1.4, §1.8, §1.11, §2.6).
  */
 export type { CertificateRepository, PoetCertificate } from "./certificate-repository.js";
+export { challengeHashCandidates, computedChallengeHash } from "./challenge-hash.js";
 export type {
   ChallengeRecord,
   ChallengeRepository,
@@ -13,10 +14,12 @@ export type {
   InitialPost,
   NipostChallenge,
 } from "./challenge-repository.js";
+export { companionPath } from "./companion-file.js";
 export type { CheckOptions, Inconsistency, InconsistencyKind } from "./consistency-check.js";
 export type { MemberList, MemberListRepository } from "./member-list-repository.js";
 export { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, NODE_STATE_SCHEMA_VERSION } from "./migrations.js";
 export type { Nipost, NipostRecord, NipostRepository, PostProof } from "./nipost-repository.js";
+export { NODE_STATE_FILE_NAMES, resolveNodeStateFile } from "./node-state-file.js";
 export type {
   NodeStateRepositories,
   OpenNodeStateOptions,

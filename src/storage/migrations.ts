@@ -1,75 +1,54 @@
 /**
  * @module storage/migrations
  *
- * The library's own schema, versioned with kysely's `Migrator` and an in-code provider
- * (docs/node-client.md §1.11, §8). The migration bookkeeping lives in tables of its own,
- * `poet_client_migration` and `poet_client_migration_lock`, never in `PRAGMA user_version`, which
- * belongs to go-spacemesh.
+ * The library's own schema, in the companion file (attached as schema `poet_client`, see
+ * `companion-file.ts`; docs/node-client.md §1.11, §8). The applied migrations are recorded by name
+ * in `poet_client_migration` (the table layout kysely's `Migrator` used when our tables lived in
+ * the node's file, so that rows moved from there read the same), never in `PRAGMA user_version`,
+ * which belongs to go-spacemesh.
  *
  * Our tables keep what go-spacemesh keeps only in memory, so that a restart neither downloads nor
  * verifies a proof twice: proofs that passed verification (keyed by their ref), the member lists of
  * each PoET round, and the challenge hash each identity registered.
  *
- * A database migrated by a newer release of this library (a migration name we do not know) is
- * refused with kind `"schema-too-new"` before anything is written.
+ * The runner is ours rather than kysely's `Migrator` because the tables must be created in the
+ * attached schema, which the `Migrator` cannot do on SQLite (it would try `CREATE SCHEMA`). Each
+ * migration is plain DDL with the schema named. A database migrated by a newer release of this
+ * library (a migration name we do not know) is refused with kind `"schema-too-new"` before
+ * anything is written.
  */
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { StorageError } from "../errors.js";
 import type { NodeStateTables } from "./schema.js";
 
+/** The schema name the companion file is attached under. */
+export const COMPANION_SCHEMA = "poet_client";
 /** Name of the table where the applied migrations are recorded. */
 export const MIGRATION_TABLE = "poet_client_migration";
-/** Name of kysely's migration lock table. */
+/**
+ * Name of the migration lock table kysely's `Migrator` kept beside {@link MIGRATION_TABLE} in
+ * earlier releases; no longer created, and moved out of the node's file like our other tables.
+ */
 export const MIGRATION_LOCK_TABLE = "poet_client_migration_lock";
 
-// Migrations take the untyped kysely: they describe the tables before the types exist.
-// biome-ignore lint/suspicious/noExplicitAny: a migration works on the schema, not on typed rows.
-type AnyKysely = Kysely<any>;
+const S = COMPANION_SCHEMA;
 
-const migrations: Record<string, Migration> = {
-  "0001_poet_client_tables": {
-    async up(db: AnyKysely) {
-      await db.schema
-        .createTable("poet_client_challenge")
-        .ifNotExists()
-        .addColumn("id", "blob", (c) => c.primaryKey().notNull())
-        .addColumn("hash", "blob", (c) => c.notNull())
-        .addColumn("fingerprint", "blob", (c) => c.notNull())
-        .modifyEnd(sql`without rowid`)
-        .execute();
-      await db.schema
-        .createTable("poet_client_proof")
-        .ifNotExists()
-        .addColumn("ref", "blob", (c) => c.primaryKey().notNull())
-        .addColumn("proof", "blob", (c) => c.notNull())
-        .addColumn("leaves", "integer", (c) => c.notNull())
-        .addColumn("address", "text", (c) => c.notNull())
-        .addColumn("round_id", "text", (c) => c.notNull())
-        .addColumn("service_pubkey", "blob", (c) => c.notNull())
-        .addColumn("statement", "blob", (c) => c.notNull())
-        .addColumn("verified_at", "integer", (c) => c.notNull())
-        .modifyEnd(sql`without rowid`)
-        .execute();
-      await db.schema
-        .createIndex("poet_client_proof_round")
-        .ifNotExists()
-        .on("poet_client_proof")
-        .columns(["address", "round_id"])
-        .execute();
-      await db.schema
-        .createTable("poet_client_members")
-        .ifNotExists()
-        .addColumn("address", "text", (c) => c.notNull())
-        .addColumn("round_id", "text", (c) => c.notNull())
-        .addColumn("member_count", "integer", (c) => c.notNull())
-        .addColumn("members", "blob", (c) => c.notNull())
-        .addColumn("statement", "blob")
-        .addColumn("fetched_at", "integer", (c) => c.notNull())
-        .addPrimaryKeyConstraint("poet_client_members_pk", ["address", "round_id"])
-        .modifyEnd(sql`without rowid`)
-        .execute();
-    },
-  },
+/**
+ * A migration: DDL statements that name the companion schema (`poet_client."table"`), or a
+ * function given the connection and the schema name. With kysely's builder, tables go through
+ * `db.schema.withSchema(schema)`; an index must be raw SQL (`create index poet_client."i" on "t"
+ * (…)`: SQLite takes the schema on the index name only).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a migration works on the schema, not on typed rows.
+type CompanionMigration = readonly string[] | ((db: Kysely<any>, schema: string) => Promise<void>);
+
+const migrations: Record<string, CompanionMigration> = {
+  "0001_poet_client_tables": [
+    `create table if not exists ${S}."poet_client_challenge" ("id" blob not null primary key, "hash" blob not null, "fingerprint" blob not null) without rowid`,
+    `create table if not exists ${S}."poet_client_proof" ("ref" blob not null primary key, "proof" blob not null, "leaves" integer not null, "address" text not null, "round_id" text not null, "service_pubkey" blob not null, "statement" blob not null, "verified_at" integer not null) without rowid`,
+    `create index if not exists ${S}."poet_client_proof_round" on "poet_client_proof" ("address", "round_id")`,
+    `create table if not exists ${S}."poet_client_members" ("address" text not null, "round_id" text not null, "member_count" integer not null, "members" blob not null, "statement" blob, "fetched_at" integer not null, constraint "poet_client_members_pk" primary key ("address", "round_id")) without rowid`,
+  ],
 };
 
 /** The migrations this release knows, in order. */
@@ -78,23 +57,35 @@ export const MIGRATION_NAMES: readonly string[] = Object.keys(migrations).sort()
 /** The schema version of this release: the number of migrations it knows. */
 export const NODE_STATE_SCHEMA_VERSION = MIGRATION_NAMES.length;
 
-const provider: MigrationProvider = { getMigrations: async () => migrations };
-
-async function appliedMigrations(db: Kysely<NodeStateTables>): Promise<string[]> {
-  const { rows: tables } = await sql<{ name: unknown }>`
-    select name from sqlite_master where type = 'table' and name = ${MIGRATION_TABLE}`.execute(db);
-  if (tables.length === 0) return [];
+/** Whether `schema` has the table `name`. */
+export async function hasTable(
+  db: Kysely<NodeStateTables>,
+  schema: string,
+  name: string,
+): Promise<boolean> {
   const { rows } = await sql<{ name: unknown }>`
-    select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db);
+    select name from ${sql.table(`${schema}.sqlite_master`)}
+    where type = 'table' and name = ${name}`.execute(db);
+  return rows.length > 0;
+}
+
+async function appliedMigrations(db: Kysely<NodeStateTables>, schema: string): Promise<string[]> {
+  if (!(await hasTable(db, schema, MIGRATION_TABLE))) return [];
+  const { rows } = await sql<{ name: unknown }>`
+    select name from ${sql.table(`${schema}.${MIGRATION_TABLE}`)} order by name`.execute(db);
   return rows.map((r) => String(r.name));
 }
 
 /**
  * Refuses (kind `"schema-too-new"`) a database migrated by a newer release; otherwise returns the
- * migrations applied to it, which may be fewer than this release knows. Reads only.
+ * migrations applied to it, which may be fewer than this release knows. Reads only. `schema` is
+ * where our tables are: the companion (default), or `main` for a file of an earlier release.
  */
-export async function checkSchemaKnown(db: Kysely<NodeStateTables>): Promise<string[]> {
-  const applied = await appliedMigrations(db);
+export async function checkSchemaKnown(
+  db: Kysely<NodeStateTables>,
+  schema: string = COMPANION_SCHEMA,
+): Promise<string[]> {
+  const applied = await appliedMigrations(db, schema);
   const unknown = applied.filter((name) => !MIGRATION_NAMES.includes(name));
   if (unknown.length > 0) {
     throw new StorageError(
@@ -106,24 +97,33 @@ export async function checkSchemaKnown(db: Kysely<NodeStateTables>): Promise<str
 }
 
 /**
- * Brings our tables to the latest version. Runs inside the opening transaction, so a failure
- * leaves the file as it was. Returns the names of the migrations it applied.
+ * Brings our tables in the companion to the latest version. Runs inside the opening transaction,
+ * so a failure leaves the files as they were. Returns the names of the migrations it applied.
  */
 export async function migrateNodeState(db: Kysely<NodeStateTables>): Promise<string[]> {
-  await checkSchemaKnown(db);
-  const migrator = new Migrator({
-    db,
-    provider,
-    migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: MIGRATION_LOCK_TABLE,
-  });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error !== undefined) {
-    const failed = results?.find((r) => r.status === "Error")?.migrationName;
-    throw new StorageError(
-      `migration ${failed ?? "(setup)"} failed: ${error instanceof Error ? error.message : String(error)}`,
-      { kind: "migration-failed", cause: error },
-    );
+  const applied = new Set(await checkSchemaKnown(db));
+  await sql
+    .raw(
+      `create table if not exists ${S}."${MIGRATION_TABLE}" ("name" varchar(255) not null primary key, "timestamp" varchar(255) not null)`,
+    )
+    .execute(db);
+  const done: string[] = [];
+  for (const name of MIGRATION_NAMES) {
+    if (applied.has(name)) continue;
+    try {
+      const migration = migrations[name] ?? [];
+      if (typeof migration === "function") await migration(db, S);
+      else for (const statement of migration) await sql.raw(statement).execute(db);
+      // Opening has no clock to ask; nothing reads the time, only the name.
+      await sql`insert into ${sql.table(`${S}.${MIGRATION_TABLE}`)} (name, timestamp)
+        values (${name}, ${""})`.execute(db);
+    } catch (err) {
+      throw new StorageError(
+        `migration ${name} failed: ${err instanceof Error ? err.message : String(err)}`,
+        { kind: "migration-failed", cause: err },
+      );
+    }
+    done.push(name);
   }
-  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+  return done;
 }

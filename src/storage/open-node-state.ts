@@ -1,33 +1,40 @@
 /**
  * @module storage/open-node-state
  *
- * {@link openNodeState} opens the node state database: the same SQLite file layout go-spacemesh
- * keeps in `node_state.sql` (docs/node-client.md §1.4, §1.8, §2.6), with tables of our own beside
- * it, through kysely over better-sqlite3.
+ * {@link openNodeState} opens the node state: go-spacemesh's own local database — `local.sql`
+ * (`node_state.sql` before v1.4) — in Go's exact layout (docs/node-client.md §1.4, §1.8, §2.6), and
+ * beside it the companion file with the library's own tables, attached to the same connection
+ * (`companion-file.ts`), through kysely over better-sqlite3.
  *
- * Opening sets WAL mode, a busy timeout and `synchronous = FULL`, then, in one `BEGIN IMMEDIATE`
- * transaction, creates or checks go-spacemesh's tables and runs our migrations (see
- * `go-spacemesh-tables.ts` and `migrations.ts`): a crash while opening leaves the file as it was.
+ * Opening by data directory finds `local.sql`, else `node_state.sql`; a path that does not exist is
+ * refused unless `create: true` (`node-state-file.ts`). A file created from nothing gets
+ * go-spacemesh v1.7.x's layout exactly (9 tables, the index, `user_version` 9, WAL).
+ *
+ * Opening sets WAL mode, a busy timeout and `synchronous = FULL` on both files, then, in one
+ * `BEGIN IMMEDIATE` transaction, creates or checks go-spacemesh's tables, moves tables of ours that
+ * an earlier release left in the node's file into the companion, and runs our migrations (see
+ * `go-spacemesh-tables.ts` and `migrations.ts`): a crash while opening leaves the files as they were.
  *
  * Integers are read with better-sqlite3's safe integers, so u64 columns come back as `bigint`
  * without losing a bit. For a path or a `Database` we switch them on per statement (a caller's
  * `Database` keeps its own default); a caller's `Kysely` must already return `bigint`s
  * (`database.defaultSafeIntegers(true)`), which we check.
  *
- * Sharing a file with go-spacemesh: its tables and `user_version` are never changed. Note that
- * go-spacemesh 1.7 and later compare the whole schema with the one they expect when opening the
- * file, so our extra tables count as "schema drift" for them; run the Go node with schema drift
- * allowed (its `DatabaseSchemaAllowDrift` setting) on a file this library has opened writable.
+ * Sharing the file with go-spacemesh: its tables and `user_version` are never changed, and nothing
+ * of ours is left in it, so go-spacemesh ≥ 1.7's open-time schema check ("schema drift detected")
+ * keeps accepting the file after any use of the library.
  *
  * To only look at a node's file (a status report, a dry run), open it with `{ readonly: true }`:
- * SQLite opens the file read-only, nothing is migrated, no pragma that writes is issued (the
- * journal mode stays what the Go node chose), and every write method rejects with kind
- * `"readonly"`. Our tables are read when the file has them; when it has not, their repositories
- * read as empty. A file migrated by a newer release is still refused, since we cannot know what
- * its tables mean. (Like any SQLite reader, the connection may create the empty `-wal` and `-shm`
- * side files of a WAL-mode database; the database file itself is not changed.)
+ * SQLite opens the files read-only, nothing is migrated or moved, no pragma that writes is issued
+ * (the journal mode stays what the Go node chose), and every write method rejects with kind
+ * `"readonly"`. Our tables are read from the companion when it exists (or from the node's file, as
+ * an earlier release left them); when there are none, their repositories read as empty. A state
+ * migrated by a newer release is still refused, since we cannot know what its tables mean. (Like
+ * any SQLite reader, the connection may create the empty `-wal` and `-shm` side files of a WAL-mode
+ * database; the database file itself is not changed.)
  */
 
+import { existsSync } from "node:fs";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from "kysely";
 import { toHex } from "../bytes.js";
@@ -37,6 +44,13 @@ import { CertificateRepository } from "./certificate-repository.js";
 import { ChallengeRepository } from "./challenge-repository.js";
 import { hashParam } from "./columns.js";
 import {
+  attachCompanion,
+  companionAttached,
+  companionPath,
+  moveOwnTablesToCompanion,
+  ownTablesIn,
+} from "./companion-file.js";
+import {
   type CheckOptions,
   checkNodeState,
   type Inconsistency,
@@ -44,8 +58,16 @@ import {
 } from "./consistency-check.js";
 import { checkGoSpacemeshTables, ensureGoSpacemeshTables } from "./go-spacemesh-tables.js";
 import { MemberListRepository } from "./member-list-repository.js";
-import { checkSchemaKnown, MIGRATION_NAMES, migrateNodeState } from "./migrations.js";
+import {
+  COMPANION_SCHEMA,
+  checkSchemaKnown,
+  hasTable,
+  MIGRATION_NAMES,
+  MIGRATION_TABLE,
+  migrateNodeState,
+} from "./migrations.js";
 import { NipostRepository } from "./nipost-repository.js";
+import { isInMemory, resolveNodeStateFile } from "./node-state-file.js";
 import { RegistrationRepository } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
 import type { SqliteConnection } from "./sqlite-connection.js";
@@ -77,6 +99,17 @@ export interface OpenNodeStateOptions {
    * ```
    */
   readonly?: boolean | undefined;
+  /**
+   * Create the node-state file when it does not exist (for a data directory: `local.sql` in it),
+   * with go-spacemesh v1.7.x's layout. Default `false`: a missing file is refused with a
+   * {@link StorageError} of kind `"missing"` naming the file and the names looked for.
+   *
+   * @example
+   * ```ts
+   * await using state = await openNodeState("./my-node", { create: true }); // ./my-node/local.sql
+   * ```
+   */
+  create?: boolean | undefined;
 }
 
 /** The repositories of the node state; inside {@link NodeState.transaction} they share its transaction. */
@@ -115,7 +148,7 @@ export class NodeState implements NodeStateRepositories {
   readonly certificates: CertificateRepository;
   readonly proofs: VerifiedProofRepository;
   readonly members: MemberListRepository;
-  /** The go-spacemesh schema version of the file (`PRAGMA user_version`); 0 if the file is ours. */
+  /** The go-spacemesh schema version of the file (`PRAGMA user_version`): 9 for a file created by this release, 0 for one an earlier release created. */
   readonly goSchemaVersion: number;
   /**
    * The version of our own tables (number of applied migrations). Opened read-only, the version
@@ -247,9 +280,12 @@ function isBetterSqlite3(value: unknown): value is SqliteConnection {
 }
 
 /**
- * Opens (creating if needed) the node state database and brings its schema up to date.
+ * Opens the node state — go-spacemesh's `local.sql` and the library's companion file beside it —
+ * and brings our schema up to date.
  *
- * `target` is a file path, an open better-sqlite3 `Database`, or a `Kysely` over one. The returned
+ * `target` is a node's data directory (where `local.sql`, else `node_state.sql`, is looked for), a
+ * file path, an open better-sqlite3 `Database`, or a `Kysely` over one. A path that does not exist
+ * is refused unless `{ create: true }`, which creates it with go-spacemesh v1.7.x's layout. The returned
  * {@link NodeState} closes only what it opened: a path's connection, not a caller's `Database`
  * or `Kysely`.
  *
@@ -258,12 +294,12 @@ function isBetterSqlite3(value: unknown): value is SqliteConnection {
  *
  * Rejects with a {@link StorageError}: kind `"schema-too-new"` for a database migrated by a newer
  * release, `"migration-failed"` for a go-spacemesh file too old to have the tables, `"missing"`
- * for a file opened read-only that has none of them, `"io"` when the file cannot be opened (or,
- * read-only, does not exist).
+ * for a file opened read-only that has none of them or a path that does not exist (without
+ * `create`), `"io"` when the file cannot be opened.
  *
  * @example
  * ```ts
- * await using state = await openNodeState("/var/lib/spacemesh/node_state.sql", { logger });
+ * await using state = await openNodeState("/var/lib/spacemesh/data", { logger }); // …/data/local.sql
  * const challenge = await state.challenges.get(nodeId);
  * const registrations = await state.registrations.listFor(nodeId);
  *
@@ -287,11 +323,12 @@ export async function openNodeState(
   let kysely: AnyKysely;
   let ownsKysely = true;
   if (typeof target === "string") {
+    const file = resolveNodeStateFile(target, { create: options.create === true && !readonly });
     let database: SqliteConnection;
     try {
       database = new BetterSqlite3(
-        target,
-        readonly
+        file,
+        readonly && !isInMemory(file)
           ? { timeout: busyTimeoutMs, readonly: true, fileMustExist: true }
           : { timeout: busyTimeoutMs },
       );
@@ -312,7 +349,12 @@ export async function openNodeState(
     throw new ConfigError("target", "must be a path, a better-sqlite3 Database or a Kysely");
   }
 
+  let attached = false;
   const dispose = async () => {
+    if (attached && typeof target !== "string") {
+      // A caller's connection is handed back as it came.
+      await sql`detach database ${sql.raw(COMPANION_SCHEMA)}`.execute(kysely).catch(() => {});
+    }
     if (ownsKysely) await kysely.destroy();
   };
   let releaseLock = () => {};
@@ -328,6 +370,15 @@ export async function openNodeState(
     }
     // busy_timeout belongs to the connection and writes nothing to the file.
     await sql`pragma busy_timeout = ${sql.raw(String(busyTimeoutMs))}`.execute(kysely);
+    const file = await mainFile(kysely);
+    if (!(await companionAttached(kysely))) {
+      const companion = file === "" ? "" : companionPath(file);
+      // Read-only, a companion that does not exist is not created: our tables read as empty.
+      if (!readonly || companion === "" || existsSync(companion)) {
+        await attachCompanion(kysely, companion);
+        attached = true;
+      }
+    }
     if (readonly) {
       const view = await openReadonly(kysely, signal);
       logger.debug(
@@ -340,17 +391,27 @@ export async function openNodeState(
       );
       return new NodeState({ ...view, dispose });
     }
-    await sql`pragma journal_mode = wal`.execute(kysely);
-    await sql`pragma synchronous = full`.execute(kysely);
-    const file = await mainFile(kysely);
+    for (const schema of ["main", COMPANION_SCHEMA]) {
+      await sql.raw(`pragma ${schema}.journal_mode = wal`).execute(kysely);
+      await sql.raw(`pragma ${schema}.synchronous = full`).execute(kysely);
+    }
     const shared = writeLockFor(file);
     releaseLock = shared.release;
     const conn = new StoreConnection(kysely, shared.lock);
 
-    const { applied, goVersion } = await conn.write(signal, {}, async (db) => {
+    const { applied, goVersion, moved } = await conn.write(signal, {}, async (db) => {
+      // Refuse a newer release's tables before anything is moved or written.
+      await checkSchemaKnown(db, "main");
       const goVersion = await ensureGoSpacemeshTables(db);
-      return { applied: await migrateNodeState(db), goVersion };
+      const moved = await moveOwnTablesToCompanion(db);
+      return { applied: await migrateNodeState(db), goVersion, moved };
     });
+    if (moved.length > 0) {
+      logger.info(
+        { file, companion: companionPath(file), tables: moved },
+        "moved the library's tables out of the node's file into the companion",
+      );
+    }
     if (applied.length > 0) {
       logger.info({ file, migrations: applied }, "node state migrated");
     }
@@ -393,12 +454,16 @@ async function openReadonly(
     await sql`begin`.execute(db);
     try {
       const goVersion = await checkGoSpacemeshTables(db);
-      const applied = await checkSchemaKnown(db);
-      const { rows } = await sql<{ name: unknown }>`
-        select name from sqlite_master where type = 'table'`.execute(db);
-      const tables = new Set(
-        rows.map((r) => String(r.name)).filter((name) => name.startsWith("poet_client_")),
-      );
+      // Ours are in the companion, or still in the node's file where an earlier release left them.
+      const schemas = (await companionAttached(db)) ? ["main", COMPANION_SCHEMA] : ["main"];
+      const tables = new Set<string>();
+      let applied: string[] = [];
+      for (const schema of schemas) {
+        for (const name of await ownTablesIn(db, schema)) tables.add(name);
+        if (await hasTable(db, schema, MIGRATION_TABLE)) {
+          applied = await checkSchemaKnown(db, schema);
+        }
+      }
       return { applied, tables, goVersion };
     } finally {
       await sql`commit`.execute(db);

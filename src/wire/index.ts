@@ -3,7 +3,8 @@
  *
  * Everything that turns PoET data into bytes or JSON and back: the SCALE codec and the layouts
  * built on it — the PoET proof whose hash is the proof reference (docs/protocol.md §4.3), the
- * node's membership proof (docs/node-client.md §1.8) and the certificate (docs/protocol.md §2.8) —
+ * node's membership proof (docs/node-client.md §1.8), the certificate (docs/protocol.md §2.8) and
+ * the NiPoST challenge whose hash a node registers (docs/node-client.md §1.2) —
  * and the protobuf JSON helpers of the REST API (docs/protocol.md §1.2). Pure: no I/O, no clock.
  */
 export type { CertificateData } from "./certificate.js";
@@ -29,6 +30,18 @@ export {
   readMerkleProof,
   writeMerkleProof,
 } from "./merkle-proof.js";
+export type { InitialPost, NipostChallenge, NipostChallengeV2 } from "./nipost-challenge.js";
+export {
+  ATX_ID_BYTES,
+  decodeNipostChallenge,
+  decodeNipostChallengeV2,
+  encodeNipostChallenge,
+  encodeNipostChallengeV2,
+  NIPOST_CHALLENGE_HASH_PREFIX,
+  nipostChallengeHash,
+  nipostChallengeV2Hash,
+  POST_INDICES_MAX_BYTES,
+} from "./nipost-challenge.js";
 export type { PoetProof } from "./poet-proof.js";
 export { decodePoetProof, encodePoetProof } from "./poet-proof.js";
 export type { PoetJsonWriteOptions } from "./protojson.js";

@@ -1,17 +1,37 @@
 /**
- * A go-spacemesh local database built by hand for the storage tests: the tables the node uses, with
- * the DDL and the `user_version` go-spacemesh leaves behind (docs/node-client.md §1.4, §1.8, §2.6),
- * and rows inserted the way the Go node binds them (ids as BLOBs, u64 as int64, round_end in
- * seconds).
+ * A go-spacemesh local database (`local.sql`) built by hand for the storage tests: go-spacemesh
+ * v1.7.x's whole layout — the 9 tables and the index of its `sql/localsql/schema/schema.sql`, with
+ * the DDL text SQLite keeps for a file the Go node migrated, and `user_version` 9
+ * (docs/node-client.md §1.4, §1.8, §2.6) — and rows inserted the way the Go writers bind them (ids
+ * as BLOBs, u64 as int64, round_end in seconds). This copy of the layout is the tests' own, kept
+ * apart from the library's, so that the tests check the library against it.
+ *
+ * {@link goSchemaCheck} rebuilds the Go node's open-time schema check (`sql/database.go`
+ * `prepareDB` → `LoadDBSchemaScript`, compared with the embedded script, whitespace ignored) in its
+ * two orderings: v1.7.0–v1.7.4 (`order by tbl_name, type desc, name`) and v1.7.5 on (tables first,
+ * `tbl_name LIKE 'sqlite_%'` skipped).
  */
 import Database from "better-sqlite3";
 
-/** go-spacemesh's local schema version at the studied snapshot. */
-export const GO_USER_VERSION = 11;
+/** go-spacemesh v1.7.x's local schema version. */
+export const GO_USER_VERSION = 9;
 
-// `challenge` got its last two columns through ALTER TABLE, hence the odd layout SQLite keeps.
-const GO_DDL = [
-  `CREATE TABLE "challenge"
+// `challenge` and `post` got columns through ALTER TABLE, hence the odd layout SQLite keeps.
+const GO_TABLES_DDL: Record<string, string> = {
+  atx_sync_requests: `CREATE TABLE atx_sync_requests
+(
+    epoch     INT NOT NULL,
+    timestamp INT NOT NULL, total INTEGER, downloaded INTEGER,
+    PRIMARY KEY (epoch)
+) WITHOUT ROWID`,
+  atx_sync_state: `CREATE TABLE atx_sync_state
+(
+    epoch     INT NOT NULL,
+    id        CHAR(32) NOT NULL,
+    requests  INT NOT NULL DEFAULT 0,
+    PRIMARY KEY (epoch, id)
+) WITHOUT ROWID`,
+  challenge: `CREATE TABLE "challenge"
 (
     id            CHAR(32) PRIMARY KEY,
     epoch         UNSIGNED INT NOT NULL,
@@ -23,7 +43,12 @@ const GO_DDL = [
     post_indices  VARCHAR,
     post_pow      UNSIGNED LONG INT
 , poet_proof_ref        CHAR(32), poet_proof_membership VARCHAR) WITHOUT ROWID`,
-  `CREATE TABLE nipost
+  malfeasance_sync_state: `CREATE TABLE malfeasance_sync_state
+(
+  id INT NOT NULL PRIMARY KEY,
+  timestamp INT NOT NULL
+)`,
+  nipost: `CREATE TABLE nipost
 (
     id            CHAR(32) PRIMARY KEY,
     post_nonce    UNSIGNED INT NOT NULL,
@@ -37,14 +62,14 @@ const GO_DDL = [
     poet_proof_ref        CHAR(32) NOT NULL,
     labels_per_unit       UNSIGNED INT NOT NULL
 ) WITHOUT ROWID`,
-  `CREATE TABLE poet_certificates
+  poet_certificates: `CREATE TABLE poet_certificates
 (
     node_id      BLOB NOT NULL,
     certifier_id BLOB NOT NULL,
     certificate  BLOB NOT NULL,
     signature    BLOB NOT NULL
 )`,
-  `CREATE TABLE poet_registration
+  poet_registration: `CREATE TABLE poet_registration
 (
     id            CHAR(32) NOT NULL,
     hash          CHAR(32) NOT NULL,
@@ -54,7 +79,7 @@ const GO_DDL = [
 
     PRIMARY KEY (id, address)
 ) WITHOUT ROWID`,
-  `CREATE TABLE "post"
+  post: `CREATE TABLE "post"
 (
     id            CHAR(32) PRIMARY KEY,
     post_nonce    UNSIGNED INT NOT NULL,
@@ -65,8 +90,65 @@ const GO_DDL = [
     commit_atx    CHAR(32) NOT NULL,
     vrf_nonce     UNSIGNED LONG INT NOT NULL
 , challenge BLOB NOT NULL DEFAULT x'0000000000000000000000000000000000000000000000000000000000000000')`,
-  "CREATE UNIQUE INDEX idx_poet_certificates ON poet_certificates (node_id, certifier_id)",
-];
+  prepared_activeset: `CREATE TABLE prepared_activeset
+(
+    kind          UNSIGNED INT NOT NULL,
+    epoch         UNSIGNED INT NOT NULL,
+    id            CHAR(32) NOT NULL,
+    weight        UNSIGNED INT NOT NULL,
+    data          BLOB NOT NULL,
+    PRIMARY KEY (kind, epoch)
+) WITHOUT ROWID`,
+};
+const GO_INDEX =
+  "CREATE UNIQUE INDEX idx_poet_certificates ON poet_certificates (node_id, certifier_id)";
+const GO_DDL = [...Object.values(GO_TABLES_DDL), GO_INDEX];
+
+/** The two orderings of go-spacemesh's schema check. */
+export type GoSchemaCheckVersion = "v1.7.0-v1.7.4" | "v1.7.5+";
+
+/** The schema script go-spacemesh embeds (`schema.sql`), in the order of its `version`. */
+function embeddedScript(version: GoSchemaCheckVersion): string {
+  const names = Object.keys(GO_TABLES_DDL).sort();
+  const statements: string[] = [];
+  for (const name of names) {
+    statements.push(GO_TABLES_DDL[name] as string);
+    if (version === "v1.7.0-v1.7.4" && name === "poet_certificates") statements.push(GO_INDEX);
+  }
+  if (version === "v1.7.5+") statements.push(GO_INDEX);
+  return `PRAGMA user_version = ${GO_USER_VERSION};\n${statements.map((s) => `${s};`).join("\n")}\n`;
+}
+
+/**
+ * The Go node's open-time schema check on `file`, as go-spacemesh `version` runs it with its
+ * default configuration (schema drift not allowed): "" when it accepts the file, else a
+ * description of the difference (what the node would print after "schema drift detected").
+ */
+export function goSchemaCheck(file: string, version: GoSchemaCheckVersion): string {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const userVersion = db.pragma("user_version", { simple: true });
+    const query =
+      version === "v1.7.0-v1.7.4"
+        ? `select tbl_name, sql || ';' as s from sqlite_master
+             where sql is not null
+             order by tbl_name, type desc, name`
+        : `select tbl_name, sql || ';' as s from sqlite_master
+             where sql is not null and tbl_name not like 'sqlite_%'
+             order by case when type = 'table' then 1 else 2 end, tbl_name, name`;
+    const rows = db.prepare(query).all() as { s: string }[];
+    const loaded = `PRAGMA user_version = ${userVersion};\n${rows.map((r) => r.s).join("\n")}\n`;
+    const words = (text: string) => text.split(/\s+/).filter(Boolean).join(" ");
+    const expected = words(embeddedScript(version));
+    const actual = words(loaded.replaceAll("\r", ""));
+    if (expected === actual) return "";
+    let at = 0;
+    while (at < expected.length && expected[at] === actual[at]) at++;
+    return `schema drift at character ${at}: expected …${expected.slice(at, at + 80)}… got …${actual.slice(at, at + 80)}…`;
+  } finally {
+    db.close();
+  }
+}
 
 /** Creates a go-spacemesh-style local database at `file` and returns it open (caller closes). */
 export function createGoDatabase(file: string, userVersion = GO_USER_VERSION): Database.Database {

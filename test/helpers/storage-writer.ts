@@ -8,7 +8,7 @@ import { openNodeState } from "../../src/storage/index.js";
 
 const file = process.argv[2];
 if (file === undefined) throw new Error("usage: storage-writer.ts <db>");
-const state = await openNodeState(file);
+const state = await openNodeState(file, { create: true });
 const nodeId = new Uint8Array(32).fill(0x77);
 // Large enough that a kill often lands inside a write.
 const members = Array.from({ length: 2000 }, (_, i) => new Uint8Array(32).fill(i & 0xff));

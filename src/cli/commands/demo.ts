@@ -14,7 +14,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { blake3 } from "@noble/hashes/blake3.js";
 import { genesisId } from "../../auth/genesis.js";
 import { createEd25519Signer, type Signer } from "../../auth/signer.js";
 import { toHex } from "../../bytes.js";
@@ -27,6 +26,7 @@ import {
   RegistrationManager,
 } from "../../registration/index.js";
 import { type NodeState, openNodeState } from "../../storage/index.js";
+import { nipostChallengeHash } from "../../wire/index.js";
 import { type Command, flag, NO_ARGUMENTS, startCommand, stringOption } from "../command.js";
 import {
   type DemoPoet,
@@ -124,7 +124,7 @@ Example:
     const timings = demoTimings(epochMs, genesisMs);
     const { schedule } = timings;
     const dir = mkdtempSync(join(tmpdir(), "poet-client-demo-"));
-    const dbPath = join(dir, "node_state.sql");
+    const dbPath = join(dir, "local.sql");
     const stop = new AbortController();
     const onAbort = () => stop.abort(io.signal?.reason);
     io.signal?.addEventListener("abort", onAbort, { once: true });
@@ -139,7 +139,7 @@ Example:
     let aborted = false;
     try {
       poets = await startDemoPoets(timings, clock, stop.signal);
-      state = await openNodeState(dbPath);
+      state = await openNodeState(dbPath, { create: true });
       const signers: Signer[] = Array.from({ length: count }, () =>
         createEd25519Signer(random(32)),
       );
@@ -211,7 +211,7 @@ Example:
               positioningAtx: random(32),
               commitmentAtx: random(32),
             };
-            const hash = blake3(Uint8Array.of(0, ...signer.nodeId, ...challenge.positioningAtx));
+            const hash = nipostChallengeHash(challenge);
             return running.buildNiPost(
               { nodeId: signer.nodeId, challenge: { challenge, hash } },
               { signal: stop.signal },

@@ -10,23 +10,24 @@
  * nothing in it (no tables of ours added, which go-spacemesh would see as schema drift).
  */
 import { equalBytes, toHex } from "../../bytes.js";
-import { ConfigError, StorageError } from "../../errors.js";
+import { StorageError } from "../../errors.js";
 import { poetAddress } from "../../registration/poet-address.js";
 import type { RoundSchedule } from "../../schedule/index.js";
-import type {
-  ChallengeRecord,
-  Inconsistency,
-  NipostRecord,
-  NodeState,
-  PoetRegistration,
-  VerifiedProof,
+import {
+  type ChallengeRecord,
+  computedChallengeHash,
+  type Inconsistency,
+  type NipostRecord,
+  type NodeState,
+  type PoetRegistration,
+  type VerifiedProof,
 } from "../../storage/index.js";
 
 import { type Command, listOption, NO_ARGUMENTS, startCommand, stringOption } from "../command.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
 import { formatInstant, formatRelative, jsonText, table } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
-import { openExistingNodeState } from "../node-state-file.js";
+import { nodeStateTarget, openExistingNodeState } from "../node-state-file.js";
 import { parsePoetUrl } from "../poet-requests.js";
 import type { Style } from "../style.js";
 import { parseTickSize, TICK_SIZE_HELP, TICK_SIZE_OPTION } from "../tick-size.js";
@@ -35,6 +36,7 @@ const OPTIONS = {
   ...NETWORK_OPTIONS,
   ...TICK_SIZE_OPTION,
   db: { type: "string" },
+  "data-dir": { type: "string" },
   poet: { type: "string", multiple: true },
 } as const;
 
@@ -243,16 +245,24 @@ export async function nodeStatus(
   const identities: IdentityStatus[] = [];
   for (const [hex, nodeId] of [...ids.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const challenge = challenges.find((c) => equalBytes(c.nodeId, nodeId));
-    const regs = registrations
-      .filter((r: PoetRegistration) => equalBytes(r.nodeId, nodeId))
-      .map((r) => ({
-        poet: r.address,
-        roundId: r.roundId,
-        roundEnd: r.roundEnd,
-        forCurrentChallenge:
-          challenge?.hash === undefined ? undefined : equalBytes(challenge.hash, r.hash),
-        configured: configured === undefined ? undefined : configured.includes(r.address),
-      }));
+    const own = registrations.filter((r: PoetRegistration) => equalBytes(r.nodeId, nodeId));
+    // A row go-spacemesh wrote has no recorded hash: it is computed from the row.
+    const challengeHash =
+      challenge === undefined
+        ? undefined
+        : (challenge.hash ??
+          computedChallengeHash(
+            challenge.challenge,
+            own.map((r) => r.hash),
+          ));
+    const regs = own.map((r) => ({
+      poet: r.address,
+      roundId: r.roundId,
+      roundEnd: r.roundEnd,
+      forCurrentChallenge:
+        challengeHash === undefined ? undefined : equalBytes(challengeHash, r.hash),
+      configured: configured === undefined ? undefined : configured.includes(r.address),
+    }));
     const nipost = niposts.find((n) => equalBytes(n.nodeId, nodeId));
     const inconsistent = inconsistencies.filter((i) => i.identity === hex).map((i) => i.detail);
     const unconfigured = regs
@@ -285,7 +295,7 @@ export async function nodeStatus(
         challenge === undefined
           ? undefined
           : options.schedule.roundForPublishEpoch(challenge.challenge.publishEpoch),
-      challengeHash: challenge?.hash,
+      challengeHash,
       registrations: regs,
       missingPoets: missing,
       proof,
@@ -368,7 +378,7 @@ function identityText(s: IdentityStatus, now: number, style: Style): string {
 /** `poet-client status`. */
 export const statusCommand: Command = {
   name: "status",
-  help: `Usage: poet-client status --db <node_state.sql> [--poet <url>]... [calendar options] [--json]
+  help: `Usage: poet-client status --db <local.sql> | --data-dir <dir> [--poet <url>]... [calendar options] [--json]
 
 For each identity in the node-state database: its challenge and publish epoch, the PoETs it is
 registered at (round id and announced round end), the chosen proof (PoET, leaves, ticks, ref), whether
@@ -378,7 +388,8 @@ not decode. With --poet (the PoETs your node is configured with) it also flags r
 that are not configured and configured PoETs the identity is missing.
 
 Options:
-  --db <file>            the node-state SQLite file (required; never created)
+  --db <file>            the node-state SQLite file (local.sql; never created)
+  --data-dir <dir>       or the node's data directory (local.sql, else node_state.sql, in it)
   --poet <url>           a configured PoET (repeatable)
 ${TICK_SIZE_HELP}
   --json                 machine-readable output
@@ -395,8 +406,7 @@ Example:
     const start = startCommand(this, argv, context, OPTIONS, NO_ARGUMENTS);
     if (typeof start === "number") return start;
     const { parsed, json, io, style } = start;
-    const db = stringOption(parsed, "db");
-    if (db === undefined) throw new ConfigError("--db", "is required");
+    const db = nodeStateTarget(stringOption(parsed, "db"), stringOption(parsed, "data-dir"));
     const now = io.clock.now();
     const { schedule, name } = scheduleFromOptions(parsed, now);
     const tickSize = parseTickSize(stringOption(parsed, "tick-size"));

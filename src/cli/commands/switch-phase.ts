@@ -27,7 +27,7 @@ import { parseDuration, parseInstant } from "../duration.js";
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
 import { formatDuration, formatInstant, jsonText } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
-import { openExistingNodeState } from "../node-state-file.js";
+import { nodeStateTarget, openExistingNodeState } from "../node-state-file.js";
 import {
   fetchPoetInfo,
   POET_REQUEST_OPTIONS,
@@ -41,6 +41,7 @@ const OPTIONS = {
   ...NETWORK_OPTIONS,
   ...POET_REQUEST_OPTIONS,
   db: { type: "string" },
+  "data-dir": { type: "string" },
   to: { type: "string", multiple: true },
   "dry-run": { type: "boolean" },
   "accept-loss": { type: "boolean" },
@@ -142,7 +143,7 @@ export async function planIdentities(
 /** `poet-client switch-phase`. */
 export const switchPhaseCommand: Command = {
   name: "switch-phase",
-  help: `Usage: poet-client switch-phase --db <file> --to <poet-url>... [--dry-run] [--accept-loss]
+  help: `Usage: poet-client switch-phase --db <local.sql> | --data-dir <dir> --to <poet-url>... [--dry-run] [--accept-loss]
                               [--at <instant>] [--to-phase-shift <d> --to-cycle-gap <d>] [--json]
 
 Moves the node to another set of PoETs, possibly of another phase, losing no epoch when that is
@@ -160,7 +161,8 @@ Otherwise a plan that loses an epoch is refused unless --accept-loss is given, a
 applied in one transaction. Stop the node before applying.
 
 Options:
-  --db <file>                 the node-state SQLite file (required)
+  --db <file>                 the node-state SQLite file (local.sql; never created)
+  --data-dir <dir>            or the node's data directory (local.sql, else node_state.sql, in it)
   --to <url>                  a PoET of the new set (repeatable, required)
   --dry-run                   explain, change nothing
   --accept-loss               apply even if a publish epoch is lost
@@ -177,14 +179,13 @@ ${NETWORK_HELP.replace("Calendar options", "Calendar of the current phase")}
 Exit code 5 when the switch would lose an epoch and --accept-loss was not given.
 
 Example:
-  poet-client switch-phase --db node_state.sql --to https://poet-x.example --to https://poet-y.example --dry-run`,
+  poet-client switch-phase --data-dir ~/spacemesh/node_data --to https://poet-x.example --to https://poet-y.example --dry-run`,
 
   async run(argv, context) {
     const start = startCommand(this, argv, context, OPTIONS, NO_ARGUMENTS);
     if (typeof start === "number") return start;
     const { parsed, json, io, style } = start;
-    const db = stringOption(parsed, "db");
-    if (db === undefined) throw new ConfigError("--db", "is required");
+    const db = nodeStateTarget(stringOption(parsed, "db"), stringOption(parsed, "data-dir"));
     const toUrls = listOption(parsed, "to");
     if (toUrls.length === 0) throw new ConfigError("--to", "give at least one PoET of the new set");
     const targets = toUrls.map((url) => parsePoetUrl("--to", url));
