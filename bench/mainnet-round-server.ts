@@ -35,7 +35,9 @@ const info = JSON.stringify({
   cycleGap: `${schedule.cycleGapMs / 1000}s`,
   certifier: null,
 });
-const powParams = JSON.stringify({ powParams: { challenge: b64(new Uint8Array(32)), difficulty: 0 } });
+const powParams = JSON.stringify({
+  powParams: { challenge: b64(new Uint8Array(32)), difficulty: 0 },
+});
 const submit = JSON.stringify({ roundId: "0", roundEnd: `${UNTIL_ROUND_END_MS / 1000}s` });
 
 function serve(leaves: number): Promise<number> {

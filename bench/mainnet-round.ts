@@ -107,7 +107,9 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   fs.rmSync(dir, { recursive: true, force: true });
   return {
     outcome:
-      result.kind === "ready" ? "ready" : `${result.kind}: ${"error" in result ? result.error.message : ""}`,
+      result.kind === "ready"
+        ? "ready"
+        : `${result.kind}: ${"error" in result ? result.error.message : ""}`,
     roundEndToNiPostMs: end - start,
     downloadMs: downloadedAt - start,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
@@ -115,7 +117,10 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   };
 }
 
-function runChild(script: string, childArgs: string[]): { child: ChildProcess; line: Promise<string> } {
+function runChild(
+  script: string,
+  childArgs: string[],
+): { child: ChildProcess; line: Promise<string> } {
   const child = spawn(process.execPath, ["--import", "tsx", script, ...childArgs], {
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -129,7 +134,11 @@ function runChild(script: string, childArgs: string[]): { child: ChildProcess; l
 
 if (flags.includes("--trial")) {
   const [portList, n] = args;
-  const result = await trial(portList!.split(",").map(Number), Number(n), flags.includes("--raise-cap"));
+  const result = await trial(
+    portList!.split(",").map(Number),
+    Number(n),
+    flags.includes("--raise-cap"),
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 } else {
@@ -143,7 +152,10 @@ if (flags.includes("--trial")) {
     String(poets),
     String(untilRoundEnd),
   ]);
-  const { ports, bodyBytes } = JSON.parse(await server.line) as { ports: number[]; bodyBytes: number };
+  const { ports, bodyBytes } = JSON.parse(await server.line) as {
+    ports: number[];
+    bodyBytes: number;
+  };
   console.log(
     `mainnet-round bench: ${n.toLocaleString("en")} members (${(bodyBytes / 2 ** 20).toFixed(0)} MiB of JSON per proof), ` +
       `${poets} PoET(s), 1 identity, ${trials} trials${raiseCap ? ", client cap raised to 1 GiB" : ", default client"}`,

@@ -16,10 +16,16 @@
 import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
 import type { Clock } from "../clock.js";
-import { PoetError, ProofVerificationError } from "../errors.js";
+import {
+  AbortedError,
+  PoetError,
+  PoetRpcError,
+  ProofNotReadyError,
+  ProofVerificationError,
+} from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { NodeState } from "../storage/index.js";
-import type { PoetProof } from "../wire/index.js";
+import { MemberList, type PoetProof } from "../wire/index.js";
 import { anySignal, asPoetError, isAbort, sleepUntil, withTimeout } from "./abort.js";
 import { ticksOf } from "./best-proof.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
@@ -33,7 +39,28 @@ export interface ProofSource {
   proof(
     roundId: string,
     options?: { signal?: AbortSignal | undefined },
-  ): Promise<{ proof: PoetProof; members: Uint8Array[]; pubkey: Uint8Array }>;
+  ): Promise<{ proof: PoetProof; members: MemberList; pubkey: Uint8Array }>;
+}
+
+/** Rounds of at most this many members keep their member list in the node state (2 MiB). */
+export const STORED_MEMBERS_MAX = 65_536;
+
+/**
+ * Whether asking again may give another answer: not for a verdict on the proof or its members,
+ * a malformed or oversized answer, a wrong key or a bad setting.
+ */
+export function isFinalProofFailure(err: unknown): boolean {
+  if (err instanceof ProofNotReadyError || err instanceof AbortedError) return false;
+  if (err instanceof PoetRpcError) return !err.retriable;
+  if (err instanceof PoetError) {
+    return (
+      err.code === "malformed" ||
+      err.code === "proof-verification" ||
+      err.code === "registration-rejected" ||
+      err.code === "config"
+    );
+  }
+  return false;
 }
 
 /** One identity's interest in a PoET's proof of a round. */
@@ -60,8 +87,6 @@ export interface ProofFetcherInit {
   /** First delay between polls, doubled up to {@link maxPollIntervalMs}. */
   pollIntervalMs: number;
   maxPollIntervalMs: number;
-  /** Timeout of one download attempt. */
-  requestTimeoutMs: number;
   /** Leaves per tick, for events. */
   tickSize: bigint;
   /** Caps downloads running at once. */
@@ -136,8 +161,8 @@ export class ProofFetcher {
         },
         (err: unknown) => {
           created.settled = true;
-          // Only a verdict about the proof is kept; a timeout or abort may be retried later.
-          if (!(err instanceof ProofVerificationError) && this.#entries.get(key) === created) {
+          // Only a final answer is kept; a timeout or abort may be retried later.
+          if (!isFinalProofFailure(err) && this.#entries.get(key) === created) {
             this.#entries.delete(key);
           }
         },
@@ -174,6 +199,7 @@ export class ProofFetcher {
     signal: AbortSignal,
   ): Promise<VerifiedRoundProof> {
     const { clock, emit } = this.#init;
+    await this.#pruneExpired(request, signal);
     const cached = await this.#fromState(request, signal);
     if (cached !== undefined) {
       this.#downloaded(cached, true);
@@ -187,10 +213,11 @@ export class ProofFetcher {
       try {
         response = await this.#init.downloads.run(
           () =>
+            // The deadline bounds the download; the client bounds silence (not length).
             withTimeout(
               clock,
-              this.#init.requestTimeoutMs,
-              `GET proof of round ${request.roundId} from ${request.poet}`,
+              Math.max(0, entry.untilMs - clock.now()),
+              `GET proof of round ${request.roundId} from ${request.poet} (until the proof deadline)`,
               signal,
               (s) => request.source.proof(request.roundId, { signal: s }),
             ),
@@ -202,7 +229,8 @@ export class ProofFetcher {
         const retryAfter = (error as { retryAfterMs?: number }).retryAfterMs ?? 0;
         const wait = Math.max(delay, retryAfter);
         const next = clock.now() + wait;
-        const giveUp = next > entry.untilMs;
+        const final = isFinalProofFailure(error);
+        const giveUp = final || next > entry.untilMs;
         emit({
           type: "proof-fetch-failed",
           at: new Date(clock.now()),
@@ -211,6 +239,7 @@ export class ProofFetcher {
           error,
           nextAttemptAt: giveUp ? undefined : new Date(next),
         });
+        if (final) throw error;
         if (giveUp) {
           throw new PoetError(
             "timeout",
@@ -222,7 +251,7 @@ export class ProofFetcher {
         delay = Math.min(delay * 2, this.#init.maxPollIntervalMs);
         continue;
       }
-      const members = new RoundMembers(response.members);
+      const members = await RoundMembers.build(response.members, { signal });
       let verified: VerifiedRoundProof;
       try {
         verified = await this.#init.verifier.check(
@@ -248,16 +277,18 @@ export class ProofFetcher {
         }
         throw err;
       }
-      await this.#init.state.members.put(
-        {
-          address: request.poet,
-          roundId: request.roundId,
-          members: response.members,
-          statement: verified.statement,
-          fetchedAt: new Date(clock.now()),
-        },
-        { signal },
-      );
+      if (response.members.length <= STORED_MEMBERS_MAX) {
+        await this.#init.state.members.put(
+          {
+            address: request.poet,
+            roundId: request.roundId,
+            members: response.members.toArray(),
+            statement: verified.statement,
+            fetchedAt: new Date(clock.now()),
+          },
+          { signal },
+        );
+      }
       this.#downloaded(verified, false);
       return verified;
     }
@@ -272,8 +303,9 @@ export class ProofFetcher {
     if (list === undefined) return undefined;
     const proofs = await state.proofs.findByRound(request.poet, request.roundId, { signal });
     if (proofs.length === 0) return undefined;
-    const members = new RoundMembers(list.members);
-    const statement = members.root();
+    if (list.members.some((m) => m.length !== 32)) return undefined;
+    const members = await RoundMembers.build(MemberList.from(list.members), { signal });
+    const statement = members.root;
     const match = proofs.find((p) => equalBytes(p.statement, statement));
     if (match === undefined) return undefined;
     return this.#init.verifier.check(
@@ -288,6 +320,26 @@ export class ProofFetcher {
     );
   }
 
+  /**
+   * Forgets what no identity can use any more: fetches in memory whose proof deadline has passed,
+   * and stored member lists fetched before `now − (deadline − round end)` (a list is fetched
+   * after its round ended, so its deadline has passed too). A failure here is logged, not thrown.
+   */
+  async #pruneExpired(request: ProofRequest, signal: AbortSignal): Promise<void> {
+    const now = this.#init.clock.now();
+    for (const [key, entry] of this.#entries) {
+      if (entry.settled && entry.untilMs < now) this.#entries.delete(key);
+    }
+    const usable = request.untilMs - request.roundEndMs;
+    if (!(usable >= 0)) return;
+    try {
+      await this.#init.state.members.pruneFetchedBefore(new Date(now - usable), { signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      this.#init.logger.warn({ err }, "could not prune stored member lists");
+    }
+  }
+
   #downloaded(verified: VerifiedRoundProof, fromCache: boolean): void {
     this.#init.emit({
       type: "proof-downloaded",
@@ -297,7 +349,7 @@ export class ProofFetcher {
       leaves: verified.proof.leaves,
       ticks: ticksOf(verified.proof.leaves, this.#init.tickSize),
       ref: verified.ref,
-      members: verified.members.members.length,
+      members: verified.members.count,
       fromCache,
     });
   }

@@ -21,6 +21,20 @@ import type { AttemptTarget } from "./attempt.js";
 /** 16 MiB: the default cap on a response body (twice the PoET gateway's own 8 MiB limit). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
+/**
+ * 2 GiB − 1: the default cap on a proof download. A round's proof carries every member (47 bytes
+ * of JSON each over REST, 34 in protobuf), so this admits about 45 million members over REST:
+ * tens of millions, where mainnet rounds have a few million (docs/protocol.md §3.4). Every other
+ * call keeps {@link DEFAULT_MAX_RESPONSE_BYTES}.
+ */
+export const DEFAULT_MAX_PROOF_RESPONSE_BYTES = 2 ** 31 - 1;
+
+/**
+ * Where a streamed body goes: called with each chunk as it arrives. A throw stops the exchange,
+ * which then rejects with the thrown error.
+ */
+export type HttpBodySink = (chunk: Uint8Array) => void;
+
 /** A request for {@link httpExchange}. */
 export interface HttpRequest {
   url: URL;
@@ -47,6 +61,16 @@ export interface HttpExchangeOptions {
   agent?: http.Agent | undefined;
   /** Names the server and method in errors. */
   target: AttemptTarget;
+  /**
+   * Called when the status line and headers arrive. A returned sink receives the body chunk by
+   * chunk (still counted against `maxResponseBytes`) and the response's `body` is then empty;
+   * without one the body is collected, up to `maxBufferedBytes`.
+   */
+  onResponse?:
+    | ((status: number, headers: Record<string, string>) => HttpBodySink | undefined)
+    | undefined;
+  /** Most bytes of a collected body (default `maxResponseBytes`). */
+  maxBufferedBytes?: number | undefined;
 }
 
 function flattenHeaders(raw: http.IncomingHttpHeaders): Record<string, string> {
@@ -100,15 +124,25 @@ export function httpExchange(
     const req = (secure ? https : http).request(request.url, requestOptions, (res) => {
       const status = res.statusCode ?? 0;
       const responseHeaders = flattenHeaders(res.headers);
+      let sink: HttpBodySink | undefined;
+      try {
+        sink = options.onResponse?.(status, responseHeaders);
+      } catch (err) {
+        fail(err);
+        req.destroy();
+        return;
+      }
+      const limit =
+        sink === undefined ? (options.maxBufferedBytes ?? maxResponseBytes) : maxResponseBytes;
       const tooLarge = () =>
-        new PoetRpcError(`response body over the ${maxResponseBytes}-byte limit`, {
+        new PoetRpcError(`response body over the ${limit}-byte limit`, {
           ...target,
           kind: "response-too-large",
           httpStatus: status,
           retriable: false,
         });
       const declared = Number(responseHeaders["content-length"]);
-      if (Number.isFinite(declared) && declared > maxResponseBytes) {
+      if (Number.isFinite(declared) && declared > limit) {
         fail(tooLarge());
         req.destroy();
         return;
@@ -116,13 +150,23 @@ export function httpExchange(
       const chunks: Buffer[] = [];
       let received = 0;
       res.on("data", (chunk: Buffer) => {
+        if (settled) return;
         received += chunk.length;
-        if (received > maxResponseBytes) {
+        if (received > limit) {
           fail(tooLarge());
           req.destroy();
           return;
         }
-        chunks.push(chunk);
+        if (sink === undefined) {
+          chunks.push(chunk);
+          return;
+        }
+        try {
+          sink(chunk);
+        } catch (err) {
+          fail(err);
+          req.destroy();
+        }
       });
       res.on("error", (err) => fail(networkError(err)));
       res.on("aborted", () => fail(networkError(new Error("response aborted"))));
@@ -130,7 +174,7 @@ export function httpExchange(
         if (settled) return;
         settled = true;
         signal?.removeEventListener("abort", onAbort);
-        const body = new Uint8Array(received);
+        const body = new Uint8Array(sink === undefined ? received : 0);
         let offset = 0;
         for (const chunk of chunks) {
           body.set(chunk, offset);

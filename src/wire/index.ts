@@ -12,6 +12,7 @@ export {
   decodeCertificate,
   encodeCertificate,
 } from "./certificate.js";
+export { MEMBER_BYTES, MemberList } from "./member-list.js";
 export type { MembershipProof } from "./membership-proof.js";
 export {
   decodeMembershipProof,
@@ -31,6 +32,11 @@ export {
 } from "./merkle-proof.js";
 export type { PoetProof } from "./poet-proof.js";
 export { decodePoetProof, encodePoetProof } from "./poet-proof.js";
+export type {
+  ProofResponseJson,
+  ProofResponseJsonReaderOptions,
+} from "./proof-response-json.js";
+export { ProofResponseJsonReader } from "./proof-response-json.js";
 export type { PoetJsonWriteOptions } from "./protojson.js";
 export {
   dateToTimestamp,
