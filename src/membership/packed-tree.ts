@@ -162,7 +162,7 @@ export class PackedMembershipTree {
     const blockLeaves = 2 ** bottom;
     const blocks = Math.ceil(n / blockLeaves);
     // Blocks per slice: at least one, about `sliceSize` hashes.
-    const perSlice = Math.max(1, Math.floor(slicer.size / blockLeaves));
+    const perSlice = Math.max(1, Math.ceil(slicer.size / blockLeaves));
     const firstLevel = new Uint8Array(32 * blocks);
     const a = new Uint8Array(32 * blockLeaves * perSlice);
     const b = new Uint8Array(16 * blockLeaves * perSlice);
