@@ -187,7 +187,8 @@ describe("MemberList", () => {
     assert.equal(packed.at(3), undefined);
     assert.deepEqual([...packed].map(hex), list.map(hex));
     const copies = packed.toArray();
-    (copies[0] as Uint8Array)[0] ^= 1;
+    const first = copies[0] as Uint8Array;
+    first[0] = (first[0] as number) ^ 1;
     assert.equal(hex(packed.at(0) as Uint8Array), hex(list[0] as Uint8Array));
     assert.throws(() => MemberList.from([new Uint8Array(31)]), WireFormatError);
     assert.throws(() => new MemberList(new Uint8Array(33)), WireFormatError);
