@@ -6,7 +6,9 @@
  *
  * The PoETs run in one child process and every trial in another, so that the peak RSS printed is
  * the client's alone. Each trial prints the time from the round end to the NiPoST, the peak RSS
- * of its process and the longest event-loop block (`monitorEventLoopDelay`, 10 ms resolution);
+ * of its process, its CPU time (all threads; on a busy machine the wall-clock figures grow with
+ * the load, the CPU time much less) and the longest event-loop block (`monitorEventLoopDelay`,
+ * 10 ms resolution);
  * the summary gives medians over the trials. Time comes from a `ManualClock` moved by the bench,
  * so the figures are the cost of the work, not of waiting. Prints figures; asserts nothing.
  *
@@ -40,6 +42,8 @@ interface TrialResult {
   downloadMs: number;
   peakRssMiB: number;
   maxBlockMs: number;
+  /** CPU time (user + system, every thread) of the client from the round end to the NiPoST. */
+  cpuMs: number;
 }
 
 async function trial(ports: number[], n: number, raiseCap: boolean): Promise<TrialResult> {
@@ -97,10 +101,12 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   while (registered < ports.length) await new Promise((r) => setTimeout(r, 5));
   await clock.set(schedule.roundStart(0));
   loop.enable();
+  const cpuBefore = process.cpuUsage();
   const start = performance.now();
   await clock.set(schedule.roundEnd(0).getTime() + schedule.proofQueryJitter().maxMs + 1);
   const result = await outcome;
   const end = performance.now();
+  const cpu = process.cpuUsage(cpuBefore);
   loop.disable();
   await manager.close();
   await state.close();
@@ -114,6 +120,7 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
     downloadMs: downloadedAt - start,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     maxBlockMs: loop.max / 1e6,
+    cpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
 
@@ -172,13 +179,14 @@ if (flags.includes("--trial")) {
     results.push(r);
     console.log(
       `  trial ${i + 1}: ${r.outcome}, round end → NiPoST ${(r.roundEndToNiPostMs / 1000).toFixed(2)} s ` +
-        `(proof downloaded+verified at ${(r.downloadMs / 1000).toFixed(2)} s), peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ` +
+        `(proof downloaded+verified at ${(r.downloadMs / 1000).toFixed(2)} s), CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ` +
         `longest event-loop block ${r.maxBlockMs.toFixed(0)} ms`,
     );
   }
   const med = (f: (r: TrialResult) => number) => median(results.map(f));
   console.log(
     `  median: round end → NiPoST ${(med((r) => r.roundEndToNiPostMs) / 1000).toFixed(2)} s, ` +
+      `CPU ${(med((r) => r.cpuMs) / 1000).toFixed(2)} s, ` +
       `peak RSS ${med((r) => r.peakRssMiB).toFixed(0)} MiB (max ${Math.max(...results.map((r) => r.peakRssMiB)).toFixed(0)}), ` +
       `longest event-loop block ${med((r) => r.maxBlockMs).toFixed(0)} ms (max ${Math.max(...results.map((r) => r.maxBlockMs)).toFixed(0)})`,
   );

@@ -478,7 +478,7 @@ class IdentityCycle {
     let wake: () => void = () => {};
 
     const consider = async (poet: string, verified: Awaited<ReturnType<ProofFetcher["fetch"]>>) => {
-      const index = verified.members.indexOf(hash);
+      const index = await verified.members.indexOf(hash, { signal: this.#signal });
       if (index < 0) {
         const error = new ProofVerificationError(
           "missing-member",

@@ -7,17 +7,27 @@
  * A mainnet round has millions of members and a node may run thousands of identities, each
  * registered at several PoETs. So, per PoET and round, exactly once: the members stay packed in
  * one buffer ({@link MemberList}); the membership tree keeps only its upper levels
- * ({@link PackedMembershipTree}: a proof rehashes one 64-leaf block); the first position of each
- * member is in a hash table ({@link MemberIndex}). Both are built in slices that yield to the
- * event loop between them, so that no step of a 3,000,000-member round blocks the node for more
- * than a few milliseconds (a slice is 16,384 hashes or members). The index's seed is random per
- * round, so that members crafted by others cannot crowd its slots.
+ * ({@link PackedMembershipTree}: a proof rehashes one 64-leaf block). Finding a challenge is a
+ * scan of the packed members for the first few identities (a few milliseconds each at 3,000,000
+ * members, cheaper than any index for a node with a handful of identities); from the
+ * {@link LINEAR_LOOKUPS}+1-th lookup on, a hash table of first positions ({@link MemberIndex}) is
+ * built once and answers in constant time, so a thousand identities cost one pass, not a
+ * thousand. The tree, the index and the scans run in slices that yield to the event loop between
+ * them, so that no step of a 3,000,000-member round blocks the node for more than a few
+ * milliseconds (a slice is 16,384 hashes, or members for the index). The index's seed is random
+ * per round, so that members crafted by others cannot crowd its slots.
  */
 import { randomInt } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { raceAbort } from "../abortable.js";
 import { MemberIndex } from "../membership/member-index.js";
-import { PackedMembershipTree, type SliceOptions } from "../membership/packed-tree.js";
+import { PackedMembershipTree, type SliceOptions, Slicer } from "../membership/packed-tree.js";
 import type { MemberList, MembershipProof } from "../wire/index.js";
+
+/** Lookups answered by scanning before the index is built. */
+export const LINEAR_LOOKUPS = 8;
+/** Members compared per slice of a scan (a few ms). */
+const SCAN_SLICE = 1 << 20;
 
 /** Options of {@link RoundMembers.build}. */
 export interface RoundMembersOptions {
@@ -35,7 +45,7 @@ export interface RoundMembersOptions {
  * ```ts
  * const round = await RoundMembers.build(proof.members, { signal });
  * round.root;                        // the statement
- * const index = round.indexOf(challenge); // -1 when the challenge is not a member
+ * const index = await round.indexOf(challenge, { signal }); // -1 when not a member
  * const membership = round.proofFor(index); // { nodes, leafIndex }
  * ```
  */
@@ -43,21 +53,30 @@ export class RoundMembers {
   readonly members: MemberList;
   /** The membership root: the statement the PoET proved over. */
   readonly root: Uint8Array;
-  /** Slices the build was cut into (pauses taken). */
-  readonly slices: number;
   readonly #tree: PackedMembershipTree;
-  readonly #index: MemberIndex;
+  readonly #slicing: SliceOptions;
+  readonly #words: Uint32Array;
+  #lookups = 0;
+  #index: Promise<MemberIndex> | undefined;
+  #slices: { count: number };
 
-  private constructor(tree: PackedMembershipTree, index: MemberIndex, slices: number) {
+  private constructor(
+    tree: PackedMembershipTree,
+    slicing: SliceOptions,
+    slices: { count: number },
+  ) {
     this.members = tree.members;
     this.root = tree.root;
     this.#tree = tree;
-    this.#index = index;
-    this.slices = slices;
+    this.#slicing = slicing;
+    this.#slices = slices;
+    const bytes =
+      this.members.bytes.byteOffset % 4 === 0 ? this.members.bytes : this.members.bytes.slice();
+    this.#words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   }
 
   /**
-   * Builds the tree and the index of `members`, yielding between slices.
+   * Builds the tree of `members`, yielding between slices.
    *
    * @throws {AbortedError} when `options.signal` fires.
    */
@@ -65,19 +84,19 @@ export class RoundMembers {
     members: MemberList,
     options: RoundMembersOptions = {},
   ): Promise<RoundMembers> {
-    let slices = 0;
+    const slices = { count: 0 };
     const pause = options.pause ?? (() => yieldToEventLoop());
     const slicing: SliceOptions = {
       signal: options.signal,
       sliceSize: options.sliceSize,
       pause: async () => {
-        slices++;
+        slices.count++;
         await pause();
       },
     };
     const tree = await PackedMembershipTree.build(members, slicing);
-    const index = await MemberIndex.build(members, { ...slicing, seed: randomInt(2 ** 31) });
-    return new RoundMembers(tree, index, slices);
+    // The index outlives this call: it is built later, for lookups, without the caller's signal.
+    return new RoundMembers(tree, { ...slicing, signal: undefined }, slices);
   }
 
   /** The number of members. */
@@ -85,9 +104,56 @@ export class RoundMembers {
     return this.members.length;
   }
 
-  /** The position of the first member equal to `challenge`, or −1. */
-  indexOf(challenge: Uint8Array): number {
-    return this.#index.indexOf(challenge);
+  /** Slices the work was cut into so far (pauses taken). */
+  get slices(): number {
+    return this.#slices.count;
+  }
+
+  /** Whether lookups go through the index (built after {@link LINEAR_LOOKUPS} scans). */
+  get indexed(): boolean {
+    return this.#index !== undefined;
+  }
+
+  /**
+   * The position of the first member equal to `challenge`, or −1.
+   *
+   * @throws {AbortedError} when `options.signal` fires.
+   */
+  async indexOf(
+    challenge: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<number> {
+    if (challenge.length !== 32) return -1;
+    this.#lookups++;
+    if (this.#index === undefined && this.#lookups <= LINEAR_LOOKUPS) {
+      return this.#scan(challenge, options.signal);
+    }
+    this.#index ??= MemberIndex.build(this.members, {
+      ...this.#slicing,
+      seed: randomInt(2 ** 31),
+    });
+    const index = await raceAbort(this.#index, options.signal);
+    return index.indexOf(challenge);
+  }
+
+  /** The first position of `challenge` by comparing members in order, in slices. */
+  async #scan(challenge: Uint8Array, signal: AbortSignal | undefined): Promise<number> {
+    const key = new Uint32Array(challenge.slice().buffer);
+    const first = key[0] as number;
+    const words = this.#words;
+    const slicer = new Slicer({ ...this.#slicing, signal, sliceSize: SCAN_SLICE });
+    const n = this.members.length;
+    for (let start = 0; start < n; start += SCAN_SLICE) {
+      const end = Math.min(n, start + SCAN_SLICE);
+      for (let i = start, at = 8 * start; i < end; i++, at += 8) {
+        if (words[at] !== first) continue;
+        let w = 1;
+        while (w < 8 && words[at + w] === key[w]) w++;
+        if (w === 8) return i;
+      }
+      await slicer.did(end - start);
+    }
+    return -1;
   }
 
   /**
