@@ -53,6 +53,7 @@ export type {
   PoetRoundProof,
   PoetSubmitRequest,
   PowParams,
+  ProofCallOptions,
   RetryCallOptions,
   SubmitResult,
 } from "./client/index.js";
@@ -204,4 +205,5 @@ export {
   encodeMembershipProof,
   encodeMerkleProof,
   encodePoetProof,
+  PackedMembers,
 } from "./wire/index.js";

@@ -6,16 +6,16 @@ import { membershipProof, membershipRoot, verifyMembership } from "../src/member
 import { MemberIndex } from "../src/membership/member-index.js";
 import { PackedMembershipTree } from "../src/membership/packed-tree.js";
 import { LINEAR_LOOKUPS, RoundMembers } from "../src/registration/round-members.js";
-import { MemberList } from "../src/wire/index.js";
+import { PackedMembers } from "../src/wire/index.js";
 import { prng } from "./helpers/prng.js";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
-function packed(count: number, seed: number): MemberList {
+function packed(count: number, seed: number): PackedMembers {
   const random = prng(seed);
   const bytes = new Uint8Array(32 * count);
   for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
-  return new MemberList(bytes);
+  return new PackedMembers(bytes);
 }
 
 describe("PackedMembershipTree", () => {
@@ -73,7 +73,7 @@ describe("MemberIndex", () => {
     const list = packed(3_000, 9);
     const bytes = list.bytes.slice();
     bytes.copyWithin(32 * 2000, 32 * 17, 32 * 18); // member 2000 repeats member 17
-    const withDuplicate = new MemberList(bytes);
+    const withDuplicate = new PackedMembers(bytes);
     for (const seed of [0, 1, 0x7fffffff]) {
       const index = await MemberIndex.build(withDuplicate, { seed, sliceSize: 256 });
       for (const i of [0, 5, 17, 1999, 2001, 2999]) {
@@ -86,7 +86,7 @@ describe("MemberIndex", () => {
   });
 
   it("stays correct when every member is the same", async () => {
-    const same = new MemberList(new Uint8Array(32 * 5_000).fill(3));
+    const same = new PackedMembers(new Uint8Array(32 * 5_000).fill(3));
     const index = await MemberIndex.build(same, { seed: 5 });
     assert.equal(index.indexOf(new Uint8Array(32).fill(3)), 0);
   });
@@ -95,7 +95,7 @@ describe("MemberIndex", () => {
     const source = packed(10, 10);
     const shifted = new Uint8Array(32 * 10 + 1);
     shifted.set(source.bytes, 1);
-    const list = new MemberList(shifted.subarray(1));
+    const list = new PackedMembers(shifted.subarray(1));
     const index = await MemberIndex.build(list, { seed: 1 });
     assert.equal(index.indexOf(source.at(9)!.slice()), 9);
   });
@@ -141,7 +141,7 @@ describe("RoundMembers of a big round", () => {
   it("finds the first of repeated members by scan and by index alike", async () => {
     const bytes = packed(1_000, 12).bytes;
     bytes.copyWithin(32 * 900, 32 * 30, 32 * 31);
-    const round = await RoundMembers.build(new MemberList(bytes));
+    const round = await RoundMembers.build(new PackedMembers(bytes));
     const repeated = bytes.slice(32 * 900, 32 * 901);
     for (let k = 0; k < LINEAR_LOOKUPS + 2; k++) assert.equal(await round.indexOf(repeated), 30);
     assert.equal(round.indexed, true);

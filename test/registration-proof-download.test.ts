@@ -57,7 +57,7 @@ describe("RegistrationManager and proof downloads", () => {
       const nipost = ready(await drive(h.clock, build(h, id)));
       assert.equal(await h.state.members.get(old.address, old.roundId), undefined);
       assert.notEqual(await h.state.members.get(recent.address, recent.roundId), undefined);
-      const stored = await h.state.members.get(nipost.poet, nipost.roundId);
+      const stored = await h.state.members.get(nipost.poet as string, nipost.roundId as string);
       assert.ok(stored?.members.some((m) => hex(m) === hex(id.hash)));
     } finally {
       await h.close();

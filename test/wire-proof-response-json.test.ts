@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { WireFormatError } from "../src/errors.js";
-import { MemberList, ProofResponseJsonReader } from "../src/wire/index.js";
+import { PackedMembers, ProofResponseJsonReader } from "../src/wire/index.js";
 import { prng } from "./helpers/prng.js";
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
@@ -54,7 +54,7 @@ describe("ProofResponseJsonReader", () => {
   it("packs the members and keeps every other field for the protobuf reader", () => {
     const list = members(50, 1);
     const out = read(body(list));
-    assert.ok(out.members instanceof MemberList);
+    assert.ok(out.members instanceof PackedMembers);
     assert.deepEqual(out.members.map(hex), list.map(hex));
     assert.equal(out.response.proof?.leaves, 1234n);
     assert.equal(out.response.proof?.members.length, 0);
@@ -178,10 +178,10 @@ describe("ProofResponseJsonReader", () => {
   });
 });
 
-describe("MemberList", () => {
+describe("PackedMembers", () => {
   it("packs, reads and copies members", () => {
     const list = members(3, 9);
-    const packed = MemberList.from(list);
+    const packed = PackedMembers.from(list);
     assert.equal(packed.length, 3);
     assert.equal(hex(packed.at(1) as Uint8Array), hex(list[1] as Uint8Array));
     assert.equal(packed.at(3), undefined);
@@ -190,7 +190,7 @@ describe("MemberList", () => {
     const first = copies[0] as Uint8Array;
     first[0] = (first[0] as number) ^ 1;
     assert.equal(hex(packed.at(0) as Uint8Array), hex(list[0] as Uint8Array));
-    assert.throws(() => MemberList.from([new Uint8Array(31)]), WireFormatError);
-    assert.throws(() => new MemberList(new Uint8Array(33)), WireFormatError);
+    assert.throws(() => PackedMembers.from([new Uint8Array(31)]), WireFormatError);
+    assert.throws(() => new PackedMembers(new Uint8Array(33)), WireFormatError);
   });
 });

@@ -9,7 +9,7 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { PoetProtocol, PoetTransport } from "../transport/index.js";
-import type { MemberList, PoetProof } from "../wire/index.js";
+import type { PackedMembers, PoetProof } from "../wire/index.js";
 
 /** The certifier a PoET trusts (from its info). */
 export interface PoetCertifier {
@@ -89,7 +89,7 @@ export interface PoetRoundProof {
    * `members.toArray()` copies them out one by one (for small rounds), `members.bytes` is the
    * packed form.
    */
-  members: MemberList;
+  members: PackedMembers;
   /** The PoET's service key, as the response states it. */
   pubkey: Uint8Array;
 }

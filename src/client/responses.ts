@@ -26,7 +26,7 @@ import type { AttemptTarget } from "../transport/index.js";
 import {
   dateToTimestamp,
   durationToMs,
-  MemberList,
+  PackedMembers,
   type ProofResponseJson,
 } from "../wire/index.js";
 import type {
@@ -168,7 +168,7 @@ export function readProofResponse(
   merkle.proofNodes.forEach((node, i) => {
     expectLength(target, `proof.proof.proofNodes[${i}]`, node, HASH_BYTES);
   });
-  let members: MemberList;
+  let members: PackedMembers;
   if (streamed) {
     const odd = answer.oddMembers;
     if (odd !== undefined)
@@ -187,7 +187,7 @@ export function readProofResponse(
       );
     }
     // One copy into a packed buffer: no member keeps the whole response alive.
-    members = MemberList.from(poetProof.members);
+    members = PackedMembers.from(poetProof.members);
   }
   return {
     proof: {

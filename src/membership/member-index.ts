@@ -12,7 +12,7 @@
  * pile up in one run of slots. Identical members keep the first position, as the protocol asks.
  * The table is built in slices like the tree ({@link SliceOptions}).
  */
-import type { MemberList } from "../wire/index.js";
+import type { PackedMembers } from "../wire/index.js";
 import { type SliceOptions, Slicer } from "./packed-tree.js";
 
 /** Options of {@link MemberIndex.build}. */
@@ -63,7 +63,7 @@ export class MemberIndex {
    *
    * @throws {AbortedError} when `options.signal` fires between slices.
    */
-  static async build(members: MemberList, options: MemberIndexOptions): Promise<MemberIndex> {
+  static async build(members: PackedMembers, options: MemberIndexOptions): Promise<MemberIndex> {
     const slicer = new Slicer(options);
     const bytes = members.bytes.byteOffset % 4 === 0 ? members.bytes : members.bytes.slice();
     const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);

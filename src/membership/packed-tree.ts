@@ -5,7 +5,7 @@
  * millions of members, thousands of identities asking for their proof, and an event loop that
  * must never stop for long.
  *
- * - **Packed.** The leaves are a {@link MemberList} (one buffer); the tree keeps only the levels
+ * - **Packed.** The leaves are a {@link PackedMembers} (one buffer); the tree keeps only the levels
  *   from height {@link BOTTOM_HEIGHT} up, as packed buffers: about `N` bytes for `N` members
  *   instead of `64·N` for every level. A membership proof hashes again the 64-leaf block that
  *   holds its leaf (63 hashes) and reads the rest of its path from the kept levels.
@@ -20,7 +20,7 @@
 import { throwIfAborted } from "../errors.js";
 import type { MembershipHasher } from "../verify/hasher.js";
 import { sharedMembershipHasher } from "../verify/wasm/select-hasher.js";
-import type { MemberList } from "../wire/index.js";
+import type { PackedMembers } from "../wire/index.js";
 
 /** Height of the lowest kept level: proofs rehash blocks of `2^BOTTOM_HEIGHT` leaves. */
 export const BOTTOM_HEIGHT = 6;
@@ -110,7 +110,7 @@ function hashLevel(
  * ```
  */
 export class PackedMembershipTree {
-  readonly members: MemberList;
+  readonly members: PackedMembers;
   /** The membership root (empty for a round without members). */
   readonly root: Uint8Array;
   /** Tree height: the number of siblings in a path. */
@@ -122,7 +122,7 @@ export class PackedMembershipTree {
   readonly #bottom: number;
 
   private constructor(
-    members: MemberList,
+    members: PackedMembers,
     hasher: MembershipHasher,
     height: number,
     bottom: number,
@@ -150,7 +150,7 @@ export class PackedMembershipTree {
    * @throws {AbortedError} when `options.signal` fires between slices.
    */
   static async build(
-    members: MemberList,
+    members: PackedMembers,
     options: SliceOptions = {},
   ): Promise<PackedMembershipTree> {
     const hasher = options.hasher ?? sharedMembershipHasher();

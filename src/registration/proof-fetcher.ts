@@ -25,7 +25,7 @@ import {
 } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { NodeState } from "../storage/index.js";
-import { MemberList, type PoetProof } from "../wire/index.js";
+import { PackedMembers, type PoetProof } from "../wire/index.js";
 import { anySignal, asPoetError, isAbort, sleepUntil, withTimeout } from "./abort.js";
 import { ticksOf } from "./best-proof.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
@@ -39,7 +39,7 @@ export interface ProofSource {
   proof(
     roundId: string,
     options?: { signal?: AbortSignal | undefined },
-  ): Promise<{ proof: PoetProof; members: MemberList; pubkey: Uint8Array }>;
+  ): Promise<{ proof: PoetProof; members: PackedMembers; pubkey: Uint8Array }>;
 }
 
 /** Rounds of at most this many members keep their member list in the node state (2 MiB). */
@@ -304,7 +304,7 @@ export class ProofFetcher {
     const proofs = await state.proofs.findByRound(request.poet, request.roundId, { signal });
     if (proofs.length === 0) return undefined;
     if (list.members.some((m) => m.length !== 32)) return undefined;
-    const members = await RoundMembers.build(MemberList.from(list.members), { signal });
+    const members = await RoundMembers.build(PackedMembers.from(list.members), { signal });
     const statement = members.root;
     const match = proofs.find((p) => equalBytes(p.statement, statement));
     if (match === undefined) return undefined;

@@ -6,7 +6,7 @@
  *
  * A mainnet round has millions of members and a node may run thousands of identities, each
  * registered at several PoETs. So, per PoET and round, exactly once: the members stay packed in
- * one buffer ({@link MemberList}); the membership tree keeps only its upper levels
+ * one buffer ({@link PackedMembers}); the membership tree keeps only its upper levels
  * ({@link PackedMembershipTree}: a proof rehashes one 64-leaf block). Finding a challenge is a
  * scan of the packed members for the first few identities (a few milliseconds each at 3,000,000
  * members, cheaper than any index for a node with a handful of identities); from the
@@ -22,7 +22,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { raceAbort } from "../abortable.js";
 import { MemberIndex } from "../membership/member-index.js";
 import { PackedMembershipTree, type SliceOptions, Slicer } from "../membership/packed-tree.js";
-import type { MemberList, MembershipProof } from "../wire/index.js";
+import type { MembershipProof, PackedMembers } from "../wire/index.js";
 
 /** Lookups answered by scanning before the index is built. */
 export const LINEAR_LOOKUPS = 8;
@@ -50,7 +50,7 @@ export interface RoundMembersOptions {
  * ```
  */
 export class RoundMembers {
-  readonly members: MemberList;
+  readonly members: PackedMembers;
   /** The membership root: the statement the PoET proved over. */
   readonly root: Uint8Array;
   readonly #tree: PackedMembershipTree;
@@ -81,7 +81,7 @@ export class RoundMembers {
    * @throws {AbortedError} when `options.signal` fires.
    */
   static async build(
-    members: MemberList,
+    members: PackedMembers,
     options: RoundMembersOptions = {},
   ): Promise<RoundMembers> {
     const slices = { count: 0 };

@@ -12,7 +12,6 @@ export {
   decodeCertificate,
   encodeCertificate,
 } from "./certificate.js";
-export { MEMBER_BYTES, MemberList } from "./member-list.js";
 export type { MembershipProof } from "./membership-proof.js";
 export {
   decodeMembershipProof,
@@ -30,6 +29,7 @@ export {
   readMerkleProof,
   writeMerkleProof,
 } from "./merkle-proof.js";
+export { MEMBER_BYTES, PackedMembers } from "./packed-members.js";
 export type { PoetProof } from "./poet-proof.js";
 export { decodePoetProof, encodePoetProof } from "./poet-proof.js";
 export type {

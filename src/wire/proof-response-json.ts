@@ -13,7 +13,7 @@
  * base64-decoded straight into one growing buffer of 32-byte members. At the end the rest is
  * parsed by the ordinary protobuf JSON reader ({@link parsePoetJson}), so everything but the
  * members follows exactly the rules of the gateway's JSON (both name spellings, unknown fields
- * ignored), and the members come back as a {@link MemberList}. Each chunk costs time linear in
+ * ignored), and the members come back as a {@link PackedMembers}. Each chunk costs time linear in
  * its size and the state carries over, so a chunk may end anywhere: inside a base64 group, an
  * escape, a key or a number.
  *
@@ -23,7 +23,7 @@
  */
 import { WireFormatError } from "../errors.js";
 import { type ProofResponse, ProofResponseSchema } from "../gen/rpc/api/v1/api_pb.js";
-import { MEMBER_BYTES, MemberList } from "./member-list.js";
+import { MEMBER_BYTES, PackedMembers } from "./packed-members.js";
 import { parsePoetJson } from "./protojson.js";
 
 /** What {@link ProofResponseJsonReader.finish} returns. */
@@ -31,7 +31,7 @@ export interface ProofResponseJson {
   /** The answer with an empty `proof.members`: the members are in {@link members}. */
   response: ProofResponse;
   /** The 32-byte members, in the PoET's order. */
-  members: MemberList;
+  members: PackedMembers;
   /** Set when some members did not decode to 32 bytes (they are not in {@link members}). */
   oddMembers?: {
     /** How many members were not 32 bytes. */
@@ -65,6 +65,8 @@ const CLOSE_ARRAY = 0x5d;
 const EQUALS = 0x3d;
 /** Shortest JSON of one 32-byte member: 43 base64 characters, quotes and a comma. */
 const MIN_MEMBER_JSON = 46;
+/** Largest member buffer allocated before the members arrive (8 million members); it grows beyond. */
+const MAX_INITIAL_BYTES = 256 * 1024 * 1024;
 
 /** base64 character → sextet (both alphabets); 64 for `=`; 255 for anything else. */
 const SEXTET = new Uint8Array(256).fill(255);
@@ -158,7 +160,11 @@ export class ProofResponseJsonReader {
     this.#maxOther = options.maxOtherBytes ?? 16 * 1024 * 1024;
     const expected = options.expectedBytes ?? 0;
     const capacity = Number.isSafeInteger(expected) && expected > 0 ? expected : 64 * 1024;
-    this.#out = new Uint8Array(MEMBER_BYTES * (Math.ceil(capacity / MIN_MEMBER_JSON) + 1));
+    // Sized once from the announced length (an upper bound on the members), but never trusted
+    // beyond MAX_INITIAL_BYTES: a server that announces gigabytes must send them to cost them.
+    this.#out = new Uint8Array(
+      Math.min(MAX_INITIAL_BYTES, MEMBER_BYTES * (Math.ceil(capacity / MIN_MEMBER_JSON) + 1)),
+    );
   }
 
   /** Bytes pushed so far. */
@@ -252,7 +258,7 @@ export class ProofResponseJsonReader {
     this.#out = new Uint8Array(0);
     return {
       response,
-      members: new MemberList(bytes),
+      members: new PackedMembers(bytes),
       ...(this.#odd === 0
         ? {}
         : {

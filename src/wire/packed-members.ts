@@ -1,5 +1,5 @@
 /**
- * @module wire/member-list
+ * @module wire/packed-members
  *
  * The members of a PoET round packed into one buffer (docs/protocol.md §3.4, §4.2): member `i`
  * is bytes `32·i … 32·i+31`. A mainnet round has millions of members; as JavaScript objects (one
@@ -24,7 +24,7 @@ export const MEMBER_BYTES = 32;
  * const copies = members.toArray(); // one Uint8Array per member, for small rounds
  * ```
  */
-export class MemberList {
+export class PackedMembers {
   /** The members back to back, `32 · length` bytes. */
   readonly bytes: Uint8Array;
   /** The number of members. */
@@ -52,10 +52,10 @@ export class MemberList {
    * @throws {WireFormatError} (`members[i]`) when a member is not 32 bytes.
    * @example
    * ```ts
-   * const list = MemberList.from([challengeA, challengeB]);
+   * const list = PackedMembers.from([challengeA, challengeB]);
    * ```
    */
-  static from(members: readonly Uint8Array[]): MemberList {
+  static from(members: readonly Uint8Array[]): PackedMembers {
     const bytes = new Uint8Array(MEMBER_BYTES * members.length);
     for (let i = 0; i < members.length; i++) {
       const member = members[i] as Uint8Array;
@@ -67,7 +67,7 @@ export class MemberList {
       }
       bytes.set(member, MEMBER_BYTES * i);
     }
-    return new MemberList(bytes);
+    return new PackedMembers(bytes);
   }
 
   /** Member `index` as a view into {@link bytes} (do not modify it), or `undefined` out of range. */
