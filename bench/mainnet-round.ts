@@ -168,21 +168,33 @@ if (flags.includes("--trial")) {
       `${poets} PoET(s), 1 identity, ${trials} trials${raiseCap ? ", client cap raised to 1 GiB" : ", default client"}`,
   );
   const results: TrialResult[] = [];
-  for (let i = 0; i < trials; i++) {
-    const t = runChild(path.join(here, "mainnet-round.ts"), [
-      "--trial",
-      ports.join(","),
-      String(n),
-      ...(raiseCap ? ["--raise-cap"] : []),
-    ]);
-    const r = JSON.parse(await t.line) as TrialResult;
-    results.push(r);
-    console.log(
-      `  trial ${i + 1}: ${r.outcome}, round end → NiPoST ${(r.roundEndToNiPostMs / 1000).toFixed(2)} s ` +
-        `(proof downloaded+verified at ${(r.downloadMs / 1000).toFixed(2)} s), CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ` +
-        `longest event-loop block ${r.maxBlockMs.toFixed(0)} ms`,
-    );
+  try {
+    for (let i = 0; i < trials; i++) {
+      const t = runChild(path.join(here, "mainnet-round.ts"), [
+        "--trial",
+        ports.join(","),
+        String(n),
+        ...(raiseCap ? ["--raise-cap"] : []),
+      ]);
+      let r: TrialResult;
+      try {
+        r = JSON.parse(await t.line) as TrialResult;
+      } catch (err) {
+        // A trial that dies (out of memory, for one) is a result too.
+        console.log(`  trial ${i + 1}: crashed (${(err as Error).message})`);
+        continue;
+      }
+      results.push(r);
+      console.log(
+        `  trial ${i + 1}: ${r.outcome}, round end → NiPoST ${(r.roundEndToNiPostMs / 1000).toFixed(2)} s ` +
+          `(proof downloaded+verified at ${(r.downloadMs / 1000).toFixed(2)} s), CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ` +
+          `longest event-loop block ${r.maxBlockMs.toFixed(0)} ms`,
+      );
+    }
+  } finally {
+    server.child.kill();
   }
+  if (results.length === 0) process.exit(0);
   const med = (f: (r: TrialResult) => number) => median(results.map(f));
   console.log(
     `  median: round end → NiPoST ${(med((r) => r.roundEndToNiPostMs) / 1000).toFixed(2)} s, ` +
@@ -190,5 +202,4 @@ if (flags.includes("--trial")) {
       `peak RSS ${med((r) => r.peakRssMiB).toFixed(0)} MiB (max ${Math.max(...results.map((r) => r.peakRssMiB)).toFixed(0)}), ` +
       `longest event-loop block ${med((r) => r.maxBlockMs).toFixed(0)} ms (max ${Math.max(...results.map((r) => r.maxBlockMs)).toFixed(0)})`,
   );
-  server.child.kill();
 }
