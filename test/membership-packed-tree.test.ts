@@ -25,6 +25,7 @@ describe("PackedMembershipTree", () => {
       const members = list.toArray();
       const tree = await PackedMembershipTree.build(list, { sliceSize: 100 });
       assert.equal(hex(tree.root), hex(membershipRoot(members)), `root of ${n}`);
+      assert.equal(hex(membershipRoot(list)), hex(membershipRoot(members)), `packed root of ${n}`);
       const random = prng(n);
       const picks = new Set([0, n - 1, Math.floor(n / 2), Math.floor(random() * n)]);
       for (const i of picks) {
