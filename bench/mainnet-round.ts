@@ -42,6 +42,8 @@ interface TrialResult {
   downloadMs: number;
   peakRssMiB: number;
   maxBlockMs: number;
+  /** 99th percentile of the event-loop delay. */
+  p99BlockMs: number;
   /** CPU time (user + system, every thread) of the client from the round end to the NiPoST. */
   cpuMs: number;
 }
@@ -120,6 +122,7 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
     downloadMs: downloadedAt - start,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     maxBlockMs: loop.max / 1e6,
+    p99BlockMs: loop.percentile(99) / 1e6,
     cpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
@@ -188,7 +191,7 @@ if (flags.includes("--trial")) {
       console.log(
         `  trial ${i + 1}: ${r.outcome}, round end → NiPoST ${(r.roundEndToNiPostMs / 1000).toFixed(2)} s ` +
           `(proof downloaded+verified at ${(r.downloadMs / 1000).toFixed(2)} s), CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ` +
-          `longest event-loop block ${r.maxBlockMs.toFixed(0)} ms`,
+          `longest event-loop block ${r.maxBlockMs.toFixed(0)} ms (p99 ${r.p99BlockMs.toFixed(0)} ms)`,
       );
     }
   } finally {
