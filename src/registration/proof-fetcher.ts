@@ -39,7 +39,29 @@ export interface ProofSource {
   proof(
     roundId: string,
     options?: { signal?: AbortSignal | undefined },
-  ): Promise<{ proof: PoetProof; members: PackedMembers; pubkey: Uint8Array }>;
+  ): Promise<{
+    proof: PoetProof;
+    /** Packed (what `PoetClient.proof` returns), or one array per member. */
+    members: PackedMembers | readonly Uint8Array[];
+    pubkey: Uint8Array;
+  }>;
+}
+
+/** `members` packed; a member that is not 32 bytes makes the round unusable (`bad-members`). */
+function packed(
+  members: PackedMembers | readonly Uint8Array[],
+  poet: string,
+  roundId: string,
+): PackedMembers {
+  if (members instanceof PackedMembers) return members;
+  const bad = members.findIndex((m) => m.length !== 32);
+  if (bad >= 0) {
+    throw new ProofVerificationError(
+      "bad-members",
+      `${poet} round ${roundId}: members[${bad}] is ${members[bad]?.length} bytes, not 32`,
+    );
+  }
+  return PackedMembers.from(members);
 }
 
 /** Rounds of at most this many members keep their member list in the node state (2 MiB). */
@@ -251,9 +273,11 @@ export class ProofFetcher {
         delay = Math.min(delay * 2, this.#init.maxPollIntervalMs);
         continue;
       }
-      const members = await RoundMembers.build(response.members, { signal });
       let verified: VerifiedRoundProof;
+      let list: PackedMembers;
       try {
+        list = packed(response.members, request.poet, request.roundId);
+        const members = await RoundMembers.build(list, { signal });
         verified = await this.#init.verifier.check(
           {
             poet: request.poet,
@@ -277,12 +301,12 @@ export class ProofFetcher {
         }
         throw err;
       }
-      if (response.members.length <= STORED_MEMBERS_MAX) {
+      if (list.length <= STORED_MEMBERS_MAX) {
         await this.#init.state.members.put(
           {
             address: request.poet,
             roundId: request.roundId,
-            members: response.members.toArray(),
+            members: list.toArray(),
             statement: verified.statement,
             fetchedAt: new Date(clock.now()),
           },
