@@ -8,6 +8,9 @@
  * pool (an `Agent` the caller owns) can be destroyed by `close()`, so no socket outlives its
  * client.
  *
+ * A caller may also take the body as it streams (`onResponse` returning a sink): a proof of
+ * millions of members is then parsed chunk by chunk and never held whole.
+ *
  * Failures before a status line arrives (refused connection, reset, DNS, TLS) become a retriable
  * `network` {@link PoetRpcError}; a body over the cap becomes a non-retriable
  * `response-too-large` one. Statuses are returned, not judged: deciding what a 404 means is the
