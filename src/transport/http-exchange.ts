@@ -18,6 +18,7 @@
  */
 import * as http from "node:http";
 import * as https from "node:https";
+import { setImmediate } from "node:timers";
 import { abortedError, PoetRpcError } from "../errors.js";
 import type { AttemptTarget } from "./attempt.js";
 
@@ -31,6 +32,9 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
  * call keeps {@link DEFAULT_MAX_RESPONSE_BYTES}.
  */
 export const DEFAULT_MAX_PROOF_RESPONSE_BYTES = 2 ** 31 - 1;
+
+/** Bytes handed to a sink in one turn of the event loop before reading pauses for a turn. */
+const SINK_BYTES_PER_TURN = 1024 * 1024;
 
 /**
  * Where a streamed body goes: called with each chunk as it arrives. A throw stops the exchange,
@@ -152,6 +156,7 @@ export function httpExchange(
       }
       const chunks: Buffer[] = [];
       let received = 0;
+      let sunk = 0;
       res.on("data", (chunk: Buffer) => {
         if (settled) return;
         received += chunk.length;
@@ -169,6 +174,17 @@ export function httpExchange(
         } catch (err) {
           fail(err);
           req.destroy();
+          return;
+        }
+        // A fast link delivers many chunks per turn of the event loop; after a turn's worth of
+        // sink work, let everything else run before reading on.
+        sunk += chunk.length;
+        if (sunk >= SINK_BYTES_PER_TURN) {
+          sunk = 0;
+          res.pause();
+          setImmediate(() => {
+            if (!settled) res.resume();
+          });
         }
       });
       res.on("error", (err) => fail(networkError(err)));
