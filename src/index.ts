@@ -59,6 +59,7 @@ export type {
   PoetRoundProof,
   PoetSubmitRequest,
   PowParams,
+  ProofCallOptions,
   RetryCallOptions,
   SubmitResult,
 } from "./client/index.js";
@@ -233,4 +234,5 @@ export {
   encodePoetProof,
   nipostChallengeHash,
   nipostChallengeV2Hash,
+  PackedMembers,
 } from "./wire/index.js";

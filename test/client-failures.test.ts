@@ -243,7 +243,7 @@ describe("the PoET client under failures", () => {
   });
 
   it("cuts off oversize bodies, declared or streamed", async () => {
-    const poet = client({ maxResponseBytes: 1_000 });
+    const poet = client({ maxResponseBytes: 1_000, maxProofResponseBytes: 1_000 });
     handler = (_req, res) => {
       res.writeHead(200, { "content-length": "5000000" });
       res.write("{");

@@ -251,6 +251,7 @@ for (const protocol of ["rest", "grpc", "connect"] as PoetProtocol[]) {
         protocol,
         clock,
         maxResponseBytes: 20_000,
+        maxProofResponseBytes: 20_000,
         timeoutMs: 5_000,
       });
       await submitAs(client, 0, { clock });

@@ -11,7 +11,9 @@
  *   deadline — normally the round start, when registration closes — with pauses on the injected
  *   clock and `Retry-After` honoured; every other answer is final and thrown at once.
  * - `proof()` turns 404 "proof not found" into {@link ProofNotReadyError}, so that the caller
- *   decides when to ask again, checks the service key and the members' sizes.
+ *   decides when to ask again, checks the service key and the members' sizes. Proofs have their
+ *   own size cap, sized for mainnet rounds of millions of members; over REST the body is parsed
+ *   as it streams in, the members packed into one buffer, and the time limit bounds silence.
  * - Every attempt has its own time limit and every body a size cap; malformed answers are typed
  *   errors, never crashes.
  */
@@ -40,6 +42,7 @@ import type {
   PoetRoundProof,
   PoetSubmitRequest,
   PowParams,
+  ProofCallOptions,
   RetryCallOptions,
   SubmitResult,
 } from "./poet-client.js";
@@ -106,6 +109,7 @@ export function createPoetClient(options: PoetClientOptions): PoetClient {
       clock,
       timeoutMs,
       maxResponseBytes: options.maxResponseBytes,
+      maxProofResponseBytes: options.maxProofResponseBytes,
     });
   const server = transport.url;
   const target = (method: string): AttemptTarget => ({ server, method });
@@ -164,12 +168,20 @@ export function createPoetClient(options: PoetClientOptions): PoetClient {
     );
   }
 
-  async function proof(roundId: string, call: RetryCallOptions = {}): Promise<PoetRoundProof> {
+  async function proof(roundId: string, call: ProofCallOptions = {}): Promise<PoetRoundProof> {
     if (roundId === "") throw new ConfigError("roundId", "must not be empty");
     const request = create(ProofRequestSchema, { roundId });
-    const res = await retryUntil(
+    const answer = await retryUntil(
       async () => {
         try {
+          // Streamed and packed where the transport can (REST), a whole message otherwise.
+          if (transport.downloadProof !== undefined) {
+            return await transport.downloadProof(request, {
+              signal: call.signal,
+              idleTimeoutMs: proofTimeoutMs,
+              onProgress: call.onProgress,
+            });
+          }
           return await transport.unary(PoetService.method.proof, request, {
             signal: call.signal,
             timeoutMs: proofTimeoutMs,
@@ -183,7 +195,7 @@ export function createPoetClient(options: PoetClientOptions): PoetClient {
       },
       retryOptions(`proof ${roundId}`, call),
     );
-    const result = readProofResponse(res, target(`Proof ${roundId}`));
+    const result = readProofResponse(answer, target(`Proof ${roundId}`));
     if (expectedKey !== undefined && !equalBytes(expectedKey, result.pubkey)) {
       throw new WrongServiceKeyError(server, "proof", expectedKey, result.pubkey);
     }

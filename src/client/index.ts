@@ -16,6 +16,7 @@ export type {
   PoetRoundProof,
   PoetSubmitRequest,
   PowParams,
+  ProofCallOptions,
   RetryCallOptions,
   SubmitResult,
 } from "./poet-client.js";

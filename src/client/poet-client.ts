@@ -9,7 +9,7 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { PoetProtocol, PoetTransport } from "../transport/index.js";
-import type { PoetProof } from "../wire/index.js";
+import type { PackedMembers, PoetProof } from "../wire/index.js";
 
 /** The certifier a PoET trusts (from its info). */
 export interface PoetCertifier {
@@ -83,8 +83,13 @@ export interface SubmitResult {
 export interface PoetRoundProof {
   /** The proof of sequential work. */
   proof: PoetProof;
-  /** Every registered challenge, in the PoET's order; their membership root is the statement. */
-  members: Uint8Array[];
+  /**
+   * Every registered challenge, in the PoET's order, packed in one buffer (a mainnet round has
+   * millions); their membership root is the statement. `members.at(i)` reads one,
+   * `members.toArray()` copies them out one by one (for small rounds), `members.bytes` is the
+   * packed form.
+   */
+  members: PackedMembers;
   /** The PoET's service key, as the response states it. */
   pubkey: Uint8Array;
 }
@@ -108,6 +113,12 @@ export interface RetryCallOptions extends CallOptions {
   maxAttempts?: number | undefined;
 }
 
+/** Options of {@link PoetClient.proof}. */
+export interface ProofCallOptions extends RetryCallOptions {
+  /** Called with the number of body bytes received so far, while a proof downloads over REST. */
+  onProgress?: ((receivedBytes: number) => void) | undefined;
+}
+
 /** Options of {@link createPoetClient}. */
 export interface PoetClientOptions {
   /** The PoET's base URL. */
@@ -123,10 +134,19 @@ export interface PoetClientOptions {
   logger?: Logger | undefined;
   /** Time limit of one attempt of info, PoW params and submit (default 30 s). */
   timeoutMs?: number | undefined;
-  /** Time limit of one proof download (default 120 s: proofs carry every member). */
+  /**
+   * Time limit of a proof download (default 120 s). Over REST it bounds silence — no bytes for
+   * this long — so a long transfer that is making progress is never cut off; over gRPC and
+   * Connect it bounds the whole attempt.
+   */
   proofTimeoutMs?: number | undefined;
-  /** Most bytes of one response (default 16 MiB). */
+  /** Most bytes of one response, proofs excepted (default 16 MiB). */
   maxResponseBytes?: number | undefined;
+  /**
+   * Most bytes of a proof response (default 2 GiB − 1, about 45 million members over REST;
+   * mainnet rounds have a few million).
+   */
+  maxProofResponseBytes?: number | undefined;
   /** How long info stays cached (default 5 min). */
   infoTtlMs?: number | undefined;
   /** How long PoW parameters stay cached (default 5 min). */
@@ -163,7 +183,7 @@ export interface PoetClient {
    *
    * @throws {ProofNotReadyError} while the PoET answers 404 "proof not found".
    */
-  proof(roundId: string, options?: RetryCallOptions): Promise<PoetRoundProof>;
+  proof(roundId: string, options?: ProofCallOptions): Promise<PoetRoundProof>;
   /** Closes the connections. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

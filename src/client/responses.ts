@@ -23,7 +23,12 @@ import {
   type SubmitResponse,
 } from "../gen/rpc/api/v1/api_pb.js";
 import type { AttemptTarget } from "../transport/index.js";
-import { dateToTimestamp, durationToMs } from "../wire/index.js";
+import {
+  dateToTimestamp,
+  durationToMs,
+  PackedMembers,
+  type ProofResponseJson,
+} from "../wire/index.js";
 import type {
   PoetInfo,
   PoetRoundProof,
@@ -138,12 +143,19 @@ export function readSubmitResponse(
 }
 
 /**
- * Reads `GET /v1/proofs/{roundId}`.
+ * Reads `GET /v1/proofs/{roundId}`: either a whole message (gRPC, Connect, injected transports),
+ * whose members are packed here, or a streamed REST answer whose members came packed
+ * ({@link ProofResponseJson}).
  *
  * @throws {PoetRpcError} kind `bad-response` when the proof is missing or a hash is not 32 bytes.
  * @throws {ProofVerificationError} reason `bad-members` when a member is not 32 bytes.
  */
-export function readProofResponse(res: ProofResponse, target: AttemptTarget): PoetRoundProof {
+export function readProofResponse(
+  answer: ProofResponse | ProofResponseJson,
+  target: AttemptTarget,
+): PoetRoundProof {
+  const streamed = "response" in answer && "members" in answer;
+  const res = streamed ? answer.response : answer;
   const poetProof = res.proof;
   if (poetProof === undefined) throw badResponse(target, "proof is missing");
   const merkle = poetProof.proof;
@@ -156,13 +168,26 @@ export function readProofResponse(res: ProofResponse, target: AttemptTarget): Po
   merkle.proofNodes.forEach((node, i) => {
     expectLength(target, `proof.proof.proofNodes[${i}]`, node, HASH_BYTES);
   });
-  const bad = poetProof.members.findIndex((m) => m.length !== HASH_BYTES);
-  if (bad >= 0) {
-    const count = poetProof.members.filter((m) => m.length !== HASH_BYTES).length;
-    throw new ProofVerificationError(
-      "bad-members",
-      `${target.server}: ${count} of ${poetProof.members.length} members are not ${HASH_BYTES} bytes (first: member ${bad}, ${poetProof.members[bad]?.length} bytes)`,
-    );
+  let members: PackedMembers;
+  if (streamed) {
+    const odd = answer.oddMembers;
+    if (odd !== undefined)
+      throw badMembers(target, odd.count, odd.total, odd.first, odd.firstLength);
+    members = answer.members;
+  } else {
+    const bad = poetProof.members.findIndex((m) => m.length !== HASH_BYTES);
+    if (bad >= 0) {
+      const count = poetProof.members.filter((m) => m.length !== HASH_BYTES).length;
+      throw badMembers(
+        target,
+        count,
+        poetProof.members.length,
+        bad,
+        poetProof.members[bad]?.length ?? 0,
+      );
+    }
+    // One copy into a packed buffer: no member keeps the whole response alive.
+    members = PackedMembers.from(poetProof.members);
   }
   return {
     proof: {
@@ -171,9 +196,22 @@ export function readProofResponse(res: ProofResponse, target: AttemptTarget): Po
       proofNodes: merkle.proofNodes.map(own),
       leaves: poetProof.leaves,
     },
-    members: poetProof.members.map(own),
+    members,
     pubkey: own(res.pubkey),
   };
+}
+
+function badMembers(
+  target: AttemptTarget,
+  count: number,
+  total: number,
+  first: number,
+  firstLength: number,
+): ProofVerificationError {
+  return new ProofVerificationError(
+    "bad-members",
+    `${target.server}: ${count} of ${total} members are not ${HASH_BYTES} bytes (first: member ${first}, ${firstLength} bytes)`,
+  );
 }
 
 function expectInput(field: string, bytes: Uint8Array, length: number): void {

@@ -568,7 +568,7 @@ class IdentityCycle {
     let wake: () => void = () => {};
 
     const consider = async (poet: string, verified: Awaited<ReturnType<ProofFetcher["fetch"]>>) => {
-      const index = verified.members.indexOf(hash);
+      const index = await verified.members.indexOf(hash, { signal: this.#signal });
       if (index < 0) {
         const error = new ProofVerificationError(
           "missing-member",
@@ -856,10 +856,14 @@ class IdentityCycle {
     expired: boolean,
   ): Promise<NiPostOutcome> {
     const deadline = this.#ctx.schedule.proofDeadline(round);
+    // Name what went wrong at each PoET (an answer over the size cap, a malformed body, a
+    // missing member…) rather than only that no proof came.
+    const causes = failures.map((f) => `${f.poet}: ${f.error.message}`).join("; ");
     const error = new PoetError(
       expired ? "timeout" : "proof-verification",
       `no valid proof containing the challenge for publish epoch ${publishEpoch}` +
-        (expired ? ` before the proof deadline ${deadline.toISOString()}` : ""),
+        (expired ? ` before the proof deadline ${deadline.toISOString()}` : "") +
+        (causes === "" ? "" : `: ${causes}`),
       { cause: failures[0]?.error },
     );
     if (expired) await this.#challengeExpired(round, publishEpoch, deadline, error);

@@ -16,10 +16,16 @@
 import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
 import type { Clock } from "../clock.js";
-import { PoetError, ProofVerificationError } from "../errors.js";
+import {
+  AbortedError,
+  PoetError,
+  PoetRpcError,
+  ProofNotReadyError,
+  ProofVerificationError,
+} from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { NodeState } from "../storage/index.js";
-import type { PoetProof } from "../wire/index.js";
+import { PackedMembers, type PoetProof } from "../wire/index.js";
 import { anySignal, asPoetError, isAbort, sleepUntil, withTimeout } from "./abort.js";
 import { ticksOf } from "./best-proof.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
@@ -33,7 +39,50 @@ export interface ProofSource {
   proof(
     roundId: string,
     options?: { signal?: AbortSignal | undefined },
-  ): Promise<{ proof: PoetProof; members: Uint8Array[]; pubkey: Uint8Array }>;
+  ): Promise<{
+    proof: PoetProof;
+    /** Packed (what `PoetClient.proof` returns), or one array per member. */
+    members: PackedMembers | readonly Uint8Array[];
+    pubkey: Uint8Array;
+  }>;
+}
+
+/** `members` packed; a member that is not 32 bytes makes the round unusable (`bad-members`). */
+function packed(
+  members: PackedMembers | readonly Uint8Array[],
+  poet: string,
+  roundId: string,
+): PackedMembers {
+  if (members instanceof PackedMembers) return members;
+  const bad = members.findIndex((m) => m.length !== 32);
+  if (bad >= 0) {
+    throw new ProofVerificationError(
+      "bad-members",
+      `${poet} round ${roundId}: members[${bad}] is ${members[bad]?.length} bytes, not 32`,
+    );
+  }
+  return PackedMembers.from(members);
+}
+
+/** Rounds of at most this many members keep their member list in the node state (2 MiB). */
+export const STORED_MEMBERS_MAX = 65_536;
+
+/**
+ * Whether asking again may give another answer: not for a verdict on the proof or its members,
+ * a malformed or oversized answer, a wrong key or a bad setting.
+ */
+export function isFinalProofFailure(err: unknown): boolean {
+  if (err instanceof ProofNotReadyError || err instanceof AbortedError) return false;
+  if (err instanceof PoetRpcError) return !err.retriable;
+  if (err instanceof PoetError) {
+    return (
+      err.code === "malformed" ||
+      err.code === "proof-verification" ||
+      err.code === "registration-rejected" ||
+      err.code === "config"
+    );
+  }
+  return false;
 }
 
 /** One identity's interest in a PoET's proof of a round. */
@@ -62,8 +111,6 @@ export interface ProofFetcherInit {
   /** First delay between polls, doubled up to {@link maxPollIntervalMs}. */
   pollIntervalMs: number;
   maxPollIntervalMs: number;
-  /** Timeout of one download attempt. */
-  requestTimeoutMs: number;
   /** Leaves per tick, for events. */
   tickSize: bigint;
   /** Caps downloads running at once. */
@@ -138,8 +185,8 @@ export class ProofFetcher {
         },
         (err: unknown) => {
           created.settled = true;
-          // Only a verdict about the proof is kept; a timeout or abort may be retried later.
-          if (!(err instanceof ProofVerificationError) && this.#entries.get(key) === created) {
+          // Only a final answer is kept; a timeout or abort may be retried later.
+          if (!isFinalProofFailure(err) && this.#entries.get(key) === created) {
             this.#entries.delete(key);
           }
         },
@@ -176,6 +223,7 @@ export class ProofFetcher {
     signal: AbortSignal,
   ): Promise<VerifiedRoundProof> {
     const { clock, emit } = this.#init;
+    await this.#pruneExpired(request, signal);
     const cached = await this.#fromState(request, signal);
     if (cached !== undefined) {
       this.#downloaded(cached, true);
@@ -189,10 +237,11 @@ export class ProofFetcher {
       try {
         response = await this.#init.downloads.run(
           () =>
+            // The deadline bounds the download; the client bounds silence (not length).
             withTimeout(
               clock,
-              this.#init.requestTimeoutMs,
-              `GET proof of round ${request.roundId} from ${request.poet}`,
+              Math.max(0, entry.untilMs - clock.now()),
+              `GET proof of round ${request.roundId} from ${request.poet} (until the proof deadline)`,
               signal,
               (s) => request.source.proof(request.roundId, { signal: s }),
             ),
@@ -204,7 +253,8 @@ export class ProofFetcher {
         const retryAfter = (error as { retryAfterMs?: number }).retryAfterMs ?? 0;
         const wait = Math.max(delay, retryAfter);
         const next = clock.now() + wait;
-        const giveUp = next > entry.untilMs;
+        const final = isFinalProofFailure(error);
+        const giveUp = final || next > entry.untilMs;
         emit({
           type: "proof-fetch-failed",
           at: new Date(clock.now()),
@@ -213,6 +263,7 @@ export class ProofFetcher {
           error,
           nextAttemptAt: giveUp ? undefined : new Date(next),
         });
+        if (final) throw error;
         if (giveUp) {
           throw new PoetError(
             "timeout",
@@ -224,9 +275,11 @@ export class ProofFetcher {
         delay = Math.min(delay * 2, this.#init.maxPollIntervalMs);
         continue;
       }
-      const members = new RoundMembers(response.members);
       let verified: VerifiedRoundProof;
+      let list: PackedMembers;
       try {
+        list = packed(response.members, request.poet, request.roundId);
+        const members = await RoundMembers.build(list, { signal });
         verified = await this.#init.verifier.check(
           {
             poet: request.poet,
@@ -250,16 +303,18 @@ export class ProofFetcher {
         }
         throw err;
       }
-      await this.#init.state.members.put(
-        {
-          address: request.poet,
-          roundId: request.roundId,
-          members: response.members,
-          statement: verified.statement,
-          fetchedAt: new Date(clock.now()),
-        },
-        { signal },
-      );
+      if (list.length <= STORED_MEMBERS_MAX) {
+        await this.#init.state.members.put(
+          {
+            address: request.poet,
+            roundId: request.roundId,
+            members: list.toArray(),
+            statement: verified.statement,
+            fetchedAt: new Date(clock.now()),
+          },
+          { signal },
+        );
+      }
       this.#downloaded(verified, false);
       return verified;
     }
@@ -274,8 +329,9 @@ export class ProofFetcher {
     if (list === undefined) return undefined;
     const proofs = await state.proofs.findByRound(request.poet, request.roundId, { signal });
     if (proofs.length === 0) return undefined;
-    const members = new RoundMembers(list.members);
-    const statement = members.root();
+    if (list.members.some((m) => m.length !== 32)) return undefined;
+    const members = await RoundMembers.build(PackedMembers.from(list.members), { signal });
+    const statement = members.root;
     const match = proofs.find((p) => equalBytes(p.statement, statement));
     if (match === undefined) return undefined;
     return this.#init.verifier.check(
@@ -290,6 +346,26 @@ export class ProofFetcher {
     );
   }
 
+  /**
+   * Forgets what no identity can use any more: fetches in memory whose proof deadline has passed,
+   * and stored member lists fetched before `now − (deadline − round end)` (a list is fetched
+   * after its round ended, so its deadline has passed too). A failure here is logged, not thrown.
+   */
+  async #pruneExpired(request: ProofRequest, signal: AbortSignal): Promise<void> {
+    const now = this.#init.clock.now();
+    for (const [key, entry] of this.#entries) {
+      if (entry.settled && entry.untilMs < now) this.#entries.delete(key);
+    }
+    const usable = request.untilMs - request.roundEndMs;
+    if (!(usable >= 0)) return;
+    try {
+      await this.#init.state.members.pruneFetchedBefore(new Date(now - usable), { signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      this.#init.logger.warn({ err }, "could not prune stored member lists");
+    }
+  }
+
   #downloaded(verified: VerifiedRoundProof, fromCache: boolean): void {
     this.#init.emit({
       type: "proof-downloaded",
@@ -299,7 +375,7 @@ export class ProofFetcher {
       leaves: verified.proof.leaves,
       ticks: ticksOf(verified.proof.leaves, this.#init.tickSize),
       ref: verified.ref,
-      members: verified.members.members.length,
+      members: verified.members.count,
       fromCache,
     });
   }

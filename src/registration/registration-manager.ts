@@ -117,8 +117,18 @@ export interface RegistrationManagerOptions {
   proofPollIntervalMs?: number | undefined;
   /** Longest delay between proof polls. Default 1/48 of the cycle gap, at most 5 min. */
   maxProofPollIntervalMs?: number | undefined;
-  /** Time limit of one request (info, submit, proof download). Default 120 s. */
+  /**
+   * Time limit of one request (info, submit). For a proof download it limits silence (no bytes
+   * for this long over REST), not the length of a transfer that is making progress; the proof
+   * deadline bounds the rest. Default 120 s.
+   */
   requestTimeoutMs?: number | undefined;
+  /**
+   * Most bytes of a proof response, passed to the PoET clients the manager creates. Default
+   * 2 GiB − 1: about 45 million members over REST, where mainnet rounds have millions. Other
+   * calls keep the client's small cap.
+   */
+  maxProofResponseBytes?: number | undefined;
   /** Uniform random numbers in [0, 1), for jitter. Default `Math.random`. */
   random?: RandomSource | undefined;
   /**
@@ -245,6 +255,17 @@ export class RegistrationManager {
     });
     if (options.onEvent !== undefined) this.#listeners.add(options.onEvent);
     const clock = this.#clock;
+    const clientRequestTimeoutMs = duration("requestTimeoutMs", options.requestTimeoutMs, 120_000);
+    const maxProofResponseBytes = options.maxProofResponseBytes;
+    if (
+      maxProofResponseBytes !== undefined &&
+      !(Number.isSafeInteger(maxProofResponseBytes) && maxProofResponseBytes > 0)
+    ) {
+      throw new ConfigError(
+        "maxProofResponseBytes",
+        `must be a positive integer, got ${maxProofResponseBytes}`,
+      );
+    }
     this.#createClient =
       options.createClient ??
       ((poet) =>
@@ -254,6 +275,8 @@ export class RegistrationManager {
           servicePubkey: poet.pubkey,
           clock,
           logger: this.#logger,
+          proofTimeoutMs: clientRequestTimeoutMs,
+          maxProofResponseBytes,
         }));
     const tickSize = options.tickSize ?? MAINNET.tickSize;
     if (typeof tickSize !== "bigint" || tickSize <= 0n) {
@@ -300,7 +323,6 @@ export class RegistrationManager {
       jitter: pacing.jitter,
       pollIntervalMs: pacing.pollIntervalMs,
       maxPollIntervalMs: pacing.maxPollIntervalMs,
-      requestTimeoutMs,
       tickSize,
       downloads: new ConcurrencyLimit(downloads),
       emit,

@@ -1,107 +1,168 @@
 /**
  * @module registration/round-members
  *
- * The member list of one PoET round, indexed for the many identities that look themselves up in
+ * The member list of one PoET round, prepared once for every identity that looks itself up in
  * it (docs/protocol.md §4.2, §4.3; docs/node-client.md §1.6, §5).
  *
- * A node with a thousand identities builds a thousand membership proofs over the same list. Doing
- * each from scratch costs a whole tree of BLAKE3 hashes per identity; here the tree levels are
- * computed once (on first use) and every proof is a walk up those levels, and the first position
- * of each challenge is found through a map instead of a linear scan. The tree is the one of
- * docs/protocol.md §4.2: leaves are the raw members, a node is `BLAKE3(0x01 ‖ left ‖ right)`, and a
- * missing right sibling at any level is 32 zero bytes.
+ * A mainnet round has millions of members and a node may run thousands of identities, each
+ * registered at several PoETs. So, per PoET and round, exactly once: the members stay packed in
+ * one buffer ({@link PackedMembers}); the membership tree keeps only its upper levels
+ * ({@link PackedMembershipTree}: a proof rehashes one 64-leaf block). Finding a challenge is a
+ * scan of the packed members for the first few identities (a few milliseconds each at 3,000,000
+ * members, cheaper than any index for a node with a handful of identities); from the
+ * {@link LINEAR_LOOKUPS}+1-th lookup on, a hash table of first positions ({@link MemberIndex}) is
+ * built once and answers in constant time, so a thousand identities cost one pass, not a
+ * thousand. The tree, the index and the scans run in slices that yield to the event loop between
+ * them, so that no step of a 3,000,000-member round blocks the node for more than a few
+ * milliseconds (a slice is 16,384 hashes, or members for the index). The index's seed is random
+ * per round, so that members crafted by others cannot crowd its slots.
  */
+import { randomInt } from "node:crypto";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { raceAbort } from "../abortable.js";
+import { MemberIndex } from "../membership/member-index.js";
+import { PackedMembershipTree, type SliceOptions, Slicer } from "../membership/packed-tree.js";
+import type { MembershipProof, PackedMembers } from "../wire/index.js";
 
-import { toHex } from "../bytes.js";
-import { membershipNodeHash } from "../membership/blake3-hasher.js";
-import { sharedMembershipHasher } from "../verify/wasm/select-hasher.js";
-import type { MembershipProof } from "../wire/index.js";
+/** Lookups answered by scanning before the index is built. */
+export const LINEAR_LOOKUPS = 8;
+/** Members compared per slice of a scan (a few ms). */
+const SCAN_SLICE = 1 << 20;
 
-const ZERO32 = new Uint8Array(32);
+/** Options of {@link RoundMembers.build}. */
+export interface RoundMembersOptions {
+  signal?: AbortSignal | undefined;
+  /** Most hashes or members per slice (default 16,384). */
+  sliceSize?: number | undefined;
+  /** Awaited between slices (default: a yield to the event loop). */
+  pause?: (() => Promise<void>) | undefined;
+}
 
 /**
- * A round's members with the first index of each challenge and, once needed, the tree levels.
+ * A round's members with their root, index and tree, shared by every identity.
  *
  * @example
  * ```ts
- * const round = new RoundMembers(response.members);
- * const index = round.indexOf(challenge); // -1 when the challenge is not a member
+ * const round = await RoundMembers.build(proof.members, { signal });
+ * round.root;                        // the statement
+ * const index = await round.indexOf(challenge, { signal }); // -1 when not a member
  * const membership = round.proofFor(index); // { nodes, leafIndex }
  * ```
  */
 export class RoundMembers {
-  readonly members: readonly Uint8Array[];
-  #index: Map<string, number> | undefined;
-  #levels: Uint8Array[][] | undefined;
+  readonly members: PackedMembers;
+  /** The membership root: the statement the PoET proved over. */
+  readonly root: Uint8Array;
+  readonly #tree: PackedMembershipTree;
+  readonly #slicing: SliceOptions;
+  readonly #words: Uint32Array;
+  #lookups = 0;
+  #index: Promise<MemberIndex> | undefined;
+  #slices: { count: number };
 
-  constructor(members: readonly Uint8Array[]) {
-    this.members = members;
+  private constructor(
+    tree: PackedMembershipTree,
+    slicing: SliceOptions,
+    slices: { count: number },
+  ) {
+    this.members = tree.members;
+    this.root = tree.root;
+    this.#tree = tree;
+    this.#slicing = slicing;
+    this.#slices = slices;
+    const bytes =
+      this.members.bytes.byteOffset % 4 === 0 ? this.members.bytes : this.members.bytes.slice();
+    this.#words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   }
 
-  /** The position of the first member equal to `challenge`, or −1. */
-  indexOf(challenge: Uint8Array): number {
-    if (this.#index === undefined) {
-      const index = new Map<string, number>();
-      this.members.forEach((m, i) => {
-        const key = toHex(m);
-        if (!index.has(key)) index.set(key, i);
-      });
-      this.#index = index;
+  /**
+   * Builds the tree of `members`, yielding between slices.
+   *
+   * @throws {AbortedError} when `options.signal` fires.
+   */
+  static async build(
+    members: PackedMembers,
+    options: RoundMembersOptions = {},
+  ): Promise<RoundMembers> {
+    const slices = { count: 0 };
+    const pause = options.pause ?? (() => yieldToEventLoop());
+    const slicing: SliceOptions = {
+      signal: options.signal,
+      sliceSize: options.sliceSize,
+      pause: async () => {
+        slices.count++;
+        await pause();
+      },
+    };
+    const tree = await PackedMembershipTree.build(members, slicing);
+    // The index outlives this call: it is built later, for lookups, without the caller's signal.
+    return new RoundMembers(tree, { ...slicing, signal: undefined }, slices);
+  }
+
+  /** The number of members. */
+  get count(): number {
+    return this.members.length;
+  }
+
+  /** Slices the work was cut into so far (pauses taken). */
+  get slices(): number {
+    return this.#slices.count;
+  }
+
+  /** Whether lookups go through the index (built after {@link LINEAR_LOOKUPS} scans). */
+  get indexed(): boolean {
+    return this.#index !== undefined;
+  }
+
+  /**
+   * The position of the first member equal to `challenge`, or −1.
+   *
+   * @throws {AbortedError} when `options.signal` fires.
+   */
+  async indexOf(
+    challenge: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<number> {
+    if (challenge.length !== 32) return -1;
+    this.#lookups++;
+    if (this.#index === undefined && this.#lookups <= LINEAR_LOOKUPS) {
+      return this.#scan(challenge, options.signal);
     }
-    return this.#index.get(toHex(challenge)) ?? -1;
+    this.#index ??= MemberIndex.build(this.members, {
+      ...this.#slicing,
+      seed: randomInt(2 ** 31),
+    });
+    const index = await raceAbort(this.#index, options.signal);
+    return index.indexOf(challenge);
   }
 
-  /** The sibling path of the member at `leafIndex`, bottom-up (docs/protocol.md §4.3). */
+  /** The first position of `challenge` by comparing members in order, in slices. */
+  async #scan(challenge: Uint8Array, signal: AbortSignal | undefined): Promise<number> {
+    const key = new Uint32Array(challenge.slice().buffer);
+    const first = key[0] as number;
+    const words = this.#words;
+    const slicer = new Slicer({ ...this.#slicing, signal, sliceSize: SCAN_SLICE });
+    const n = this.members.length;
+    for (let start = 0; start < n; start += SCAN_SLICE) {
+      const end = Math.min(n, start + SCAN_SLICE);
+      for (let i = start, at = 8 * start; i < end; i++, at += 8) {
+        if (words[at] !== first) continue;
+        let w = 1;
+        while (w < 8 && words[at + w] === key[w]) w++;
+        if (w === 8) return i;
+      }
+      await slicer.did(end - start);
+    }
+    return -1;
+  }
+
+  /**
+   * The sibling path of the member at `leafIndex`, bottom-up (docs/protocol.md §4.3).
+   *
+   * @throws {RangeError} when `leafIndex` is not a member's position.
+   */
   proofFor(leafIndex: number): MembershipProof {
-    if (!Number.isInteger(leafIndex) || leafIndex < 0 || leafIndex >= this.members.length) {
-      throw new RangeError(`leaf index ${leafIndex} is outside 0..${this.members.length - 1}`);
-    }
-    const levels = this.#tree();
-    const nodes: Uint8Array[] = [];
-    let i = leafIndex;
-    for (let h = 0; h < levels.length - 1; h++) {
-      const level = levels[h] as Uint8Array[];
-      nodes.push(level[i ^ 1] ?? ZERO32);
-      i >>= 1;
-    }
+    const { nodes } = this.#tree.path(leafIndex);
     return { nodes, leafIndex: BigInt(leafIndex) };
   }
-
-  /** The membership root (the statement the PoET proved over). */
-  root(): Uint8Array {
-    if (this.members.length === 0) return new Uint8Array(0);
-    const levels = this.#tree();
-    return levels[levels.length - 1]?.[0] ?? ZERO32;
-  }
-
-  #tree(): Uint8Array[][] {
-    if (this.#levels !== undefined) return this.#levels;
-    const levels: Uint8Array[][] = [this.members.slice()];
-    let level = levels[0] as Uint8Array[];
-    while (level.length > 1) {
-      // A member of another length is hashed as the PoET hashed it: raw bytes.
-      const next = level.every((node) => node.length === 32) ? hashLevel(level) : hashRaw(level);
-      levels.push(next);
-      level = next;
-    }
-    this.#levels = levels;
-    return levels;
-  }
-}
-
-/** The parents of a level of 32-byte nodes, through the shared BLAKE3 kernel. */
-function hashLevel(level: readonly Uint8Array[]): Uint8Array[] {
-  const pairs = Math.ceil(level.length / 2);
-  const input = new Uint8Array(64 * pairs);
-  for (const [i, node] of level.entries()) input.set(node, 32 * i);
-  const out = new Uint8Array(32 * pairs);
-  sharedMembershipHasher().hashPairs(input, pairs, out);
-  return Array.from({ length: pairs }, (_, i) => out.slice(32 * i, 32 * i + 32));
-}
-
-/** The parents of a level with nodes of any length, one node at a time. */
-function hashRaw(level: readonly Uint8Array[]): Uint8Array[] {
-  return Array.from({ length: Math.ceil(level.length / 2) }, (_, i) =>
-    membershipNodeHash(level[2 * i] as Uint8Array, level[2 * i + 1] ?? ZERO32),
-  );
 }

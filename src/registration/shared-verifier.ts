@@ -15,7 +15,6 @@
 import { raceAbort } from "../abortable.js";
 import { equalBytes, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
-import { ProofVerificationError } from "../errors.js";
 import type { NodeState } from "../storage/index.js";
 import { proofRef } from "../verify/index.js";
 import type { PoetProof } from "../wire/index.js";
@@ -96,16 +95,8 @@ export class SharedVerifier {
     },
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<VerifiedRoundProof> {
-    const bad = input.members.members.findIndex((m) => m.length !== 32);
-    if (bad >= 0) {
-      throw new ProofVerificationError(
-        "bad-members",
-        `${input.poet} round ${input.roundId}: members[${bad}] is ` +
-          `${input.members.members[bad]?.length} bytes, not 32`,
-      );
-    }
     const ref = proofRef(input.proof);
-    const statement = input.members.root();
+    const statement = input.members.root;
     const key = `${toHex(ref)}:${toHex(statement)}`;
     let result = this.#results.get(key);
     if (result === undefined) {

@@ -22,8 +22,9 @@ import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { type Clock, systemClock } from "../clock.js";
 import { AbortedError, PoetError, PoetRpcError } from "../errors.js";
+import { PoetService } from "../gen/rpc/api/v1/api_pb.js";
 import { type AttemptTarget, closedTransportError, runAttempt } from "./attempt.js";
-import { DEFAULT_MAX_RESPONSE_BYTES } from "./http-exchange.js";
+import { DEFAULT_MAX_PROOF_RESPONSE_BYTES, DEFAULT_MAX_RESPONSE_BYTES } from "./http-exchange.js";
 import { GuardedHttp2Sessions } from "./http2-sessions.js";
 import { createKeepAliveAgent } from "./keep-alive-agent.js";
 import {
@@ -130,25 +131,36 @@ export function createConnectRpcTransport(options: ConnectRpcTransportOptions): 
   const clock = options.clock ?? systemClock;
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
   const readMaxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  // Proofs carry every member of a round: their own cap, on a second transport over the same
+  // connections (Connect sets the cap per transport, not per call).
+  const proofMaxBytes = options.maxProofResponseBytes ?? DEFAULT_MAX_PROOF_RESPONSE_BYTES;
   let transport: Transport;
+  let proofTransport: Transport;
   let shutdown: () => void;
   const useHttp2 = options.protocol === "grpc" || options.httpVersion === "2";
   if (useHttp2) {
+    // No keep-alive pings (the default): the PoET's gRPC server answers a client that pings more
+    // often than every 5 minutes with GOAWAY too_many_pings.
     const sessionManager = new GuardedHttp2Sessions(baseUrl);
     shutdown = () => sessionManager.close();
-    transport =
+    const over = (max: number) =>
       options.protocol === "grpc"
-        ? createGrpcTransport({ baseUrl, readMaxBytes, sessionManager })
-        : createConnectTransport({ baseUrl, httpVersion: "2", readMaxBytes, sessionManager });
+        ? createGrpcTransport({ baseUrl, readMaxBytes: max, sessionManager })
+        : createConnectTransport({ baseUrl, httpVersion: "2", readMaxBytes: max, sessionManager });
+    transport = over(readMaxBytes);
+    proofTransport = over(proofMaxBytes);
   } else {
     const agent = createKeepAliveAgent(base);
     shutdown = () => agent.destroy();
-    transport = createConnectTransport({
-      baseUrl,
-      httpVersion: "1.1",
-      readMaxBytes,
-      nodeOptions: { agent },
-    });
+    const over = (max: number) =>
+      createConnectTransport({
+        baseUrl,
+        httpVersion: "1.1",
+        readMaxBytes: max,
+        nodeOptions: { agent },
+      });
+    transport = over(readMaxBytes);
+    proofTransport = over(proofMaxBytes);
   }
   let closed = false;
 
@@ -166,7 +178,8 @@ export function createConnectRpcTransport(options: ConnectRpcTransportOptions): 
       target,
       async (signal) => {
         try {
-          const response = await transport.unary(method, signal, undefined, undefined, request);
+          const via = method.name === PoetService.method.proof.name ? proofTransport : transport;
+          const response = await via.unary(method, signal, undefined, undefined, request);
           return response.message as MessageShape<O>;
         } catch (err) {
           if (signal.aborted) throw new AbortedError(undefined, { cause: err });

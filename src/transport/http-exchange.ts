@@ -8,6 +8,9 @@
  * pool (an `Agent` the caller owns) can be destroyed by `close()`, so no socket outlives its
  * client.
  *
+ * A caller may also take the body as it streams (`onResponse` returning a sink): a proof of
+ * millions of members is then parsed chunk by chunk and never held whole.
+ *
  * Failures before a status line arrives (refused connection, reset, DNS, TLS) become a retriable
  * `network` {@link PoetRpcError}, except an answer that is not HTTP/1.1 at all (an HTTP/2-only
  * server such as a PoET's gRPC port), which is a final `wrong-protocol` one; a body over the cap
@@ -20,12 +23,30 @@
  */
 import * as http from "node:http";
 import * as https from "node:https";
+import { setImmediate } from "node:timers";
 import { abortedError, PoetRpcError } from "../errors.js";
 import type { AttemptTarget } from "./attempt.js";
 import { notHttp1Reply } from "./protocol-mismatch.js";
 
 /** 16 MiB: the default cap on a response body (twice the PoET gateway's own 8 MiB limit). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * 2 GiB − 1: the default cap on a proof download. A round's proof carries every member (47 bytes
+ * of JSON each over REST, 34 in protobuf), so this admits about 45 million members over REST:
+ * tens of millions, where mainnet rounds have a few million (docs/protocol.md §3.4). Every other
+ * call keeps {@link DEFAULT_MAX_RESPONSE_BYTES}.
+ */
+export const DEFAULT_MAX_PROOF_RESPONSE_BYTES = 2 ** 31 - 1;
+
+/** Bytes handed to a sink in one turn of the event loop before reading pauses for a turn. */
+const SINK_BYTES_PER_TURN = 1024 * 1024;
+
+/**
+ * Where a streamed body goes: called with each chunk as it arrives. A throw stops the exchange,
+ * which then rejects with the thrown error.
+ */
+export type HttpBodySink = (chunk: Uint8Array) => void;
 
 /** A request for {@link httpExchange}. */
 export interface HttpRequest {
@@ -59,6 +80,16 @@ export interface HttpExchangeOptions {
    * connection.
    */
   idempotent?: boolean | undefined;
+  /**
+   * Called when the status line and headers arrive. A returned sink receives the body chunk by
+   * chunk (still counted against `maxResponseBytes`) and the response's `body` is then empty;
+   * without one the body is collected, up to `maxBufferedBytes`.
+   */
+  onResponse?:
+    | ((status: number, headers: Record<string, string>) => HttpBodySink | undefined)
+    | undefined;
+  /** Most bytes of a collected body (default `maxResponseBytes`). */
+  maxBufferedBytes?: number | undefined;
 }
 
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
@@ -135,29 +166,61 @@ function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promi
       answered = true;
       const status = res.statusCode ?? 0;
       const responseHeaders = flattenHeaders(res.headers);
+      let sink: HttpBodySink | undefined;
+      try {
+        sink = options.onResponse?.(status, responseHeaders);
+      } catch (err) {
+        fail(err);
+        req.destroy();
+        return;
+      }
+      const limit =
+        sink === undefined ? (options.maxBufferedBytes ?? maxResponseBytes) : maxResponseBytes;
       const tooLarge = () =>
-        new PoetRpcError(`response body over the ${maxResponseBytes}-byte limit`, {
+        new PoetRpcError(`response body over the ${limit}-byte limit`, {
           ...target,
           kind: "response-too-large",
           httpStatus: status,
           retriable: false,
         });
       const declared = Number(responseHeaders["content-length"]);
-      if (Number.isFinite(declared) && declared > maxResponseBytes) {
+      if (Number.isFinite(declared) && declared > limit) {
         fail(tooLarge());
         req.destroy();
         return;
       }
       const chunks: Buffer[] = [];
       let received = 0;
+      let sunk = 0;
       res.on("data", (chunk: Buffer) => {
+        if (settled) return;
         received += chunk.length;
-        if (received > maxResponseBytes) {
+        if (received > limit) {
           fail(tooLarge());
           req.destroy();
           return;
         }
-        chunks.push(chunk);
+        if (sink === undefined) {
+          chunks.push(chunk);
+          return;
+        }
+        try {
+          sink(chunk);
+        } catch (err) {
+          fail(err);
+          req.destroy();
+          return;
+        }
+        // A fast link delivers many chunks per turn of the event loop; after a turn's worth of
+        // sink work, let everything else run before reading on.
+        sunk += chunk.length;
+        if (sunk >= SINK_BYTES_PER_TURN) {
+          sunk = 0;
+          res.pause();
+          setImmediate(() => {
+            if (!settled) res.resume();
+          });
+        }
       });
       res.on("error", (err) => fail(networkError(err)));
       res.on("aborted", () => fail(networkError(new Error("response aborted"))));
@@ -165,7 +228,7 @@ function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promi
         if (settled) return;
         settled = true;
         signal?.removeEventListener("abort", onAbort);
-        const body = new Uint8Array(received);
+        const body = new Uint8Array(sink === undefined ? received : 0);
         let offset = 0;
         for (const chunk of chunks) {
           body.set(chunk, offset);

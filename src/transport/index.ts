@@ -11,8 +11,17 @@ export type { ConnectRpcTransportOptions } from "./connect-transport.js";
 export { createConnectRpcTransport, errorFromConnect } from "./connect-transport.js";
 export type { CreatePoetTransportOptions } from "./create-transport.js";
 export { createPoetTransport } from "./create-transport.js";
-export type { HttpExchangeOptions, HttpRequest, HttpResponse } from "./http-exchange.js";
-export { DEFAULT_MAX_RESPONSE_BYTES, httpExchange } from "./http-exchange.js";
+export type {
+  HttpBodySink,
+  HttpExchangeOptions,
+  HttpRequest,
+  HttpResponse,
+} from "./http-exchange.js";
+export {
+  DEFAULT_MAX_PROOF_RESPONSE_BYTES,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  httpExchange,
+} from "./http-exchange.js";
 export { GuardedHttp2Sessions } from "./http2-sessions.js";
 export type { KeepAliveAgentOptions } from "./keep-alive-agent.js";
 export { createKeepAliveAgent, IDLE_SOCKET_TIMEOUT_MS } from "./keep-alive-agent.js";
@@ -20,6 +29,7 @@ export type {
   PoetProtocol,
   PoetTransport,
   PoetTransportOptions,
+  ProofDownloadOptions,
   UnaryCallOptions,
 } from "./poet-transport.js";
 export { DEFAULT_ATTEMPT_TIMEOUT_MS } from "./poet-transport.js";
@@ -43,3 +53,4 @@ export {
   ROUND_FULL_MESSAGE,
   TOO_LATE_MESSAGE,
 } from "./rpc-failure.js";
+export { runWithSilenceLimit } from "./silence-limit.js";

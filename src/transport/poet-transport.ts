@@ -11,6 +11,8 @@
  * (server answer, network, timeout, oversize or malformed body) or an {@link AbortedError}.
  */
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
+import type { ProofRequest } from "../gen/rpc/api/v1/api_pb.js";
+import type { ProofResponseJson } from "../wire/index.js";
 
 /**
  * The wire protocols a PoET client can speak. A real PoET serves `"rest"` (its grpc-gateway, the
@@ -26,6 +28,15 @@ export interface UnaryCallOptions {
   timeoutMs?: number | undefined;
 }
 
+/** Options of a streamed proof download. */
+export interface ProofDownloadOptions {
+  signal?: AbortSignal | undefined;
+  /** Longest silence (no bytes) before the download fails as a `timeout`; its length is free. */
+  idleTimeoutMs?: number | undefined;
+  /** Called with the number of body bytes received so far, after each chunk. */
+  onProgress?: ((receivedBytes: number) => void) | undefined;
+}
+
 /** One PoET server reached over one protocol. */
 export interface PoetTransport {
   /** The server's base URL. */
@@ -37,6 +48,11 @@ export interface PoetTransport {
     request: MessageShape<I>,
     options?: UnaryCallOptions,
   ): Promise<MessageShape<O>>;
+  /**
+   * Optional: downloads a round's proof as a stream, the members packed as they arrive, under the
+   * proof size cap and a limit on silence. Transports without it serve proofs through `unary`.
+   */
+  downloadProof?(request: ProofRequest, options?: ProofDownloadOptions): Promise<ProofResponseJson>;
   /** Closes every connection. Calls after `close()` fail. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -48,8 +64,10 @@ export interface PoetTransportOptions {
   url: string;
   /** Default per-attempt time limit in milliseconds (default 30 000). */
   timeoutMs?: number | undefined;
-  /** Most bytes of a response body or message (default 16 MiB). */
+  /** Most bytes of a response body or message, proofs excepted (default 16 MiB). */
   maxResponseBytes?: number | undefined;
+  /** Most bytes of a proof response (default 2 GiB − 1: tens of millions of members). */
+  maxProofResponseBytes?: number | undefined;
 }
 
 /** The default per-attempt time limit. */

@@ -12,25 +12,42 @@
  * whose body does not parse becomes a non-retriable `bad-response`. Each call is one attempt with
  * its own time limit on the injected clock and a cap on the body size. The connection pool
  * belongs to the transport and is destroyed by `close()`.
+ *
+ * Proofs are the exception (`downloadProof`): a mainnet proof carries millions of members, so it
+ * has its own size cap (2 GiB by default), its body is read as a stream straight into packed
+ * members ({@link ProofResponseJsonReader}, never one string), and its time limit bounds silence
+ * — no bytes for that long — not the length of a transfer that is making progress.
  */
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
 import { type Clock, systemClock } from "../clock.js";
 import { ConfigError, PoetRpcError, WireFormatError } from "../errors.js";
-import { PoetService } from "../gen/rpc/api/v1/api_pb.js";
-import { parsePoetJson, poetToJson } from "../wire/index.js";
+import { PoetService, type ProofRequest } from "../gen/rpc/api/v1/api_pb.js";
+import {
+  type ProofResponseJson,
+  ProofResponseJsonReader,
+  parsePoetJson,
+  poetToJson,
+} from "../wire/index.js";
 import { type AttemptTarget, closedTransportError, runAttempt } from "./attempt.js";
-import { DEFAULT_MAX_RESPONSE_BYTES, type HttpResponse, httpExchange } from "./http-exchange.js";
+import {
+  DEFAULT_MAX_PROOF_RESPONSE_BYTES,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  type HttpResponse,
+  httpExchange,
+} from "./http-exchange.js";
 import { createKeepAliveAgent } from "./keep-alive-agent.js";
 import {
   DEFAULT_ATTEMPT_TIMEOUT_MS,
   type PoetTransport,
   type PoetTransportOptions,
+  type ProofDownloadOptions,
   type UnaryCallOptions,
 } from "./poet-transport.js";
 import { notGatewayReply } from "./protocol-mismatch.js";
 import { expandPath, type RestRoute, restRoute } from "./rest-route.js";
 import { parseRetryAfter } from "./retry-after.js";
 import { classifyFailure, grpcCodeFromHttpStatus } from "./rpc-failure.js";
+import { runWithSilenceLimit } from "./silence-limit.js";
 
 /** Options of {@link createRestTransport}. */
 export interface RestTransportOptions extends PoetTransportOptions {
@@ -145,6 +162,7 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
   const clock = options.clock ?? systemClock;
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const maxProofResponseBytes = options.maxProofResponseBytes ?? DEFAULT_MAX_PROOF_RESPONSE_BYTES;
   const agent = createKeepAliveAgent(base);
   const routes = new Map<string, RestRoute>();
   for (const method of PoetService.methods) routes.set(method.name, restRoute(method));
@@ -203,10 +221,82 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
     }
   }
 
+  async function downloadProof(
+    request: ProofRequest,
+    call: ProofDownloadOptions = {},
+  ): Promise<ProofResponseJson> {
+    const route = routes.get(PoetService.method.proof.name) ?? restRoute(PoetService.method.proof);
+    const path = expandPath(route.template, { round_id: request.roundId });
+    const target: AttemptTarget = { server, method: `${route.verb} ${path}` };
+    if (closed) throw closedTransportError(target);
+    const url = joinUrlPath(base, path);
+    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    let reader: ProofResponseJsonReader | undefined;
+    const res = await runWithSilenceLimit(
+      clock,
+      call.idleTimeoutMs ?? defaultTimeoutMs,
+      call.signal,
+      target,
+      (signal, progress) =>
+        httpExchange(
+          { url, method: route.verb, headers },
+          {
+            signal,
+            maxResponseBytes: maxProofResponseBytes,
+            maxBufferedBytes: maxResponseBytes,
+            agent,
+            target,
+            onResponse: (status, responseHeaders) => {
+              progress();
+              if (status !== 200) return undefined;
+              const declared = Number(responseHeaders["content-length"]);
+              const active = new ProofResponseJsonReader({
+                expectedBytes: Number.isSafeInteger(declared) ? declared : undefined,
+              });
+              reader = active;
+              return (chunk) => {
+                progress();
+                active.push(chunk);
+                call.onProgress?.(active.bytesRead);
+              };
+            },
+          },
+        ),
+    ).catch((err: unknown) => {
+      throw err instanceof WireFormatError ? malformed(err, target, 200) : err;
+    });
+    if (res.status !== 200 || reader === undefined) {
+      throw errorFromHttpResponse(res, target, clock.now());
+    }
+    try {
+      return reader.finish();
+    } catch (err) {
+      throw malformed(err, target, res.status);
+    }
+  }
+
+  function malformed(err: unknown, target: AttemptTarget, httpStatus: number): PoetRpcError {
+    const detail = err instanceof Error ? err.message : String(err);
+    return new PoetRpcError(`malformed rpc.api.v1.ProofResponse: ${detail}`, {
+      ...target,
+      kind: "bad-response",
+      httpStatus,
+      retriable: false,
+      cause: err,
+    });
+  }
+
   async function close(): Promise<void> {
     closed = true;
     agent.destroy();
   }
 
-  return { url: server, protocol: "rest", unary, close, [Symbol.asyncDispose]: close };
+  return {
+    url: server,
+    protocol: "rest",
+    unary,
+    downloadProof,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }

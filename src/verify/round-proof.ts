@@ -11,7 +11,7 @@
  */
 import { ConfigError, ProofVerificationError, throwIfAborted } from "../errors.js";
 import { findMember, membershipRoot } from "../membership/membership-tree.js";
-import type { PoetProof } from "../wire/index.js";
+import { PackedMembers, type PoetProof } from "../wire/index.js";
 import type { MembershipHasher } from "./hasher.js";
 import type { VerifyPoetProofAsyncOptions, VerifyPoetProofOptions } from "./verify-poet-proof.js";
 import { verifyPoetProof, verifyPoetProofSync } from "./verify-poet-proof.js";
@@ -19,8 +19,8 @@ import { verifyPoetProof, verifyPoetProofSync } from "./verify-poet-proof.js";
 /** A proof as a PoET serves it for a round. */
 export interface RoundProof {
   proof: PoetProof;
-  /** The round's members in the PoET's order (32-byte challenges). */
-  members: readonly Uint8Array[];
+  /** The round's members in the PoET's order (32-byte challenges), separate or packed. */
+  members: readonly Uint8Array[] | PackedMembers;
   /** The node's challenge; when given, it must be one of the members. */
   challenge?: Uint8Array | undefined;
 }
@@ -93,7 +93,10 @@ function statementOf(
   round: RoundProof,
   membershipHasher: MembershipHasher | undefined,
 ): VerifiedRoundProof {
-  const { members, challenge } = round;
+  const { challenge } = round;
+  // A packed list is read through views of its buffer, not copies.
+  const members =
+    round.members instanceof PackedMembers ? round.members.map((m) => m) : round.members;
   const bad = members.findIndex((member) => member.length !== 32);
   if (bad >= 0) {
     throw new ProofVerificationError(

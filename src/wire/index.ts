@@ -42,8 +42,14 @@ export {
   nipostChallengeV2Hash,
   POST_INDICES_MAX_BYTES,
 } from "./nipost-challenge.js";
+export { MEMBER_BYTES, PackedMembers } from "./packed-members.js";
 export type { PoetProof } from "./poet-proof.js";
 export { decodePoetProof, encodePoetProof } from "./poet-proof.js";
+export type {
+  ProofResponseJson,
+  ProofResponseJsonReaderOptions,
+} from "./proof-response-json.js";
+export { ProofResponseJsonReader } from "./proof-response-json.js";
 export type { PoetJsonWriteOptions } from "./protojson.js";
 export {
   dateToTimestamp,

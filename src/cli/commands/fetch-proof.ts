@@ -92,14 +92,14 @@ Example:
     if (out !== undefined) {
       writeFileOrFail(
         out,
-        `${JSON.stringify(proofResponseJson(answer.proof, answer.members, answer.pubkey))}\n`,
+        `${JSON.stringify(proofResponseJson(answer.proof, answer.members.toArray(), answer.pubkey))}\n`,
       );
     }
     const report = await checkProof(
       {
         name: `${url} round ${roundId}`,
         proof: answer.proof,
-        members: answer.members,
+        members: answer.members.toArray(),
         statement: undefined,
         pubkey: answer.pubkey,
         securityParam: undefined,
