@@ -5,6 +5,7 @@ import { runCli } from "../src/cli/cli.js";
 import { memoryIo } from "../src/cli/io.js";
 import { ManualClock } from "../src/clock.js";
 import { driveClock } from "./helpers/clock-driver.js";
+import { nodeModule } from "./helpers/node-script.js";
 import { prng } from "./helpers/prng.js";
 
 const ESC = String.fromCharCode(27);
@@ -26,10 +27,11 @@ async function demo(args: string[], options: { isTTY?: boolean; seed: number }) 
   return { code, out: io.out(), err: io.err() };
 }
 
-/** The real entry point in a child process, from the repository root (only for what needs no clock). */
+/** The real entry point in a child process (only for what needs no clock). */
 function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    const main = nodeModule("../src/cli/main.ts", import.meta.url);
+    const child = spawn(process.execPath, [...main.loader, main.file, ...args], {
       env: { ...process.env, NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
