@@ -107,6 +107,30 @@ export class ManualClock implements Clock {
     });
   }
 
+  /**
+   * Moves time to the earliest sleeper's wake-up time and wakes every sleeper due then, so that a
+   * test steps from one timer to the next instead of by a fixed amount. With no sleeper due by
+   * `limit`, time moves to `limit` (when given) and nothing wakes.
+   *
+   * @returns whether a sleeper was woken.
+   * @example
+   * ```ts
+   * const clock = new ManualClock(0);
+   * const done = clock.sleep(90_000);
+   * await clock.advanceToNextWakeup(); // now() === 90_000 and `done` resolves
+   * ```
+   */
+  async advanceToNextWakeup(limit?: number | Date): Promise<boolean> {
+    const max = limit === undefined ? Number.POSITIVE_INFINITY : +limit;
+    const next = this.#sleepers[0]?.at;
+    if (next === undefined || next > max) {
+      if (limit !== undefined) await this.set(max);
+      return false;
+    }
+    await this.set(next);
+    return true;
+  }
+
   /** Moves time forward by `ms`, waking every sleeper due on the way, in order. */
   async advance(ms: number): Promise<void> {
     await this.set(this.#now + ms);

@@ -115,8 +115,8 @@ describe("the demo's view in a pipe", () => {
 
 describe("a kept demo state", () => {
   it("comes with the status command that reads it on the demo's calendar", async () => {
-    const db = tmp.file("node_state.sql");
-    const state = await openNodeState(db);
+    const db = tmp.file("local.sql");
+    const state = await openNodeState(db, { create: true });
     await state.challenges.add(
       nodeId,
       {

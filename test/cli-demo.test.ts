@@ -1,18 +1,37 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import path from "node:path";
 import { describe, it } from "node:test";
 import { runCli } from "../src/cli/cli.js";
 import { memoryIo } from "../src/cli/io.js";
-import { systemClock } from "../src/clock.js";
+import { ManualClock } from "../src/clock.js";
+import { driveClock } from "./helpers/clock-driver.js";
+import { nodeModule } from "./helpers/node-script.js";
+import { prng } from "./helpers/prng.js";
 
-const root = path.join(import.meta.dirname, "..");
 const ESC = String.fromCharCode(27);
 
+/**
+ * Runs `poet-client demo` in this process on a `ManualClock` with seeded randomness, stepping the
+ * clock from one timer to the next once the mock PoETs' sockets are quiet: the run takes the same
+ * course however busy the machine is.
+ */
+async function demo(args: string[], options: { isTTY?: boolean; seed: number }) {
+  const clock = new ManualClock(Date.parse("2026-01-01T00:00:00Z"));
+  const io = memoryIo({
+    clock,
+    env: { NO_COLOR: "1" },
+    isTTY: options.isTTY ?? false,
+    random: prng(options.seed),
+  });
+  const code = await driveClock(clock, runCli(["demo", ...args], io));
+  return { code, out: io.out(), err: io.err() };
+}
+
+/** The real entry point in a child process (only for what needs no clock). */
 function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-      cwd: root,
+    const main = nodeModule("../src/cli/main.ts", import.meta.url);
+    const child = spawn(process.execPath, [...main.loader, main.file, ...args], {
       env: { ...process.env, NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -29,9 +48,9 @@ function run(args: string[]): Promise<{ code: number | null; out: string; err: s
   });
 }
 
-describe("poet-client demo", { concurrency: true }, () => {
+describe("poet-client demo", () => {
   it("runs the whole cycle on a compressed schedule and exits 0 with a NiPoST per identity", async () => {
-    const r = await run(["demo", "--epoch", "5s", "--identities", "2", "--json"]);
+    const r = await demo(["--epoch", "5s", "--identities", "2", "--json"], { seed: 1 });
     assert.equal(r.code, 0, r.err + r.out);
     const body = JSON.parse(r.out);
     assert.equal(body.ok, true);
@@ -46,7 +65,7 @@ describe("poet-client demo", { concurrency: true }, () => {
   });
 
   it("prints plain progress lines and the final table when stdout is not a terminal", async () => {
-    const r = await run(["demo", "--epoch", "5s", "--identities", "1"]);
+    const r = await demo(["--epoch", "5s", "--identities", "1"], { seed: 2 });
     assert.equal(r.code, 0, r.err + r.out);
     assert.match(r.out, /registered at poet-/);
     assert.match(r.out, /proof of round 0 downloaded and verified/);
@@ -56,10 +75,9 @@ describe("poet-client demo", { concurrency: true }, () => {
   });
 
   it("redraws a live view in place when stdout is a terminal", async () => {
-    const io = memoryIo({ clock: systemClock, isTTY: true });
-    const code = await runCli(["demo", "--epoch", "4s", "--identities", "1"], io);
-    assert.equal(code, 0, io.err());
-    const out = io.out();
+    const r = await demo(["--epoch", "4s", "--identities", "1"], { isTTY: true, seed: 3 });
+    assert.equal(r.code, 0, r.err);
+    const out = r.out;
     assert.ok(out.includes("\u001b[?25l"), "hides the cursor while drawing");
     assert.ok(new RegExp(`${ESC}\\[\\d+F${ESC}\\[J`).test(out), "moves up and clears to redraw");
     assert.ok(out.includes("\u001b[?25h"), "shows the cursor again");

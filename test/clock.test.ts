@@ -27,4 +27,22 @@ describe("ManualClock", () => {
     );
     assert.equal(clock.pending, 0);
   });
+
+  it("steps to the next wake-up, waking everything due at that instant and nothing later", async () => {
+    const clock = new ManualClock(1000);
+    const woke: string[] = [];
+    void clock.sleep(300).then(() => woke.push(`a@${clock.now()}`));
+    void clock.sleep(300).then(() => woke.push(`b@${clock.now()}`));
+    void clock.sleep(900).then(() => woke.push(`c@${clock.now()}`));
+    assert.equal(await clock.advanceToNextWakeup(), true);
+    assert.deepEqual(woke, ["a@1300", "b@1300"]);
+    assert.equal(clock.now(), 1300);
+    assert.equal(await clock.advanceToNextWakeup(1500), false, "nothing due by the limit");
+    assert.equal(clock.now(), 1500);
+    assert.deepEqual(woke, ["a@1300", "b@1300"]);
+    assert.equal(await clock.advanceToNextWakeup(new Date(5000)), true);
+    assert.deepEqual(woke, ["a@1300", "b@1300", "c@1900"]);
+    assert.equal(await clock.advanceToNextWakeup(), false, "no sleeper left");
+    assert.equal(clock.now(), 1900);
+  });
 });

@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { membershipRoot } from "../src/membership/index.js";
 import { fiatShamirIndices, JsPoswHasher } from "../src/verify/index.js";
@@ -15,6 +16,7 @@ import {
   sharedPoswHasher,
   wasmSimdSupported,
 } from "../src/verify/wasm/index.js";
+import { nodeModule } from "./helpers/node-script.js";
 import { fromHex, loadProofVectors } from "./helpers/proof-vectors.js";
 
 /** A small deterministic generator, so a failure can be replayed. */
@@ -267,9 +269,10 @@ describe("the hasher selection", () => {
   });
 
   it("falls back to JavaScript when the engine has no WebAssembly SIMD", () => {
+    const { loader, file } = nodeModule("../src/verify/wasm/index.ts", import.meta.url);
     const script = [
       "WebAssembly.validate = () => false;",
-      'const m = await import("./src/verify/wasm/index.ts");',
+      `const m = await import(${JSON.stringify(pathToFileURL(file).href)});`,
       "const out = new Uint8Array(32);",
       "const h = m.createPoswHasher();",
       'h.sha256(new TextEncoder().encode("abc"), out);',
@@ -278,7 +281,7 @@ describe("the hasher selection", () => {
     ].join("\n");
     const output = execFileSync(
       process.execPath,
-      ["--import", "tsx", "--input-type=module", "--eval", script],
+      [...loader, "--input-type=module", "--eval", script],
       { encoding: "utf8" },
     );
     assert.deepEqual(JSON.parse(output), [

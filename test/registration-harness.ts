@@ -1,9 +1,8 @@
 /**
  * Shared set-up of the registration manager tests: mock PoETs on loopback driven by one
- * `ManualClock`, a node state in a temporary SQLite file, ed25519 identities, and a driver that
- * moves the clock forward in small steps while real sockets do their work.
+ * `ManualClock`, a node state in a temporary SQLite file, seeded ed25519 identities, and a driver
+ * that steps the clock from one timer to the next once real sockets are quiet.
  */
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,6 +17,11 @@ import {
 import { RoundSchedule } from "../src/schedule/index.js";
 import { type NipostChallenge, type NodeState, openNodeState } from "../src/storage/index.js";
 import { type MockPoet, type MockPoetOptions, startMockPoet } from "../src/testing/index.js";
+import { verifyPoetProof } from "../src/verify/index.js";
+import { driveClock, runClock, settledFlag, waitFor } from "./helpers/clock-driver.js";
+import { prng, prngBytes } from "./helpers/prng.js";
+
+export { settledFlag };
 
 export const T0 = Date.parse("2024-01-01T00:00:00Z");
 export const EPOCH_MS = 60_000;
@@ -39,17 +43,21 @@ export interface Identity {
   hash: Uint8Array;
 }
 
+/** The identities' keys and challenges: seeded, so that every run sees the same ones. */
+const random = prng(0x1d3a7);
+const randomBytes = (n: number) => prngBytes(random, n);
+
 export function identity(publishEpoch = 1): Identity {
-  const signer = createEd25519Signer(new Uint8Array(randomBytes(32)));
+  const signer = createEd25519Signer(randomBytes(32));
   return {
     signer,
     challenge: {
       publishEpoch,
       sequence: 0n,
       prevAtx: new Uint8Array(32),
-      positioningAtx: new Uint8Array(randomBytes(32)),
+      positioningAtx: randomBytes(32),
     },
-    hash: new Uint8Array(randomBytes(32)),
+    hash: randomBytes(32),
   };
 }
 
@@ -58,7 +66,7 @@ export function nextChallenge(id: Identity, publishEpoch: number): Identity {
   return {
     signer: id.signer,
     challenge: { ...id.challenge, publishEpoch, sequence: id.challenge.sequence + 1n },
-    hash: new Uint8Array(randomBytes(32)),
+    hash: randomBytes(32),
   };
 }
 
@@ -136,6 +144,10 @@ export async function setup(
     proofPollIntervalMs: 1_000,
     maxProofPollIntervalMs: 4_000,
     random: () => 0.5,
+    // On the calling thread: a manager's own ParallelVerifier starts a worker and warms up for
+    // every test, which is most of a registration test's CPU time. (`verifier: undefined` in
+    // `extra` gives the manager its own, as in production.)
+    verifier: { verify: verifyPoetProof },
     onEvent: (e) => events.push(e),
     post: async (request) => {
       postCalls.push(request.challenge);
@@ -162,61 +174,21 @@ export async function setup(
   return h;
 }
 
-function realTick(ms = 1): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function advance(
-  clock: ManualClock,
-  done: () => boolean,
-  options: { stepMs?: number; untilMs?: number; maxSteps?: number },
-): Promise<void> {
-  const stepMs = options.stepMs ?? 500;
-  for (let i = 0; i < (options.maxSteps ?? 5000) && !done(); i++) {
-    await realTick();
-    await realTick();
-    if (done()) break;
-    if (options.untilMs !== undefined && clock.now() >= options.untilMs) break;
-    const next = clock.nextWakeup();
-    const target = Math.min(
-      next !== undefined && next > clock.now() ? next : clock.now() + stepMs,
-      clock.now() + stepMs,
-      options.untilMs ?? Number.POSITIVE_INFINITY,
-    );
-    await clock.set(target);
-  }
-}
-
-/** Whether `promise` has settled yet, as a function to poll. */
-export function settledFlag(promise: Promise<unknown>): () => boolean {
-  let settled = false;
-  promise.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
-  return () => settled;
-}
-
 /**
- * Moves the clock forward in steps of at most `stepMs` until `promise` settles, giving real
- * sockets a moment between steps.
+ * Steps the clock from one timer to the next until `promise` settles, waiting before each step
+ * until real sockets and sliced work are quiet (test/helpers/clock-driver.ts).
  */
 export async function drive<T>(
   clock: ManualClock,
   promise: Promise<T>,
-  options: { stepMs?: number; maxSteps?: number } = {},
+  options: { maxSteps?: number } = {},
 ): Promise<T> {
-  await advance(clock, settledFlag(promise), options);
-  return promise;
+  return driveClock(clock, promise, options);
 }
 
 /** Drives the clock to `untilMs` (for work that runs in the background). */
-export async function driveTo(clock: ManualClock, untilMs: number, stepMs = 500): Promise<void> {
-  await advance(clock, () => false, { untilMs, stepMs });
+export async function driveTo(clock: ManualClock, untilMs: number): Promise<void> {
+  await runClock(clock, () => false, { untilMs });
 }
 
 export function ready(outcome: NiPostOutcome) {
@@ -249,10 +221,6 @@ export function build(h: Harness, id: Identity, manager = h.manager) {
 }
 
 /** Waits, without moving the clock, until `condition` holds (real sockets keep working). */
-export async function until(condition: () => boolean, maxRealMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > maxRealMs) throw new Error("condition not reached in time");
-    await realTick(5);
-  }
+export async function until(condition: () => boolean): Promise<void> {
+  await waitFor(condition);
 }

@@ -20,7 +20,8 @@ import {
 
 describe("RegistrationManager", () => {
   it("registers, waits for the round, verifies the proof, runs PoST and stores the NiPoST", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    // The manager's own ParallelVerifier here, as in production (the harness verifies in-thread).
+    const h = await setup([{ leavesPerRound: 300n }], { verifier: undefined });
     try {
       const id = identity(1);
       const outcome = await drive(h.clock, build(h, id));
@@ -98,7 +99,7 @@ describe("RegistrationManager", () => {
     const h = await setup([{}]);
     try {
       const id = identity(3); // round 2 opens at round 1's start: T0 + 80 s
-      const nipost = ready(await drive(h.clock, build(h, id), { stepMs: 2000 }));
+      const nipost = ready(await drive(h.clock, build(h, id)));
       assert.equal(nipost.roundId, "2");
       const waiting = ofType(h.events, "waiting-for-registration-window")[0]!;
       assert.equal(waiting.opensAt.getTime(), T0 + 80_000);

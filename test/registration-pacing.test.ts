@@ -118,7 +118,7 @@ describe("RegistrationManager's proof pacing", () => {
       assert.ok(retryAt < cutoff);
       await h.clock.set(retryAt);
       await until(() => downloaded().length === 3);
-      const nipost = ready(await drive(h.clock, run, { stepMs: 50 }));
+      const nipost = ready(await drive(h.clock, run));
       assert.equal(nipost.leaves, 900n);
       assert.equal(nipost.poet, h.poets[2]!.url);
       for (const q of queries) assert.ok(q.at >= roundEnd + pacing.graceMs && q.at < cutoff);

@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { openNodeState } from "../src/storage/index.js";
+import { nodeModule } from "./helpers/node-script.js";
 import { filled } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -49,13 +50,10 @@ describe("node state durability", () => {
     const file = tmp.file("killed.sql");
     // Opened first, so that the parent's writes below compete with the child's.
     const parent = await openNodeState(file, { create: true });
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "test/helpers/storage-writer.ts", file],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
+    const writer = nodeModule("./helpers/storage-writer.ts", import.meta.url);
+    const child = spawn(process.execPath, [...writer.loader, writer.file, file], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const exited = new Promise<NodeJS.Signals | null>((resolve) =>
       child.on("exit", (_code, signal) => resolve(signal)),
     );
@@ -63,17 +61,22 @@ describe("node state durability", () => {
     let lastReported = -1;
     let parentWrites = 0;
     const P = filled(32, 0x70);
-    for await (const line of createInterface({ input: child.stdout })) {
-      const match = /^committed (\d+)$/.exec(line);
-      if (match) {
-        lastReported = Number(match[1]);
-        // The parent keeps writing while the child does: both wait for each other's write lock.
-        await parent.registrations.add(registration(P, parentWrites++));
-        if (lastReported + 1 >= KILL_AFTER) {
-          child.kill("SIGKILL");
-          break;
+    try {
+      for await (const line of createInterface({ input: child.stdout })) {
+        const match = /^committed (\d+)$/.exec(line);
+        if (match) {
+          lastReported = Number(match[1]);
+          // The parent keeps writing while the child does: both wait for each other's write lock.
+          await parent.registrations.add(registration(P, parentWrites++));
+          if (lastReported + 1 >= KILL_AFTER) {
+            child.kill("SIGKILL");
+            break;
+          }
         }
       }
+    } finally {
+      // A failure above must not leave the writer running (and the test process waiting on it).
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
     assert.equal(await exited, "SIGKILL");
     await parent.close();

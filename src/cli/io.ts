@@ -26,6 +26,11 @@ export interface CliIo {
   clock: Clock;
   /** Fires when the user interrupts (Ctrl-C). */
   signal?: AbortSignal | undefined;
+  /**
+   * Uniform numbers in [0, 1) for the demo's keys, challenges and jitter, so that a test can seed
+   * them. Default: the operating system's random bytes and `Math.random`.
+   */
+  random?: (() => number) | undefined;
 }
 
 /** Captured output of a command run against {@link memoryIo}. */
@@ -49,6 +54,7 @@ export function memoryIo(options: {
   env?: Record<string, string | undefined>;
   isTTY?: boolean;
   signal?: AbortSignal;
+  random?: () => number;
 }): MemoryIo {
   let out = "";
   let err = "";
@@ -69,6 +75,7 @@ export function memoryIo(options: {
     env: options.env ?? {},
     clock: options.clock,
     signal: options.signal,
+    random: options.random,
     out: () => out,
     err: () => err,
   };

@@ -13,3 +13,10 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `n` bytes from `random`, for seeded keys and challenges. */
+export function prngBytes(random: () => number, n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = Math.floor(random() * 256);
+  return bytes;
+}

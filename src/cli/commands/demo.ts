@@ -7,8 +7,9 @@
  * directory; registration → round end → proof download → verification → best-proof selection →
  * NiPoST with a stand-in PoST provider; a live view on a terminal and plain progress lines
  * elsewhere; a table of the chosen proofs and their ticks at the end (docs/node-client.md §1,
- * §5, §8; docs/concepts.md). Everything runs on the real clock, on a compressed calendar whose
- * epoch `--epoch` sets (40 s by default; the test uses a few seconds).
+ * §5, §8; docs/concepts.md). Everything runs on the command's clock — the real one for `npm start`,
+ * a `ManualClock` in the test — on a compressed calendar whose epoch `--epoch` sets (40 s by
+ * default), with the command's random source for keys, challenges and jitter.
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -54,12 +55,18 @@ const OPTIONS = {
 /** Leaves per tick in the demo: the mocks prove thousands of leaves, not billions. */
 const DEMO_TICK_SIZE = 100n;
 
-function random(n: number): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(n));
+/** `n` random bytes from `uniform` when given, else from the operating system. */
+function randomBytes(uniform: (() => number) | undefined): (n: number) => Uint8Array {
+  if (uniform === undefined) return (n) => crypto.getRandomValues(new Uint8Array(n));
+  return (n) => Uint8Array.from({ length: n }, () => Math.floor(uniform() * 256));
 }
 
 /** A stand-in for the node's PoST service: waits a moment and returns a plausible result. */
-function standInPost(timings: DemoTimings, clock: Clock): PostProvider {
+function standInPost(
+  timings: DemoTimings,
+  clock: Clock,
+  random: (n: number) => Uint8Array,
+): PostProvider {
   return async (request, { signal }) => {
     await clock.sleep(timings.postMs, { signal });
     return {
@@ -120,6 +127,7 @@ Example:
       throw new ConfigError("--epoch", `must be between 4s and 1h, got ${formatDuration(epochMs)}`);
     }
     const clock = io.clock;
+    const random = randomBytes(io.random);
     const genesisMs = Math.ceil((clock.now() + 500) / 1000) * 1000;
     const timings = demoTimings(epochMs, genesisMs);
     const { schedule } = timings;
@@ -160,8 +168,9 @@ Example:
         state,
         genesisId: genesisId(schedule.genesis, "poet-client demo"),
         signers,
-        post: standInPost(timings, clock),
+        post: standInPost(timings, clock, random),
         clock,
+        random: io.random,
         onEvent: (event) => live.onEvent(event),
         tickSize: DEMO_TICK_SIZE,
         proofCutoffMs: timings.proofCutoffMs,
@@ -177,6 +186,7 @@ Example:
             timeoutMs: timings.requestTimeoutMs,
             proofTimeoutMs: timings.requestTimeoutMs,
             retryDelayMs: timings.retryDelayMs,
+            random: io.random,
           }),
       });
       manager = running;
