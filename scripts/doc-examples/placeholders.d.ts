@@ -51,6 +51,12 @@ declare global {
   // one identity's cycle
   const signer: Signer;
   const challenge: NipostChallenge;
+  // the fields of the next NiPoST challenge, as the node knows them
+  const publishEpoch: number;
+  const sequence: bigint;
+  const prevAtx: Uint8Array;
+  const positioningAtx: Uint8Array;
+  const previous: { sequence: bigint; id: Uint8Array };
   const hash: Uint8Array;
   const challengeHash: Uint8Array;
   const challengeA: Uint8Array;
