@@ -58,7 +58,7 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   const loop = monitorEventLoopDelay({ resolution: 10 });
   const clock = new ManualClock(T0);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mainnet-round-bench-"));
-  const state = await openNodeState(path.join(dir, "node_state.sql"));
+  const state = await openNodeState(path.join(dir, "local.sql"), { create: true });
   const signer = createEd25519Signer(new Uint8Array(32).fill(9));
   let downloadedAt = Number.NaN;
   const manager = new RegistrationManager({

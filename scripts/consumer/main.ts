@@ -26,7 +26,7 @@ const poets = await Promise.all(
     startMockPoet({ clock, genesis, ...calendar, leavesPerRound }),
   ),
 );
-const state = await openNodeState(join(dir, "node_state.sql"));
+const state = await openNodeState(join(dir, "local.sql"), { create: true });
 const signer = createEd25519Signer(new Uint8Array(32).fill(1));
 const manager = new RegistrationManager({
   schedule,

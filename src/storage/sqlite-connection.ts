@@ -19,7 +19,7 @@ export interface SqliteConnectionStatement {
  * @example
  * ```ts
  * import Database from "better-sqlite3";
- * const database: SqliteConnection = new Database("node_state.sql");
+ * const database: SqliteConnection = new Database("local.sql");
  * await using state = await openNodeState(database);
  * ```
  */
