@@ -73,6 +73,8 @@ interface RunFigures {
   mocksPeakRssMiB: number | undefined;
   calls: { info: number; submit: number; proof: number };
   events: Record<string, number>;
+  /** Failure messages seen in events, with how often. */
+  failures: Record<string, number>;
 }
 
 const T0 = Date.parse("2024-01-01T00:00:00Z");
@@ -172,6 +174,7 @@ async function runOnce(): Promise<RunFigures> {
 
   let lastEventAt = performance.now();
   const counts = new Map<string, number>();
+  const failures = new Map<string, number>();
   const manager = new RegistrationManager({
     schedule,
     poets: poets.map((p) => ({ url: p.url, pubkey: p.pubkey })),
@@ -198,6 +201,10 @@ async function runOnce(): Promise<RunFigures> {
     onEvent: (e: RegistrationEvent) => {
       lastEventAt = performance.now();
       counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
+      if ("error" in e && e.error !== undefined) {
+        const why = `${e.type}: ${e.error.message}`.slice(0, 160);
+        failures.set(why, (failures.get(why) ?? 0) + 1);
+      }
     },
   });
 
@@ -297,6 +304,7 @@ async function runOnce(): Promise<RunFigures> {
     mocksPeakRssMiB: mocksUsage === undefined ? undefined : mocksUsage.maxRssKiB / 1024,
     calls,
     events: Object.fromEntries(counts),
+    failures: Object.fromEntries(failures),
   };
 }
 
@@ -331,6 +339,8 @@ function print(f: RunFigures): void {
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
   );
+  for (const [why, n] of Object.entries(f.failures))
+    console.log(`  ${String(n).padStart(5)} × ${why}`);
 }
 
 if (ONE) {

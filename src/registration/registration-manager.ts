@@ -533,6 +533,10 @@ export class RegistrationManager {
     let nipostsDeleted = 0;
     await this.#state.transaction(
       async (tx) => {
+        // A transaction may run again when the one it shared could not be committed.
+        cleared.clear();
+        registrationsDeleted = 0;
+        nipostsDeleted = 0;
         const challenges = new Map((await tx.challenges.list()).map((c) => [toHex(c.nodeId), c]));
         for (const r of await tx.registrations.list()) {
           if (keep.has(r.address)) continue;
