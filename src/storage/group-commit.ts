@@ -18,8 +18,8 @@
  *   SQLite ended the whole transaction, such as a full disk), nothing of it is on disk: every
  *   write that had not failed on its own is run again alone, in a transaction of its own, so the
  *   write at fault fails alone and the others are committed;
- * - statements take steps of a {@link TurnBudget}, within a transaction and between
- *   transactions, so a long queue is many short blocks of the event loop.
+ * - the event loop turns between two transactions, and within one every write takes a step of a
+ *   {@link TurnBudget}, so a long queue is many short blocks of the event loop.
  *
  * The database handle is generic, so the queue can be tested and read without kysely.
  */
@@ -154,7 +154,8 @@ export class GroupCommit<Db> {
           if (outcome.ok) write.resolve(outcome.value);
           else write.reject(outcome.error);
         }
-        if (this.#queue.length > 0) await this.#options.turns.take();
+        // A commit is an fsync: let the event loop turn before the next one.
+        if (this.#queue.length > 0) await yieldToEventLoop();
       }
     } finally {
       this.#running = false;
