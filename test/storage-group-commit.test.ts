@@ -58,8 +58,10 @@ async function open(
   };
 }
 
-const insert = (k: number, v = `v${k}`) => (db: Db) =>
-  sql`insert into t (k, v) values (${k}, ${v})`.execute(db).then(() => k);
+const insert =
+  (k: number, v = `v${k}`) =>
+  (db: Db) =>
+    sql`insert into t (k, v) values (${k}, ${v})`.execute(db).then(() => k);
 
 /** The rows of `file`, read by a connection of its own. */
 function rows(file: string): Map<number, string> {
@@ -112,7 +114,9 @@ describe("group commit", () => {
 
   it("splits a long queue into transactions of at most maxWritesPerCommit writes", async () => {
     const o = await open({ maxWritesPerCommit: 40 });
-    await Promise.all(Array.from({ length: 100 }, (_, k) => o.conn.write(undefined, {}, insert(k))));
+    await Promise.all(
+      Array.from({ length: 100 }, (_, k) => o.conn.write(undefined, {}, insert(k))),
+    );
     assert.equal(o.conn.commits, 3);
     await o.close();
     assert.equal(rows(o.file).size, 100);
