@@ -73,6 +73,8 @@ interface RunFigures {
   mocksPeakRssMiB: number | undefined;
   calls: { info: number; submit: number; proof: number };
   events: Record<string, number>;
+  /** Times the clock was moved to a retry's wake-up because nothing happened for 250 ms. */
+  clockJumps: number;
   /** Failure messages seen in events, with how often. */
   failures: Record<string, number>;
 }
@@ -255,25 +257,35 @@ async function runOnce(): Promise<RunFigures> {
   );
 
   // Registration needs no time to pass: wait for every submit, then move the clock to the round
-  // start and to just after the round end, and wait for the NiPoSTs. If the work stalls for a
-  // while (it should not), nudge the clock by a second.
-  async function settle(until: () => boolean): Promise<void> {
+  // start and to just after the round end, and wait for the NiPoSTs. A failed request waits for
+  // its retry on the clock: when nothing happened for a quarter of a second, move the clock to the
+  // next sleeper's wake-up (never past `limit`), and count it.
+  let jumps = 0;
+  async function settle(until: () => boolean, limit: number): Promise<void> {
     while (!until() && !finished) {
       await new Promise((r) => setTimeout(r, 20));
-      if (performance.now() - lastEventAt > 5_000) {
-        await setClock(clock.now() + 1_000);
+      if (performance.now() - lastEventAt > 250) {
+        const next = clock.nextWakeup();
+        const to = Math.min(limit, next ?? clock.now() + 1_000);
+        if (to > clock.now()) {
+          jumps++;
+          await setClock(to);
+        }
         lastEventAt = performance.now();
       }
     }
   }
-  await settle(() => (counts.get("registered") ?? 0) >= IDENTITIES * POETS);
+  await settle(
+    () => (counts.get("registered") ?? 0) >= IDENTITIES * POETS,
+    schedule.roundStart(0).getTime() - 1,
+  );
   const registeredMs = performance.now() - start;
   const blockRegistrationMs = delay.max / 1e6;
   delay.reset();
   await setClock(schedule.roundStart(0).getTime());
   const roundEnd = performance.now();
   await setClock(schedule.roundEnd(0).getTime() + schedule.proofQueryJitter().maxMs + 1);
-  await settle(() => finished);
+  await settle(() => finished, schedule.roundEnd(0).getTime() + 60_000 - 1);
   const end = performance.now();
   const blockProofsMs = delay.max / 1e6;
   delay.disable();
@@ -304,6 +316,7 @@ async function runOnce(): Promise<RunFigures> {
     mocksPeakRssMiB: mocksUsage === undefined ? undefined : mocksUsage.maxRssKiB / 1024,
     calls,
     events: Object.fromEntries(counts),
+    clockJumps: jumps,
     failures: Object.fromEntries(failures),
   };
 }
@@ -339,6 +352,7 @@ function print(f: RunFigures): void {
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
   );
+  console.log(`  clock moved to a retry    ${f.clockJumps} times (nothing happened for 250 ms)`);
   for (const [why, n] of Object.entries(f.failures))
     console.log(`  ${String(n).padStart(5)} × ${why}`);
 }

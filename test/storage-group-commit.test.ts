@@ -41,7 +41,9 @@ async function open(
   const log: string[] = [];
   const kysely = new Kysely<NodeStateTables>({
     dialect: new SqliteDialect({ database }),
-    log: (event) => log.push(event.query.sql),
+    log: (event) => {
+      log.push(event.query.sql);
+    },
   });
   const conn = new StoreConnection(kysely, new WriteLock(), {
     maxWritesPerCommit: options.maxWritesPerCommit,
