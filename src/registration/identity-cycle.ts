@@ -32,6 +32,7 @@ import {
 } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration } from "../storage/index.js";
+import type { TurnBudget } from "../turn-budget.js";
 import type { MembershipProof } from "../wire/index.js";
 import { anySignal, asPoetError, isAbort, sleepUntil } from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
@@ -52,6 +53,8 @@ export interface CycleContext extends RegistrationRunContext {
   runs: Map<string, RegistrationRun>;
   /** Aborts everything when the manager closes. */
   closed: AbortSignal;
+  /** Slices the steps that every identity takes at once (start, a proof arriving) over turns. */
+  turns: TurnBudget;
 }
 
 /** The proof an identity currently uses. */
@@ -547,7 +550,10 @@ class IdentityCycle {
           { signal: fetchSignal },
         )
         .then((verified) => {
-          selecting = selecting.then(() => consider(r.address, verified));
+          // Ten thousand identities get the same proof at once: a few of them per turn.
+          selecting = selecting
+            .then(() => this.#ctx.turns.take())
+            .then(() => consider(r.address, verified));
           return selecting;
         })
         .catch((err: unknown) => {

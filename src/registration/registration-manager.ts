@@ -44,6 +44,7 @@ import {
   RoundSchedule,
 } from "../schedule/index.js";
 import type { NodeState } from "../storage/index.js";
+import { TurnBudget } from "../turn-budget.js";
 import { createParallelVerifier, type ParallelVerifier } from "../verify/pool/index.js";
 import { anySignal, isAbort, sleepUntil } from "./abort.js";
 import { adaptPoetClient } from "./client-adapter.js";
@@ -58,6 +59,13 @@ import { type PoetEntry, PoetPool } from "./poet-pool.js";
 import { ProofFetcher } from "./proof-fetcher.js";
 import type { RegistrationRun } from "./registration-run.js";
 import { type ProofVerifier, SharedVerifier } from "./shared-verifier.js";
+
+/**
+ * Identity steps per event-loop turn when many identities move at once (their cycles start, or a
+ * proof arrives for all of them): each is tens to hundreds of µs of JavaScript, so 32 of them stay
+ * far below the 50 ms a node may block.
+ */
+const CYCLE_STEPS_PER_TURN = 32;
 
 /** A configured PoET with the address it is stored under, as given to `createClient`. */
 export interface ResolvedPoet extends PoetServerConfig {
@@ -317,6 +325,7 @@ export class RegistrationManager {
       proofCutoffMs,
       runs: new Map<string, RegistrationRun>(),
       closed,
+      turns: new TurnBudget(CYCLE_STEPS_PER_TURN),
     };
   }
 
@@ -409,6 +418,9 @@ export class RegistrationManager {
     request: NiPostRequest,
     signal: AbortSignal | undefined,
   ): Promise<NiPostOutcome> {
+    // Thousands of identities started together begin over many turns, a few per turn.
+    const turn = this.#context.turns.take();
+    if (turn !== undefined) await turn;
     for (;;) {
       const generation = this.#generation;
       try {
