@@ -82,6 +82,7 @@ export class GroupCommit<Db> {
   #done: Promise<void> = Promise.resolve();
   #commits = 0;
   #aloneRetries = 0;
+  #busy: Promise<void> | undefined;
 
   constructor(options: GroupCommitOptions<Db>) {
     this.#options = options;
@@ -123,6 +124,15 @@ export class GroupCommit<Db> {
     }
   }
 
+  /**
+   * While a transaction holds the connection: a promise of its end. A read that took its step of
+   * the turn budget now would run only when the transaction ends, together with every other read
+   * that waited, in one block: readers wait for this first.
+   */
+  busy(): Promise<void> | undefined {
+    return this.#busy;
+  }
+
   /** Resolves when no transaction runs and the queue is empty. */
   idle(): Promise<void> {
     return this.#done;
@@ -143,9 +153,15 @@ export class GroupCommit<Db> {
           write.signal?.removeEventListener("abort", onAbort);
         }
         let outcomes: Outcome[];
+        let free!: () => void;
+        this.#busy = new Promise((resolve) => {
+          free = resolve;
+        });
         try {
           outcomes = await this.#run(batch);
         } finally {
+          this.#busy = undefined;
+          free();
           release();
         }
         for (let i = 0; i < batch.length; i++) {

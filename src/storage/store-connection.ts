@@ -177,14 +177,30 @@ export class StoreConnection {
     const scope = this.#scope.getStore();
     try {
       if (scope?.open) return await fn(scope.db);
-      const turn = this.#turns.take();
-      if (turn !== undefined) {
-        await turn;
-        this.#check(signal);
-      }
+      await this.#readTurn(signal);
       return await fn(this.#root);
     } catch (err) {
       throw toStorageError(err, place);
+    }
+  }
+
+  /**
+   * Waits until this read may run now: no transaction holds the connection (else the reads that
+   * waited for it would all run in one block when it ends), and the turn has budget left.
+   */
+  async #readTurn(signal: AbortSignal | undefined): Promise<void> {
+    for (;;) {
+      const busy = this.#commits.busy();
+      if (busy !== undefined) {
+        await busy;
+        this.#check(signal);
+        continue;
+      }
+      const turn = this.#turns.take();
+      if (turn === undefined) return;
+      await turn;
+      this.#check(signal);
+      if (this.#commits.busy() === undefined) return;
     }
   }
 
