@@ -158,18 +158,26 @@ async function runOnce(): Promise<RunFigures> {
   };
 
   const calls = { info: 0, submit: 0, proof: 0 };
+  /** PoET calls under way: the clock is never moved while one runs (it could time it out). */
+  let inFlight = 0;
+  const tracked = <T>(call: Promise<T>): Promise<T> => {
+    inFlight++;
+    return call.finally(() => {
+      inFlight--;
+    });
+  };
   const counted = (client: RegistrationPoetClient): RegistrationPoetClient => ({
     info: (o) => {
       calls.info++;
-      return client.info(o);
+      return tracked(client.info(o));
     },
     register: (r, o) => {
       calls.submit++;
-      return client.register(r, o);
+      return tracked(client.register(r, o));
     },
     proof: (id, o) => {
       calls.proof++;
-      return client.proof(id, o);
+      return tracked(client.proof(id, o));
     },
     close: () => client.close?.(),
   });
@@ -258,13 +266,13 @@ async function runOnce(): Promise<RunFigures> {
 
   // Registration needs no time to pass: wait for every submit, then move the clock to the round
   // start and to just after the round end, and wait for the NiPoSTs. A failed request waits for
-  // its retry on the clock: when nothing happened for a quarter of a second, move the clock to the
-  // next sleeper's wake-up (never past `limit`), and count it.
+  // its retry on the clock: when nothing happened for a quarter of a second and no PoET call is
+  // under way, move the clock to the next sleeper's wake-up (never past `limit`), and count it.
   let jumps = 0;
   async function settle(until: () => boolean, limit: number): Promise<void> {
     while (!until() && !finished) {
       await new Promise((r) => setTimeout(r, 20));
-      if (performance.now() - lastEventAt > 250) {
+      if (performance.now() - lastEventAt > 250 && inFlight === 0) {
         const next = clock.nextWakeup();
         const to = Math.min(limit, next ?? clock.now() + 1_000);
         if (to > clock.now()) {
@@ -352,7 +360,9 @@ function print(f: RunFigures): void {
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
   );
-  console.log(`  clock moved to a retry    ${f.clockJumps} times (nothing happened for 250 ms)`);
+  console.log(
+    `  clock moved to a retry    ${f.clockJumps} times (nothing happened for 250 ms, no call under way)`,
+  );
   for (const [why, n] of Object.entries(f.failures))
     console.log(`  ${String(n).padStart(5)} × ${why}`);
 }
