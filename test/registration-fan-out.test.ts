@@ -14,7 +14,17 @@ import { RegistrationManager } from "../src/registration/index.js";
 import { openNodeState } from "../src/storage/index.js";
 import type { NodeStateTables } from "../src/storage/schema.js";
 import { tempDir } from "./helpers/temp-dir.js";
-import { identity, POST_RESULT, schedule, T0 } from "./registration-harness.js";
+import {
+  build,
+  drive,
+  identity,
+  ofType,
+  POST_RESULT,
+  ready,
+  schedule,
+  setup,
+  T0,
+} from "./registration-harness.js";
 
 const tmp = tempDir("registration-fan-out-");
 
@@ -97,6 +107,28 @@ describe("many identities at once", () => {
     await Promise.allSettled(outcomes);
     await state.close();
     database.close();
+  });
+});
+
+describe("signing for many PoETs", () => {
+  it("signs an identity's challenge once for all the PoETs it registers with", async () => {
+    const h = await setup([{}, {}, {}]);
+    try {
+      const id = identity();
+      let signatures = 0;
+      const signer = {
+        nodeId: id.signer.nodeId,
+        sign: (message: Uint8Array) => {
+          signatures++;
+          return id.signer.sign(message);
+        },
+      };
+      ready(await drive(h.clock, build(h, { ...id, signer })));
+      assert.equal(ofType(h.events, "registered").length, 3, "every PoET accepted the signature");
+      assert.equal(signatures, 1);
+    } finally {
+      await h.close();
+    }
   });
 });
 
