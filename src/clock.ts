@@ -104,6 +104,11 @@ export class ManualClock implements Clock {
       const onAbort = () => {
         sleeper.gone = true;
         this.#gone++;
+        // Sleepers far in the future (a request's time limit) would pile up: drop them in bulk.
+        if (this.#gone > 1024 && this.#gone * 2 > this.#sleepers.length) {
+          this.#sleepers = this.#sleepers.filter((s) => s.gone !== true);
+          this.#gone = 0;
+        }
         reject(abortedError(signal as AbortSignal));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
