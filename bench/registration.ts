@@ -75,6 +75,8 @@ interface RunFigures {
   events: Record<string, number>;
   /** Times the clock was moved to a retry's wake-up because nothing happened for 250 ms. */
   clockJumps: number;
+  /** Of those, times a PoET call was still under way after 5 s of quiet. */
+  stuckJumps: number;
   /** Failure messages seen in events, with how often. */
   failures: Record<string, number>;
 }
@@ -269,10 +271,15 @@ async function runOnce(): Promise<RunFigures> {
   // its retry on the clock: when nothing happened for a quarter of a second and no PoET call is
   // under way, move the clock to the next sleeper's wake-up (never past `limit`), and count it.
   let jumps = 0;
+  let stuckJumps = 0;
   async function settle(until: () => boolean, limit: number): Promise<void> {
     while (!until() && !finished) {
       await new Promise((r) => setTimeout(r, 20));
-      if (performance.now() - lastEventAt > 250 && inFlight === 0) {
+      const quiet = performance.now() - lastEventAt;
+      // A call that never ends (a dead keep-alive socket) only times out on the clock: after 5 s
+      // of quiet, move it even then.
+      if ((quiet > 250 && inFlight === 0) || quiet > 5_000) {
+        if (inFlight > 0) stuckJumps++;
         const next = clock.nextWakeup();
         const to = Math.min(limit, next ?? clock.now() + 1_000);
         if (to > clock.now()) {
@@ -325,6 +332,7 @@ async function runOnce(): Promise<RunFigures> {
     calls,
     events: Object.fromEntries(counts),
     clockJumps: jumps,
+    stuckJumps,
     failures: Object.fromEntries(failures),
   };
 }
