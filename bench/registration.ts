@@ -369,7 +369,7 @@ function print(f: RunFigures): void {
       .join(", ")}`,
   );
   console.log(
-    `  clock moved to a retry    ${f.clockJumps} times (nothing happened for 250 ms, no call under way)`,
+    `  clock moved to a retry    ${f.clockJumps} times (quiet for 250 ms; ${f.stuckJumps} of them with a call hanging for 5 s)`,
   );
   for (const [why, n] of Object.entries(f.failures))
     console.log(`  ${String(n).padStart(5)} × ${why}`);
