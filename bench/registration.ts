@@ -1,18 +1,28 @@
 /**
- * Registration throughput: 1,000 identities × 5 mock PoETs on loopback, through the whole cycle
- * (register → round end → one proof download and verification per PoET → best proof and
- * membership proof per identity → PoST stand-in → NiPoST row), on a real SQLite file.
+ * Registration throughput: many identities × mock PoETs on loopback (default 10,000 × 5),
+ * through the whole cycle (register → round end → one proof download and verification per PoET →
+ * best proof and membership proof per identity → PoST stand-in → NiPoST row), on a real SQLite
+ * file.
  *
  * Time comes from a `ManualClock` that only moves when the system is quiet, so the figures are
- * the real cost of the work, not of waiting. Prints figures; asserts nothing.
+ * the real cost of the work, not of waiting. The mock PoETs run in a child process of their own
+ * (`bench/registration-poets.ts`, driven over IPC with the same clock), so that what is measured is
+ * the client; `--mocks inline` runs them in the bench's process as before. Prints figures;
+ * asserts nothing.
  *
- *   node --import tsx bench/registration.ts [identities] [poets]
+ * Each run is a fresh process (so that peak RSS is that run's); with `--runs N` the figures of
+ * every run and their medians are printed. `--one` does one run in this process (for
+ * `node --cpu-prof`).
+ *
+ *   node --import tsx bench/registration.ts [identities] [poets] [--runs N] [--mocks process|inline] [--one]
  */
+import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { createEd25519Signer } from "../src/auth/index.js";
 import { createPoetClient } from "../src/client/index.js";
 import { ManualClock } from "../src/clock.js";
@@ -25,153 +35,380 @@ import {
 import { RoundSchedule } from "../src/schedule/index.js";
 import { openNodeState } from "../src/storage/index.js";
 import { startMockPoet } from "../src/testing/index.js";
+import { median } from "./common.js";
 
-const IDENTITIES = Number(process.argv[2] ?? 1000);
-const POETS = Number(process.argv[3] ?? 5);
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const positional = args.filter(
+  (a, i) => !a.startsWith("--") && !["--runs", "--mocks"].includes(args[i - 1] ?? ""),
+);
+const IDENTITIES = Number(positional[0] ?? 10_000);
+const POETS = Number(positional[1] ?? 5);
+const RUNS = Number(flag("--runs") ?? 1);
+const MOCKS = flag("--mocks") ?? "process";
+const ONE = args.includes("--one");
+
+/** What one run measured. */
+interface RunFigures {
+  identities: number;
+  poets: number;
+  mocks: string;
+  ready: number;
+  registeredMs: number;
+  registrationsPerSecond: number;
+  roundEndToLastNiPostMs: number;
+  wholeCycleMs: number;
+  peakRssMiB: number;
+  /** Longest event-loop block (monitorEventLoopDelay max), whole cycle and per phase. */
+  blockMs: number;
+  blockRegistrationMs: number;
+  blockProofsMs: number;
+  /** Longest gap between the ticks of a 10 ms interval, minus the 10 ms. */
+  driftMs: number;
+  clientCpuMs: number;
+  mocksCpuMs: number | undefined;
+  mocksPeakRssMiB: number | undefined;
+  calls: { info: number; submit: number; proof: number };
+  events: Record<string, number>;
+  /** Times the clock was moved to a retry's wake-up because nothing happened for 250 ms. */
+  clockJumps: number;
+  /** Of those, times a PoET call was still under way after 5 s of quiet. */
+  stuckJumps: number;
+  /** Failure messages seen in events, with how often. */
+  failures: Record<string, number>;
+}
+
 const T0 = Date.parse("2024-01-01T00:00:00Z");
-const schedule = new RoundSchedule({
-  genesis: new Date(T0),
+const scheduleSettings = {
+  genesis: T0,
   epochDurationMs: 3_600_000,
   phaseShiftMs: 1_200_000,
   cycleGapMs: 600_000,
-});
+};
 
-const clock = new ManualClock(T0);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registration-bench-"));
-const state = await openNodeState(path.join(dir, "node_state.sql"));
-const mocks = await Promise.all(
-  Array.from({ length: POETS }, (_, i) =>
-    startMockPoet({
-      clock,
-      genesis: new Date(T0),
-      epochDurationMs: schedule.epochDurationMs,
-      phaseShiftMs: schedule.phaseShiftMs,
-      cycleGapMs: schedule.cycleGapMs,
-      leavesPerRound: BigInt(1000 + 500 * i),
+/** The mock PoETs in a child process, driven with the same time as the bench's clock. */
+async function startPoetProcess(): Promise<{
+  poets: { url: string; pubkey: Uint8Array }[];
+  set: (at: number) => Promise<void>;
+  stop: () => Promise<{ cpuMs: number; maxRssKiB: number }>;
+}> {
+  const child: ChildProcess = fork(
+    fileURLToPath(new URL("./registration-poets.ts", import.meta.url)),
+    [JSON.stringify({ poets: POETS, ...scheduleSettings })],
+    { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] },
+  );
+  const replies: Array<(m: { type: string } & Record<string, unknown>) => void> = [];
+  child.on("message", (m: { type: string } & Record<string, unknown>) => replies.shift()?.(m));
+  const next = () =>
+    new Promise<{ type: string } & Record<string, unknown>>((resolve) => replies.push(resolve));
+  const ready = (await next()) as unknown as { poets: { url: string; pubkey: string }[] };
+  return {
+    poets: ready.poets.map((p) => ({ url: p.url, pubkey: Buffer.from(p.pubkey, "hex") })),
+    set: async (at) => {
+      const reply = next();
+      child.send({ type: "set", at });
+      await reply;
+    },
+    stop: async () => {
+      const reply = next();
+      child.send({ type: "stop" });
+      return (await reply) as unknown as { cpuMs: number; maxRssKiB: number };
+    },
+  };
+}
+
+async function runOnce(): Promise<RunFigures> {
+  const schedule = new RoundSchedule({ ...scheduleSettings, genesis: new Date(T0) });
+  const clock = new ManualClock(T0);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registration-bench-"));
+  const state = await openNodeState(path.join(dir, "local.sql"), { create: true });
+
+  let poets: { url: string; pubkey: Uint8Array }[];
+  let setMocks: (at: number) => Promise<void> = async () => {};
+  let stopMocks: () => Promise<{ cpuMs: number; maxRssKiB: number } | undefined>;
+  if (MOCKS === "inline") {
+    const mocks = await Promise.all(
+      Array.from({ length: POETS }, (_, i) =>
+        startMockPoet({
+          clock,
+          genesis: new Date(T0),
+          epochDurationMs: schedule.epochDurationMs,
+          phaseShiftMs: schedule.phaseShiftMs,
+          cycleGapMs: schedule.cycleGapMs,
+          leavesPerRound: BigInt(1000 + 500 * i),
+        }),
+      ),
+    );
+    poets = mocks.map((m) => ({ url: m.url, pubkey: m.info.servicePubkey }));
+    stopMocks = async () => {
+      await Promise.all(mocks.map((m) => m.stop()));
+      return undefined;
+    };
+  } else {
+    const child = await startPoetProcess();
+    poets = child.poets;
+    setMocks = child.set;
+    stopMocks = child.stop;
+  }
+  /** Moves the mocks' clock first, so the PoETs know a round ended before the client asks. */
+  const setClock = async (at: number) => {
+    await setMocks(at);
+    await clock.set(at);
+  };
+
+  const calls = { info: 0, submit: 0, proof: 0 };
+  /** PoET calls under way: the clock is never moved while one runs (it could time it out). */
+  let inFlight = 0;
+  const tracked = <T>(call: Promise<T>): Promise<T> => {
+    inFlight++;
+    return call.finally(() => {
+      inFlight--;
+    });
+  };
+  const counted = (client: RegistrationPoetClient): RegistrationPoetClient => ({
+    info: (o) => {
+      calls.info++;
+      return tracked(client.info(o));
+    },
+    register: (r, o) => {
+      calls.submit++;
+      return tracked(client.register(r, o));
+    },
+    proof: (id, o) => {
+      calls.proof++;
+      return tracked(client.proof(id, o));
+    },
+    close: () => client.close?.(),
+  });
+
+  let lastEventAt = performance.now();
+  const counts = new Map<string, number>();
+  const failures = new Map<string, number>();
+  const manager = new RegistrationManager({
+    schedule,
+    poets: poets.map((p) => ({ url: p.url, pubkey: p.pubkey })),
+    state,
+    genesisId: new Uint8Array(20).fill(1),
+    clock,
+    tickSize: 100n,
+    requestTimeoutMs: 3_600_000,
+    proofCutoffMs: 60_000,
+    maxConcurrentSubmits: 64,
+    createClient: (poet) =>
+      counted(
+        adaptPoetClient(
+          createPoetClient({ url: poet.address, clock, servicePubkey: poet.pubkey }),
+          { clock },
+        ),
+      ),
+    post: async () => ({
+      post: { nonce: 1, indices: Uint8Array.of(1, 2, 3), pow: 2n },
+      numUnits: 4,
+      vrfNonce: 5n,
+      labelsPerUnit: 1024n,
     }),
-  ),
-);
-const calls = { info: 0, submit: 0, proof: 0 };
-const counted = (client: RegistrationPoetClient): RegistrationPoetClient => ({
-  info: (o) => {
-    calls.info++;
-    return client.info(o);
-  },
-  register: (r, o) => {
-    calls.submit++;
-    return client.register(r, o);
-  },
-  proof: (id, o) => {
-    calls.proof++;
-    return client.proof(id, o);
-  },
-  close: () => client.close?.(),
-});
+    onEvent: (e: RegistrationEvent) => {
+      lastEventAt = performance.now();
+      counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
+      if ("error" in e && e.error !== undefined) {
+        const why = `${e.type}: ${e.error.message}`.slice(0, 160);
+        failures.set(why, (failures.get(why) ?? 0) + 1);
+      }
+    },
+  });
 
-let lastEventAt = performance.now();
-const counts = new Map<string, number>();
-const manager = new RegistrationManager({
-  schedule,
-  poets: mocks.map((m) => ({ url: m.url, pubkey: m.info.servicePubkey })),
-  state,
-  genesisId: new Uint8Array(20).fill(1),
-  clock,
-  tickSize: 100n,
-  requestTimeoutMs: 3_600_000,
-  proofCutoffMs: 60_000,
-  maxConcurrentSubmits: 64,
-  createClient: (poet) =>
-    counted(
-      adaptPoetClient(createPoetClient({ url: poet.address, clock, servicePubkey: poet.pubkey }), {
-        clock,
+  const identities = Array.from({ length: IDENTITIES }, () => {
+    const signer = createEd25519Signer(new Uint8Array(randomBytes(32)));
+    manager.addIdentity(signer);
+    return {
+      signer,
+      challenge: {
+        publishEpoch: 1,
+        sequence: 0n,
+        prevAtx: new Uint8Array(32),
+        positioningAtx: new Uint8Array(randomBytes(32)),
+      },
+      hash: new Uint8Array(randomBytes(32)),
+    };
+  });
+
+  // Event-loop blocks: the delay histogram, and a 10 ms interval's longest gap.
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  let lastTick = performance.now();
+  let drift = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    drift = Math.max(drift, now - lastTick - 10);
+    lastTick = now;
+  }, 10);
+  const cpuBefore = process.cpuUsage();
+  delay.enable();
+
+  const start = performance.now();
+  const all = Promise.all(
+    identities.map((id) =>
+      manager.buildNiPost({
+        nodeId: id.signer.nodeId,
+        challenge: { challenge: id.challenge, hash: id.hash },
       }),
     ),
-  post: async () => ({
-    post: { nonce: 1, indices: Uint8Array.of(1, 2, 3), pow: 2n },
-    numUnits: 4,
-    vrfNonce: 5n,
-    labelsPerUnit: 1024n,
-  }),
-  onEvent: (e: RegistrationEvent) => {
-    lastEventAt = performance.now();
-    counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
-  },
-});
-
-const identities = Array.from({ length: IDENTITIES }, () => {
-  const signer = createEd25519Signer(new Uint8Array(randomBytes(32)));
-  manager.addIdentity(signer);
-  return {
-    signer,
-    challenge: {
-      publishEpoch: 1,
-      sequence: 0n,
-      prevAtx: new Uint8Array(32),
-      positioningAtx: new Uint8Array(randomBytes(32)),
+  );
+  let finished = false;
+  all.then(
+    () => {
+      finished = true;
     },
-    hash: new Uint8Array(randomBytes(32)),
-  };
-});
+    () => {
+      finished = true;
+    },
+  );
 
-const marks: Record<string, number> = {};
-const start = performance.now();
-const all = Promise.all(
-  identities.map((id) =>
-    manager.buildNiPost({
-      nodeId: id.signer.nodeId,
-      challenge: { challenge: id.challenge, hash: id.hash },
-    }),
-  ),
-);
-let finished = false;
-all.then(
-  () => {
-    finished = true;
-  },
-  () => {
-    finished = true;
-  },
-);
-
-// Registration needs no time to pass: wait for every submit, then move the clock to the round
-// start and to just after the round end, and wait for the NiPoSTs. If the work stalls for a
-// while (it should not), nudge the clock by a second.
-async function settle(until: () => boolean): Promise<void> {
-  while (!until() && !finished) {
-    await new Promise((r) => setTimeout(r, 20));
-    if (performance.now() - lastEventAt > 5_000) {
-      await clock.advance(1_000);
-      lastEventAt = performance.now();
+  // Registration needs no time to pass: wait for every submit, then move the clock to the round
+  // start and to just after the round end, and wait for the NiPoSTs. A failed request waits for
+  // its retry on the clock: when nothing happened for a quarter of a second and no PoET call is
+  // under way, move the clock to the next sleeper's wake-up (never past `limit`), and count it.
+  let jumps = 0;
+  let stuckJumps = 0;
+  async function settle(until: () => boolean, limit: number): Promise<void> {
+    while (!until() && !finished) {
+      await new Promise((r) => setTimeout(r, 20));
+      const quiet = performance.now() - lastEventAt;
+      // A call that never ends (a dead keep-alive socket) only times out on the clock: after 5 s
+      // of quiet, move it even then.
+      if ((quiet > 250 && inFlight === 0) || quiet > 5_000) {
+        if (inFlight > 0) stuckJumps++;
+        const next = clock.nextWakeup();
+        const to = Math.min(limit, next ?? clock.now() + 1_000);
+        if (to > clock.now()) {
+          jumps++;
+          await setClock(to);
+        }
+        lastEventAt = performance.now();
+      }
     }
   }
-}
-await settle(() => (counts.get("registered") ?? 0) >= IDENTITIES * POETS);
-marks.registered = performance.now() - start;
-await clock.set(schedule.roundStart(0));
-marks.roundEnd = performance.now();
-await clock.set(schedule.roundEnd(0).getTime() + schedule.proofQueryJitter().maxMs + 1);
-await settle(() => finished);
-const total = performance.now() - start;
-const outcomes = await all;
-const ready = outcomes.filter((o) => o.kind === "ready").length;
-const proofPhase = marks.roundEnd === undefined ? Number.NaN : performance.now() - marks.roundEnd;
+  await settle(
+    () => (counts.get("registered") ?? 0) >= IDENTITIES * POETS,
+    schedule.roundStart(0).getTime() - 1,
+  );
+  const registeredMs = performance.now() - start;
+  const blockRegistrationMs = delay.max / 1e6;
+  delay.reset();
+  await setClock(schedule.roundStart(0).getTime());
+  const roundEnd = performance.now();
+  await setClock(schedule.roundEnd(0).getTime() + schedule.proofQueryJitter().maxMs + 1);
+  await settle(() => finished, schedule.roundEnd(0).getTime() + 60_000 - 1);
+  const end = performance.now();
+  const blockProofsMs = delay.max / 1e6;
+  delay.disable();
+  clearInterval(ticker);
+  const cpu = process.cpuUsage(cpuBefore);
+  const outcomes = await all;
 
-const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-console.log(`registration bench: ${IDENTITIES} identities × ${POETS} mock PoETs (loopback, REST)`);
-console.log(`  NiPoSTs ready           ${ready}/${IDENTITIES}`);
-console.log(`  all registered after    ${fmt(marks.registered ?? Number.NaN)}`);
-console.log(
-  `  submit throughput       ${(((IDENTITIES * POETS) / (marks.registered ?? Number.NaN)) * 1000).toFixed(0)} registrations/s`,
-);
-console.log(
-  `  round end → NiPoSTs     ${fmt(proofPhase)} (download, verify, select, PoST stand-in, rows)`,
-);
-console.log(`  whole cycle             ${fmt(total)}`);
-console.log(
-  `  PoET calls              info ${calls.info}, submit ${calls.submit}, proof ${calls.proof} (${POETS} PoETs)`,
-);
-console.log(`  events                  ${[...counts].map(([k, v]) => `${k} ${v}`).join(", ")}`);
-await manager.close();
-await Promise.all(mocks.map((m) => m.stop()));
-await state.close();
-fs.rmSync(dir, { recursive: true, force: true });
+  await manager.close();
+  const mocksUsage = await stopMocks();
+  await state.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return {
+    identities: IDENTITIES,
+    poets: POETS,
+    mocks: MOCKS,
+    ready: outcomes.filter((o) => o.kind === "ready").length,
+    registeredMs,
+    registrationsPerSecond: ((IDENTITIES * POETS) / registeredMs) * 1000,
+    roundEndToLastNiPostMs: end - roundEnd,
+    wholeCycleMs: end - start,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    blockMs: Math.max(blockRegistrationMs, blockProofsMs),
+    blockRegistrationMs,
+    blockProofsMs,
+    driftMs: drift,
+    clientCpuMs: (cpu.user + cpu.system) / 1000,
+    mocksCpuMs: mocksUsage?.cpuMs,
+    mocksPeakRssMiB: mocksUsage === undefined ? undefined : mocksUsage.maxRssKiB / 1024,
+    calls,
+    events: Object.fromEntries(counts),
+    clockJumps: jumps,
+    stuckJumps,
+    failures: Object.fromEntries(failures),
+  };
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const m = (ms: number) => `${ms.toFixed(0)} ms`;
+const mib = (v: number) => `${v.toFixed(0)} MiB`;
+
+function print(f: RunFigures): void {
+  console.log(
+    `registration bench: ${f.identities} identities × ${f.poets} mock PoETs (loopback, REST, mocks ${f.mocks === "inline" ? "in the bench's process" : "in a child process"})`,
+  );
+  console.log(`  NiPoSTs ready            ${f.ready}/${f.identities}`);
+  console.log(`  all registered after     ${s(f.registeredMs)}`);
+  console.log(`  submit throughput        ${f.registrationsPerSecond.toFixed(0)} registrations/s`);
+  console.log(`  round end → last NiPoST  ${s(f.roundEndToLastNiPostMs)}`);
+  console.log(`  whole cycle              ${s(f.wholeCycleMs)}`);
+  console.log(`  peak RSS (client)        ${mib(f.peakRssMiB)}`);
+  console.log(
+    `  longest event-loop block ${m(f.blockMs)} (registration ${m(f.blockRegistrationMs)}, proofs ${m(f.blockProofsMs)}; 10 ms ticker drift ${m(f.driftMs)})`,
+  );
+  console.log(
+    `  CPU                      client ${s(f.clientCpuMs)}` +
+      (f.mocksCpuMs === undefined
+        ? ""
+        : `, mock PoETs ${s(f.mocksCpuMs)} (peak RSS ${mib(f.mocksPeakRssMiB ?? 0)})`),
+  );
+  console.log(
+    `  PoET calls               info ${f.calls.info}, submit ${f.calls.submit}, proof ${f.calls.proof}`,
+  );
+  console.log(
+    `  events                   ${Object.entries(f.events)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+  );
+  console.log(
+    `  clock moved to a retry    ${f.clockJumps} times (quiet for 250 ms; ${f.stuckJumps} of them with a call hanging for 5 s)`,
+  );
+  for (const [why, n] of Object.entries(f.failures))
+    console.log(`  ${String(n).padStart(5)} × ${why}`);
+}
+
+if (ONE) {
+  const figures = await runOnce();
+  print(figures);
+  console.log(`RESULT ${JSON.stringify(figures)}`);
+} else {
+  const runs: RunFigures[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const child = fork(fileURLToPath(import.meta.url), [...args, "--one"], {
+      execArgv: process.execArgv,
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+    });
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+    if (code !== 0 || line === undefined) {
+      process.stdout.write(out);
+      throw new Error(`run ${i + 1} failed (exit code ${code})`);
+    }
+    const figures = JSON.parse(line.slice("RESULT ".length)) as RunFigures;
+    console.log(`run ${i + 1}/${RUNS}`);
+    print(figures);
+    runs.push(figures);
+  }
+  if (runs.length > 1) {
+    const med = (pick: (f: RunFigures) => number) => median(runs.map(pick));
+    console.log(`median of ${runs.length} runs`);
+    console.log(
+      `  submit throughput        ${med((f) => f.registrationsPerSecond).toFixed(0)} registrations/s`,
+    );
+    console.log(`  round end → last NiPoST  ${s(med((f) => f.roundEndToLastNiPostMs))}`);
+    console.log(`  peak RSS (client)        ${mib(med((f) => f.peakRssMiB))}`);
+    console.log(`  longest event-loop block ${m(med((f) => f.blockMs))}`);
+  }
+}

@@ -7,6 +7,11 @@
  */
 import { throwIfAborted } from "../errors.js";
 
+interface Waiter {
+  grant: () => void;
+  gone?: boolean;
+}
+
 /**
  * Runs at most `limit` tasks at a time, in arrival order.
  *
@@ -19,7 +24,11 @@ import { throwIfAborted } from "../errors.js";
 export class ConcurrencyLimit {
   readonly limit: number;
   #active = 0;
-  #queue: Array<() => void> = [];
+  /** Waiters from `#head` on; a long queue (fifty thousand submits) is never shifted. */
+  #queue: Array<Waiter | undefined> = [];
+  #head = 0;
+  /** Waiters in the queue whose signal aborted. */
+  #gone = 0;
 
   constructor(limit: number) {
     this.limit = Math.max(1, Math.floor(limit));
@@ -32,7 +41,7 @@ export class ConcurrencyLimit {
 
   /** Tasks waiting for a slot. */
   get waiting(): number {
-    return this.#queue.length;
+    return this.#queue.length - this.#head - this.#gone;
   }
 
   /** Runs `task` when a slot is free; rejects with `AbortedError` if `signal` aborts first. */
@@ -52,12 +61,16 @@ export class ConcurrencyLimit {
       return;
     }
     await new Promise<void>((resolve, reject) => {
-      const grant = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
+      const waiter: Waiter = {
+        grant: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
       };
       const onAbort = () => {
-        this.#queue = this.#queue.filter((g) => g !== grant);
+        // Left in place and skipped when its turn comes: no search through a long queue.
+        waiter.gone = true;
+        this.#gone++;
         try {
           throwIfAborted(signal);
         } catch (err) {
@@ -65,13 +78,36 @@ export class ConcurrencyLimit {
         }
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.#queue.push(grant);
+      this.#queue.push(waiter);
     });
   }
 
   #release(): void {
-    const next = this.#queue.shift();
-    if (next) next();
-    else this.#active--;
+    for (;;) {
+      const next = this.#queue[this.#head];
+      if (next === undefined) break;
+      this.#queue[this.#head] = undefined;
+      this.#head++;
+      if (next.gone) {
+        this.#gone--;
+        continue;
+      }
+      this.#compact();
+      next.grant();
+      return;
+    }
+    this.#compact();
+    this.#active--;
+  }
+
+  /** Drops the granted head of the queue once it is half of the array. */
+  #compact(): void {
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }

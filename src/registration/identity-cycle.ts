@@ -36,6 +36,7 @@ import {
   computedChallengeHash,
   type PoetRegistration,
 } from "../storage/index.js";
+import type { TurnBudget } from "../turn-budget.js";
 import { encodeNipostChallenge, type MembershipProof } from "../wire/index.js";
 import { anySignal, asPoetError, isAbort, sleepUntil } from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
@@ -58,6 +59,8 @@ export interface CycleContext extends RegistrationRunContext {
   runs: Map<string, RegistrationRun>;
   /** Aborts everything when the manager closes. */
   closed: AbortSignal;
+  /** Slices the steps that every identity takes at once (start, a proof arriving) over turns. */
+  turns: TurnBudget;
 }
 
 /** The proof an identity currently uses. */
@@ -637,7 +640,10 @@ class IdentityCycle {
           { signal: fetchSignal },
         )
         .then((verified) => {
-          selecting = selecting.then(() => consider(r.address, verified));
+          // Ten thousand identities get the same proof at once: a few of them per turn.
+          selecting = selecting
+            .then(() => this.#ctx.turns.take())
+            .then(() => consider(r.address, verified));
           return selecting;
         })
         .catch((err: unknown) => {

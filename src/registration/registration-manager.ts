@@ -45,6 +45,7 @@ import {
   RoundSchedule,
 } from "../schedule/index.js";
 import type { NodeState } from "../storage/index.js";
+import { TurnBudget } from "../turn-budget.js";
 import { createParallelVerifier, type ParallelVerifier } from "../verify/pool/index.js";
 import { anySignal, isAbort, sleepUntil } from "./abort.js";
 import { adaptPoetClient } from "./client-adapter.js";
@@ -59,6 +60,13 @@ import { type PoetEntry, PoetPool } from "./poet-pool.js";
 import { ProofFetcher } from "./proof-fetcher.js";
 import type { RegistrationRun } from "./registration-run.js";
 import { type ProofVerifier, SharedVerifier } from "./shared-verifier.js";
+
+/**
+ * Identity steps per event-loop turn when many identities move at once (their cycles start, or a
+ * proof arrives for all of them): each is tens to hundreds of µs of JavaScript, so 32 of them stay
+ * far below the 50 ms a node may block.
+ */
+const CYCLE_STEPS_PER_TURN = 32;
 
 /** A configured PoET with the address it is stored under, as given to `createClient`. */
 export interface ResolvedPoet extends PoetServerConfig {
@@ -347,6 +355,7 @@ export class RegistrationManager {
       proofQueryGraceMs: pacing.graceMs,
       runs: new Map<string, RegistrationRun>(),
       closed,
+      turns: new TurnBudget(CYCLE_STEPS_PER_TURN),
     };
   }
 
@@ -439,6 +448,9 @@ export class RegistrationManager {
     request: NiPostRequest,
     signal: AbortSignal | undefined,
   ): Promise<NiPostOutcome> {
+    // Thousands of identities started together begin over many turns, a few per turn.
+    const turn = this.#context.turns.take();
+    if (turn !== undefined) await turn;
     for (;;) {
       const generation = this.#generation;
       try {
@@ -563,6 +575,10 @@ export class RegistrationManager {
     let nipostsDeleted = 0;
     await this.#state.transaction(
       async (tx) => {
+        // A transaction may run again when the one it shared could not be committed.
+        cleared.clear();
+        registrationsDeleted = 0;
+        nipostsDeleted = 0;
         const challenges = new Map((await tx.challenges.list()).map((c) => [toHex(c.nodeId), c]));
         for (const r of await tx.registrations.list()) {
           if (keep.has(r.address)) continue;

@@ -243,7 +243,7 @@ export class NodeState implements NodeStateRepositories {
   /** Closes the database (only the connection this state opened itself). */
   async close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#conn.markClosed();
+      await this.#conn.markClosed();
       await this.#dispose();
     })();
     return this.#closing;

@@ -1,0 +1,61 @@
+/**
+ * @module bench/registration-poets
+ *
+ * The mock PoETs of the registration bench, in a process of their own, so that the bench measures
+ * the client and not the servers it talks to. Driven over IPC by `bench/registration.ts`:
+ *
+ * - on start it sends `{ type: "ready", poets: [{ url, pubkey }] }` (pubkey in hex);
+ * - `{ type: "set", at }` moves its clock to `at` (unix ms) and is answered `{ type: "set", at }`;
+ * - `{ type: "stop" }` stops the mocks, answers `{ type: "stopped", cpuMs, maxRssKiB }` and exits.
+ *
+ * Its settings come as one JSON argument: `{ poets, genesis, epochDurationMs, phaseShiftMs,
+ * cycleGapMs }`.
+ */
+import { toHex } from "../src/bytes.js";
+import { ManualClock } from "../src/clock.js";
+import { startMockPoet } from "../src/testing/index.js";
+
+interface Settings {
+  poets: number;
+  genesis: number;
+  epochDurationMs: number;
+  phaseShiftMs: number;
+  cycleGapMs: number;
+}
+
+type Command = { type: "set"; at: number } | { type: "stop" };
+
+const settings = JSON.parse(process.argv[2] ?? "{}") as Settings;
+const send = (message: unknown) => process.send?.(message);
+const clock = new ManualClock(settings.genesis);
+const mocks = await Promise.all(
+  Array.from({ length: settings.poets }, (_, i) =>
+    startMockPoet({
+      clock,
+      genesis: new Date(settings.genesis),
+      epochDurationMs: settings.epochDurationMs,
+      phaseShiftMs: settings.phaseShiftMs,
+      cycleGapMs: settings.cycleGapMs,
+      leavesPerRound: BigInt(1000 + 500 * i),
+    }),
+  ),
+);
+process.on("message", (command: Command) => {
+  if (command.type === "set") {
+    clock.set(command.at).then(() => send({ type: "set", at: command.at }));
+  } else if (command.type === "stop") {
+    Promise.all(mocks.map((m) => m.stop())).then(() => {
+      const usage = process.resourceUsage();
+      send({
+        type: "stopped",
+        cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+        maxRssKiB: usage.maxRSS,
+      });
+      process.disconnect();
+    });
+  }
+});
+send({
+  type: "ready",
+  poets: mocks.map((m) => ({ url: m.url, pubkey: toHex(m.info.servicePubkey) })),
+});

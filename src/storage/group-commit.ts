@@ -1,0 +1,286 @@
+/**
+ * @module storage/group-commit
+ *
+ * Group commit: the writes that wait together are committed together (docs/node-client.md §1.11).
+ *
+ * Each commit of the node state is a full `fsync`, and better-sqlite3 runs it on the event loop.
+ * Ten thousand identities each confirming five registrations made fifty thousand commits, handed
+ * from one writer straight to the next: half a minute in which the event loop never turned. Here
+ * the writes queue, and one transaction carries every write waiting when it starts (up to a
+ * bound), in arrival order. The first write of an idle queue waits one event-loop turn, so that
+ * the writes of every callback of that turn (submits whose responses came in together) share it:
+ *
+ * - each write runs in a savepoint of its own: when it throws (or its signal aborts before it is
+ *   done) its changes are rolled back to the savepoint and only its caller gets the error;
+ * - a caller's promise settles only after `COMMIT` returned, so a resolved write is as durable as
+ *   one committed alone;
+ * - when the shared transaction cannot be committed (a failed `COMMIT`, or an error after which
+ *   SQLite ended the whole transaction, such as a full disk), nothing of it is on disk: every
+ *   write that had not failed on its own is run again alone, in a transaction of its own, so the
+ *   write at fault fails alone and the others are committed;
+ * - the event loop turns between two transactions, and within one every write takes a step of a
+ *   {@link TurnBudget}, so a long queue is many short blocks of the event loop.
+ *
+ * The database handle is generic, so the queue can be tested and read without kysely.
+ */
+import type { AsyncResource } from "node:async_hooks";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { abortedError, StorageError, throwIfAborted } from "../errors.js";
+import type { TurnBudget } from "../turn-budget.js";
+import type { WriteLock } from "./write-lock.js";
+
+/** One write waiting for its transaction. */
+export interface QueuedWrite<Db> {
+  fn: (db: Db) => Promise<unknown>;
+  signal: AbortSignal | undefined;
+  /** The caller's async context, in which `fn` runs. */
+  context: AsyncResource;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** What a {@link GroupCommit} needs from the connection. */
+export interface GroupCommitOptions<Db> {
+  /** This process's queue of writers on the same file. */
+  lock: WriteLock;
+  /** Most writes in one transaction. */
+  maxWrites: number;
+  turns: TurnBudget;
+  /** Runs `run` with the connection held for it alone. */
+  transaction: <T>(run: (db: Db) => Promise<T>) => Promise<T>;
+  /** Runs one SQL statement without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT x`, …). */
+  statement: (db: Db, text: string) => Promise<void>;
+  /** Runs a write's `fn` on `db`, in its context and inside the transaction's scope. */
+  runWrite: (db: Db, write: QueuedWrite<Db>) => Promise<unknown>;
+  /** Whether the connection was closed: queued writes then fail with kind `"closed"`. */
+  closed: () => boolean;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+const SAVEPOINT = "poet_client_write";
+
+/** Thrown inside a shared transaction that SQLite has already ended. */
+class TransactionLost extends Error {}
+
+/**
+ * The queue of a connection's writes and the transactions that commit them.
+ *
+ * @example
+ * ```ts
+ * const commits = new GroupCommit({ lock, maxWrites: 512, turns, transaction, statement, runWrite, closed });
+ * const value = await new Promise((resolve, reject) =>
+ *   commits.enqueue({ fn, signal, context: new AsyncResource("write"), resolve, reject }),
+ * );
+ * ```
+ */
+export class GroupCommit<Db> {
+  readonly #options: GroupCommitOptions<Db>;
+  #queue: QueuedWrite<Db>[] = [];
+  readonly #onAbort = new Map<QueuedWrite<Db>, () => void>();
+  #running = false;
+  #done: Promise<void> = Promise.resolve();
+  #commits = 0;
+  #aloneRetries = 0;
+  #busy: Promise<void> | undefined;
+
+  constructor(options: GroupCommitOptions<Db>) {
+    this.#options = options;
+  }
+
+  /** Transactions committed so far (a group commit counts once). */
+  get commits(): number {
+    return this.#commits;
+  }
+
+  /** Writes run again alone because the transaction they shared could not be committed. */
+  get aloneRetries(): number {
+    return this.#aloneRetries;
+  }
+
+  /** Writes waiting for a transaction. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Adds a write to the queue; it settles through its own `resolve` / `reject`. */
+  enqueue(write: QueuedWrite<Db>): void {
+    const { signal } = write;
+    if (signal !== undefined) {
+      const onAbort = () => {
+        const i = this.#queue.indexOf(write);
+        if (i < 0) return;
+        this.#queue.splice(i, 1);
+        this.#onAbort.delete(write);
+        write.reject(abortedError(signal));
+      };
+      this.#onAbort.set(write, onAbort);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    this.#queue.push(write);
+    if (!this.#running) {
+      this.#running = true;
+      this.#done = this.#drain();
+    }
+  }
+
+  /**
+   * While a transaction holds the connection: a promise of its end. A read that took its step of
+   * the turn budget now would run only when the transaction ends, together with every other read
+   * that waited, in one block: readers wait for this first.
+   */
+  busy(): Promise<void> | undefined {
+    return this.#busy;
+  }
+
+  /** Resolves when no transaction runs and the queue is empty. */
+  idle(): Promise<void> {
+    return this.#done;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      // Gather: the writes of every callback of this turn (responses that came in together) go
+      // into the first transaction, instead of the first write committing alone.
+      await yieldToEventLoop();
+      while (this.#queue.length > 0) {
+        const release = await this.#options.lock.acquire();
+        const batch = this.#queue.splice(0, this.#options.maxWrites);
+        for (const write of batch) {
+          const onAbort = this.#onAbort.get(write);
+          if (onAbort === undefined) continue;
+          this.#onAbort.delete(write);
+          write.signal?.removeEventListener("abort", onAbort);
+        }
+        let outcomes: Outcome[];
+        let free!: () => void;
+        this.#busy = new Promise((resolve) => {
+          free = resolve;
+        });
+        try {
+          outcomes = await this.#run(batch);
+        } finally {
+          this.#busy = undefined;
+          free();
+          release();
+        }
+        for (let i = 0; i < batch.length; i++) {
+          const write = batch[i] as QueuedWrite<Db>;
+          const outcome = outcomes[i] as Outcome;
+          if (outcome.ok) write.resolve(outcome.value);
+          else write.reject(outcome.error);
+        }
+        // A commit is an fsync: let the event loop turn before the next one.
+        if (this.#queue.length > 0) await yieldToEventLoop();
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Commits `batch`; never throws: every write gets an outcome. */
+  async #run(batch: readonly QueuedWrite<Db>[]): Promise<Outcome[]> {
+    const outcomes: Array<Outcome | undefined> = batch.map((write) => {
+      if (this.#options.closed()) {
+        return {
+          ok: false,
+          error: new StorageError("the node state is closed", { kind: "closed" }),
+        };
+      }
+      if (write.signal?.aborted) return { ok: false, error: abortedError(write.signal) };
+      return undefined;
+    });
+    const live = batch.flatMap((_, i) => (outcomes[i] === undefined ? [i] : []));
+    if (live.length === 1) {
+      const i = live[0] as number;
+      outcomes[i] = await this.#alone(batch[i] as QueuedWrite<Db>);
+    } else if (live.length > 1) {
+      const { statement, runWrite, turns } = this.#options;
+      let began = false;
+      try {
+        await this.#options.transaction(async (db) => {
+          await statement(db, "begin immediate");
+          began = true;
+          try {
+            for (const i of live) {
+              await turns.take();
+              const write = batch[i] as QueuedWrite<Db>;
+              if (write.signal?.aborted) {
+                outcomes[i] = { ok: false, error: abortedError(write.signal) };
+                continue;
+              }
+              await statement(db, `savepoint ${SAVEPOINT}`);
+              try {
+                const value = await runWrite(db, write);
+                throwIfAborted(write.signal);
+                await statement(db, `release ${SAVEPOINT}`);
+                outcomes[i] = { ok: true, value };
+              } catch (err) {
+                outcomes[i] = { ok: false, error: err };
+                try {
+                  await statement(db, `rollback to ${SAVEPOINT}`);
+                  await statement(db, `release ${SAVEPOINT}`);
+                } catch {
+                  throw new TransactionLost();
+                }
+              }
+            }
+            await turns.take();
+            await statement(db, "commit");
+          } catch (err) {
+            try {
+              await statement(db, "rollback");
+            } catch {
+              // SQLite already ended the transaction; nothing is left to undo.
+            }
+            throw err;
+          }
+        });
+        this.#commits++;
+      } catch (err) {
+        if (!began) {
+          // BEGIN failed (another process held the file past the busy timeout): nothing ran.
+          for (const i of live) outcomes[i] = { ok: false, error: err };
+        } else {
+          // Nothing of the batch is on disk: what had not failed on its own runs again, alone.
+          for (const i of live) {
+            const outcome = outcomes[i];
+            if (outcome !== undefined && !outcome.ok) continue;
+            this.#aloneRetries++;
+            await turns.take();
+            outcomes[i] = await this.#alone(batch[i] as QueuedWrite<Db>);
+          }
+        }
+      }
+    }
+    return outcomes as Outcome[];
+  }
+
+  /** One write in a transaction of its own. */
+  async #alone(write: QueuedWrite<Db>): Promise<Outcome> {
+    const { statement, runWrite } = this.#options;
+    try {
+      throwIfAborted(write.signal);
+      const value = await this.#options.transaction(async (db) => {
+        await statement(db, "begin immediate");
+        try {
+          const value = await runWrite(db, write);
+          throwIfAborted(write.signal);
+          await statement(db, "commit");
+          return value;
+        } catch (err) {
+          try {
+            await statement(db, "rollback");
+          } catch {
+            // SQLite already rolled back (for example after SQLITE_FULL); nothing is left to undo.
+          }
+          throw err;
+        }
+      });
+      this.#commits++;
+      return { ok: true, value };
+    } catch (err) {
+      return { ok: false, error: err };
+    }
+  }
+}

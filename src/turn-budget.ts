@@ -1,0 +1,78 @@
+/**
+ * @module turn-budget
+ *
+ * Work sliced over event-loop turns. What many tasks start at once (ten thousand identities
+ * reading their rows when a round ends, or starting their cycles) runs in promise callbacks, and
+ * promise callbacks never give the event loop a turn: unsliced, that is one block of seconds in
+ * which no socket is served. A budget lets a fixed number of steps run per turn; a step that finds
+ * the budget spent waits for a later turn (`setImmediate`, which runs after pending I/O), so one
+ * block is bounded by the budget whatever the number of tasks.
+ *
+ * Steps are counted, not timed: slices are the same on a fast and a busy machine, and tests can
+ * count turns instead of measuring time. Waiters go on in the order they came.
+ */
+
+/**
+ * Lets `perTurn` steps run per event-loop turn.
+ *
+ * @example
+ * ```ts
+ * const turns = new TurnBudget(64);
+ * for (const row of rows) {
+ *   await turns.take(); // every 64th step waits for the next turn
+ *   handle(row);
+ * }
+ * ```
+ */
+export class TurnBudget {
+  readonly perTurn: number;
+  #used = 0;
+  /** Steps waiting for a turn; while there are any, new steps queue behind them. */
+  #queue = 0;
+  #nextTurn: Promise<void> | undefined;
+  #turns = 0;
+
+  constructor(perTurn: number) {
+    this.perTurn = Math.max(1, Math.floor(perTurn));
+  }
+
+  /** How many turns this budget has started (grows by one per turn in which a step ran). */
+  get turns(): number {
+    return this.#turns;
+  }
+
+  /**
+   * Takes one step of the current turn's budget. Returns `undefined` while the turn has budget
+   * left (no need to await), otherwise a promise that resolves on a later turn once the step is
+   * granted.
+   */
+  take(): Promise<void> | undefined {
+    if (this.#used < this.perTurn && this.#queue === 0) {
+      this.#step();
+      return undefined;
+    }
+    return this.#wait();
+  }
+
+  async #wait(): Promise<void> {
+    this.#queue++;
+    try {
+      while (this.#used >= this.perTurn) await this.#nextTurn;
+      this.#step();
+    } finally {
+      this.#queue--;
+    }
+  }
+
+  #step(): void {
+    if (this.#used++ === 0) {
+      this.#turns++;
+      this.#nextTurn = new Promise((resolve) =>
+        setImmediate(() => {
+          this.#used = 0;
+          resolve();
+        }),
+      );
+    }
+  }
+}
