@@ -28,6 +28,7 @@ import { createEd25519Signer } from "../src/auth/index.js";
 import { createPoetClient } from "../src/client/index.js";
 import { ManualClock } from "../src/clock.js";
 import { type NiPostOutcome, RegistrationManager } from "../src/registration/index.js";
+import { proofPacing } from "../src/schedule/index.js";
 import { openNodeState } from "../src/storage/index.js";
 import { median } from "./common.js";
 import { challengeIndex, memberAt, SERVICE_KEY, schedule, T0 } from "./mainnet-round-data.js";
@@ -122,7 +123,9 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   })();
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
-  await clock.set(schedule.roundEnd(0).getTime() + schedule.proofQueryJitter().maxMs + 1);
+  // The first proof query waits the grace after the round end, plus the jitter.
+  const pacing = proofPacing(schedule);
+  await clock.set(schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1);
   const result = await outcome;
   const end = performance.now();
   const cpu = process.cpuUsage(cpuBefore);

@@ -32,7 +32,7 @@ import {
   RegistrationManager,
   type RegistrationPoetClient,
 } from "../src/registration/index.js";
-import { RoundSchedule } from "../src/schedule/index.js";
+import { proofPacing, RoundSchedule } from "../src/schedule/index.js";
 import { openNodeState } from "../src/storage/index.js";
 import { startMockPoet } from "../src/testing/index.js";
 import { median } from "./common.js";
@@ -299,7 +299,9 @@ async function runOnce(): Promise<RunFigures> {
   delay.reset();
   await setClock(schedule.roundStart(0).getTime());
   const roundEnd = performance.now();
-  await setClock(schedule.roundEnd(0).getTime() + schedule.proofQueryJitter().maxMs + 1);
+  // The first proof query waits the grace after the round end, plus the jitter.
+  const pacing = proofPacing(schedule);
+  await setClock(schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1);
   await settle(() => finished, schedule.roundEnd(0).getTime() + 60_000 - 1);
   const end = performance.now();
   const blockProofsMs = delay.max / 1e6;
