@@ -289,7 +289,7 @@ describe("group commit", () => {
 
   it("commits the writes of many identities through the node state in few transactions", async () => {
     const file = tmp.file();
-    const state = await openNodeState(file);
+    const state = await openNodeState(file, { create: true });
     const n = 200;
     await Promise.all(
       Array.from({ length: n }, (_, i) =>
