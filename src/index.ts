@@ -163,13 +163,13 @@ export type {
   Inconsistency,
   InconsistencyKind,
   MemberList,
-  Nipost,
   NodeStateRepositories,
   OpenNodeStateOptions,
   PoetCertificate,
   PoetRegistration,
   SqliteConnection,
   SqliteConnectionStatement,
+  StoredNipost,
   VerifiedProof,
 } from "./storage/index.js";
 export {

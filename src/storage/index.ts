@@ -18,7 +18,12 @@ export { companionPath } from "./companion-file.js";
 export type { CheckOptions, Inconsistency, InconsistencyKind } from "./consistency-check.js";
 export type { MemberList, MemberListRepository } from "./member-list-repository.js";
 export { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, NODE_STATE_SCHEMA_VERSION } from "./migrations.js";
-export type { Nipost, NipostRecord, NipostRepository, PostProof } from "./nipost-repository.js";
+export type {
+  NipostRecord,
+  NipostRepository,
+  PostProof,
+  StoredNipost,
+} from "./nipost-repository.js";
 export { NODE_STATE_FILE_NAMES, resolveNodeStateFile } from "./node-state-file.js";
 export type {
   NodeStateRepositories,

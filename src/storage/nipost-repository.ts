@@ -32,8 +32,8 @@ export interface PostProof {
   pow: bigint;
 }
 
-/** The NiPoST of one identity: what phase 2 produced. */
-export interface Nipost {
+/** The NiPoST of one identity as the `nipost` row stores it (the manager hands out a `NiPost`). */
+export interface StoredNipost {
   post: PostProof;
   /** u32 space units. */
   numUnits: number;
@@ -48,7 +48,7 @@ export interface Nipost {
 }
 
 /** A `nipost` row read back. */
-export interface NipostRecord extends Nipost {
+export interface NipostRecord extends StoredNipost {
   nodeId: Uint8Array;
 }
 
@@ -107,7 +107,7 @@ export class NipostRepository {
   /** Inserts the identity's NiPoST; a second one is a `"duplicate"` {@link StorageError}. */
   async add(
     nodeId: Uint8Array,
-    nipost: Nipost,
+    nipost: StoredNipost,
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<void> {
     const row = {
