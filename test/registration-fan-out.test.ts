@@ -14,6 +14,7 @@ import { RegistrationManager } from "../src/registration/index.js";
 import { openNodeState } from "../src/storage/index.js";
 import type { NodeStateTables } from "../src/storage/schema.js";
 import { tempDir } from "./helpers/temp-dir.js";
+import { turnCounter } from "./helpers/turn-counter.js";
 import {
   build,
   drive,
@@ -27,26 +28,6 @@ import {
 } from "./registration-harness.js";
 
 const tmp = tempDir("registration-fan-out-");
-
-/** Counts event-loop turns (one per check phase) until stopped. */
-function turnCounter(): { readonly turn: number; stop: () => void } {
-  let turn = 0;
-  let stopped = false;
-  const tick = () => {
-    if (stopped) return;
-    turn++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  return {
-    get turn() {
-      return turn;
-    },
-    stop: () => {
-      stopped = true;
-    },
-  };
-}
 
 describe("many identities at once", () => {
   it("starts their cycles over several event-loop turns, a bounded number per turn", async () => {

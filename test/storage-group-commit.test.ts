@@ -15,6 +15,7 @@ import { WriteLock } from "../src/storage/write-lock.js";
 import { TurnBudget } from "../src/turn-budget.js";
 import { filled } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
+import { turnCounter } from "./helpers/turn-counter.js";
 
 const tmp = tempDir("storage-group-commit-");
 
@@ -74,26 +75,6 @@ function rows(file: string): Map<number, string> {
   } finally {
     db.close();
   }
-}
-
-/** Counts event-loop turns (one per check phase) until stopped. */
-function turnCounter(): { readonly turn: number; stop: () => void } {
-  let turn = 0;
-  let stopped = false;
-  const tick = () => {
-    if (stopped) return;
-    turn++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  return {
-    get turn() {
-      return turn;
-    },
-    stop: () => {
-      stopped = true;
-    },
-  };
 }
 
 const commitsIn = (log: readonly string[]) => log.filter((q) => q === "commit").length;
