@@ -42,19 +42,26 @@ function examplesOf(doc: string): Example[] {
   return found;
 }
 
+/** The local names of a `{ a, type b, c as d }` list. */
+function listedNames(list: string): string[] {
+  const names: string[] = [];
+  for (const part of list.split(",")) {
+    const name = part
+      .trim()
+      .split(/\s+as\s+/)
+      .pop()
+      ?.replace(/^type\s+/, "");
+    if (name) names.push(name);
+  }
+  return names;
+}
+
 /** The names an entry point's declaration file exports (`export { a, b as c }` lists). */
 function exportedNames(declarationFile: string): string[] {
   const text = readFileSync(join(root, declarationFile), "utf8");
   const names: string[] = [];
   for (const m of text.matchAll(/export (?:type )?\{([^}]*)\}/g)) {
-    for (const part of (m[1] ?? "").split(",")) {
-      const name = part
-        .trim()
-        .split(/\s+as\s+/)
-        .pop()
-        ?.replace(/^type\s+/, "");
-      if (name) names.push(name);
-    }
+    names.push(...listedNames(m[1] ?? ""));
   }
   return names;
 }
@@ -63,14 +70,7 @@ function exportedNames(declarationFile: string): string[] {
 function declaredNames(code: string): Set<string> {
   const names = new Set<string>();
   for (const m of code.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}/g)) {
-    for (const part of (m[1] ?? "").split(",")) {
-      const name = part
-        .trim()
-        .split(/\s+as\s+/)
-        .pop()
-        ?.replace(/^type\s+/, "");
-      if (name) names.add(name);
-    }
+    for (const name of listedNames(m[1] ?? "")) names.add(name);
   }
   for (const m of code.matchAll(
     /\b(?:const|let|var|function|class|type|interface|enum|using)\s+([A-Za-z_$][\w$]*)/g,

@@ -228,11 +228,7 @@ export class GroupCommit<Db> {
             await turns.take();
             await statement(db, "commit");
           } catch (err) {
-            try {
-              await statement(db, "rollback");
-            } catch {
-              // SQLite already ended the transaction; nothing is left to undo.
-            }
+            await this.#rollback(db);
             throw err;
           }
         });
@@ -256,6 +252,18 @@ export class GroupCommit<Db> {
     return outcomes as Outcome[];
   }
 
+  /**
+   * Rolls back the open transaction. A failure means SQLite already ended it (for example after
+   * SQLITE_FULL): nothing is left to undo.
+   */
+  async #rollback(db: Db): Promise<void> {
+    try {
+      await this.#options.statement(db, "rollback");
+    } catch {
+      // Already ended.
+    }
+  }
+
   /** One write in a transaction of its own. */
   async #alone(write: QueuedWrite<Db>): Promise<Outcome> {
     const { statement, runWrite } = this.#options;
@@ -269,11 +277,7 @@ export class GroupCommit<Db> {
           await statement(db, "commit");
           return value;
         } catch (err) {
-          try {
-            await statement(db, "rollback");
-          } catch {
-            // SQLite already rolled back (for example after SQLITE_FULL); nothing is left to undo.
-          }
+          await this.#rollback(db);
           throw err;
         }
       });
