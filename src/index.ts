@@ -88,13 +88,22 @@ export {
 export type { LogFn, Logger } from "./logger.js";
 export { silentLogger } from "./logger.js";
 // The membership tree
-export type { MembershipMultiPath, MembershipPath } from "./membership/index.js";
+export type {
+  MembershipMultiPath,
+  MembershipPath,
+  RoundProof,
+  RoundVerification,
+  VerifyRoundProofAsyncOptions,
+  VerifyRoundProofOptions,
+} from "./membership/index.js";
 export {
   findMember,
   membershipMultiProof,
   membershipProof,
   membershipRoot,
   verifyMembership,
+  verifyRoundProof,
+  verifyRoundProofSync,
 } from "./membership/index.js";
 // The registration manager
 export type {
@@ -185,12 +194,8 @@ export type { PoetProtocol } from "./transport/index.js";
 export type {
   MembershipHasher,
   PoswHasher,
-  RoundProof,
-  VerifiedRoundProof,
   VerifyPoetProofAsyncOptions,
   VerifyPoetProofOptions,
-  VerifyRoundProofAsyncOptions,
-  VerifyRoundProofOptions,
 } from "./verify/index.js";
 export {
   fiatShamirIndices,
@@ -199,8 +204,6 @@ export {
   SECURITY_PARAM,
   verifyPoetProof,
   verifyPoetProofSync,
-  verifyRoundProof,
-  verifyRoundProofSync,
 } from "./verify/index.js";
 export type { ParallelVerifierOptions, ParallelVerifyOptions } from "./verify/pool/index.js";
 export { createParallelVerifier, ParallelVerifier } from "./verify/pool/index.js";

@@ -15,8 +15,9 @@ import {
   membershipProof,
   membershipRoot,
   verifyMembership,
+  verifyRoundProof,
 } from "../membership/index.js";
-import { proofRef, verifyPoetProof, verifyRoundProof } from "../verify/index.js";
+import { proofRef, verifyPoetProof } from "../verify/index.js";
 
 import type { ProofInput } from "./proof-file.js";
 
