@@ -15,7 +15,8 @@
  * | orchestration  | registration/                                                     |
  * | I/O            | transport/, client/, auth/, storage/                              |
  * | core           | gen/, wire/, verify/, membership/, schedule/ (pure: no clock)     |
- * | base           | errors.ts, bytes.ts, abortable.ts, logger.ts, clock.ts, turn-budget.ts |
+ * | base           | errors.ts, abort-options.ts, bytes.ts, abortable.ts, logger.ts, clock.ts, |
+ * |                | turn-budget.ts                                                    |
  *
  * Core is pure, so it imports neither `clock.ts` nor `turn-budget.ts` (which waits for event-loop
  * turns). A folder that is in no layer is an error too: a new folder gets its row first.
@@ -33,7 +34,15 @@ import ts from "typescript";
 const LAYERS: readonly { name: string; units: readonly string[] }[] = [
   {
     name: "base",
-    units: ["errors.ts", "bytes.ts", "abortable.ts", "logger.ts", "clock.ts", "turn-budget.ts"],
+    units: [
+      "errors.ts",
+      "abort-options.ts",
+      "bytes.ts",
+      "abortable.ts",
+      "logger.ts",
+      "clock.ts",
+      "turn-budget.ts",
+    ],
   },
   { name: "core", units: ["gen", "wire", "verify", "membership", "schedule"] },
   { name: "I/O", units: ["transport", "client", "auth", "storage"] },

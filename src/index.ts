@@ -17,6 +17,8 @@
  * @module spacemesh-poet-client
  */
 
+// Cancellation: the options of every asynchronous call
+export type { AbortOptions } from "./abort-options.js";
 // Authorisation and signing
 export type {
   Authorization,
@@ -42,7 +44,6 @@ export {
   genesisId,
   POET_SIGNING_DOMAIN,
   poetSigningPrefix,
-  ripemd256,
   solvePow,
   submitAuthorized,
   verifyEd25519,

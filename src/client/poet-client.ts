@@ -6,6 +6,7 @@
  * counts as `bigint`, durations in milliseconds, instants as `Date`. The implementation is
  * {@link createPoetClient}.
  */
+import type { AbortOptions } from "../abort-options.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { PoetProtocol, PoetTransport } from "../transport/index.js";
@@ -95,9 +96,7 @@ export interface PoetRoundProof {
 }
 
 /** Options of every call. */
-export interface CallOptions {
-  signal?: AbortSignal | undefined;
-}
+export interface CallOptions extends AbortOptions {}
 
 /** Options of cached reads. */
 export interface CachedCallOptions extends CallOptions {

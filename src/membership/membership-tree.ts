@@ -31,6 +31,7 @@
  * the raw bytes, as the PoET computes it. Proofs require 32-byte members, which is all a node's
  * challenge can be.
  */
+import type { AbortOptions } from "../abort-options.js";
 import { equalBytes } from "../bytes.js";
 import { ConfigError, throwIfAborted } from "../errors.js";
 import { membershipNodeHash } from "../verify/blake3-hasher.js";
@@ -54,7 +55,7 @@ export interface MembershipTreeOptions {
 }
 
 /** How long work runs between pauses, and how it pauses. */
-export interface SliceOptions extends MembershipTreeOptions {
+export interface SliceOptions extends MembershipTreeOptions, AbortOptions {
   /**
    * Awaited between slices (for example a yield to the event loop). Without it the work runs in
    * one go.
@@ -62,7 +63,6 @@ export interface SliceOptions extends MembershipTreeOptions {
   pause?: (() => Promise<void>) | undefined;
   /** Most hashes (or members, for an index) per slice. Default 16,384 (a few ms with the kernel). */
   sliceSize?: number | undefined;
-  signal?: AbortSignal | undefined;
 }
 
 /** A single-leaf membership proof: the sibling path from `leafIndex` to the root. */
@@ -361,7 +361,7 @@ export class MembershipTree {
  *
  * Members may be separate arrays or a {@link PackedMembers} (what `PoetClient.proof` returns). This
  * runs in one go on the calling thread (half a second at 3,000,000 members); the registration
- * manager builds big rounds' trees in slices instead ({@link MembershipTree.build}).
+ * manager builds big rounds' trees in slices instead (`MembershipTree.build`).
  *
  * @example
  * ```ts

@@ -17,8 +17,10 @@
  * milliseconds (a slice is 16,384 hashes, or members for the index). The index's seed is random
  * per round, so that members crafted by others cannot crowd its slots.
  */
+
 import { randomInt } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { MemberIndex, MembershipTree, type SliceOptions, Slicer } from "../membership/index.js";
 import type { MembershipProof, PackedMembers } from "../wire/index.js";
@@ -29,8 +31,7 @@ export const LINEAR_LOOKUPS = 8;
 const SCAN_SLICE = 1 << 20;
 
 /** Options of {@link RoundMembers.build}. */
-export interface RoundMembersOptions {
-  signal?: AbortSignal | undefined;
+export interface RoundMembersOptions extends AbortOptions {
   /** Most hashes or members per slice (default 16,384). */
   sliceSize?: number | undefined;
   /** Awaited between slices (default: a yield to the event loop). */
@@ -114,10 +115,7 @@ export class RoundMembers {
    *
    * @throws {AbortedError} when `options.signal` fires.
    */
-  async indexOf(
-    challenge: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<number> {
+  async indexOf(challenge: Uint8Array, options: AbortOptions = {}): Promise<number> {
     if (challenge.length !== 32) return -1;
     this.#lookups++;
     if (this.#index === undefined && this.#lookups <= LINEAR_LOOKUPS) {
