@@ -36,7 +36,6 @@ export {
   authorize,
   buildSubmitRequest,
   CertificateCache,
-  certificateHint,
   certify,
   checkCertificate,
   checkPow,
@@ -46,7 +45,6 @@ export {
   poetSigningPrefix,
   solvePow,
   submitAuthorized,
-  verifyEd25519,
 } from "./auth/index.js";
 // The PoET client
 export type {
@@ -208,11 +206,7 @@ export {
 } from "./verify/index.js";
 export type { ParallelVerifierOptions, ParallelVerifyOptions } from "./verify/pool/index.js";
 export { createParallelVerifier, ParallelVerifier } from "./verify/pool/index.js";
-export {
-  sharedMembershipHasher,
-  sharedPoswHasher,
-  wasmSimdSupported,
-} from "./verify/wasm/index.js";
+export { wasmSimdSupported } from "./verify/wasm/index.js";
 // The wire format
 export type {
   CertificateData,
