@@ -49,7 +49,6 @@ export {
 // The PoET client
 export type {
   CachedCallOptions,
-  CallOptions,
   Certificate,
   PoetCertifier,
   PoetClient,

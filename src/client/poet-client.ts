@@ -95,17 +95,14 @@ export interface PoetRoundProof {
   pubkey: Uint8Array;
 }
 
-/** Options of every call. */
-export interface CallOptions extends AbortOptions {}
-
 /** Options of cached reads. */
-export interface CachedCallOptions extends CallOptions {
+export interface CachedCallOptions extends AbortOptions {
   /** Bypass the cache. */
   fresh?: boolean | undefined;
 }
 
 /** Options of calls that may be retried. */
-export interface RetryCallOptions extends CallOptions {
+export interface RetryCallOptions extends AbortOptions {
   /** Keep retrying transient failures (network, timeouts, 429, 5xx but 501) until this instant. */
   retryUntil?: Date | undefined;
   /** Most attempts (default: unlimited with `retryUntil`, else 1). */
