@@ -6,6 +6,7 @@
  * and move time forward by hand, so that a two-week round is tested in milliseconds and no test
  * ever sleeps.
  */
+import type { AbortOptions } from "./abort-options.js";
 import { abortedError } from "./errors.js";
 
 /** A source of time. */
@@ -13,7 +14,7 @@ export interface Clock {
   /** Unix milliseconds. */
   now(): number;
   /** Resolves after `ms` milliseconds of this clock's time; rejects with `AbortedError` on abort. */
-  sleep(ms: number, options?: { signal?: AbortSignal | undefined }): Promise<void>;
+  sleep(ms: number, options?: AbortOptions): Promise<void>;
 }
 
 /** The real clock: `Date.now()` and `setTimeout`. */
@@ -87,7 +88,7 @@ export class ManualClock implements Clock {
     return this.#sleepers[0]?.at;
   }
 
-  sleep(ms: number, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+  sleep(ms: number, options: AbortOptions = {}): Promise<void> {
     const { signal } = options;
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) {

@@ -17,6 +17,8 @@
  * @module spacemesh-poet-client
  */
 
+// Cancellation: the options of every asynchronous call
+export type { AbortOptions } from "./abort-options.js";
 // Authorisation and signing
 export type {
   Authorization,
@@ -34,7 +36,6 @@ export {
   authorize,
   buildSubmitRequest,
   CertificateCache,
-  certificateHint,
   certify,
   checkCertificate,
   checkPow,
@@ -42,15 +43,12 @@ export {
   genesisId,
   POET_SIGNING_DOMAIN,
   poetSigningPrefix,
-  ripemd256,
   solvePow,
   submitAuthorized,
-  verifyEd25519,
 } from "./auth/index.js";
 // The PoET client
 export type {
   CachedCallOptions,
-  CallOptions,
   Certificate,
   PoetCertifier,
   PoetClient,
@@ -88,13 +86,22 @@ export {
 export type { LogFn, Logger } from "./logger.js";
 export { silentLogger } from "./logger.js";
 // The membership tree
-export type { MembershipMultiPath, MembershipPath } from "./membership/index.js";
+export type {
+  MembershipMultiPath,
+  MembershipPath,
+  RoundProof,
+  RoundVerification,
+  VerifyRoundProofAsyncOptions,
+  VerifyRoundProofOptions,
+} from "./membership/index.js";
 export {
   findMember,
   membershipMultiProof,
   membershipProof,
   membershipRoot,
   verifyMembership,
+  verifyRoundProof,
+  verifyRoundProofSync,
 } from "./membership/index.js";
 // The registration manager
 export type {
@@ -185,12 +192,8 @@ export type { PoetProtocol } from "./transport/index.js";
 export type {
   MembershipHasher,
   PoswHasher,
-  RoundProof,
-  VerifiedRoundProof,
   VerifyPoetProofAsyncOptions,
   VerifyPoetProofOptions,
-  VerifyRoundProofAsyncOptions,
-  VerifyRoundProofOptions,
 } from "./verify/index.js";
 export {
   fiatShamirIndices,
@@ -199,16 +202,10 @@ export {
   SECURITY_PARAM,
   verifyPoetProof,
   verifyPoetProofSync,
-  verifyRoundProof,
-  verifyRoundProofSync,
 } from "./verify/index.js";
 export type { ParallelVerifierOptions, ParallelVerifyOptions } from "./verify/pool/index.js";
 export { createParallelVerifier, ParallelVerifier } from "./verify/pool/index.js";
-export {
-  sharedMembershipHasher,
-  sharedPoswHasher,
-  wasmSimdSupported,
-} from "./verify/wasm/index.js";
+export { wasmSimdSupported } from "./verify/wasm/index.js";
 // The wire format
 export type {
   CertificateData,

@@ -13,9 +13,9 @@ import {
 import { createPoetClient, type PoetClient, WrongServiceKeyError } from "../src/client/index.js";
 import type { Clock } from "../src/clock.js";
 import { PoetRpcError, ProofNotReadyError } from "../src/errors.js";
+import { verifyRoundProof } from "../src/membership/index.js";
 import { ManualClock, startMockCertifier, startMockPoet } from "../src/testing/index.js";
 import type { PoetProtocol } from "../src/transport/index.js";
-import { verifyRoundProof } from "../src/verify/index.js";
 import { hex } from "./helpers/bytes.js";
 
 const GENESIS = Date.parse("2030-01-01T00:00:00Z");

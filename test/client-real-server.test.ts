@@ -14,9 +14,9 @@ import {
   ProofNotReadyError,
   RegistrationRejectedError,
 } from "../src/errors.js";
+import { verifyRoundProof } from "../src/membership/index.js";
 import { PoetService, type SubmitRequest, SubmitRequestSchema } from "../src/proto.js";
 import { createRestTransport } from "../src/transport/index.js";
-import { verifyRoundProof } from "../src/verify/index.js";
 import { parsePoetJson } from "../src/wire/index.js";
 import {
   type GrpcExchange,

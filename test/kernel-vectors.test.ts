@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ProofVerificationError } from "../src/errors.js";
 import { membershipRoot } from "../src/membership/index.js";
 import type { PoswHasher } from "../src/verify/index.js";
 import { JsPoswHasher, verifyPoetProofSync } from "../src/verify/index.js";
@@ -15,8 +16,8 @@ function verdict(vector: ProofVector, hasher: PoswHasher): string {
     });
     return "valid";
   } catch (err) {
-    if (!(err instanceof Error) || err.name !== "ProofVerificationError") throw err;
-    return `${(err as Error & { reason: string }).reason}: ${err.message}`;
+    if (!(err instanceof ProofVerificationError)) throw err;
+    return `${err.reason}: ${err.message}`;
   }
 }
 

@@ -9,8 +9,8 @@ import {
   membershipProof,
   membershipRoot,
   verifyMembership,
+  verifyRoundProofSync,
 } from "../src/membership/index.js";
-import { verifyRoundProofSync } from "../src/verify/index.js";
 import { decodeMembershipProof, encodeMembershipProof } from "../src/wire/index.js";
 
 interface Case {

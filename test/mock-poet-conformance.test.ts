@@ -12,7 +12,7 @@ import { PoetService, SubmitRequestSchema } from "../src/gen/rpc/api/v1/api_pb.j
 import { membershipRoot } from "../src/membership/index.js";
 import { ManualClock } from "../src/testing/index.js";
 import { type MockPoet, startMockPoet } from "../src/testing/mock-poet.js";
-import { type PowParameters, solvePow } from "../src/testing/pow-check.js";
+import { type PowParameters, solvePowSync } from "../src/testing/pow-check.js";
 import { verifyPoetProofSync } from "../src/verify/index.js";
 import { encodeCertificate } from "../src/wire/index.js";
 
@@ -50,7 +50,7 @@ function signed(n: Node, challenge: Uint8Array) {
 }
 
 function powBody(n: Node, challenge: Uint8Array, params: PowParameters, extra = {}) {
-  const nonce = solvePow(params, n.pubkey, challenge);
+  const nonce = solvePowSync(params, n.pubkey, challenge);
   return {
     nonce: nonce.toString(),
     powParams: { difficulty: params.difficulty, challenge: b64(params.challenge) },
@@ -496,7 +496,7 @@ describe("the mock PoET over gRPC and Connect", () => {
           );
         },
       );
-      const nonce = solvePow(
+      const nonce = solvePowSync(
         { challenge: powParams.challenge, difficulty: powParams.difficulty },
         n.pubkey,
         challenge,

@@ -9,7 +9,7 @@ import { PoetService } from "../src/gen/rpc/api/v1/api_pb.js";
 import { membershipRoot } from "../src/membership/index.js";
 import { ManualClock } from "../src/testing/index.js";
 import { type MockPoet, type MockPoetOptions, startMockPoet } from "../src/testing/mock-poet.js";
-import { solvePow } from "../src/testing/pow-check.js";
+import { solvePowSync } from "../src/testing/pow-check.js";
 import { verifyPoetProofSync } from "../src/verify/index.js";
 
 const GENESIS = Date.parse("2031-05-01T00:00:00Z");
@@ -41,7 +41,7 @@ async function register(poet: MockPoet, label: string): Promise<Uint8Array> {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
-      nonce: solvePow(params, pubkey, challenge).toString(),
+      nonce: solvePowSync(params, pubkey, challenge).toString(),
       powParams: { difficulty: params.difficulty, challenge: b64(params.challenge) },
       challenge: b64(challenge),
       pubkey: b64(pubkey),

@@ -5,11 +5,11 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { PoetService } from "../src/gen/rpc/api/v1/api_pb.js";
-import { membershipRoot } from "../src/membership/index.js";
+import { membershipRoot, verifyRoundProof } from "../src/membership/index.js";
 import { ManualClock } from "../src/testing/index.js";
 import { type MockPoet, startMockPoet } from "../src/testing/mock-poet.js";
-import { solvePow } from "../src/testing/pow-check.js";
-import { verifyPoetProof, verifyRoundProof } from "../src/verify/index.js";
+import { solvePowSync } from "../src/testing/pow-check.js";
+import { verifyPoetProof } from "../src/verify/index.js";
 
 const bytesOf = (label: string) => sha256(new TextEncoder().encode(label));
 
@@ -24,7 +24,7 @@ async function registerGrpc(poet: MockPoet, label: string) {
   const node = identity(label);
   const { powParams } = await client.powParams({});
   assert.ok(powParams);
-  const nonce = solvePow(
+  const nonce = solvePowSync(
     { challenge: powParams.challenge, difficulty: powParams.difficulty },
     node.pubkey,
     node.challenge,

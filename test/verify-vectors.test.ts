@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { toHex } from "../src/bytes.js";
 import { ProofVerificationError } from "../src/errors.js";
+import { verifyRoundProof } from "../src/membership/index.js";
 import {
   fiatShamirIndices,
   proofRef,
   verifyPoetProof,
   verifyPoetProofSync,
-  verifyRoundProof,
 } from "../src/verify/index.js";
 import { fromHex, loadProofVectors, type ProofVector, proofOf } from "./helpers/proof-vectors.js";
 

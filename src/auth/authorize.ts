@@ -18,6 +18,7 @@
  * Every other answer is final and reaches the caller as the client threw it.
  */
 
+import type { AbortOptions } from "../abort-options.js";
 import type { PoetCertifier, PoetClient, SubmitResult } from "../client/index.js";
 import { type Clock, systemClock } from "../clock.js";
 import { AbortedError, PoetRpcError } from "../errors.js";
@@ -30,11 +31,11 @@ import { type Authorization, buildSubmitRequest } from "./submit-request.js";
 /** The node's way to certify with a certifier (for example {@link certify} with its PoST). */
 export type CertifyCallback = (
   request: { nodeId: Uint8Array; certifier: PoetCertifier },
-  options: { signal?: AbortSignal | undefined },
+  options: AbortOptions,
 ) => Promise<IssuedCertificate>;
 
 /** Options of {@link authorize}. */
-export interface AuthorizeOptions {
+export interface AuthorizeOptions extends AbortOptions {
   client: Pick<PoetClient, "url" | "info" | "powParams">;
   nodeId: Uint8Array;
   /** The challenge to register (PoW input). */
@@ -50,7 +51,6 @@ export interface AuthorizeOptions {
   /** Highest PoW difficulty accepted (see {@link solvePow}). */
   maxPowDifficulty?: number | undefined;
   logger?: Logger | undefined;
-  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -102,7 +102,7 @@ export async function authorize(options: AuthorizeOptions): Promise<Authorizatio
 }
 
 /** Options of {@link submitAuthorized}. */
-export interface SubmitAuthorizedOptions {
+export interface SubmitAuthorizedOptions extends AbortOptions {
   client: PoetClient;
   signer: Signer;
   /** Signing prefix: `poetSigningPrefix(genesisId)`. */
@@ -117,7 +117,6 @@ export interface SubmitAuthorizedOptions {
   maxPowDifficulty?: number | undefined;
   clock?: Clock | undefined;
   logger?: Logger | undefined;
-  signal?: AbortSignal | undefined;
 }
 
 /** A registration and how it was authorised. */

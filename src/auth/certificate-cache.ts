@@ -14,6 +14,7 @@
  * `bad-response` from the certifier.
  */
 
+import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { equalBytes, toHex } from "../bytes.js";
 import type { Certificate, PoetCertifier } from "../client/index.js";
@@ -36,17 +37,10 @@ export interface CertificateStore {
   get(
     nodeId: Uint8Array,
     certifierId: Uint8Array,
-    options?: { signal?: AbortSignal | undefined },
+    options?: AbortOptions,
   ): Promise<StoredCertificate | undefined>;
-  put(
-    certificate: StoredCertificate,
-    options?: { signal?: AbortSignal | undefined },
-  ): Promise<void>;
-  delete(
-    nodeId: Uint8Array,
-    certifierId: Uint8Array,
-    options?: { signal?: AbortSignal | undefined },
-  ): Promise<unknown>;
+  put(certificate: StoredCertificate, options?: AbortOptions): Promise<void>;
+  delete(nodeId: Uint8Array, certifierId: Uint8Array, options?: AbortOptions): Promise<unknown>;
 }
 
 /** A certificate as a certifier hands it out; `pubkey` is the key it says it signed with. */
@@ -55,9 +49,7 @@ export interface IssuedCertificate extends Certificate {
 }
 
 /** Obtains a new certificate from the certifier. */
-export type ObtainCertificate = (options: {
-  signal?: AbortSignal | undefined;
-}) => Promise<IssuedCertificate>;
+export type ObtainCertificate = (options: AbortOptions) => Promise<IssuedCertificate>;
 
 /** Options of {@link CertificateCache}. */
 export interface CertificateCacheOptions {
@@ -108,7 +100,7 @@ export class CertificateCache {
     nodeId: Uint8Array,
     certifier: PoetCertifier,
     obtain: ObtainCertificate,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<Certificate> {
     const key = `${toHex(nodeId)}:${toHex(certifier.pubkey)}`;
     const cached = this.#memory.get(key);
@@ -169,7 +161,7 @@ export class CertificateCache {
   async invalidate(
     nodeId: Uint8Array,
     certifierPubkey: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<void> {
     this.#memory.delete(`${toHex(nodeId)}:${toHex(certifierPubkey)}`);
     await this.#store?.delete(nodeId, certifierPubkey, options);

@@ -15,8 +15,10 @@
  * The URL is the certifier URL the PoET advertises; `/certify` is appended as the Go node does,
  * unless the URL already ends with it (some PoET configurations advertise the full endpoint).
  */
+
 import * as http from "node:http";
 import * as https from "node:https";
+import type { AbortOptions } from "../abort-options.js";
 import { type Clock, systemClock } from "../clock.js";
 import { ConfigError, PoetRpcError } from "../errors.js";
 import {
@@ -68,8 +70,7 @@ export interface CertifyResponse {
 }
 
 /** Options of {@link certify}. */
-export interface CertifyOptions {
-  signal?: AbortSignal | undefined;
+export interface CertifyOptions extends AbortOptions {
   clock?: Clock | undefined;
   /** Time limit of the request (default 30 s; PoST verification takes a while). */
   timeoutMs?: number | undefined;

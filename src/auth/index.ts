@@ -44,16 +44,7 @@ export {
   powMessage,
   solvePow,
 } from "./pow.js";
-export {
-  RIPEMD256_BLOCK_BYTES,
-  RIPEMD256_DIGEST_BYTES,
-  readBlockWords,
-  ripemd256,
-  ripemd256Compress,
-  ripemd256Init,
-  ripemd256Output,
-  ripemd256Pad,
-} from "./ripemd256.js";
+export { ripemd256 } from "./ripemd256.js";
 export type { Signer } from "./signer.js";
 export { createEd25519Signer } from "./signer.js";
 export type { Authorization, BuildSubmitRequestInput } from "./submit-request.js";

@@ -18,7 +18,9 @@
  * once, with {@link AbortedError}, when its signal fires. A difficulty above `maxDifficulty` is
  * refused up front: a PoET advertising one would make the search run for years.
  */
+
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { AbortOptions } from "../abort-options.js";
 import { AbortedError, ConfigError, throwIfAborted } from "../errors.js";
 import {
   RIPEMD256_BLOCK_BYTES,
@@ -45,10 +47,9 @@ export interface PowInput {
 }
 
 /** Options of {@link solvePow}. */
-export interface SolvePowOptions extends PowInput {
+export interface SolvePowOptions extends PowInput, AbortOptions {
   /** Required leading zero bits. */
   difficulty: number;
-  signal?: AbortSignal | undefined;
   /** Refuse difficulties above this (default {@link DEFAULT_MAX_POW_DIFFICULTY}). */
   maxDifficulty?: number | undefined;
   /** Hashes between two yields to the event loop (default 4096). */

@@ -7,6 +7,7 @@
  * to send, §2.6), or a PoW nonce with the parameters it was solved for, echoed exactly (§2.9) —
  * and the deadline after which the registration must not land in a later round (§2.4).
  */
+import type { AbortOptions } from "../abort-options.js";
 import type { Certificate, PoetCertifier, PoetSubmitRequest, PowParams } from "../client/index.js";
 import { ConfigError, throwIfAborted } from "../errors.js";
 import { certificateHint } from "./certificate-check.js";
@@ -18,7 +19,7 @@ export type Authorization =
   | { kind: "pow"; nonce: bigint; powParams: PowParams };
 
 /** Input of {@link buildSubmitRequest}. */
-export interface BuildSubmitRequestInput {
+export interface BuildSubmitRequestInput extends AbortOptions {
   signer: Signer;
   /** Signing prefix: `poetSigningPrefix(genesisId)`. */
   prefix: Uint8Array;
@@ -27,7 +28,6 @@ export interface BuildSubmitRequestInput {
   authorization: Authorization;
   /** The latest acceptable round end (the round the proof is needed for). */
   deadline?: Date | undefined;
-  signal?: AbortSignal | undefined;
 }
 
 /**

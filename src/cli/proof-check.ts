@@ -8,6 +8,7 @@
  * can hold several proofs and the command chooses the exit code.
  */
 
+import type { AbortOptions } from "../abort-options.js";
 import { equalBytes } from "../bytes.js";
 import { PoetError, ProofVerificationError } from "../errors.js";
 import {
@@ -15,8 +16,9 @@ import {
   membershipProof,
   membershipRoot,
   verifyMembership,
+  verifyRoundProof,
 } from "../membership/index.js";
-import { proofRef, verifyPoetProof, verifyRoundProof } from "../verify/index.js";
+import { proofRef, verifyPoetProof } from "../verify/index.js";
 
 import type { ProofInput } from "./proof-file.js";
 
@@ -49,12 +51,11 @@ export interface ProofReport {
 }
 
 /** What to check beyond the proof itself. */
-export interface ProofCheckOptions {
+export interface ProofCheckOptions extends AbortOptions {
   tickSize: bigint;
   challenge?: Uint8Array | undefined;
   expectedPubkey?: Uint8Array | undefined;
   securityParam?: number | undefined;
-  signal?: AbortSignal | undefined;
 }
 
 /**

@@ -7,7 +7,6 @@
 export { createPoetClient } from "./create-poet-client.js";
 export type {
   CachedCallOptions,
-  CallOptions,
   Certificate,
   PoetCertifier,
   PoetClient,

@@ -6,6 +6,7 @@
  * counts as `bigint`, durations in milliseconds, instants as `Date`. The implementation is
  * {@link createPoetClient}.
  */
+import type { AbortOptions } from "../abort-options.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { PoetProtocol, PoetTransport } from "../transport/index.js";
@@ -94,19 +95,14 @@ export interface PoetRoundProof {
   pubkey: Uint8Array;
 }
 
-/** Options of every call. */
-export interface CallOptions {
-  signal?: AbortSignal | undefined;
-}
-
 /** Options of cached reads. */
-export interface CachedCallOptions extends CallOptions {
+export interface CachedCallOptions extends AbortOptions {
   /** Bypass the cache. */
   fresh?: boolean | undefined;
 }
 
 /** Options of calls that may be retried. */
-export interface RetryCallOptions extends CallOptions {
+export interface RetryCallOptions extends AbortOptions {
   /** Keep retrying transient failures (network, timeouts, 429, 5xx but 501) until this instant. */
   retryUntil?: Date | undefined;
   /** Most attempts (default: unlimited with `retryUntil`, else 1). */

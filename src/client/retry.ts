@@ -12,16 +12,17 @@
  * malformed answer) is thrown at once. Retrying stops when the next attempt would start at or
  * after `until`, or after `maxAttempts`, and the last error is thrown.
  */
+
 import pRetry from "p-retry";
+import type { AbortOptions } from "../abort-options.js";
 import type { Clock } from "../clock.js";
 import { AbortedError, abortedError, PoetRpcError, throwIfAborted } from "../errors.js";
 import type { Logger } from "../logger.js";
 
 /** Options of {@link retryUntil}. */
-export interface RetryOptions {
+export interface RetryOptions extends AbortOptions {
   clock: Clock;
   logger: Logger;
-  signal?: AbortSignal | undefined;
   /** Unix ms after which no new attempt starts. */
   until?: number | undefined;
   /** Most attempts (default: unlimited with `until`, else 1). */

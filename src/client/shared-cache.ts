@@ -8,13 +8,13 @@
  * not cached. Each caller's signal ends only that caller's wait; the shared fetch keeps going for
  * the others (it has its own time limit).
  */
+import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import type { Clock } from "../clock.js";
 import { throwIfAborted } from "../errors.js";
 
 /** Options of {@link SharedCache.get}. */
-export interface SharedCacheGetOptions {
-  signal?: AbortSignal | undefined;
+export interface SharedCacheGetOptions extends AbortOptions {
   /** Ignore a cached value and fetch again (a running fetch is still shared). */
   fresh?: boolean | undefined;
 }

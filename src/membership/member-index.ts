@@ -13,7 +13,7 @@
  * The table is built in slices like the tree ({@link SliceOptions}).
  */
 import type { PackedMembers } from "../wire/index.js";
-import { type SliceOptions, Slicer } from "./packed-tree.js";
+import { type SliceOptions, Slicer } from "./membership-tree.js";
 
 /** Options of {@link MemberIndex.build}. */
 export interface MemberIndexOptions extends SliceOptions {

@@ -15,8 +15,8 @@
 
 import { equalBytes } from "../bytes.js";
 import { ProofVerificationError } from "../errors.js";
+import { membershipNodeHash } from "../verify/blake3-hasher.js";
 import { validatePartialTree } from "../verify/partial-tree.js";
-import { membershipNodeHash } from "./blake3-hasher.js";
 
 /**
  * Whether `leaves` sit at `leafIndices` (strictly ascending) of the membership tree with root

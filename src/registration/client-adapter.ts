@@ -8,6 +8,7 @@
  * work otherwise. Each call is a single attempt: the manager retries on its own clock, so that
  * its schedule decides when to stop, and reports every failure as an event.
  */
+import type { AbortOptions } from "../abort-options.js";
 import { type CertificateCache, type CertifyCallback, submitAuthorized } from "../auth/index.js";
 import type { PoetClient } from "../client/index.js";
 import type { Clock } from "../clock.js";
@@ -44,7 +45,7 @@ export function adaptPoetClient(
 ): RegistrationPoetClient {
   async function register(
     request: RegisterRequest,
-    call: { signal?: AbortSignal | undefined } = {},
+    call: AbortOptions = {},
   ): Promise<RegisterResult> {
     const result = await submitAuthorized({
       client,

@@ -5,6 +5,7 @@
  * submits in the same minutes; the Go node starts them all at once (docs/node-client.md §5). The
  * manager runs them through a limit so that neither the node nor the PoETs are flooded.
  */
+import type { AbortOptions } from "../abort-options.js";
 import { throwIfAborted } from "../errors.js";
 
 interface Waiter {
@@ -45,7 +46,7 @@ export class ConcurrencyLimit {
   }
 
   /** Runs `task` when a slot is free; rejects with `AbortedError` if `signal` aborts first. */
-  async run<T>(task: () => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
+  async run<T>(task: () => Promise<T>, options: AbortOptions = {}): Promise<T> {
     await this.#acquire(options.signal);
     try {
       return await task();

@@ -8,7 +8,6 @@
 export { compareProofs, type ProofCandidate, selectBestProof, ticksOf } from "./best-proof.js";
 export type { AdaptPoetClientOptions } from "./client-adapter.js";
 export { adaptPoetClient } from "./client-adapter.js";
-export { ConcurrencyLimit } from "./concurrency-limit.js";
 export type {
   BestProofSelectedEvent,
   ChallengeExpiredEvent,
@@ -32,7 +31,6 @@ export type {
   WindowMissedEvent,
 } from "./events.js";
 export type { RandomSource } from "./jitter.js";
-export { drawJitter } from "./jitter.js";
 export type {
   ExpiredOutcome,
   NiPost,
@@ -64,5 +62,4 @@ export type {
   SwitchPoetsResult,
 } from "./registration-manager.js";
 export { RegistrationManager } from "./registration-manager.js";
-export { RoundMembers } from "./round-members.js";
 export type { ProofVerifier, VerifiedRoundProof } from "./shared-verifier.js";

@@ -6,6 +6,7 @@
  * library's `PoetClient` is adapted to it (see `client-adapter.ts`); a test or an embedding node
  * may also hand the manager anything that has this shape.
  */
+import type { AbortOptions } from "../abort-options.js";
 import type { Signer } from "../auth/signer.js";
 import type { ProofSource } from "./proof-fetcher.js";
 
@@ -36,10 +37,7 @@ export interface RegisterResult {
 
 /** A PoET as the registration manager uses it. */
 export interface RegistrationPoetClient extends ProofSource {
-  info(options?: { signal?: AbortSignal | undefined }): Promise<PoetServiceInfo>;
-  register(
-    request: RegisterRequest,
-    options?: { signal?: AbortSignal | undefined },
-  ): Promise<RegisterResult>;
+  info(options?: AbortOptions): Promise<PoetServiceInfo>;
+  register(request: RegisterRequest, options?: AbortOptions): Promise<RegisterResult>;
   close?(): void | Promise<void>;
 }

@@ -11,6 +11,7 @@
  * with the one `info()` reports. A failed `info()` is not cached, so the next attempt asks again.
  */
 
+import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
 import type { Clock } from "../clock.js";
@@ -116,11 +117,7 @@ export class PoetPool {
    * `RegistrationRejectedError` (`phase-mismatch` or `wrong-service-key`) when the PoET cannot
    * serve this node, or with the `info()` error (not cached) when it could not be asked.
    */
-  phase(
-    entry: PoetEntry,
-    round: number,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<PoetPhase> {
+  phase(entry: PoetEntry, round: number, options: AbortOptions = {}): Promise<PoetPhase> {
     const key = `${entry.address} ${round}`;
     let cached = this.#phases.get(key);
     if (cached === undefined) {

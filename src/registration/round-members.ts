@@ -7,7 +7,7 @@
  * A mainnet round has millions of members and a node may run thousands of identities, each
  * registered at several PoETs. So, per PoET and round, exactly once: the members stay packed in
  * one buffer ({@link PackedMembers}); the membership tree keeps only its upper levels
- * ({@link PackedMembershipTree}: a proof rehashes one 64-leaf block). Finding a challenge is a
+ * ({@link MembershipTree}, the one tree every caller uses: a proof rehashes one 64-leaf block). Finding a challenge is a
  * scan of the packed members for the first few identities (a few milliseconds each at 3,000,000
  * members, cheaper than any index for a node with a handful of identities); from the
  * {@link LINEAR_LOOKUPS}+1-th lookup on, a hash table of first positions ({@link MemberIndex}) is
@@ -17,11 +17,12 @@
  * milliseconds (a slice is 16,384 hashes, or members for the index). The index's seed is random
  * per round, so that members crafted by others cannot crowd its slots.
  */
+
 import { randomInt } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
-import { MemberIndex } from "../membership/member-index.js";
-import { PackedMembershipTree, type SliceOptions, Slicer } from "../membership/packed-tree.js";
+import { MemberIndex, MembershipTree, type SliceOptions, Slicer } from "../membership/index.js";
 import type { MembershipProof, PackedMembers } from "../wire/index.js";
 
 /** Lookups answered by scanning before the index is built. */
@@ -30,8 +31,7 @@ export const LINEAR_LOOKUPS = 8;
 const SCAN_SLICE = 1 << 20;
 
 /** Options of {@link RoundMembers.build}. */
-export interface RoundMembersOptions {
-  signal?: AbortSignal | undefined;
+export interface RoundMembersOptions extends AbortOptions {
   /** Most hashes or members per slice (default 16,384). */
   sliceSize?: number | undefined;
   /** Awaited between slices (default: a yield to the event loop). */
@@ -53,18 +53,14 @@ export class RoundMembers {
   readonly members: PackedMembers;
   /** The membership root: the statement the PoET proved over. */
   readonly root: Uint8Array;
-  readonly #tree: PackedMembershipTree;
+  readonly #tree: MembershipTree;
   readonly #slicing: SliceOptions;
   readonly #words: Uint32Array;
   #lookups = 0;
   #index: Promise<MemberIndex> | undefined;
   #slices: { count: number };
 
-  private constructor(
-    tree: PackedMembershipTree,
-    slicing: SliceOptions,
-    slices: { count: number },
-  ) {
+  private constructor(tree: MembershipTree, slicing: SliceOptions, slices: { count: number }) {
     this.members = tree.members;
     this.root = tree.root;
     this.#tree = tree;
@@ -94,7 +90,7 @@ export class RoundMembers {
         await pause();
       },
     };
-    const tree = await PackedMembershipTree.build(members, slicing);
+    const tree = await MembershipTree.build(members, slicing);
     // The index outlives this call: it is built later, for lookups, without the caller's signal.
     return new RoundMembers(tree, { ...slicing, signal: undefined }, slices);
   }
@@ -119,10 +115,7 @@ export class RoundMembers {
    *
    * @throws {AbortedError} when `options.signal` fires.
    */
-  async indexOf(
-    challenge: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<number> {
+  async indexOf(challenge: Uint8Array, options: AbortOptions = {}): Promise<number> {
     if (challenge.length !== 32) return -1;
     this.#lookups++;
     if (this.#index === undefined && this.#lookups <= LINEAR_LOOKUPS) {

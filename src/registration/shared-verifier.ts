@@ -10,11 +10,27 @@
  * invalid proof stays invalid), and successes are written to the verified-proofs table, so that a
  * restarted node trusts what it verified before instead of spending the time again, which is what
  * go-spacemesh's `poets` table does for it.
+ *
+ * Why verdicts are remembered in three places, each for something the others cannot do:
+ * - **this map** (per manager, in memory): it holds the verification *in flight*, so a thousand
+ *   identities that wait for the same proof share one promise instead of starting a thousand
+ *   verifications before the first ends, and it remembers *failures*, which the table does not
+ *   store. It works with any {@link ProofVerifier}, including a caller's own without a cache.
+ * - **the verified-proofs table** (`state.proofs`, on disk): successes that survive a restart,
+ *   shared with other processes on the same node state.
+ * - **`ParallelVerifier`'s LRU** (`verify/pool`, in memory): the verifier is public and used on
+ *   its own, without a manager or a node state (core cannot reach storage); its small cache spares
+ *   such callers a second verification of the same proof. Under a manager it is rarely hit, and
+ *   costs a few dozen entries.
+ * Folding them would need the core verifier to know the node state, or the manager to drop the
+ * in-flight sharing; neither is simpler.
  */
 
+import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { equalBytes, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
+import { ProofVerificationError } from "../errors.js";
 import type { NodeState } from "../storage/index.js";
 import { proofRef } from "../verify/index.js";
 import type { PoetProof } from "../wire/index.js";
@@ -29,7 +45,7 @@ export interface ProofVerifier {
   verify(
     proof: PoetProof,
     statement: Uint8Array,
-    options?: { signal?: AbortSignal | undefined; proofRef?: Uint8Array | undefined },
+    options?: AbortOptions & { proofRef?: Uint8Array | undefined },
   ): Promise<void>;
 }
 
@@ -93,7 +109,7 @@ export class SharedVerifier {
       members: RoundMembers;
       servicePubkey: Uint8Array;
     },
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<VerifiedRoundProof> {
     const ref = proofRef(input.proof);
     const statement = input.members.root;
@@ -141,5 +157,5 @@ export class SharedVerifier {
 }
 
 function isTransient(err: unknown): boolean {
-  return !(err instanceof Error && err.name === "ProofVerificationError");
+  return !(err instanceof ProofVerificationError);
 }

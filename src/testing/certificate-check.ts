@@ -41,16 +41,17 @@ export type CertificateRejection = string | undefined;
 export const CERTIFICATE_HINT_BYTES = 4;
 
 /**
- * Checks a submitted certificate like the PoET server does.
+ * Judges a submitted certificate like the PoET server does. (The node's own check of a
+ * certificate it holds is `checkCertificate` of the root entry point.)
  *
  * @returns `undefined` when some candidate key accepts it, else the server's reason text.
  * @example
  * ```ts
- * const reason = checkCertificate(cert, nodeId, hint, { pubkey: certifierKey }, clock.now());
+ * const reason = certificateRejection(cert, nodeId, hint, { pubkey: certifierKey }, clock.now());
  * if (reason !== undefined) throw new ConnectError(`invalid certificate\n${reason}`, Code.Unauthenticated);
  * ```
  */
-export function checkCertificate(
+export function certificateRejection(
   certificate: SubmittedCertificate,
   nodeId: Uint8Array,
   hint: Uint8Array,

@@ -13,12 +13,15 @@
  * @module spacemesh-poet-client/testing
  */
 export { ManualClock } from "../clock.js";
-export type { CertifierKeys, SubmittedCertificate } from "./certificate-check.js";
-export { checkCertificate } from "./certificate-check.js";
+export type {
+  CertificateRejection,
+  CertifierKeys,
+  SubmittedCertificate,
+} from "./certificate-check.js";
+export { certificateRejection } from "./certificate-check.js";
 export type { FaultStatus } from "./faults.js";
 export { FaultError, MockPoetFaults } from "./faults.js";
 export type {
-  CertifyRequest,
   CertifyRule,
   MockCertifier,
   MockCertifierFaults,
@@ -41,6 +44,6 @@ export { SUBMIT_MESSAGES } from "./mock-poet-service.js";
 export type { MockRegistration, MockRound } from "./mock-poet-state.js";
 export { roundStatement } from "./mock-poet-state.js";
 export type { PowParameters } from "./pow-check.js";
-export { solvePow } from "./pow-check.js";
+export { solvePowSync } from "./pow-check.js";
 export type { ProveOptions } from "./prover.js";
 export { MAX_PROVER_LEAVES, prove } from "./prover.js";

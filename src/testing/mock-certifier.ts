@@ -13,7 +13,10 @@
  * framework's defaults), 429 when overloaded and 500 on internal errors — the last two switchable
  * through {@link MockCertifier.faults}. Error bodies are plain text, as the service sends them.
  */
+
 import { ed25519 } from "@noble/curves/ed25519.js";
+import type { AbortOptions } from "../abort-options.js";
+import type { CertifyRequest } from "../auth/index.js";
 import { type Clock, systemClock } from "../clock.js";
 import { throwIfAborted } from "../errors.js";
 import { encodeCertificate } from "../wire/index.js";
@@ -22,24 +25,13 @@ import { RequestBodyTooLarge, readRequestBody } from "./request-body.js";
 import { signingSeed } from "./signing-key.js";
 import { type NodeServerRequest, SinglePortServer, sendResponse } from "./single-port-server.js";
 
-/** A parsed `/certify` request. */
-export interface CertifyRequest {
-  proof: { nonce: number; indices: Uint8Array; pow: bigint };
-  metadata: {
-    nodeId: Uint8Array;
-    commitmentAtxId: Uint8Array;
-    challenge: Uint8Array;
-    numUnits: number;
-  };
-}
-
 /**
  * Decides whether a PoST passes: `true` to certify, `false` or a reason text to refuse with 403.
  */
 export type CertifyRule = (request: CertifyRequest) => boolean | string | Promise<boolean | string>;
 
 /** Settings of {@link startMockCertifier}. */
-export interface MockCertifierOptions {
+export interface MockCertifierOptions extends AbortOptions {
   /** The certifier's ed25519 key: 32-byte seed or 64-byte `seed ‖ pub`. Default: random. */
   signingKey?: Uint8Array;
   /** Certificate lifetime in ms; absent means certificates never expire (the service default). */
@@ -52,8 +44,6 @@ export interface MockCertifierOptions {
   clock?: Clock;
   /** Port on 127.0.0.1. Default 0. */
   port?: number;
-  /** Aborts the start. */
-  signal?: AbortSignal;
 }
 
 /** Switchable failures of a mock certifier. */
@@ -123,7 +113,10 @@ function record(value: unknown, name: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Parses and checks a `/certify` body (snake_case JSON, standard base64). */
+/**
+ * Parses and checks a `/certify` body (snake_case JSON, standard base64) into the request the
+ * node's `certify` sends.
+ */
 export function parseCertifyRequest(body: string): CertifyRequest {
   let json: unknown;
   try {

@@ -41,7 +41,11 @@ import {
   TOO_LATE_MESSAGE,
 } from "../transport/index.js";
 import { msToDuration } from "../wire/index.js";
-import { CERTIFICATE_HINT_BYTES, checkCertificate, verifySignature } from "./certificate-check.js";
+import {
+  CERTIFICATE_HINT_BYTES,
+  certificateRejection,
+  verifySignature,
+} from "./certificate-check.js";
 import type { MockPoetFaults } from "./faults.js";
 import type { MockPoetRounds, MockRound } from "./mock-poet-state.js";
 import type { PowVerifier } from "./pow-check.js";
@@ -88,7 +92,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function authorize(ctx: MockPoetServiceContext, req: SubmitRequest): void {
   if (req.certificate !== undefined) {
-    const reason = checkCertificate(
+    const reason = certificateRejection(
       req.certificate,
       req.pubkey,
       req.certificatePubkeyHint,

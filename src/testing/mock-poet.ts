@@ -30,6 +30,7 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ed25519 } from "@noble/curves/ed25519.js";
+import type { AbortOptions } from "../abort-options.js";
 import { type Clock, systemClock } from "../clock.js";
 import { ConfigError, throwIfAborted } from "../errors.js";
 import { PoetService } from "../gen/rpc/api/v1/api_pb.js";
@@ -52,7 +53,7 @@ import {
 } from "./single-port-server.js";
 
 /** Settings of {@link startMockPoet}; every one has a loopback-friendly default. */
-export interface MockPoetOptions {
+export interface MockPoetOptions extends AbortOptions {
   /** Start of epoch 0. Default: the clock's now when the mock starts. */
   genesis?: Date;
   /** Epoch (round cycle) length in ms. Default 4000. */
@@ -93,8 +94,6 @@ export interface MockPoetOptions {
   port?: number;
   /** The gRPC port in the real-server layout. Default 0 (any free port). */
   grpcPort?: number;
-  /** Aborts the start. */
-  signal?: AbortSignal;
 }
 
 /** How a mock PoET lays out its protocols on ports; see {@link MockPoetOptions.layout}. */

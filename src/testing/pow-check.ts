@@ -84,15 +84,16 @@ export class PowVerifier {
 }
 
 /**
- * Finds the smallest nonce that satisfies `params` (what a client does; the mock uses it in tests
- * and demos). Cheap for the small difficulties used on loopback.
+ * Finds the smallest nonce that satisfies `params`, on the calling thread (what a client does; the
+ * mock uses it in tests and demos). Cheap for the small difficulties used on loopback; the root
+ * entry point's `solvePow` is the asynchronous, abortable search a node uses.
  *
  * @example
  * ```ts
- * const nonce = solvePow(params, nodeId, challenge);
+ * const nonce = solvePowSync(params, nodeId, challenge);
  * ```
  */
-export function solvePow(
+export function solvePowSync(
   params: PowParameters,
   nodeId: Uint8Array,
   poetChallenge: Uint8Array,

@@ -3,9 +3,15 @@
  *
  * Verification of PoET proofs of sequential work, byte for byte like the reference verifier
  * (docs/protocol.md §5), split into steps that can run separately: shape checks, Fiat–Shamir
- * indices, partial-tree validation with parking snapshots, label inputs and label checks. Pure:
+ * indices, partial-tree validation with parking snapshots, label inputs and label checks. The hashers of both trees (the PoSW tree and the membership
+ * tree) live here too, so that `membership/` builds on `verify/` and never the other way. Pure:
  * no I/O, no clock.
  */
+export {
+  createBlake3MembershipHasher,
+  MEMBERSHIP_NODE_PREFIX,
+  membershipNodeHash,
+} from "./blake3-hasher.js";
 export { fiatShamirIndices } from "./fiat-shamir.js";
 export type { MembershipHasher, NodePlan, PoswHasher } from "./hasher.js";
 export { JsPoswHasher } from "./js-hasher.js";
@@ -27,13 +33,6 @@ export {
 } from "./partial-tree-proof.js";
 export { proofRef } from "./proof-ref.js";
 export { checkProofStructure } from "./proof-structure.js";
-export type {
-  RoundProof,
-  VerifiedRoundProof,
-  VerifyRoundProofAsyncOptions,
-  VerifyRoundProofOptions,
-} from "./round-proof.js";
-export { verifyRoundProof, verifyRoundProofSync } from "./round-proof.js";
 export { compressBlock, SHA256_IV } from "./sha256-block.js";
 export type {
   VerifyPoetProofAsyncOptions,

@@ -15,8 +15,10 @@
  * between batches of labels and honours an `AbortSignal`; offloading to other threads is a matter
  * of passing a {@link PoswHasher} that does so, or of running the steps separately.
  */
+
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import type { AbortOptions } from "../abort-options.js";
 import { equalBytes } from "../bytes.js";
 import { ProofVerificationError, throwIfAborted } from "../errors.js";
 import type { PoetProof } from "../wire/index.js";
@@ -42,9 +44,7 @@ export interface VerifyPoetProofOptions {
 }
 
 /** Options of {@link verifyPoetProof}. */
-export interface VerifyPoetProofAsyncOptions extends VerifyPoetProofOptions {
-  signal?: AbortSignal | undefined;
-}
+export interface VerifyPoetProofAsyncOptions extends VerifyPoetProofOptions, AbortOptions {}
 
 /**
  * Labels computed between two turns of the event loop in {@link verifyPoetProof}: about half a

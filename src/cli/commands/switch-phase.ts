@@ -11,6 +11,7 @@
  * set are removed so that the node registers the challenge with the new PoETs instead. A plan that
  * loses an epoch is refused unless `--accept-loss` is given.
  */
+import type { AbortOptions } from "../../abort-options.js";
 import { toHex } from "../../bytes.js";
 import { ConfigError } from "../../errors.js";
 import { type PhaseSwitchPlan, planPhaseSwitch, type RoundSchedule } from "../../schedule/index.js";
@@ -93,12 +94,11 @@ async function targetPhase(
 /** Plans the switch of every identity in `state`. */
 export async function planIdentities(
   state: NodeState,
-  options: {
+  options: AbortOptions & {
     from: RoundSchedule;
     to: RoundSchedule;
     at: Date;
     targets: string[];
-    signal?: AbortSignal | undefined;
   },
 ): Promise<IdentitySwitch[]> {
   const opts = options.signal === undefined ? {} : { signal: options.signal };

@@ -42,6 +42,7 @@
 import { availableParallelism } from "node:os";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
+import type { AbortOptions } from "../../abort-options.js";
 import { raceAbort } from "../../abortable.js";
 import { equalBytes, toHex } from "../../bytes.js";
 import {
@@ -99,13 +100,16 @@ export interface ParallelVerifierOptions {
   kernel?: HasherKernel | undefined;
   /** `T`, the number of proven leaves; 150 (the network's value) by default. */
   securityParam?: number | undefined;
-  /** Verdicts remembered, by proof reference and statement; 64 by default, `0` for none. */
+  /**
+   * Verdicts remembered, by proof reference and statement; 64 by default, `0` for none. This is
+   * for callers that use the verifier on its own; the registration manager also shares
+   * verifications in flight and keeps successes in the node state (see `SharedVerifier`).
+   */
   cacheSize?: number | undefined;
 }
 
 /** Options of {@link ParallelVerifier.verify}. */
-export interface ParallelVerifyOptions {
-  signal?: AbortSignal | undefined;
+export interface ParallelVerifyOptions extends AbortOptions {
   /** The proof's reference when the caller has it already; saves hashing the proof again. */
   proofRef?: Uint8Array | undefined;
 }
@@ -164,7 +168,7 @@ export class ParallelVerifier {
    * warmed up its own steps (verification does not need this: it starts at once, runs slower
    * until then, and workers join in as they come up).
    */
-  async ready(options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+  async ready(options: AbortOptions = {}): Promise<void> {
     const { signal } = options;
     throwIfAborted(signal);
     await raceAbort(this.#warmUp, signal);

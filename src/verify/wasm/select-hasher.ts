@@ -8,7 +8,7 @@
  * use when a caller passes no hasher.
  */
 import { ConfigError } from "../../errors.js";
-import { createBlake3MembershipHasher } from "../../membership/blake3-hasher.js";
+import { createBlake3MembershipHasher } from "../blake3-hasher.js";
 import type { MembershipHasher, PoswHasher } from "../hasher.js";
 import { JsPoswHasher } from "../js-hasher.js";
 import { wasmSimdSupported } from "./kernel-module.js";

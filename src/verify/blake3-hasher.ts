@@ -1,5 +1,5 @@
 /**
- * @module membership/blake3-hasher
+ * @module verify/blake3-hasher
  *
  * The {@link MembershipHasher} on `@noble/hashes`' BLAKE3: the parent of two 32-byte nodes is
  * `BLAKE3(0x01 ‖ left ‖ right)` (docs/protocol.md §4.2). A whole level is hashed per call so that
@@ -7,7 +7,7 @@
  * into one preallocated 65-byte message.
  */
 import { blake3 } from "@noble/hashes/blake3.js";
-import type { MembershipHasher } from "../verify/hasher.js";
+import type { MembershipHasher } from "./hasher.js";
 
 /** The domain byte the reference puts before every internal node of the membership tree. */
 export const MEMBERSHIP_NODE_PREFIX = 0x01;

@@ -2,10 +2,21 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { AbortedError } from "../src/errors.js";
-import { membershipProof, membershipRoot, verifyMembership } from "../src/membership/index.js";
-import { MemberIndex } from "../src/membership/member-index.js";
-import { PackedMembershipTree } from "../src/membership/packed-tree.js";
+import {
+  MemberIndex,
+  MembershipTree,
+  membershipMultiProof,
+  membershipProof,
+  membershipRoot,
+  verifyMembership,
+} from "../src/membership/index.js";
 import { LINEAR_LOOKUPS, RoundMembers } from "../src/registration/round-members.js";
+import {
+  collectTreeNodes,
+  createBlake3MembershipHasher,
+  partialTreeProofPositions,
+  treeHeight,
+} from "../src/verify/index.js";
 import { PackedMembers } from "../src/wire/index.js";
 import { prng } from "./helpers/prng.js";
 
@@ -18,12 +29,30 @@ function packed(count: number, seed: number): PackedMembers {
   return new PackedMembers(bytes);
 }
 
-describe("PackedMembershipTree", () => {
+/** Multi-leaf proof nodes the long way: every level of the whole tree, reduced in place. */
+function referenceMultiProof(list: PackedMembers, indices: number[]): Uint8Array[] {
+  const hasher = createBlake3MembershipHasher();
+  const n = list.length;
+  const level = new Uint8Array(32 * (n + 1));
+  level.set(list.bytes);
+  const positions = partialTreeProofPositions(
+    indices.map((i) => BigInt(i)),
+    treeHeight(BigInt(n)),
+  );
+  const parents = new Uint8Array(32 * Math.ceil(n / 2));
+  return collectTreeNodes(level, n, positions, (nodes, count) => {
+    const pairs = Math.ceil(count / 2);
+    hasher.hashPairs(nodes, pairs, parents);
+    nodes.set(parents.subarray(0, 32 * pairs));
+  }).nodes;
+}
+
+describe("MembershipTree", () => {
   it("has the root and paths of the membership tree, for every size around the kept levels", async () => {
     for (const n of [0, 1, 2, 3, 5, 63, 64, 65, 127, 128, 129, 200, 1000, 4097]) {
       const list = packed(n, n + 1);
       const members = list.toArray();
-      const tree = await PackedMembershipTree.build(list, { sliceSize: 100 });
+      const tree = await MembershipTree.build(list, { sliceSize: 100 });
       assert.equal(hex(tree.root), hex(membershipRoot(members)), `root of ${n}`);
       assert.equal(hex(membershipRoot(list)), hex(membershipRoot(members)), `packed root of ${n}`);
       const random = prng(n);
@@ -42,10 +71,32 @@ describe("PackedMembershipTree", () => {
     }
   });
 
+  it("gives the nodes of multi-leaf proofs, below and above the kept levels", () => {
+    for (const n of [2, 3, 64, 65, 130, 1000, 4097]) {
+      const list = packed(n, 100 + n);
+      const random = prng(n + 7);
+      const picks = [
+        ...new Set([0, n - 1, ...Array.from({ length: 5 }, () => Math.floor(random() * n))]),
+      ].sort((a, b) => a - b);
+      const proof = membershipMultiProof(list, picks);
+      assert.deepEqual(proof.nodes.map(hex), referenceMultiProof(list, picks).map(hex), `${n}`);
+      const leaves = picks.map((i) => list.at(i)!.slice());
+      assert.ok(verifyMembership(membershipRoot(list), picks, leaves, proof.nodes), `${n}`);
+    }
+  });
+
+  it("is the same tree built in one go and in slices", async () => {
+    const list = packed(3_001, 13);
+    const sliced = await MembershipTree.build(list, { sliceSize: 64, pause: async () => {} });
+    const whole = MembershipTree.buildSync(list.toArray());
+    assert.equal(hex(sliced.root), hex(whole.root));
+    assert.deepEqual(sliced.path(2_999).nodes.map(hex), whole.path(2_999).nodes.map(hex));
+  });
+
   it("hashes in slices with the caller's pause between them", async () => {
     const list = packed(20_000, 7);
     let pauses = 0;
-    const tree = await PackedMembershipTree.build(list, {
+    const tree = await MembershipTree.build(list, {
       sliceSize: 1_000,
       pause: async () => {
         pauses++;
@@ -59,7 +110,7 @@ describe("PackedMembershipTree", () => {
   it("stops between slices when its signal fires", async () => {
     const controller = new AbortController();
     await assert.rejects(
-      PackedMembershipTree.build(packed(5_000, 8), {
+      MembershipTree.build(packed(5_000, 8), {
         sliceSize: 500,
         signal: controller.signal,
         pause: async () => controller.abort(),

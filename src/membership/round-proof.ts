@@ -1,5 +1,5 @@
 /**
- * @module verify/round-proof
+ * @module membership/round-proof
  *
  * Verification of a round's proof the way a node receives it: the proof plus the round's members,
  * from which the statement is recomputed (docs/protocol.md §4.1, §4.2, §5.5), and optionally the
@@ -10,11 +10,14 @@
  * Such a round is rejected here as `bad-members` rather than verified against either statement.
  */
 import { ConfigError, ProofVerificationError, throwIfAborted } from "../errors.js";
-import { findMember, membershipRoot } from "../membership/membership-tree.js";
+import type { MembershipHasher } from "../verify/hasher.js";
+import type {
+  VerifyPoetProofAsyncOptions,
+  VerifyPoetProofOptions,
+} from "../verify/verify-poet-proof.js";
+import { verifyPoetProof, verifyPoetProofSync } from "../verify/verify-poet-proof.js";
 import { PackedMembers, type PoetProof } from "../wire/index.js";
-import type { MembershipHasher } from "./hasher.js";
-import type { VerifyPoetProofAsyncOptions, VerifyPoetProofOptions } from "./verify-poet-proof.js";
-import { verifyPoetProof, verifyPoetProofSync } from "./verify-poet-proof.js";
+import { findMember, membershipRoot } from "./membership-tree.js";
 
 /** A proof as a PoET serves it for a round. */
 export interface RoundProof {
@@ -37,7 +40,7 @@ export interface VerifyRoundProofAsyncOptions
     VerifyRoundProofOptions {}
 
 /** What a successful round-proof verification established. */
-export interface VerifiedRoundProof {
+export interface RoundVerification {
   /** The round's statement: the membership root of its members. */
   statement: Uint8Array;
   /** Position of the challenge among the members, when a challenge was given. */
@@ -57,7 +60,7 @@ export interface VerifiedRoundProof {
 export function verifyRoundProofSync(
   round: RoundProof,
   options: VerifyRoundProofOptions = {},
-): VerifiedRoundProof {
+): RoundVerification {
   const verified = statementOf(round, options.membershipHasher);
   verifyPoetProofSync(round.proof, verified.statement, options);
   return verified;
@@ -82,7 +85,7 @@ export function verifyRoundProofSync(
 export async function verifyRoundProof(
   round: RoundProof,
   options: VerifyRoundProofAsyncOptions = {},
-): Promise<VerifiedRoundProof> {
+): Promise<RoundVerification> {
   throwIfAborted(options.signal);
   const verified = statementOf(round, options.membershipHasher);
   await verifyPoetProof(round.proof, verified.statement, options);
@@ -92,7 +95,7 @@ export async function verifyRoundProof(
 function statementOf(
   round: RoundProof,
   membershipHasher: MembershipHasher | undefined,
-): VerifiedRoundProof {
+): RoundVerification {
   const { challenge } = round;
   // A packed list is read through views of its buffer, not copies.
   const members =
