@@ -94,13 +94,18 @@ describe("node state durability", () => {
     const written = await state.registrations.listFor(filled(32, 0x77));
     const committed = written.map((r) => Number(r.roundId)).sort((a, b) => a - b);
     assert.ok(committed.length >= KILL_AFTER, `${committed.length} steps committed`);
-    // Steps are whole and in order: 0 … k−1, each with both of its rows.
+    // Steps are whole and in order in the node's file: 0 … k−1.
     assert.deepEqual(
       committed,
       Array.from({ length: committed.length }, (_, i) => i),
     );
+    // The member list lives in the companion file. SQLite commits the node's file first and the
+    // companion after it (each file atomic, not both together: src/storage/companion-file.ts), so a
+    // kill between the two leaves only the last step without its member list; never an earlier one.
+    const last = committed.length - 1;
     for (const i of committed) {
       const members = await state.members.get(`https://poet-${i}`, String(i));
+      if (i === last && members === undefined) continue;
       assert.equal(members?.members.length, 2000, `step ${i} has its member list`);
     }
     assert.equal(
