@@ -69,6 +69,8 @@ export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 // Errors
 export type {
+  LeaseHolderInfo,
+  LeaseLostReason,
   PoetErrorCode,
   PoetRpcErrorKind,
   ProofVerificationReason,
@@ -77,6 +79,7 @@ export type {
 export {
   AbortedError,
   ConfigError,
+  LeaseLostError,
   PoetError,
   PoetRpcError,
   ProofNotReadyError,
@@ -162,6 +165,11 @@ export type {
   ChallengeRecord,
   Inconsistency,
   InconsistencyKind,
+  Lease,
+  LeaseAcquireOptions,
+  LeaseAcquireResult,
+  LeaseRenewOptions,
+  LeaseRepository,
   MemberList,
   NodeStateRepositories,
   OpenNodeStateOptions,
@@ -174,6 +182,7 @@ export type {
 } from "./storage/index.js";
 export {
   companionPath,
+  leaseIsLive,
   NODE_STATE_FILE_NAMES,
   NODE_STATE_SCHEMA_VERSION,
   NodeState,
