@@ -48,7 +48,7 @@ export interface Lease {
   acquiredAt: Date;
   /** The last acquisition or renewal (the holder's clock). */
   renewedAt: Date;
-  /** Until when it is held; a released lease has the instant of the release. */
+  /** Until when it is held (a released lease keeps the expiry it had). */
   expiresAt: Date;
   /** Whether the holder gave it up ({@link LeaseRepository.release}). */
   released: boolean;
