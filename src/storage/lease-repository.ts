@@ -97,6 +97,12 @@ export interface LeaseRenewOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** The answer to {@link LeaseRepository.renewMany}. */
+export interface LeaseRenewManyResult {
+  renewed: Lease[];
+  lost: LeaseLostError[];
+}
+
 /**
  * The leases of the node state's identities. `state.leases` of a node state.
  *
@@ -135,6 +141,14 @@ export interface LeaseRepository {
    * released. An expired lease that nobody took is still ours and is renewed.
    */
   renew(lease: Lease, options: LeaseRenewOptions): Promise<Lease>;
+
+  /**
+   * Renews many leases at once, as {@link renew} does each: one holder's whole set every few
+   * seconds, written in a few statements and transactions instead of one per identity. Returns the
+   * renewed leases and a {@link LeaseLostError} for each lease that was no longer ours (each of
+   * those marked lost, its `onLost` called). The order of the answers is not that of `leases`.
+   */
+  renewMany(leases: readonly Lease[], options: LeaseRenewOptions): Promise<LeaseRenewManyResult>;
 
   /**
    * Gives the lease up: marks the row released (keeping its token) when it still names this holder
