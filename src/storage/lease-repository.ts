@@ -175,7 +175,15 @@ export interface LeaseRepository {
 /** Longest holder string a store accepts. */
 export const MAX_LEASE_HOLDER_LENGTH = 200;
 
-/** Whether `lease` is live at `at` (held, not released, not expired). */
+/**
+ * Whether `lease` is live at `at` (held, not released, not expired).
+ *
+ * @example
+ * ```ts
+ * const lease = await state.leases.get(nodeId);
+ * if (lease !== undefined && leaseIsLive(lease, clock.now())) console.log(`held by ${lease.holder}`);
+ * ```
+ */
 export function leaseIsLive(lease: Lease, at: Date | number): boolean {
   const now = typeof at === "number" ? at : at.getTime();
   return !lease.released && lease.expiresAt.getTime() > now;
