@@ -22,7 +22,8 @@
  *   (a renewal written to the node state; if the store cannot answer, the in-memory check).
  * - **Lost** (`lease-lost`): the identity's signal aborts with the {@link LeaseLostError}, its
  *   background registrations are cancelled by the manager, and `buildNiPost` rejects with it.
- * - **Release** on `close()`.
+ * - **Release** on `close()` (or `removeIdentity`): a lease is held from the identity's first
+ *   `buildNiPost` on, between cycles too, so that the identity stays with one process.
  *
  * Takeover time: a holder that dies is taken over at its last renewal plus the lease time, so at
  * most the lease time after its death (the default 30 s).
