@@ -67,6 +67,8 @@ export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 // Errors
 export type {
+  LeaseHolderInfo,
+  LeaseLostReason,
   PoetErrorCode,
   PoetRpcErrorKind,
   ProofVerificationReason,
@@ -75,6 +77,7 @@ export type {
 export {
   AbortedError,
   ConfigError,
+  LeaseLostError,
   PoetError,
   PoetRpcError,
   ProofNotReadyError,
@@ -108,7 +111,13 @@ export type {
   BestProofSelectedEvent,
   ChallengeExpiredEvent,
   ExpiredOutcome,
+  IdentityHeldElsewhereEvent,
+  IdentityLeaseStatus,
   IdentityStatus,
+  LeaseAcquiredEvent,
+  LeaseEvent,
+  LeaseLostEvent,
+  LeaseTakenOverEvent,
   ManagerPhaseSwitchPlan,
   NiPost,
   NiPostOutcome,
@@ -149,6 +158,7 @@ export type {
 export {
   adaptPoetClient,
   compareProofs,
+  DEFAULT_LEASE_TIME_MS,
   poetAddress,
   RegistrationManager,
   selectBestProof,
@@ -169,6 +179,12 @@ export type {
   ChallengeRecord,
   Inconsistency,
   InconsistencyKind,
+  Lease,
+  LeaseAcquireOptions,
+  LeaseAcquireResult,
+  LeaseRenewManyResult,
+  LeaseRenewOptions,
+  LeaseRepository,
   MemberList,
   NodeStateRepositories,
   OpenNodeStateOptions,
@@ -181,6 +197,7 @@ export type {
 } from "./storage/index.js";
 export {
   companionPath,
+  leaseIsLive,
   NODE_STATE_FILE_NAMES,
   NODE_STATE_SCHEMA_VERSION,
   NodeState,

@@ -11,6 +11,11 @@ export { adaptPoetClient } from "./client-adapter.js";
 export type {
   BestProofSelectedEvent,
   ChallengeExpiredEvent,
+  IdentityHeldElsewhereEvent,
+  LeaseAcquiredEvent,
+  LeaseEvent,
+  LeaseLostEvent,
+  LeaseTakenOverEvent,
   NiPostReadyEvent,
   PhaseMismatchEvent,
   PoetSetMismatchEvent,
@@ -30,6 +35,8 @@ export type {
   WaitingForRoundEndEvent,
   WindowMissedEvent,
 } from "./events.js";
+export type { IdentityLeaseStatus } from "./identity-leases.js";
+export { DEFAULT_LEASE_TIME_MS } from "./identity-leases.js";
 export type { RandomSource } from "./jitter.js";
 export type {
   ExpiredOutcome,
