@@ -23,6 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
 import { createEd25519Signer } from "../src/auth/index.js";
 import { createPoetClient } from "../src/client/index.js";
 import { ManualClock } from "../src/clock.js";
@@ -43,13 +44,42 @@ const flag = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const positional = args.filter(
-  (a, i) => !a.startsWith("--") && !["--runs", "--mocks"].includes(args[i - 1] ?? ""),
+  (a, i) => !a.startsWith("--") && !["--runs", "--mocks", "--tmp"].includes(args[i - 1] ?? ""),
 );
 const IDENTITIES = Number(positional[0] ?? 10_000);
 const POETS = Number(positional[1] ?? 5);
 const RUNS = Number(flag("--runs") ?? 1);
 const MOCKS = flag("--mocks") ?? "process";
 const ONE = args.includes("--one");
+/** Times every SQLite statement by its SQL text and prints the costliest (diagnostics). */
+const SQL_STATS = args.includes("--sql-stats");
+/** Writes a heap snapshot after the registrations and after the NiPoSTs (diagnostics). */
+const HEAP_SNAPSHOT = args.includes("--heap-snapshot");
+/** Where the node state file goes (default the OS temp folder; `/dev/shm` takes fsync out). */
+const TMP = flag("--tmp") ?? os.tmpdir();
+
+/** Calls and time of each SQL statement run, when `--sql-stats`. */
+const sqlStats = new Map<string, { calls: number; ms: number }>();
+if (SQL_STATS) {
+  const { default: Database } = await import("better-sqlite3");
+  const probe = new Database(":memory:");
+  const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<string, unknown>;
+  probe.close();
+  for (const name of ["run", "get", "all", "iterate"]) {
+    const original = proto[name] as (...a: unknown[]) => unknown;
+    proto[name] = function (this: { source: string }, ...a: unknown[]) {
+      const start = performance.now();
+      try {
+        return original.apply(this, a);
+      } finally {
+        const entry = sqlStats.get(this.source) ?? { calls: 0, ms: 0 };
+        entry.calls++;
+        entry.ms += performance.now() - start;
+        sqlStats.set(this.source, entry);
+      }
+    };
+  }
+}
 
 /** What one run measured. */
 interface RunFigures {
@@ -120,10 +150,16 @@ async function startPoetProcess(): Promise<{
   };
 }
 
+/** A heap snapshot in the OS temp folder (`--heap-snapshot`). */
+function heapSnapshot(): void {
+  const file = path.join(os.tmpdir(), `registration-${process.pid}-${Date.now()}.heapsnapshot`);
+  console.log(`heap snapshot: ${v8.writeHeapSnapshot(file)}`);
+}
+
 async function runOnce(): Promise<RunFigures> {
   const schedule = new RoundSchedule({ ...scheduleSettings, genesis: new Date(T0) });
   const clock = new ManualClock(T0);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registration-bench-"));
+  const dir = fs.mkdtempSync(path.join(TMP, "registration-bench-"));
   const state = await openNodeState(path.join(dir, "local.sql"), { create: true });
 
   let poets: { url: string; pubkey: Uint8Array }[];
@@ -296,6 +332,7 @@ async function runOnce(): Promise<RunFigures> {
   );
   const registeredMs = performance.now() - start;
   const blockRegistrationMs = delay.max / 1e6;
+  if (HEAP_SNAPSHOT) heapSnapshot();
   delay.reset();
   await setClock(schedule.roundStart(0).getTime());
   const roundEnd = performance.now();
@@ -306,6 +343,7 @@ async function runOnce(): Promise<RunFigures> {
   const end = performance.now();
   const blockProofsMs = delay.max / 1e6;
   delay.disable();
+  if (HEAP_SNAPSHOT) heapSnapshot();
   clearInterval(ticker);
   const cpu = process.cpuUsage(cpuBefore);
   const outcomes = await all;
@@ -380,6 +418,14 @@ function print(f: RunFigures): void {
 if (ONE) {
   const figures = await runOnce();
   print(figures);
+  if (SQL_STATS) {
+    console.log("  SQL statements by time (calls, ms, text):");
+    for (const [text, e] of [...sqlStats].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
+      console.log(
+        `  ${String(e.calls).padStart(7)} ${e.ms.toFixed(0).padStart(7)} ms  ${text.replace(/\s+/g, " ").slice(0, 200)}`,
+      );
+    }
+  }
   console.log(`RESULT ${JSON.stringify(figures)}`);
 } else {
   const runs: RunFigures[] = [];

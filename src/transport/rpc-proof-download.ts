@@ -103,7 +103,6 @@ export function rpcProofDownload(
       call.signal,
       target,
       async (signal, progress) => {
-        // Ends the request when we stop reading early (a cap, a malformed message).
         const stop = new AbortController();
         const both = AbortSignal.any([signal, stop.signal]);
         try {
@@ -124,11 +123,11 @@ export function rpcProofDownload(
             call.onProgress,
           );
         } catch (err) {
+          // Ends the request: it may still be sending (a cap, a malformed message).
+          stop.abort(DOWNLOAD_FAILED);
           if (signal.aborted) throw new AbortedError(undefined, { cause: err });
           if (err instanceof WireFormatError) throw malformed(err);
           throw err instanceof PoetError ? err : init.toError(err, target);
-        } finally {
-          stop.abort();
         }
       },
     );
@@ -259,6 +258,9 @@ export function rpcProofDownload(
     });
   }
 }
+
+/** Why a failed download's request is ended (not the platform's DOMException with a stack). */
+const DOWNLOAD_FAILED = new AbortedError("the download failed");
 
 /** `message` in a gRPC envelope (uncompressed). */
 function envelope(message: Uint8Array): Uint8Array {
