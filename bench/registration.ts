@@ -21,7 +21,12 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import {
+  constants,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  performance,
+} from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import { createEd25519Signer } from "../src/auth/index.js";
@@ -92,12 +97,16 @@ interface RunFigures {
   roundEndToLastNiPostMs: number;
   wholeCycleMs: number;
   peakRssMiB: number;
+  /** `process.memoryUsage()` at the highest RSS sampled (every 0.5 s). */
+  memoryAtPeak: { rssMiB: number; heapTotalMiB: number; heapUsedMiB: number; externalMiB: number };
   /** Longest event-loop block (monitorEventLoopDelay max), whole cycle and per phase. */
   blockMs: number;
   blockRegistrationMs: number;
   blockProofsMs: number;
   /** Longest gap between the ticks of a 10 ms interval, minus the 10 ms. */
   driftMs: number;
+  /** The longest GC pause (wall time) and its kind, and how many took over 50 ms. */
+  gc: { longestMs: number; kind: string; over50: number };
   clientCpuMs: number;
   mocksCpuMs: number | undefined;
   mocksPeakRssMiB: number | undefined;
@@ -275,11 +284,36 @@ async function runOnce(): Promise<RunFigures> {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   let lastTick = performance.now();
   let drift = 0;
+  // Memory, every 50th tick: what the RSS is made of when it is highest.
+  let ticks = 0;
+  let memoryAtPeak = process.memoryUsage();
   const ticker = setInterval(() => {
     const now = performance.now();
     drift = Math.max(drift, now - lastTick - 10);
     lastTick = now;
+    if (++ticks % 50 === 0) {
+      const memory = process.memoryUsage();
+      if (memory.rss > memoryAtPeak.rss) memoryAtPeak = memory;
+    }
   }, 10);
+  // GC pauses, to tell a long block that is the collector from one that is our code.
+  const gc = { longestMs: 0, kind: "", over50: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.duration > 50) gc.over50++;
+      if (entry.duration > gc.longestMs) {
+        gc.longestMs = entry.duration;
+        const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+        gc.kind =
+          kind === constants.NODE_PERFORMANCE_GC_MAJOR
+            ? "mark-compact"
+            : kind === constants.NODE_PERFORMANCE_GC_MINOR
+              ? "scavenge"
+              : String(kind);
+      }
+    }
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
   const cpuBefore = process.cpuUsage();
   delay.enable();
 
@@ -343,6 +377,7 @@ async function runOnce(): Promise<RunFigures> {
   const end = performance.now();
   const blockProofsMs = delay.max / 1e6;
   delay.disable();
+  gcObserver.disconnect();
   if (HEAP_SNAPSHOT) heapSnapshot();
   clearInterval(ticker);
   const cpu = process.cpuUsage(cpuBefore);
@@ -362,10 +397,17 @@ async function runOnce(): Promise<RunFigures> {
     roundEndToLastNiPostMs: end - roundEnd,
     wholeCycleMs: end - start,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    memoryAtPeak: {
+      rssMiB: memoryAtPeak.rss / 2 ** 20,
+      heapTotalMiB: memoryAtPeak.heapTotal / 2 ** 20,
+      heapUsedMiB: memoryAtPeak.heapUsed / 2 ** 20,
+      externalMiB: memoryAtPeak.external / 2 ** 20,
+    },
     blockMs: Math.max(blockRegistrationMs, blockProofsMs),
     blockRegistrationMs,
     blockProofsMs,
     driftMs: drift,
+    gc,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
     mocksCpuMs: mocksUsage?.cpuMs,
     mocksPeakRssMiB: mocksUsage === undefined ? undefined : mocksUsage.maxRssKiB / 1024,
@@ -390,9 +432,14 @@ function print(f: RunFigures): void {
   console.log(`  submit throughput        ${f.registrationsPerSecond.toFixed(0)} registrations/s`);
   console.log(`  round end → last NiPoST  ${s(f.roundEndToLastNiPostMs)}`);
   console.log(`  whole cycle              ${s(f.wholeCycleMs)}`);
-  console.log(`  peak RSS (client)        ${mib(f.peakRssMiB)}`);
+  console.log(
+    `  peak RSS (client)        ${mib(f.peakRssMiB)} (highest sample ${mib(f.memoryAtPeak.rssMiB)}: heap ${mib(f.memoryAtPeak.heapUsedMiB)} used of ${mib(f.memoryAtPeak.heapTotalMiB)}, external ${mib(f.memoryAtPeak.externalMiB)})`,
+  );
   console.log(
     `  longest event-loop block ${m(f.blockMs)} (registration ${m(f.blockRegistrationMs)}, proofs ${m(f.blockProofsMs)}; 10 ms ticker drift ${m(f.driftMs)})`,
+  );
+  console.log(
+    `  longest GC pause         ${m(f.gc.longestMs)} (${f.gc.kind}; ${f.gc.over50} pauses over 50 ms)`,
   );
   console.log(
     `  CPU                      client ${s(f.clientCpuMs)}` +
