@@ -105,6 +105,8 @@ interface RunFigures {
   blockProofsMs: number;
   /** Longest gap between the ticks of a 10 ms interval, minus the 10 ms. */
   driftMs: number;
+  /** The most CPU time (every thread) spent between two ticks of the 10 ms interval. */
+  blockCpuMs: number;
   /** The longest GC pause (wall time) and its kind, and how many took over 50 ms. */
   gc: { longestMs: number; kind: string; over50: number };
   clientCpuMs: number;
@@ -284,6 +286,11 @@ async function runOnce(): Promise<RunFigures> {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   let lastTick = performance.now();
   let drift = 0;
+  // The most CPU time the process spent between two ticks: a bound on the longest block that a
+  // busy machine does not inflate (wall-clock figures count the time the process was not even
+  // scheduled; this counts only what it ran, on every thread).
+  let cpuAtTick = process.cpuUsage();
+  let blockCpu = 0;
   // Memory, every 50th tick: what the RSS is made of when it is highest.
   let ticks = 0;
   let memoryAtPeak = process.memoryUsage();
@@ -291,6 +298,9 @@ async function runOnce(): Promise<RunFigures> {
     const now = performance.now();
     drift = Math.max(drift, now - lastTick - 10);
     lastTick = now;
+    const used = process.cpuUsage(cpuAtTick);
+    cpuAtTick = process.cpuUsage();
+    blockCpu = Math.max(blockCpu, (used.user + used.system) / 1000);
     if (++ticks % 50 === 0) {
       const memory = process.memoryUsage();
       if (memory.rss > memoryAtPeak.rss) memoryAtPeak = memory;
@@ -407,6 +417,7 @@ async function runOnce(): Promise<RunFigures> {
     blockRegistrationMs,
     blockProofsMs,
     driftMs: drift,
+    blockCpuMs: blockCpu,
     gc,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
     mocksCpuMs: mocksUsage?.cpuMs,
@@ -438,6 +449,7 @@ function print(f: RunFigures): void {
   console.log(
     `  longest event-loop block ${m(f.blockMs)} (registration ${m(f.blockRegistrationMs)}, proofs ${m(f.blockProofsMs)}; 10 ms ticker drift ${m(f.driftMs)})`,
   );
+  console.log(`  most CPU in one block    ${m(f.blockCpuMs)} (10 ms ticker; all threads)`);
   console.log(
     `  longest GC pause         ${m(f.gc.longestMs)} (${f.gc.kind}; ${f.gc.over50} pauses over 50 ms)`,
   );
@@ -505,5 +517,6 @@ if (ONE) {
     console.log(`  round end → last NiPoST  ${s(med((f) => f.roundEndToLastNiPostMs))}`);
     console.log(`  peak RSS (client)        ${mib(med((f) => f.peakRssMiB))}`);
     console.log(`  longest event-loop block ${m(med((f) => f.blockMs))}`);
+    console.log(`  most CPU in one block    ${m(med((f) => f.blockCpuMs))}`);
   }
 }
