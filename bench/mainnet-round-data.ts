@@ -45,7 +45,20 @@ export function packedMembers(n: number): Uint8Array {
 /** Member `index` of {@link packedMembers}, without building the others. */
 export function memberAt(index: number): Uint8Array {
   const words = new Uint32Array(8);
-  for (let w = 0; w < 8; w++) words[w] = stream(8 * index + w + 1);
+  // One pass over the stream up to the member's last word, keeping its eight words.
+  let a = 0x9e3779b9;
+  let b = 0x85ebca6b;
+  let c = 0xc2b2ae35;
+  let d = 0x27d4eb2f;
+  const first = 8 * index;
+  for (let i = 0; i < first + 8; i++) {
+    const t = a ^ (a << 11);
+    a = b;
+    b = c;
+    c = d;
+    d = (d ^ (d >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+    if (i >= first) words[i - first] = d;
+  }
   return new Uint8Array(words.buffer);
 }
 

@@ -19,6 +19,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
+import inspector from "node:inspector";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
@@ -167,11 +168,32 @@ function runChild(
 
 if (flags.includes("--trial")) {
   const [portList, n] = args;
+  // `--alloc-profile`: sample every allocation of the trial, also what the GC already took
+  // (what churns, not only what stays), and write it as a .heapprofile in the OS temp folder.
+  const session = flags.includes("--alloc-profile") ? new inspector.Session() : undefined;
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      session?.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
+    );
+  if (session !== undefined) {
+    session.connect();
+    await post("HeapProfiler.startSampling", {
+      samplingInterval: 16_384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
   const result = await trial(
     portList!.split(",").map(Number),
     Number(n),
     flags.includes("--raise-cap"),
   );
+  if (session !== undefined) {
+    const { profile } = (await post("HeapProfiler.stopSampling")) as { profile: unknown };
+    const file = path.join(os.tmpdir(), `mainnet-round-${process.pid}.heapprofile`);
+    fs.writeFileSync(file, JSON.stringify(profile));
+    console.error(`allocation profile: ${file}`);
+  }
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 } else {

@@ -21,8 +21,14 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import {
+  constants,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  performance,
+} from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
 import { createEd25519Signer } from "../src/auth/index.js";
 import { createPoetClient } from "../src/client/index.js";
 import { ManualClock } from "../src/clock.js";
@@ -43,13 +49,42 @@ const flag = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const positional = args.filter(
-  (a, i) => !a.startsWith("--") && !["--runs", "--mocks"].includes(args[i - 1] ?? ""),
+  (a, i) => !a.startsWith("--") && !["--runs", "--mocks", "--tmp"].includes(args[i - 1] ?? ""),
 );
 const IDENTITIES = Number(positional[0] ?? 10_000);
 const POETS = Number(positional[1] ?? 5);
 const RUNS = Number(flag("--runs") ?? 1);
 const MOCKS = flag("--mocks") ?? "process";
 const ONE = args.includes("--one");
+/** Times every SQLite statement by its SQL text and prints the costliest (diagnostics). */
+const SQL_STATS = args.includes("--sql-stats");
+/** Writes a heap snapshot after the registrations and after the NiPoSTs (diagnostics). */
+const HEAP_SNAPSHOT = args.includes("--heap-snapshot");
+/** Where the node state file goes (default the OS temp folder; `/dev/shm` takes fsync out). */
+const TMP = flag("--tmp") ?? os.tmpdir();
+
+/** Calls and time of each SQL statement run, when `--sql-stats`. */
+const sqlStats = new Map<string, { calls: number; ms: number }>();
+if (SQL_STATS) {
+  const { default: Database } = await import("better-sqlite3");
+  const probe = new Database(":memory:");
+  const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<string, unknown>;
+  probe.close();
+  for (const name of ["run", "get", "all", "iterate"]) {
+    const original = proto[name] as (...a: unknown[]) => unknown;
+    proto[name] = function (this: { source: string }, ...a: unknown[]) {
+      const start = performance.now();
+      try {
+        return original.apply(this, a);
+      } finally {
+        const entry = sqlStats.get(this.source) ?? { calls: 0, ms: 0 };
+        entry.calls++;
+        entry.ms += performance.now() - start;
+        sqlStats.set(this.source, entry);
+      }
+    };
+  }
+}
 
 /** What one run measured. */
 interface RunFigures {
@@ -62,12 +97,18 @@ interface RunFigures {
   roundEndToLastNiPostMs: number;
   wholeCycleMs: number;
   peakRssMiB: number;
+  /** `process.memoryUsage()` at the highest RSS sampled (every 0.5 s). */
+  memoryAtPeak: { rssMiB: number; heapTotalMiB: number; heapUsedMiB: number; externalMiB: number };
   /** Longest event-loop block (monitorEventLoopDelay max), whole cycle and per phase. */
   blockMs: number;
   blockRegistrationMs: number;
   blockProofsMs: number;
   /** Longest gap between the ticks of a 10 ms interval, minus the 10 ms. */
   driftMs: number;
+  /** The most CPU time (every thread) spent between two ticks of the 10 ms interval. */
+  blockCpuMs: number;
+  /** The longest GC pause (wall time) and its kind, and how many took over 50 ms. */
+  gc: { longestMs: number; kind: string; over50: number };
   clientCpuMs: number;
   mocksCpuMs: number | undefined;
   mocksPeakRssMiB: number | undefined;
@@ -120,10 +161,16 @@ async function startPoetProcess(): Promise<{
   };
 }
 
+/** A heap snapshot in the OS temp folder (`--heap-snapshot`). */
+function heapSnapshot(): void {
+  const file = path.join(os.tmpdir(), `registration-${process.pid}-${Date.now()}.heapsnapshot`);
+  console.log(`heap snapshot: ${v8.writeHeapSnapshot(file)}`);
+}
+
 async function runOnce(): Promise<RunFigures> {
   const schedule = new RoundSchedule({ ...scheduleSettings, genesis: new Date(T0) });
   const clock = new ManualClock(T0);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registration-bench-"));
+  const dir = fs.mkdtempSync(path.join(TMP, "registration-bench-"));
   const state = await openNodeState(path.join(dir, "local.sql"), { create: true });
 
   let poets: { url: string; pubkey: Uint8Array }[];
@@ -242,11 +289,44 @@ async function runOnce(): Promise<RunFigures> {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   let lastTick = performance.now();
   let drift = 0;
+  // The most CPU time the process spent between two ticks: a bound on the longest block that a
+  // busy machine does not inflate (wall-clock figures count the time the process was not even
+  // scheduled; this counts only what it ran, on every thread).
+  let cpuAtTick = process.cpuUsage();
+  let blockCpu = 0;
+  // Memory, every 50th tick: what the RSS is made of when it is highest.
+  let ticks = 0;
+  let memoryAtPeak = process.memoryUsage();
   const ticker = setInterval(() => {
     const now = performance.now();
     drift = Math.max(drift, now - lastTick - 10);
     lastTick = now;
+    const used = process.cpuUsage(cpuAtTick);
+    cpuAtTick = process.cpuUsage();
+    blockCpu = Math.max(blockCpu, (used.user + used.system) / 1000);
+    if (++ticks % 50 === 0) {
+      const memory = process.memoryUsage();
+      if (memory.rss > memoryAtPeak.rss) memoryAtPeak = memory;
+    }
   }, 10);
+  // GC pauses, to tell a long block that is the collector from one that is our code.
+  const gc = { longestMs: 0, kind: "", over50: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.duration > 50) gc.over50++;
+      if (entry.duration > gc.longestMs) {
+        gc.longestMs = entry.duration;
+        const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+        gc.kind =
+          kind === constants.NODE_PERFORMANCE_GC_MAJOR
+            ? "mark-compact"
+            : kind === constants.NODE_PERFORMANCE_GC_MINOR
+              ? "scavenge"
+              : String(kind);
+      }
+    }
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
   const cpuBefore = process.cpuUsage();
   delay.enable();
 
@@ -299,6 +379,7 @@ async function runOnce(): Promise<RunFigures> {
   );
   const registeredMs = performance.now() - start;
   const blockRegistrationMs = delay.max / 1e6;
+  if (HEAP_SNAPSHOT) heapSnapshot();
   delay.reset();
   await setClock(schedule.roundStart(0).getTime());
   const roundEnd = performance.now();
@@ -309,6 +390,8 @@ async function runOnce(): Promise<RunFigures> {
   const end = performance.now();
   const blockProofsMs = delay.max / 1e6;
   delay.disable();
+  gcObserver.disconnect();
+  if (HEAP_SNAPSHOT) heapSnapshot();
   clearInterval(ticker);
   const cpu = process.cpuUsage(cpuBefore);
   const outcomes = await all;
@@ -327,10 +410,18 @@ async function runOnce(): Promise<RunFigures> {
     roundEndToLastNiPostMs: end - roundEnd,
     wholeCycleMs: end - start,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    memoryAtPeak: {
+      rssMiB: memoryAtPeak.rss / 2 ** 20,
+      heapTotalMiB: memoryAtPeak.heapTotal / 2 ** 20,
+      heapUsedMiB: memoryAtPeak.heapUsed / 2 ** 20,
+      externalMiB: memoryAtPeak.external / 2 ** 20,
+    },
     blockMs: Math.max(blockRegistrationMs, blockProofsMs),
     blockRegistrationMs,
     blockProofsMs,
     driftMs: drift,
+    blockCpuMs: blockCpu,
+    gc,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
     mocksCpuMs: mocksUsage?.cpuMs,
     mocksPeakRssMiB: mocksUsage === undefined ? undefined : mocksUsage.maxRssKiB / 1024,
@@ -355,9 +446,15 @@ function print(f: RunFigures): void {
   console.log(`  submit throughput        ${f.registrationsPerSecond.toFixed(0)} registrations/s`);
   console.log(`  round end → last NiPoST  ${s(f.roundEndToLastNiPostMs)}`);
   console.log(`  whole cycle              ${s(f.wholeCycleMs)}`);
-  console.log(`  peak RSS (client)        ${mib(f.peakRssMiB)}`);
+  console.log(
+    `  peak RSS (client)        ${mib(f.peakRssMiB)} (highest sample ${mib(f.memoryAtPeak.rssMiB)}: heap ${mib(f.memoryAtPeak.heapUsedMiB)} used of ${mib(f.memoryAtPeak.heapTotalMiB)}, external ${mib(f.memoryAtPeak.externalMiB)})`,
+  );
   console.log(
     `  longest event-loop block ${m(f.blockMs)} (registration ${m(f.blockRegistrationMs)}, proofs ${m(f.blockProofsMs)}; 10 ms ticker drift ${m(f.driftMs)})`,
+  );
+  console.log(`  most CPU in one block    ${m(f.blockCpuMs)} (10 ms ticker; all threads)`);
+  console.log(
+    `  longest GC pause         ${m(f.gc.longestMs)} (${f.gc.kind}; ${f.gc.over50} pauses over 50 ms)`,
   );
   console.log(
     `  CPU                      client ${s(f.clientCpuMs)}` +
@@ -383,6 +480,14 @@ function print(f: RunFigures): void {
 if (ONE) {
   const figures = await runOnce();
   print(figures);
+  if (SQL_STATS) {
+    console.log("  SQL statements by time (calls, ms, text):");
+    for (const [text, e] of [...sqlStats].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
+      console.log(
+        `  ${String(e.calls).padStart(7)} ${e.ms.toFixed(0).padStart(7)} ms  ${text.replace(/\s+/g, " ").slice(0, 200)}`,
+      );
+    }
+  }
   console.log(`RESULT ${JSON.stringify(figures)}`);
 } else {
   const runs: RunFigures[] = [];
@@ -415,5 +520,6 @@ if (ONE) {
     console.log(`  round end → last NiPoST  ${s(med((f) => f.roundEndToLastNiPostMs))}`);
     console.log(`  peak RSS (client)        ${mib(med((f) => f.peakRssMiB))}`);
     console.log(`  longest event-loop block ${m(med((f) => f.blockMs))}`);
+    console.log(`  most CPU in one block    ${m(med((f) => f.blockCpuMs))}`);
   }
 }

@@ -45,6 +45,8 @@ export const systemClock: Clock = {
 
 interface Sleeper {
   at: number;
+  /** Order of arrival: sleepers due at the same time wake in the order they went to sleep. */
+  seq: number;
   resolve: () => void;
   /** Its signal aborted: skipped when its time comes (no search through ten thousand sleepers). */
   gone?: boolean;
@@ -63,8 +65,14 @@ interface Sleeper {
  */
 export class ManualClock implements Clock {
   #now: number;
+  /**
+   * Sleepers in a binary min-heap by (wake-up time, arrival): going to sleep and waking cost
+   * O(log n), where a sorted array cost a move of every later sleeper (ten thousand identities,
+   * each with requests under a time limit, sleep at once).
+   */
   #sleepers: Sleeper[] = [];
   #gone = 0;
+  #seq = 0;
 
   constructor(start: number | Date = 0) {
     this.#now = typeof start === "number" ? start : start.getTime();
@@ -81,11 +89,7 @@ export class ManualClock implements Clock {
 
   /** The earliest wake-up time of a sleeper, if any. */
   nextWakeup(): number | undefined {
-    while (this.#sleepers[0]?.gone === true) {
-      this.#sleepers.shift();
-      this.#gone--;
-    }
-    return this.#sleepers[0]?.at;
+    return this.#first()?.at;
   }
 
   sleep(ms: number, options: AbortOptions = {}): Promise<void> {
@@ -97,6 +101,7 @@ export class ManualClock implements Clock {
       }
       const sleeper: Sleeper = {
         at: this.#now + Math.max(0, ms),
+        seq: this.#seq++,
         resolve: () => {
           signal?.removeEventListener("abort", onAbort);
           resolve();
@@ -109,19 +114,12 @@ export class ManualClock implements Clock {
         if (this.#gone > 1024 && this.#gone * 2 > this.#sleepers.length) {
           this.#sleepers = this.#sleepers.filter((s) => s.gone !== true);
           this.#gone = 0;
+          heapify(this.#sleepers);
         }
         reject(abortedError(signal as AbortSignal));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      // Binary insertion after every sleeper due no later (ten thousand identities sleep at once).
-      let low = 0;
-      let high = this.#sleepers.length;
-      while (low < high) {
-        const mid = (low + high) >>> 1;
-        if ((this.#sleepers[mid] as Sleeper).at <= sleeper.at) low = mid + 1;
-        else high = mid;
-      }
-      this.#sleepers.splice(low, 0, sleeper);
+      heapPush(this.#sleepers, sleeper);
     });
   }
 
@@ -140,7 +138,7 @@ export class ManualClock implements Clock {
    */
   async advanceToNextWakeup(limit?: number | Date): Promise<boolean> {
     const max = limit === undefined ? Number.POSITIVE_INFINITY : +limit;
-    const next = this.#sleepers[0]?.at;
+    const next = this.#first()?.at;
     if (next === undefined || next > max) {
       if (limit !== undefined) await this.set(max);
       return false;
@@ -158,13 +156,9 @@ export class ManualClock implements Clock {
   async set(to: number | Date): Promise<void> {
     const target = typeof to === "number" ? to : to.getTime();
     for (;;) {
-      const next = this.#sleepers[0];
+      const next = this.#first();
       if (next === undefined || next.at > target) break;
-      this.#sleepers.shift();
-      if (next.gone === true) {
-        this.#gone--;
-        continue;
-      }
+      heapPop(this.#sleepers);
       this.#now = Math.max(this.#now, next.at);
       next.resolve();
       // Let the woken task run (and perhaps sleep again) before moving on.
@@ -173,6 +167,66 @@ export class ManualClock implements Clock {
     this.#now = Math.max(this.#now, target);
     await flushMicrotasks();
   }
+
+  /** The earliest sleeper that is not gone (gone ones on top are dropped). */
+  #first(): Sleeper | undefined {
+    for (;;) {
+      const top = this.#sleepers[0];
+      if (top?.gone !== true) return top;
+      heapPop(this.#sleepers);
+      this.#gone--;
+    }
+  }
+}
+
+/** Whether sleeper `a` wakes before `b`. */
+function before(a: Sleeper, b: Sleeper): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+function heapPush(heap: Sleeper[], item: Sleeper): void {
+  heap.push(item);
+  siftUp(heap, heap.length - 1);
+}
+
+function heapPop(heap: Sleeper[]): void {
+  const last = heap.pop();
+  if (last === undefined || heap.length === 0) return;
+  heap[0] = last;
+  siftDown(heap, 0);
+}
+
+function heapify(heap: Sleeper[]): void {
+  for (let i = (heap.length >>> 1) - 1; i >= 0; i--) siftDown(heap, i);
+}
+
+function siftUp(heap: Sleeper[], from: number): void {
+  let i = from;
+  const item = heap[i] as Sleeper;
+  while (i > 0) {
+    const parent = (i - 1) >>> 1;
+    const p = heap[parent] as Sleeper;
+    if (!before(item, p)) break;
+    heap[i] = p;
+    i = parent;
+  }
+  heap[i] = item;
+}
+
+function siftDown(heap: Sleeper[], from: number): void {
+  const n = heap.length;
+  let i = from;
+  const item = heap[i] as Sleeper;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= n) break;
+    const right = left + 1;
+    const child = right < n && before(heap[right] as Sleeper, heap[left] as Sleeper) ? right : left;
+    if (!before(heap[child] as Sleeper, item)) break;
+    heap[i] = heap[child] as Sleeper;
+    i = child;
+  }
+  heap[i] = item;
 }
 
 async function flushMicrotasks(): Promise<void> {

@@ -358,7 +358,9 @@ export class AbortedError extends PoetError {
 }
 
 /**
- * The {@link AbortedError} of an aborted `signal`, with the signal's reason as its `cause`.
+ * The {@link AbortedError} of an aborted `signal`, with the signal's reason as its `cause`; a
+ * reason that is itself an `AbortedError` is returned as it is (internal timers stopped after
+ * every call would otherwise build one error with a stack trace per call).
  *
  * @example
  * ```ts
@@ -366,6 +368,7 @@ export class AbortedError extends PoetError {
  * ```
  */
 export function abortedError(signal: AbortSignal): AbortedError {
+  if (signal.reason instanceof AbortedError) return signal.reason;
   return new AbortedError(undefined, { cause: signal.reason });
 }
 

@@ -27,9 +27,15 @@
 export class TurnBudget {
   readonly perTurn: number;
   #used = 0;
-  /** Steps waiting for a turn; while there are any, new steps queue behind them. */
-  #queue = 0;
-  #nextTurn: Promise<void> | undefined;
+  /**
+   * Steps waiting for a turn, first come first served, from `#head` on. Each turn grants the
+   * first `perTurn` of them and wakes only those: ten thousand waiters cost one wake-up each,
+   * not one per turn they wait.
+   */
+  #queue: Array<(() => void) | undefined> = [];
+  #head = 0;
+  /** Whether a turn is scheduled (a `setImmediate` that resets the budget). */
+  #scheduled = false;
   #turns = 0;
 
   constructor(perTurn: number) {
@@ -47,32 +53,42 @@ export class TurnBudget {
    * granted.
    */
   take(): Promise<void> | undefined {
-    if (this.#used < this.perTurn && this.#queue === 0) {
+    if (this.#used < this.perTurn && this.#head === this.#queue.length) {
       this.#step();
       return undefined;
     }
-    return this.#wait();
-  }
-
-  async #wait(): Promise<void> {
-    this.#queue++;
-    try {
-      while (this.#used >= this.perTurn) await this.#nextTurn;
-      this.#step();
-    } finally {
-      this.#queue--;
-    }
+    return new Promise<void>((resolve) => {
+      this.#queue.push(resolve);
+    });
   }
 
   #step(): void {
     if (this.#used++ === 0) {
       this.#turns++;
-      this.#nextTurn = new Promise((resolve) =>
-        setImmediate(() => {
-          this.#used = 0;
-          resolve();
-        }),
-      );
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#nextTurn());
+      }
+    }
+  }
+
+  /** A new turn: the budget is whole again, and the first waiters get it. */
+  #nextTurn(): void {
+    this.#scheduled = false;
+    this.#used = 0;
+    while (this.#used < this.perTurn && this.#head < this.#queue.length) {
+      const grant = this.#queue[this.#head] as () => void;
+      this.#queue[this.#head] = undefined;
+      this.#head++;
+      this.#step();
+      grant();
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
     }
   }
 }

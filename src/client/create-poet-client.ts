@@ -174,7 +174,7 @@ export function createPoetClient(options: PoetClientOptions): PoetClient {
     const answer = await retryUntil(
       async () => {
         try {
-          // Streamed and packed where the transport can (REST), a whole message otherwise.
+          // Streamed and packed where the transport can (all built-in ones), a whole message otherwise.
           if (transport.downloadProof !== undefined) {
             return await transport.downloadProof(request, {
               signal: call.signal,

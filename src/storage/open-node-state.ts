@@ -71,7 +71,7 @@ import { NipostRepository } from "./nipost-repository.js";
 import { isInMemory, resolveNodeStateFile } from "./node-state-file.js";
 import { RegistrationRepository } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
-import type { SqliteConnection } from "./sqlite-connection.js";
+import type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";
 import { SqliteLeaseRepository } from "./sqlite-lease-repository.js";
 import { StoreConnection, toStorageError } from "./store-connection.js";
 import { VerifiedProofRepository } from "./verified-proof-repository.js";
@@ -262,12 +262,27 @@ export class NodeState implements NodeStateRepositories {
 
 type AnyKysely = Kysely<NodeStateTables>;
 
+/** Prepared statements kept per connection (the library runs a few dozen distinct ones). */
+const PREPARED_STATEMENTS_KEPT = 256;
+
 /** A view of a better-sqlite3 database whose statements return integers as `bigint`. */
 function safeIntegerDatabase(db: SqliteConnection, owned: boolean): SqliteDatabase {
+  // Prepared once per SQL text: kysely prepares every query it runs, and preparing cost as much
+  // as running (ten thousand identities run the same few statements hundreds of thousands of
+  // times). A statement still being iterated (`busy`) is not shared.
+  const statements = new Map<string, SqliteConnectionStatement & { busy?: boolean }>();
   return {
     prepare(query: string) {
-      const statement = db.prepare(query);
-      statement.safeIntegers(true);
+      let statement = statements.get(query);
+      if (statement === undefined || statement.busy === true) {
+        statement = db.prepare(query);
+        statement.safeIntegers(true);
+        if (statements.size >= PREPARED_STATEMENTS_KEPT) {
+          const oldest = statements.keys().next().value;
+          if (oldest !== undefined) statements.delete(oldest);
+        }
+        statements.set(query, statement);
+      }
       return statement as unknown as ReturnType<SqliteDatabase["prepare"]>;
     },
     close() {

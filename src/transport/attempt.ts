@@ -75,10 +75,15 @@ export async function runAttempt<T>(
     throw err;
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    stopTimer.abort();
+    // A reason of our own: the platform's default builds a DOMException with a stack trace, once
+    // for every call.
+    stopTimer.abort(ATTEMPT_SETTLED);
     await timer;
   }
 }
+
+/** Why a finished attempt's timer is stopped. */
+const ATTEMPT_SETTLED = new AbortedError("the attempt settled before its time limit");
 
 /** The error of a call made after the transport was closed: final, never retried. */
 export function closedTransportError(target: AttemptTarget): PoetRpcError {

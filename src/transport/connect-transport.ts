@@ -19,7 +19,12 @@
  */
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import type { UniversalClientFn } from "@connectrpc/connect/protocol";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createNodeHttpClient,
+} from "@connectrpc/connect-node";
 import { type Clock, systemClock } from "../clock.js";
 import { AbortedError, PoetError, PoetRpcError } from "../errors.js";
 import { PoetService } from "../gen/rpc/api/v1/api_pb.js";
@@ -36,6 +41,7 @@ import {
 import { protocolMismatch } from "./protocol-mismatch.js";
 import { parseBaseUrl } from "./rest-transport.js";
 import { classifyFailure } from "./rpc-failure.js";
+import { rpcProofDownload } from "./rpc-proof-download.js";
 
 /** Options of {@link createConnectRpcTransport}. */
 export interface ConnectRpcTransportOptions extends PoetTransportOptions {
@@ -136,6 +142,8 @@ export function createConnectRpcTransport(options: ConnectRpcTransportOptions): 
   const proofMaxBytes = options.maxProofResponseBytes ?? DEFAULT_MAX_PROOF_RESPONSE_BYTES;
   let transport: Transport;
   let proofTransport: Transport;
+  /** The same connections at the HTTP level, for the streamed proof download. */
+  let httpClient: UniversalClientFn;
   let shutdown: () => void;
   const useHttp2 = options.protocol === "grpc" || options.httpVersion === "2";
   if (useHttp2) {
@@ -149,6 +157,7 @@ export function createConnectRpcTransport(options: ConnectRpcTransportOptions): 
         : createConnectTransport({ baseUrl, httpVersion: "2", readMaxBytes: max, sessionManager });
     transport = over(readMaxBytes);
     proofTransport = over(proofMaxBytes);
+    httpClient = createNodeHttpClient({ httpVersion: "2", sessionProvider: () => sessionManager });
   } else {
     const agent = createKeepAliveAgent(base);
     shutdown = () => agent.destroy();
@@ -161,6 +170,7 @@ export function createConnectRpcTransport(options: ConnectRpcTransportOptions): 
       });
     transport = over(readMaxBytes);
     proofTransport = over(proofMaxBytes);
+    httpClient = createNodeHttpClient({ httpVersion: "1.1", nodeOptions: { agent } });
   }
   let closed = false;
 
@@ -194,5 +204,26 @@ export function createConnectRpcTransport(options: ConnectRpcTransportOptions): 
     shutdown();
   }
 
-  return { url: server, protocol: options.protocol, unary, close, [Symbol.asyncDispose]: close };
+  // Proofs are streamed: members packed as they arrive, under the proof cap and a silence limit.
+  const downloadProof = rpcProofDownload({
+    protocol: options.protocol,
+    baseUrl,
+    server,
+    httpClient,
+    clock,
+    maxProofResponseBytes: proofMaxBytes,
+    maxErrorBytes: readMaxBytes,
+    defaultIdleMs: defaultTimeoutMs,
+    closed: () => closed,
+    toError: (err, target) => errorFromConnect(err, target, options.protocol),
+  });
+
+  return {
+    url: server,
+    protocol: options.protocol,
+    unary,
+    downloadProof,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }

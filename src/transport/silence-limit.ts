@@ -70,7 +70,10 @@ export async function runWithSilenceLimit<T>(
     throw err;
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    stopWatch.abort();
+    stopWatch.abort(WORK_SETTLED);
     await watch;
   }
 }
+
+/** Why a finished transfer's watch is stopped (not the platform's DOMException with a stack). */
+const WORK_SETTLED = new AbortedError("the transfer settled before its silence limit");

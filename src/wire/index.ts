@@ -50,6 +50,8 @@ export type {
   ProofResponseJsonReaderOptions,
 } from "./proof-response-json.js";
 export { ProofResponseJsonReader } from "./proof-response-json.js";
+export type { ProofResponseProtoReaderOptions } from "./proof-response-proto.js";
+export { ProofResponseProtoReader } from "./proof-response-proto.js";
 export type { PoetJsonWriteOptions } from "./protojson.js";
 export {
   dateToTimestamp,

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { openNodeState } from "../src/storage/index.js";
+import { createGoDatabase, filled } from "./helpers/storage-go-db.js";
+import { tempDir } from "./helpers/temp-dir.js";
+
+const tmp = tempDir("poet-storage-statements-");
+
+describe("prepared statements", () => {
+  it("are prepared once per SQL text, however often a query runs", async () => {
+    const db = createGoDatabase(tmp.file("local.sql"));
+    const prepared = new Map<string, number>();
+    // The caller's Database, seen through a wrapper that counts what is prepared.
+    const counting = {
+      prepare: (source: string) => {
+        prepared.set(source, (prepared.get(source) ?? 0) + 1);
+        return db.prepare(source);
+      },
+      pragma: (source: string, options?: { simple?: boolean }) => db.pragma(source, options),
+      close: () => db.close(),
+    };
+    const state = await openNodeState(counting);
+    const roundEnd = new Date(Date.parse("2024-01-01T00:00:00Z"));
+    for (let i = 0; i < 20; i++) {
+      const nodeId = filled(32, i + 1);
+      await state.registrations.add({
+        nodeId,
+        hash: filled(32, 0x50 + i),
+        address: "https://poet-a.example",
+        roundId: "30",
+        roundEnd,
+      });
+      assert.equal((await state.registrations.listFor(nodeId)).length, 1);
+    }
+    const repeated = [...prepared].filter(([text]) => /poet_registration/.test(text));
+    assert.ok(repeated.length >= 2, "the insert and the select were prepared");
+    for (const [text, times] of repeated) assert.equal(times, 1, text);
+    await state.close();
+    db.close();
+  });
+});

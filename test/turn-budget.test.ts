@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { TurnBudget } from "../src/turn-budget.js";
+import { turnCounter } from "./helpers/turn-counter.js";
+
+describe("TurnBudget with a long queue", () => {
+  it("grants ten thousand waiting steps in order, a budget per turn, each woken once", async () => {
+    const budget = new TurnBudget(64);
+    const counter = turnCounter();
+    const order: number[] = [];
+    const perTurn = new Map<number, number>();
+    let wakeUps = 0;
+    await Promise.all(
+      Array.from({ length: 10_000 }, async (_, i) => {
+        const wait = budget.take();
+        if (wait !== undefined) {
+          await wait;
+          wakeUps++;
+        }
+        order.push(i);
+        perTurn.set(counter.turn, (perTurn.get(counter.turn) ?? 0) + 1);
+      }),
+    );
+    counter.stop();
+    assert.deepEqual(
+      order,
+      Array.from({ length: 10_000 }, (_, i) => i),
+    );
+    assert.equal(Math.max(...perTurn.values()), 64);
+    assert.equal(budget.turns, Math.ceil(10_000 / 64));
+    // Every step but the first turn's waited, and each was resumed exactly once.
+    assert.equal(wakeUps, 10_000 - 64);
+  });
+
+  it("lets a step run at once in a later turn when nobody waits", async () => {
+    const budget = new TurnBudget(1);
+    assert.equal(budget.take(), undefined);
+    const waiting = budget.take();
+    assert.ok(waiting instanceof Promise);
+    await waiting;
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(budget.take(), undefined);
+  });
+});
