@@ -11,6 +11,7 @@ export { adaptPoetClient } from "./client-adapter.js";
 export { ConcurrencyLimit } from "./concurrency-limit.js";
 export type {
   BestProofSelectedEvent,
+  CacheDroppedEvent,
   ChallengeExpiredEvent,
   NiPostReadyEvent,
   PhaseMismatchEvent,
@@ -20,6 +21,7 @@ export type {
   PostStartedEvent,
   ProofDownloadedEvent,
   ProofFetchFailedEvent,
+  ProofFinalEvent,
   ProofRejectedEvent,
   RegisteredEvent,
   RegistrationEvent,
@@ -27,6 +29,8 @@ export type {
   RegistrationEventType,
   RegistrationFailedEvent,
   StateRepairedEvent,
+  SubmitIntentConfirmedEvent,
+  SubmitIntentDroppedEvent,
   WaitingForRegistrationWindowEvent,
   WaitingForRoundEndEvent,
   WindowMissedEvent,

@@ -5,7 +5,12 @@
  * round starts (docs/node-client.md §1.3, §4, §7 item 1, §8; docs/protocol.md §2.4, §2.5).
  *
  * Every PoET is tried in parallel (through the manager's submit limit) and each success is
- * persisted the moment it arrives, so a crash loses nothing. The caller waits only for the first
+ * persisted the moment it arrives, so a crash loses nothing. Submits are write-ahead: before the
+ * first request to a PoET leaves, an intent (identity, PoET, round, challenge hash) is stored, and
+ * the PoET's acceptance writes the `poet_registration` row and deletes the intent in one
+ * transaction (`storage/submit-intent-repository.ts`). The writes of submits that start or
+ * complete together share one group commit. A crash between the PoET's answer and our row leaves
+ * the intent, which the identity's cycle resolves against the round's members. The caller waits only for the first
  * success; the others keep being retried until the round start: transient failures (network, 5xx,
  * 429, a timeout, a failed `info()`) after a random 1–2× retry delay or the PoET's `Retry-After`,
  * while a refusal that will not change (bad request, too late, 409 for another challenge, a
@@ -46,6 +51,8 @@ export interface RegistrationTarget {
   round: number;
   /** Registration closes (round start), unix ms. */
   deadlineMs: number;
+  /** The round's end by the schedule, unix ms (recorded with each intent). */
+  roundEndMs: number;
   /** The proof deadline sent to the PoETs, unix ms. */
   proofDeadlineMs: number;
 }
@@ -134,10 +141,27 @@ export class RegistrationRun {
       round: target.round,
       poet: entry.address,
     };
+    let intended = false;
     for (;;) {
       if (signal.aborted) return this.#deadlinePassed(entry);
       try {
         await this.#context.pool.phase(entry, target.round, { signal });
+        if (!intended) {
+          // Write-ahead: durable before the request leaves.
+          await state.intents.record(
+            {
+              nodeId: target.signer.nodeId,
+              address: entry.address,
+              hash: target.hash,
+              roundId: String(target.round),
+              roundEnd: new Date(target.roundEndMs),
+              proofDeadline: new Date(target.proofDeadlineMs),
+              createdAt: new Date(clock.now()),
+            },
+            { signal },
+          );
+          intended = true;
+        }
         const result = await this.#context.submits.run(
           () =>
             withTimeout(
@@ -165,18 +189,15 @@ export class RegistrationRun {
             "the PoET registered the challenge in another round than the schedule says",
           );
         }
-        try {
-          await state.registrations.add({
-            nodeId: target.signer.nodeId,
-            hash: target.hash,
-            address: entry.address,
-            roundId: result.roundId,
-            roundEnd,
-          });
-        } catch (err) {
-          // Registered already (another run, or a row restored by hand): keep the stored row.
-          if (!(err instanceof StorageError && err.kind === "duplicate")) throw err;
-        }
+        // The Go row and the end of the intent, in one transaction. A row already there
+        // (another run, or a row restored by hand) is kept.
+        await state.intents.confirm({
+          nodeId: target.signer.nodeId,
+          hash: target.hash,
+          address: entry.address,
+          roundId: result.roundId,
+          roundEnd,
+        });
         this.accepted.add(entry.address);
         this.failures.delete(entry.address);
         emit({
@@ -212,6 +233,7 @@ export class RegistrationRun {
         });
         if (giveUp) {
           if (isFinal(error) || error instanceof StorageError) this.refused.add(entry.address);
+          if (intended && isFinal(error)) await this.#dropIntent(entry);
           return;
         }
         try {
@@ -220,6 +242,19 @@ export class RegistrationRun {
           return this.#deadlinePassed(entry);
         }
       }
+    }
+  }
+
+  /**
+   * The PoET refused for good: it does not hold the challenge, so the intent goes. (One that only
+   * ran out of time stays: the PoET may have accepted a request whose answer was lost.)
+   */
+  async #dropIntent(entry: PoetEntry): Promise<void> {
+    try {
+      await this.#context.state.intents.delete(this.target.signer.nodeId, entry.address);
+    } catch (err) {
+      // Kept: resolved against the round's members later.
+      this.#context.logger.warn({ err, poet: entry.address }, "could not drop a submit intent");
     }
   }
 

@@ -9,7 +9,8 @@
  *
  * Our tables keep what go-spacemesh keeps only in memory, so that a restart neither downloads nor
  * verifies a proof twice: proofs that passed verification (keyed by their ref), the member lists of
- * each PoET round, and the challenge hash each identity registered.
+ * each PoET round, and the challenge hash each identity registered; and one thing go-spacemesh
+ * does not keep at all: the submits sent and not yet confirmed (write-ahead intents).
  *
  * The runner is ours rather than kysely's `Migrator` because the tables must be created in the
  * attached schema, which the `Migrator` cannot do on SQLite (it would try `CREATE SCHEMA`). Each
@@ -48,6 +49,11 @@ const migrations: Record<string, CompanionMigration> = {
     `create table if not exists ${S}."poet_client_proof" ("ref" blob not null primary key, "proof" blob not null, "leaves" integer not null, "address" text not null, "round_id" text not null, "service_pubkey" blob not null, "statement" blob not null, "verified_at" integer not null) without rowid`,
     `create index if not exists ${S}."poet_client_proof_round" on "poet_client_proof" ("address", "round_id")`,
     `create table if not exists ${S}."poet_client_members" ("address" text not null, "round_id" text not null, "member_count" integer not null, "members" blob not null, "statement" blob, "fetched_at" integer not null, constraint "poet_client_members_pk" primary key ("address", "round_id")) without rowid`,
+  ],
+  // Write-ahead submits (submit-intent-repository.ts): one row per identity and PoET whose submit
+  // may have left without its `poet_registration` row being written.
+  "0002_submit_intent": [
+    `create table if not exists ${S}."poet_client_submit_intent" ("id" blob not null, "address" text not null, "hash" blob not null, "round_id" text not null, "round_end" integer not null, "proof_deadline" integer not null, "created_at" integer not null, constraint "poet_client_submit_intent_pk" primary key ("id", "address")) without rowid`,
   ],
 };
 

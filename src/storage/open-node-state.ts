@@ -72,6 +72,7 @@ import { RegistrationRepository } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
 import type { SqliteConnection } from "./sqlite-connection.js";
 import { StoreConnection, toStorageError } from "./store-connection.js";
+import { SubmitIntentRepository } from "./submit-intent-repository.js";
 import { VerifiedProofRepository } from "./verified-proof-repository.js";
 import { WriteLock, writeLockFor } from "./write-lock.js";
 
@@ -126,6 +127,8 @@ export interface NodeStateRepositories {
   readonly proofs: VerifiedProofRepository;
   /** Ours: downloaded member lists per PoET and round. */
   readonly members: MemberListRepository;
+  /** Ours: submits recorded before they leave, until the PoET's answer is stored. */
+  readonly intents: SubmitIntentRepository;
 }
 
 /** What {@link NodeState.resetIdentity} deleted. */
@@ -148,6 +151,7 @@ export class NodeState implements NodeStateRepositories {
   readonly certificates: CertificateRepository;
   readonly proofs: VerifiedProofRepository;
   readonly members: MemberListRepository;
+  readonly intents: SubmitIntentRepository;
   /** The go-spacemesh schema version of the file (`PRAGMA user_version`): 9 for a file created by this release, 0 for one an earlier release created. */
   readonly goSchemaVersion: number;
   /**
@@ -180,6 +184,7 @@ export class NodeState implements NodeStateRepositories {
     this.certificates = new CertificateRepository(init.conn);
     this.proofs = new VerifiedProofRepository(init.conn);
     this.members = new MemberListRepository(init.conn);
+    this.intents = new SubmitIntentRepository(init.conn, this.registrations);
   }
 
   /**
@@ -225,7 +230,8 @@ export class NodeState implements NodeStateRepositories {
 
   /**
    * Deletes the identity's registrations, NiPoST and challenge in one transaction: go-spacemesh's
-   * `ResetState` + `RemoveChallenge`, done atomically. Certificates are kept.
+   * `ResetState` + `RemoveChallenge`, done atomically, with the submit intents bound to the
+   * challenge. Certificates are kept.
    */
   async resetIdentity(
     nodeId: Uint8Array,
@@ -236,6 +242,7 @@ export class NodeState implements NodeStateRepositories {
       const registrations = await this.registrations.clear(nodeId);
       const nipost = await this.nipost.delete(nodeId);
       const challenge = await this.challenges.delete(nodeId);
+      await this.intents.clear(nodeId);
       return { registrations, nipost, challenge };
     });
   }

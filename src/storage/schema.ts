@@ -93,6 +93,19 @@ export interface PoetClientMembersTable {
   fetched_at: Int;
 }
 
+/** Ours: a submit about to leave (or left) whose `poet_registration` row is not written yet. */
+export interface PoetClientSubmitIntentTable {
+  id: Blob;
+  address: Text;
+  hash: Blob;
+  round_id: Text;
+  /** The round end the schedule gives, unix ms. */
+  round_end: Int;
+  /** The submit's `deadline` (the round's proof deadline), unix ms. */
+  proof_deadline: Int;
+  created_at: Int;
+}
+
 /** All tables the library reads or writes. */
 export interface NodeStateTables {
   challenge: ChallengeTable;
@@ -102,4 +115,5 @@ export interface NodeStateTables {
   poet_client_challenge: PoetClientChallengeTable;
   poet_client_proof: PoetClientProofTable;
   poet_client_members: PoetClientMembersTable;
+  poet_client_submit_intent: PoetClientSubmitIntentTable;
 }
