@@ -794,6 +794,11 @@ class IdentityCycle {
             roundId: r.roundId,
             roundEndMs: r.roundEnd.getTime(),
             untilMs: proofDeadline,
+            // Without a configured key, the proof must carry the key the PoET's info gives.
+            serviceKey:
+              entry.pubkey === undefined
+                ? () => pool.phase(entry, Number(r.roundId)).then((p) => p.servicePubkey)
+                : undefined,
           },
           { signal: fetchSignal },
         )

@@ -24,6 +24,7 @@
  *   go in one transaction and running cycles resume from the node state with the new set.
  */
 
+import { raceAbort } from "../abortable.js";
 import {
   CertificateCache,
   type CertifyCallback,
@@ -59,6 +60,7 @@ import type { RegistrationPoetClient } from "./poet-client-port.js";
 import { type PoetEntry, PoetPool } from "./poet-pool.js";
 import { ProofFetcher } from "./proof-fetcher.js";
 import type { RegistrationRun } from "./registration-run.js";
+import { repairBeforeResuming } from "./repair-before-resuming.js";
 import { type ProofVerifier, SharedVerifier } from "./shared-verifier.js";
 
 /**
@@ -243,6 +245,8 @@ export class RegistrationManager {
   readonly #ownedVerifier: ParallelVerifier | undefined;
   #generation = new AbortController();
   #closing: Promise<void> | undefined;
+  /** The node state's check and repair, run once before the first cycle resumes. */
+  #repairing: Promise<void> | undefined;
 
   /** @throws ConfigError for a setting that cannot work (the message names it). */
   constructor(options: RegistrationManagerOptions) {
@@ -451,6 +455,13 @@ export class RegistrationManager {
     // Thousands of identities started together begin over many turns, a few per turn.
     const turn = this.#context.turns.take();
     if (turn !== undefined) await turn;
+    this.#repairing ??= repairBeforeResuming(this.#state, this.#clock, (e) => this.#emit(e), {
+      signal: this.#closed.signal,
+    }).catch((err: unknown) => {
+      this.#repairing = undefined;
+      throw err;
+    });
+    await raceAbort(this.#repairing, anySignal(signal, this.#closed.signal));
     for (;;) {
       const generation = this.#generation;
       try {
