@@ -313,7 +313,7 @@ export class ProofFetcher {
           { signal },
         );
       } catch (err) {
-        if (err instanceof ProofVerificationError) {
+        if (err instanceof ProofVerificationError || err instanceof WrongServiceKeyError) {
           emit({
             type: "proof-rejected",
             at: new Date(clock.now()),
@@ -399,7 +399,12 @@ export class ProofFetcher {
     }
     const match = proofs.find((p) => equalBytes(p.statement, statement));
     if (match === undefined) {
-      await dropMembers("the stored members match no verified proof of the round");
+      // Which of the two is damaged cannot be told: both go, and both are fetched again.
+      const problem = "the stored members match no verified proof of the round";
+      await dropMembers(problem);
+      await this.#dropCache("poet_client_proof", request, problem, () =>
+        state.proofs.deleteByRound(poet, roundId, { signal }),
+      );
       return undefined;
     }
     return this.#init.verifier.check(
