@@ -64,7 +64,7 @@ describe("write-ahead submits", () => {
       const id = identity(1);
       const seen: { step: string; atPoet: number; intents: number }[] = [];
       const intents = h.state.intents;
-      const record = intents.record.bind(intents);
+      const recordMany = intents.recordMany.bind(intents);
       const confirm = intents.confirm.bind(intents);
       const look = async (step: string) =>
         seen.push({
@@ -72,8 +72,8 @@ describe("write-ahead submits", () => {
           atPoet: h.poets[0]!.state.round(0)?.registrations.length ?? 0,
           intents: (await intents.listFor(id.signer.nodeId)).length,
         });
-      intents.record = async (intent, options) => {
-        await record(intent, options);
+      intents.recordMany = async (list, options) => {
+        await recordMany(list, options);
         await look("recorded");
       };
       intents.confirm = async (registration, options) => {

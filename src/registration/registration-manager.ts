@@ -452,9 +452,7 @@ export class RegistrationManager {
     request: NiPostRequest,
     signal: AbortSignal | undefined,
   ): Promise<NiPostOutcome> {
-    // Thousands of identities started together begin over many turns, a few per turn.
-    const turn = this.#context.turns.take();
-    if (turn !== undefined) await turn;
+    // The node state is checked and repaired once, before the first cycle resumes.
     this.#repairing ??= repairBeforeResuming(this.#state, this.#clock, (e) => this.#emit(e), {
       signal: this.#closed.signal,
     }).catch((err: unknown) => {
@@ -462,6 +460,9 @@ export class RegistrationManager {
       throw err;
     });
     await raceAbort(this.#repairing, anySignal(signal, this.#closed.signal));
+    // Thousands of identities started together begin over many turns, a few per turn.
+    const turn = this.#context.turns.take();
+    if (turn !== undefined) await turn;
     for (;;) {
       const generation = this.#generation;
       try {

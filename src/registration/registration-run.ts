@@ -92,6 +92,8 @@ export class RegistrationRun {
   /** Signs `prefix ‖ challenge` once for every PoET of the run. */
   readonly #signer: Signer;
   readonly #closed: AbortSignal;
+  /** The run's submit intents, one write for every PoET, durable before any submit leaves. */
+  readonly #intents: Promise<void>;
 
   constructor(
     context: RegistrationRunContext,
@@ -115,6 +117,21 @@ export class RegistrationRun {
       () => this.#controller.abort(),
       () => {},
     );
+    // Write-ahead: one write for the intents at every PoET of the run.
+    this.#intents = context.state.intents.recordMany(
+      poets.map((entry) => ({
+        nodeId: target.signer.nodeId,
+        address: entry.address,
+        hash: target.hash,
+        roundId: String(target.round),
+        roundEnd: new Date(target.roundEndMs),
+        proofDeadline: new Date(target.proofDeadlineMs),
+        createdAt: new Date(clock.now()),
+      })),
+      { signal: this.#signal },
+    );
+    // Each PoET's attempt awaits it and reports a failure; none is left unhandled here.
+    this.#intents.catch(() => {});
     this.done = Promise.all(
       poets.map((entry) =>
         this.#registerWith(entry).then(() => {
@@ -141,27 +158,12 @@ export class RegistrationRun {
       round: target.round,
       poet: entry.address,
     };
-    let intended = false;
     for (;;) {
       if (signal.aborted) return this.#deadlinePassed(entry);
       try {
         await this.#context.pool.phase(entry, target.round, { signal });
-        if (!intended) {
-          // Write-ahead: durable before the request leaves.
-          await state.intents.record(
-            {
-              nodeId: target.signer.nodeId,
-              address: entry.address,
-              hash: target.hash,
-              roundId: String(target.round),
-              roundEnd: new Date(target.roundEndMs),
-              proofDeadline: new Date(target.proofDeadlineMs),
-              createdAt: new Date(clock.now()),
-            },
-            { signal },
-          );
-          intended = true;
-        }
+        // Write-ahead: durable before the request leaves.
+        await this.#intents;
         const result = await this.#context.submits.run(
           () =>
             withTimeout(
@@ -233,7 +235,7 @@ export class RegistrationRun {
         });
         if (giveUp) {
           if (isFinal(error) || error instanceof StorageError) this.refused.add(entry.address);
-          if (intended && isFinal(error)) await this.#dropIntent(entry);
+          if (isFinal(error)) await this.#dropIntent(entry);
           return;
         }
         try {

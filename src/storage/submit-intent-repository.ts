@@ -101,7 +101,15 @@ export class SubmitIntentRepository {
 
   /** Records (or replaces) the intent of one identity at one PoET; resolves once durable. */
   async record(intent: SubmitIntent, options: Options = {}): Promise<void> {
-    const row = {
+    await this.recordMany([intent], options);
+  }
+
+  /**
+   * Records (or replaces) several intents in one write, all or none (an identity's submits to
+   * every PoET of a round: one statement instead of one per PoET); resolves once durable.
+   */
+  async recordMany(intents: readonly SubmitIntent[], options: Options = {}): Promise<void> {
+    const rows = intents.map((intent) => ({
       id: hashParam(intent.nodeId, "intent.nodeId"),
       address: textParam(intent.address, "intent.address"),
       hash: hashParam(intent.hash, "intent.hash"),
@@ -109,12 +117,14 @@ export class SubmitIntentRepository {
       round_end: unixMillisParam(intent.roundEnd, "intent.roundEnd"),
       proof_deadline: unixMillisParam(intent.proofDeadline, "intent.proofDeadline"),
       created_at: unixMillisParam(intent.createdAt, "intent.createdAt"),
-    };
+    }));
+    const first = rows[0];
+    if (first === undefined) return;
     await this.#conn.write(
       options.signal,
-      { table: TABLE, identity: toHex(row.id) },
+      { table: TABLE, identity: toHex(first.id) },
       async (db) => {
-        await db.replaceInto(TABLE).values(row).execute();
+        await db.replaceInto(TABLE).values(rows).execute();
       },
     );
   }
