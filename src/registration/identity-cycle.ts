@@ -452,7 +452,7 @@ class IdentityCycle {
         },
       };
     }
-    const all = await this.#candidates(hash, reachable);
+    const all = await this.#candidates(hash, reachable, run);
     return this.#fetchProofs(record, hash, round, all, undefined, run, reachable);
   }
 
@@ -463,9 +463,13 @@ class IdentityCycle {
   async #candidates(
     hash: Uint8Array,
     reachable: (address: string) => boolean,
+    run?: RegistrationRun,
   ): Promise<PoetRegistration[]> {
     const registrations = await this.#registrationsOf(hash);
-    const intents = await this.#pendingIntents(hash, registrations);
+    // A PoET the run still tries has a submit in flight: it counts once it accepts.
+    const intents = (await this.#pendingIntents(hash, registrations)).filter(
+      (r) => run === undefined || !run.trying.has(r.address),
+    );
     return [...registrations, ...intents].filter((r) => reachable(r.address));
   }
 
@@ -700,7 +704,7 @@ class IdentityCycle {
       for (;;) {
         const finished = await this.#awaitRegistrations(run, deadline);
         const before = new Set(registrations.map((r) => r.address));
-        registrations = await this.#candidates(hash, reachable);
+        registrations = await this.#candidates(hash, reachable, run);
         cutoff = this.#cutoff(registrations, proofDeadline);
         lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
         if (registrations.some((r) => !before.has(r.address))) announce();

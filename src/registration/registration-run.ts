@@ -86,6 +86,8 @@ export class RegistrationRun {
   readonly accepted = new Set<string>();
   /** PoETs that refused for good (retrying cannot help this round). */
   readonly refused = new Set<string>();
+  /** PoETs still being tried: their intents are submits in flight, not a crash's leftovers. */
+  readonly trying = new Set<string>();
   readonly #context: RegistrationRunContext;
   readonly #controller = new AbortController();
   readonly #signal: AbortSignal;
@@ -150,6 +152,15 @@ export class RegistrationRun {
   }
 
   async #registerWith(entry: PoetEntry): Promise<void> {
+    this.trying.add(entry.address);
+    try {
+      await this.#attempts(entry);
+    } finally {
+      this.trying.delete(entry.address);
+    }
+  }
+
+  async #attempts(entry: PoetEntry): Promise<void> {
     const { clock, emit, state, target } = { ...this.#context, target: this.target };
     const signal = this.#signal;
     const base = {
@@ -158,8 +169,10 @@ export class RegistrationRun {
       round: target.round,
       poet: entry.address,
     };
+    // Whether a submit may have reached the PoET: until then, its intent holds nothing.
+    let sent = false;
     for (;;) {
-      if (signal.aborted) return this.#deadlinePassed(entry);
+      if (signal.aborted) return this.#deadlinePassed(entry, sent);
       try {
         await this.#context.pool.phase(entry, target.round, { signal });
         // Write-ahead: durable before the request leaves.
@@ -171,8 +184,9 @@ export class RegistrationRun {
               this.#context.requestTimeoutMs,
               `submit to ${entry.address}`,
               signal,
-              (s) =>
-                entry.client.register(
+              (s) => {
+                sent = true;
+                return entry.client.register(
                   {
                     signer: this.#signer,
                     prefix: this.#context.prefix,
@@ -180,7 +194,8 @@ export class RegistrationRun {
                     deadline: new Date(target.proofDeadlineMs),
                   },
                   { signal: s },
-                ),
+                );
+              },
             ),
           { signal },
         );
@@ -212,7 +227,7 @@ export class RegistrationRun {
         });
         return;
       } catch (err) {
-        if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry);
+        if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry, sent);
         const error = asPoetError(err);
         this.failures.set(entry.address, error);
         const retryAfter = error instanceof PoetRpcError ? (error.retryAfterMs ?? 0) : 0;
@@ -235,21 +250,22 @@ export class RegistrationRun {
         });
         if (giveUp) {
           if (isFinal(error) || error instanceof StorageError) this.refused.add(entry.address);
-          if (isFinal(error)) await this.#dropIntent(entry);
+          if (isFinal(error) || !sent) await this.#dropIntent(entry);
           return;
         }
         try {
           await clock.sleep(delay, { signal });
         } catch {
-          return this.#deadlinePassed(entry);
+          return this.#deadlinePassed(entry, sent);
         }
       }
     }
   }
 
   /**
-   * The PoET refused for good: it does not hold the challenge, so the intent goes. (One that only
-   * ran out of time stays: the PoET may have accepted a request whose answer was lost.)
+   * The PoET refused for good, or no submit ever left for it: it does not hold the challenge, so
+   * the intent goes. (One whose submit only ran out of time stays: the PoET may have accepted a
+   * request whose answer was lost.)
    */
   async #dropIntent(entry: PoetEntry): Promise<void> {
     try {
@@ -260,8 +276,9 @@ export class RegistrationRun {
     }
   }
 
-  #deadlinePassed(entry: PoetEntry): void {
+  async #deadlinePassed(entry: PoetEntry, sent: boolean): Promise<void> {
     if (this.accepted.has(entry.address)) return;
+    if (!sent && !this.#closed.aborted) await this.#dropIntent(entry);
     const error = new PoetError(
       "registration-window-missed",
       `${entry.address}: registration closed before the PoET accepted the challenge`,

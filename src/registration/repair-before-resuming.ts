@@ -2,8 +2,9 @@
  * @module registration/repair-before-resuming
  *
  * What the registration manager does with the node state before its first cycle resumes
- * (docs/node-client.md §1.11, §4, §8): `check()` every table the library has, `repair()` what it
- * reports, and tell the operator about each row deleted — `state-repaired` for an identity's rows,
+ * (docs/node-client.md §1.11, §4, §8): prune the submit intents past their proof deadline,
+ * `check()` every table the library has, `repair()` what it reports, and tell the operator about
+ * each row deleted — `state-repaired` for an identity's rows,
  * `cache-dropped` for a cached proof or member list (downloaded again when needed).
  */
 import { toHex } from "../bytes.js";
@@ -45,6 +46,8 @@ export async function repairBeforeResuming(
   emit: (event: RegistrationEvent) => void,
   options: { signal?: AbortSignal | undefined } = {},
 ): Promise<void> {
+  // Intents past their proof deadline can lead nowhere, whichever identity left them.
+  await state.intents.pruneExpired(new Date(clock.now()), { signal: options.signal });
   const problems = await state.check({ signal: options.signal });
   if (problems.length === 0) return;
   await state.repair(problems, { signal: options.signal });
