@@ -154,7 +154,7 @@ describe("damaged cache rows", () => {
     }
   });
 
-  it("the manager reports intents of another challenge found before resuming, and deletes them", async () => {
+  it("the manager reports intents of another challenge found before resuming, deletes them, and prunes expired ones", async () => {
     const h = await setup([{ leavesPerRound: 300n }]);
     try {
       const id = identity(1);
@@ -162,7 +162,9 @@ describe("damaged cache rows", () => {
       operator(
         h,
         `insert into poet_client_submit_intent (id, address, hash, round_id, round_end, proof_deadline, created_at)
-           values (x'${Buffer.from(id.signer.nodeId).toString("hex")}', 'http://x', zeroblob(32), '0', 0, 0, 0);`,
+           values (x'${Buffer.from(id.signer.nodeId).toString("hex")}', 'http://x', zeroblob(32), '0', 0, 4102444800000, 0);
+         insert into poet_client_submit_intent (id, address, hash, round_id, round_end, proof_deadline, created_at)
+           values (x'${Buffer.from(id.signer.nodeId).toString("hex")}', 'http://old', x'${Buffer.from(id.hash).toString("hex")}', '0', 0, 1, 0);`,
       );
       const found = await h.state.check();
       assert.deepEqual(
@@ -173,6 +175,7 @@ describe("damaged cache rows", () => {
       const repaired = ofType(events, "state-repaired");
       assert.equal(repaired.length, 1);
       assert.match(repaired[0]!.problem, /submit intent at http:\/\/x/);
+      // The one past its proof deadline was pruned, without a repair.
       assert.equal((await h.state.intents.list()).length, 0);
     } finally {
       await h.close();
