@@ -6,8 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { toHex } from "../src/bytes.js";
 import { ConfigError, LeaseLostError, StorageError } from "../src/errors.js";
-import { leaseIsLive, type NodeState, openNodeState } from "../src/storage/index.js";
+import { companionPath, leaseIsLive, type NodeState, openNodeState } from "../src/storage/index.js";
 import { filled } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -254,6 +256,35 @@ describe("identity leases", () => {
       assert.equal(err.kind, "readonly");
     } finally {
       await view.close();
+    }
+  });
+
+  it("check() reports a lease row that does not decode and repair() frees the identity", async () => {
+    const file = tmp.file();
+    const state = await openNodeState(file, { create: true });
+    try {
+      const id = filled(32, 6);
+      const other = filled(32, 7);
+      assert.ok((await state.leases.acquire(id, { holder: "A", at: at(0), ttlMs: TTL })).held);
+      assert.ok((await state.leases.acquire(other, { holder: "A", at: at(0), ttlMs: TTL })).held);
+      const raw = new Database(companionPath(file));
+      raw
+        .prepare("update poet_client_lease set holder = x'00ff' where id = ?")
+        .run(Buffer.from(id));
+      raw.close();
+      const problems = await state.check();
+      assert.deepEqual(
+        problems.map((p) => [p.kind, p.table, p.identity]),
+        [["corrupt-row", "poet_client_lease", toHex(id)]],
+      );
+      assert.equal(await state.repair(problems), 1);
+      assert.deepEqual(await state.check(), []);
+      assert.equal(await state.leases.get(id), undefined);
+      assert.equal((await state.leases.get(other))?.holder, "A", "the sound lease is kept");
+      const again = await state.leases.acquire(id, { holder: "B", at: at(1), ttlMs: TTL });
+      assert.ok(again.held);
+    } finally {
+      await state.close();
     }
   });
 });

@@ -258,6 +258,57 @@ export interface PoetsSwitchedEvent extends EventBase {
   cleared: Uint8Array[];
 }
 
+// --- Write-ahead submits and self-healing caches (docs/node-client.md §1.11, §4, §8) ---
+
+/**
+ * A submit intent (recorded before the request left, never confirmed: the process stopped
+ * between the PoET's answer and our row) was found among the round's members: the
+ * `poet_registration` row is written now and the proof is used like any registration's.
+ */
+export interface SubmitIntentConfirmedEvent extends IdentityEventBase {
+  type: "submit-intent-confirmed";
+  poet: string;
+  roundId: string;
+}
+
+/** A submit intent was dropped: the PoET does not hold the challenge, or it is of no use any more. */
+export interface SubmitIntentDroppedEvent extends IdentityEventBase {
+  type: "submit-intent-dropped";
+  poet: string;
+  roundId: string;
+  /**
+   * `not-a-member`: the round's proof is out and the challenge is not among its members;
+   * `challenge-replaced`: the intent was for another challenge than the current one;
+   * `expired`: its proof deadline passed.
+   */
+  reason: "not-a-member" | "challenge-replaced" | "expired";
+}
+
+/**
+ * A cached row (a verified proof, a member list) failed its check and was deleted; what it held is
+ * downloaded again when needed.
+ */
+export interface CacheDroppedEvent extends EventBase {
+  type: "cache-dropped";
+  /** `poet_client_proof` or `poet_client_members`. */
+  table: string;
+  /** The PoET and round of the row, when they could be read. */
+  poet: string | undefined;
+  roundId: string | undefined;
+  problem: string;
+}
+
+/**
+ * A PoET's proof for a round can never serve (an empty proof, a wrong service key, an invalid
+ * proof): the PoET is not asked again for that round, and the identity goes on with the others.
+ */
+export interface ProofFinalEvent extends EventBase {
+  type: "proof-final";
+  poet: string;
+  roundId: string;
+  error: PoetError;
+}
+
 /** Every event the registration manager emits. */
 export type RegistrationEvent =
   | LeaseEvent
@@ -277,7 +328,11 @@ export type RegistrationEvent =
   | ChallengeExpiredEvent
   | StateRepairedEvent
   | PoetSetMismatchEvent
-  | PoetsSwitchedEvent;
+  | PoetsSwitchedEvent
+  | SubmitIntentConfirmedEvent
+  | SubmitIntentDroppedEvent
+  | CacheDroppedEvent
+  | ProofFinalEvent;
 
 /** The `type` of a {@link RegistrationEvent}. */
 export type RegistrationEventType = RegistrationEvent["type"];

@@ -6,11 +6,16 @@
  * 1. **challenge**: stored with its hash, or resumed; a stale one (older publish epoch) is
  *    cleared with everything bound to it, in one transaction;
  * 2. **registration**: rows bound to another challenge hash are dropped; the missing PoETs are
- *    registered in the background until the round start; one success is enough to go on;
- * 3. **proofs**: after the round end plus jitter, every registered PoET's proof is fetched and
- *    verified once for all identities; each proof that contains the challenge competes, the best
- *    (most leaves) is stored as soon as it is known and upgraded while better ones arrive, until
- *    every PoET has answered or the cut-off passed;
+ *    registered in the background until the round start; one success is enough to go on. A
+ *    submit intent left by a crash between a PoET's answer and our row counts as a registration
+ *    that may hold: it is not given up at the round start;
+ * 3. **proofs**: after the round end plus jitter, the proof of every PoET that registered the
+ *    challenge (or holds an unconfirmed intent) is fetched and verified once for all identities;
+ *    each proof that contains the challenge competes, the best (most leaves) is stored as soon as
+ *    it is known and upgraded while better ones arrive, until every PoET has answered or the
+ *    cut-off passed. An intent whose challenge is among the members becomes the Go row then; one
+ *    whose challenge is not is dropped. A start after the cut-off (first run or resume) still
+ *    asks every PoET that has not answered, for a bounded time, before PoST;
  * 4. **PoST** over the chosen ref, then the `nipost` row.
  *
  * Every step starts by reading what the node state already holds and skips what is done, so the
@@ -35,6 +40,7 @@ import {
   type ChallengeRecord,
   computedChallengeHash,
   type PoetRegistration,
+  type SubmitIntent,
 } from "../storage/index.js";
 import type { TurnBudget } from "../turn-budget.js";
 import { encodeNipostChallenge, type MembershipProof } from "../wire/index.js";
@@ -96,6 +102,8 @@ class IdentityCycle {
   readonly #signer: Signer;
   readonly #signal: AbortSignal;
   readonly #nodeId: Uint8Array;
+  /** Unconfirmed submit intents of the current challenge, by PoET address. */
+  readonly #intents = new Map<string, SubmitIntent>();
 
   constructor(ctx: CycleContext, signer: Signer, signal: AbortSignal) {
     this.#ctx = ctx;
@@ -290,7 +298,23 @@ class IdentityCycle {
   }
 
   async #storedChoice(ref: Uint8Array, membership: MembershipProof): Promise<Choice> {
-    const proof = await this.#ctx.state.proofs.get(ref, { signal: this.#signal });
+    let proof: Awaited<ReturnType<CycleContext["state"]["proofs"]["get"]>>;
+    try {
+      proof = await this.#ctx.state.proofs.get(ref, { signal: this.#signal });
+    } catch (err) {
+      if (!(err instanceof StorageError && err.kind === "corrupt")) throw err;
+      // The cached proof is damaged: drop it; the choice is made again from the PoETs.
+      await this.#ctx.state.proofs.delete(ref, { signal: this.#signal });
+      this.#emit({
+        type: "cache-dropped",
+        at: new Date(this.#now),
+        table: err.table ?? "poet_client_proof",
+        poet: undefined,
+        roundId: undefined,
+        problem: err.message,
+      });
+      proof = undefined;
+    }
     return {
       poet: proof?.address ?? "",
       roundId: proof?.roundId ?? "",
@@ -319,11 +343,15 @@ class IdentityCycle {
     // A PoET that left the set is still asked for the proof of a round it already runs.
     const reachable = (address: string) => configured.has(address) || pool.isRetired(address);
     if (stored !== undefined) {
-      // Phase 1 already chose; look for better proofs only until the cut-off.
-      const usable = registrations.filter((r) => reachable(r.address));
+      // Phase 1 already chose; look for better proofs until the cut-off, and after it ask once
+      // more every PoET that has not answered (a restart may have missed their proofs).
+      const usable = await this.#candidates(hash, reachable);
+      if (usable.length === 0) return { kind: "chosen", choice: stored };
       const cutoff = this.#cutoff(usable, proofDeadline);
-      if (usable.length === 0 || this.#now >= cutoff) return { kind: "chosen", choice: stored };
-      return this.#fetchProofs(record, hash, round, usable, stored);
+      if (this.#now < cutoff) return this.#fetchProofs(record, hash, round, usable, stored);
+      const unanswered = await this.#unanswered(usable, stored);
+      if (unanswered.length === 0) return { kind: "chosen", choice: stored };
+      return this.#fetchProofs(record, hash, round, unanswered, stored);
     }
 
     const opens = schedule.registrationOpens(round).getTime();
@@ -362,6 +390,10 @@ class IdentityCycle {
     }
     const usable = registrations.filter((r) => reachable(r.address));
     if (usable.length === 0) {
+      // Past the round start, a PoET that may hold the challenge (an intent the crash left
+      // unconfirmed) is asked for its proof instead of giving the epoch up.
+      const held = this.#now >= deadline ? await this.#heldIntents(hash, reachable) : [];
+      if (held.length > 0) return this.#fetchProofs(record, hash, round, held, undefined);
       const failures = [...(run?.failures ?? new Map<string, PoetError>())].map(
         ([poet, error]) => ({
           poet,
@@ -401,6 +433,8 @@ class IdentityCycle {
         await sleepUntil(this.#ctx.clock, deadline, signal);
       }
       if (this.#now >= deadline) {
+        const late = await this.#heldIntents(hash, reachable);
+        if (late.length > 0) return this.#fetchProofs(record, hash, round, late, undefined);
         return { kind: "stopped", outcome: await this.#missed(round, publishEpoch, failures) };
       }
       const rejected = new PoetError(
@@ -420,7 +454,115 @@ class IdentityCycle {
         },
       };
     }
-    return this.#fetchProofs(record, hash, round, usable, undefined, run, reachable);
+    const all = await this.#candidates(hash, reachable, run);
+    return this.#fetchProofs(record, hash, round, all, undefined, run, reachable);
+  }
+
+  /**
+   * The PoETs whose proof may hold the challenge: the registrations, then the PoETs with an
+   * unconfirmed intent, each reachable.
+   */
+  async #candidates(
+    hash: Uint8Array,
+    reachable: (address: string) => boolean,
+    run?: RegistrationRun,
+  ): Promise<PoetRegistration[]> {
+    const registrations = await this.#registrationsOf(hash);
+    // A PoET the run still tries has a submit in flight: it counts once it accepts.
+    const intents = (await this.#pendingIntents(hash, registrations)).filter(
+      (r) => run === undefined || !run.trying.has(r.address),
+    );
+    return [...registrations, ...intents].filter((r) => reachable(r.address));
+  }
+
+  /** The unconfirmed intents at reachable PoETs. */
+  async #heldIntents(
+    hash: Uint8Array,
+    reachable: (address: string) => boolean,
+  ): Promise<PoetRegistration[]> {
+    const registrations = await this.#registrationsOf(hash);
+    const intents = await this.#pendingIntents(hash, registrations);
+    return intents.filter((r) => reachable(r.address));
+  }
+
+  /**
+   * The identity's submit intents that may still hold, as registrations of their target round.
+   * Intents of another challenge, of a PoET whose row exists, or past their proof deadline go.
+   */
+  async #pendingIntents(
+    hash: Uint8Array,
+    registrations: readonly PoetRegistration[],
+  ): Promise<PoetRegistration[]> {
+    const { state } = this.#ctx;
+    const signal = this.#signal;
+    const pending: PoetRegistration[] = [];
+    this.#intents.clear();
+    for (const intent of await state.intents.listFor(this.#nodeId, { signal })) {
+      const confirmed = registrations.some((r) => r.address === intent.address);
+      let reason: "challenge-replaced" | "expired" | undefined;
+      if (!equalBytes(intent.hash, hash)) reason = "challenge-replaced";
+      else if (!confirmed && intent.proofDeadline.getTime() < this.#now) reason = "expired";
+      if (reason !== undefined || confirmed) {
+        await state.intents.delete(this.#nodeId, intent.address, { signal });
+        if (reason !== undefined) this.#intentDropped(intent, reason);
+        continue;
+      }
+      this.#intents.set(intent.address, intent);
+      pending.push({
+        nodeId: this.#nodeId,
+        hash: intent.hash,
+        address: intent.address,
+        roundId: intent.roundId,
+        roundEnd: intent.roundEnd,
+      });
+    }
+    return pending;
+  }
+
+  #intentDropped(
+    intent: SubmitIntent,
+    reason: "not-a-member" | "challenge-replaced" | "expired",
+  ): void {
+    const round = Number(intent.roundId);
+    this.#emit({
+      type: "submit-intent-dropped",
+      at: new Date(this.#now),
+      nodeId: this.#nodeId,
+      publishEpoch: round + 1,
+      round,
+      poet: intent.address,
+      roundId: intent.roundId,
+      reason,
+    });
+  }
+
+  /**
+   * After the cut-off, with a proof chosen: the PoETs that have not answered for this round (no
+   * verified proof stored for it, or one better than the choice, which a crash kept from being
+   * chosen). The chosen PoET has answered.
+   */
+  async #unanswered(
+    candidates: readonly PoetRegistration[],
+    stored: Choice,
+  ): Promise<PoetRegistration[]> {
+    const { state } = this.#ctx;
+    const unanswered: PoetRegistration[] = [];
+    for (const r of candidates) {
+      if (r.address === stored.poet && r.roundId === stored.roundId) continue;
+      let proofs: Awaited<ReturnType<typeof state.proofs.findByRound>>;
+      try {
+        proofs = await state.proofs.findByRound(r.address, r.roundId, { signal: this.#signal });
+      } catch (err) {
+        // A damaged cache row: the fetch drops it and asks the PoET.
+        if (!(err instanceof StorageError && err.kind === "corrupt")) throw err;
+        proofs = [];
+      }
+      const better = proofs.some(
+        (p) => compareProofs({ poet: r.address, leaves: p.proof.leaves, ref: p.ref }, stored) < 0,
+      );
+      if (proofs.length === 0 || better) unanswered.push(r);
+    }
+    return unanswered;
   }
 
   /** The identity's registrations; rows bound to another challenge are deleted and reported. */
@@ -462,7 +604,15 @@ class IdentityCycle {
     };
     const run = new RegistrationRun(
       { ...this.#ctx, emit },
-      { signer: this.#signer, hash, publishEpoch, round, deadlineMs, proofDeadlineMs },
+      {
+        signer: this.#signer,
+        hash,
+        publishEpoch,
+        round,
+        deadlineMs,
+        roundEndMs: this.#ctx.schedule.roundEnd(round).getTime(),
+        proofDeadlineMs,
+      },
       missing,
       this.#ctx.closed,
     );
@@ -556,7 +706,7 @@ class IdentityCycle {
       for (;;) {
         const finished = await this.#awaitRegistrations(run, deadline);
         const before = new Set(registrations.map((r) => r.address));
-        registrations = (await this.#registrationsOf(hash)).filter((r) => reachable(r.address));
+        registrations = await this.#candidates(hash, reachable, run);
         cutoff = this.#cutoff(registrations, proofDeadline);
         lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
         if (registrations.some((r) => !before.has(r.address))) announce();
@@ -564,6 +714,13 @@ class IdentityCycle {
       }
     }
 
+    // A start after the cut-off still gives every PoET one bounded chance to answer: time for a
+    // connection and a download, twice the request timeout.
+    if (this.#now >= cutoff) {
+      cutoff = Math.min(proofDeadline, this.#now + 2 * this.#ctx.requestTimeoutMs);
+    }
+    // Only unconfirmed intents: when none holds the challenge, the window was missed after all.
+    const intentsOnly = registrations.every((r) => this.#intents.has(r.address));
     const listening = new AbortController();
     const fetchSignal = anySignal(this.#signal, listening.signal);
     let best = stored;
@@ -574,6 +731,11 @@ class IdentityCycle {
 
     const consider = async (poet: string, verified: Awaited<ReturnType<ProofFetcher["fetch"]>>) => {
       const index = await verified.members.indexOf(hash, { signal: this.#signal });
+      const intent = this.#intents.get(poet);
+      if (intent !== undefined && intent.roundId === verified.roundId) {
+        this.#intents.delete(poet);
+        await this.#resolveIntent(intent, verified.roundId, index >= 0);
+      }
       if (index < 0) {
         const error = new ProofVerificationError(
           "missing-member",
@@ -638,6 +800,11 @@ class IdentityCycle {
             roundId: r.roundId,
             roundEndMs: r.roundEnd.getTime(),
             untilMs: proofDeadline,
+            // Without a configured key, the proof must carry the key the PoET's info gives.
+            serviceKey:
+              entry.pubkey === undefined
+                ? () => pool.phase(entry, Number(r.roundId)).then((p) => p.servicePubkey)
+                : undefined,
           },
           { signal: fetchSignal },
         )
@@ -684,12 +851,53 @@ class IdentityCycle {
       listening.abort();
     }
     if (best === undefined) {
+      const expired = this.#now >= proofDeadline;
+      if (intentsOnly && !expired) {
+        return { kind: "stopped", outcome: await this.#missed(round, publishEpoch, failures) };
+      }
       return {
         kind: "stopped",
-        outcome: await this.#noProof(round, publishEpoch, failures, this.#now >= proofDeadline),
+        outcome: await this.#noProof(round, publishEpoch, failures, expired),
       };
     }
     return { kind: "chosen", choice: best };
+  }
+
+  /**
+   * An intent's PoET published its round: the challenge is among the members (the PoET accepted
+   * it: the Go row is written now, the intent goes in the same transaction) or not (the intent is
+   * dropped).
+   */
+  async #resolveIntent(intent: SubmitIntent, roundId: string, member: boolean): Promise<void> {
+    const { state } = this.#ctx;
+    const signal = this.#signal;
+    const round = Number(intent.roundId);
+    if (!member) {
+      if (await state.intents.delete(this.#nodeId, intent.address, { signal })) {
+        this.#intentDropped(intent, "not-a-member");
+      }
+      return;
+    }
+    const written = await state.intents.confirm(
+      {
+        nodeId: this.#nodeId,
+        hash: intent.hash,
+        address: intent.address,
+        roundId,
+        roundEnd: intent.roundEnd,
+      },
+      { signal },
+    );
+    if (!written) return;
+    this.#emit({
+      type: "submit-intent-confirmed",
+      at: new Date(this.#now),
+      nodeId: this.#nodeId,
+      publishEpoch: round + 1,
+      round,
+      poet: intent.address,
+      roundId,
+    });
   }
 
   /** Phase 2: PoST over the chosen ref, then the `nipost` row. */

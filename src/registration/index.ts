@@ -10,6 +10,7 @@ export type { AdaptPoetClientOptions } from "./client-adapter.js";
 export { adaptPoetClient } from "./client-adapter.js";
 export type {
   BestProofSelectedEvent,
+  CacheDroppedEvent,
   ChallengeExpiredEvent,
   IdentityHeldElsewhereEvent,
   LeaseAcquiredEvent,
@@ -24,6 +25,7 @@ export type {
   PostStartedEvent,
   ProofDownloadedEvent,
   ProofFetchFailedEvent,
+  ProofFinalEvent,
   ProofRejectedEvent,
   RegisteredEvent,
   RegistrationEvent,
@@ -31,6 +33,8 @@ export type {
   RegistrationEventType,
   RegistrationFailedEvent,
   StateRepairedEvent,
+  SubmitIntentConfirmedEvent,
+  SubmitIntentDroppedEvent,
   WaitingForRegistrationWindowEvent,
   WaitingForRoundEndEvent,
   WindowMissedEvent,

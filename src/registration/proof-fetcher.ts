@@ -10,11 +10,18 @@
  * to publish) and a random jitter, then polls: a 404 ("not ready yet"), a server error or a hanging
  * PoET is tried again with a growing delay (the pacing of `schedule/proof-pacing.ts`), honouring `Retry-After`, until the deadline of the latest interested identity. Each attempt has
  * its own timeout on the manager's clock. An invalid proof is final: a PoET's proof of a round
- * never changes. When every interested identity has stopped waiting, the fetch is cancelled.
+ * never changes; so are an empty proof and a proof whose service key is not the PoET's (the
+ * configured key, or else the one its `info` gives), each reported once as `proof-final`. When
+ * every interested identity has stopped waiting, the fetch is cancelled.
+ *
+ * The cached rows heal themselves: a stored proof or member list that does not decode, or a
+ * member list whose root matches no stored proof of its round, is deleted with a `cache-dropped`
+ * event and the proof is downloaded again, instead of failing every start.
  */
 
 import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
+import { WrongServiceKeyError } from "../client/index.js";
 import type { Clock } from "../clock.js";
 import {
   AbortedError,
@@ -22,6 +29,7 @@ import {
   PoetRpcError,
   ProofNotReadyError,
   ProofVerificationError,
+  StorageError,
 } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { NodeState } from "../storage/index.js";
@@ -95,6 +103,11 @@ export interface ProofRequest {
   roundEndMs: number;
   /** The last instant the proof is of use to this identity, unix ms. */
   untilMs: number;
+  /**
+   * The service key the PoET's proofs must carry, when the client does not check one itself (no
+   * key configured): the key of its `info`. `undefined` (or a key that cannot be had): unchecked.
+   */
+  serviceKey?: (() => Promise<Uint8Array | undefined>) | undefined;
 }
 
 /** Settings of a {@link ProofFetcher}. */
@@ -186,9 +199,17 @@ export class ProofFetcher {
         (err: unknown) => {
           created.settled = true;
           // Only a final answer is kept; a timeout or abort may be retried later.
-          if (!isFinalProofFailure(err) && this.#entries.get(key) === created) {
-            this.#entries.delete(key);
+          if (!isFinalProofFailure(err)) {
+            if (this.#entries.get(key) === created) this.#entries.delete(key);
+            return;
           }
+          this.#init.emit({
+            type: "proof-final",
+            at: new Date(this.#init.clock.now()),
+            poet: request.poet,
+            roundId: request.roundId,
+            error: asPoetError(err),
+          });
         },
       );
       this.#entries.set(key, created);
@@ -278,6 +299,7 @@ export class ProofFetcher {
       let verified: VerifiedRoundProof;
       let list: PackedMembers;
       try {
+        await this.#checkServiceKey(request, response.pubkey);
         list = packed(response.members, request.poet, request.roundId);
         const members = await RoundMembers.build(list, { signal });
         verified = await this.#init.verifier.check(
@@ -291,7 +313,7 @@ export class ProofFetcher {
           { signal },
         );
       } catch (err) {
-        if (err instanceof ProofVerificationError) {
+        if (err instanceof ProofVerificationError || err instanceof WrongServiceKeyError) {
           emit({
             type: "proof-rejected",
             at: new Date(clock.now()),
@@ -320,20 +342,71 @@ export class ProofFetcher {
     }
   }
 
+  /** Rejects with a final `WrongServiceKeyError` when the proof's key is not the PoET's. */
+  async #checkServiceKey(request: ProofRequest, pubkey: Uint8Array): Promise<void> {
+    if (request.serviceKey === undefined) return;
+    let expected: Uint8Array | undefined;
+    try {
+      expected = await request.serviceKey();
+    } catch {
+      // The PoET's info cannot be had now: the proof is checked as before, without the key.
+      return;
+    }
+    if (expected !== undefined && !equalBytes(expected, pubkey)) {
+      throw new WrongServiceKeyError(request.poet, "proof", expected, pubkey);
+    }
+  }
+
   async #fromState(
     request: ProofRequest,
     signal: AbortSignal,
   ): Promise<VerifiedRoundProof | undefined> {
     const { state } = this.#init;
-    const list = await state.members.get(request.poet, request.roundId, { signal });
+    const { poet, roundId } = request;
+    const dropMembers = (problem: string) =>
+      this.#dropCache("poet_client_members", request, problem, () =>
+        state.members.delete(poet, roundId, { signal }),
+      );
+    let list: Awaited<ReturnType<typeof state.members.get>>;
+    try {
+      list = await state.members.get(poet, roundId, { signal });
+    } catch (err) {
+      if (!isCorrupt(err)) throw err;
+      await dropMembers(err.message);
+      return undefined;
+    }
     if (list === undefined) return undefined;
-    const proofs = await state.proofs.findByRound(request.poet, request.roundId, { signal });
+    let proofs: Awaited<ReturnType<typeof state.proofs.findByRound>>;
+    try {
+      proofs = await state.proofs.findByRound(poet, roundId, { signal });
+    } catch (err) {
+      if (!isCorrupt(err)) throw err;
+      await this.#dropCache("poet_client_proof", request, err.message, () =>
+        state.proofs.deleteByRound(poet, roundId, { signal }),
+      );
+      return undefined;
+    }
     if (proofs.length === 0) return undefined;
-    if (list.members.some((m) => m.length !== 32)) return undefined;
+    if (list.members.some((m) => m.length !== 32)) {
+      await dropMembers("a stored member is not 32 bytes");
+      return undefined;
+    }
     const members = await RoundMembers.build(PackedMembers.from(list.members), { signal });
     const statement = members.root;
+    if (list.statement !== undefined && !equalBytes(list.statement, statement)) {
+      await dropMembers("the stored members do not hash to the stored membership root");
+      return undefined;
+    }
     const match = proofs.find((p) => equalBytes(p.statement, statement));
-    if (match === undefined) return undefined;
+    if (match === undefined) {
+      // Which of the two is damaged cannot be told: both go, and both are fetched again.
+      const problem = "the stored members match no verified proof of the round";
+      await dropMembers(problem);
+      await this.#dropCache("poet_client_proof", request, problem, () =>
+        state.proofs.deleteByRound(poet, roundId, { signal }),
+      );
+      return undefined;
+    }
     return this.#init.verifier.check(
       {
         poet: request.poet,
@@ -366,6 +439,28 @@ export class ProofFetcher {
     }
   }
 
+  /** Deletes a damaged cache row and says so; the proof is downloaded again. */
+  async #dropCache(
+    table: string,
+    request: ProofRequest,
+    problem: string,
+    remove: () => Promise<unknown>,
+  ): Promise<void> {
+    await remove();
+    this.#init.logger.warn(
+      { table, poet: request.poet, roundId: request.roundId, problem },
+      "dropped a damaged cache row",
+    );
+    this.#init.emit({
+      type: "cache-dropped",
+      at: new Date(this.#init.clock.now()),
+      table,
+      poet: request.poet,
+      roundId: request.roundId,
+      problem,
+    });
+  }
+
   #downloaded(verified: VerifiedRoundProof, fromCache: boolean): void {
     this.#init.emit({
       type: "proof-downloaded",
@@ -379,4 +474,8 @@ export class ProofFetcher {
       fromCache,
     });
   }
+}
+
+function isCorrupt(err: unknown): err is StorageError {
+  return err instanceof StorageError && err.kind === "corrupt";
 }

@@ -27,6 +27,7 @@
  *   submitting or proving twice, and takes over when the holder dies.
  */
 
+import { raceAbort } from "../abortable.js";
 import {
   CertificateCache,
   type CertifyCallback,
@@ -68,6 +69,7 @@ import type { RegistrationPoetClient } from "./poet-client-port.js";
 import { type PoetEntry, PoetPool } from "./poet-pool.js";
 import { ProofFetcher } from "./proof-fetcher.js";
 import type { RegistrationRun } from "./registration-run.js";
+import { repairBeforeResuming } from "./repair-before-resuming.js";
 import { type ProofVerifier, SharedVerifier } from "./shared-verifier.js";
 
 /**
@@ -273,6 +275,8 @@ export class RegistrationManager {
   readonly #leases: IdentityLeases;
   #generation = new AbortController();
   #closing: Promise<void> | undefined;
+  /** The node state's check and repair, run once before the first cycle resumes. */
+  #repairing: Promise<void> | undefined;
 
   /** @throws ConfigError for a setting that cannot work (the message names it). */
   constructor(options: RegistrationManagerOptions) {
@@ -529,6 +533,14 @@ export class RegistrationManager {
     request: NiPostRequest,
     signal: AbortSignal | undefined,
   ): Promise<NiPostOutcome> {
+    // The node state is checked and repaired once, before the first cycle resumes.
+    this.#repairing ??= repairBeforeResuming(this.#state, this.#clock, (e) => this.#emit(e), {
+      signal: this.#closed.signal,
+    }).catch((err: unknown) => {
+      this.#repairing = undefined;
+      throw err;
+    });
+    await raceAbort(this.#repairing, anySignal(signal, this.#closed.signal));
     // Thousands of identities started together begin over many turns, a few per turn.
     const turn = this.#context.turns.take();
     if (turn !== undefined) await turn;

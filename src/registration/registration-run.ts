@@ -5,7 +5,12 @@
  * round starts (docs/node-client.md §1.3, §4, §7 item 1, §8; docs/protocol.md §2.4, §2.5).
  *
  * Every PoET is tried in parallel (through the manager's submit limit) and each success is
- * persisted the moment it arrives, so a crash loses nothing. The caller waits only for the first
+ * persisted the moment it arrives, so a crash loses nothing. Submits are write-ahead: before the
+ * first request to a PoET leaves, an intent (identity, PoET, round, challenge hash) is stored, and
+ * the PoET's acceptance writes the `poet_registration` row and deletes the intent in one
+ * transaction (`storage/submit-intent-repository.ts`). The writes of submits that start or
+ * complete together share one group commit. A crash between the PoET's answer and our row leaves
+ * the intent, which the identity's cycle resolves against the round's members. The caller waits only for the first
  * success; the others keep being retried until the round start: transient failures (network, 5xx,
  * 429, a timeout, a failed `info()`) after a random 1–2× retry delay or the PoET's `Retry-After`,
  * while a refusal that will not change (bad request, too late, 409 for another challenge, a
@@ -46,6 +51,8 @@ export interface RegistrationTarget {
   round: number;
   /** Registration closes (round start), unix ms. */
   deadlineMs: number;
+  /** The round's end by the schedule, unix ms (recorded with each intent). */
+  roundEndMs: number;
   /** The proof deadline sent to the PoETs, unix ms. */
   proofDeadlineMs: number;
 }
@@ -79,12 +86,16 @@ export class RegistrationRun {
   readonly accepted = new Set<string>();
   /** PoETs that refused for good (retrying cannot help this round). */
   readonly refused = new Set<string>();
+  /** PoETs still being tried: their intents are submits in flight, not a crash's leftovers. */
+  readonly trying = new Set<string>();
   readonly #context: RegistrationRunContext;
   readonly #controller = new AbortController();
   readonly #signal: AbortSignal;
   /** Signs `prefix ‖ challenge` once for every PoET of the run. */
   readonly #signer: Signer;
   readonly #closed: AbortSignal;
+  /** The run's submit intents, one write for every PoET, durable before any submit leaves. */
+  readonly #intents: Promise<void>;
 
   constructor(
     context: RegistrationRunContext,
@@ -108,6 +119,21 @@ export class RegistrationRun {
       () => this.#controller.abort(),
       () => {},
     );
+    // Write-ahead: one write for the intents at every PoET of the run.
+    this.#intents = context.state.intents.recordMany(
+      poets.map((entry) => ({
+        nodeId: target.signer.nodeId,
+        address: entry.address,
+        hash: target.hash,
+        roundId: String(target.round),
+        roundEnd: new Date(target.roundEndMs),
+        proofDeadline: new Date(target.proofDeadlineMs),
+        createdAt: new Date(clock.now()),
+      })),
+      { signal: this.#signal },
+    );
+    // Each PoET's attempt awaits it and reports a failure; none is left unhandled here.
+    this.#intents.catch(() => {});
     this.done = Promise.all(
       poets.map((entry) =>
         this.#registerWith(entry).then(() => {
@@ -126,6 +152,15 @@ export class RegistrationRun {
   }
 
   async #registerWith(entry: PoetEntry): Promise<void> {
+    this.trying.add(entry.address);
+    try {
+      await this.#attempts(entry);
+    } finally {
+      this.trying.delete(entry.address);
+    }
+  }
+
+  async #attempts(entry: PoetEntry): Promise<void> {
     const { clock, emit, state, target } = { ...this.#context, target: this.target };
     const signal = this.#signal;
     const base = {
@@ -134,10 +169,14 @@ export class RegistrationRun {
       round: target.round,
       poet: entry.address,
     };
+    // Whether a submit may have reached the PoET: until then, its intent holds nothing.
+    let sent = false;
     for (;;) {
-      if (signal.aborted) return this.#deadlinePassed(entry);
+      if (signal.aborted) return this.#deadlinePassed(entry, sent);
       try {
         await this.#context.pool.phase(entry, target.round, { signal });
+        // Write-ahead: durable before the request leaves.
+        await this.#intents;
         const result = await this.#context.submits.run(
           () =>
             withTimeout(
@@ -145,8 +184,9 @@ export class RegistrationRun {
               this.#context.requestTimeoutMs,
               `submit to ${entry.address}`,
               signal,
-              (s) =>
-                entry.client.register(
+              (s) => {
+                sent = true;
+                return entry.client.register(
                   {
                     signer: this.#signer,
                     prefix: this.#context.prefix,
@@ -154,7 +194,8 @@ export class RegistrationRun {
                     deadline: new Date(target.proofDeadlineMs),
                   },
                   { signal: s },
-                ),
+                );
+              },
             ),
           { signal },
         );
@@ -165,18 +206,15 @@ export class RegistrationRun {
             "the PoET registered the challenge in another round than the schedule says",
           );
         }
-        try {
-          await state.registrations.add({
-            nodeId: target.signer.nodeId,
-            hash: target.hash,
-            address: entry.address,
-            roundId: result.roundId,
-            roundEnd,
-          });
-        } catch (err) {
-          // Registered already (another run, or a row restored by hand): keep the stored row.
-          if (!(err instanceof StorageError && err.kind === "duplicate")) throw err;
-        }
+        // The Go row and the end of the intent, in one transaction. A row already there
+        // (another run, or a row restored by hand) is kept.
+        await state.intents.confirm({
+          nodeId: target.signer.nodeId,
+          hash: target.hash,
+          address: entry.address,
+          roundId: result.roundId,
+          roundEnd,
+        });
         this.accepted.add(entry.address);
         this.failures.delete(entry.address);
         emit({
@@ -189,7 +227,7 @@ export class RegistrationRun {
         });
         return;
       } catch (err) {
-        if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry);
+        if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry, sent);
         const error = asPoetError(err);
         this.failures.set(entry.address, error);
         const retryAfter = error instanceof PoetRpcError ? (error.retryAfterMs ?? 0) : 0;
@@ -212,19 +250,35 @@ export class RegistrationRun {
         });
         if (giveUp) {
           if (isFinal(error) || error instanceof StorageError) this.refused.add(entry.address);
+          if (isFinal(error) || !sent) await this.#dropIntent(entry);
           return;
         }
         try {
           await clock.sleep(delay, { signal });
         } catch {
-          return this.#deadlinePassed(entry);
+          return this.#deadlinePassed(entry, sent);
         }
       }
     }
   }
 
-  #deadlinePassed(entry: PoetEntry): void {
+  /**
+   * The PoET refused for good, or no submit ever left for it: it does not hold the challenge, so
+   * the intent goes. (One whose submit only ran out of time stays: the PoET may have accepted a
+   * request whose answer was lost.)
+   */
+  async #dropIntent(entry: PoetEntry): Promise<void> {
+    try {
+      await this.#context.state.intents.delete(this.target.signer.nodeId, entry.address);
+    } catch (err) {
+      // Kept: resolved against the round's members later.
+      this.#context.logger.warn({ err, poet: entry.address }, "could not drop a submit intent");
+    }
+  }
+
+  async #deadlinePassed(entry: PoetEntry, sent: boolean): Promise<void> {
     if (this.accepted.has(entry.address)) return;
+    if (!sent && !this.#closed.aborted) await this.#dropIntent(entry);
     const error = new PoetError(
       "registration-window-missed",
       `${entry.address}: registration closed before the PoET accepted the challenge`,

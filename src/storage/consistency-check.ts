@@ -11,7 +11,14 @@
  * - `registration-without-challenge`: a registration of an identity that has no challenge;
  * - `nipost-ref-mismatch`: a NiPoST whose PoET ref is not the one stored with the challenge;
  * - `nipost-without-challenge`: a NiPoST of an identity that has no challenge;
- * - `corrupt-row`: a row whose values do not decode (wrong length, bad SCALE, wrong type).
+ * - `intent-without-challenge`: a submit intent of an identity that has no challenge;
+ * - `intent-hash-mismatch`: a submit intent for another challenge than the current one;
+ * - `corrupt-row`: a row whose values do not decode (wrong length, bad SCALE, wrong type), in any
+ *   table the library has: go-spacemesh's four and our own (verified proofs, whose bytes must also
+ *   hash to their ref; member lists; submit intents).
+ *
+ * Every row of every table is read and decoded. Our cache tables (proofs, member lists) hold
+ * nothing that cannot be downloaded again, so deleting a damaged row there costs a download.
  *
  * {@link NodeState.check} only reports; {@link NodeState.repair} deletes the offending rows in one
  * transaction, which is what the registration manager calls before resuming. The current
@@ -19,6 +26,7 @@
  * from the row (`challenge-hash.ts`), or by the caller's `challengeHash`.
  */
 
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Kysely } from "kysely";
 import { equalBytes, toHex } from "../bytes.js";
 import { StorageError } from "../errors.js";
@@ -31,10 +39,14 @@ import {
   selectChallengeRows,
 } from "./challenge-repository.js";
 
+import { decodeMemberListRow } from "./member-list-repository.js";
 import { decodeNipostRow } from "./nipost-repository.js";
 import { decodeRegistrationRow } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
+import { decodeLeaseRow } from "./sqlite-lease-repository.js";
 import type { StoreConnection } from "./store-connection.js";
+import { decodeSubmitIntentRow } from "./submit-intent-repository.js";
+import { decodeVerifiedProofRow } from "./verified-proof-repository.js";
 
 /** What is inconsistent. */
 export type InconsistencyKind =
@@ -42,18 +54,31 @@ export type InconsistencyKind =
   | "registration-without-challenge"
   | "nipost-ref-mismatch"
   | "nipost-without-challenge"
+  | "intent-without-challenge"
+  | "intent-hash-mismatch"
   | "corrupt-row";
 
 /** One inconsistency found by {@link NodeState.check}. */
 export interface Inconsistency {
   kind: InconsistencyKind;
   /** The table of the offending row. */
-  table: "challenge" | "poet_registration" | "nipost" | "poet_certificates";
-  /** The identity the row belongs to (the raw id bytes, even when they are not 32 long). */
+  table:
+    | "challenge"
+    | "poet_registration"
+    | "nipost"
+    | "poet_certificates"
+    | "poet_client_proof"
+    | "poet_client_members"
+    | "poet_client_submit_intent"
+    | "poet_client_lease";
+  /**
+   * The identity the row belongs to (the raw id bytes, even when they are not 32 long); empty for
+   * the rows of a cache shared by every identity (`poet_client_proof`, `poet_client_members`).
+   */
   nodeId: Uint8Array;
   /** Hex of `nodeId`. */
   identity: string;
-  /** The PoET address, for registration rows. */
+  /** The PoET address, for registration, intent, proof and member-list rows. */
   address: string | undefined;
   /** What is wrong, in words. */
   detail: string;
@@ -89,7 +114,7 @@ function report(
   idColumn: string,
   detail: string,
 ): void {
-  const nodeId = asBytes(key[idColumn]);
+  const nodeId = idColumn === "" ? new Uint8Array() : asBytes(key[idColumn]);
   const address = typeof key.address === "string" ? key.address : undefined;
   const item: Inconsistency = { kind, table, nodeId, identity: toHex(nodeId), address, detail };
   rowKeys.set(item, key);
@@ -231,6 +256,109 @@ export async function checkNodeState(
         report(found, "corrupt-row", "poet_certificates", key, "node_id", corruptDetail(err));
       }
     }
+
+    if (conn.hasOwnTable("poet_client_submit_intent")) {
+      for (const row of await db.selectFrom("poet_client_submit_intent").selectAll().execute()) {
+        const key = { id: row.id, address: row.address };
+        let intent: ReturnType<typeof decodeSubmitIntentRow>;
+        try {
+          intent = decodeSubmitIntentRow(row);
+        } catch (err) {
+          report(found, "corrupt-row", "poet_client_submit_intent", key, "id", corruptDetail(err));
+          continue;
+        }
+        const identity = toHex(intent.nodeId);
+        if (corruptChallenges.has(identity)) continue;
+        const challenge = challenges.get(identity);
+        const where = `${intent.address} (round ${intent.roundId})`;
+        if (challenge === undefined) {
+          report(
+            found,
+            "intent-without-challenge",
+            "poet_client_submit_intent",
+            key,
+            "id",
+            `a submit intent at ${where} but the identity has no challenge`,
+          );
+          continue;
+        }
+        const hash = currentHash(identity, challenge);
+        if (hash !== undefined && !equalBytes(hash, intent.hash)) {
+          report(
+            found,
+            "intent-hash-mismatch",
+            "poet_client_submit_intent",
+            key,
+            "id",
+            `a submit intent of challenge ${toHex(intent.hash)} at ${where}, but the current challenge is ${toHex(hash)}`,
+          );
+        }
+      }
+    }
+
+    // The caches: each row is read and decoded on its own (a proof or a member list can be
+    // megabytes), with a turn of the event loop between rows.
+    if (conn.hasOwnTable("poet_client_proof")) {
+      const keys = await db
+        .selectFrom("poet_client_proof")
+        .select(["ref", "address", "round_id"])
+        .execute();
+      for (const k of keys) {
+        await yieldToEventLoop();
+        const row = await db
+          .selectFrom("poet_client_proof")
+          .selectAll()
+          .where("ref", "=", k.ref as Uint8Array)
+          .executeTakeFirst();
+        if (row === undefined) continue;
+        try {
+          decodeVerifiedProofRow(row);
+        } catch (err) {
+          const key = { ref: row.ref, address: row.address, round_id: row.round_id };
+          report(found, "corrupt-row", "poet_client_proof", key, "", corruptDetail(err));
+        }
+      }
+    }
+    if (conn.hasOwnTable("poet_client_members")) {
+      const keys = await db
+        .selectFrom("poet_client_members")
+        .select(["address", "round_id"])
+        .execute();
+      for (const k of keys) {
+        await yieldToEventLoop();
+        const row = await db
+          .selectFrom("poet_client_members")
+          .selectAll()
+          .where("address", "=", k.address as string)
+          .where("round_id", "=", k.round_id as string)
+          .executeTakeFirst();
+        if (row === undefined) continue;
+        try {
+          decodeMemberListRow(row);
+        } catch (err) {
+          const key = { address: row.address, round_id: row.round_id };
+          report(found, "corrupt-row", "poet_client_members", key, "", corruptDetail(err));
+        }
+      }
+    }
+    // Leases: a row that does not decode is reported; deleting it frees the identity for the
+    // next acquisition (a holder's fence names its own holder string, so it cannot match).
+    if (conn.hasOwnTable("poet_client_lease")) {
+      for (const row of await db.selectFrom("poet_client_lease").selectAll().execute()) {
+        try {
+          decodeLeaseRow(row);
+        } catch (err) {
+          report(
+            found,
+            "corrupt-row",
+            "poet_client_lease",
+            { id: row.id },
+            "id",
+            corruptDetail(err),
+          );
+        }
+      }
+    }
     return found;
   });
 }
@@ -271,6 +399,44 @@ async function deleteRow(
         .executeTakeFirst();
       return result.numDeletedRows;
     }
+    case "poet_client_submit_intent": {
+      const result = await db
+        .deleteFrom("poet_client_submit_intent")
+        .where("id", "=", raw("id"))
+        .where("address", "=", key.address as string)
+        .executeTakeFirst();
+      return result.numDeletedRows;
+    }
+    case "poet_client_proof": {
+      if (key.ref === undefined) {
+        const result = await db
+          .deleteFrom("poet_client_proof")
+          .where("address", "=", key.address as string)
+          .where("round_id", "=", key.round_id as string)
+          .executeTakeFirst();
+        return result.numDeletedRows;
+      }
+      const result = await db
+        .deleteFrom("poet_client_proof")
+        .where("ref", "=", raw("ref"))
+        .executeTakeFirst();
+      return result.numDeletedRows;
+    }
+    case "poet_client_members": {
+      const result = await db
+        .deleteFrom("poet_client_members")
+        .where("address", "=", key.address as string)
+        .where("round_id", "=", key.round_id as string)
+        .executeTakeFirst();
+      return result.numDeletedRows;
+    }
+    case "poet_client_lease": {
+      const result = await db
+        .deleteFrom("poet_client_lease")
+        .where("id", "=", raw("id"))
+        .executeTakeFirst();
+      return result.numDeletedRows;
+    }
   }
 }
 
@@ -289,11 +455,18 @@ export async function repairNodeState(
     for (const item of inconsistencies) {
       const key =
         rowKeys.get(item) ??
-        (item.table === "poet_registration"
+        (item.table === "poet_registration" || item.table === "poet_client_submit_intent"
           ? { id: item.nodeId, address: item.address }
           : item.table === "poet_certificates"
             ? { node_id: item.nodeId }
             : { id: item.nodeId });
+      if (
+        (item.table === "poet_client_proof" || item.table === "poet_client_members") &&
+        !rowKeys.has(item)
+      ) {
+        // A cache row reported elsewhere: its round is not known, so it is left alone.
+        continue;
+      }
       if (item.table === "poet_certificates" && key.certifier_id === undefined) {
         const result = await db
           .deleteFrom("poet_certificates")

@@ -43,6 +43,7 @@ export { NodeState, openNodeState } from "./open-node-state.js";
 export type { PoetRegistration, RegistrationRepository } from "./registration-repository.js";
 export type { NodeStateTables } from "./schema.js";
 export type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";
+export type { SubmitIntent, SubmitIntentRepository } from "./submit-intent-repository.js";
 export type {
   VerifiedProof,
   VerifiedProofInput,

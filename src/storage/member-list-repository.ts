@@ -5,7 +5,9 @@
  * go-spacemesh keeps them only in memory, so after a restart its first identity downloads the
  * whole proof again just to rebuild its membership proof (docs/node-client.md §1.11, §8). Keeping
  * the list (about 32 bytes per registrant) lets every identity of the node build its membership
- * proof after a restart without a download.
+ * proof after a restart without a download. It is a cache: a list that does not decode, or whose
+ * root matches no verified proof of its round, is dropped by the proof fetcher and downloaded
+ * again, and `NodeState.check()` reports rows that do not decode.
  */
 
 import { ConfigError } from "../errors.js";
@@ -38,7 +40,8 @@ export interface MemberList {
 
 const TABLE = "poet_client_members";
 
-interface MembersRow {
+/** A raw row. */
+export interface MembersRow {
   address: unknown;
   round_id: unknown;
   member_count: unknown;
@@ -47,7 +50,8 @@ interface MembersRow {
   fetched_at: unknown;
 }
 
-function decodeRow(row: MembersRow): MemberList {
+/** Checks and decodes a raw row (the blob must hold `member_count` members). */
+export function decodeMemberListRow(row: MembersRow): MemberList {
   const at = (column: string): ColumnPlace => ({ table: TABLE, column });
   const count = readU64(row.member_count, at("member_count"));
   let members: Uint8Array[];
@@ -122,7 +126,7 @@ export class MemberListRepository {
         .where("address", "=", address)
         .where("round_id", "=", roundId)
         .executeTakeFirst();
-      return row === undefined ? undefined : decodeRow(row);
+      return row === undefined ? undefined : decodeMemberListRow(row);
     });
   }
 

@@ -9,7 +9,8 @@
  *
  * Our tables keep what go-spacemesh keeps only in memory, so that a restart neither downloads nor
  * verifies a proof twice: proofs that passed verification (keyed by their ref), the member lists of
- * each PoET round, and the challenge hash each identity registered.
+ * each PoET round, and the challenge hash each identity registered; and one thing go-spacemesh
+ * does not keep at all: the submits sent and not yet confirmed (write-ahead intents).
  *
  * The runner is ours rather than kysely's `Migrator` because the tables must be created in the
  * attached schema, which the `Migrator` cannot do on SQLite (it would try `CREATE SCHEMA`). Each
@@ -52,6 +53,11 @@ const migrations: Record<string, CompanionMigration> = {
   // One worker per identity: the lease of each identity (see `lease-repository.ts`).
   "0002_identity_lease": [
     `create table if not exists ${S}."poet_client_lease" ("id" blob not null primary key, "holder" text not null, "token" integer not null, "acquired_at" integer not null, "renewed_at" integer not null, "expires_at" integer not null, "released" integer not null default 0) without rowid`,
+  ],
+  // Write-ahead submits (submit-intent-repository.ts): one row per identity and PoET whose submit
+  // may have left without its `poet_registration` row being written.
+  "0003_submit_intent": [
+    `create table if not exists ${S}."poet_client_submit_intent" ("id" blob not null, "address" text not null, "hash" blob not null, "round_id" text not null, "round_end" integer not null, "proof_deadline" integer not null, "created_at" integer not null, constraint "poet_client_submit_intent_pk" primary key ("id", "address")) without rowid`,
   ],
 };
 

@@ -74,6 +74,7 @@ import type { NodeStateTables } from "./schema.js";
 import type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";
 import { SqliteLeaseRepository } from "./sqlite-lease-repository.js";
 import { StoreConnection, toStorageError } from "./store-connection.js";
+import { SubmitIntentRepository } from "./submit-intent-repository.js";
 import { VerifiedProofRepository } from "./verified-proof-repository.js";
 import { WriteLock, writeLockFor } from "./write-lock.js";
 
@@ -130,6 +131,8 @@ export interface NodeStateRepositories {
   readonly members: MemberListRepository;
   /** Ours: each identity's lease, one worker per identity (see `lease-repository.ts`). */
   readonly leases: LeaseRepository;
+  /** Ours: submits recorded before they leave, until the PoET's answer is stored. */
+  readonly intents: SubmitIntentRepository;
 }
 
 /** What {@link NodeState.resetIdentity} deleted. */
@@ -153,6 +156,7 @@ export class NodeState implements NodeStateRepositories {
   readonly proofs: VerifiedProofRepository;
   readonly members: MemberListRepository;
   readonly leases: LeaseRepository;
+  readonly intents: SubmitIntentRepository;
   /** The go-spacemesh schema version of the file (`PRAGMA user_version`): 9 for a file created by this release, 0 for one an earlier release created. */
   readonly goSchemaVersion: number;
   /**
@@ -186,6 +190,7 @@ export class NodeState implements NodeStateRepositories {
     this.proofs = new VerifiedProofRepository(init.conn);
     this.members = new MemberListRepository(init.conn);
     this.leases = new SqliteLeaseRepository(init.conn);
+    this.intents = new SubmitIntentRepository(init.conn, this.registrations);
   }
 
   /**
@@ -231,7 +236,8 @@ export class NodeState implements NodeStateRepositories {
 
   /**
    * Deletes the identity's registrations, NiPoST and challenge in one transaction: go-spacemesh's
-   * `ResetState` + `RemoveChallenge`, done atomically. Certificates are kept.
+   * `ResetState` + `RemoveChallenge`, done atomically, with the submit intents bound to the
+   * challenge. Certificates are kept.
    */
   async resetIdentity(
     nodeId: Uint8Array,
@@ -242,6 +248,7 @@ export class NodeState implements NodeStateRepositories {
       const registrations = await this.registrations.clear(nodeId);
       const nipost = await this.nipost.delete(nodeId);
       const challenge = await this.challenges.delete(nodeId);
+      await this.intents.clear(nodeId);
       return { registrations, nipost, challenge };
     });
   }

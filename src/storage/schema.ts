@@ -107,6 +107,19 @@ export interface PoetClientLeaseTable {
   released: Int;
 }
 
+/** Ours: a submit about to leave (or left) whose `poet_registration` row is not written yet. */
+export interface PoetClientSubmitIntentTable {
+  id: Blob;
+  address: Text;
+  hash: Blob;
+  round_id: Text;
+  /** The round end the schedule gives, unix ms. */
+  round_end: Int;
+  /** The submit's `deadline` (the round's proof deadline), unix ms. */
+  proof_deadline: Int;
+  created_at: Int;
+}
+
 /** All tables the library reads or writes. */
 export interface NodeStateTables {
   challenge: ChallengeTable;
@@ -117,4 +130,5 @@ export interface NodeStateTables {
   poet_client_proof: PoetClientProofTable;
   poet_client_members: PoetClientMembersTable;
   poet_client_lease: PoetClientLeaseTable;
+  poet_client_submit_intent: PoetClientSubmitIntentTable;
 }

@@ -46,7 +46,8 @@ const TABLE = "poet_client_lease";
  */
 const RENEW_CHUNK = 256;
 
-interface LeaseRow {
+/** A raw lease row. */
+export interface LeaseRow {
   id: unknown;
   holder: unknown;
   token: unknown;
@@ -56,7 +57,8 @@ interface LeaseRow {
   released: unknown;
 }
 
-function decodeLeaseRow(row: LeaseRow): Lease {
+/** Checks and decodes a raw lease row. */
+export function decodeLeaseRow(row: LeaseRow): Lease {
   const nodeId = readHash(row.id, { table: TABLE, column: "id", nodeId: row.id });
   const at = (column: string) => ({ table: TABLE, column, nodeId });
   return {

@@ -9,7 +9,9 @@
  * The proof is stored as its SCALE bytes, so the key can always be recomputed: we compute the ref
  * ourselves when storing (a caller cannot file a proof under a wrong key) and check it again when
  * reading, so a damaged row is a `"corrupt"` {@link StorageError}, never a proof that silently
- * differs from the one that was verified.
+ * differs from the one that was verified. It is a cache: the proof fetcher drops a damaged row
+ * ({@link VerifiedProofRepository.deleteByRound}) and downloads the proof again, and
+ * `NodeState.check()` reports such rows for `repair()`.
  */
 
 import { equalBytes, toHex } from "../bytes.js";
@@ -55,7 +57,8 @@ export interface VerifiedProof extends VerifiedProofInput {
 
 const TABLE = "poet_client_proof";
 
-interface ProofRow {
+/** A raw row. */
+export interface ProofRow {
   ref: unknown;
   proof: unknown;
   leaves: unknown;
@@ -66,7 +69,8 @@ interface ProofRow {
   verified_at: unknown;
 }
 
-function decodeRow(row: ProofRow): VerifiedProof {
+/** Checks and decodes a raw row: the bytes must hash to the ref and decode as a `PoetProof`. */
+export function decodeVerifiedProofRow(row: ProofRow): VerifiedProof {
   const ref = readHash(row.ref, { table: TABLE, column: "ref" });
   const at = (column: string): ColumnPlace => ({ table: TABLE, column });
   const bytes = readBytes(row.proof, at("proof"));
@@ -158,7 +162,7 @@ export class VerifiedProofRepository {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       if (!this.#conn.hasOwnTable(TABLE)) return undefined;
       const row = await db.selectFrom(TABLE).selectAll().where("ref", "=", ref).executeTakeFirst();
-      return row === undefined ? undefined : decodeRow(row);
+      return row === undefined ? undefined : decodeVerifiedProofRow(row);
     });
   }
 
@@ -191,7 +195,7 @@ export class VerifiedProofRepository {
         .where("round_id", "=", roundId)
         .execute();
       return rows
-        .map(decodeRow)
+        .map(decodeVerifiedProofRow)
         .sort((a, b) =>
           b.proof.leaves > a.proof.leaves ? 1 : b.proof.leaves < a.proof.leaves ? -1 : 0,
         );
@@ -207,6 +211,25 @@ export class VerifiedProofRepository {
     return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
       const result = await db.deleteFrom(TABLE).where("ref", "=", ref).executeTakeFirst();
       return result.numDeletedRows > 0n;
+    });
+  }
+
+  /**
+   * Deletes every proof stored for one PoET round, without reading them (a damaged row included).
+   * Returns how many were deleted.
+   */
+  async deleteByRound(
+    address: string,
+    roundId: string,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<number> {
+    return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
+      const result = await db
+        .deleteFrom(TABLE)
+        .where("address", "=", address)
+        .where("round_id", "=", roundId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     });
   }
 
