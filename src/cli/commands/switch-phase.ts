@@ -12,7 +12,7 @@
  */
 import { toHex } from "../../bytes.js";
 import { ConfigError } from "../../errors.js";
-import { applyPoetSwitch, readPoetSwitchRows } from "../../registration/apply-poet-switch.js";
+import { applyPoetSwitch, readPoetSwitchRows } from "../../registration/index.js";
 import { type PoetSwitchPlan, planPoetSwitch, type RoundSchedule } from "../../schedule/index.js";
 import {
   type Command,
