@@ -62,7 +62,10 @@ export interface PoetSwitchRowDecision {
 /** The plan of one identity. */
 export interface PoetSwitchIdentityPlan {
   nodeId: Uint8Array;
-  /** The timing plan of its challenge (`undefined`: no challenge). */
+  /**
+   * The timing plan of its challenge (`undefined`: no challenge); identities of one publish epoch
+   * share one object.
+   */
   phase: PhaseSwitchPlan | undefined;
   deleteRegistrations: PoetSwitchRowDecision[];
   keepRegistrations: PoetSwitchRowDecision[];
@@ -113,12 +116,20 @@ export function planPoetSwitch(input: PoetSwitchInput): PoetSwitchPlan {
     at: input.at,
     ...(input.postDurationMs === undefined ? {} : { postDurationMs: input.postDurationMs }),
   };
-  const identities = [...input.identities]
-    .sort((a, b) => {
-      const [x, y] = [toHex(a.nodeId), toHex(b.nodeId)];
-      return x < y ? -1 : x > y ? 1 : 0;
-    })
-    .map((rows) => planIdentity(rows, newSet, common));
+  // One timing plan per publish epoch: identities of one epoch share it (read-only).
+  const byEpoch = new Map<number, PhaseSwitchPlan>();
+  const phaseOf = (publishEpoch: number): PhaseSwitchPlan => {
+    let plan = byEpoch.get(publishEpoch);
+    if (plan === undefined) {
+      plan = planPhaseSwitch({ ...common, publishEpoch });
+      byEpoch.set(publishEpoch, plan);
+    }
+    return plan;
+  };
+  const identities = input.identities
+    .map((rows) => ({ key: toHex(rows.nodeId), rows }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ rows }) => planIdentity(rows, newSet, phaseOf));
   const phases = identities.flatMap((i) => (i.phase === undefined ? [] : [i.phase]));
   const latest =
     phases.length > 0
@@ -137,13 +148,10 @@ export function planPoetSwitch(input: PoetSwitchInput): PoetSwitchPlan {
 function planIdentity(
   rows: PoetSwitchIdentityRows,
   newSet: ReadonlySet<string>,
-  common: { from: RoundSchedule; to: RoundSchedule; at: Date; postDurationMs?: number },
+  phaseOf: (publishEpoch: number) => PhaseSwitchPlan,
 ): PoetSwitchIdentityPlan {
   const challenge = rows.challenge;
-  const phase =
-    challenge === undefined
-      ? undefined
-      : planPhaseSwitch({ ...common, publishEpoch: challenge.publishEpoch });
+  const phase = challenge === undefined ? undefined : phaseOf(challenge.publishEpoch);
   const chosen = challenge?.poetProofRef;
   const deleteRegistrations: PoetSwitchRowDecision[] = [];
   const keepRegistrations: PoetSwitchRowDecision[] = [];
