@@ -170,10 +170,15 @@ export type {
   PhaseSwitchInput,
   PhaseSwitchPlan,
   PoetServerConfig,
+  PoetSwitchIdentityPlan,
+  PoetSwitchIdentityRows,
+  PoetSwitchInput,
+  PoetSwitchPlan,
+  PoetSwitchRowDecision,
   RoundScheduleOptions,
   RoundTimes,
 } from "./schedule/index.js";
-export { MAINNET, planPhaseSwitch, RoundSchedule } from "./schedule/index.js";
+export { MAINNET, planPhaseSwitch, planPoetSwitch, RoundSchedule } from "./schedule/index.js";
 // Node state
 export type {
   ChallengeRecord,

@@ -138,6 +138,45 @@ describe("poet-client switch-phase", () => {
     );
   });
 
+  it("applies the same rule as switchPoets: a row no challenge uses goes, with its reason", async () => {
+    const db = await fixture("orphan.sql");
+    const state = await openNodeState(db, { create: true });
+    await state.registrations.addMany([
+      {
+        nodeId: id(2),
+        hash: id(0x22),
+        address: "https://old-a.example",
+        roundId: "30",
+        roundEnd: new Date("2024-09-29T20:00:00Z"),
+      },
+    ]);
+    await state.close();
+    const now = { now: "2024-09-28T00:00:00Z" };
+    const dry = await cli(
+      ["switch-phase", "--db", db, "--to", "https://new.example", ...laterPhase, "--dry-run"],
+      now,
+    );
+    assert.equal(dry.code, 0, dry.err);
+    assert.match(
+      dry.out,
+      /would remove registration at https:\/\/old-a\.example \(round 30\): no challenge uses it/,
+    );
+    const r = await cli(
+      ["switch-phase", "--db", db, "--to", "https://new.example", ...laterPhase, "--json"],
+      now,
+    );
+    assert.equal(r.code, 0, r.err);
+    const body = JSON.parse(r.out);
+    assert.equal(body.removedRegistrations, 1);
+    const [one, two] = body.identities;
+    // Identity 1 keeps round 30, which runs in both phases; identity 2 has no challenge.
+    assert.equal(one.mode, "after-proof");
+    assert.deepEqual(one.removeRegistrations, []);
+    assert.equal(two.mode, undefined);
+    assert.deepEqual(two.removeRegistrations, ["https://old-a.example"]);
+    assert.equal((await registrations(db)).length, 2);
+  });
+
   it("requires --db and --to (exit 2)", async () => {
     assert.equal((await cli(["switch-phase", "--to", "https://x.example"])).code, 2);
     const db = await fixture("args.sql");

@@ -162,6 +162,28 @@ describe("planPhaseSwitch", () => {
     assert.match(plan.explanation, /publish epoch 32 will have no ATX/);
   });
 
+  it("loses nothing in the same phase: the next round starts exactly one cycle gap (the default PoST time) after the proof", () => {
+    const plan = planPhaseSwitch({
+      from,
+      to: from,
+      at: at("2024-09-20T00:00:00Z"),
+      publishEpoch: 31,
+    });
+    assert.equal(plan.mode, "after-proof");
+    assert.equal(plan.firstNewRound, 31);
+    assert.deepEqual(plan.lostPublishEpochs, []);
+    assert.ok(plan.safe);
+    // One millisecond more of PoST and the next round is missed.
+    const late = planPhaseSwitch({
+      from,
+      to: from,
+      at: at("2024-09-20T00:00:00Z"),
+      publishEpoch: 31,
+      postDurationMs: 12 * HOUR + 1,
+    });
+    assert.deepEqual(late.lostPublishEpochs, [32]);
+  });
+
   it("derives the publish epoch from the round executing at the instant", () => {
     const to = from.withPhase({ phaseShiftMs: 300 * HOUR, cycleGapMs: 12 * HOUR });
     const plan = planPhaseSwitch({ from, to, at: at("2024-09-28T00:00:00Z") });

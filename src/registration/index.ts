@@ -5,6 +5,8 @@
  * PoET access, proof fetching and verification, best-proof choice, phase switching and progress
  * events (docs/node-client.md §1, §4, §5, §7, §8).
  */
+export type { AppliedPoetSwitch, PoetSwitchTarget } from "./apply-poet-switch.js";
+export { applyPoetSwitch, readPoetSwitchRows } from "./apply-poet-switch.js";
 export { compareProofs, type ProofCandidate, selectBestProof, ticksOf } from "./best-proof.js";
 export type { AdaptPoetClientOptions } from "./client-adapter.js";
 export { adaptPoetClient } from "./client-adapter.js";

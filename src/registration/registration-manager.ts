@@ -21,7 +21,8 @@
  * - **Time from the clock.** Every wait uses the injected {@link Clock}, so that a test drives a
  *   two-week round with a `ManualClock`.
  * - **PoET set changes** take effect through {@link RegistrationManager.switchPoets}: stale rows
- *   go in one transaction and running cycles resume from the node state with the new set.
+ *   go by the one rule of `planPoetSwitch` (each identity's in one transaction) and running
+ *   cycles resume from the node state with the new set.
  * - **One worker per identity.** Each identity runs only under its lease in the node state
  *   (`identity-leases.ts`): a second process on the same state waits (or skips) instead of
  *   submitting or proving twice, and takes over when the holder dies.
@@ -44,7 +45,7 @@ import {
   MAINNET,
   type PhaseSwitchPlan,
   type PoetServerConfig,
-  planPhaseSwitch,
+  planPoetSwitch,
   proofPacing,
   RoundSchedule,
 } from "../schedule/index.js";
@@ -52,6 +53,7 @@ import type { NodeState } from "../storage/index.js";
 import { TurnBudget } from "../turn-budget.js";
 import { createParallelVerifier, type ParallelVerifier } from "../verify/pool/index.js";
 import { anySignal, isAbort, sleepUntil } from "./abort.js";
+import { applyPoetSwitch, readPoetSwitchRows } from "./apply-poet-switch.js";
 import { adaptPoetClient } from "./client-adapter.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent, RegistrationEventListener } from "./events.js";
@@ -197,6 +199,8 @@ export interface SwitchPoetsResult {
   registrationsDeleted: number;
   /** NiPoST rows deleted. */
   nipostsDeleted: number;
+  /** Identities whose rows were left alone because this manager lost their lease meanwhile. */
+  skipped: Uint8Array[];
 }
 
 /** One identity as a status display shows it. */
@@ -620,18 +624,16 @@ export class RegistrationManager {
       at,
       ...(input.postDurationMs === undefined ? {} : { postDurationMs: input.postDurationMs }),
     };
-    const challenges = await this.#state.challenges.list(options);
-    const identities = challenges.map((c) => ({
-      nodeId: c.nodeId,
-      plan: planPhaseSwitch({ ...common, publishEpoch: c.challenge.publishEpoch }),
-    }));
-    const plans = identities.length > 0 ? identities.map((i) => i.plan) : [planPhaseSwitch(common)];
-    const latest = plans.reduce((a, b) => (b.switchAt.getTime() > a.switchAt.getTime() ? b : a));
-    const lost = [...new Set(plans.flatMap((p) => p.lostPublishEpochs))].sort((a, b) => a - b);
+    const rows = await readPoetSwitchRows(this.#state, options);
+    const plan = planPoetSwitch({ ...common, poets: this.poets, identities: rows });
+    const { latest, lostPublishEpochs } = plan;
+    const identities = plan.identities.flatMap((i) =>
+      i.phase === undefined ? [] : [{ nodeId: i.nodeId, plan: i.phase }],
+    );
     return {
       ...latest,
-      lostPublishEpochs: lost,
-      safe: lost.length === 0,
+      lostPublishEpochs,
+      safe: lostPublishEpochs.length === 0,
       explanation:
         identities.length > 1
           ? `${identities.length} identities: ${latest.explanation}`
@@ -641,10 +643,10 @@ export class RegistrationManager {
   }
 
   /**
-   * Applies a new PoET set (and, with `phase`, a new phase shift and cycle gap): deletes in one
-   * transaction the registrations that can no longer serve (at PoETs that left, when the proof is
-   * already chosen or their round has not started) and the NiPoST rows that do not match their
-   * challenge's chosen proof, then restarts every running cycle from the node state. With
+   * Applies a new PoET set (and, with `phase`, a new phase shift and cycle gap): deletes the rows
+   * that can no longer serve, by the one rule of `planPoetSwitch` (schedule module), each
+   * identity's in one fenced transaction (`apply-poet-switch.ts`), then restarts every running
+   * cycle from the node state. With
    * `when: "safe"` it first waits until {@link planPhaseSwitch}'s `switchAt`. This replaces the
    * manual `delete from poet_registration; delete from nipost;` procedure.
    *
@@ -672,39 +674,9 @@ export class RegistrationManager {
     }
     const entries = this.#entries(input.poets);
     const keep = new Set(entries.map((e) => e.address));
-    const now = this.#clock.now();
-    const cleared = new Map<string, Uint8Array>();
-    let registrationsDeleted = 0;
-    let nipostsDeleted = 0;
-    await this.#state.transaction(
-      async (tx) => {
-        // A transaction may run again when the one it shared could not be committed.
-        cleared.clear();
-        registrationsDeleted = 0;
-        nipostsDeleted = 0;
-        const challenges = new Map((await tx.challenges.list()).map((c) => [toHex(c.nodeId), c]));
-        for (const r of await tx.registrations.list()) {
-          if (keep.has(r.address)) continue;
-          const challenge = challenges.get(toHex(r.nodeId));
-          const chosen = challenge?.poetProofRef !== undefined;
-          const round = Number(r.roundId);
-          const notStarted =
-            !Number.isSafeInteger(round) || now < from.registrationDeadline(round).getTime();
-          if (challenge === undefined || chosen || notStarted) {
-            await tx.registrations.delete(r.nodeId, r.address);
-            registrationsDeleted++;
-            cleared.set(toHex(r.nodeId), r.nodeId);
-          }
-        }
-        for (const n of await tx.nipost.list()) {
-          const ref = challenges.get(toHex(n.nodeId))?.poetProofRef;
-          if (ref === undefined || !equalBytes(ref, n.poetProofRef)) {
-            await tx.nipost.delete(n.nodeId);
-            nipostsDeleted++;
-            cleared.set(toHex(n.nodeId), n.nodeId);
-          }
-        }
-      },
+    const applied = await applyPoetSwitch(
+      this.#state,
+      { from, to, poets: [...keep], at: new Date(this.#clock.now()) },
       { signal },
     );
     this.#pool.replace(entries, to);
@@ -718,14 +690,15 @@ export class RegistrationManager {
       type: "poets-switched",
       at: appliedAt,
       poets: [...keep],
-      cleared: [...cleared.values()],
+      cleared: applied.cleared,
     });
     return {
       poets: [...keep],
       appliedAt,
-      cleared: [...cleared.values()],
-      registrationsDeleted,
-      nipostsDeleted,
+      cleared: applied.cleared,
+      skipped: applied.skipped.map((s) => s.nodeId),
+      registrationsDeleted: applied.registrationsDeleted,
+      nipostsDeleted: applied.nipostsDeleted,
     };
   }
 

@@ -96,7 +96,10 @@ export function planPhaseSwitch(input: PhaseSwitchInput): PhaseSwitchPlan {
 
   const nowPossible = at < to.roundStart(currentRound).getTime();
   const proofAt = Math.max(at, from.roundEnd(currentRound).getTime());
-  let next = Math.max(publishEpoch, to.openRound(new Date(proofAt + postDurationMs)));
+  // The first round that starts no earlier than the PoST is done: one starting exactly then still
+  // takes the registration (the network plans PoST to fill the cycle gap, so the same phase loses
+  // nothing).
+  let next = Math.max(publishEpoch, to.openRound(new Date(proofAt + postDurationMs - 1)));
   while (to.roundStart(next).getTime() < proofAt + postDurationMs) next++;
   const lostAfterProof: number[] = [];
   for (let e = publishEpoch + 1; e <= next; e++) lostAfterProof.push(e);

@@ -3,19 +3,17 @@
  *
  * `poet-client switch-phase --db <file> --to <url>...`: moves a node from the PoETs it uses to
  * another set, possibly of another phase, without losing an epoch when that is possible
- * (docs/node-client.md §4, §7 item 2; docs/protocol.md §3.5). The planning is
- * {@link planPhaseSwitch}; this command gathers its inputs (the new PoETs' phase from their
- * `/v1/info`, each identity's publish epoch from the database), explains the plan, and — unless
- * `--dry-run` — applies the part that touches the database in one transaction: when the current
- * challenge can still be registered in the new phase, the registrations at PoETs outside the new
- * set are removed so that the node registers the challenge with the new PoETs instead. A plan that
- * loses an epoch is refused unless `--accept-loss` is given.
+ * (docs/node-client.md §4, §7 item 2; docs/protocol.md §3.5). The rule is the library's one rule
+ * for changing PoETs, {@link planPoetSwitch}, the same that `RegistrationManager.switchPoets`
+ * applies; this command gathers its inputs (the new PoETs' phase from their `/v1/info`, each
+ * identity's rows from the database), explains the plan, and — unless `--dry-run` — applies it with
+ * {@link applyPoetSwitch} (each identity's deletions in one transaction). A plan that loses an
+ * epoch is refused unless `--accept-loss` is given.
  */
-import type { AbortOptions } from "../../abort-options.js";
 import { toHex } from "../../bytes.js";
 import { ConfigError } from "../../errors.js";
-import { type PhaseSwitchPlan, planPhaseSwitch, type RoundSchedule } from "../../schedule/index.js";
-import type { NodeState } from "../../storage/index.js";
+import { applyPoetSwitch, readPoetSwitchRows } from "../../registration/index.js";
+import { type PoetSwitchPlan, planPoetSwitch, type RoundSchedule } from "../../schedule/index.js";
 import {
   type Command,
   flag,
@@ -51,17 +49,6 @@ const OPTIONS = {
   "to-cycle-gap": { type: "string" },
 } as const;
 
-/** The plan of one identity. */
-export interface IdentitySwitch {
-  nodeId: Uint8Array;
-  plan: PhaseSwitchPlan | undefined;
-  /** Registrations removed (or to remove, in a dry run). */
-  remove: string[];
-  /** Registrations kept. */
-  keep: string[];
-  explanation: string;
-}
-
 async function targetPhase(
   urls: string[],
   options: { phaseShift: string | undefined; cycleGap: string | undefined },
@@ -91,55 +78,6 @@ async function targetPhase(
   return { phaseShiftMs: first.phaseShiftMs, cycleGapMs: first.cycleGapMs, source: "/v1/info" };
 }
 
-/** Plans the switch of every identity in `state`. */
-export async function planIdentities(
-  state: NodeState,
-  options: AbortOptions & {
-    from: RoundSchedule;
-    to: RoundSchedule;
-    at: Date;
-    targets: string[];
-  },
-): Promise<IdentitySwitch[]> {
-  const opts = options.signal === undefined ? {} : { signal: options.signal };
-  const challenges = await state.challenges.list(opts);
-  const registrations = await state.registrations.list(opts);
-  const ids = new Map<string, Uint8Array>();
-  for (const row of [...challenges, ...registrations]) ids.set(toHex(row.nodeId), row.nodeId);
-  const result: IdentitySwitch[] = [];
-  for (const [hex, nodeId] of [...ids.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const challenge = challenges.find((c) => toHex(c.nodeId) === hex);
-    const regs = registrations.filter((r) => toHex(r.nodeId) === hex).map((r) => r.address);
-    const outside = regs.filter((a) => !options.targets.includes(a));
-    const inside = regs.filter((a) => options.targets.includes(a));
-    if (challenge === undefined) {
-      result.push({
-        nodeId,
-        plan: undefined,
-        remove: [],
-        keep: regs,
-        explanation: "no challenge: its next challenge is registered with the new PoETs",
-      });
-      continue;
-    }
-    const plan = planPhaseSwitch({
-      from: options.from,
-      to: options.to,
-      at: options.at,
-      publishEpoch: challenge.challenge.publishEpoch,
-    });
-    const now = plan.mode === "now";
-    result.push({
-      nodeId,
-      plan,
-      remove: now ? outside : [],
-      keep: now ? inside : regs,
-      explanation: plan.explanation,
-    });
-  }
-  return result;
-}
-
 /** `poet-client switch-phase`. */
 export const switchPhaseCommand: Command = {
   name: "switch-phase",
@@ -154,11 +92,15 @@ the database it works out the safe moment:
                can still be registered there. Applying removes the identity's registrations at
                PoETs not in --to, so that the node registers the challenge with the new PoETs.
   after proof  keep the current round at the old PoETs and register the next challenge with the new
-               ones: nothing changes in the database; change the node's PoET list at the time shown.
+               ones: registrations of the kept round stay; change the node's PoET list at the time
+               shown.
 
-It names the publish epochs, if any, for which no ATX will be published. --dry-run only explains.
-Otherwise a plan that loses an epoch is refused unless --accept-loss is given, and everything is
-applied in one transaction. Stop the node before applying.
+Whatever the moment, registrations at PoETs not in --to also go when they can no longer serve (the
+identity has no challenge, its proof is already chosen, or they are for another round than the one
+kept), and so does a NiPoST that does not match the challenge's chosen proof. Each removal is
+listed with its reason. It names the publish epochs, if any, for which no ATX will be published.
+--dry-run only explains. Otherwise a plan that loses an epoch is refused unless --accept-loss is
+given; each identity's removals are applied in one transaction. Stop the node before applying.
 
 Options:
   --db <file>                 the node-state SQLite file (local.sql; never created)
@@ -214,25 +156,25 @@ Example:
 
     const state = await openExistingNodeState(db, io.signal, { readonly: dryRun });
     try {
-      const plans = await planIdentities(state, { from, to, at, targets, signal: io.signal });
-      const lost = [...new Set(plans.flatMap((p) => p.plan?.lostPublishEpochs ?? []))].sort(
-        (a, b) => a - b,
-      );
+      const target = { from, to, poets: targets, at };
+      const signalOpts = io.signal === undefined ? {} : { signal: io.signal };
+      const planned: PoetSwitchPlan = planPoetSwitch({
+        ...target,
+        identities: await readPoetSwitchRows(state, signalOpts),
+      });
+      const lost = planned.lostPublishEpochs;
       const refused = !dryRun && lost.length > 0 && !acceptLoss;
       const apply = !dryRun && !refused;
       let removed = 0;
+      let nipostsRemoved = 0;
+      let plan = planned;
       if (apply) {
-        await state.transaction(
-          async (tx) => {
-            for (const p of plans) {
-              for (const address of p.remove) {
-                if (await tx.registrations.delete(p.nodeId, address)) removed += 1;
-              }
-            }
-          },
-          io.signal === undefined ? {} : { signal: io.signal },
-        );
+        const applied = await applyPoetSwitch(state, target, signalOpts);
+        plan = applied.plan;
+        removed = applied.registrationsDeleted;
+        nipostsRemoved = applied.nipostsDeleted;
       }
+      const plans = plan.identities;
       if (json) {
         io.stdout.write(
           jsonText({
@@ -250,18 +192,25 @@ Example:
             },
             lostPublishEpochs: lost,
             removedRegistrations: removed,
+            removedNiposts: nipostsRemoved,
             identities: plans.map((p) => ({
               nodeId: p.nodeId,
-              mode: p.plan?.mode,
-              switchAt: p.plan?.switchAt,
-              publishEpoch: p.plan?.publishEpoch,
-              keepRound: p.plan?.keepRound,
-              firstNewRound: p.plan?.firstNewRound,
-              firstNewPublishEpoch: p.plan?.firstNewPublishEpoch,
-              lostPublishEpochs: p.plan?.lostPublishEpochs ?? [],
-              safe: p.plan?.safe ?? true,
-              removeRegistrations: p.remove,
-              keepRegistrations: p.keep,
+              mode: p.phase?.mode,
+              switchAt: p.phase?.switchAt,
+              publishEpoch: p.phase?.publishEpoch,
+              keepRound: p.phase?.keepRound,
+              firstNewRound: p.phase?.firstNewRound,
+              firstNewPublishEpoch: p.phase?.firstNewPublishEpoch,
+              lostPublishEpochs: p.phase?.lostPublishEpochs ?? [],
+              safe: p.phase?.safe ?? true,
+              removeRegistrations: p.deleteRegistrations.map((r) => r.address),
+              keepRegistrations: p.keepRegistrations.map((r) => r.address),
+              removeNipost: p.deleteNipost !== undefined,
+              reasons: {
+                remove: p.deleteRegistrations,
+                keep: p.keepRegistrations,
+                nipost: p.deleteNipost,
+              },
               explanation: p.explanation,
             })),
           }),
@@ -274,21 +223,29 @@ Example:
         if (plans.length === 0) io.stdout.write("no identities in the database\n");
         for (const p of plans) {
           const mode =
-            p.plan === undefined
+            p.phase === undefined
               ? ""
-              : p.plan.mode === "now"
+              : p.phase.mode === "now"
                 ? "switch now"
                 : "switch after the proof";
           io.stdout.write(
             `${style.bold(`identity ${toHex(p.nodeId)}`)}${mode ? `: ${mode}` : ""}\n`,
           );
           io.stdout.write(
-            `  ${p.plan === undefined || p.plan.safe ? p.explanation : style.red(p.explanation)}\n`,
+            `  ${p.phase === undefined || p.phase.safe ? p.explanation : style.red(p.explanation)}\n`,
           );
-          for (const a of p.remove)
-            io.stdout.write(`  ${apply ? "removed" : "would remove"} registration at ${a}\n`);
-          if (p.plan?.mode === "after-proof") {
-            io.stdout.write(`  change the node's PoETs after ${formatInstant(p.plan.switchAt)}\n`);
+          for (const r of p.deleteRegistrations) {
+            io.stdout.write(
+              `  ${apply ? "removed" : "would remove"} registration at ${r.address} (round ${r.roundId}): ${r.reason}\n`,
+            );
+          }
+          if (p.deleteNipost !== undefined) {
+            io.stdout.write(
+              `  ${apply ? "removed" : "would remove"} its NiPoST: ${p.deleteNipost}\n`,
+            );
+          }
+          if (p.phase?.mode === "after-proof") {
+            io.stdout.write(`  change the node's PoETs after ${formatInstant(p.phase.switchAt)}\n`);
           }
         }
         io.stdout.write("\n");
@@ -307,7 +264,13 @@ Example:
             style.yellow("refused: add --accept-loss to switch anyway; nothing was changed\n"),
           );
         else
-          io.stdout.write(`applied: ${removed} registration${removed === 1 ? "" : "s"} removed\n`);
+          io.stdout.write(
+            `applied: ${removed} registration${removed === 1 ? "" : "s"} removed` +
+              (nipostsRemoved > 0
+                ? `, ${nipostsRemoved} NiPoST${nipostsRemoved === 1 ? "" : "s"} removed`
+                : "") +
+              "\n",
+          );
       }
       return refused ? EXIT_ATTENTION : EXIT_OK;
     } finally {
