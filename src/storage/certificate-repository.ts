@@ -79,7 +79,16 @@ export class CertificateRepository {
       options.signal,
       { table: TABLE, identity: toHex(row.node_id) },
       async (db) => {
-        await db.replaceInto(TABLE).values(row).execute();
+        // go-spacemesh's REPLACE INTO, as an upsert on its unique index (the same on PostgreSQL).
+        await db
+          .insertInto(TABLE)
+          .values(row)
+          .onConflict((oc) =>
+            oc
+              .columns(["node_id", "certifier_id"])
+              .doUpdateSet({ certificate: row.certificate, signature: row.signature }),
+          )
+          .execute();
       },
     );
   }

@@ -3,7 +3,8 @@
  *
  * The node state in SQLite: go-spacemesh's `local.sql` with its `challenge`, `poet_registration`,
  * `nipost` and `poet_certificates` tables, byte-compatible with the Go node, plus our own tables of
- * verified proofs and member lists in a companion file beside it, behind typed repositories (docs/node-client.md §1.4, §1.8, §1.11, §2.6).
+ * verified proofs and member lists in a companion file beside it, behind typed repositories (docs/node-client.md §1.4, §1.8, §1.11, §2.6);
+ * or the same tables in PostgreSQL ({@link openPostgresState}) behind the same repositories.
  */
 export type { CertificateRepository, PoetCertificate } from "./certificate-repository.js";
 export { challengeHashCandidates, computedChallengeHash } from "./challenge-hash.js";
@@ -31,6 +32,9 @@ export type {
   ResetResult,
 } from "./open-node-state.js";
 export { NodeState, openNodeState } from "./open-node-state.js";
+export type { OpenPostgresStateOptions } from "./postgres/open-postgres-state.js";
+export { DEFAULT_POSTGRES_SCHEMA, openPostgresState } from "./postgres/open-postgres-state.js";
+export type { PgPool, PgPoolClient, PgQueryConfig } from "./postgres/postgres-pool.js";
 export type { PoetRegistration, RegistrationRepository } from "./registration-repository.js";
 export type { NodeStateTables } from "./schema.js";
 export type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";

@@ -104,7 +104,13 @@ export class MemberListRepository {
       fetched_at: unixMillisParam(list.fetchedAt, "fetchedAt"),
     };
     await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
-      await db.replaceInto(TABLE).values(row).execute();
+      // An upsert rather than SQLite's REPLACE: the same statement on PostgreSQL.
+      const { address: _a, round_id: _r, ...columns } = row;
+      await db
+        .insertInto(TABLE)
+        .values(row)
+        .onConflict((oc) => oc.columns(["address", "round_id"]).doUpdateSet(columns))
+        .execute();
     });
   }
 

@@ -1,0 +1,82 @@
+/**
+ * @module storage/postgres/postgres-pool
+ *
+ * The part of a node-postgres (`pg`) pool that {@link openPostgresState} uses, written out as our
+ * own types so that the library's declarations do not depend on `@types/pg`, and the view of it
+ * that kysely's Postgres dialect is given.
+ *
+ * The view reads `int8` (`bigint`) columns as JavaScript `bigint`s, per query, so that u64 values
+ * keep every bit (node-postgres reads them as strings by default) without changing the type
+ * parsers of the caller's pool or of the `pg` module for anyone else.
+ */
+import type { PostgresPool, PostgresPoolClient } from "kysely";
+
+/** A `pg` query config: the fields we pass. */
+export interface PgQueryConfig {
+  text: string;
+  values?: unknown[];
+  types?: { getTypeParser: (oid: number, format?: string) => (value: string) => unknown };
+}
+
+/** A connection checked out of a `pg.Pool`, as we use it. */
+export interface PgPoolClient {
+  // biome-ignore lint/suspicious/noExplicitAny: node-postgres's result rows are untyped.
+  query(config: PgQueryConfig): Promise<{ rows: any[]; rowCount: number | null; command: string }>;
+  release(err?: Error | boolean): void;
+}
+
+/**
+ * A node-postgres `pg.Pool`, as {@link openPostgresState} uses it. A `pg.Pool` is one.
+ *
+ * @example
+ * ```ts
+ * import pg from "pg";
+ * const pool: PgPool = new pg.Pool({ connectionString: "postgres://poet@db/fleet", max: 20 });
+ * await using state = await openPostgresState({ connection: pool, schema: "poet_client" });
+ * ```
+ */
+export interface PgPool {
+  connect(): Promise<PgPoolClient>;
+}
+
+/** The type parsers of a `pg` module: `getTypeParser(oid, format)`. */
+export interface PgTypeParsers {
+  getTypeParser: (oid: number, format?: string) => (value: string) => unknown;
+}
+
+/** PostgreSQL's `int8` type. */
+const INT8_OID = 20;
+
+/** `defaults` with `int8` read as `bigint`. */
+export function bigintTypes(defaults: PgTypeParsers): PgTypeParsers {
+  return {
+    getTypeParser: (oid, format) =>
+      oid === INT8_OID && format !== "binary"
+        ? (value: string) => BigInt(value)
+        : defaults.getTypeParser(oid, format),
+  };
+}
+
+/**
+ * The pool as kysely's `PostgresDialect` wants it, with `int8` read as `bigint`. `end` ends the
+ * pool only when `owned`.
+ */
+export function kyselyPool(
+  pool: PgPool & { end?: () => Promise<void> },
+  types: PgTypeParsers,
+  owned: boolean,
+): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      return {
+        query: ((text: string, values: readonly unknown[]) =>
+          client.query({ text, values: [...values], types })) as PostgresPoolClient["query"],
+        release: () => client.release(),
+      };
+    },
+    async end(): Promise<void> {
+      if (owned && pool.end !== undefined) await pool.end();
+    },
+  };
+}
