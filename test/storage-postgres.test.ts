@@ -102,6 +102,35 @@ describe("openPostgresState", () => {
     });
   });
 
+  it("opens read-only without creating anything, and refuses every write", async () => {
+    const url = await postgresDatabase();
+    await assert.rejects(openPostgresState({ connection: url, readonly: true }), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.equal(err.kind, "missing");
+      return true;
+    });
+    const schemas = await raw(url, "select 1 from pg_namespace where nspname = 'poet_client'");
+    assert.deepEqual(schemas, [], "a read-only open creates no schema");
+    {
+      await using writable = await openPostgresState({ connection: url });
+      await writable.challenges.add(filled(32, 1), {
+        publishEpoch: 1,
+        sequence: 2n,
+        prevAtx: filled(32, 2),
+        positioningAtx: filled(32, 3),
+      });
+    }
+    await using view = await openPostgresState({ connection: url, readonly: true });
+    assert.equal(view.readonly, true);
+    assert.equal((await view.challenges.list()).length, 1);
+    assert.deepEqual(await view.check(), []);
+    await assert.rejects(view.challenges.delete(filled(32, 1)), (err) => {
+      assert.ok(err instanceof StorageError);
+      assert.equal(err.kind, "readonly");
+      return true;
+    });
+  });
+
   it("refuses bad options with a ConfigError", async () => {
     for (const schema of ["Fleet", "a-b", "x;drop", "", "a".repeat(64)]) {
       await assert.rejects(openPostgresState({ connection: "postgres://x", schema }), ConfigError);

@@ -112,6 +112,12 @@ export interface StoreConnectionMode {
    */
   nestedSavepoints?: boolean | undefined;
   /**
+   * Run {@link StoreConnection.snapshot} in a read transaction of its own, opened with this
+   * statement, instead of in a write transaction: on PostgreSQL, `begin isolation level
+   * repeatable read read only` (one snapshot for every statement, no write lock). Default: unset.
+   */
+  snapshotBegin?: string | undefined;
+  /**
    * The statements run per event-loop turn (reads, the writes of a group commit, the commit).
    * Default: {@link storageTurns}, shared by every connection of the process.
    */
@@ -141,6 +147,7 @@ export class StoreConnection {
   readonly #commits: GroupCommit<Kysely<NodeStateTables>>;
   readonly #concurrentReads: boolean;
   readonly #nestedSavepoints: boolean;
+  readonly #snapshotBegin: string | undefined;
   #closed = false;
 
   constructor(root: Kysely<NodeStateTables>, lock: WriteLock, mode: StoreConnectionMode = {}) {
@@ -150,6 +157,7 @@ export class StoreConnection {
     this.#turns = mode.turns ?? storageTurns;
     this.#concurrentReads = mode.concurrentReads === true;
     this.#nestedSavepoints = mode.nestedSavepoints === true;
+    this.#snapshotBegin = mode.snapshotBegin;
     this.#commits = new GroupCommit({
       lock,
       begin: mode.begin,
@@ -240,20 +248,21 @@ export class StoreConnection {
 
   /**
    * Runs reads that must see one snapshot of the file: in a write transaction on a writable
-   * connection (as before), in a deferred `BEGIN` … `COMMIT` on a read-only one.
+   * connection (as before), in a deferred `BEGIN` … `COMMIT` on a read-only one, or in a
+   * transaction of its own opened with {@link StoreConnectionMode.snapshotBegin} when set.
    */
   async snapshot<T>(
     signal: AbortSignal | undefined,
     place: OperationPlace,
     fn: (db: Kysely<NodeStateTables>) => Promise<T>,
   ): Promise<T> {
-    if (!this.#readonly) return this.write(signal, place, fn);
+    if (!this.#readonly && this.#snapshotBegin === undefined) return this.write(signal, place, fn);
     this.#check(signal);
     const current = this.#scope.getStore();
     try {
       if (current?.open) return await fn(current.db);
       return await this.#root.connection().execute(async (db) => {
-        await sql`begin`.execute(db);
+        await sql.raw(this.#snapshotBegin ?? "begin").execute(db);
         const scope: TransactionScope = { db, open: true };
         try {
           return await this.#scope.run(scope, () => fn(db));

@@ -18,7 +18,10 @@
  *   of a shared cache row (proofs, member lists); primary keys turn a racing insert into a
  *   `"duplicate"` {@link StorageError}, as on SQLite.
  * - **Reads** outside a transaction take any connection of the pool and do not wait for the write
- *   transaction running now.
+ *   transaction running now. Reads that must agree with each other (`check()`) run in one
+ *   `repeatable read` read-only transaction: one snapshot, whatever other workers commit meanwhile.
+ * - **Read-only** (`{ readonly: true }`, for a status report): nothing is created or migrated, and
+ *   every write is refused with kind `"readonly"`.
  *
  * `connection` is a connection string (the state owns a pool of `maxConnections` and ends it on
  * close) or the caller's `pg.Pool` (used as it is and never ended). Integers are read as `bigint`
@@ -32,7 +35,7 @@ import { NodeState } from "../open-node-state.js";
 import type { NodeStateTables } from "../schema.js";
 import { StoreConnection, toStorageError } from "../store-connection.js";
 import { WriteLock } from "../write-lock.js";
-import { migratePostgresState } from "./postgres-migrations.js";
+import { inspectPostgresState, migratePostgresState } from "./postgres-migrations.js";
 import {
   bigintTypes,
   kyselyPool,
@@ -58,6 +61,18 @@ export interface OpenPostgresStateOptions {
   maxConnections?: number | undefined;
   /** How long to wait for a new connection, in ms (connection string only). Default 10000. */
   connectTimeoutMs?: number | undefined;
+  /**
+   * Open without changing anything: no schema or table is created, nothing migrated, and every
+   * write method rejects with a {@link StorageError} of kind `"readonly"`. The schema must have
+   * been created by a writable open. Default `false`.
+   *
+   * @example
+   * ```ts
+   * await using view = await openPostgresState({ connection: url, readonly: true });
+   * const leases = await view.registrations.list();
+   * ```
+   */
+  readonly?: boolean | undefined;
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -132,16 +147,33 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
     dialect: new PostgresDialect({ pool: kyselyPool(pool, types, owned) }),
   });
   const kysely = root.withSchema(schema);
+  const mode = {
+    begin: "begin isolation level read committed",
+    concurrentReads: true,
+    nestedSavepoints: true,
+    snapshotBegin: "begin isolation level repeatable read read only",
+  };
   try {
-    const { applied, version } = await migratePostgresState(root, schema);
+    let conn: StoreConnection;
+    let version: number;
+    if (options.readonly === true) {
+      const found = await inspectPostgresState(root, schema);
+      version = found.version;
+      const ownTables = new Set([...found.tables].filter((t) => t.startsWith("poet_client_")));
+      conn = new StoreConnection(kysely, new WriteLock(), { ...mode, readonly: true, ownTables });
+    } else {
+      const migrated = await migratePostgresState(root, schema);
+      version = migrated.version;
+      if (migrated.applied.length > 0) {
+        logger.info({ schema, migrations: migrated.applied }, "node state migrated");
+      }
+      conn = new StoreConnection(kysely, new WriteLock(), mode);
+    }
     throwIfAborted(signal);
-    if (applied.length > 0) logger.info({ schema, migrations: applied }, "node state migrated");
-    logger.debug({ schema, schemaVersion: version }, "node state open (PostgreSQL)");
-    const conn = new StoreConnection(kysely, new WriteLock(), {
-      begin: "begin isolation level read committed",
-      concurrentReads: true,
-      nestedSavepoints: true,
-    });
+    logger.debug(
+      { schema, schemaVersion: version, readonly: conn.readonly },
+      "node state open (PostgreSQL)",
+    );
     return new NodeState({
       conn,
       dispose: () => root.destroy(),

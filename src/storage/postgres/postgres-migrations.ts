@@ -43,6 +43,60 @@ const migrations: Record<string, readonly string[]> = {
 /** The migrations this release knows, in order. */
 export const POSTGRES_MIGRATION_NAMES: readonly string[] = Object.keys(migrations).sort();
 
+/**
+ * The migrations applied to `schema`, which must have the migration table; refuses (kind
+ * `"schema-too-new"`) a schema migrated by a newer release. Reads only.
+ */
+async function knownMigrations(
+  // biome-ignore lint/suspicious/noExplicitAny: reads our own bookkeeping table only.
+  db: Kysely<any>,
+  schema: string,
+): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`select name from ${sql.table(
+    `${schema}.${MIGRATION_TABLE}`,
+  )} order by name`.execute(db);
+  const done = rows.map((r) => r.name);
+  const unknown = done.filter((name) => !POSTGRES_MIGRATION_NAMES.includes(name));
+  if (unknown.length > 0) {
+    throw new StorageError(
+      `schema ${schema} was migrated by a newer release (schema version ${done.length} > ${POSTGRES_MIGRATION_NAMES.length}; unknown migrations: ${unknown.join(", ")})`,
+      { kind: "schema-too-new", table: MIGRATION_TABLE },
+    );
+  }
+  return done;
+}
+
+/** What a read-only open finds in a schema. */
+export interface PostgresStateFound {
+  /** The tables of the schema. */
+  tables: Set<string>;
+  /** The number of migrations applied. */
+  version: number;
+}
+
+/**
+ * Looks at `schema` without changing anything: which tables it has and at which version. A schema
+ * without our tables is refused with kind `"missing"`, one of a newer release with
+ * `"schema-too-new"`.
+ */
+export async function inspectPostgresState(
+  // biome-ignore lint/suspicious/noExplicitAny: reads the catalog, not typed rows.
+  db: Kysely<any>,
+  schema: string,
+): Promise<PostgresStateFound> {
+  const { rows } = await sql<{ table_name: string }>`
+    select table_name from information_schema.tables where table_schema = ${schema}`.execute(db);
+  const tables = new Set(rows.map((r) => r.table_name));
+  if (!tables.has(MIGRATION_TABLE)) {
+    throw new StorageError(
+      `schema ${schema} holds no node state (no ${MIGRATION_TABLE} table): open it writable once to create it`,
+      { kind: "missing", table: MIGRATION_TABLE },
+    );
+  }
+  const done = await knownMigrations(db, schema);
+  return { tables, version: done.length };
+}
+
 /** What {@link migratePostgresState} found and did. */
 export interface PostgresMigration {
   /** The migrations applied now. */
@@ -74,17 +128,7 @@ export async function migratePostgresState(
           `create table if not exists ${s}."${MIGRATION_TABLE}" ("name" varchar(255) not null primary key, "timestamp" varchar(255) not null)`,
         )
         .execute(conn);
-      const { rows } = await sql<{ name: string }>`select name from ${sql.table(
-        `${schema}.${MIGRATION_TABLE}`,
-      )} order by name`.execute(conn);
-      const done = new Set(rows.map((r) => r.name));
-      const unknown = [...done].filter((name) => !POSTGRES_MIGRATION_NAMES.includes(name));
-      if (unknown.length > 0) {
-        throw new StorageError(
-          `schema ${schema} was migrated by a newer release (schema version ${done.size} > ${POSTGRES_MIGRATION_NAMES.length}; unknown migrations: ${unknown.join(", ")})`,
-          { kind: "schema-too-new", table: MIGRATION_TABLE },
-        );
-      }
+      const done = new Set(await knownMigrations(conn, schema));
       const applied: string[] = [];
       for (const name of POSTGRES_MIGRATION_NAMES) {
         if (done.has(name)) continue;
