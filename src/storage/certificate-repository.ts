@@ -174,4 +174,17 @@ export class CertificateRepository {
       },
     );
   }
+
+  /** Every certificate, ordered by identity and certifier. */
+  async list(options: { signal?: AbortSignal | undefined } = {}): Promise<PoetCertificate[]> {
+    return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      const rows = await db
+        .selectFrom(TABLE)
+        .selectAll()
+        .orderBy("node_id")
+        .orderBy("certifier_id")
+        .execute();
+      return rows.map(decodeCertificateRow);
+    });
+  }
 }

@@ -17,6 +17,8 @@ export type {
 } from "./challenge-repository.js";
 export { companionPath } from "./companion-file.js";
 export type { CheckOptions, Inconsistency, InconsistencyKind } from "./consistency-check.js";
+export type { NodeStateCopyReport } from "./copy-node-state.js";
+export { compareNodeStates, copyNodeState } from "./copy-node-state.js";
 export type { MemberList, MemberListRepository } from "./member-list-repository.js";
 export { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, NODE_STATE_SCHEMA_VERSION } from "./migrations.js";
 export type {

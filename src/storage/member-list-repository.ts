@@ -159,4 +159,23 @@ export class MemberListRepository {
       return Number(result.numDeletedRows);
     });
   }
+
+  /** The PoET rounds that have a member list, ordered by address and round (read each with {@link get}). */
+  async rounds(
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<Array<{ address: string; roundId: string }>> {
+    return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      if (!this.#conn.hasOwnTable(TABLE)) return [];
+      const rows = await db
+        .selectFrom(TABLE)
+        .select(["address", "round_id"])
+        .orderBy("address")
+        .orderBy("round_id")
+        .execute();
+      return rows.map((r) => ({
+        address: readText(r.address, { table: TABLE, column: "address" }),
+        roundId: readText(r.round_id, { table: TABLE, column: "round_id" }),
+      }));
+    });
+  }
 }
