@@ -157,14 +157,19 @@ export type {
   RoundTimes,
 } from "./schedule/index.js";
 export { MAINNET, planPhaseSwitch, RoundSchedule } from "./schedule/index.js";
-// Node state
+// Node state (SQLite, or PostgreSQL for a fleet)
 export type {
   ChallengeRecord,
   Inconsistency,
   InconsistencyKind,
   MemberList,
+  NodeStateCopyReport,
   NodeStateRepositories,
   OpenNodeStateOptions,
+  OpenPostgresStateOptions,
+  PgPool,
+  PgPoolClient,
+  PgQueryConfig,
   PoetCertificate,
   PoetRegistration,
   SqliteConnection,
@@ -174,10 +179,14 @@ export type {
 } from "./storage/index.js";
 export {
   companionPath,
+  compareNodeStates,
+  copyNodeState,
+  DEFAULT_POSTGRES_SCHEMA,
   NODE_STATE_FILE_NAMES,
   NODE_STATE_SCHEMA_VERSION,
   NodeState,
   openNodeState,
+  openPostgresState,
   resolveNodeStateFile,
 } from "./storage/index.js";
 export type { PoetProtocol } from "./transport/index.js";
