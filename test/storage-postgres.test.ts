@@ -180,6 +180,46 @@ describe("openPostgresState", () => {
   });
 });
 
+describe("broken connections", () => {
+  it("survive a server that drops every connection: one failed call at most, then it works", async () => {
+    const url = await postgresDatabase();
+    const warnings: string[] = [];
+    const logger = {
+      debug: () => {},
+      info: () => {},
+      warn: (_: Record<string, unknown>, message: string) => warnings.push(message),
+      error: () => {},
+    };
+    await using state = await openPostgresState({ connection: url, logger });
+    const add = (b: number) =>
+      state.challenges.add(filled(32, b), {
+        publishEpoch: 1,
+        sequence: 0n,
+        prevAtx: filled(32, 2),
+        positioningAtx: filled(32, 3),
+      });
+    await add(1);
+    await raw(
+      url,
+      "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()",
+    );
+    // The pool's idle connections are gone: the first use may fail (kind io), never crash.
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      try {
+        await add(10 + i);
+        outcomes.push("ok");
+      } catch (err) {
+        assert.ok(err instanceof StorageError, String(err));
+        assert.equal(err.kind, "io");
+        outcomes.push("io");
+      }
+    }
+    assert.equal(outcomes.at(-1), "ok");
+    assert.ok((await state.challenges.list()).length >= 2);
+  });
+});
+
 describe("u64 columns on PostgreSQL", () => {
   it("round-trip 0, 2^63−1, 2^63 and 2^64−1 as bigint, stored as Go's signed int64", async () => {
     const url = await postgresDatabase();

@@ -144,7 +144,11 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
     pool = connection;
   }
   const root = new Kysely<NodeStateTables>({
-    dialect: new PostgresDialect({ pool: kyselyPool(pool, types, owned) }),
+    dialect: new PostgresDialect({
+      pool: kyselyPool(pool, types, owned, (err) => {
+        logger.warn({ err: err.message }, "a PostgreSQL connection of the node state broke");
+      }),
+    }),
   });
   const kysely = root.withSchema(schema);
   const mode = {

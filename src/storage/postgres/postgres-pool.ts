@@ -23,6 +23,9 @@ export interface PgPoolClient {
   // biome-ignore lint/suspicious/noExplicitAny: node-postgres's result rows are untyped.
   query(config: PgQueryConfig): Promise<{ rows: any[]; rowCount: number | null; command: string }>;
   release(err?: Error | boolean): void;
+  /** node-postgres clients are event emitters: a broken connection emits `'error'`. */
+  on?(event: "error", listener: (err: Error) => void): unknown;
+  off?(event: "error", listener: (err: Error) => void): unknown;
 }
 
 /**
@@ -60,19 +63,34 @@ export function bigintTypes(defaults: PgTypeParsers): PgTypeParsers {
 /**
  * The pool as kysely's `PostgresDialect` wants it, with `int8` read as `bigint`. `end` ends the
  * pool only when `owned`.
+ *
+ * A connection that breaks while it is checked out but between two queries (the server restarted,
+ * the network was cut) emits `'error'` with no query to reject: that event goes to `onError`
+ * instead of crashing the process, and the connection is handed back as broken so the pool drops
+ * it; the next statement on it fails and the write is retried or reported as usual.
  */
 export function kyselyPool(
   pool: PgPool & { end?: () => Promise<void> },
   types: PgTypeParsers,
   owned: boolean,
+  onError: (err: Error) => void,
 ): PostgresPool {
   return {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();
+      let broken: Error | undefined;
+      const listener = (err: Error) => {
+        broken = err;
+        onError(err);
+      };
+      client.on?.("error", listener);
       return {
         query: ((text: string, values: readonly unknown[]) =>
           client.query({ text, values: [...values], types })) as PostgresPoolClient["query"],
-        release: () => client.release(),
+        release: () => {
+          client.off?.("error", listener);
+          client.release(broken ?? false);
+        },
       };
     },
     async end(): Promise<void> {
