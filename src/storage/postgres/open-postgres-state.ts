@@ -57,7 +57,11 @@ export interface OpenPostgresStateOptions {
   connection: string | PgPool;
   /** The schema that holds the tables; created if it does not exist. Default `poet_client`. */
   schema?: string | undefined;
-  /** Most connections of the pool the state opens for a connection string. Default 10. */
+  /**
+   * Most connections the state uses at once (the size of the pool it opens for a connection
+   * string; with a caller's pool, at most that pool's size). Calls beyond it wait in order, without
+   * a time limit. Default 10.
+   */
   maxConnections?: number | undefined;
   /** How long to wait for a new connection, in ms (connection string only). Default 10000. */
   connectTimeoutMs?: number | undefined;
@@ -145,9 +149,15 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
   }
   const root = new Kysely<NodeStateTables>({
     dialect: new PostgresDialect({
-      pool: kyselyPool(pool, types, owned, (err) => {
-        logger.warn({ err: err.message }, "a PostgreSQL connection of the node state broke");
-      }),
+      pool: kyselyPool(
+        pool,
+        types,
+        owned,
+        (err) => {
+          logger.warn({ err: err.message }, "a PostgreSQL connection of the node state broke");
+        },
+        maxConnections,
+      ),
     }),
   });
   const kysely = root.withSchema(schema);

@@ -61,8 +61,36 @@ export function bigintTypes(defaults: PgTypeParsers): PgTypeParsers {
 }
 
 /**
- * The pool as kysely's `PostgresDialect` wants it, with `int8` read as `bigint`. `end` ends the
- * pool only when `owned`.
+ * At most `size` connections checked out at once; the others wait here, in order. Ten thousand
+ * identities reading at once then queue in this process, instead of in node-postgres's pool, whose
+ * connection timeout would fail the ones that waited longest.
+ */
+class Slots {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  take(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  give(): void {
+    const next = this.#waiting.shift();
+    if (next !== undefined) next();
+    else this.#free++;
+  }
+}
+
+/**
+ * The pool as kysely's `PostgresDialect` wants it, with `int8` read as `bigint`, at most
+ * `maxConnections` connections checked out at once. `end` ends the pool only when `owned`.
  *
  * A connection that breaks while it is checked out but between two queries (the server restarted,
  * the network was cut) emits `'error'` with no query to reject: that event goes to `onError`
@@ -74,10 +102,19 @@ export function kyselyPool(
   types: PgTypeParsers,
   owned: boolean,
   onError: (err: Error) => void,
+  maxConnections: number,
 ): PostgresPool {
+  const slots = new Slots(maxConnections);
   return {
     async connect(): Promise<PostgresPoolClient> {
-      const client = await pool.connect();
+      await slots.take();
+      let client: PgPoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        slots.give();
+        throw err;
+      }
       let broken: Error | undefined;
       const listener = (err: Error) => {
         broken = err;
@@ -90,6 +127,7 @@ export function kyselyPool(
         release: () => {
           client.off?.("error", listener);
           client.release(broken ?? false);
+          slots.give();
         },
       };
     },
