@@ -20,6 +20,7 @@ export type PoetErrorCode =
   | "aborted"
   | "timeout"
   | "registration-window-missed"
+  | "lease-lost"
   | "internal";
 
 const brand = Symbol.for("spacemesh-poet-client.error");
@@ -256,6 +257,85 @@ export class StorageError extends PoetError {
     this.table = init.table;
     this.column = init.column;
     this.identity = init.identity;
+  }
+}
+
+/**
+ * What happened to an identity's lease (see `storage/lease-repository.ts`):
+ *
+ * - `"held-elsewhere"`: another live holder has it; it was never ours;
+ * - `"taken-over"`: the row names another holder or a newer token: someone took it after ours
+ *   expired (or an operator forced it);
+ * - `"released"`: the row is gone or released: nobody holds it, and we no longer do;
+ * - `"expired"`: no renewal could be written before our own expiry, so we stopped at that instant
+ *   without waiting for the database (self-fencing).
+ */
+export type LeaseLostReason = "held-elsewhere" | "taken-over" | "released" | "expired";
+
+const LEASE_LOST_PHRASES: Record<LeaseLostReason, string> = {
+  "held-elsewhere": "was not granted: another holder has it",
+  "taken-over": "was taken over",
+  released: "was released",
+  expired: "expired before a renewal could be written",
+};
+
+/** Who holds an identity's lease now, as a {@link LeaseLostError} reports it. */
+export interface LeaseHolderInfo {
+  holder: string;
+  token: bigint;
+  expiresAt: Date;
+}
+
+/**
+ * The lease on an identity is not (or no longer) ours: a write for it was refused, a renewal
+ * failed, or our lease ran out. Nothing was written for the identity by the failing call, and its
+ * worker must stop working on it at once (docs/operator-guide.md, "One worker per identity").
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await manager.buildNiPost(request, { signal });
+ * } catch (err) {
+ *   if (err instanceof LeaseLostError) console.warn(`${err.reason}; now held by ${err.current?.holder}`);
+ * }
+ * ```
+ */
+export class LeaseLostError extends PoetError {
+  /** The identity (32 bytes). */
+  readonly nodeId: Uint8Array;
+  /** The holder that does not (or no longer) hold it: us. */
+  readonly holder: string;
+  /** Our fencing token (0 when we never held it). */
+  readonly token: bigint;
+  readonly reason: LeaseLostReason;
+  /** The live lease of whoever holds it now, when known. */
+  readonly current: LeaseHolderInfo | undefined;
+  constructor(
+    init: {
+      nodeId: Uint8Array;
+      holder: string;
+      token: bigint;
+      reason: LeaseLostReason;
+      current?: LeaseHolderInfo | undefined;
+    },
+    options: PoetErrorOptions = {},
+  ) {
+    const id = Array.from(init.nodeId, (b) => b.toString(16).padStart(2, "0")).join("");
+    const now =
+      init.current === undefined
+        ? ""
+        : `; held by ${init.current.holder} (token ${init.current.token}) until ${init.current.expiresAt.toISOString()}`;
+    super(
+      "lease-lost",
+      `identity ${id}: the lease of ${init.holder} (token ${init.token}) ${LEASE_LOST_PHRASES[init.reason]}${now}`,
+      options,
+    );
+    this.name = "LeaseLostError";
+    this.nodeId = init.nodeId;
+    this.holder = init.holder;
+    this.token = init.token;
+    this.reason = init.reason;
+    this.current = init.current;
   }
 }
 

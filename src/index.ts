@@ -69,6 +69,8 @@ export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 // Errors
 export type {
+  LeaseHolderInfo,
+  LeaseLostReason,
   PoetErrorCode,
   PoetRpcErrorKind,
   ProofVerificationReason,
@@ -77,6 +79,7 @@ export type {
 export {
   AbortedError,
   ConfigError,
+  LeaseLostError,
   PoetError,
   PoetRpcError,
   ProofNotReadyError,
@@ -101,7 +104,13 @@ export type {
   BestProofSelectedEvent,
   ChallengeExpiredEvent,
   ExpiredOutcome,
+  IdentityHeldElsewhereEvent,
+  IdentityLeaseStatus,
   IdentityStatus,
+  LeaseAcquiredEvent,
+  LeaseEvent,
+  LeaseLostEvent,
+  LeaseTakenOverEvent,
   ManagerPhaseSwitchPlan,
   NiPost,
   NiPostOutcome,
@@ -142,6 +151,7 @@ export type {
 export {
   adaptPoetClient,
   compareProofs,
+  DEFAULT_LEASE_TIME_MS,
   poetAddress,
   RegistrationManager,
   selectBestProof,
@@ -162,6 +172,11 @@ export type {
   ChallengeRecord,
   Inconsistency,
   InconsistencyKind,
+  Lease,
+  LeaseAcquireOptions,
+  LeaseAcquireResult,
+  LeaseRenewOptions,
+  LeaseRepository,
   MemberList,
   NodeStateCopyReport,
   NodeStateRepositories,
@@ -182,6 +197,7 @@ export {
   compareNodeStates,
   copyNodeState,
   DEFAULT_POSTGRES_SCHEMA,
+  leaseIsLive,
   NODE_STATE_FILE_NAMES,
   NODE_STATE_SCHEMA_VERSION,
   NodeState,

@@ -142,6 +142,35 @@ describe("poet-client status", () => {
     assert.match(r.out, /for another challenge/);
   });
 
+  it("shows who holds each identity's lease and until when", async () => {
+    const db = await fixture("state-lease.sql");
+    const state = await openNodeState(db);
+    const got = await state.leases.acquire(id(1), {
+      holder: "node-a@host-1:4711:0badcafe",
+      at: new Date("2024-09-20T00:00:00Z"),
+      ttlMs: 30_000,
+    });
+    assert.ok(got.held);
+    await state.leases.acquire(id(2), {
+      holder: "node-b@host-2:99:12345678",
+      at: new Date("2024-09-19T00:00:00Z"),
+      ttlMs: 30_000,
+    });
+    await state.close();
+    const r = await cli(["status", "--db", db, "--json"], { now: "2024-09-20T00:00:10Z" });
+    const [one, two] = JSON.parse(r.out).identities;
+    assert.deepEqual(one.lease, {
+      state: "held",
+      holder: "node-a@host-1:4711:0badcafe",
+      token: "1",
+      expiresAt: "2024-09-20T00:00:30.000Z",
+    });
+    assert.equal(two.lease.state, "expired");
+    const text = await cli(["status", "--db", db], { now: "2024-09-20T00:00:10Z" });
+    assert.match(text.out, /lease: +held by node-a@host-1:4711:0badcafe until .*token 1/);
+    assert.match(text.out, /lease: +expired at .*last held by node-b@host-2:99:12345678/);
+  });
+
   it("reports an empty database as healthy", async () => {
     const file = tmp.file("empty.sql");
     await (await openNodeState(file, { create: true })).close();

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
 import { companionPath } from "../src/storage/companion-file.js";
-import { openNodeState } from "../src/storage/index.js";
+import { NODE_STATE_SCHEMA_VERSION, openNodeState } from "../src/storage/index.js";
 import {
   createGoDatabase,
   filled,
@@ -76,7 +76,7 @@ describe("node state on a go-spacemesh database", () => {
 
     const state = await openNodeState(file, { create: true });
     assert.equal(state.goSchemaVersion, GO_USER_VERSION);
-    assert.equal(state.schemaVersion, 1);
+    assert.equal(state.schemaVersion, NODE_STATE_SCHEMA_VERSION);
     await state.close();
 
     const db = new Database(file, { readonly: true });

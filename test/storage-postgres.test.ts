@@ -34,7 +34,7 @@ describe("openPostgresState", () => {
   it("creates the schema and its tables once; a second open applies nothing", async () => {
     const url = await postgresDatabase();
     const first = await openPostgresState({ connection: url });
-    assert.equal(first.schemaVersion, 1);
+    assert.equal(first.schemaVersion, 2);
     assert.equal(first.goSchemaVersion, 9);
     assert.equal(first.readonly, false);
     await first.close();
@@ -50,6 +50,7 @@ describe("openPostgresState", () => {
         "nipost",
         "poet_certificates",
         "poet_client_challenge",
+        "poet_client_lease",
         "poet_client_members",
         "poet_client_migration",
         "poet_client_proof",
@@ -57,7 +58,7 @@ describe("openPostgresState", () => {
       ],
     );
     await using second = await openPostgresState({ connection: url });
-    assert.equal(second.schemaVersion, 1);
+    assert.equal(second.schemaVersion, 2);
   });
 
   it("lets workers that start together migrate once", async () => {
@@ -69,7 +70,7 @@ describe("openPostgresState", () => {
       url,
       "select count(*) as n from fleet.poet_client_migration",
     );
-    assert.equal(rows[0]?.n, "1");
+    assert.equal(rows[0]?.n, "2");
     await Promise.all(states.map((s) => s.close()));
   });
 

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { StorageError } from "../src/errors.js";
 import { companionPath } from "../src/storage/companion-file.js";
-import { openNodeState } from "../src/storage/index.js";
+import { NODE_STATE_SCHEMA_VERSION, openNodeState } from "../src/storage/index.js";
 import { encodeMembershipProof } from "../src/wire/index.js";
 import {
   createGoDatabase,
@@ -190,7 +190,7 @@ describe("openNodeState with readonly", () => {
     const before = fingerprint(file);
     const state = await openNodeState(file, { readonly: true });
     try {
-      assert.equal(state.schemaVersion, 1);
+      assert.equal(state.schemaVersion, NODE_STATE_SCHEMA_VERSION);
       assert.deepEqual((await state.challenges.get(nodeId))?.hash, filled(32, 0x99));
       assert.deepEqual((await state.members.get("https://poet-a.example", "2"))?.members, [
         filled(32, 5),

@@ -7,7 +7,7 @@
  * (bytes as `Uint8Array`, instants as `Date`), delivered synchronously to one callback, in the
  * style of kysely's log callback rather than a string logger.
  */
-import type { PoetError } from "../errors.js";
+import type { LeaseHolderInfo, LeaseLostError, LeaseLostReason, PoetError } from "../errors.js";
 
 /** Fields every event carries. */
 interface EventBase {
@@ -24,6 +24,73 @@ interface IdentityEventBase extends EventBase {
   /** The PoET round the challenge is registered in (`publishEpoch − 1`). */
   round: number;
 }
+
+// ---- One worker per identity: the identity's lease (see `storage/lease-repository.ts`) ----
+
+/** Fields of the lease events. */
+interface LeaseEventBase extends EventBase {
+  /** The identity's node id. */
+  nodeId: Uint8Array;
+}
+
+/** This manager took the identity's lease (it was free, released, or already its own). */
+export interface LeaseAcquiredEvent extends LeaseEventBase {
+  type: "lease-acquired";
+  /** This manager, as the lease row names it. */
+  holder: string;
+  token: bigint;
+  expiresAt: Date;
+}
+
+/**
+ * This manager took over the lease of another holder that stopped renewing it (a process that
+ * died or hung) once it expired, and resumes the identity from the node state.
+ */
+export interface LeaseTakenOverEvent extends LeaseEventBase {
+  type: "lease-taken-over";
+  holder: string;
+  token: bigint;
+  expiresAt: Date;
+  /** The holder whose lease expired, its token and the expiry it had. */
+  previous: LeaseHolderInfo;
+}
+
+/**
+ * Another live holder (another process on the same node state) has the identity: this manager
+ * neither submits nor runs PoST for it. With `whenHeldElsewhere: "wait"` it waits until the
+ * lease's expiry and asks again (sent again when the holder or token changes); with `"skip"`,
+ * `buildNiPost` rejects with a `LeaseLostError`.
+ */
+export interface IdentityHeldElsewhereEvent extends LeaseEventBase {
+  type: "identity-held-elsewhere";
+  /** Who has it, with its token and expiry. */
+  holder: string;
+  token: bigint;
+  expiresAt: Date;
+  action: "wait" | "skip";
+}
+
+/**
+ * The identity's lease is no longer ours (taken over, released by someone else, or not renewed in
+ * time): its cycle stopped at once, and `buildNiPost` rejects with `error`.
+ */
+export interface LeaseLostEvent extends LeaseEventBase {
+  type: "lease-lost";
+  /** This manager, the holder that lost it. */
+  holder: string;
+  token: bigint;
+  reason: LeaseLostReason;
+  /** Who holds it now, when known. */
+  current: LeaseHolderInfo | undefined;
+  error: LeaseLostError;
+}
+
+/** The events about an identity's lease. */
+export type LeaseEvent =
+  | LeaseAcquiredEvent
+  | LeaseTakenOverEvent
+  | IdentityHeldElsewhereEvent
+  | LeaseLostEvent;
 
 /** The round's registration window is not open yet; the manager waits for it. */
 export interface WaitingForRegistrationWindowEvent extends IdentityEventBase {
@@ -193,6 +260,7 @@ export interface PoetsSwitchedEvent extends EventBase {
 
 /** Every event the registration manager emits. */
 export type RegistrationEvent =
+  | LeaseEvent
   | WaitingForRegistrationWindowEvent
   | RegisteredEvent
   | RegistrationFailedEvent

@@ -61,6 +61,8 @@ export interface CycleContext extends RegistrationRunContext {
   closed: AbortSignal;
   /** Slices the steps that every identity takes at once (start, a proof arriving) over turns. */
   turns: TurnBudget;
+  /** Confirms the identity's lease before PoST starts; throws `LeaseLostError` when it is gone. */
+  confirmLease?: ((nodeId: Uint8Array, signal: AbortSignal) => Promise<void>) | undefined;
 }
 
 /** The proof an identity currently uses. */
@@ -704,6 +706,7 @@ class IdentityCycle {
     if (this.#now >= publishEnd) {
       return this.#expired(round, publishEpoch, publishEnd, "the publish epoch ended before PoST");
     }
+    await this.#ctx.confirmLease?.(this.#nodeId, this.#signal);
     this.#emit({
       type: "post-started",
       at: new Date(this.#now),

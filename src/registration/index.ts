@@ -12,6 +12,11 @@ export { ConcurrencyLimit } from "./concurrency-limit.js";
 export type {
   BestProofSelectedEvent,
   ChallengeExpiredEvent,
+  IdentityHeldElsewhereEvent,
+  LeaseAcquiredEvent,
+  LeaseEvent,
+  LeaseLostEvent,
+  LeaseTakenOverEvent,
   NiPostReadyEvent,
   PhaseMismatchEvent,
   PoetSetMismatchEvent,
@@ -31,6 +36,8 @@ export type {
   WaitingForRoundEndEvent,
   WindowMissedEvent,
 } from "./events.js";
+export type { IdentityLeaseStatus } from "./identity-leases.js";
+export { DEFAULT_LEASE_TIME_MS } from "./identity-leases.js";
 export type { RandomSource } from "./jitter.js";
 export { drawJitter } from "./jitter.js";
 export type {

@@ -22,6 +22,9 @@
  *   two-week round with a `ManualClock`.
  * - **PoET set changes** take effect through {@link RegistrationManager.switchPoets}: stale rows
  *   go in one transaction and running cycles resume from the node state with the new set.
+ * - **One worker per identity.** Each identity runs only under its lease in the node state
+ *   (`identity-leases.ts`): a second process on the same state waits (or skips) instead of
+ *   submitting or proving twice, and takes over when the holder dies.
  */
 
 import {
@@ -34,7 +37,7 @@ import { equalBytes, toHex } from "../bytes.js";
 import type { PoetClient } from "../client/index.js";
 import { createPoetClient } from "../client/index.js";
 import { type Clock, systemClock } from "../clock.js";
-import { AbortedError, ConfigError, PoetError, throwIfAborted } from "../errors.js";
+import { AbortedError, ConfigError, LeaseLostError, PoetError, throwIfAborted } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import {
   MAINNET,
@@ -52,6 +55,12 @@ import { adaptPoetClient } from "./client-adapter.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent, RegistrationEventListener } from "./events.js";
 import { type CycleContext, runIdentityCycle } from "./identity-cycle.js";
+import {
+  DEFAULT_LEASE_TIME_MS,
+  type IdentityLeaseStatus,
+  IdentityLeases,
+  leaseHolder,
+} from "./identity-leases.js";
 import type { RandomSource } from "./jitter.js";
 import type { NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
 import { poetAddress } from "./poet-address.js";
@@ -150,6 +159,24 @@ export interface RegistrationManagerOptions {
    * PoET's URL, protocol and key and the manager's clock.
    */
   createClient?: ((poet: ResolvedPoet) => PoetClient | RegistrationPoetClient) | undefined;
+  /**
+   * How long an identity's lease lasts without renewal, in ms; renewed every third of it. A
+   * process that dies is taken over by another within this time. Default 30 s (see
+   * `DEFAULT_LEASE_TIME_MS`); with processes on several hosts, keep it far above their clock skew.
+   */
+  leaseTimeMs?: number | undefined;
+  /**
+   * A label for this manager in the lease rows, events and `status`: the holder is
+   * `label@host:pid:random`. Default `"poet-client"`.
+   */
+  leaseHolder?: string | undefined;
+  /**
+   * What to do when another live holder (another process on the same node state) has an
+   * identity: `"wait"` (default) until its lease expires, then take over and resume from the node
+   * state; `"skip"`: `buildNiPost` rejects at once with a `LeaseLostError` (`"held-elsewhere"`).
+   * Both emit `identity-held-elsewhere` first.
+   */
+  whenHeldElsewhere?: "wait" | "skip" | undefined;
 }
 
 /** {@link RegistrationManager.planPhaseSwitch}'s answer: the overall plan and each identity's. */
@@ -177,6 +204,8 @@ export interface IdentityStatus {
   running: boolean;
   /** Its latest event, with the instants of what comes next. */
   lastEvent: RegistrationEvent | undefined;
+  /** Who holds its lease until when, as far as this manager knows (`undefined`: never asked). */
+  lease: IdentityLeaseStatus | undefined;
 }
 
 function duration(setting: string, value: number | undefined, fallback: number): number {
@@ -241,6 +270,7 @@ export class RegistrationManager {
   readonly #pool: PoetPool;
   readonly #context: CycleContext;
   readonly #ownedVerifier: ParallelVerifier | undefined;
+  readonly #leases: IdentityLeases;
   #generation = new AbortController();
   #closing: Promise<void> | undefined;
 
@@ -294,6 +324,31 @@ export class RegistrationManager {
     const random = options.random ?? Math.random;
     const emit = (event: RegistrationEvent) => this.#emit(event);
     const closed = this.#closed.signal;
+    const leaseTimeMs = duration("leaseTimeMs", options.leaseTimeMs, DEFAULT_LEASE_TIME_MS);
+    if (leaseTimeMs < 3) throw new ConfigError("leaseTimeMs", "must be at least 3 ms");
+    const whenHeldElsewhere = options.whenHeldElsewhere ?? "wait";
+    if (whenHeldElsewhere !== "wait" && whenHeldElsewhere !== "skip") {
+      throw new ConfigError(
+        "whenHeldElsewhere",
+        `must be "wait" or "skip", got ${whenHeldElsewhere}`,
+      );
+    }
+    this.#leases = new IdentityLeases({
+      leases: this.#state.leases,
+      clock,
+      logger: this.#logger,
+      emit,
+      holder: leaseHolder(options.leaseHolder),
+      ttlMs: leaseTimeMs,
+      whenHeldElsewhere,
+      closed,
+      onLost: (nodeId) => {
+        // Its background registrations stop too: no submit after the lease is gone.
+        for (const run of this.#context.runs.values()) {
+          if (equalBytes(run.target.signer.nodeId, nodeId)) run.cancel();
+        }
+      },
+    });
 
     this.#pool = new PoetPool({
       entries: this.#entries(options.poets),
@@ -355,6 +410,7 @@ export class RegistrationManager {
       proofQueryGraceMs: pacing.graceMs,
       runs: new Map<string, RegistrationRun>(),
       closed,
+      confirmLease: (nodeId, signal) => this.#leases.confirm(nodeId, signal),
       turns: new TurnBudget(CYCLE_STEPS_PER_TURN),
     };
   }
@@ -367,6 +423,11 @@ export class RegistrationManager {
   /** The addresses of the PoETs in use. */
   get poets(): string[] {
     return this.#pool.addresses;
+  }
+
+  /** This manager, as the identities' lease rows name it (`label@host:pid:random`). */
+  get leaseHolder(): string {
+    return this.#leases.holder;
   }
 
   /** The node ids of the known identities. */
@@ -384,9 +445,14 @@ export class RegistrationManager {
     this.#signers.set(toHex(signer.nodeId), signer);
   }
 
-  /** Forgets an identity (its rows stay in the node state). */
+  /**
+   * Forgets an identity (its rows stay in the node state). Its lease is released unless a
+   * `buildNiPost` for it still runs.
+   */
   removeIdentity(nodeId: Uint8Array): boolean {
-    return this.#signers.delete(toHex(nodeId));
+    const key = toHex(nodeId);
+    if (!this.#running.has(key)) void this.#leases.release(nodeId);
+    return this.#signers.delete(key);
   }
 
   /**
@@ -408,8 +474,16 @@ export class RegistrationManager {
    * Registers the identity's challenge (or resumes from the node state), waits for the round,
    * picks the best proof, runs PoST and stores the NiPoST. Resolves with the NiPoST or with the
    * outcome that stopped it; rejects only with `AbortedError` (the signal or {@link close}), a
-   * `StorageError`, or a `ConfigError` for a request that cannot work. A second call for an
-   * identity whose cycle runs joins it.
+   * `StorageError`, a `ConfigError` for a request that cannot work, or a `LeaseLostError`. A
+   * second call for an identity whose cycle runs joins it.
+   *
+   * The identity runs under its lease in the node state. When another live process holds it, an
+   * `identity-held-elsewhere` event says who until when, and the call waits for that lease to
+   * expire and then resumes from the node state (or, with `whenHeldElsewhere: "skip"`, rejects
+   * with a `LeaseLostError` of reason `"held-elsewhere"`). When the lease is lost while the cycle
+   * runs (taken over, released by someone else, or not renewed before its expiry), the cycle stops
+   * at once (`lease-lost`) and the call rejects with that `LeaseLostError`: the outcome belongs to
+   * the new holder, and nothing more is submitted, proved or written for the identity here.
    *
    * @example
    * ```ts
@@ -451,21 +525,30 @@ export class RegistrationManager {
     // Thousands of identities started together begin over many turns, a few per turn.
     const turn = this.#context.turns.take();
     if (turn !== undefined) await turn;
+    const lease = await this.#leases.hold(signer.nodeId, signal);
     for (;;) {
       const generation = this.#generation;
+      let outcome: NiPostOutcome;
       try {
-        return await runIdentityCycle(
+        outcome = await runIdentityCycle(
           this.#context,
           signer,
           request,
-          anySignal(signal, this.#closed.signal, generation.signal),
+          anySignal(signal, this.#closed.signal, generation.signal, lease),
         );
       } catch (err) {
+        // A lost lease ends the cycle with its error, whatever the step was doing.
+        if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
+        if (err instanceof LeaseLostError) throw err;
         // A PoET set change restarts the cycle from the node state; anything else is final.
         const restart =
           generation.signal.aborted && !this.#closed.signal.aborted && signal?.aborted !== true;
         if (!restart || !isAbort(err)) throw err;
+        continue;
       }
+      // An outcome reached after the lease was lost is the new holder's to decide.
+      if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
+      return outcome;
     }
   }
 
@@ -487,6 +570,7 @@ export class RegistrationManager {
       nodeId,
       running: this.#running.has(toHex(nodeId)),
       lastEvent: this.#lastEvents.get(toHex(nodeId)),
+      lease: this.#leases.status(nodeId),
     }));
   }
 
@@ -626,12 +710,17 @@ export class RegistrationManager {
     };
   }
 
-  /** Stops every loop and closes the PoET clients; running `buildNiPost` calls reject with `AbortedError`. */
+  /**
+   * Stops every loop, releases the identities' leases and closes the PoET clients; running
+   * `buildNiPost` calls reject with `AbortedError`.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed.abort(new AbortedError("the registration manager was closed"));
       for (const run of this.#context.runs.values()) run.cancel();
       await Promise.allSettled([...this.#running.values()]);
+      // Once nothing works on the identities any more: another process may take them at once.
+      await this.#leases.releaseAll();
       await Promise.allSettled(this.#pool.all.map(async (e) => e.client.close?.()));
       await this.#ownedVerifier?.close();
     })();
@@ -663,15 +752,33 @@ export class RegistrationManager {
       return {
         address,
         pubkey: poet.pubkey,
-        client: isRegistrationClient(client)
-          ? client
-          : adaptPoetClient(client, {
-              certify: this.#certify,
-              certificates: this.#certificates,
-              clock: this.#clock,
-              logger: this.#logger,
-            }),
+        client: this.#leased(
+          isRegistrationClient(client)
+            ? client
+            : adaptPoetClient(client, {
+                certify: this.#certify,
+                certificates: this.#certificates,
+                clock: this.#clock,
+                logger: this.#logger,
+              }),
+        ),
       };
+    });
+  }
+
+  /** `client`, whose submits go out only while the identity's lease is known to be held. */
+  #leased(client: RegistrationPoetClient): RegistrationPoetClient {
+    const leases = () => this.#leases;
+    const register: RegistrationPoetClient["register"] = (request, options) => {
+      leases().assertHeld(request.signer.nodeId);
+      return client.register(request, options);
+    };
+    return new Proxy(client, {
+      get(target, property) {
+        if (property === "register") return register;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
     });
   }
 

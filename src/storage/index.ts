@@ -19,6 +19,14 @@ export { companionPath } from "./companion-file.js";
 export type { CheckOptions, Inconsistency, InconsistencyKind } from "./consistency-check.js";
 export type { NodeStateCopyReport } from "./copy-node-state.js";
 export { compareNodeStates, copyNodeState } from "./copy-node-state.js";
+export type {
+  Lease,
+  LeaseAcquireOptions,
+  LeaseAcquireResult,
+  LeaseRenewOptions,
+  LeaseRepository,
+} from "./lease-repository.js";
+export { leaseIsLive, MAX_LEASE_HOLDER_LENGTH } from "./lease-repository.js";
 export type { MemberList, MemberListRepository } from "./member-list-repository.js";
 export { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, NODE_STATE_SCHEMA_VERSION } from "./migrations.js";
 export type {

@@ -49,6 +49,10 @@ const migrations: Record<string, CompanionMigration> = {
     `create index if not exists ${S}."poet_client_proof_round" on "poet_client_proof" ("address", "round_id")`,
     `create table if not exists ${S}."poet_client_members" ("address" text not null, "round_id" text not null, "member_count" integer not null, "members" blob not null, "statement" blob, "fetched_at" integer not null, constraint "poet_client_members_pk" primary key ("address", "round_id")) without rowid`,
   ],
+  // One worker per identity: the lease of each identity (see `lease-repository.ts`).
+  "0002_identity_lease": [
+    `create table if not exists ${S}."poet_client_lease" ("id" blob not null primary key, "holder" text not null, "token" integer not null, "acquired_at" integer not null, "renewed_at" integer not null, "expires_at" integer not null, "released" integer not null default 0) without rowid`,
+  ],
 };
 
 /** The migrations this release knows, in order. */

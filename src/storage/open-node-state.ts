@@ -57,6 +57,7 @@ import {
   repairNodeState,
 } from "./consistency-check.js";
 import { checkGoSpacemeshTables, ensureGoSpacemeshTables } from "./go-spacemesh-tables.js";
+import type { LeaseRepository } from "./lease-repository.js";
 import { MemberListRepository } from "./member-list-repository.js";
 import {
   COMPANION_SCHEMA,
@@ -71,6 +72,7 @@ import { isInMemory, resolveNodeStateFile } from "./node-state-file.js";
 import { RegistrationRepository } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
 import type { SqliteConnection } from "./sqlite-connection.js";
+import { SqliteLeaseRepository } from "./sqlite-lease-repository.js";
 import { StoreConnection, toStorageError } from "./store-connection.js";
 import { VerifiedProofRepository } from "./verified-proof-repository.js";
 import { WriteLock, writeLockFor } from "./write-lock.js";
@@ -126,6 +128,8 @@ export interface NodeStateRepositories {
   readonly proofs: VerifiedProofRepository;
   /** Ours: downloaded member lists per PoET and round. */
   readonly members: MemberListRepository;
+  /** Ours: each identity's lease, one worker per identity (see `lease-repository.ts`). */
+  readonly leases: LeaseRepository;
 }
 
 /** What {@link NodeState.resetIdentity} deleted. */
@@ -148,6 +152,7 @@ export class NodeState implements NodeStateRepositories {
   readonly certificates: CertificateRepository;
   readonly proofs: VerifiedProofRepository;
   readonly members: MemberListRepository;
+  readonly leases: LeaseRepository;
   /** The go-spacemesh schema version of the file (`PRAGMA user_version`): 9 for a file created by this release, 0 for one an earlier release created. */
   readonly goSchemaVersion: number;
   /**
@@ -168,6 +173,8 @@ export class NodeState implements NodeStateRepositories {
     dispose: () => Promise<void>;
     goSchemaVersion: number;
     schemaVersion: number;
+    /** The store's lease repository; default the SQLite one. */
+    leases?: ((conn: StoreConnection) => LeaseRepository) | undefined;
   }) {
     this.#conn = init.conn;
     this.#dispose = init.dispose;
@@ -180,6 +187,7 @@ export class NodeState implements NodeStateRepositories {
     this.certificates = new CertificateRepository(init.conn);
     this.proofs = new VerifiedProofRepository(init.conn);
     this.members = new MemberListRepository(init.conn);
+    this.leases = init.leases?.(init.conn) ?? new SqliteLeaseRepository(init.conn);
   }
 
   /**

@@ -106,6 +106,8 @@ export class RegistrationRepository {
     await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
       for (const row of rows) {
         const identity = toHex(row.id);
+        // The place names no identity (the rows may be of several): each row's lease, if held.
+        await this.#conn.checkFence(db, identity);
         try {
           await db.insertInto(TABLE).values(row).execute();
         } catch (err) {

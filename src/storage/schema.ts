@@ -93,6 +93,20 @@ export interface PoetClientMembersTable {
   fetched_at: Int;
 }
 
+/** Ours: each identity's lease (one worker per identity, `lease-repository.ts`). */
+export interface PoetClientLeaseTable {
+  id: Blob;
+  holder: Text;
+  /** The fencing token, a u64 stored as int64. */
+  token: Int;
+  /** Unix ms, from the holder's clock. */
+  acquired_at: Int;
+  renewed_at: Int;
+  expires_at: Int;
+  /** 1 once the holder released it. */
+  released: Int;
+}
+
 /** All tables the library reads or writes. */
 export interface NodeStateTables {
   challenge: ChallengeTable;
@@ -102,4 +116,5 @@ export interface NodeStateTables {
   poet_client_challenge: PoetClientChallengeTable;
   poet_client_proof: PoetClientProofTable;
   poet_client_members: PoetClientMembersTable;
+  poet_client_lease: PoetClientLeaseTable;
 }

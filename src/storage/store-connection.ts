@@ -19,6 +19,12 @@
  * Between transactions, and every few statements within one, the event loop gets a turn
  * (`turn-budget.ts`): a burst of ten thousand writes is many short blocks, not one long one.
  *
+ * **Fences.** A lease on an identity (`lease-repository.ts`) registers a {@link WriteFence} here:
+ * every write whose place names that identity runs the fence first, on the write's own transaction
+ * (inside its group-commit savepoint), so a write of a holder that lost the lease is refused with a
+ * `LeaseLostError` and none of it is written, while the other writes of the batch commit. Writes
+ * for identities without a fence run as before.
+ *
  * SQLite errors become {@link StorageError}s: constraint violations are `"duplicate"`, damaged
  * files `"corrupt"`, the rest `"io"`.
  *
@@ -87,6 +93,12 @@ function withPlace(init: StorageErrorInit, place: OperationPlace): StorageErrorI
   return init;
 }
 
+/**
+ * Checks, on the write's transaction, that a write for an identity may go on; throws (a
+ * `LeaseLostError`) to refuse it.
+ */
+export type WriteFence = (db: Kysely<NodeStateTables>) => Promise<void>;
+
 /** How a {@link StoreConnection} may be used. */
 export interface StoreConnectionMode {
   /** Refuse every write with kind `"readonly"`. */
@@ -148,6 +160,7 @@ export class StoreConnection {
   readonly #concurrentReads: boolean;
   readonly #nestedSavepoints: boolean;
   readonly #snapshotBegin: string | undefined;
+  readonly #fences = new Map<string, WriteFence>();
   #closed = false;
 
   constructor(root: Kysely<NodeStateTables>, lock: WriteLock, mode: StoreConnectionMode = {}) {
@@ -193,6 +206,38 @@ export class StoreConnection {
   /** Whether the file has this table of ours (always, once migrated; maybe not when read-only). */
   hasOwnTable(name: string): boolean {
     return this.#ownTables === undefined || this.#ownTables.has(name);
+  }
+
+  /**
+   * Fences the writes for `identity` (hex of the node id) with `fence`, or stops fencing them
+   * (`undefined`). See the module notes.
+   */
+  setFence(identity: string, fence: WriteFence | undefined): void {
+    if (fence === undefined) this.#fences.delete(identity);
+    else this.#fences.set(identity, fence);
+  }
+
+  /**
+   * Runs the fence of `identity` (hex), if any, on `db`: for a write that touches several
+   * identities, once per identity, inside its callback.
+   */
+  async checkFence(db: Kysely<NodeStateTables>, identity: string): Promise<void> {
+    const fence = this.#fences.get(identity);
+    if (fence !== undefined) await fence(db);
+  }
+
+  /** `fn`, preceded by the fence of the identity `place` names, when it has one. */
+  #fenced<T>(
+    place: OperationPlace,
+    fn: (db: Kysely<NodeStateTables>) => Promise<T>,
+  ): (db: Kysely<NodeStateTables>) => Promise<T> {
+    if (place.identity === undefined) return fn;
+    const identity = place.identity;
+    return async (db) => {
+      // Looked up when the write runs: a lease taken or released while it waited counts.
+      await this.checkFence(db, identity);
+      return fn(db);
+    };
   }
 
   /**
@@ -256,7 +301,8 @@ export class StoreConnection {
     place: OperationPlace,
     fn: (db: Kysely<NodeStateTables>) => Promise<T>,
   ): Promise<T> {
-    if (!this.#readonly && this.#snapshotBegin === undefined) return this.write(signal, place, fn);
+    // Reads only: not fenced (a holder that lost a lease may still look).
+    if (!this.#readonly && this.#snapshotBegin === undefined) return this.#write(signal, place, fn);
     this.#check(signal);
     const current = this.#scope.getStore();
     try {
@@ -292,6 +338,14 @@ export class StoreConnection {
     place: OperationPlace,
     fn: (db: Kysely<NodeStateTables>) => Promise<T>,
   ): Promise<T> {
+    return this.#write(signal, place, this.#fenced(place, fn));
+  }
+
+  async #write<T>(
+    signal: AbortSignal | undefined,
+    place: OperationPlace,
+    run: (db: Kysely<NodeStateTables>) => Promise<T>,
+  ): Promise<T> {
     this.#check(signal);
     if (this.#readonly) {
       throw new StorageError(
@@ -302,8 +356,8 @@ export class StoreConnection {
     const current = this.#scope.getStore();
     if (current?.open) {
       try {
-        if (!this.#nestedSavepoints) return await fn(current.db);
-        return await this.#inSavepoint(current.db, fn);
+        if (!this.#nestedSavepoints) return await run(current.db);
+        return await this.#inSavepoint(current.db, run);
       } catch (err) {
         throw toStorageError(err, place);
       }
@@ -311,7 +365,7 @@ export class StoreConnection {
     try {
       return await new Promise<T>((resolve, reject) => {
         const write: QueuedWrite<Kysely<NodeStateTables>> = {
-          fn,
+          fn: run,
           signal,
           context: new AsyncResource("poet-client-write"),
           resolve: resolve as (value: unknown) => void,

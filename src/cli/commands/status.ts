@@ -5,7 +5,8 @@
  * registered and for which round, which proof was chosen, whether the NiPoST exists, what happens
  * next and when, and every inconsistency between the rows (docs/node-client.md §1.4, §1.8, §1.11,
  * §4). The "next step" is derived from the rows and the round calendar the same way the
- * registration manager resumes, so the operator sees what the node will do after a restart.
+ * registration manager resumes, so the operator sees what the node will do after a restart, and
+ * which process holds each identity's lease until when (one worker per identity).
  * The file is opened read-only: pointed at a go-spacemesh node's database, `status` changes
  * nothing in it (no tables of ours added, which go-spacemesh would see as schema drift).
  */
@@ -81,6 +82,10 @@ export interface IdentityStatus {
       }
     | undefined;
   nipost: { poetProofRef: Uint8Array; numUnits: number } | undefined;
+  /** Who holds the identity's lease until when: `held` (live), `expired` or `released`. */
+  lease:
+    | { state: "held" | "expired" | "released"; holder: string; token: bigint; expiresAt: Date }
+    | undefined;
   next: { step: NextStep; at: Date | undefined; description: string };
   problems: string[];
 }
@@ -235,9 +240,10 @@ export async function nodeStatus(
     failures,
   );
   const niposts = await listOrReport("NiPoSTs", () => state.nipost.list(opts), failures);
+  const leases = await listOrReport("leases", () => state.leases.list(opts), failures);
 
   const ids = new Map<string, Uint8Array>();
-  for (const row of [...challenges, ...registrations, ...niposts])
+  for (const row of [...challenges, ...registrations, ...niposts, ...leases])
     ids.set(toHex(row.nodeId), row.nodeId);
   for (const i of inconsistencies) if (i.nodeId.length > 0) ids.set(i.identity, i.nodeId);
   const configured = options.poets?.map(poetAddress);
@@ -264,6 +270,7 @@ export async function nodeStatus(
       configured: configured === undefined ? undefined : configured.includes(r.address),
     }));
     const nipost = niposts.find((n) => equalBytes(n.nodeId, nodeId));
+    const lease = leases.find((l) => equalBytes(l.nodeId, nodeId));
     const inconsistent = inconsistencies.filter((i) => i.identity === hex).map((i) => i.detail);
     const unconfigured = regs
       .filter((r) => r.configured === false)
@@ -303,6 +310,19 @@ export async function nodeStatus(
         nipost === undefined
           ? undefined
           : { poetProofRef: nipost.poetProofRef, numUnits: nipost.numUnits },
+      lease:
+        lease === undefined
+          ? undefined
+          : {
+              state: lease.released
+                ? "released"
+                : lease.expiresAt.getTime() > options.now
+                  ? "held"
+                  : "expired",
+              holder: lease.holder,
+              token: lease.token,
+              expiresAt: lease.expiresAt,
+            },
       next: nextStep(
         options.schedule,
         options.now,
@@ -365,6 +385,17 @@ function identityText(s: IdentityStatus, now: number, style: Style): string {
   lines.push(
     `  nipost:     ${s.nipost === undefined ? "not built" : `built (${s.nipost.numUnits} units)`}`,
   );
+  const lease = s.lease;
+  if (lease !== undefined) {
+    const until = `${formatInstant(lease.expiresAt)} (${formatRelative(lease.expiresAt, now)})`;
+    lines.push(
+      lease.state === "held"
+        ? `  lease:      held by ${style.bold(lease.holder)} until ${until}, token ${lease.token}`
+        : lease.state === "expired"
+          ? `  lease:      ${style.yellow("expired")} at ${until}, last held by ${lease.holder}: the next process takes it over`
+          : `  lease:      free (released by ${lease.holder}, token ${lease.token})`,
+    );
+  }
   const when = s.next.at === undefined ? "" : ` (${formatRelative(s.next.at, now)})`;
   const colour =
     s.next.step === "expired" || s.next.step === "window-missed" || s.next.step === "repair"
@@ -382,7 +413,7 @@ export const statusCommand: Command = {
 
 For each identity in the node-state database: its challenge and publish epoch, the PoETs it is
 registered at (round id and announced round end), the chosen proof (PoET, leaves, ticks, ref), whether
-the NiPoST is built, what happens next and when, and every inconsistency: registrations made for
+the NiPoST is built, which process holds its lease until when, what happens next and when, and every inconsistency: registrations made for
 another challenge, a NiPoST for another proof, rows of an identity without a challenge, rows that do
 not decode. With --poet (the PoETs your node is configured with) it also flags registrations at PoETs
 that are not configured and configured PoETs the identity is missing.

@@ -35,6 +35,7 @@ import { NodeState } from "../open-node-state.js";
 import type { NodeStateTables } from "../schema.js";
 import { StoreConnection, toStorageError } from "../store-connection.js";
 import { WriteLock } from "../write-lock.js";
+import { postgresLeaseRepository } from "./postgres-lease-repository.js";
 import { inspectPostgresState, migratePostgresState } from "./postgres-migrations.js";
 import {
   bigintTypes,
@@ -193,6 +194,7 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
       dispose: () => root.destroy(),
       goSchemaVersion: GO_LOCAL_SCHEMA_VERSION,
       schemaVersion: version,
+      leases: postgresLeaseRepository,
     });
   } catch (err) {
     await root.destroy().catch(() => {});

@@ -38,6 +38,10 @@ const migrations: Record<string, readonly string[]> = {
     `create index "poet_client_proof_round" on %s."poet_client_proof" ("address", "round_id")`,
     `create table %s."poet_client_members" ("address" ${TEXT}, "round_id" ${TEXT}, "member_count" bigint not null, "members" bytea not null, "statement" bytea, "fetched_at" bigint not null, primary key ("address", "round_id"))`,
   ],
+  // One worker per identity: each identity's lease (`postgres-lease-repository.ts`).
+  "0002_identity_lease": [
+    `create table %s."poet_client_lease" ("id" bytea primary key, "holder" ${TEXT}, "token" bigint not null, "acquired_at" bigint not null, "renewed_at" bigint not null, "expires_at" bigint not null, "released" bigint not null default 0)`,
+  ],
 };
 
 /** The migrations this release knows, in order. */

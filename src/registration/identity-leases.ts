@@ -1,0 +1,448 @@
+/**
+ * @module registration/identity-leases
+ *
+ * One worker per identity, across processes (docs/operator-guide.md, "One worker per identity"):
+ * the registration manager holds the lease of every identity it runs (`storage/lease-repository.ts`)
+ * and never submits or runs PoST for an identity whose lease it does not know to be held.
+ *
+ * - **Acquire** before an identity runs (first run or resume). A live lease of another holder is
+ *   reported up front (`identity-held-elsewhere`, and in `status()`); then the manager either waits
+ *   on its clock until that lease's expiry and asks again (default), or gives up on the identity
+ *   (`whenHeldElsewhere: "skip"`). A lease taken over after its holder stopped renewing is reported
+ *   with the previous holder (`lease-taken-over`); the identity then resumes from the node state,
+ *   with the same code as a restart.
+ * - **Renew** every lease every `ttl / 3` (all identities in the same turn, so that the group
+ *   commit writes them in a few transactions). A renewal that is refused (another holder, a newer
+ *   token, a released row) loses the lease at once.
+ * - **Self-fence.** Each lease is watched until its own expiry: if no renewal was written by then
+ *   (a database that does not answer, an event loop that stalled), the identity stops at that
+ *   instant, without waiting for the database, because another process may take over from then on.
+ * - **Check** before each submit (in memory: held, not lost, not past its expiry) and before PoST
+ *   (a renewal written to the node state; if the store cannot answer, the in-memory check).
+ * - **Lost** (`lease-lost`): the identity's signal aborts with the {@link LeaseLostError}, its
+ *   background registrations are cancelled by the manager, and `buildNiPost` rejects with it.
+ * - **Release** on `close()`.
+ *
+ * Takeover time: a holder that dies is taken over at its last renewal plus the lease time, so at
+ * most the lease time after its death (the default 30 s).
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { toHex } from "../bytes.js";
+import type { Clock } from "../clock.js";
+import {
+  ConfigError,
+  type LeaseHolderInfo,
+  LeaseLostError,
+  type LeaseLostReason,
+} from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { Lease, LeaseRepository } from "../storage/index.js";
+import { anySignal, sleepUntil } from "./abort.js";
+import type { RegistrationEvent } from "./events.js";
+
+/**
+ * Default lease time: 30 s. A process that dies is taken over within it, which costs nothing next
+ * to a registration window of hours and a cycle gap of 12 h on mainnet; renewing every 10 s is one
+ * row update per identity, written in shared group commits; and 30 s dwarfs the clock skew of
+ * hosts kept in step by NTP (milliseconds) when the state is shared between hosts.
+ */
+export const DEFAULT_LEASE_TIME_MS = 30_000;
+
+/** The default label of a manager's lease holder. */
+export const DEFAULT_LEASE_LABEL = "poet-client";
+
+/** Most characters of a holder label (the holder adds host, pid and a random part). */
+const MAX_LABEL_LENGTH = 100;
+
+/** What `status()` shows of an identity's lease. */
+export type IdentityLeaseStatus =
+  | {
+      /** This manager holds it. */
+      state: "held";
+      holder: string;
+      token: bigint;
+      expiresAt: Date;
+    }
+  | {
+      /** Another live holder has it; this manager waits for it or skipped the identity. */
+      state: "held-elsewhere";
+      holder: string;
+      token: bigint;
+      expiresAt: Date;
+    }
+  | {
+      /** This manager held it and lost it; `current` holds it now, when known. */
+      state: "lost";
+      holder: string;
+      token: bigint;
+      reason: LeaseLostReason;
+      current: LeaseHolderInfo | undefined;
+    };
+
+/** What {@link IdentityLeases} needs from the manager. */
+export interface IdentityLeasesOptions {
+  leases: LeaseRepository;
+  clock: Clock;
+  logger: Logger;
+  emit: (event: RegistrationEvent) => void;
+  /** This manager, as lease rows name it. */
+  holder: string;
+  ttlMs: number;
+  whenHeldElsewhere: "wait" | "skip";
+  /** Aborts every wait and loop (the manager closed). */
+  closed: AbortSignal;
+  /** Told once when an identity's lease is lost, after its signal aborted. */
+  onLost: (nodeId: Uint8Array, error: LeaseLostError) => void;
+}
+
+/** A lease this manager holds. */
+interface Slot {
+  nodeId: Uint8Array;
+  lease: Lease;
+  /** Aborts, with the {@link LeaseLostError} as its reason, when the lease is lost. */
+  controller: AbortController;
+  lost: LeaseLostError | undefined;
+  renewing: Promise<void> | undefined;
+}
+
+/**
+ * The holder string of a manager: `label@host:pid:random`, unique per process and readable by an
+ * operator.
+ *
+ * @example
+ * ```ts
+ * leaseHolder("node-7"); // "node-7@host-1:4711:9f3a1c2e"
+ * ```
+ */
+export function leaseHolder(label: string = DEFAULT_LEASE_LABEL): string {
+  if (typeof label !== "string" || label.length === 0 || label.length > MAX_LABEL_LENGTH) {
+    throw new ConfigError(
+      "leaseHolder",
+      `must be a label of 1 to ${MAX_LABEL_LENGTH} characters, got ${String(label)}`,
+    );
+  }
+  return `${label}@${hostname().slice(0, 60)}:${process.pid}:${toHex(randomBytes(4))}`;
+}
+
+/**
+ * The leases of the identities one manager runs.
+ *
+ * @example
+ * ```ts
+ * const leases = new IdentityLeases({ leases: state.leases, clock, logger, emit, holder, ttlMs: 30_000,
+ *   whenHeldElsewhere: "wait", closed, onLost: (nodeId) => cancelRuns(nodeId) });
+ * const signal = await leases.hold(nodeId, callerSignal); // aborts when the lease is lost
+ * leases.assertHeld(nodeId); // before a submit
+ * await leases.confirm(nodeId, signal); // before PoST
+ * await leases.releaseAll(); // on close
+ * ```
+ */
+export class IdentityLeases {
+  readonly #o: IdentityLeasesOptions;
+  readonly #slots = new Map<string, Slot>();
+  readonly #elsewhere = new Map<string, Lease>();
+  readonly #lost = new Map<string, LeaseLostError>();
+  #renewLoop: Promise<void> | undefined;
+
+  constructor(options: IdentityLeasesOptions) {
+    this.#o = options;
+  }
+
+  /** This manager, as lease rows name it. */
+  get holder(): string {
+    return this.#o.holder;
+  }
+
+  /**
+   * Holds the identity's lease: returns the signal that aborts when it is lost. Waits while
+   * another live holder has it (or rejects with a {@link LeaseLostError} `"held-elsewhere"` when
+   * told to skip).
+   */
+  async hold(nodeId: Uint8Array, signal: AbortSignal | undefined): Promise<AbortSignal> {
+    const key = toHex(nodeId);
+    const { clock, leases, ttlMs } = this.#o;
+    const waitSignal = anySignal(signal, this.#o.closed);
+    for (;;) {
+      const slot = this.#slots.get(key);
+      if (slot !== undefined && slot.lost === undefined) return slot.controller.signal;
+      waitSignal.throwIfAborted();
+      const result = await leases.acquire(nodeId, {
+        holder: this.#o.holder,
+        at: new Date(clock.now()),
+        ttlMs,
+        onLost: (error) => this.#lose(key, error),
+        signal: waitSignal,
+      });
+      if (result.held) {
+        if (this.#o.closed.aborted) {
+          // Closed while the acquisition ran: give it back at once.
+          await leases.release(result.lease).catch(() => {});
+          waitSignal.throwIfAborted();
+        }
+        return this.#took(key, result.lease, result.tookOver);
+      }
+      const current = result.current;
+      const seen = this.#elsewhere.get(key);
+      this.#elsewhere.set(key, current);
+      if (seen === undefined || seen.holder !== current.holder || seen.token !== current.token) {
+        this.#o.emit({
+          type: "identity-held-elsewhere",
+          at: new Date(clock.now()),
+          nodeId,
+          holder: current.holder,
+          token: current.token,
+          expiresAt: current.expiresAt,
+          action: this.#o.whenHeldElsewhere,
+        });
+      }
+      if (this.#o.whenHeldElsewhere === "skip") {
+        throw new LeaseLostError({
+          nodeId,
+          holder: this.#o.holder,
+          token: 0n,
+          reason: "held-elsewhere",
+          current: { holder: current.holder, token: current.token, expiresAt: current.expiresAt },
+        });
+      }
+      // Until the lease runs out; if its holder renewed it meanwhile, the next answer says so.
+      await sleepUntil(clock, current.expiresAt.getTime(), waitSignal);
+    }
+  }
+
+  /**
+   * Throws a {@link LeaseLostError} unless the identity's lease is held, not lost and not past
+   * its expiry by this manager's clock. Reads nothing: cheap enough before every submit.
+   */
+  assertHeld(nodeId: Uint8Array): void {
+    const key = toHex(nodeId);
+    const slot = this.#slots.get(key);
+    if (slot === undefined) {
+      throw (
+        this.#lost.get(key) ??
+        new LeaseLostError({ nodeId, holder: this.#o.holder, token: 0n, reason: "released" })
+      );
+    }
+    if (slot.lost !== undefined) throw slot.lost;
+    if (this.#o.clock.now() >= slot.lease.expiresAt.getTime()) {
+      const expired = this.#expired(slot);
+      this.#lose(key, expired);
+      throw expired;
+    }
+  }
+
+  /**
+   * Confirms the lease in the node state with a renewal (before PoST). A refused renewal loses
+   * the lease and throws; a store that cannot answer falls back to {@link assertHeld}.
+   */
+  async confirm(nodeId: Uint8Array, signal: AbortSignal): Promise<void> {
+    this.assertHeld(nodeId);
+    const slot = this.#slots.get(toHex(nodeId)) as Slot;
+    try {
+      await this.#renew(slot, signal);
+    } catch (err) {
+      if (err instanceof LeaseLostError) throw err;
+      signal.throwIfAborted();
+      this.#o.logger.warn(
+        { err, nodeId: toHex(nodeId) },
+        "could not renew the identity's lease before PoST; it is still held until its expiry",
+      );
+    }
+    this.assertHeld(nodeId);
+  }
+
+  /** What `status()` shows of the identity's lease. */
+  status(nodeId: Uint8Array): IdentityLeaseStatus | undefined {
+    const key = toHex(nodeId);
+    const slot = this.#slots.get(key);
+    if (slot !== undefined && slot.lost === undefined) {
+      const { holder, token, expiresAt } = slot.lease;
+      return { state: "held", holder, token, expiresAt };
+    }
+    const lost = slot?.lost ?? this.#lost.get(key);
+    if (lost !== undefined) {
+      return {
+        state: "lost",
+        holder: lost.holder,
+        token: lost.token,
+        reason: lost.reason,
+        current: lost.current,
+      };
+    }
+    const elsewhere = this.#elsewhere.get(key);
+    if (elsewhere !== undefined) {
+      const { holder, token, expiresAt } = elsewhere;
+      return { state: "held-elsewhere", holder, token, expiresAt };
+    }
+    return undefined;
+  }
+
+  /** Releases the identity's lease, if held (the identity is no longer run here). */
+  async release(nodeId: Uint8Array): Promise<void> {
+    const key = toHex(nodeId);
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return;
+    this.#slots.delete(key);
+    slot.controller.abort(
+      new LeaseLostError({
+        nodeId,
+        holder: slot.lease.holder,
+        token: slot.lease.token,
+        reason: "released",
+      }),
+    );
+    if (slot.lost !== undefined) return;
+    try {
+      await this.#o.leases.release(slot.lease);
+    } catch (err) {
+      this.#o.logger.warn({ err, nodeId: key }, "could not release the identity's lease");
+    }
+  }
+
+  /** Releases every lease held (on close: call once the identities' work has stopped). */
+  async releaseAll(): Promise<void> {
+    await Promise.all([...this.#slots.values()].map((slot) => this.release(slot.nodeId)));
+    await this.#renewLoop;
+  }
+
+  #took(key: string, lease: Lease, tookOver: Lease | undefined): AbortSignal {
+    const slot: Slot = {
+      nodeId: lease.nodeId,
+      lease,
+      controller: new AbortController(),
+      lost: undefined,
+      renewing: undefined,
+    };
+    this.#slots.set(key, slot);
+    this.#elsewhere.delete(key);
+    this.#lost.delete(key);
+    const at = new Date(this.#o.clock.now());
+    const { holder, token, expiresAt, nodeId } = lease;
+    if (tookOver !== undefined) {
+      this.#o.emit({
+        type: "lease-taken-over",
+        at,
+        nodeId,
+        holder,
+        token,
+        expiresAt,
+        previous: {
+          holder: tookOver.holder,
+          token: tookOver.token,
+          expiresAt: tookOver.expiresAt,
+        },
+      });
+    } else {
+      this.#o.emit({ type: "lease-acquired", at, nodeId, holder, token, expiresAt });
+    }
+    void this.#watch(slot);
+    if (this.#renewLoop === undefined) this.#renewLoop = this.#renewEvery();
+    return slot.controller.signal;
+  }
+
+  /**
+   * Renews every held lease every ttl / 3 while any is held. It clears `#renewLoop` itself, in
+   * the same step as it finds nothing to renew, so that the next lease taken starts a new loop.
+   */
+  async #renewEvery(): Promise<void> {
+    const { clock, closed, ttlMs } = this.#o;
+    const every = Math.max(1, Math.floor(ttlMs / 3));
+    for (;;) {
+      if (this.#slots.size === 0 || closed.aborted) {
+        this.#renewLoop = undefined;
+        return;
+      }
+      try {
+        await clock.sleep(every, { signal: closed });
+      } catch {
+        continue; // closed: ends at the top
+      }
+      for (const slot of this.#slots.values()) {
+        if (slot.lost === undefined && slot.renewing === undefined) {
+          this.#renew(slot, closed).catch(() => {});
+        }
+      }
+    }
+  }
+
+  /** One renewal of the slot's lease (joined when one runs). */
+  #renew(slot: Slot, signal: AbortSignal): Promise<void> {
+    if (slot.renewing !== undefined) return slot.renewing;
+    const key = toHex(slot.nodeId);
+    const run = this.#o.leases
+      .renew(slot.lease, { at: new Date(this.#o.clock.now()), ttlMs: this.#o.ttlMs, signal })
+      .then(
+        (lease) => {
+          if (slot.lost === undefined) slot.lease = lease;
+        },
+        (err: unknown) => {
+          if (err instanceof LeaseLostError) {
+            this.#lose(key, err);
+          } else if (!this.#o.closed.aborted) {
+            // A busy or failing store: tried again at the next renewal, self-fenced at the expiry.
+            this.#o.logger.warn({ err, nodeId: key }, "could not renew the identity's lease");
+          }
+          throw err;
+        },
+      )
+      .finally(() => {
+        slot.renewing = undefined;
+      });
+    slot.renewing = run;
+    return run;
+  }
+
+  /** Stops the identity at its lease's own expiry unless a renewal moved it on. */
+  async #watch(slot: Slot): Promise<void> {
+    const { clock, closed } = this.#o;
+    const signal = anySignal(closed, slot.controller.signal);
+    try {
+      for (;;) {
+        const expiresAt = slot.lease.expiresAt.getTime();
+        await sleepUntil(clock, expiresAt, signal);
+        if (slot.lost !== undefined || this.#slots.get(toHex(slot.nodeId)) !== slot) return;
+        if (clock.now() >= slot.lease.expiresAt.getTime()) {
+          this.#lose(toHex(slot.nodeId), this.#expired(slot));
+          return;
+        }
+      }
+    } catch {
+      // Closed, lost or released.
+    }
+  }
+
+  #expired(slot: Slot): LeaseLostError {
+    return new LeaseLostError({
+      nodeId: slot.nodeId,
+      holder: slot.lease.holder,
+      token: slot.lease.token,
+      reason: "expired",
+    });
+  }
+
+  /** The lease of `key` is lost: stop the identity, tell the manager and the listeners, once. */
+  #lose(key: string, error: LeaseLostError): void {
+    const slot = this.#slots.get(key);
+    if (slot === undefined || slot.lost !== undefined || slot.lease.token !== error.token) return;
+    if (this.#o.closed.aborted) return;
+    slot.lost = error;
+    this.#slots.delete(key);
+    this.#lost.set(key, error);
+    slot.controller.abort(error);
+    this.#o.onLost(slot.nodeId, error);
+    this.#o.logger.warn(
+      { nodeId: key, reason: error.reason, current: error.current?.holder },
+      "the identity's lease is lost: its work stops",
+    );
+    this.#o.emit({
+      type: "lease-lost",
+      at: new Date(this.#o.clock.now()),
+      nodeId: slot.nodeId,
+      holder: error.holder,
+      token: error.token,
+      reason: error.reason,
+      current: error.current,
+      error,
+    });
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * @module storage/sqlite-lease-repository
+ *
+ * The {@link LeaseRepository} of the SQLite node state: the `poet_client_lease` table in the
+ * companion file (docs/operator-guide.md, "One worker per identity"). Each operation is one
+ * `BEGIN IMMEDIATE` transaction, so two processes on one file see each other's leases in order:
+ * SQLite's write lock serialises the acquisitions.
+ *
+ * A granted lease registers a fence on the connection (`store-connection.ts`): before each write
+ * for the identity, in that write's transaction, the row is read by its key and must still name
+ * this holder and token and not be released. Reading one row by primary key costs a few µs, next
+ * to the commit's `fsync`.
+ *
+ * Instants are unix milliseconds from the caller's clock; the store never reads the wall clock.
+ */
+import type { Kysely } from "kysely";
+import { toHex } from "../bytes.js";
+import { ConfigError, LeaseLostError, type LeaseLostReason } from "../errors.js";
+import {
+  hashParam,
+  readHash,
+  readText,
+  readU64,
+  readUnixMillis,
+  textParam,
+  u64Param,
+  unixMillisParam,
+} from "./columns.js";
+import {
+  type Lease,
+  type LeaseAcquireOptions,
+  type LeaseAcquireResult,
+  type LeaseRenewOptions,
+  type LeaseRepository,
+  MAX_LEASE_HOLDER_LENGTH,
+} from "./lease-repository.js";
+import type { NodeStateTables } from "./schema.js";
+import type { StoreConnection } from "./store-connection.js";
+
+const TABLE = "poet_client_lease";
+
+interface LeaseRow {
+  id: unknown;
+  holder: unknown;
+  token: unknown;
+  acquired_at: unknown;
+  renewed_at: unknown;
+  expires_at: unknown;
+  released: unknown;
+}
+
+function decodeLeaseRow(row: LeaseRow): Lease {
+  const nodeId = readHash(row.id, { table: TABLE, column: "id", nodeId: row.id });
+  const at = (column: string) => ({ table: TABLE, column, nodeId });
+  return {
+    nodeId,
+    holder: readText(row.holder, at("holder")),
+    token: readU64(row.token, at("token")),
+    acquiredAt: readUnixMillis(row.acquired_at, at("acquired_at")),
+    renewedAt: readUnixMillis(row.renewed_at, at("renewed_at")),
+    expiresAt: readUnixMillis(row.expires_at, at("expires_at")),
+    released: readU64(row.released, at("released")) !== 0n,
+  };
+}
+
+function holderParam(holder: string): string {
+  textParam(holder, "lease.holder");
+  if (holder.length > MAX_LEASE_HOLDER_LENGTH) {
+    throw new ConfigError(
+      "lease.holder",
+      `must be at most ${MAX_LEASE_HOLDER_LENGTH} characters, got ${holder.length}`,
+    );
+  }
+  return holder;
+}
+
+function ttlParam(ttlMs: number): number {
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw new ConfigError("lease.ttlMs", `must be a positive integer number of ms, got ${ttlMs}`);
+  }
+  return ttlMs;
+}
+
+function expiryOf(at: Date, ttlMs: number): Date {
+  const expires = new Date(at.getTime() + ttlMs);
+  if (Number.isNaN(expires.getTime())) throw new ConfigError("lease.at", "must be a valid Date");
+  return expires;
+}
+
+/** What the repository knows of a lease it granted on this connection. */
+interface Held {
+  lease: Lease;
+  onLost: ((error: LeaseLostError) => void) | undefined;
+  lost: LeaseLostError | undefined;
+}
+
+/**
+ * The SQLite implementation of {@link LeaseRepository}; `state.leases` of an SQLite node state.
+ *
+ * @example
+ * ```ts
+ * const got = await state.leases.acquire(nodeId, { holder, at: new Date(clock.now()), ttlMs: 30_000 });
+ * if (got.held) await state.challenges.add(nodeId, challenge, { hash }); // fenced by the lease
+ * ```
+ */
+export class SqliteLeaseRepository implements LeaseRepository {
+  readonly #conn: StoreConnection;
+  /** The leases granted through this repository, by hex node id. */
+  readonly #held = new Map<string, Held>();
+
+  readonly #rowLocks: boolean;
+
+  /**
+   * `rowLocks` (the PostgreSQL state): lock the lease row in the transaction that reads it —
+   * `FOR UPDATE SKIP LOCKED` to acquire, `FOR SHARE` to fence — since PostgreSQL, unlike SQLite,
+   * runs the transactions of several processes at the same time. See `postgres-lease-repository.ts`.
+   */
+  constructor(conn: StoreConnection, options: { rowLocks?: boolean | undefined } = {}) {
+    this.#conn = conn;
+    this.#rowLocks = options.rowLocks === true;
+  }
+
+  async acquire(nodeId: Uint8Array, options: LeaseAcquireOptions): Promise<LeaseAcquireResult> {
+    hashParam(nodeId, "nodeId");
+    const holder = holderParam(options.holder);
+    const ttlMs = ttlParam(options.ttlMs);
+    const at = options.at;
+    const expiresAt = expiryOf(at, ttlMs);
+    const atMs = unixMillisParam(at, "lease.at");
+    const expiresMs = unixMillisParam(expiresAt, "lease.at");
+    const id = new Uint8Array(nodeId);
+    const result = await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
+      const row = await db
+        .selectFrom(TABLE)
+        .selectAll()
+        .where("id", "=", id)
+        .$if(this.#rowLocks, (q) => q.forUpdate().skipLocked())
+        .executeTakeFirst();
+      if (row === undefined && this.#rowLocks) {
+        // Locked: another process is acquiring or renewing it right now. Answer with the row as
+        // it was last committed instead of waiting in the middle of a group commit.
+        const busy = await db.selectFrom(TABLE).selectAll().where("id", "=", id).executeTakeFirst();
+        if (busy !== undefined) return { held: false, current: decodeLeaseRow(busy) } as const;
+      }
+      const current = row === undefined ? undefined : decodeLeaseRow(row);
+      if (current === undefined) {
+        const lease: Lease = {
+          nodeId: id,
+          holder,
+          token: 1n,
+          acquiredAt: at,
+          renewedAt: at,
+          expiresAt,
+          released: false,
+        };
+        const inserted = await db
+          .insertInto(TABLE)
+          .values({
+            id,
+            holder,
+            token: u64Param(1n, "lease.token"),
+            acquired_at: atMs,
+            renewed_at: atMs,
+            expires_at: expiresMs,
+            released: 0n,
+          })
+          .$if(this.#rowLocks, (q) => q.onConflict((oc) => oc.column("id").doNothing()))
+          .executeTakeFirst();
+        if (inserted.numInsertedOrUpdatedRows === 0n) {
+          // Another process inserted the first row of this identity just before us.
+          const first = await db
+            .selectFrom(TABLE)
+            .selectAll()
+            .where("id", "=", id)
+            .executeTakeFirstOrThrow();
+          return { held: false, current: decodeLeaseRow(first) } as const;
+        }
+        return { held: true, lease, tookOver: undefined } as const;
+      }
+      if (current.holder === holder && !current.released) {
+        // Ours already (a second acquire, or ours expired and nobody took it): same token.
+        await db
+          .updateTable(TABLE)
+          .set({ renewed_at: atMs, expires_at: expiresMs })
+          .where("id", "=", id)
+          .execute();
+        const lease = { ...current, renewedAt: at, expiresAt };
+        return { held: true, lease, tookOver: undefined } as const;
+      }
+      if (!current.released && current.expiresAt.getTime() > at.getTime()) {
+        return { held: false, current } as const;
+      }
+      const token = current.token + 1n;
+      await db
+        .updateTable(TABLE)
+        .set({
+          holder,
+          token: u64Param(token, "lease.token"),
+          acquired_at: atMs,
+          renewed_at: atMs,
+          expires_at: expiresMs,
+          released: 0n,
+        })
+        .where("id", "=", id)
+        .execute();
+      const lease: Lease = {
+        nodeId: id,
+        holder,
+        token,
+        acquiredAt: at,
+        renewedAt: at,
+        expiresAt,
+        released: false,
+      };
+      const tookOver = current.released || current.holder === holder ? undefined : current;
+      return { held: true, lease, tookOver } as const;
+    });
+    if (result.held) this.#fence(result.lease, options.onLost);
+    return result;
+  }
+
+  async renew(lease: Lease, options: LeaseRenewOptions): Promise<Lease> {
+    const ttlMs = ttlParam(options.ttlMs);
+    const expiresAt = expiryOf(options.at, ttlMs);
+    const atMs = unixMillisParam(options.at, "lease.at");
+    const expiresMs = unixMillisParam(expiresAt, "lease.at");
+    const renewed = await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
+      const result = await db
+        .updateTable(TABLE)
+        .set({ renewed_at: atMs, expires_at: expiresMs })
+        .where("id", "=", lease.nodeId)
+        .where("holder", "=", lease.holder)
+        .where("token", "=", u64Param(lease.token, "lease.token"))
+        .where("released", "=", 0n)
+        .executeTakeFirst();
+      if (result.numUpdatedRows > 0n) return { ...lease, renewedAt: options.at, expiresAt };
+      return this.#lostError(db, lease);
+    });
+    if (renewed instanceof LeaseLostError) {
+      this.#markLost(lease, renewed);
+      throw renewed;
+    }
+    const held = this.#held.get(toHex(lease.nodeId));
+    if (held !== undefined && held.lease.token === lease.token && held.lost === undefined) {
+      held.lease = renewed;
+    }
+    return renewed;
+  }
+
+  async release(
+    lease: Lease,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<boolean> {
+    const key = toHex(lease.nodeId);
+    const held = this.#held.get(key);
+    if (held !== undefined && held.lease.token === lease.token) {
+      this.#held.delete(key);
+      this.#conn.setFence(key, undefined);
+    }
+    return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
+      const result = await db
+        .updateTable(TABLE)
+        .set({ released: 1n })
+        .where("id", "=", lease.nodeId)
+        .where("holder", "=", lease.holder)
+        .where("token", "=", u64Param(lease.token, "lease.token"))
+        .where("released", "=", 0n)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  async check(lease: Lease, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    const lost = await this.#conn.read(options.signal, { table: TABLE }, (db) =>
+      this.#verify(db, lease),
+    );
+    if (lost !== undefined) {
+      this.#markLost(lease, lost);
+      throw lost;
+    }
+  }
+
+  async get(
+    nodeId: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<Lease | undefined> {
+    hashParam(nodeId, "nodeId");
+    return this.#conn.read(
+      options.signal,
+      { table: TABLE, identity: toHex(nodeId) },
+      async (db) => {
+        if (!this.#conn.hasOwnTable(TABLE)) return undefined;
+        const row = await db
+          .selectFrom(TABLE)
+          .selectAll()
+          .where("id", "=", nodeId)
+          .executeTakeFirst();
+        return row === undefined ? undefined : decodeLeaseRow(row);
+      },
+    );
+  }
+
+  async list(options: { signal?: AbortSignal | undefined } = {}): Promise<Lease[]> {
+    return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      if (!this.#conn.hasOwnTable(TABLE)) return [];
+      const rows = await db.selectFrom(TABLE).selectAll().orderBy("id").execute();
+      return rows.map(decodeLeaseRow);
+    });
+  }
+
+  /** Registers the fence of a granted lease on the connection. */
+  #fence(lease: Lease, onLost: Held["onLost"]): void {
+    const key = toHex(lease.nodeId);
+    const held: Held = { lease, onLost, lost: undefined };
+    this.#held.set(key, held);
+    this.#conn.setFence(key, async (db) => {
+      if (held.lost !== undefined) throw held.lost;
+      const lost = await this.#verify(db, held.lease);
+      if (lost === undefined) return;
+      this.#markLost(held.lease, lost);
+      throw lost;
+    });
+  }
+
+  /** `undefined` when the row still names the lease's holder and token, else the error. */
+  async #verify(db: Kysely<NodeStateTables>, lease: Lease): Promise<LeaseLostError | undefined> {
+    const row = await db
+      .selectFrom(TABLE)
+      .select(["holder", "token", "released"])
+      .where("id", "=", lease.nodeId)
+      // A takeover in another process waits for this write's commit, or this read for the
+      // takeover's, which it then sees.
+      .$if(this.#rowLocks, (q) => q.forShare())
+      .executeTakeFirst();
+    if (
+      row !== undefined &&
+      row.holder === lease.holder &&
+      readU64(row.token, { table: TABLE, column: "token", nodeId: lease.nodeId }) === lease.token &&
+      readU64(row.released, { table: TABLE, column: "released", nodeId: lease.nodeId }) === 0n
+    ) {
+      return undefined;
+    }
+    return this.#lostError(db, lease);
+  }
+
+  /** The {@link LeaseLostError} for a lease the row no longer matches, naming who has it now. */
+  async #lostError(db: Kysely<NodeStateTables>, lease: Lease): Promise<LeaseLostError> {
+    const row = await db
+      .selectFrom(TABLE)
+      .selectAll()
+      .where("id", "=", lease.nodeId)
+      .executeTakeFirst();
+    const current = row === undefined ? undefined : decodeLeaseRow(row);
+    let reason: LeaseLostReason = "released";
+    if (current !== undefined && !current.released) {
+      reason =
+        current.holder === lease.holder && current.token === lease.token
+          ? "released"
+          : "taken-over";
+    }
+    return new LeaseLostError({
+      nodeId: lease.nodeId,
+      holder: lease.holder,
+      token: lease.token,
+      reason,
+      current:
+        current === undefined || current.released
+          ? undefined
+          : { holder: current.holder, token: current.token, expiresAt: current.expiresAt },
+    });
+  }
+
+  /**
+   * Marks a granted lease lost: every later write for the identity through this connection is
+   * refused at once, and `onLost` runs once (after the current transaction step).
+   */
+  #markLost(lease: Lease, error: LeaseLostError): void {
+    const held = this.#held.get(toHex(lease.nodeId));
+    if (held === undefined || held.lease.token !== lease.token || held.lost !== undefined) return;
+    held.lost = error;
+    const onLost = held.onLost;
+    if (onLost === undefined) return;
+    queueMicrotask(() => {
+      try {
+        onLost(error);
+      } catch {
+        // A listener must not throw; the lease stays lost either way.
+      }
+    });
+  }
+}
