@@ -202,6 +202,9 @@ async function runOnce(): Promise<RunFigures> {
     clock,
     tickSize: 100n,
     requestTimeoutMs: 3_600_000,
+    // The clock jumps from the registrations to the round end: a lease shorter than the jump
+    // would expire unrenewed and stop every identity, as it should in a process stalled that long.
+    leaseTimeMs: 24 * 3_600_000,
     proofCutoffMs: 60_000,
     maxConcurrentSubmits: 64,
     createClient: (poet) =>

@@ -175,6 +175,7 @@ export type {
   Lease,
   LeaseAcquireOptions,
   LeaseAcquireResult,
+  LeaseRenewManyResult,
   LeaseRenewOptions,
   LeaseRepository,
   MemberList,

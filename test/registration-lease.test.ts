@@ -307,6 +307,12 @@ describe("one worker per identity across processes", () => {
       assert.equal(ofType(events, "identity-held-elsewhere").length, 0);
       assert.equal(ofType(events, "lease-acquired")[0]?.token, 2n);
       assert.match(manager.leaseHolder, /^poet-client@/);
+      // Held between cycles; given back when the identity is removed.
+      assert.equal((await h.state.leases.get(id.signer.nodeId))?.released, false);
+      manager.removeIdentity(id.signer.nodeId);
+      while ((await h.state.leases.get(id.signer.nodeId))?.released !== true) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     } finally {
       await h.close();
     }

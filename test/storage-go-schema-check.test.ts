@@ -280,6 +280,7 @@ describe("files of earlier releases, with our tables inside the node's file", ()
       tables.filter((t) => !t.startsWith("sqlite_")),
       [
         "poet_client_challenge",
+        "poet_client_lease",
         "poet_client_members",
         "poet_client_migration",
         "poet_client_migration_lock",

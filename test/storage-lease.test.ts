@@ -193,6 +193,58 @@ for (const store of STORES) {
         }
       });
 
+      it("renews many leases at once and reports each one that is no longer ours", async () => {
+        const { a, b } = await twoStates();
+        try {
+          const ids = Array.from({ length: 600 }, (_, i) => {
+            const id = new Uint8Array(32);
+            id[0] = 0x40;
+            id[30] = i >> 8;
+            id[31] = i & 0xff;
+            return id;
+          });
+          const lostSeen: LeaseLostError[] = [];
+          const held = [];
+          for (const id of ids) {
+            const got = await a.leases.acquire(id, {
+              holder: "A",
+              at: at(0),
+              ttlMs: TTL,
+              onLost: (e) => lostSeen.push(e),
+            });
+            assert.ok(got.held);
+            held.push(got.lease);
+          }
+          // Two of them are taken over once expired, one is released by hand.
+          await b.leases.acquire(ids[7]!, { holder: "B", at: at(TTL), ttlMs: TTL });
+          await b.leases.acquire(ids[300]!, { holder: "B", at: at(TTL), ttlMs: TTL });
+          await a.leases.release(held[599]!);
+          const result = await a.leases.renewMany(held, { at: at(TTL + 1), ttlMs: TTL });
+          assert.equal(result.renewed.length, 597);
+          assert.ok(result.renewed.every((l) => l.expiresAt.getTime() === T0 + 2 * TTL + 1));
+          assert.deepEqual(
+            result.lost.map((e) => [e.nodeId[31], e.reason, e.current?.holder]).sort(),
+            [
+              [7, "taken-over", "B"],
+              [44, "taken-over", "B"],
+              [87, "released", undefined],
+            ].sort(),
+          );
+          const rows = await a.leases.list();
+          assert.equal(rows.filter((r) => r.holder === "A" && !r.released).length, 597);
+          assert.ok(
+            rows
+              .filter((r) => r.holder === "A" && !r.released)
+              .every((r) => r.expiresAt.getTime() === T0 + 2 * TTL + 1),
+          );
+          await new Promise((resolve) => setImmediate(resolve));
+          assert.equal(lostSeen.length, 2); // the released one was given up on purpose: no onLost
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      });
+
       it("refuses bad input with ConfigError", async () => {
         const { a, b } = await twoStates();
         try {

@@ -11,17 +11,19 @@
  *   (`whenHeldElsewhere: "skip"`). A lease taken over after its holder stopped renewing is reported
  *   with the previous holder (`lease-taken-over`); the identity then resumes from the node state,
  *   with the same code as a restart.
- * - **Renew** every lease every `ttl / 3` (all identities in the same turn, so that the group
- *   commit writes them in a few transactions). A renewal that is refused (another holder, a newer
+ * - **Renew** every lease every `ttl / 3`, all in one `renewMany` (a few statements and
+ *   transactions for thousands of identities). A renewal that is refused (another holder, a newer
  *   token, a released row) loses the lease at once.
- * - **Self-fence.** Each lease is watched until its own expiry: if no renewal was written by then
- *   (a database that does not answer, an event loop that stalled), the identity stops at that
- *   instant, without waiting for the database, because another process may take over from then on.
+ * - **Self-fence.** The same loop wakes at the earliest expiry: a lease for which no renewal was
+ *   written by then (a database that does not answer, an event loop that stalled) stops its
+ *   identity at that instant, without waiting for the database, because another process may take
+ *   over from then on.
  * - **Check** before each submit (in memory: held, not lost, not past its expiry) and before PoST
  *   (a renewal written to the node state; if the store cannot answer, the in-memory check).
  * - **Lost** (`lease-lost`): the identity's signal aborts with the {@link LeaseLostError}, its
  *   background registrations are cancelled by the manager, and `buildNiPost` rejects with it.
- * - **Release** on `close()`.
+ * - **Release** on `close()` (or `removeIdentity`): a lease is held from the identity's first
+ *   `buildNiPost` on, between cycles too, so that the identity stays with one process.
  *
  * Takeover time: a holder that dies is taken over at its last renewal plus the lease time, so at
  * most the lease time after its death (the default 30 s).
@@ -335,33 +337,77 @@ export class IdentityLeases {
     } else {
       this.#o.emit({ type: "lease-acquired", at, nodeId, holder, token, expiresAt });
     }
-    void this.#watch(slot);
     if (this.#renewLoop === undefined) this.#renewLoop = this.#renewEvery();
     return slot.controller.signal;
   }
 
   /**
-   * Renews every held lease every ttl / 3 while any is held. It clears `#renewLoop` itself, in
-   * the same step as it finds nothing to renew, so that the next lease taken starts a new loop.
+   * One loop for every lease held: every ttl / 3 it renews them all in one call (a few statements
+   * and transactions for thousands of identities), and it wakes at the earliest expiry too, so
+   * that a lease whose renewals did not land stops its identity at that very instant. It clears
+   * `#renewLoop` itself, in the step where it finds nothing held, so that the next lease taken
+   * starts a new loop.
    */
   async #renewEvery(): Promise<void> {
     const { clock, closed, ttlMs } = this.#o;
     const every = Math.max(1, Math.floor(ttlMs / 3));
+    let nextRenewal = clock.now() + every;
     for (;;) {
       if (this.#slots.size === 0 || closed.aborted) {
         this.#renewLoop = undefined;
         return;
       }
+      let wake = nextRenewal;
+      for (const slot of this.#slots.values()) {
+        wake = Math.min(wake, slot.lease.expiresAt.getTime());
+      }
       try {
-        await clock.sleep(every, { signal: closed });
+        await sleepUntil(clock, wake, closed);
       } catch {
         continue; // closed: ends at the top
       }
-      for (const slot of this.#slots.values()) {
-        if (slot.lost === undefined && slot.renewing === undefined) {
-          this.#renew(slot, closed).catch(() => {});
-        }
+      const now = clock.now();
+      for (const [key, slot] of [...this.#slots]) {
+        if (now >= slot.lease.expiresAt.getTime()) this.#lose(key, this.#expired(slot));
       }
+      if (now >= nextRenewal) {
+        nextRenewal = now + every;
+        this.#renewAll().catch(() => {});
+      }
+    }
+  }
+
+  /** Renews every held lease that is not being renewed already, in one call. */
+  async #renewAll(): Promise<void> {
+    const slots = [...this.#slots.values()].filter(
+      (s) => s.lost === undefined && s.renewing === undefined,
+    );
+    if (slots.length === 0) return;
+    const { leases, clock, ttlMs, closed } = this.#o;
+    let done!: () => void;
+    const renewing = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    for (const slot of slots) slot.renewing = renewing;
+    try {
+      const result = await leases.renewMany(
+        slots.map((s) => s.lease),
+        { at: new Date(clock.now()), ttlMs, signal: closed },
+      );
+      const byKey = new Map(slots.map((s) => [toHex(s.nodeId), s]));
+      for (const lease of result.renewed) {
+        const slot = byKey.get(toHex(lease.nodeId));
+        if (slot !== undefined && slot.lost === undefined) slot.lease = lease;
+      }
+      for (const error of result.lost) this.#lose(toHex(error.nodeId), error);
+    } catch (err) {
+      // A busy or failing store: tried again at the next renewal, self-fenced at the expiry.
+      if (!closed.aborted) {
+        this.#o.logger.warn({ err, leases: slots.length }, "could not renew the leases");
+      }
+    } finally {
+      for (const slot of slots) if (slot.renewing === renewing) slot.renewing = undefined;
+      done();
     }
   }
 
@@ -390,25 +436,6 @@ export class IdentityLeases {
       });
     slot.renewing = run;
     return run;
-  }
-
-  /** Stops the identity at its lease's own expiry unless a renewal moved it on. */
-  async #watch(slot: Slot): Promise<void> {
-    const { clock, closed } = this.#o;
-    const signal = anySignal(closed, slot.controller.signal);
-    try {
-      for (;;) {
-        const expiresAt = slot.lease.expiresAt.getTime();
-        await sleepUntil(clock, expiresAt, signal);
-        if (slot.lost !== undefined || this.#slots.get(toHex(slot.nodeId)) !== slot) return;
-        if (clock.now() >= slot.lease.expiresAt.getTime()) {
-          this.#lose(toHex(slot.nodeId), this.#expired(slot));
-          return;
-        }
-      }
-    } catch {
-      // Closed, lost or released.
-    }
   }
 
   #expired(slot: Slot): LeaseLostError {

@@ -451,7 +451,13 @@ export class RegistrationManager {
    */
   removeIdentity(nodeId: Uint8Array): boolean {
     const key = toHex(nodeId);
-    if (!this.#running.has(key)) void this.#leases.release(nodeId);
+    if (!this.#running.has(key)) {
+      // Its background registrations could not submit without the lease: they stop too.
+      for (const run of this.#context.runs.values()) {
+        if (equalBytes(run.target.signer.nodeId, nodeId)) run.cancel();
+      }
+      void this.#leases.release(nodeId);
+    }
     return this.#signers.delete(key);
   }
 
@@ -477,7 +483,8 @@ export class RegistrationManager {
    * `StorageError`, a `ConfigError` for a request that cannot work, or a `LeaseLostError`. A
    * second call for an identity whose cycle runs joins it.
    *
-   * The identity runs under its lease in the node state. When another live process holds it, an
+   * The identity runs under its lease in the node state, held from the first call until
+   * {@link close} (or {@link removeIdentity}). When another live process holds it, an
    * `identity-held-elsewhere` event says who until when, and the call waits for that lease to
    * expire and then resumes from the node state (or, with `whenHeldElsewhere: "skip"`, rejects
    * with a `LeaseLostError` of reason `"held-elsewhere"`). When the lease is lost while the cycle

@@ -23,6 +23,7 @@ export type {
   Lease,
   LeaseAcquireOptions,
   LeaseAcquireResult,
+  LeaseRenewManyResult,
   LeaseRenewOptions,
   LeaseRepository,
 } from "./lease-repository.js";

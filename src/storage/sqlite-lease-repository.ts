@@ -13,7 +13,7 @@
  *
  * Instants are unix milliseconds from the caller's clock; the store never reads the wall clock.
  */
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { toHex } from "../bytes.js";
 import { ConfigError, LeaseLostError, type LeaseLostReason } from "../errors.js";
 import {
@@ -30,6 +30,7 @@ import {
   type Lease,
   type LeaseAcquireOptions,
   type LeaseAcquireResult,
+  type LeaseRenewManyResult,
   type LeaseRenewOptions,
   type LeaseRepository,
   MAX_LEASE_HOLDER_LENGTH,
@@ -38,6 +39,12 @@ import type { NodeStateTables } from "./schema.js";
 import type { StoreConnection } from "./store-connection.js";
 
 const TABLE = "poet_client_lease";
+
+/**
+ * Leases per statement of {@link SqliteLeaseRepository.renewMany}: two parameters each, far below
+ * SQLite's 32,766, and a statement of a few ms, so that a group commit's turn stays short.
+ */
+const RENEW_CHUNK = 256;
 
 interface LeaseRow {
   id: unknown;
@@ -113,7 +120,8 @@ export class SqliteLeaseRepository implements LeaseRepository {
   /**
    * `rowLocks` (the PostgreSQL state): lock the lease row in the transaction that reads it —
    * `FOR UPDATE SKIP LOCKED` to acquire, `FOR SHARE` to fence — since PostgreSQL, unlike SQLite,
-   * runs the transactions of several processes at the same time. See `postgres-lease-repository.ts`.
+   * runs the transactions of several processes at the same time, and renew many leases with
+   * PostgreSQL's row-value `IN` list. See `postgres-lease-repository.ts`.
    */
   constructor(conn: StoreConnection, options: { rowLocks?: boolean | undefined } = {}) {
     this.#conn = conn;
@@ -247,6 +255,83 @@ export class SqliteLeaseRepository implements LeaseRepository {
     return renewed;
   }
 
+  async renewMany(
+    leases: readonly Lease[],
+    options: LeaseRenewOptions,
+  ): Promise<LeaseRenewManyResult> {
+    const ttlMs = ttlParam(options.ttlMs);
+    const expiresAt = expiryOf(options.at, ttlMs);
+    const atMs = unixMillisParam(options.at, "lease.at");
+    const expiresMs = unixMillisParam(expiresAt, "lease.at");
+    const chunks: Lease[][] = [];
+    for (const lease of leases) {
+      const last = chunks.at(-1);
+      if (last !== undefined && last.length < RENEW_CHUNK && last[0]?.holder === lease.holder) {
+        last.push(lease);
+      } else {
+        chunks.push([lease]);
+      }
+    }
+    // Each chunk is a write of its own: the group commit runs them in one transaction (or a few),
+    // with a turn of the event loop between them.
+    const answers = await Promise.all(
+      chunks.map((chunk) =>
+        this.#conn.write(options.signal, { table: TABLE }, async (db) => {
+          const holder = (chunk[0] as Lease).holder;
+          let rows: Array<{ id: unknown }>;
+          if (this.#rowLocks) {
+            // PostgreSQL: a row-value IN list, whose parameter types come from the columns (and
+            // the table from the state's schema).
+            rows = await db
+              .updateTable(TABLE)
+              .set({ renewed_at: atMs, expires_at: expiresMs })
+              .where("holder", "=", holder)
+              .where("released", "=", 0n)
+              .where((eb) =>
+                eb(
+                  eb.refTuple("id", "token"),
+                  "in",
+                  chunk.map((l) => eb.tuple(l.nodeId, u64Param(l.token, "lease.token"))),
+                ),
+              )
+              .returning("id")
+              .execute();
+          } else {
+            const pairs = chunk.map((l) => sql`(${l.nodeId}, ${u64Param(l.token, "lease.token")})`);
+            ({ rows } = await sql<{ id: unknown }>`
+              update ${sql.table(TABLE)} set renewed_at = ${atMs}, expires_at = ${expiresMs}
+              where holder = ${holder} and released = 0
+                and (id, token) in (values ${sql.join(pairs)})
+              returning id`.execute(db));
+          }
+          const done = new Set(rows.map((r) => (r.id instanceof Uint8Array ? toHex(r.id) : "")));
+          const lost: LeaseLostError[] = [];
+          for (const lease of chunk) {
+            if (!done.has(toHex(lease.nodeId))) lost.push(await this.#lostError(db, lease));
+          }
+          return { done, lost };
+        }),
+      ),
+    );
+    const renewed: Lease[] = [];
+    const lost: LeaseLostError[] = [];
+    for (const [i, chunk] of chunks.entries()) {
+      const answer = answers[i] as (typeof answers)[number];
+      for (const lease of chunk) {
+        if (!answer.done.has(toHex(lease.nodeId))) continue;
+        const fresh = { ...lease, renewedAt: options.at, expiresAt };
+        const held = this.#held.get(toHex(lease.nodeId));
+        if (held !== undefined && held.lease.token === lease.token && held.lost === undefined) {
+          held.lease = fresh;
+        }
+        renewed.push(fresh);
+      }
+      lost.push(...answer.lost);
+    }
+    for (const error of lost) this.#markLost(error, error);
+    return { renewed, lost };
+  }
+
   async release(
     lease: Lease,
     options: { signal?: AbortSignal | undefined } = {},
@@ -374,7 +459,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
    * Marks a granted lease lost: every later write for the identity through this connection is
    * refused at once, and `onLost` runs once (after the current transaction step).
    */
-  #markLost(lease: Lease, error: LeaseLostError): void {
+  #markLost(lease: Pick<Lease, "nodeId" | "token">, error: LeaseLostError): void {
     const held = this.#held.get(toHex(lease.nodeId));
     if (held === undefined || held.lease.token !== lease.token || held.lost !== undefined) return;
     held.lost = error;
