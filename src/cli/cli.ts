@@ -61,6 +61,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/switch-phase.js")).switchPhaseCommand,
   },
   {
+    name: "migrate-state",
+    summary: "copy a node state into a fleet's PostgreSQL (or another file) and verify the copy",
+    load: async () => (await import("./commands/migrate-state.js")).migrateStateCommand,
+  },
+  {
     name: "demo",
     summary: "the whole cycle against three mock PoETs on loopback, in about a minute",
     load: async () => (await import("./commands/demo.js")).demoCommand,

@@ -79,7 +79,16 @@ export class CertificateRepository {
       options.signal,
       { table: TABLE, identity: toHex(row.node_id) },
       async (db) => {
-        await db.replaceInto(TABLE).values(row).execute();
+        // go-spacemesh's REPLACE INTO, as an upsert on its unique index (the same on PostgreSQL).
+        await db
+          .insertInto(TABLE)
+          .values(row)
+          .onConflict((oc) =>
+            oc
+              .columns(["node_id", "certifier_id"])
+              .doUpdateSet({ certificate: row.certificate, signature: row.signature }),
+          )
+          .execute();
       },
     );
   }
@@ -164,5 +173,18 @@ export class CertificateRepository {
         return Number(result.numDeletedRows);
       },
     );
+  }
+
+  /** Every certificate, ordered by identity and certifier. */
+  async list(options: { signal?: AbortSignal | undefined } = {}): Promise<PoetCertificate[]> {
+    return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      const rows = await db
+        .selectFrom(TABLE)
+        .selectAll()
+        .orderBy("node_id")
+        .orderBy("certifier_id")
+        .execute();
+      return rows.map(decodeCertificateRow);
+    });
   }
 }

@@ -48,6 +48,8 @@ export interface GroupCommitOptions<Db> {
   turns: TurnBudget;
   /** Runs `run` with the connection held for it alone. */
   transaction: <T>(run: (db: Db) => Promise<T>) => Promise<T>;
+  /** The statement that opens a write transaction. Default `begin immediate` (SQLite). */
+  begin?: string | undefined;
   /** Runs one SQL statement without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT x`, …). */
   statement: (db: Db, text: string) => Promise<void>;
   /** Runs a write's `fn` on `db`, in its context and inside the transaction's scope. */
@@ -86,6 +88,10 @@ export class GroupCommit<Db> {
 
   constructor(options: GroupCommitOptions<Db>) {
     this.#options = options;
+  }
+
+  get #begin(): string {
+    return this.#options.begin ?? "begin immediate";
   }
 
   /** Transactions committed so far (a group commit counts once). */
@@ -199,7 +205,7 @@ export class GroupCommit<Db> {
       let began = false;
       try {
         await this.#options.transaction(async (db) => {
-          await statement(db, "begin immediate");
+          await statement(db, this.#begin);
           began = true;
           try {
             for (const i of live) {
@@ -270,7 +276,7 @@ export class GroupCommit<Db> {
     try {
       throwIfAborted(write.signal);
       const value = await this.#options.transaction(async (db) => {
-        await statement(db, "begin immediate");
+        await statement(db, this.#begin);
         try {
           const value = await runWrite(db, write);
           throwIfAborted(write.signal);

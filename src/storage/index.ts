@@ -3,7 +3,8 @@
  *
  * The node state in SQLite: go-spacemesh's `local.sql` with its `challenge`, `poet_registration`,
  * `nipost` and `poet_certificates` tables, byte-compatible with the Go node, plus our own tables of
- * verified proofs and member lists in a companion file beside it, behind typed repositories (docs/node-client.md §1.4, §1.8, §1.11, §2.6).
+ * verified proofs and member lists in a companion file beside it, behind typed repositories (docs/node-client.md §1.4, §1.8, §1.11, §2.6);
+ * or the same tables in PostgreSQL ({@link openPostgresState}) behind the same repositories.
  */
 export type { CertificateRepository, PoetCertificate } from "./certificate-repository.js";
 export { challengeHashCandidates, computedChallengeHash } from "./challenge-hash.js";
@@ -16,6 +17,8 @@ export type {
 } from "./challenge-repository.js";
 export { companionPath } from "./companion-file.js";
 export type { CheckOptions, Inconsistency, InconsistencyKind } from "./consistency-check.js";
+export type { NodeStateCopyReport } from "./copy-node-state.js";
+export { compareNodeStates, copyNodeState } from "./copy-node-state.js";
 export type {
   Lease,
   LeaseAcquireOptions,
@@ -40,6 +43,9 @@ export type {
   ResetResult,
 } from "./open-node-state.js";
 export { NodeState, openNodeState } from "./open-node-state.js";
+export type { OpenPostgresStateOptions } from "./postgres/open-postgres-state.js";
+export { DEFAULT_POSTGRES_SCHEMA, openPostgresState } from "./postgres/open-postgres-state.js";
+export type { PgPool, PgPoolClient, PgQueryConfig } from "./postgres/postgres-pool.js";
 export type { PoetRegistration, RegistrationRepository } from "./registration-repository.js";
 export type { NodeStateTables } from "./schema.js";
 export type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";

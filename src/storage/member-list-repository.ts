@@ -108,7 +108,13 @@ export class MemberListRepository {
       fetched_at: unixMillisParam(list.fetchedAt, "fetchedAt"),
     };
     await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
-      await db.replaceInto(TABLE).values(row).execute();
+      // An upsert rather than SQLite's REPLACE: the same statement on PostgreSQL.
+      const { address: _a, round_id: _r, ...columns } = row;
+      await db
+        .insertInto(TABLE)
+        .values(row)
+        .onConflict((oc) => oc.columns(["address", "round_id"]).doUpdateSet(columns))
+        .execute();
     });
   }
 
@@ -155,6 +161,25 @@ export class MemberListRepository {
     return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
       const result = await db.deleteFrom(TABLE).where("fetched_at", "<", limit).executeTakeFirst();
       return Number(result.numDeletedRows);
+    });
+  }
+
+  /** The PoET rounds that have a member list, ordered by address and round (read each with {@link get}). */
+  async rounds(
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<Array<{ address: string; roundId: string }>> {
+    return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      if (!this.#conn.hasOwnTable(TABLE)) return [];
+      const rows = await db
+        .selectFrom(TABLE)
+        .select(["address", "round_id"])
+        .orderBy("address")
+        .orderBy("round_id")
+        .execute();
+      return rows.map((r) => ({
+        address: readText(r.address, { table: TABLE, column: "address" }),
+        roundId: readText(r.round_id, { table: TABLE, column: "round_id" }),
+      }));
     });
   }
 }

@@ -177,6 +177,8 @@ export class NodeState implements NodeStateRepositories {
     dispose: () => Promise<void>;
     goSchemaVersion: number;
     schemaVersion: number;
+    /** The store's lease repository; default the SQLite one. */
+    leases?: ((conn: StoreConnection) => LeaseRepository) | undefined;
   }) {
     this.#conn = init.conn;
     this.#dispose = init.dispose;
@@ -189,7 +191,7 @@ export class NodeState implements NodeStateRepositories {
     this.certificates = new CertificateRepository(init.conn);
     this.proofs = new VerifiedProofRepository(init.conn);
     this.members = new MemberListRepository(init.conn);
-    this.leases = new SqliteLeaseRepository(init.conn);
+    this.leases = init.leases?.(init.conn) ?? new SqliteLeaseRepository(init.conn);
     this.intents = new SubmitIntentRepository(init.conn, this.registrations);
   }
 

@@ -20,7 +20,7 @@ import {
   textParam,
   unixSecondsParam,
 } from "./columns.js";
-import type { StoreConnection } from "./store-connection.js";
+import { isUniqueViolation, type StoreConnection } from "./store-connection.js";
 
 /** An accepted registration of one identity's challenge with one PoET. */
 export interface PoetRegistration {
@@ -111,8 +111,7 @@ export class RegistrationRepository {
         try {
           await db.insertInto(TABLE).values(row).execute();
         } catch (err) {
-          const code = (err as { code?: unknown }).code;
-          if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE") {
+          if (isUniqueViolation(err)) {
             throw new StorageError(`already registered with ${row.address}`, {
               kind: "duplicate",
               table: TABLE,

@@ -117,8 +117,17 @@ export class SqliteLeaseRepository implements LeaseRepository {
   /** The leases granted through this repository, by hex node id. */
   readonly #held = new Map<string, Held>();
 
-  constructor(conn: StoreConnection) {
+  readonly #rowLocks: boolean;
+
+  /**
+   * `rowLocks` (the PostgreSQL state): lock the lease row in the transaction that reads it —
+   * `FOR UPDATE SKIP LOCKED` to acquire, `FOR SHARE` to fence — since PostgreSQL, unlike SQLite,
+   * runs the transactions of several processes at the same time, and renew many leases with
+   * PostgreSQL's row-value `IN` list. See `postgres-lease-repository.ts`.
+   */
+  constructor(conn: StoreConnection, options: { rowLocks?: boolean | undefined } = {}) {
     this.#conn = conn;
+    this.#rowLocks = options.rowLocks === true;
   }
 
   async acquire(nodeId: Uint8Array, options: LeaseAcquireOptions): Promise<LeaseAcquireResult> {
@@ -131,7 +140,18 @@ export class SqliteLeaseRepository implements LeaseRepository {
     const expiresMs = unixMillisParam(expiresAt, "lease.at");
     const id = new Uint8Array(nodeId);
     const result = await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
-      const row = await db.selectFrom(TABLE).selectAll().where("id", "=", id).executeTakeFirst();
+      const row = await db
+        .selectFrom(TABLE)
+        .selectAll()
+        .where("id", "=", id)
+        .$if(this.#rowLocks, (q) => q.forUpdate().skipLocked())
+        .executeTakeFirst();
+      if (row === undefined && this.#rowLocks) {
+        // Locked: another process is acquiring or renewing it right now. Answer with the row as
+        // it was last committed instead of waiting in the middle of a group commit.
+        const busy = await db.selectFrom(TABLE).selectAll().where("id", "=", id).executeTakeFirst();
+        if (busy !== undefined) return { held: false, current: decodeLeaseRow(busy) } as const;
+      }
       const current = row === undefined ? undefined : decodeLeaseRow(row);
       if (current === undefined) {
         const lease: Lease = {
@@ -143,7 +163,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
           expiresAt,
           released: false,
         };
-        await db
+        const inserted = await db
           .insertInto(TABLE)
           .values({
             id,
@@ -154,7 +174,17 @@ export class SqliteLeaseRepository implements LeaseRepository {
             expires_at: expiresMs,
             released: 0n,
           })
-          .execute();
+          .$if(this.#rowLocks, (q) => q.onConflict((oc) => oc.column("id").doNothing()))
+          .executeTakeFirst();
+        if (inserted.numInsertedOrUpdatedRows === 0n) {
+          // Another process inserted the first row of this identity just before us.
+          const first = await db
+            .selectFrom(TABLE)
+            .selectAll()
+            .where("id", "=", id)
+            .executeTakeFirstOrThrow();
+          return { held: false, current: decodeLeaseRow(first) } as const;
+        }
         return { held: true, lease, tookOver: undefined } as const;
       }
       if (current.holder === holder && !current.released) {
@@ -250,12 +280,32 @@ export class SqliteLeaseRepository implements LeaseRepository {
       chunks.map((chunk) =>
         this.#conn.write(options.signal, { table: TABLE }, async (db) => {
           const holder = (chunk[0] as Lease).holder;
-          const pairs = chunk.map((l) => sql`(${l.nodeId}, ${u64Param(l.token, "lease.token")})`);
-          const { rows } = await sql<{ id: unknown }>`
-            update ${sql.table(TABLE)} set renewed_at = ${atMs}, expires_at = ${expiresMs}
-            where holder = ${holder} and released = 0
-              and (id, token) in (values ${sql.join(pairs)})
-            returning id`.execute(db);
+          let rows: Array<{ id: unknown }>;
+          if (this.#rowLocks) {
+            // PostgreSQL: a row-value IN list, whose parameter types come from the columns (and
+            // the table from the state's schema).
+            rows = await db
+              .updateTable(TABLE)
+              .set({ renewed_at: atMs, expires_at: expiresMs })
+              .where("holder", "=", holder)
+              .where("released", "=", 0n)
+              .where((eb) =>
+                eb(
+                  eb.refTuple("id", "token"),
+                  "in",
+                  chunk.map((l) => eb.tuple(l.nodeId, u64Param(l.token, "lease.token"))),
+                ),
+              )
+              .returning("id")
+              .execute();
+          } else {
+            const pairs = chunk.map((l) => sql`(${l.nodeId}, ${u64Param(l.token, "lease.token")})`);
+            ({ rows } = await sql<{ id: unknown }>`
+              update ${sql.table(TABLE)} set renewed_at = ${atMs}, expires_at = ${expiresMs}
+              where holder = ${holder} and released = 0
+                and (id, token) in (values ${sql.join(pairs)})
+              returning id`.execute(db));
+          }
           const done = new Set(rows.map((r) => (r.id instanceof Uint8Array ? toHex(r.id) : "")));
           const lost: LeaseLostError[] = [];
           for (const lease of chunk) {
@@ -365,6 +415,9 @@ export class SqliteLeaseRepository implements LeaseRepository {
       .selectFrom(TABLE)
       .select(["holder", "token", "released"])
       .where("id", "=", lease.nodeId)
+      // A takeover in another process waits for this write's commit, or this read for the
+      // takeover's, which it then sees.
+      .$if(this.#rowLocks, (q) => q.forShare())
       .executeTakeFirst();
     if (
       row !== undefined &&

@@ -53,18 +53,34 @@ export interface OperationPlace {
   identity?: string;
 }
 
-/** Turns anything thrown by SQLite or kysely into a {@link PoetError}. */
+/**
+ * Whether `err` is a primary-key or unique violation: SQLite's constraint codes, or PostgreSQL's
+ * SQLSTATE `23505`.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    code === "SQLITE_CONSTRAINT_PRIMARYKEY" ||
+    code === "SQLITE_CONSTRAINT_UNIQUE" ||
+    code === "23505"
+  );
+}
+
+/**
+ * Turns anything thrown by SQLite, PostgreSQL or kysely into a {@link PoetError}: unique
+ * violations are `"duplicate"`, damaged files or pages (`SQLITE_CORRUPT*`, SQLSTATE class `XX001`
+ * / `XX002`) `"corrupt"`, the rest `"io"`.
+ */
 export function toStorageError(err: unknown, place: OperationPlace = {}): PoetError {
   if (err instanceof PoetError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   let kind: StorageErrorInit["kind"] = "io";
-  if (typeof code === "string") {
-    if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE") {
-      kind = "duplicate";
-    } else if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") {
-      kind = "corrupt";
-    }
+  if (isUniqueViolation(err)) {
+    kind = "duplicate";
+  } else if (typeof code === "string") {
+    if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") kind = "corrupt";
+    else if (code === "XX001" || code === "XX002") kind = "corrupt";
   }
   return new StorageError(message, withPlace({ kind, cause: err }, place));
 }
@@ -94,6 +110,25 @@ export interface StoreConnectionMode {
   ownTables?: ReadonlySet<string> | undefined;
   /** Most writes committed in one transaction. Default {@link MAX_WRITES_PER_COMMIT}. */
   maxWritesPerCommit?: number | undefined;
+  /** The statement that opens a write transaction. Default `begin immediate` (SQLite). */
+  begin?: string | undefined;
+  /**
+   * Reads outside a transaction need not wait for the running write transaction (a pool of
+   * connections, as on PostgreSQL, rather than SQLite's one connection). Default `false`.
+   */
+  concurrentReads?: boolean | undefined;
+  /**
+   * Run each write that joins an open transaction in a savepoint of its own, so that a statement
+   * that fails (and that the caller catches) undoes only that write: on PostgreSQL a failed
+   * statement otherwise aborts the whole transaction, where SQLite carries on. Default `false`.
+   */
+  nestedSavepoints?: boolean | undefined;
+  /**
+   * Run {@link StoreConnection.snapshot} in a read transaction of its own, opened with this
+   * statement, instead of in a write transaction: on PostgreSQL, `begin isolation level
+   * repeatable read read only` (one snapshot for every statement, no write lock). Default: unset.
+   */
+  snapshotBegin?: string | undefined;
   /**
    * The statements run per event-loop turn (reads, the writes of a group commit, the commit).
    * Default: {@link storageTurns}, shared by every connection of the process.
@@ -122,6 +157,9 @@ export class StoreConnection {
   readonly #ownTables: ReadonlySet<string> | undefined;
   readonly #turns: TurnBudget;
   readonly #commits: GroupCommit<Kysely<NodeStateTables>>;
+  readonly #concurrentReads: boolean;
+  readonly #nestedSavepoints: boolean;
+  readonly #snapshotBegin: string | undefined;
   readonly #fences = new Map<string, WriteFence>();
   #closed = false;
 
@@ -130,8 +168,12 @@ export class StoreConnection {
     this.#readonly = mode.readonly === true;
     this.#ownTables = this.#readonly ? (mode.ownTables ?? new Set()) : undefined;
     this.#turns = mode.turns ?? storageTurns;
+    this.#concurrentReads = mode.concurrentReads === true;
+    this.#nestedSavepoints = mode.nestedSavepoints === true;
+    this.#snapshotBegin = mode.snapshotBegin;
     this.#commits = new GroupCommit({
       lock,
+      begin: mode.begin,
       maxWrites: mode.maxWritesPerCommit ?? MAX_WRITES_PER_COMMIT,
       turns: this.#turns,
       transaction: (run) => this.#root.connection().execute(run),
@@ -235,7 +277,7 @@ export class StoreConnection {
    */
   async #readTurn(signal: AbortSignal | undefined): Promise<void> {
     for (;;) {
-      const busy = this.#commits.busy();
+      const busy = this.#concurrentReads ? undefined : this.#commits.busy();
       if (busy !== undefined) {
         await busy;
         this.#check(signal);
@@ -245,13 +287,14 @@ export class StoreConnection {
       if (turn === undefined) return;
       await turn;
       this.#check(signal);
-      if (this.#commits.busy() === undefined) return;
+      if (this.#concurrentReads || this.#commits.busy() === undefined) return;
     }
   }
 
   /**
    * Runs reads that must see one snapshot of the file: in a write transaction on a writable
-   * connection (as before), in a deferred `BEGIN` … `COMMIT` on a read-only one.
+   * connection (as before), in a deferred `BEGIN` … `COMMIT` on a read-only one, or in a
+   * transaction of its own opened with {@link StoreConnectionMode.snapshotBegin} when set.
    */
   async snapshot<T>(
     signal: AbortSignal | undefined,
@@ -259,13 +302,13 @@ export class StoreConnection {
     fn: (db: Kysely<NodeStateTables>) => Promise<T>,
   ): Promise<T> {
     // Reads only: not fenced (a holder that lost a lease may still look).
-    if (!this.#readonly) return this.#write(signal, place, fn);
+    if (!this.#readonly && this.#snapshotBegin === undefined) return this.#write(signal, place, fn);
     this.#check(signal);
     const current = this.#scope.getStore();
     try {
       if (current?.open) return await fn(current.db);
       return await this.#root.connection().execute(async (db) => {
-        await sql`begin`.execute(db);
+        await sql.raw(this.#snapshotBegin ?? "begin").execute(db);
         const scope: TransactionScope = { db, open: true };
         try {
           return await this.#scope.run(scope, () => fn(db));
@@ -313,7 +356,8 @@ export class StoreConnection {
     const current = this.#scope.getStore();
     if (current?.open) {
       try {
-        return await run(current.db);
+        if (!this.#nestedSavepoints) return await run(current.db);
+        return await this.#inSavepoint(current.db, run);
       } catch (err) {
         throw toStorageError(err, place);
       }
@@ -333,7 +377,27 @@ export class StoreConnection {
       throw toStorageError(err, place);
     }
   }
+
+  /** Runs `fn` in a savepoint of the open transaction: if it throws, only its changes are undone. */
+  async #inSavepoint<T>(
+    db: Kysely<NodeStateTables>,
+    fn: (db: Kysely<NodeStateTables>) => Promise<T>,
+  ): Promise<T> {
+    await sql.raw(`savepoint ${NESTED_SAVEPOINT}`).execute(db);
+    let value: T;
+    try {
+      value = await fn(db);
+    } catch (err) {
+      await sql.raw(`rollback to ${NESTED_SAVEPOINT}`).execute(db);
+      await sql.raw(`release ${NESTED_SAVEPOINT}`).execute(db);
+      throw err;
+    }
+    await sql.raw(`release ${NESTED_SAVEPOINT}`).execute(db);
+    return value;
+  }
 }
+
+const NESTED_SAVEPOINT = "poet_client_nested";
 
 function closedError(): StorageError {
   return new StorageError("the node state is closed", { kind: "closed" });

@@ -244,4 +244,13 @@ export class VerifiedProofRepository {
       return Number(result.numDeletedRows);
     });
   }
+
+  /** The refs of every stored proof, in byte order (read each with {@link get}). */
+  async refs(options: { signal?: AbortSignal | undefined } = {}): Promise<Uint8Array[]> {
+    return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+      if (!this.#conn.hasOwnTable(TABLE)) return [];
+      const rows = await db.selectFrom(TABLE).select("ref").orderBy("ref").execute();
+      return rows.map((r) => readHash(r.ref, { table: TABLE, column: "ref" }));
+    });
+  }
 }

@@ -85,6 +85,24 @@ let zlibChunks = 0;
   };
 }
 
+/**
+ * Work the driver cannot see otherwise (a query on a PostgreSQL connection, for example): each
+ * {@link beginWork} counts as busy until the function it returns is called.
+ */
+let trackedWork = 0;
+
+/** Marks work in progress for the driver; call the returned function once it is done. */
+export function beginWork(): () => void {
+  trackedWork++;
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      trackedWork--;
+    }
+  };
+}
+
 /** HTTP/1.1 exchanges on their way to or from a server (not parked at one). */
 function exchangesInTransit(): number {
   let n = 0;
@@ -152,7 +170,7 @@ export async function settle(clock?: ManualClock): Promise<void> {
       last = signature(clock);
       continue;
     }
-    const busy = busyResources() > 0 || zlibChunks > 0;
+    const busy = busyResources() > 0 || zlibChunks > 0 || trackedWork > 0;
     await nextTurn();
     const now = signature(clock);
     if (busy || now !== last) {

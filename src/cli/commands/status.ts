@@ -28,7 +28,7 @@ import { type Command, listOption, NO_ARGUMENTS, startCommand, stringOption } fr
 import { EXIT_ATTENTION, EXIT_OK } from "../exit-codes.js";
 import { formatInstant, formatRelative, jsonText, table } from "../format.js";
 import { NETWORK_HELP, NETWORK_OPTIONS, scheduleFromOptions } from "../network-options.js";
-import { nodeStateTarget, openExistingNodeState } from "../node-state-file.js";
+import { displayTarget, nodeStateTarget, openExistingNodeState } from "../node-state-file.js";
 import { parsePoetUrl } from "../poet-requests.js";
 import type { Style } from "../style.js";
 import { parseTickSize, TICK_SIZE_HELP, TICK_SIZE_OPTION } from "../tick-size.js";
@@ -419,7 +419,8 @@ not decode. With --poet (the PoETs your node is configured with) it also flags r
 that are not configured and configured PoETs the identity is missing.
 
 Options:
-  --db <file>            the node-state SQLite file (local.sql; never created)
+  --db <file>            the node-state SQLite file (local.sql; never created), or a fleet's
+                         PostgreSQL state: postgres://user@host/db?schema=poet_client
   --data-dir <dir>       or the node's data directory (local.sql, else node_state.sql, in it)
   --poet <url>           a configured PoET (repeatable)
 ${TICK_SIZE_HELP}
@@ -459,7 +460,7 @@ Example:
         io.stdout.write(
           jsonText({
             ok: !attention,
-            db,
+            db: displayTarget(db),
             network: name,
             now: new Date(now),
             identities,
@@ -474,7 +475,7 @@ Example:
           }),
         );
       } else {
-        if (identities.length === 0) io.stdout.write(`no identities in ${db}\n`);
+        if (identities.length === 0) io.stdout.write(`no identities in ${displayTarget(db)}\n`);
         io.stdout.write(identities.map((i) => identityText(i, now, style)).join("\n\n"));
         if (identities.length > 0) io.stdout.write("\n");
         for (const f of failures) io.stdout.write(`${style.red("error:")} ${f}\n`);

@@ -103,7 +103,8 @@ listed with its reason. It names the publish epochs, if any, for which no ATX wi
 given; each identity's removals are applied in one transaction. Stop the node before applying.
 
 Options:
-  --db <file>                 the node-state SQLite file (local.sql; never created)
+  --db <file>                 the node-state SQLite file (local.sql; never created), or a fleet's
+                              PostgreSQL state: postgres://user@host/db?schema=poet_client
   --data-dir <dir>            or the node's data directory (local.sql, else node_state.sql, in it)
   --to <url>                  a PoET of the new set (repeatable, required)
   --dry-run                   explain, change nothing

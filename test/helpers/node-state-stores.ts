@@ -1,0 +1,92 @@
+/**
+ * The two stores of the node state, for the suites that every store must pass: SQLite (a file in
+ * a temp folder, `openNodeState`) and PostgreSQL (a schema of its own in a database of the test
+ * server, `openPostgresState`). Each `open()` gives a fresh, empty state and a way to change its
+ * rows behind the library's back, as go-spacemesh or an operator would.
+ *
+ *   for (const store of NODE_STATE_STORES) describe(store.name, () => { … store.open() … });
+ */
+import Database from "better-sqlite3";
+import pg from "pg";
+import { type NodeState, openNodeState, openPostgresState } from "../../src/storage/index.js";
+import { postgresDatabase } from "./postgres-database.js";
+import { tempDir } from "./temp-dir.js";
+
+/** An open state and raw access to its tables. */
+export interface OpenedStore {
+  state: NodeState;
+  /**
+   * Runs one statement on the state's tables outside the library, with `$1`, `$2`, … for the
+   * parameters (bytes as `Uint8Array`, integers as `bigint`).
+   */
+  exec: (statement: string, params?: unknown[]) => Promise<void>;
+  /** Closes the state and the raw connection. */
+  close: () => Promise<void>;
+}
+
+/** One store under test. */
+export interface StoreUnderTest {
+  name: "sqlite" | "postgres";
+  open: () => Promise<OpenedStore>;
+}
+
+// Made at import, so that it is removed after the file's tests (not after the first test's).
+const sqliteFiles = tempDir("node-state-store-");
+
+const sqlite: StoreUnderTest = {
+  name: "sqlite",
+  async open() {
+    const file = sqliteFiles.file();
+    const state = await openNodeState(file, { create: true });
+    return {
+      state,
+      async exec(statement, params = []) {
+        const db = new Database(file);
+        try {
+          db.prepare(statement.replace(/\$\d+/g, "?")).run(
+            ...params.map((p) => (p instanceof Uint8Array ? Buffer.from(p) : p)),
+          );
+        } finally {
+          db.close();
+        }
+      },
+      close: () => state.close(),
+    };
+  },
+};
+
+let database: Promise<string> | undefined;
+let schemas = 0;
+
+const postgres: StoreUnderTest = {
+  name: "postgres",
+  async open() {
+    // One database per test file, one schema per state: a schema is much cheaper than a database.
+    database ??= postgresDatabase();
+    const url = await database;
+    const schema = `state_${schemas++}`;
+    const state = await openPostgresState({ connection: url, schema, maxConnections: 4 });
+    return {
+      state,
+      async exec(statement, params = []) {
+        const client = new pg.Client({
+          connectionString: url,
+          options: `-c search_path=${schema}`,
+        });
+        await client.connect();
+        try {
+          await client.query(
+            statement,
+            params.map((p) => (typeof p === "bigint" ? p.toString() : p)),
+          );
+        } finally {
+          await client.end();
+        }
+      },
+      close: () => state.close(),
+    };
+  },
+};
+
+/** Every store the node state can live in. */
+export const NODE_STATE_STORES: readonly StoreUnderTest[] = [sqlite, postgres];
