@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import pg from "pg";
 import { ConfigError, StorageError } from "../src/errors.js";
 import { DEFAULT_POSTGRES_SCHEMA, openPostgresState } from "../src/storage/index.js";
+import { POSTGRES_MIGRATION_NAMES } from "../src/storage/postgres/postgres-migrations.js";
 import { postgresDatabase } from "./helpers/postgres-database.js";
 import { filled } from "./helpers/storage-go-db.js";
 
@@ -34,7 +35,7 @@ describe("openPostgresState", () => {
   it("creates the schema and its tables once; a second open applies nothing", async () => {
     const url = await postgresDatabase();
     const first = await openPostgresState({ connection: url });
-    assert.equal(first.schemaVersion, 2);
+    assert.equal(first.schemaVersion, POSTGRES_MIGRATION_NAMES.length);
     assert.equal(first.goSchemaVersion, 9);
     assert.equal(first.readonly, false);
     await first.close();
@@ -54,11 +55,12 @@ describe("openPostgresState", () => {
         "poet_client_members",
         "poet_client_migration",
         "poet_client_proof",
+        "poet_client_submit_intent",
         "poet_registration",
       ],
     );
     await using second = await openPostgresState({ connection: url });
-    assert.equal(second.schemaVersion, 2);
+    assert.equal(second.schemaVersion, POSTGRES_MIGRATION_NAMES.length);
   });
 
   it("lets workers that start together migrate once", async () => {
@@ -70,7 +72,7 @@ describe("openPostgresState", () => {
       url,
       "select count(*) as n from fleet.poet_client_migration",
     );
-    assert.equal(rows[0]?.n, "2");
+    assert.equal(rows[0]?.n, String(POSTGRES_MIGRATION_NAMES.length));
     await Promise.all(states.map((s) => s.close()));
   });
 

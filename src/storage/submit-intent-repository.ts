@@ -124,7 +124,20 @@ export class SubmitIntentRepository {
       options.signal,
       { table: TABLE, identity: toHex(first.id) },
       async (db) => {
-        await db.replaceInto(TABLE).values(rows).execute();
+        // An upsert both stores speak (SQLite and PostgreSQL; no `REPLACE INTO`).
+        await db
+          .insertInto(TABLE)
+          .values(rows)
+          .onConflict((oc) =>
+            oc.columns(["id", "address"]).doUpdateSet((eb) => ({
+              hash: eb.ref("excluded.hash"),
+              round_id: eb.ref("excluded.round_id"),
+              round_end: eb.ref("excluded.round_end"),
+              proof_deadline: eb.ref("excluded.proof_deadline"),
+              created_at: eb.ref("excluded.created_at"),
+            })),
+          )
+          .execute();
       },
     );
   }
