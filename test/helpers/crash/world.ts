@@ -116,8 +116,10 @@ export interface TrialResult {
   kills: { where: string; at: number }[];
   /** Lives started on a file that already held state. */
   resumes: number;
-  /** Identities a PoET accepted that ended without a NiPoST. */
+  /** Identities a PoET accepted that ended without a NiPoST row. */
   lost: string[];
+  /** Identities whose NiPoST row exists but no process returned it (one ended with an error). */
+  unfinished: string[];
   /** NiPoSTs not on the best proof among the PoETs whose member list holds the challenge. */
   notBest: string[];
   /** Submits of a second challenge for one identity at one PoET round. */
@@ -401,6 +403,7 @@ class Trial {
   async result(outcomes: OutcomeSummary[], kills: TrialResult["kills"], resumes: number) {
     const notes: string[] = [];
     const lost: string[] = [];
+    const unfinished: string[] = [];
     // Every child is gone: let the PoETs prove the round, to see which proof was the best.
     const end = schedule.roundEnd(ROUND).getTime();
     if (this.clock.now() < end) await this.clock.set(end);
@@ -433,10 +436,11 @@ class Trial {
             (outcome?.error === undefined ? "" : ` (${outcome.error})`),
         );
         if (best === undefined) continue;
-        if (row === undefined || outcome?.kind !== "ready") {
+        if (row === undefined) {
           lost.push(nodeId);
           continue;
         }
+        if (outcome?.kind !== "ready") unfinished.push(nodeId);
         if (toHex(row.poetProofRef) !== best.ref) notBest.push(nodeId);
       }
     } finally {
@@ -463,6 +467,7 @@ class Trial {
       kills,
       resumes,
       lost,
+      unfinished,
       notBest,
       conflicting,
       postCalls: post.calls,
