@@ -169,7 +169,11 @@ async function run(): Promise<void> {
       point("verify:after");
     },
   };
+  // A second process on the file waits for an identity another live process holds (the lease
+  // option; a library without leases ignores it).
+  const leaseOptions: object = { whenHeldElsewhere: "wait" };
   const manager = new RegistrationManager({
+    ...leaseOptions,
     schedule,
     poets: init.poets.map((p) => ({ url: p.url, pubkey: p.pubkey })),
     state: watched,

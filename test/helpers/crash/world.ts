@@ -576,8 +576,35 @@ export async function runTrial(dir: string, options: TrialOptions): Promise<Tria
 /** When the two-process trial kills the process that holds the identities. */
 export type HolderKill = "none" | "after-register" | "during-post";
 
-/** Event types that say a process took an identity over from a dead holder. */
-const TAKEOVER = /lease.*(acquired|taken|took)|took-over|taken-over|takeover/i;
+/** Events that say a process has an identity's lease (the `lease` lane's names). */
+const TAKEN = new Set(["lease-acquired", "lease-taken-over"]);
+
+/**
+ * Clock ms from the holder's death to the survivor having the lease of every identity the holder
+ * had (a `lease-acquired` or `lease-taken-over` event at or after the death); `undefined` when the
+ * library has no such events or an identity was never taken over.
+ */
+function takeover(victim: CrashChild, survivor: CrashChild, killedAt: number): number | undefined {
+  const held = new Set(
+    victim.events
+      .filter((e) => TAKEN.has(e.event) && e.nodeId !== undefined)
+      .map((e) => toHex(e.nodeId as Uint8Array)),
+  );
+  if (held.size === 0) return undefined;
+  let latest = 0;
+  for (const nodeId of held) {
+    const taken = survivor.events.find(
+      (e) =>
+        e.at >= killedAt &&
+        TAKEN.has(e.event) &&
+        e.nodeId !== undefined &&
+        toHex(e.nodeId) === nodeId,
+    );
+    if (taken === undefined) return undefined;
+    latest = Math.max(latest, taken.at - killedAt);
+  }
+  return latest;
+}
 
 /**
  * Two processes on one file at once, both given every identity. With `kill`, the first process
@@ -616,10 +643,8 @@ export async function runTwoProcesses(
     }
     const result: TrialResult = await trial.result([...outcomes.values()], kills, 0);
     const survivor = pair.find((c) => c !== victim);
-    if (killedAt !== undefined && survivor !== undefined) {
-      const since = killedAt;
-      const taken = survivor.events.find((e) => e.at >= since && TAKEOVER.test(e.event));
-      result.takeoverMs = taken === undefined ? undefined : taken.at - since;
+    if (killedAt !== undefined && victim !== undefined && survivor !== undefined) {
+      result.takeoverMs = takeover(victim, survivor, killedAt);
     }
     const refusals = pair
       .flatMap((c) => c.finished?.outcomes ?? [])
