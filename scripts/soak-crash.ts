@@ -76,13 +76,18 @@ async function runCase(
     try {
       const result = await run(i, dir);
       results.push(result);
+      let verdict = "ok";
       try {
         assertClean(result, name);
       } catch (err) {
+        verdict = "FAILED";
         failures.push(`${name} seed ${result.seed}: ${(err as Error).message}`);
       }
+      const kills = result.kills.map((k) => k.where).join(",");
+      console.log(`  ${name} seed ${result.seed}: ${verdict} (kills: ${kills || "none"})`);
     } catch (err) {
       failures.push(`${name} trial ${i}: ${(err as Error).stack ?? String(err)}`);
+      console.log(`  ${name} trial ${i}: ERROR ${(err as Error).message.split("\n")[0]}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -47,9 +47,12 @@ function send(message: ChildMessage): void {
 
 let init: ChildInit;
 const reached = new Map<string, number>();
+/** Bumped by every point and event: part of what "quiet" compares. */
+let activity = 0;
 
 /** Counts the point; dies on the spot when it is the planned one. */
 function point(name: ChildPoint): void {
+  activity++;
   const n = (reached.get(name) ?? 0) + 1;
   reached.set(name, n);
   const kill = init.kill;
@@ -228,8 +231,17 @@ async function run(): Promise<void> {
     }));
 
   let seq = 0;
+  // Quiet: settled, and still so after a real-timer turn — a zero-delay timer (p-retry's, between
+  // two attempts that wait on the clock) fires before the second look, and shows as activity.
+  const signature = () => `${activity}:${clock.pending}:${clock.nextWakeup()}:${clock.now()}`;
   const quiet = async (at: number) => {
-    await settle(clock);
+    for (;;) {
+      await settle(clock);
+      const before = signature();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      await settle(clock);
+      if (signature() === before) break;
+    }
     if (at === seq) send({ type: "quiet", seq: at, now: clock.now(), next: clock.nextWakeup() });
   };
   process.on("message", (message: ParentMessage) => {

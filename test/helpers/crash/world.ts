@@ -352,13 +352,15 @@ class Trial {
 
   /**
    * Steps the clock for the live children in `group` until each has finished or died; `onQuiet`
-   * runs at every step once all are quiet (it may kill some). Returns the step count.
+   * runs at every step once all are quiet (it may kill some).
    */
   async drive(group: CrashChild[], onQuiet?: (step: number) => Promise<void>): Promise<void> {
     let stalledSince: number | undefined;
+    let steps = 0;
     for (let step = 0; ; step++) {
-      if (step > MAX_STEPS)
+      if (steps > MAX_STEPS) {
         throw new Error(`trial ${this.seed}: ${MAX_STEPS} clock steps to no end`);
+      }
       const reports = new Map<CrashChild, Settled>();
       for (const child of group) {
         if (child.alive && child.finished === undefined) reports.set(child, await child.settled());
@@ -393,6 +395,7 @@ class Trial {
         next = this.clock.now();
       } else {
         stalledSince = undefined;
+        steps++;
       }
       await this.clock.set(Math.max(next, this.clock.now()));
       for (const child of live) child.advance(this.clock.now());
