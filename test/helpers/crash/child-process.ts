@@ -92,6 +92,7 @@ export class CrashChild {
     this.process.stderr?.setEncoding("utf8");
     this.process.stderr?.on("data", (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-8000);
+      if (process.env.CRASH_DEBUG) process.stderr.write(chunk);
     });
     this.process.on("message", (message: ChildMessage) => {
       switch (message.type) {
