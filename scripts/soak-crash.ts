@@ -7,7 +7,8 @@
  *
  *   npm run soak:crash                       200 random-kill trials and the rest to scale
  *   npm run soak:crash -- --trials 50 --seed 7
- *   npm run soak:crash -- --only random      one case: points, random, outages, accept, late, two, takeover
+ *   npm run soak:crash -- --only random      one case: points, random, outages, accept,
+ *                                            newchallenge, late, two, takeover
  *
  * Replay one failing trial with the case and seed it names (e.g. `--only outages --seed 412
  * --trials 1`); `CRASH_DEBUG=1` traces every clock step.
@@ -17,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import {
+  acceptThenNewChallenge,
   acceptThenOutage,
   lateRestartAfterCutoff,
   randomKills,
@@ -24,6 +26,7 @@ import {
 } from "../test/helpers/crash/cases.js";
 import {
   assertClean,
+  assertNoConflict,
   type Figures,
   figures,
   formatFigures,
@@ -67,6 +70,7 @@ async function runCase(
   name: string,
   count: number,
   run: (i: number, dir: string) => Promise<TrialResult>,
+  check: (r: TrialResult, what: string) => void = assertClean,
 ): Promise<void> {
   if (values.only !== undefined && values.only !== name) return;
   const results: TrialResult[] = [];
@@ -78,7 +82,7 @@ async function runCase(
       results.push(result);
       let verdict = "ok";
       try {
-        assertClean(result, name);
+        check(result, name);
       } catch (err) {
         verdict = "FAILED";
         failures.push(`${name} seed ${result.seed}: ${(err as Error).message}`);
@@ -117,6 +121,12 @@ try {
     runTrial(dir, randomKillsWithOutages(seed0 + 10_000 + i)),
   );
   await runCase("accept", 8, (i, dir) => runTrial(dir, acceptThenOutage(seed0 + i, 1 + i)));
+  await runCase(
+    "newchallenge",
+    4,
+    (i, dir) => runTrial(dir, acceptThenNewChallenge(seed0 + i, 1 + i)),
+    assertNoConflict,
+  );
   await runCase("late", 4, (i, dir) =>
     runTrial(
       dir,

@@ -17,12 +17,13 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { describe, it } from "node:test";
 import {
+  acceptThenNewChallenge,
   acceptThenOutage,
   lateRestartAfterCutoff,
   randomKills,
   randomKillsWithOutages,
 } from "./helpers/crash/cases.js";
-import { assertClean, figures, formatFigures } from "./helpers/crash/figures.js";
+import { assertClean, assertNoConflict, figures, formatFigures } from "./helpers/crash/figures.js";
 import type { ChildPoint } from "./helpers/crash/protocol.js";
 import {
   type KillPlan,
@@ -47,11 +48,12 @@ async function trials(
   what: string,
   run: (i: number, dir: string) => Promise<TrialResult>,
   count: number,
+  check: (r: TrialResult, what: string) => void = assertClean,
 ): Promise<TrialResult[]> {
   const results: TrialResult[] = [];
   for (let i = 0; i < count; i++) results.push(await run(i, folder()));
   t.diagnostic(`${what}: ${formatFigures(figures(results))}`);
-  for (const r of results) assertClean(r, what);
+  for (const r of results) check(r, what);
   return results;
 }
 
@@ -118,6 +120,16 @@ describe("crash recovery: SIGKILL in every step, restart on the same file", () =
       "accept, then down past the round start",
       (i, dir) => runTrial(dir, acceptThenOutage(200 + i, ks[i] as number)),
       ks.length,
+    );
+  });
+
+  it("never sends a PoET that holds a challenge a second one, when the node comes back with another", async (t) => {
+    await trials(
+      t,
+      "accept, then another challenge",
+      (i, dir) => runTrial(dir, acceptThenNewChallenge(250 + i, 1)),
+      1,
+      assertNoConflict,
     );
   });
 

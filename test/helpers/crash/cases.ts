@@ -53,3 +53,12 @@ export function lateRestartAfterCutoff(
     outage: () => "past-cutoff",
   };
 }
+
+/**
+ * Killed right after a PoET accepted the `k`-th submit; the node comes back with another challenge
+ * for the same publish epoch. The PoETs that hold the first must never be sent the second.
+ */
+export function acceptThenNewChallenge(seed: number, k: number): TrialOptions {
+  const plan: KillPlan = { where: "accept", occurrence: k };
+  return { seed, changeChallenge: true, kills: (life) => (life === 0 ? plan : undefined) };
+}

@@ -85,3 +85,12 @@ export function assertClean(r: TrialResult, what: string): void {
   assert.equal(r.integrity, "ok", `PRAGMA integrity_check (${context})`);
   assert.equal(r.checkProblems, 0, `state.check() found problems (${context})`);
 }
+
+/** Asserts what must hold even when the node changed its challenge: one challenge per PoET round, a sound file. */
+export function assertNoConflict(r: TrialResult, what: string): void {
+  const context = `${what}, seed ${r.seed}:\n  ${r.notes.join("\n  ")}`;
+  assert.equal(r.conflicting, 0, `two challenges for one identity at one PoET round (${context})`);
+  assert.equal(r.duplicatePost, 0, `duplicate PoST work (${context})`);
+  assert.equal(r.integrity, "ok", `PRAGMA integrity_check (${context})`);
+  assert.equal(r.checkProblems, 0, `state.check() found problems (${context})`);
+}

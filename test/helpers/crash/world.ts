@@ -104,6 +104,11 @@ export interface TrialOptions {
   outage?: ((life: number, random: () => number) => Outage) | undefined;
   /** The best PoET (LEAVES[2]) answers "proof not found" until the first restart. */
   bestProofLate?: boolean | undefined;
+  /**
+   * After the first kill, the node asks for another challenge for the same publish epoch (a
+   * rebuilt challenge): whatever it does, no PoET may see a second challenge of an identity.
+   */
+  changeChallenge?: boolean | undefined;
   /** Most kills (default 4). */
   maxKills?: number | undefined;
 }
@@ -526,7 +531,11 @@ export async function runTrial(dir: string, options: TrialOptions): Promise<Tria
     const maxKills = options.maxKills ?? 4;
     for (let life = 0; ; life++) {
       const plan = kills.length < maxKills ? options.kills(life, trial.random) : undefined;
-      const child = trial.spawn(plan);
+      const ids =
+        options.changeChallenge === true && life > 0
+          ? trial.ids.map((id) => ({ ...id, hash: prngBytes(trial.random, 32) }))
+          : trial.ids;
+      const child = trial.spawn(plan, ids);
       if (life > 0) resumes++;
       let accepts = 0;
       let proofs = 0;
