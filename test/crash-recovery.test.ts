@@ -11,7 +11,12 @@
  * one PoET round; no duplicate PoST work (defined in test/helpers/crash/world.ts); no duplicate
  * submit by two live processes; `PRAGMA integrity_check` is ok and `state.check()` is empty.
  *
- * `npm run soak:crash` runs the same cases with many more trials (scripts/soak-crash.ts).
+ * The outage, late-restart, new-challenge and two-process cases check issue 14 points 1–3
+ * (write-ahead submit intents, late restarts asking every PoET, the identity lease): the library
+ * before those fails them, as the issue describes.
+ *
+ * `npm run soak:crash` runs the same cases with many more trials (scripts/soak-crash.ts);
+ * `CRASH_DEBUG=1` traces every clock step and passes the children's stderr through.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
