@@ -107,6 +107,11 @@ describe("crash recovery: SIGKILL in every step, restart on the same file", () =
       },
       CHAINS.length,
     );
+    assert.deepEqual(
+      results.flatMap((r) => r.missed),
+      [],
+      "restarted at once, no identity may miss the registration window",
+    );
     // Each planned kill struck, so each step was really cut.
     assert.deepEqual(
       results.map((r) => r.kills.map((k) => k.where)),
@@ -115,7 +120,17 @@ describe("crash recovery: SIGKILL in every step, restart on the same file", () =
   });
 
   it("loses nothing under seeded random kills, restarted at once", async (t) => {
-    await trials(t, "random kills", (i, dir) => runTrial(dir, randomKills(1 + i)), 4);
+    const results = await trials(
+      t,
+      "random kills",
+      (i, dir) => runTrial(dir, randomKills(1 + i)),
+      4,
+    );
+    assert.deepEqual(
+      results.flatMap((r) => r.missed),
+      [],
+      "restarted at once, no identity may miss the registration window",
+    );
   });
 
   it("keeps registrations a PoET accepted before the node wrote its row, across an outage past the round start", async (t) => {

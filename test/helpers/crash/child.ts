@@ -172,9 +172,11 @@ async function run(): Promise<void> {
       point("verify:after");
     },
   };
-  // A second process on the file waits for an identity another live process holds (the lease
-  // option; a library without leases ignores it).
-  const leaseOptions: object = { whenHeldElsewhere: "wait" };
+  // The identity lease (options a library without leases ignores): a second process on the file
+  // waits for an identity another live process holds, and a dead holder's lease lapses after 3 s
+  // of clock, small beside this schedule's 19 s registration window as mainnet's 30 s default is
+  // beside its days.
+  const leaseOptions: object = { whenHeldElsewhere: "wait", leaseTimeMs: 3_000 };
   const manager = new RegistrationManager({
     ...leaseOptions,
     schedule,

@@ -15,6 +15,8 @@ export interface Figures {
   lost: number;
   /** NiPoST rows that no process returned (the one that wrote it died, the other failed). */
   unfinished: number;
+  /** Identities no PoET holds that ended without a NiPoST (missed the registration window). */
+  missed: number;
   /** NiPoSTs not on the best proof among the PoETs holding the challenge. */
   notBest: number;
   conflicting: number;
@@ -40,6 +42,7 @@ export function figures(results: readonly TrialResult[]): Figures {
     resumes: sum((r) => r.resumes),
     lost: sum((r) => r.lost.length),
     unfinished: sum((r) => r.unfinished.length),
+    missed: sum((r) => r.missed.length),
     notBest: sum((r) => r.notBest.length),
     conflicting: sum((r) => r.conflicting),
     postCalls: sum((r) => r.postCalls),
@@ -62,7 +65,7 @@ export function formatFigures(f: Figures): string {
       ? ""
       : ` takeover(clock ms)=[${f.takeoverMs.map((t) => (t === undefined ? "none" : String(t))).join(",")}]`;
   return (
-    `trials=${f.trials} kills=${f.kills} resumes=${f.resumes} lost=${f.lost} unfinished=${f.unfinished} not-best=${f.notBest} ` +
+    `trials=${f.trials} kills=${f.kills} resumes=${f.resumes} lost=${f.lost} unfinished=${f.unfinished} missed-window=${f.missed} not-best=${f.notBest} ` +
     `conflicting=${f.conflicting} post-calls=${f.postCalls} duplicate-post=${f.duplicatePost} ` +
     `redone-post-after-kill=${f.redonePost} duplicate-submits=${f.duplicateSubmits} ` +
     `integrity-failures=${f.integrityFailures} check-problems=${f.checkProblems}${takeover} ` +

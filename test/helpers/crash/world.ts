@@ -125,6 +125,8 @@ export interface TrialResult {
   lost: string[];
   /** Identities whose NiPoST row exists but no process returned it (one ended with an error). */
   unfinished: string[];
+  /** Identities no PoET holds that ended without a NiPoST (the registration window was missed). */
+  missed: string[];
   /** NiPoSTs not on the best proof among the PoETs whose member list holds the challenge. */
   notBest: string[];
   /** Submits of a second challenge for one identity at one PoET round. */
@@ -412,6 +414,7 @@ class Trial {
     const notes: string[] = [];
     const lost: string[] = [];
     const unfinished: string[] = [];
+    const missed: string[] = [];
     // Every child is gone: let the PoETs prove the round, to see which proof was the best.
     const end = schedule.roundEnd(ROUND).getTime();
     if (this.clock.now() < end) await this.clock.set(end);
@@ -443,7 +446,10 @@ class Trial {
             (outcome?.leaves === undefined ? "" : ` on ${outcome.leaves} leaves`) +
             (outcome?.error === undefined ? "" : ` (${outcome.error})`),
         );
-        if (best === undefined) continue;
+        if (best === undefined) {
+          if (outcome?.kind !== "ready") missed.push(nodeId);
+          continue;
+        }
         if (row === undefined) {
           lost.push(nodeId);
           continue;
@@ -476,6 +482,7 @@ class Trial {
       resumes,
       lost,
       unfinished,
+      missed,
       notBest,
       conflicting,
       postCalls: post.calls,
