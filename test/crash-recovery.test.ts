@@ -31,6 +31,7 @@ import {
 import { assertClean, assertNoConflict, figures, formatFigures } from "./helpers/crash/figures.js";
 import type { ChildPoint } from "./helpers/crash/protocol.js";
 import {
+  analysePostLog,
   type KillPlan,
   killName,
   runTrial,
@@ -189,5 +190,29 @@ describe("crash recovery: SIGKILL in every step, restart on the same file", () =
       (i, dir) => runTwoProcesses(dir, { seed: 600 + i, kill: kills[i] as (typeof kills)[number] }),
       kills.length,
     );
+  });
+});
+
+describe("duplicate PoST work, as the crash test counts it", () => {
+  const start = (child: number, rowExists = false) =>
+    ({ child, kind: "start", nodeId: "a", ref: "r", rowExists }) as const;
+  const end = (child: number) => ({ child, kind: "end", nodeId: "a", ref: "r" }) as const;
+  const dead = (child: number) => ({ child, kind: "dead" }) as const;
+
+  it("counts a call redone after the process of the earlier one died as redone, not duplicate", () => {
+    assert.deepEqual(analysePostLog([start(0), end(0), dead(0), start(1), end(1)]), {
+      calls: 2,
+      duplicates: 0,
+      redone: 1,
+    });
+  });
+
+  it("counts a call while another live process ran or ran PoST for the identity as duplicate", () => {
+    assert.deepEqual(analysePostLog([start(0), start(1), end(0), end(1)]).duplicates, 1);
+    assert.deepEqual(analysePostLog([start(0), end(0), start(1), end(1)]).duplicates, 1);
+  });
+
+  it("counts a call made when the nipost row was already stored as duplicate", () => {
+    assert.deepEqual(analysePostLog([start(0), end(0), dead(0), start(1, true)]).duplicates, 1);
   });
 });
