@@ -22,6 +22,13 @@
  *
  * **Duplicate submit** (two processes): a submit of an identity to a PoET by one process when
  * another live process already submitted that identity to that PoET.
+ *
+ * **Lost**: an identity whose challenge is in the member list of at least one PoET's round (so a
+ * PoET accepted it) and that ends without a nipost row. **Not best**: a nipost row on another proof
+ * than the most-leaves proof among those PoETs. **Unfinished**: a nipost row that no live process
+ * returned as `ready`. **Missed window**: an identity no PoET holds that ends without a NiPoST (it
+ * was down across the round start before any PoET accepted it; not a loss). **Conflicting**: any
+ * submit of a second challenge for an identity at a PoET round, refused (409) or not.
  */
 import fs from "node:fs";
 import path from "node:path";
