@@ -19,6 +19,8 @@ export type PoetErrorCode =
   | "config"
   | "aborted"
   | "timeout"
+  | "deadline-passed"
+  | "no-proof"
   | "registration-window-missed"
   | "lease-lost"
   | "internal";

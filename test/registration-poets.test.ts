@@ -151,6 +151,8 @@ describe("RegistrationManager with several PoETs", () => {
       const outcome = await drive(h.clock, build(h, id));
       assert.equal(outcome.kind, "no-proof");
       assert.ok(outcome.kind === "no-proof" && !outcome.expired);
+      // An invalid proof is the cause: the outcome is labelled `proof-verification`.
+      assert.equal(outcome.error.code, "proof-verification");
       assert.ok(h.clock.now() < schedule.proofDeadline(0).getTime());
       assert.equal(h.postCalls.length, 0);
     } finally {

@@ -33,6 +33,8 @@ describe("RegistrationManager and proof downloads", () => {
         assert.equal(failed[0]!.nextAttemptAt, undefined);
         assert.equal(failed[0]!.error.code, "rpc");
         assert.equal(outcome.expired, false);
+        // Only a network failure, no proof failed verification: the outcome says `rpc`.
+        assert.equal(outcome.error.code, "rpc");
         assert.ok(h.clock.now() < schedule.proofDeadline(0).getTime());
         assert.equal(outcome.failures.length, 1);
         assert.match(outcome.failures[0]!.error.message, /limit|larger|exceed/i);

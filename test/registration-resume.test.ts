@@ -259,6 +259,8 @@ describe("RegistrationManager with stale challenges", () => {
       const manager = await h.restart();
       const outcome = await drive(h.clock, build(h, id, manager));
       assert.equal(outcome.kind, "expired");
+      // The publish epoch passing is not a call's time limit: `deadline-passed`, not `timeout`.
+      assert.equal(outcome.error.code, "deadline-passed");
       assert.equal(await h.state.challenges.get(id.signer.nodeId), undefined);
     } finally {
       await h.close();

@@ -31,6 +31,7 @@ import {
   AbortedError,
   ConfigError,
   PoetError,
+  type PoetErrorCode,
   ProofVerificationError,
   StorageError,
   throwIfAborted,
@@ -141,7 +142,7 @@ class IdentityCycle {
     const base = { nodeId: this.#nodeId, publishEpoch };
     const publishEnd = schedule.publishEpochEnd(round).getTime();
 
-    // Phase 2 already done?
+    // PoST already done?
     const stored = await state.nipost.get(this.#nodeId, { signal });
     if (stored !== undefined) {
       if (
@@ -167,12 +168,12 @@ class IdentityCycle {
     if (record.poetProofRef !== undefined && record.membership !== undefined) {
       choice = await this.#storedChoice(record.poetProofRef, record.membership);
     }
-    const phase = await this.#registerAndFetch(record, hash, round, choice);
-    if (phase.kind !== "chosen") return phase.outcome;
-    return this.#prove(record, hash, round, phase.choice);
+    const collected = await this.#registerAndFetch(record, hash, round, choice);
+    if (collected.kind !== "chosen") return collected.outcome;
+    return this.#prove(record, hash, round, collected.choice);
   }
 
-  /** Step A: the stored challenge, checked against the caller's and repaired when stale. */
+  /** The stored challenge, checked against the caller's and repaired when stale. */
   async #challenge(request: NiPostRequest): Promise<ChallengeRecord> {
     const { state } = this.#ctx;
     const signal = this.#signal;
@@ -324,7 +325,7 @@ class IdentityCycle {
     };
   }
 
-  /** Phases 0 and 1. */
+  /** Registration, then proof collection. */
   async #registerAndFetch(
     record: ChallengeRecord,
     hash: Uint8Array,
@@ -343,7 +344,7 @@ class IdentityCycle {
     // A PoET that left the set is still asked for the proof of a round it already runs.
     const reachable = (address: string) => configured.has(address) || pool.isRetired(address);
     if (stored !== undefined) {
-      // Phase 1 already chose; look for better proofs until the cut-off, and after it ask once
+      // Proof collection already chose; look for better proofs until the cut-off, and after it ask once
       // more every PoET that has not answered (a restart may have missed their proofs).
       const usable = await this.#candidates(hash, reachable);
       if (usable.length === 0) return { kind: "chosen", choice: stored };
@@ -661,7 +662,7 @@ class IdentityCycle {
     return Math.min(proofDeadline, lastEnd + this.#ctx.proofCutoffMs);
   }
 
-  /** Phase 1: fetch every registered PoET's proof and keep the best one containing the challenge. */
+  /** Proof collection: fetch every registered PoET's proof and keep the best one containing the challenge. */
   async #fetchProofs(
     record: ChallengeRecord,
     hash: Uint8Array,
@@ -900,7 +901,7 @@ class IdentityCycle {
     });
   }
 
-  /** Phase 2: PoST over the chosen ref, then the `nipost` row. */
+  /** PoST over the chosen ref, then the `nipost` row. */
   async #prove(
     record: ChallengeRecord,
     hash: Uint8Array,
@@ -1077,7 +1078,7 @@ class IdentityCycle {
     // missing member…) rather than only that no proof came.
     const causes = failures.map((f) => `${f.poet}: ${f.error.message}`).join("; ");
     const error = new PoetError(
-      expired ? "timeout" : "proof-verification",
+      noProofCode(failures, expired),
       `no valid proof containing the challenge for publish epoch ${publishEpoch}` +
         (expired ? ` before the proof deadline ${deadline.toISOString()}` : "") +
         (causes === "" ? "" : `: ${causes}`),
@@ -1103,7 +1104,7 @@ class IdentityCycle {
   ): Promise<NiPostOutcome> {
     const deadline = new Date(deadlineMs);
     const error = new PoetError(
-      "timeout",
+      "deadline-passed",
       `${why} (${deadline.toISOString()}) for publish epoch ${publishEpoch}`,
     );
     await this.#challengeExpired(round, publishEpoch, deadline, error);
@@ -1128,4 +1129,21 @@ class IdentityCycle {
       error,
     });
   }
+}
+
+/**
+ * The code of a "no proof" outcome, naming what happened: `deadline-passed` when the proof
+ * deadline passed, `proof-verification` only when at least one PoET's proof failed verification,
+ * the failures' shared code when they all failed the same way (`rpc` for network errors only),
+ * and `no-proof` when nothing was fetched at all or the failures differ.
+ */
+function noProofCode(
+  failures: readonly { poet: string; error: PoetError }[],
+  expired: boolean,
+): PoetErrorCode {
+  if (expired) return "deadline-passed";
+  if (failures.some((f) => f.error instanceof ProofVerificationError)) return "proof-verification";
+  const first = failures[0];
+  if (first === undefined) return "no-proof";
+  return failures.every((f) => f.error.code === first.error.code) ? first.error.code : "no-proof";
 }

@@ -12,6 +12,7 @@
  */
 import { equalBytes, toHex } from "../../bytes.js";
 import { StorageError } from "../../errors.js";
+import { planNextStep } from "../../registration/next-step.js";
 import { poetAddress } from "../../registration/poet-address.js";
 import type { RoundSchedule } from "../../schedule/index.js";
 import {
@@ -99,106 +100,102 @@ function nextStep(
   nipost: NipostRecord | undefined,
   inconsistent: string[],
 ): IdentityStatus["next"] {
-  if (inconsistent.length > 0) {
-    return {
-      step: "repair",
-      at: undefined,
-      description:
-        "the rows contradict each other; the registration manager deletes the stale ones when it resumes",
-    };
-  }
-  if (challenge === undefined) {
-    return {
-      step: "build-challenge",
-      at: undefined,
-      description: "no challenge: the node builds one for the next open round",
-    };
-  }
-  const publishEpoch = challenge.challenge.publishEpoch;
-  const round = schedule.roundForPublishEpoch(publishEpoch);
-  const publishEnd = schedule.publishEpochEnd(round);
-  if (nipost !== undefined) {
-    if (now >= publishEnd.getTime()) {
+  // The decision is the library's (registration/next-step.ts); this only words it.
+  const next = planNextStep(schedule, now, {
+    publishEpoch: challenge?.challenge.publishEpoch,
+    registrations: registrations.map((r) => ({ poet: r.poet, roundEnd: r.roundEnd })),
+    submitIntents: [],
+    missingPoets: missing,
+    proofChosen: challenge?.poetProofRef !== undefined,
+    nipostStored: nipost !== undefined,
+    inconsistent: inconsistent.length > 0,
+  });
+  switch (next.step) {
+    case "repair":
       return {
-        step: "expired",
-        at: publishEnd,
-        description: "the publish epoch ended before the ATX",
+        step: "repair",
+        at: undefined,
+        description:
+          "the rows contradict each other; the registration manager deletes the stale ones when it resumes",
+      };
+    case "build-challenge":
+      return {
+        step: "build-challenge",
+        at: undefined,
+        description: "no challenge: the node builds one for the next open round",
+      };
+    case "publish-atx": {
+      const publishEpoch = schedule.publishEpoch(next.round);
+      const early = now < next.from.getTime();
+      return {
+        step: "publish-atx",
+        at: early ? next.from : next.at,
+        description: early
+          ? `NiPoST ready: publish the ATX in epoch ${publishEpoch}, which starts ${formatInstant(next.from)}`
+          : `NiPoST ready: publish the ATX before epoch ${publishEpoch} ends at ${formatInstant(next.at)}`,
       };
     }
-    const from = schedule.epochStart(publishEpoch);
-    return {
-      step: "publish-atx",
-      at: now < from.getTime() ? from : publishEnd,
-      description:
-        now < from.getTime()
-          ? `NiPoST ready: publish the ATX in epoch ${publishEpoch}, which starts ${formatInstant(from)}`
-          : `NiPoST ready: publish the ATX before epoch ${publishEpoch} ends at ${formatInstant(publishEnd)}`,
-    };
-  }
-  if (challenge.poetProofRef !== undefined) {
-    if (now >= publishEnd.getTime()) {
+    case "expired":
       return {
         step: "expired",
-        at: publishEnd,
-        description: "the publish epoch ended before PoST",
+        at: next.at,
+        description:
+          next.why === "proof-deadline-passed"
+            ? `no proof chosen before the proof deadline ${formatInstant(next.at)}`
+            : nipost !== undefined
+              ? "the publish epoch ended before the ATX"
+              : "the publish epoch ended before PoST",
       };
-    }
-    return {
-      step: "run-post",
-      at: publishEnd,
-      description: `proof chosen: run PoST over its ref, before ${formatInstant(publishEnd)}`,
-    };
-  }
-  const deadline = schedule.registrationDeadline(round);
-  if (registrations.length === 0) {
-    if (now >= deadline.getTime()) {
+    case "post":
+      return runPost(next.at);
+    case "window-missed":
       return {
         step: "window-missed",
-        at: deadline,
-        description: `registration for round ${round} closed at ${formatInstant(deadline)} with no PoET holding the challenge; the epoch is lost`,
+        at: next.at,
+        description: `registration for round ${next.round} closed at ${formatInstant(next.at)} with no PoET holding the challenge; the epoch is lost`,
       };
-    }
-    const opens = schedule.registrationOpens(round);
-    if (now < opens.getTime()) {
+    case "wait-for-registration-window":
       return {
         step: "wait-for-registration-window",
-        at: opens,
-        description: `registration for round ${round} opens ${formatInstant(opens)}`,
+        at: next.at,
+        description: `registration for round ${next.round} opens ${formatInstant(next.at)}`,
       };
-    }
-    return {
-      step: "register",
-      at: deadline,
-      description: `register with every PoET before ${formatInstant(deadline)}`,
-    };
+    case "register":
+      return registrations.length === 0
+        ? {
+            step: "register",
+            at: next.at,
+            description: `register with every PoET before ${formatInstant(next.at)}`,
+          }
+        : {
+            step: "register-missing",
+            at: next.at,
+            description: `register with ${missing.length} more PoET${missing.length > 1 ? "s" : ""} before ${formatInstant(next.at)}`,
+          };
+    case "wait-for-round-end":
+      return {
+        step: "wait-for-round-end",
+        at: next.at,
+        description: `wait for round ${next.round} to end at ${formatInstant(next.at)}, then fetch the proofs`,
+      };
+    case "fetch-proofs":
+      // With a proof chosen the CLI reports PoST as next (as before), the better-proof search aside.
+      if (challenge?.poetProofRef !== undefined) {
+        return runPost(schedule.publishEpochEnd(next.round));
+      }
+      return {
+        step: "fetch-proofs",
+        at: next.at,
+        description: `round ${next.round} ended: fetch, verify and choose a proof before ${formatInstant(next.at)}`,
+      };
   }
-  if (missing.length > 0 && now < deadline.getTime()) {
-    return {
-      step: "register-missing",
-      at: deadline,
-      description: `register with ${missing.length} more PoET${missing.length > 1 ? "s" : ""} before ${formatInstant(deadline)}`,
-    };
-  }
-  const proofDeadline = schedule.proofDeadline(round);
-  const roundEnd = new Date(Math.max(...registrations.map((r) => r.roundEnd.getTime())));
-  if (now < roundEnd.getTime()) {
-    return {
-      step: "wait-for-round-end",
-      at: roundEnd,
-      description: `wait for round ${round} to end at ${formatInstant(roundEnd)}, then fetch the proofs`,
-    };
-  }
-  if (now < proofDeadline.getTime()) {
-    return {
-      step: "fetch-proofs",
-      at: proofDeadline,
-      description: `round ${round} ended: fetch, verify and choose a proof before ${formatInstant(proofDeadline)}`,
-    };
-  }
+}
+
+function runPost(publishEnd: Date): IdentityStatus["next"] {
   return {
-    step: "expired",
-    at: proofDeadline,
-    description: `no proof chosen before the proof deadline ${formatInstant(proofDeadline)}`,
+    step: "run-post",
+    at: publishEnd,
+    description: `proof chosen: run PoST over its ref, before ${formatInstant(publishEnd)}`,
   };
 }
 
