@@ -44,7 +44,14 @@ import {
 } from "../storage/index.js";
 import type { TurnBudget } from "../turn-budget.js";
 import { encodeNipostChallenge, type MembershipProof } from "../wire/index.js";
-import { anySignal, asPoetError, isAbort, sleepUntil } from "./abort.js";
+import {
+  anySignal,
+  asPoetError,
+  DEADLINE_PASSED,
+  isAbort,
+  sleepUntil,
+  TASK_SETTLED,
+} from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
 import type { RegistrationEvent } from "./events.js";
 import type { NiPost, NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
@@ -652,7 +659,7 @@ class IdentityCycle {
       );
     } finally {
       unwatch();
-      timer.abort();
+      timer.abort(TASK_SETTLED);
     }
   }
 
@@ -842,13 +849,13 @@ class IdentityCycle {
         try {
           await Promise.race([woken, sleeping]);
         } finally {
-          timer.abort();
+          timer.abort(TASK_SETTLED);
         }
         throwIfAborted(this.#signal);
       }
       await selecting;
     } finally {
-      listening.abort();
+      listening.abort(TASK_SETTLED);
     }
     if (best === undefined) {
       const expired = this.#now >= proofDeadline;
@@ -928,7 +935,7 @@ class IdentityCycle {
     sleepUntil(clock, publishEnd, postSignal).then(
       () => {
         late = true;
-        timer.abort();
+        timer.abort(DEADLINE_PASSED);
       },
       () => {},
     );
@@ -960,7 +967,7 @@ class IdentityCycle {
       this.#emit({ type: "post-failed", at: new Date(this.#now), ...base, error });
       return { kind: "post-failed", nodeId: this.#nodeId, publishEpoch, error };
     } finally {
-      timer.abort();
+      timer.abort(TASK_SETTLED);
     }
     const row = {
       post: result.post,
