@@ -60,7 +60,7 @@ export async function withTimeout<T>(
   clock.sleep(timeoutMs, { signal: timer.signal }).then(
     () => {
       timedOut = true;
-      timer.abort();
+      timer.abort(DEADLINE_PASSED);
     },
     () => {},
   );
@@ -79,5 +79,18 @@ export async function withTimeout<T>(
   }
 }
 
-/** Why a finished task's timer is stopped. */
-const TASK_SETTLED = new AbortedError("the task settled before its time limit");
+/*
+ * Shared abort reasons. `controller.abort()` without a reason builds a DOMException with a stack
+ * trace, and every wait on the signal wraps it in an AbortedError of its own: measured at 0.8 s
+ * of 2.1 s CPU in a busy stretch at 2,000 identities. These are built once; `abortedError` hands
+ * an AbortedError reason back as it is.
+ */
+
+/** Why a finished task's timer (or listener) is stopped. */
+export const TASK_SETTLED = new AbortedError("the task settled before its time limit");
+
+/** Why work is stopped when its deadline passes. */
+export const DEADLINE_PASSED = new AbortedError("the deadline passed");
+
+/** Why work is stopped when its owner cancels it. */
+export const CANCELLED = new AbortedError("the operation was cancelled");

@@ -45,7 +45,14 @@ import {
 } from "../storage/index.js";
 import type { TurnBudget } from "../turn-budget.js";
 import { encodeNipostChallenge, type MembershipProof } from "../wire/index.js";
-import { anySignal, asPoetError, isAbort, sleepUntil } from "./abort.js";
+import {
+  anySignal,
+  asPoetError,
+  DEADLINE_PASSED,
+  isAbort,
+  sleepUntil,
+  TASK_SETTLED,
+} from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
 import type { RegistrationEvent } from "./events.js";
 import type { NiPost, NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
@@ -653,7 +660,7 @@ class IdentityCycle {
       );
     } finally {
       unwatch();
-      timer.abort();
+      timer.abort(TASK_SETTLED);
     }
   }
 
@@ -843,13 +850,13 @@ class IdentityCycle {
         try {
           await Promise.race([woken, sleeping]);
         } finally {
-          timer.abort();
+          timer.abort(TASK_SETTLED);
         }
         throwIfAborted(this.#signal);
       }
       await selecting;
     } finally {
-      listening.abort();
+      listening.abort(TASK_SETTLED);
     }
     if (best === undefined) {
       const expired = this.#now >= proofDeadline;
@@ -929,7 +936,7 @@ class IdentityCycle {
     sleepUntil(clock, publishEnd, postSignal).then(
       () => {
         late = true;
-        timer.abort();
+        timer.abort(DEADLINE_PASSED);
       },
       () => {},
     );
@@ -961,7 +968,7 @@ class IdentityCycle {
       this.#emit({ type: "post-failed", at: new Date(this.#now), ...base, error });
       return { kind: "post-failed", nodeId: this.#nodeId, publishEpoch, error };
     } finally {
-      timer.abort();
+      timer.abort(TASK_SETTLED);
     }
     const row = {
       post: result.post,

@@ -19,6 +19,7 @@
  * event and the proof is downloaded again, instead of failing every start.
  */
 
+import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
 import { WrongServiceKeyError } from "../client/index.js";
@@ -34,7 +35,7 @@ import {
 import type { Logger } from "../logger.js";
 import type { NodeState } from "../storage/index.js";
 import { PackedMembers, type PoetProof } from "../wire/index.js";
-import { anySignal, asPoetError, isAbort, sleepUntil, withTimeout } from "./abort.js";
+import { anySignal, asPoetError, CANCELLED, isAbort, sleepUntil, withTimeout } from "./abort.js";
 import { ticksOf } from "./best-proof.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent } from "./events.js";
@@ -46,7 +47,7 @@ import type { SharedVerifier, VerifiedRoundProof } from "./shared-verifier.js";
 export interface ProofSource {
   proof(
     roundId: string,
-    options?: { signal?: AbortSignal | undefined },
+    options?: AbortOptions,
   ): Promise<{
     proof: PoetProof;
     /** Packed (what `PoetClient.proof` returns), or one array per member. */
@@ -172,10 +173,7 @@ export class ProofFetcher {
    * `ProofVerificationError` for an invalid proof, a `PoetError` of code `"timeout"` when none
    * came before `untilMs`, or `AbortedError`.
    */
-  async fetch(
-    request: ProofRequest,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<VerifiedRoundProof> {
+  async fetch(request: ProofRequest, options: AbortOptions = {}): Promise<VerifiedRoundProof> {
     const key = `${request.poet} ${request.roundId}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
@@ -224,7 +222,7 @@ export class ProofFetcher {
     } finally {
       current.subscribers--;
       if (current.subscribers === 0 && !current.settled) {
-        current.controller.abort();
+        current.controller.abort(CANCELLED);
         if (this.#entries.get(key) === current) this.#entries.delete(key);
       }
     }

@@ -28,6 +28,7 @@
  *   submitting or proving twice, and takes over when the holder dies.
  */
 
+import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import {
   CertificateCache,
@@ -510,10 +511,7 @@ export class RegistrationManager {
    * }
    * ```
    */
-  async buildNiPost(
-    request: NiPostRequest,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<NiPostOutcome> {
+  async buildNiPost(request: NiPostRequest, options: AbortOptions = {}): Promise<NiPostOutcome> {
     throwIfAborted(options.signal);
     this.#throwIfClosed();
     const key = toHex(request.nodeId);
@@ -579,10 +577,7 @@ export class RegistrationManager {
    * Clears the identity's registrations, NiPoST and challenge in one transaction, after its ATX
    * was published (go-spacemesh's `ResetState` + `RemoveChallenge`).
    */
-  async complete(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<void> {
+  async complete(nodeId: Uint8Array, options: AbortOptions = {}): Promise<void> {
     this.#throwIfClosed();
     await this.#state.resetIdentity(nodeId, options);
   }
@@ -613,7 +608,7 @@ export class RegistrationManager {
       at?: Date | undefined;
       postDurationMs?: number | undefined;
     },
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<ManagerPhaseSwitchPlan> {
     const from = this.#context.schedule;
     const to = input.to instanceof RoundSchedule ? input.to : from.withPhase(input.to);
@@ -662,7 +657,7 @@ export class RegistrationManager {
       phase?: { phaseShiftMs: number; cycleGapMs: number } | undefined;
       when?: "now" | "safe" | undefined;
     },
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<SwitchPoetsResult> {
     this.#throwIfClosed();
     const signal = anySignal(options.signal, this.#closed.signal);

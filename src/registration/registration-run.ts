@@ -23,7 +23,16 @@ import type { Clock } from "../clock.js";
 import { PoetError, PoetRpcError, RegistrationRejectedError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { NodeState } from "../storage/index.js";
-import { anySignal, asPoetError, isAbort, sleepUntil, withTimeout } from "./abort.js";
+import {
+  anySignal,
+  asPoetError,
+  CANCELLED,
+  DEADLINE_PASSED,
+  isAbort,
+  sleepUntil,
+  TASK_SETTLED,
+  withTimeout,
+} from "./abort.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent } from "./events.js";
 import { drawJitter, type RandomSource } from "./jitter.js";
@@ -116,7 +125,7 @@ export class RegistrationRun {
     // The round start ends every attempt.
     const { clock } = context;
     sleepUntil(clock, target.deadlineMs, this.#signal).then(
-      () => this.#controller.abort(),
+      () => this.#controller.abort(DEADLINE_PASSED),
       () => {},
     );
     // Write-ahead: one write for the intents at every PoET of the run.
@@ -142,13 +151,13 @@ export class RegistrationRun {
       ),
     ).then(() => {
       first();
-      this.#controller.abort();
+      this.#controller.abort(TASK_SETTLED);
     });
   }
 
   /** Stops every attempt. */
   cancel(): void {
-    this.#controller.abort();
+    this.#controller.abort(CANCELLED);
   }
 
   async #registerWith(entry: PoetEntry): Promise<void> {

@@ -24,6 +24,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { setImmediate } from "node:timers";
+import type { AbortOptions } from "../abort-options.js";
 import { abortedError, PoetRpcError } from "../errors.js";
 import type { AttemptTarget } from "./attempt.js";
 import { notHttp1Reply } from "./protocol-mismatch.js";
@@ -66,8 +67,7 @@ export interface HttpResponse {
 }
 
 /** Options of {@link httpExchange}. */
-export interface HttpExchangeOptions {
-  signal?: AbortSignal | undefined;
+export interface HttpExchangeOptions extends AbortOptions {
   /** Most bytes of body accepted. */
   maxResponseBytes: number;
   /** Connection pool: an `https.Agent` for `https:` URLs, an `http.Agent` for `http:` ones. */

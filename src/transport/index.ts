@@ -8,7 +8,7 @@
 export type { AttemptTarget } from "./attempt.js";
 export { AttemptTimeout, runAttempt } from "./attempt.js";
 export type { ConnectRpcTransportOptions } from "./connect-transport.js";
-export { createConnectRpcTransport, errorFromConnect } from "./connect-transport.js";
+export { createConnectRpcTransport } from "./connect-transport.js";
 export type { CreatePoetTransportOptions } from "./create-transport.js";
 export { createPoetTransport } from "./create-transport.js";
 export type {

@@ -11,6 +11,7 @@
  * (server answer, network, timeout, oversize or malformed body) or an {@link AbortedError}.
  */
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
+import type { AbortOptions } from "../abort-options.js";
 import type { ProofRequest } from "../gen/rpc/api/v1/api_pb.js";
 import type { ProofResponseJson } from "../wire/index.js";
 
@@ -22,15 +23,13 @@ import type { ProofResponseJson } from "../wire/index.js";
 export type PoetProtocol = "rest" | "grpc" | "connect";
 
 /** Options of one call. */
-export interface UnaryCallOptions {
-  signal?: AbortSignal | undefined;
+export interface UnaryCallOptions extends AbortOptions {
   /** This attempt's time limit in milliseconds (overrides the transport's default). */
   timeoutMs?: number | undefined;
 }
 
 /** Options of a streamed proof download. */
-export interface ProofDownloadOptions {
-  signal?: AbortSignal | undefined;
+export interface ProofDownloadOptions extends AbortOptions {
   /** Longest silence (no bytes) before the download fails as a `timeout`; its length is free. */
   idleTimeoutMs?: number | undefined;
   /** Called with the number of body bytes received so far, after each chunk. */
