@@ -272,6 +272,17 @@ async function runOnce(): Promise<RunFigures> {
     onEvent: (e: RegistrationEvent) => {
       lastEventAt = performance.now();
       counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
+      if (e.type === "best-proof-selected") {
+        // Every selection must improve on the one it replaces (more leaves); a tally of
+        // first choices, real upgrades and any non-improving store.
+        const kind =
+          e.replaces === undefined
+            ? "best-proof: first"
+            : e.leaves > e.replaces.leaves
+              ? "best-proof: upgrade (more leaves)"
+              : "best-proof: NOT an improvement";
+        failures.set(kind, (failures.get(kind) ?? 0) + 1);
+      }
       if ("error" in e && e.error !== undefined) {
         const why = `${e.type}: ${e.error.message}`.slice(0, 160);
         failures.set(why, (failures.get(why) ?? 0) + 1);
