@@ -144,13 +144,9 @@ describe("crash recovery: SIGKILL in every step, restart on the same file", () =
     );
   });
 
-  // Marked todo: with the write-ahead intents (lane `intents` at bad9c0b) a restart with another
-  // challenge still resets the identity when only an unconfirmed intent (no row) holds the first,
-  // and sends the new challenge to the PoET that accepted the first (409). Make it a plain test
-  // once a challenge replacement treats an intent like a registration.
-  it("never sends a PoET that holds a challenge a second one, when the node comes back with another", {
-    todo: "a challenge replacement ignores unconfirmed submit intents (issue 14 point 1)",
-  }, async (t) => {
+  // A restart with another challenge while an unconfirmed intent holds the first one is refused
+  // with a ConfigError (identity-cycle.ts `#replaceChallenge`), never sent to that PoET.
+  it("never sends a PoET that holds a challenge a second one, when the node comes back with another", async (t) => {
     await trials(
       t,
       "accept, then another challenge",

@@ -286,15 +286,20 @@ class IdentityCycle {
         return state.challenges.get(this.#nodeId, { signal });
       }
     }
-    const held = registrations.filter(
+    // A submit intent of the stored challenge may have been accepted (the PoET answered after we
+    // crashed): such a PoET holds the challenge as surely as one with a row, and would refuse
+    // another one (409), so it counts.
+    const intents = await state.intents.listFor(this.#nodeId, { signal });
+    const held = [...registrations, ...intents].filter(
       (r) => record.hash !== undefined && equalBytes(r.hash, record.hash),
     );
     if (held.length > 0) {
+      const where = [...new Set(held.map((r) => r.address))].join(", ");
       throw new ConfigError(
         "challenge",
-        `the identity already registered another challenge for publish epoch ` +
-          `${record.challenge.publishEpoch} at ${held.map((r) => r.address).join(", ")}; the PoETs ` +
-          "would refuse a different one (409): resume without a challenge, or reset the identity",
+        `the identity already registered (or may have: a submit whose answer was not stored) ` +
+          `another challenge for publish epoch ${record.challenge.publishEpoch} at ${where}; the ` +
+          "PoETs would refuse a different one (409): resume without a challenge, or reset the identity",
       );
     }
     await state.resetIdentity(this.#nodeId, { signal });
