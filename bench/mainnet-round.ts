@@ -70,6 +70,9 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
     genesisId: new Uint8Array(20).fill(1),
     clock,
     tickSize: 100n,
+    // The clock jumps to the round end in one step: a lease shorter than the jump would expire
+    // unrenewed and stop the identity, as it should in a process stalled that long.
+    leaseTimeMs: 24 * 3_600_000,
     signers: [signer],
     ...(raiseCap
       ? {
