@@ -109,6 +109,7 @@ export {
 // The registration manager
 export type {
   BestProofSelectedEvent,
+  CacheDroppedEvent,
   ChallengeExpiredEvent,
   ExpiredOutcome,
   IdentityHeldElsewhereEvent,
@@ -137,6 +138,7 @@ export type {
   PostStartedEvent,
   ProofDownloadedEvent,
   ProofFetchFailedEvent,
+  ProofFinalEvent,
   ProofRejectedEvent,
   ProofVerifier,
   RegisteredEvent,
@@ -149,6 +151,8 @@ export type {
   RegistrationPoetClient,
   ResolvedPoet,
   StateRepairedEvent,
+  SubmitIntentConfirmedEvent,
+  SubmitIntentDroppedEvent,
   SwitchPoetsResult,
   WaitingForRegistrationWindowEvent,
   WaitingForRoundEndEvent,
@@ -203,6 +207,8 @@ export type {
   SqliteConnection,
   SqliteConnectionStatement,
   StoredNipost,
+  SubmitIntent,
+  SubmitIntentRepository,
   VerifiedProof,
 } from "./storage/index.js";
 export {
