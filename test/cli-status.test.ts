@@ -142,6 +142,25 @@ describe("poet-client status", () => {
     assert.match(r.out, /for another challenge/);
   });
 
+  it("never calls an identity whose only submit is an unconfirmed intent window-missed", async () => {
+    const db = tmp.file("state-intent.sql");
+    const state = await openNodeState(db, { create: true });
+    await state.challenges.add(id(3), challenge(31), { hash: id(0x33) });
+    await state.intents.record({
+      nodeId: id(3),
+      address: "https://poet-a.example",
+      hash: id(0x33),
+      roundId: "30",
+      roundEnd: new Date("2024-09-29T20:00:00Z"),
+      proofDeadline: new Date("2024-10-10T00:00:00Z"),
+      createdAt: new Date("2024-09-15T00:00:00Z"),
+    });
+    await state.close();
+    const r = await cli(["status", "--db", db, "--json"], { now: "2024-09-30T00:00:00Z" });
+    const [three] = JSON.parse(r.out).identities;
+    assert.equal(three.next.step, "fetch-proofs", three.next.description);
+  });
+
   it("shows who holds each identity's lease and until when", async () => {
     const db = await fixture("state-lease.sql");
     const state = await openNodeState(db);

@@ -96,6 +96,7 @@ function nextStep(
   now: number,
   challenge: ChallengeRecord | undefined,
   registrations: IdentityStatus["registrations"],
+  submitIntents: readonly { poet: string }[],
   missing: string[],
   nipost: NipostRecord | undefined,
   inconsistent: string[],
@@ -104,7 +105,7 @@ function nextStep(
   const next = planNextStep(schedule, now, {
     publishEpoch: challenge?.challenge.publishEpoch,
     registrations: registrations.map((r) => ({ poet: r.poet, roundEnd: r.roundEnd })),
-    submitIntents: [],
+    submitIntents,
     missingPoets: missing,
     proofChosen: challenge?.poetProofRef !== undefined,
     nipostStored: nipost !== undefined,
@@ -238,6 +239,7 @@ export async function nodeStatus(
   );
   const niposts = await listOrReport("NiPoSTs", () => state.nipost.list(opts), failures);
   const leases = await listOrReport("leases", () => state.leases.list(opts), failures);
+  const intents = await listOrReport("submit intents", () => state.intents.list(opts), failures);
 
   const ids = new Map<string, Uint8Array>();
   for (const row of [...challenges, ...registrations, ...niposts, ...leases])
@@ -325,6 +327,14 @@ export async function nodeStatus(
         options.now,
         challenge,
         regs.filter((r) => r.forCurrentChallenge !== false),
+        // A submit whose answer was not stored may have reached the PoET: never "window missed".
+        intents
+          .filter(
+            (i) =>
+              equalBytes(i.nodeId, nodeId) &&
+              (challengeHash === undefined || equalBytes(i.hash, challengeHash)),
+          )
+          .map((i) => ({ poet: i.address })),
         missing,
         nipost,
         inconsistent,
