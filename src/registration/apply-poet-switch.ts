@@ -13,6 +13,7 @@
  * together and the store commits them in shared group commits, each in a savepoint of its own: an
  * identity is switched entirely or not at all, and one refused identity does not undo the others.
  */
+import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
 import { LeaseLostError } from "../errors.js";
 import {
@@ -50,7 +51,7 @@ export interface AppliedPoetSwitch {
  */
 export async function readPoetSwitchRows(
   state: NodeStateRepositories,
-  options: { signal?: AbortSignal | undefined } = {},
+  options: AbortOptions = {},
 ): Promise<PoetSwitchIdentityRows[]> {
   const opts = options.signal === undefined ? {} : { signal: options.signal };
   const rows = new Map<string, PoetSwitchIdentityRows & { registrations: PoetSwitchRow[] }>();
@@ -118,7 +119,7 @@ function deletes(plan: PoetSwitchIdentityPlan): boolean {
 export async function applyPoetSwitch(
   state: NodeState,
   target: PoetSwitchTarget,
-  options: { signal?: AbortSignal | undefined } = {},
+  options: AbortOptions = {},
 ): Promise<AppliedPoetSwitch> {
   const signal = options.signal;
   const plan = planPoetSwitch({ ...target, identities: await readPoetSwitchRows(state, options) });

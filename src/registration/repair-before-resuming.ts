@@ -7,6 +7,7 @@
  * each row deleted — `state-repaired` for an identity's rows,
  * `cache-dropped` for a cached proof or member list (downloaded again when needed).
  */
+import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import type { Inconsistency, NodeState } from "../storage/index.js";
@@ -44,7 +45,7 @@ export async function repairBeforeResuming(
   state: NodeState,
   clock: Clock,
   emit: (event: RegistrationEvent) => void,
-  options: { signal?: AbortSignal | undefined } = {},
+  options: AbortOptions = {},
 ): Promise<void> {
   // Intents past their proof deadline can lead nowhere, whichever identity left them.
   await state.intents.pruneExpired(new Date(clock.now()), { signal: options.signal });

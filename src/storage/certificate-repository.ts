@@ -7,6 +7,7 @@
  * recertification simply stores the new certificate. The certificate bytes (SCALE `CertOnWire`)
  * are opaque here; decoding and expiry checks belong to the client.
  */
+import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
 import { bytesParam, type ColumnPlace, hashParam, readBytes, readHash } from "./columns.js";
 import type { StoreConnection } from "./store-connection.js";
@@ -65,10 +66,7 @@ export class CertificateRepository {
   }
 
   /** Stores the certificate, replacing the identity's previous one from the same certifier. */
-  async put(
-    certificate: PoetCertificate,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<void> {
+  async put(certificate: PoetCertificate, options: AbortOptions = {}): Promise<void> {
     const row = {
       node_id: hashParam(certificate.nodeId, "certificate.nodeId"),
       certifier_id: hashParam(certificate.certifierId, "certificate.certifierId"),
@@ -97,7 +95,7 @@ export class CertificateRepository {
   async get(
     nodeId: Uint8Array,
     certifierId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<PoetCertificate | undefined> {
     hashParam(nodeId, "nodeId");
     hashParam(certifierId, "certifierId");
@@ -117,10 +115,7 @@ export class CertificateRepository {
   }
 
   /** The identity's certificates, one per certifier. */
-  async listFor(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<PoetCertificate[]> {
+  async listFor(nodeId: Uint8Array, options: AbortOptions = {}): Promise<PoetCertificate[]> {
     hashParam(nodeId, "nodeId");
     return this.#conn.read(
       options.signal,
@@ -141,7 +136,7 @@ export class CertificateRepository {
   async delete(
     nodeId: Uint8Array,
     certifierId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<boolean> {
     hashParam(nodeId, "nodeId");
     hashParam(certifierId, "certifierId");
@@ -160,10 +155,7 @@ export class CertificateRepository {
   }
 
   /** Deletes all of the identity's certificates. Returns how many there were. */
-  async clear(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<number> {
+  async clear(nodeId: Uint8Array, options: AbortOptions = {}): Promise<number> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(
       options.signal,
@@ -176,7 +168,7 @@ export class CertificateRepository {
   }
 
   /** Every certificate, ordered by identity and certifier. */
-  async list(options: { signal?: AbortSignal | undefined } = {}): Promise<PoetCertificate[]> {
+  async list(options: AbortOptions = {}): Promise<PoetCertificate[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       const rows = await db
         .selectFrom(TABLE)

@@ -15,6 +15,7 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { type Kysely, sql } from "kysely";
+import type { AbortOptions } from "../abort-options.js";
 import { equalBytes, toHex } from "../bytes.js";
 import { ConfigError, StorageError } from "../errors.js";
 import type { MembershipProof, NipostChallenge } from "../wire/index.js";
@@ -249,10 +250,7 @@ export class ChallengeRepository {
   }
 
   /** The identity's challenge row, or `undefined`. */
-  async get(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<ChallengeRecord | undefined> {
+  async get(nodeId: Uint8Array, options: AbortOptions = {}): Promise<ChallengeRecord | undefined> {
     hashParam(nodeId, "nodeId");
     return this.#conn.read(
       options.signal,
@@ -267,7 +265,7 @@ export class ChallengeRepository {
   }
 
   /** Every challenge row. */
-  async list(options: { signal?: AbortSignal | undefined } = {}): Promise<ChallengeRecord[]> {
+  async list(options: AbortOptions = {}): Promise<ChallengeRecord[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       const rows = await selectChallengeRows(db, this.#withHashes)
         .orderBy("challenge.id")
@@ -331,11 +329,7 @@ export class ChallengeRepository {
    * Records the hash of the identity's current challenge row (for a row that go-spacemesh wrote,
    * whose hash the caller computed). A missing row is a `"missing"` {@link StorageError}.
    */
-  async setHash(
-    nodeId: Uint8Array,
-    hash: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<void> {
+  async setHash(nodeId: Uint8Array, hash: Uint8Array, options: AbortOptions = {}): Promise<void> {
     hashParam(nodeId, "nodeId");
     hashParam(hash, "hash");
     const identity = toHex(nodeId);
@@ -357,7 +351,7 @@ export class ChallengeRepository {
     nodeId: Uint8Array,
     poetProofRef: Uint8Array,
     membership: MembershipProof,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<void> {
     hashParam(nodeId, "nodeId");
     hashParam(poetProofRef, "poetProofRef");
@@ -374,10 +368,7 @@ export class ChallengeRepository {
   }
 
   /** Forgets the selected proof (phase 1 runs again). Returns whether a row was changed. */
-  async clearPoetProof(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<boolean> {
+  async clearPoetProof(nodeId: Uint8Array, options: AbortOptions = {}): Promise<boolean> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(
       options.signal,
@@ -394,10 +385,7 @@ export class ChallengeRepository {
   }
 
   /** Deletes the identity's challenge (go-spacemesh's `RemoveChallenge`). Returns whether it existed. */
-  async delete(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<boolean> {
+  async delete(nodeId: Uint8Array, options: AbortOptions = {}): Promise<boolean> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(
       options.signal,

@@ -28,6 +28,7 @@
 
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Kysely } from "kysely";
+import type { AbortOptions } from "../abort-options.js";
 import { equalBytes, toHex } from "../bytes.js";
 import { StorageError } from "../errors.js";
 import { decodeCertificateRow } from "./certificate-repository.js";
@@ -448,7 +449,7 @@ async function deleteRow(
 export async function repairNodeState(
   conn: StoreConnection,
   inconsistencies: readonly Inconsistency[],
-  options: { signal?: AbortSignal | undefined } = {},
+  options: AbortOptions = {},
 ): Promise<number> {
   return conn.write(options.signal, {}, async (db) => {
     let deleted = 0n;

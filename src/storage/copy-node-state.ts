@@ -15,6 +15,7 @@
  * selected proof), its registrations, NiPoST and certificates, and the caches of verified proofs
  * and member lists. Leases are not: they belong to the processes running now.
  */
+import type { AbortOptions } from "../abort-options.js";
 import { equalBytes, toHex } from "../bytes.js";
 import { StorageError, throwIfAborted } from "../errors.js";
 import type { NodeState } from "./open-node-state.js";
@@ -45,7 +46,7 @@ export interface NodeStateCopyReport {
 export async function copyNodeState(
   from: NodeState,
   to: NodeState,
-  options: { signal?: AbortSignal | undefined } = {},
+  options: AbortOptions = {},
 ): Promise<NodeStateCopyReport> {
   const { signal } = options;
   throwIfAborted(signal);
@@ -118,7 +119,7 @@ export async function copyNodeState(
 export async function compareNodeStates(
   a: NodeState,
   b: NodeState,
-  options: { signal?: AbortSignal | undefined } = {},
+  options: AbortOptions = {},
 ): Promise<string[]> {
   const { signal } = options;
   const differences: string[] = [];

@@ -31,6 +31,7 @@
  * This file is the dialect-neutral interface; `sqlite-lease-repository.ts` implements it for the
  * SQLite node state, the PostgreSQL state implements the same.
  */
+import type { AbortOptions } from "../abort-options.js";
 import type { LeaseLostError } from "../errors.js";
 
 /** One identity's lease as the store holds it. */
@@ -154,22 +155,19 @@ export interface LeaseRepository {
    * Gives the lease up: marks the row released (keeping its token) when it still names this holder
    * and token, and stops fencing the identity through this state. Returns whether the row was ours.
    */
-  release(lease: Lease, options?: { signal?: AbortSignal | undefined }): Promise<boolean>;
+  release(lease: Lease, options?: AbortOptions): Promise<boolean>;
 
   /**
    * Checks, by reading, that the lease is still ours (holder, token, not released). Rejects with a
    * {@link LeaseLostError} (and marks it lost) otherwise. Expiry is the caller's to judge.
    */
-  check(lease: Lease, options?: { signal?: AbortSignal | undefined }): Promise<void>;
+  check(lease: Lease, options?: AbortOptions): Promise<void>;
 
   /** The identity's lease row (live, expired or released), or `undefined`. */
-  get(
-    nodeId: Uint8Array,
-    options?: { signal?: AbortSignal | undefined },
-  ): Promise<Lease | undefined>;
+  get(nodeId: Uint8Array, options?: AbortOptions): Promise<Lease | undefined>;
 
   /** Every lease row, ordered by identity. */
-  list(options?: { signal?: AbortSignal | undefined }): Promise<Lease[]>;
+  list(options?: AbortOptions): Promise<Lease[]>;
 }
 
 /** Longest holder string a store accepts. */

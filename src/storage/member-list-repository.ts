@@ -10,7 +10,8 @@
  * again, and `NodeState.check()` reports rows that do not decode.
  */
 
-import { ConfigError } from "../errors.js";
+import type { AbortOptions } from "../abort-options.js";
+import { ConfigError, StorageError } from "../errors.js";
 import {
   type ColumnPlace,
   corrupt,
@@ -58,7 +59,7 @@ export function decodeMemberListRow(row: MembersRow): MemberList {
   try {
     members = decodeMemberList(readBytes(row.members, at("members")), Number(count));
   } catch (err) {
-    if (!(err instanceof Error) || err.name === "StorageError") throw err;
+    if (!(err instanceof Error) || err instanceof StorageError) throw err;
     throw corrupt(at("members"), err.message, err);
   }
   const list: MemberList = {
@@ -92,7 +93,7 @@ export class MemberListRepository {
   }
 
   /** Stores (or replaces) the member list of a PoET round. */
-  async put(list: MemberList, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+  async put(list: MemberList, options: AbortOptions = {}): Promise<void> {
     if (!Array.isArray(list.members) || list.members.some((m) => !(m instanceof Uint8Array))) {
       throw new ConfigError("members", "must be an array of Uint8Array");
     }
@@ -122,7 +123,7 @@ export class MemberListRepository {
   async get(
     address: string,
     roundId: string,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<MemberList | undefined> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       if (!this.#conn.hasOwnTable(TABLE)) return undefined;
@@ -137,11 +138,7 @@ export class MemberListRepository {
   }
 
   /** Deletes the member list of a PoET round. Returns whether it existed. */
-  async delete(
-    address: string,
-    roundId: string,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<boolean> {
+  async delete(address: string, roundId: string, options: AbortOptions = {}): Promise<boolean> {
     return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
       const result = await db
         .deleteFrom(TABLE)
@@ -153,10 +150,7 @@ export class MemberListRepository {
   }
 
   /** Deletes lists downloaded before `before`. Returns how many were deleted. */
-  async pruneFetchedBefore(
-    before: Date,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<number> {
+  async pruneFetchedBefore(before: Date, options: AbortOptions = {}): Promise<number> {
     const limit = unixMillisParam(before, "before");
     return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
       const result = await db.deleteFrom(TABLE).where("fetched_at", "<", limit).executeTakeFirst();
@@ -165,9 +159,7 @@ export class MemberListRepository {
   }
 
   /** The PoET rounds that have a member list, ordered by address and round (read each with {@link get}). */
-  async rounds(
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<Array<{ address: string; roundId: string }>> {
+  async rounds(options: AbortOptions = {}): Promise<Array<{ address: string; roundId: string }>> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       if (!this.#conn.hasOwnTable(TABLE)) return [];
       const rows = await db

@@ -6,6 +6,7 @@
  * `vrf_nonce` and `labels_per_unit` are u64 values that go-spacemesh binds as signed int64; they
  * round-trip as `bigint` over the full range.
  */
+import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
 import { StorageError } from "../errors.js";
 import type { MembershipProof } from "../wire/index.js";
@@ -105,11 +106,7 @@ export class NipostRepository {
   }
 
   /** Inserts the identity's NiPoST; a second one is a `"duplicate"` {@link StorageError}. */
-  async add(
-    nodeId: Uint8Array,
-    nipost: StoredNipost,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<void> {
+  async add(nodeId: Uint8Array, nipost: StoredNipost, options: AbortOptions = {}): Promise<void> {
     const row = {
       id: hashParam(nodeId, "nodeId"),
       post_nonce: u32Param(nipost.post.nonce, "nipost.post.nonce"),
@@ -140,10 +137,7 @@ export class NipostRepository {
   }
 
   /** The identity's NiPoST, or `undefined`. */
-  async get(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<NipostRecord | undefined> {
+  async get(nodeId: Uint8Array, options: AbortOptions = {}): Promise<NipostRecord | undefined> {
     hashParam(nodeId, "nodeId");
     return this.#conn.read(
       options.signal,
@@ -160,7 +154,7 @@ export class NipostRepository {
   }
 
   /** Every NiPoST row. */
-  async list(options: { signal?: AbortSignal | undefined } = {}): Promise<NipostRecord[]> {
+  async list(options: AbortOptions = {}): Promise<NipostRecord[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       const rows = await db.selectFrom(TABLE).selectAll().orderBy("id").execute();
       return rows.map(decodeNipostRow);
@@ -168,10 +162,7 @@ export class NipostRepository {
   }
 
   /** Deletes the identity's NiPoST. Returns whether it existed. */
-  async delete(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<boolean> {
+  async delete(nodeId: Uint8Array, options: AbortOptions = {}): Promise<boolean> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(
       options.signal,

@@ -37,6 +37,7 @@
 import { existsSync } from "node:fs";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from "kysely";
+import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
 import { ConfigError, StorageError, throwIfAborted } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
@@ -210,7 +211,7 @@ export class NodeState implements NodeStateRepositories {
    */
   async transaction<T>(
     fn: (tx: NodeStateRepositories) => Promise<T>,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<T> {
     return this.#conn.write(options.signal, {}, () => fn(this));
   }
@@ -231,7 +232,7 @@ export class NodeState implements NodeStateRepositories {
   /** Deletes the rows behind `inconsistencies` in one transaction; returns how many. */
   async repair(
     inconsistencies: readonly Inconsistency[],
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<number> {
     return repairNodeState(this.#conn, inconsistencies, options);
   }
@@ -241,10 +242,7 @@ export class NodeState implements NodeStateRepositories {
    * `ResetState` + `RemoveChallenge`, done atomically, with the submit intents bound to the
    * challenge. Certificates are kept.
    */
-  async resetIdentity(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<ResetResult> {
+  async resetIdentity(nodeId: Uint8Array, options: AbortOptions = {}): Promise<ResetResult> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(options.signal, { identity: toHex(nodeId) }, async () => {
       const registrations = await this.registrations.clear(nodeId);

@@ -9,6 +9,7 @@
  * `round_end` is an absolute instant computed on the client and stored in unix seconds (the
  * sub-second part is dropped, as Go's `Time.Unix()` does); it reads back as a `Date`.
  */
+import type { AbortOptions } from "../abort-options.js";
 import { equalBytes, toHex } from "../bytes.js";
 import { StorageError } from "../errors.js";
 import {
@@ -89,17 +90,14 @@ export class RegistrationRepository {
   }
 
   /** Inserts a registration; an existing `(nodeId, address)` is a `"duplicate"` error. */
-  async add(
-    registration: PoetRegistration,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<void> {
+  async add(registration: PoetRegistration, options: AbortOptions = {}): Promise<void> {
     await this.addMany([registration], options);
   }
 
   /** Inserts several registrations in one transaction: all or none. */
   async addMany(
     registrations: readonly PoetRegistration[],
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<void> {
     const rows = registrations.map(encodeRow);
     if (rows.length === 0) return;
@@ -129,10 +127,7 @@ export class RegistrationRepository {
    * Updates the round of an existing registration with the same challenge hash, like
    * go-spacemesh's `UpdatePoetRegistration`. Returns whether a row matched.
    */
-  async update(
-    registration: PoetRegistration,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<boolean> {
+  async update(registration: PoetRegistration, options: AbortOptions = {}): Promise<boolean> {
     const row = encodeRow(registration);
     return this.#conn.write(
       options.signal,
@@ -154,7 +149,7 @@ export class RegistrationRepository {
   async get(
     nodeId: Uint8Array,
     address: string,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<PoetRegistration | undefined> {
     hashParam(nodeId, "nodeId");
     return this.#conn.read(
@@ -173,10 +168,7 @@ export class RegistrationRepository {
   }
 
   /** The identity's registrations, ordered by address. */
-  async listFor(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<PoetRegistration[]> {
+  async listFor(nodeId: Uint8Array, options: AbortOptions = {}): Promise<PoetRegistration[]> {
     hashParam(nodeId, "nodeId");
     return this.#conn.read(
       options.signal,
@@ -194,7 +186,7 @@ export class RegistrationRepository {
   }
 
   /** Every registration, ordered by identity and address. */
-  async list(options: { signal?: AbortSignal | undefined } = {}): Promise<PoetRegistration[]> {
+  async list(options: AbortOptions = {}): Promise<PoetRegistration[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       const rows = await db
         .selectFrom(TABLE)
@@ -207,11 +199,7 @@ export class RegistrationRepository {
   }
 
   /** Deletes the identity's registration with one PoET. Returns whether it existed. */
-  async delete(
-    nodeId: Uint8Array,
-    address: string,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<boolean> {
+  async delete(nodeId: Uint8Array, address: string, options: AbortOptions = {}): Promise<boolean> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(
       options.signal,
@@ -228,10 +216,7 @@ export class RegistrationRepository {
   }
 
   /** Deletes all of the identity's registrations (go-spacemesh's `ClearPoetRegistrations`). */
-  async clear(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<number> {
+  async clear(nodeId: Uint8Array, options: AbortOptions = {}): Promise<number> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(
       options.signal,
@@ -250,7 +235,7 @@ export class RegistrationRepository {
   async deleteStale(
     nodeId: Uint8Array,
     currentHash: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<PoetRegistration[]> {
     hashParam(nodeId, "nodeId");
     hashParam(currentHash, "currentHash");

@@ -13,7 +13,9 @@
  *
  * Instants are unix milliseconds from the caller's clock; the store never reads the wall clock.
  */
+
 import { type Kysely, sql } from "kysely";
+import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
 import { ConfigError, LeaseLostError, type LeaseLostReason } from "../errors.js";
 import {
@@ -334,10 +336,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
     return { renewed, lost };
   }
 
-  async release(
-    lease: Lease,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<boolean> {
+  async release(lease: Lease, options: AbortOptions = {}): Promise<boolean> {
     const key = toHex(lease.nodeId);
     const held = this.#held.get(key);
     if (held !== undefined && held.lease.token === lease.token) {
@@ -357,7 +356,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
     });
   }
 
-  async check(lease: Lease, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+  async check(lease: Lease, options: AbortOptions = {}): Promise<void> {
     const lost = await this.#conn.read(options.signal, { table: TABLE }, (db) =>
       this.#verify(db, lease),
     );
@@ -367,10 +366,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
     }
   }
 
-  async get(
-    nodeId: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<Lease | undefined> {
+  async get(nodeId: Uint8Array, options: AbortOptions = {}): Promise<Lease | undefined> {
     hashParam(nodeId, "nodeId");
     return this.#conn.read(
       options.signal,
@@ -387,7 +383,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
     );
   }
 
-  async list(options: { signal?: AbortSignal | undefined } = {}): Promise<Lease[]> {
+  async list(options: AbortOptions = {}): Promise<Lease[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       if (!this.#conn.hasOwnTable(TABLE)) return [];
       const rows = await db.selectFrom(TABLE).selectAll().orderBy("id").execute();

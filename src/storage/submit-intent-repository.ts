@@ -12,6 +12,7 @@
  * The key is `(id, address)` like `poet_registration`'s: one submit per identity and PoET is in
  * flight at a time, and a later intent (another challenge) replaces an earlier one.
  */
+import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
 import {
   type ColumnPlace,
@@ -76,7 +77,7 @@ export function decodeSubmitIntentRow(row: SubmitIntentRow): SubmitIntent {
   };
 }
 
-type Options = { signal?: AbortSignal | undefined };
+type Options = AbortOptions;
 
 /**
  * Submits recorded before they leave, per identity and PoET.

@@ -14,6 +14,7 @@
  * `NodeState.check()` reports such rows for `repair()`.
  */
 
+import type { AbortOptions } from "../abort-options.js";
 import { equalBytes, toHex } from "../bytes.js";
 import { proofRefOfEncoded } from "../verify/proof-ref.js";
 import { decodePoetProof, encodePoetProof } from "../wire/index.js";
@@ -127,10 +128,7 @@ export class VerifiedProofRepository {
    * Stores a verified proof and returns its ref. Storing a proof that is already there keeps the
    * first record.
    */
-  async put(
-    input: VerifiedProofInput,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<Uint8Array> {
+  async put(input: VerifiedProofInput, options: AbortOptions = {}): Promise<Uint8Array> {
     const bytes = encodePoetProof(input.proof);
     const ref = proofRefOfEncoded(bytes);
     const row = {
@@ -154,10 +152,7 @@ export class VerifiedProofRepository {
   }
 
   /** The verified proof with this ref, or `undefined`. */
-  async get(
-    ref: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<VerifiedProof | undefined> {
+  async get(ref: Uint8Array, options: AbortOptions = {}): Promise<VerifiedProof | undefined> {
     hashParam(ref, "ref");
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       if (!this.#conn.hasOwnTable(TABLE)) return undefined;
@@ -167,7 +162,7 @@ export class VerifiedProofRepository {
   }
 
   /** Whether a proof with this ref was verified (without reading the proof). */
-  async has(ref: Uint8Array, options: { signal?: AbortSignal | undefined } = {}): Promise<boolean> {
+  async has(ref: Uint8Array, options: AbortOptions = {}): Promise<boolean> {
     hashParam(ref, "ref");
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       if (!this.#conn.hasOwnTable(TABLE)) return false;
@@ -184,7 +179,7 @@ export class VerifiedProofRepository {
   async findByRound(
     address: string,
     roundId: string,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<VerifiedProof[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       if (!this.#conn.hasOwnTable(TABLE)) return [];
@@ -203,10 +198,7 @@ export class VerifiedProofRepository {
   }
 
   /** Deletes the proof with this ref. Returns whether it existed. */
-  async delete(
-    ref: Uint8Array,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<boolean> {
+  async delete(ref: Uint8Array, options: AbortOptions = {}): Promise<boolean> {
     hashParam(ref, "ref");
     return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
       const result = await db.deleteFrom(TABLE).where("ref", "=", ref).executeTakeFirst();
@@ -221,7 +213,7 @@ export class VerifiedProofRepository {
   async deleteByRound(
     address: string,
     roundId: string,
-    options: { signal?: AbortSignal | undefined } = {},
+    options: AbortOptions = {},
   ): Promise<number> {
     return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
       const result = await db
@@ -234,10 +226,7 @@ export class VerifiedProofRepository {
   }
 
   /** Deletes proofs verified before `before`. Returns how many were deleted. */
-  async pruneVerifiedBefore(
-    before: Date,
-    options: { signal?: AbortSignal | undefined } = {},
-  ): Promise<number> {
+  async pruneVerifiedBefore(before: Date, options: AbortOptions = {}): Promise<number> {
     const limit = unixMillisParam(before, "before");
     return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
       const result = await db.deleteFrom(TABLE).where("verified_at", "<", limit).executeTakeFirst();
@@ -246,7 +235,7 @@ export class VerifiedProofRepository {
   }
 
   /** The refs of every stored proof, in byte order (read each with {@link get}). */
-  async refs(options: { signal?: AbortSignal | undefined } = {}): Promise<Uint8Array[]> {
+  async refs(options: AbortOptions = {}): Promise<Uint8Array[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       if (!this.#conn.hasOwnTable(TABLE)) return [];
       const rows = await db.selectFrom(TABLE).select("ref").orderBy("ref").execute();
