@@ -177,6 +177,90 @@ describe("poet-client switch-phase", () => {
     assert.equal((await registrations(db)).length, 2);
   });
 
+  it("refuses to change an identity whose lease a running node holds, unless --force (exit 2)", async () => {
+    const db = await fixture("lease.sql");
+    const state = await openNodeState(db, { create: true });
+    // A running node holds identity 1's lease until 00:30; identity 9 (nothing to change) too.
+    for (const b of [1, 9]) {
+      const got = await state.leases.acquire(id(b), {
+        holder: `node@host-${b}`,
+        at: new Date("2024-09-09T23:30:00Z"),
+        ttlMs: 3_600_000,
+      });
+      assert.ok(got.held);
+    }
+    await state.close();
+    const args = ["switch-phase", "--db", db, "--to", "https://new.example", ...laterPhase];
+    const now = { now: "2024-09-10T00:00:00Z" };
+
+    const refused = await cli(args, now);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /"node@host-1" until 2024-09-10 00:30:00Z/);
+    assert.match(refused.err, /stop the node first/);
+    assert.doesNotMatch(refused.err, /host-9/);
+    assert.equal((await registrations(db)).length, 2, "nothing was changed");
+
+    const dry = await cli([...args, "--dry-run"], now);
+    assert.equal(dry.code, 0, dry.err);
+    assert.match(
+      dry.out,
+      /warning: identity 0101.* is held by "node@host-1" until 2024-09-10 00:30:00Z/,
+    );
+    assert.doesNotMatch(dry.out, /host-9/);
+    const dryJson = JSON.parse((await cli([...args, "--dry-run", "--json"], now)).out);
+    assert.deepEqual(
+      dryJson.liveLeases.map((l: { holder: string; expiresAt: string }) => [l.holder, l.expiresAt]),
+      [["node@host-1", "2024-09-10T00:30:00.000Z"]],
+    );
+    assert.equal((await registrations(db)).length, 2);
+
+    const forced = await cli([...args, "--force"], now);
+    assert.equal(forced.code, 0, forced.err);
+    assert.match(forced.out, /applied anyway: --force/);
+    assert.deepEqual(await registrations(db), []);
+  });
+
+  it("applies without --force once the lease has expired or was released", async () => {
+    const args = (db: string) => [
+      "switch-phase",
+      "--db",
+      db,
+      "--to",
+      "https://new.example",
+      ...laterPhase,
+    ];
+    const now = { now: "2024-09-10T00:00:00Z" };
+    // Expired: acquired for an hour at 23:00, so no longer live at 00:00 (the CLI's clock).
+    const expired = await fixture("lease-expired.sql");
+    let state = await openNodeState(expired, { create: true });
+    const old = await state.leases.acquire(id(1), {
+      holder: "node@host-1",
+      at: new Date("2024-09-09T23:00:00Z"),
+      ttlMs: 3_600_000,
+    });
+    assert.ok(old.held);
+    await state.close();
+    const r = await cli(args(expired), now);
+    assert.equal(r.code, 0, r.err);
+    assert.doesNotMatch(r.out, /warning/);
+    assert.deepEqual(await registrations(expired), []);
+
+    // Released: the node stopped cleanly before its lease's expiry.
+    const released = await fixture("lease-released.sql");
+    state = await openNodeState(released, { create: true });
+    const got = await state.leases.acquire(id(1), {
+      holder: "node@host-1",
+      at: new Date("2024-09-09T23:30:00Z"),
+      ttlMs: 3_600_000,
+    });
+    assert.ok(got.held);
+    assert.ok(await state.leases.release(got.lease));
+    await state.close();
+    const after = await cli(args(released), now);
+    assert.equal(after.code, 0, after.err);
+    assert.deepEqual(await registrations(released), []);
+  });
+
   it("requires --db and --to (exit 2)", async () => {
     assert.equal((await cli(["switch-phase", "--to", "https://x.example"])).code, 2);
     const db = await fixture("args.sql");

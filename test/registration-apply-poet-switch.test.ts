@@ -37,6 +37,22 @@ async function identityWithRows(state: NodeState, b: number, addresses: string[]
   );
 }
 
+async function intentAt(state: NodeState, b: number, address: string): Promise<void> {
+  await state.intents.record({
+    nodeId: id(b),
+    address,
+    hash: id(0x10 + b),
+    roundId: "30",
+    roundEnd: from.roundEnd(30),
+    proofDeadline: new Date(from.roundEnd(30).getTime() + 24 * HOUR),
+    createdAt: AT,
+  });
+}
+
+async function intentAddresses(state: NodeState, b: number): Promise<string[]> {
+  return (await state.intents.listFor(id(b))).map((i) => i.address).sort();
+}
+
 async function addresses(state: NodeState, b: number): Promise<string[]> {
   return (await state.registrations.listFor(id(b))).map((r) => r.address).sort();
 }
@@ -62,6 +78,39 @@ describe("applyPoetSwitch", () => {
       // Applying again finds nothing left to delete.
       const again = await applyPoetSwitch(state, { from, to: later, poets: [NEW], at: AT });
       assert.equal(again.registrationsDeleted, 0);
+      assert.deepEqual(again.cleared, []);
+    } finally {
+      await state.close();
+    }
+  });
+
+  it("deletes submit intents at the PoETs whose registrations go, and keeps the others", async () => {
+    const state = await openNodeState(tmp.file("intents.sql"), { create: true });
+    try {
+      // Identity 1: registered at NEW, an unconfirmed submit at OLD and at NEW.
+      await identityWithRows(state, 1, [NEW]);
+      await intentAt(state, 1, OLD);
+      await intentAt(state, 1, NEW);
+      // Identity 2: only an unconfirmed submit at OLD (no registration row at all).
+      await identityWithRows(state, 2, []);
+      await intentAt(state, 2, OLD);
+      const done = await applyPoetSwitch(state, { from, to: later, poets: [NEW], at: AT });
+      assert.equal(done.registrationsDeleted, 0);
+      assert.equal(done.intentsDeleted, 2);
+      assert.deepEqual(done.cleared, [id(1), id(2)]);
+      assert.deepEqual(await intentAddresses(state, 1), [NEW]);
+      assert.deepEqual(await intentAddresses(state, 2), []);
+      assert.deepEqual(await addresses(state, 1), [NEW]);
+      assert.deepEqual(
+        done.plan.identities.map((i) => i.deleteIntents.map((r) => r.address)),
+        [[OLD], [OLD]],
+      );
+      assert.deepEqual(
+        done.plan.identities.map((i) => i.keepIntents.map((r) => r.address)),
+        [[NEW], []],
+      );
+      const again = await applyPoetSwitch(state, { from, to: later, poets: [NEW], at: AT });
+      assert.equal(again.intentsDeleted, 0);
       assert.deepEqual(again.cleared, []);
     } finally {
       await state.close();

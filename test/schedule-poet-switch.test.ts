@@ -27,6 +27,9 @@ interface Case {
   mode: "now" | "after-proof" | undefined;
   remove: string[];
   keep: string[];
+  /** Submit intents deleted / kept (default: none). */
+  intentsRemove?: string[];
+  intentsKeep?: string[];
   nipost?: RegExp;
   lost?: number[];
   reason?: RegExp;
@@ -113,6 +116,36 @@ const CASES: Case[] = [
     reason: /no challenge uses it/,
   },
   {
+    name: "submit intents are judged like registrations: the old PoET's goes, the new set's stays",
+    to: later,
+    at: "2024-09-10T00:00:00Z",
+    rows: {
+      challenge: waiting,
+      registrations: regs([KEPT, "30"]),
+      intents: regs([OLD, "30"], [NEW, "30"]),
+    },
+    mode: "now",
+    remove: [],
+    keep: [KEPT],
+    intentsRemove: [OLD],
+    intentsKeep: [NEW],
+  },
+  {
+    name: "a submit intent for the kept round stays, one for another round goes",
+    to: later,
+    at: "2024-09-28T00:00:00Z",
+    rows: {
+      challenge: waiting,
+      registrations: [],
+      intents: regs([OLD, "30"], ["https://older.example", "29"]),
+    },
+    mode: "after-proof",
+    remove: [],
+    keep: [],
+    intentsRemove: ["https://older.example"],
+    intentsKeep: [OLD],
+  },
+  {
     name: "a NiPoST with no proof chosen goes",
     to: from,
     at: "2024-09-10T00:00:00Z",
@@ -158,6 +191,14 @@ describe("planPoetSwitch", () => {
       assert.deepEqual(
         one.keepRegistrations.map((r) => r.address),
         c.keep,
+      );
+      assert.deepEqual(
+        one.deleteIntents.map((r) => r.address),
+        c.intentsRemove ?? [],
+      );
+      assert.deepEqual(
+        one.keepIntents.map((r) => r.address),
+        c.intentsKeep ?? [],
       );
       if (c.nipost === undefined) assert.equal(one.deleteNipost, undefined);
       else assert.match(one.deleteNipost ?? "", c.nipost);

@@ -37,12 +37,14 @@ export interface AppliedPoetSwitch {
   /** Identities left alone because this process lost their lease meanwhile. */
   skipped: { nodeId: Uint8Array; error: LeaseLostError }[];
   registrationsDeleted: number;
+  /** Write-ahead submit intents deleted with the registrations they could stand for. */
+  intentsDeleted: number;
   nipostsDeleted: number;
 }
 
 /**
- * Reads every identity's rows that {@link planPoetSwitch} judges (challenges, registrations and
- * NiPoST rows), as plain data.
+ * Reads every identity's rows that {@link planPoetSwitch} judges (challenges, registrations,
+ * write-ahead submit intents and NiPoST rows), as plain data.
  *
  * @example
  * ```ts
@@ -54,12 +56,15 @@ export async function readPoetSwitchRows(
   options: AbortOptions = {},
 ): Promise<PoetSwitchIdentityRows[]> {
   const opts = options.signal === undefined ? {} : { signal: options.signal };
-  const rows = new Map<string, PoetSwitchIdentityRows & { registrations: PoetSwitchRow[] }>();
+  const rows = new Map<
+    string,
+    PoetSwitchIdentityRows & { registrations: PoetSwitchRow[]; intents: PoetSwitchRow[] }
+  >();
   const of = (nodeId: Uint8Array) => {
     const key = toHex(nodeId);
     let entry = rows.get(key);
     if (entry === undefined) {
-      entry = { nodeId, registrations: [] };
+      entry = { nodeId, registrations: [], intents: [] };
       rows.set(key, entry);
     }
     return entry;
@@ -72,6 +77,9 @@ export async function readPoetSwitchRows(
   }
   for (const r of await state.registrations.list(opts)) {
     of(r.nodeId).registrations.push({ address: r.address, roundId: r.roundId });
+  }
+  for (const i of await state.intents.list(opts)) {
+    of(i.nodeId).intents.push({ address: i.address, roundId: i.roundId });
   }
   for (const n of await state.nipost.list(opts)) {
     of(n.nodeId).nipost = { poetProofRef: n.poetProofRef };
@@ -88,6 +96,7 @@ async function readIdentityRows(
 ): Promise<PoetSwitchIdentityRows> {
   const challenge = await tx.challenges.get(nodeId);
   const registrations = await tx.registrations.listFor(nodeId);
+  const intents = await tx.intents.listFor(nodeId);
   const nipost = await tx.nipost.get(nodeId);
   return {
     nodeId,
@@ -96,12 +105,17 @@ async function readIdentityRows(
         ? undefined
         : { publishEpoch: challenge.challenge.publishEpoch, poetProofRef: challenge.poetProofRef },
     registrations: registrations.map((r) => ({ address: r.address, roundId: r.roundId })),
+    intents: intents.map((i) => ({ address: i.address, roundId: i.roundId })),
     nipost: nipost === undefined ? undefined : { poetProofRef: nipost.poetProofRef },
   };
 }
 
 function deletes(plan: PoetSwitchIdentityPlan): boolean {
-  return plan.deleteRegistrations.length > 0 || plan.deleteNipost !== undefined;
+  return (
+    plan.deleteRegistrations.length > 0 ||
+    plan.deleteIntents.length > 0 ||
+    plan.deleteNipost !== undefined
+  );
 }
 
 /**
@@ -129,14 +143,18 @@ export async function applyPoetSwitch(
         // Planned again on the rows as they are now (a transaction may also run twice).
         const rows = await readIdentityRows(tx, first.nodeId);
         const [again] = planPoetSwitch({ ...target, identities: [rows] }).identities;
-        if (again === undefined) return { plan: first, registrations: 0, nipost: 0 };
+        if (again === undefined) return { plan: first, registrations: 0, intents: 0, nipost: 0 };
         let registrations = 0;
         for (const r of again.deleteRegistrations) {
           if (await tx.registrations.delete(again.nodeId, r.address)) registrations++;
         }
+        let intents = 0;
+        for (const i of again.deleteIntents) {
+          if (await tx.intents.delete(again.nodeId, i.address)) intents++;
+        }
         const nipost =
           again.deleteNipost !== undefined && (await tx.nipost.delete(again.nodeId)) ? 1 : 0;
-        return { plan: again, registrations, nipost };
+        return { plan: again, registrations, intents, nipost };
       },
       { signal },
     ),
@@ -146,6 +164,7 @@ export async function applyPoetSwitch(
   const cleared: Uint8Array[] = [];
   const skipped: AppliedPoetSwitch["skipped"] = [];
   let registrationsDeleted = 0;
+  let intentsDeleted = 0;
   let nipostsDeleted = 0;
   let failure: { error: unknown } | undefined;
   const planned = plan.identities.filter(deletes);
@@ -158,8 +177,10 @@ export async function applyPoetSwitch(
     }
     applied.set(toHex(nodeId), result.value.plan);
     registrationsDeleted += result.value.registrations;
+    intentsDeleted += result.value.intents;
     nipostsDeleted += result.value.nipost;
-    if (result.value.registrations + result.value.nipost > 0) cleared.push(nodeId);
+    if (result.value.registrations + result.value.intents + result.value.nipost > 0)
+      cleared.push(nodeId);
   }
   if (failure !== undefined) throw failure.error;
   return {
@@ -170,6 +191,7 @@ export async function applyPoetSwitch(
     cleared,
     skipped,
     registrationsDeleted,
+    intentsDeleted,
     nipostsDeleted,
   };
 }

@@ -198,6 +198,8 @@ export interface SwitchPoetsResult {
   cleared: Uint8Array[];
   /** Registrations deleted. */
   registrationsDeleted: number;
+  /** Write-ahead submit intents deleted (with the registrations they could stand for). */
+  intentsDeleted: number;
   /** NiPoST rows deleted. */
   nipostsDeleted: number;
   /** Identities whose rows were left alone because this manager lost their lease meanwhile. */
@@ -693,6 +695,7 @@ export class RegistrationManager {
       cleared: applied.cleared,
       skipped: applied.skipped.map((s) => s.nodeId),
       registrationsDeleted: applied.registrationsDeleted,
+      intentsDeleted: applied.intentsDeleted,
       nipostsDeleted: applied.nipostsDeleted,
     };
   }

@@ -15,6 +15,9 @@
  *   registered again in the new phase's round, which has not started), or it is for another round
  *   than the one the `"after-proof"` plan keeps; it stays when it is for the kept round, whose
  *   proof the identity still needs;
+ * - a write-ahead submit intent (a submit whose answer may not be stored) is judged like a
+ *   registration at its PoET for the round it targets, so it goes with the registrations it could
+ *   stand for and stays where they would stay;
  * - a NiPoST row goes when it does not match the challenge's chosen proof (no challenge, no proof
  *   chosen, or another proof).
  *
@@ -32,6 +35,12 @@ export interface PoetSwitchIdentityRows {
   challenge?: { publishEpoch: number; poetProofRef: Uint8Array | undefined } | undefined;
   /** The stored registrations (PoET address and round id). */
   registrations: readonly { address: string; roundId: string }[];
+  /**
+   * The stored write-ahead submit intents (PoET address and the round the submit targets): a
+   * submit there may have been accepted without its answer being stored, so each is judged like a
+   * registration at that PoET for that round (absent: none).
+   */
+  intents?: readonly { address: string; roundId: string }[] | undefined;
   /** The stored NiPoST, if any: the proof it was built on. */
   nipost?: { poetProofRef: Uint8Array } | undefined;
 }
@@ -69,6 +78,10 @@ export interface PoetSwitchIdentityPlan {
   phase: PhaseSwitchPlan | undefined;
   deleteRegistrations: PoetSwitchRowDecision[];
   keepRegistrations: PoetSwitchRowDecision[];
+  /** Its submit intents that go, judged like registrations at the same PoET and round. */
+  deleteIntents: PoetSwitchRowDecision[];
+  /** Its submit intents that stay. */
+  keepIntents: PoetSwitchRowDecision[];
   /** Why its NiPoST row goes (`undefined`: it has none, or it stays). */
   deleteNipost: string | undefined;
   /** One sentence for an operator. */
@@ -153,33 +166,14 @@ function planIdentity(
   const challenge = rows.challenge;
   const phase = challenge === undefined ? undefined : phaseOf(challenge.publishEpoch);
   const chosen = challenge?.poetProofRef;
-  const deleteRegistrations: PoetSwitchRowDecision[] = [];
-  const keepRegistrations: PoetSwitchRowDecision[] = [];
-  for (const r of rows.registrations) {
-    const row = { address: r.address, roundId: r.roundId };
-    if (newSet.has(r.address)) {
-      keepRegistrations.push({ ...row, reason: "at a PoET of the new set" });
-    } else if (phase === undefined) {
-      deleteRegistrations.push({ ...row, reason: "no challenge uses it" });
-    } else if (chosen !== undefined) {
-      deleteRegistrations.push({ ...row, reason: "the proof is already chosen" });
-    } else if (phase.mode === "now") {
-      deleteRegistrations.push({
-        ...row,
-        reason: `the challenge is registered again in the new phase's round ${phase.firstNewRound}`,
-      });
-    } else if (r.roundId === String(phase.keepRound)) {
-      keepRegistrations.push({
-        ...row,
-        reason: `its round ${r.roundId} is kept: its proof is still needed`,
-      });
-    } else {
-      deleteRegistrations.push({
-        ...row,
-        reason: `round ${r.roundId} is not the round kept (${phase.keepRound})`,
-      });
-    }
-  }
+  const judge = (r: { address: string; roundId: string }) =>
+    judgeRow(r, newSet, phase, chosen !== undefined);
+  const registrations = rows.registrations.map(judge);
+  const intents = (rows.intents ?? []).map(judge);
+  const deleteRegistrations = registrations.flatMap((d) => (d.keep ? [] : [d.row]));
+  const keepRegistrations = registrations.flatMap((d) => (d.keep ? [d.row] : []));
+  const deleteIntents = intents.flatMap((d) => (d.keep ? [] : [d.row]));
+  const keepIntents = intents.flatMap((d) => (d.keep ? [d.row] : []));
   let deleteNipost: string | undefined;
   if (rows.nipost !== undefined) {
     if (challenge === undefined) deleteNipost = "no challenge uses it";
@@ -193,8 +187,33 @@ function planIdentity(
     phase,
     deleteRegistrations,
     keepRegistrations,
+    deleteIntents,
+    keepIntents,
     deleteNipost,
     explanation:
       phase?.explanation ?? "no challenge: its next challenge is registered with the new PoETs",
   };
+}
+
+/** One registration's (or submit intent's) fate: the rule of the module notes. */
+function judgeRow(
+  r: { address: string; roundId: string },
+  newSet: ReadonlySet<string>,
+  phase: PhaseSwitchPlan | undefined,
+  proofChosen: boolean,
+): { keep: boolean; row: PoetSwitchRowDecision } {
+  const row = (reason: string) => ({ address: r.address, roundId: r.roundId, reason });
+  if (newSet.has(r.address)) return { keep: true, row: row("at a PoET of the new set") };
+  if (phase === undefined) return { keep: false, row: row("no challenge uses it") };
+  if (proofChosen) return { keep: false, row: row("the proof is already chosen") };
+  if (phase.mode === "now") {
+    return {
+      keep: false,
+      row: row(`the challenge is registered again in the new phase's round ${phase.firstNewRound}`),
+    };
+  }
+  if (r.roundId === String(phase.keepRound)) {
+    return { keep: true, row: row(`its round ${r.roundId} is kept: its proof is still needed`) };
+  }
+  return { keep: false, row: row(`round ${r.roundId} is not the round kept (${phase.keepRound})`) };
 }

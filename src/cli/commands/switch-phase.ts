@@ -8,12 +8,19 @@
  * applies; this command gathers its inputs (the new PoETs' phase from their `/v1/info`, each
  * identity's rows from the database), explains the plan, and — unless `--dry-run` — applies it with
  * {@link applyPoetSwitch} (each identity's deletions in one transaction). A plan that loses an
- * epoch is refused unless `--accept-loss` is given.
+ * epoch is refused unless `--accept-loss` is given; so is a switch that would change an identity
+ * whose lease a running node holds (live at the CLI's clock), unless `--force` is given.
  */
 import { toHex } from "../../bytes.js";
 import { ConfigError } from "../../errors.js";
 import { applyPoetSwitch, readPoetSwitchRows } from "../../registration/index.js";
-import { type PoetSwitchPlan, planPoetSwitch, type RoundSchedule } from "../../schedule/index.js";
+import {
+  type PoetSwitchIdentityPlan,
+  type PoetSwitchPlan,
+  planPoetSwitch,
+  type RoundSchedule,
+} from "../../schedule/index.js";
+import { type Lease, leaseIsLive } from "../../storage/index.js";
 import {
   type Command,
   flag,
@@ -44,6 +51,7 @@ const OPTIONS = {
   to: { type: "string", multiple: true },
   "dry-run": { type: "boolean" },
   "accept-loss": { type: "boolean" },
+  force: { type: "boolean" },
   at: { type: "string" },
   "to-phase-shift": { type: "string" },
   "to-cycle-gap": { type: "string" },
@@ -78,10 +86,29 @@ async function targetPhase(
   return { phaseShiftMs: first.phaseShiftMs, cycleGapMs: first.cycleGapMs, source: "/v1/info" };
 }
 
+/** Whether the plan changes the identity's rows. */
+function changes(p: PoetSwitchIdentityPlan): boolean {
+  return (
+    p.deleteRegistrations.length > 0 || p.deleteIntents.length > 0 || p.deleteNipost !== undefined
+  );
+}
+
+/** The live leases (at `nowMs`) of the identities the plan changes, by node id. */
+function liveHolders(plan: PoetSwitchPlan, leases: readonly Lease[], nowMs: number): Lease[] {
+  const changed = new Set(plan.identities.filter(changes).map((p) => toHex(p.nodeId)));
+  return leases
+    .filter((l) => leaseIsLive(l, nowMs) && changed.has(toHex(l.nodeId)))
+    .sort((a, b) => (toHex(a.nodeId) < toHex(b.nodeId) ? -1 : 1));
+}
+
+function describeLease(l: Lease): string {
+  return `identity ${toHex(l.nodeId)} is held by "${l.holder}" until ${formatInstant(l.expiresAt)}`;
+}
+
 /** `poet-client switch-phase`. */
 export const switchPhaseCommand: Command = {
   name: "switch-phase",
-  help: `Usage: poet-client switch-phase --db <local.sql> | --data-dir <dir> --to <poet-url>... [--dry-run] [--accept-loss]
+  help: `Usage: poet-client switch-phase --db <local.sql> | --data-dir <dir> --to <poet-url>... [--dry-run] [--accept-loss] [--force]
                               [--at <instant>] [--to-phase-shift <d> --to-cycle-gap <d>] [--json]
 
 Moves the node to another set of PoETs, possibly of another phase, losing no epoch when that is
@@ -100,7 +127,9 @@ identity has no challenge, its proof is already chosen, or they are for another 
 kept), and so does a NiPoST that does not match the challenge's chosen proof. Each removal is
 listed with its reason. It names the publish epochs, if any, for which no ATX will be published.
 --dry-run only explains. Otherwise a plan that loses an epoch is refused unless --accept-loss is
-given; each identity's removals are applied in one transaction. Stop the node before applying.
+given; each identity's removals are applied in one transaction. Stop the node before applying:
+a switch that would change an identity whose lease a running node holds (not released, not expired)
+is refused, naming the holder and the expiry, unless --force is given (--dry-run warns of them).
 
 Options:
   --db <file>                 the node-state SQLite file (local.sql; never created), or a fleet's
@@ -109,6 +138,7 @@ Options:
   --to <url>                  a PoET of the new set (repeatable, required)
   --dry-run                   explain, change nothing
   --accept-loss               apply even if a publish epoch is lost
+  --force                     apply even if a running node holds the lease of an identity it changes
   --at <instant>              plan for another moment than now
   --to-phase-shift <duration> the new phase, when the new PoETs cannot be asked
   --to-cycle-gap <duration>
@@ -119,7 +149,8 @@ Options:
 
 ${NETWORK_HELP.replace("Calendar options", "Calendar of the current phase")}
 
-Exit code 5 when the switch would lose an epoch and --accept-loss was not given.
+Exit code 5 when the switch would lose an epoch and --accept-loss was not given; exit code 2 when
+a running node holds the lease of an identity the switch changes and --force was not given.
 
 Example:
   poet-client switch-phase --data-dir ~/spacemesh/node_data --to https://poet-x.example --to https://poet-y.example --dry-run`,
@@ -154,6 +185,7 @@ Example:
     }
     const dryRun = flag(parsed, "dry-run");
     const acceptLoss = flag(parsed, "accept-loss");
+    const force = flag(parsed, "force");
 
     const state = await openExistingNodeState(db, io.signal, { readonly: dryRun });
     try {
@@ -163,16 +195,26 @@ Example:
         ...target,
         identities: await readPoetSwitchRows(state, signalOpts),
       });
+      // Leases are judged at the CLI's clock (not --at): whether a node runs now.
+      const live = liveHolders(planned, await state.leases.list(signalOpts), nowMs);
+      if (!dryRun && !force && live.length > 0) {
+        throw new ConfigError(
+          "--force",
+          `${live.map(describeLease).join("; ")}: a running node holds ${live.length === 1 ? "this identity's lease" : "these identities' leases"}; stop the node first (or give --force); nothing was changed`,
+        );
+      }
       const lost = planned.lostPublishEpochs;
       const refused = !dryRun && lost.length > 0 && !acceptLoss;
       const apply = !dryRun && !refused;
       let removed = 0;
+      let intentsRemoved = 0;
       let nipostsRemoved = 0;
       let plan = planned;
       if (apply) {
         const applied = await applyPoetSwitch(state, target, signalOpts);
         plan = applied.plan;
         removed = applied.registrationsDeleted;
+        intentsRemoved = applied.intentsDeleted;
         nipostsRemoved = applied.nipostsDeleted;
       }
       const plans = plan.identities;
@@ -192,7 +234,13 @@ Example:
               source: phase.source,
             },
             lostPublishEpochs: lost,
+            liveLeases: live.map((l) => ({
+              nodeId: l.nodeId,
+              holder: l.holder,
+              expiresAt: l.expiresAt,
+            })),
             removedRegistrations: removed,
+            removedIntents: intentsRemoved,
             removedNiposts: nipostsRemoved,
             identities: plans.map((p) => ({
               nodeId: p.nodeId,
@@ -206,10 +254,13 @@ Example:
               safe: p.phase?.safe ?? true,
               removeRegistrations: p.deleteRegistrations.map((r) => r.address),
               keepRegistrations: p.keepRegistrations.map((r) => r.address),
+              removeIntents: p.deleteIntents.map((r) => r.address),
+              keepIntents: p.keepIntents.map((r) => r.address),
               removeNipost: p.deleteNipost !== undefined,
               reasons: {
                 remove: p.deleteRegistrations,
                 keep: p.keepRegistrations,
+                removeIntents: p.deleteIntents,
                 nipost: p.deleteNipost,
               },
               explanation: p.explanation,
@@ -240,6 +291,11 @@ Example:
               `  ${apply ? "removed" : "would remove"} registration at ${r.address} (round ${r.roundId}): ${r.reason}\n`,
             );
           }
+          for (const r of p.deleteIntents) {
+            io.stdout.write(
+              `  ${apply ? "removed" : "would remove"} unconfirmed submit at ${r.address} (round ${r.roundId}): ${r.reason}\n`,
+            );
+          }
           if (p.deleteNipost !== undefined) {
             io.stdout.write(
               `  ${apply ? "removed" : "would remove"} its NiPoST: ${p.deleteNipost}\n`,
@@ -259,6 +315,13 @@ Example:
         } else {
           io.stdout.write(style.green("no epoch is lost\n"));
         }
+        for (const l of live) {
+          io.stdout.write(
+            style.yellow(
+              `warning: ${describeLease(l)}: stop the node before applying${dryRun ? "" : " (applied anyway: --force)"}\n`,
+            ),
+          );
+        }
         if (dryRun) io.stdout.write("dry run: nothing was changed\n");
         else if (refused)
           io.stdout.write(
@@ -267,6 +330,9 @@ Example:
         else
           io.stdout.write(
             `applied: ${removed} registration${removed === 1 ? "" : "s"} removed` +
+              (intentsRemoved > 0
+                ? `, ${intentsRemoved} unconfirmed submit${intentsRemoved === 1 ? "" : "s"} removed`
+                : "") +
               (nipostsRemoved > 0
                 ? `, ${nipostsRemoved} NiPoST${nipostsRemoved === 1 ? "" : "s"} removed`
                 : "") +
