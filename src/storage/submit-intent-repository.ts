@@ -77,8 +77,6 @@ export function decodeSubmitIntentRow(row: SubmitIntentRow): SubmitIntent {
   };
 }
 
-type Options = AbortOptions;
-
 /**
  * Submits recorded before they leave, per identity and PoET.
  *
@@ -101,7 +99,7 @@ export class SubmitIntentRepository {
   }
 
   /** Records (or replaces) the intent of one identity at one PoET; resolves once durable. */
-  async record(intent: SubmitIntent, options: Options = {}): Promise<void> {
+  async record(intent: SubmitIntent, options: AbortOptions = {}): Promise<void> {
     await this.recordMany([intent], options);
   }
 
@@ -109,7 +107,7 @@ export class SubmitIntentRepository {
    * Records (or replaces) several intents in one write, all or none (an identity's submits to
    * every PoET of a round: one statement instead of one per PoET); resolves once durable.
    */
-  async recordMany(intents: readonly SubmitIntent[], options: Options = {}): Promise<void> {
+  async recordMany(intents: readonly SubmitIntent[], options: AbortOptions = {}): Promise<void> {
     const rows = intents.map((intent) => ({
       id: hashParam(intent.nodeId, "intent.nodeId"),
       address: textParam(intent.address, "intent.address"),
@@ -148,7 +146,7 @@ export class SubmitIntentRepository {
    * exists already, which is kept) and deletes the intent, in one transaction. Returns whether the
    * row was written.
    */
-  async confirm(registration: PoetRegistration, options: Options = {}): Promise<boolean> {
+  async confirm(registration: PoetRegistration, options: AbortOptions = {}): Promise<boolean> {
     hashParam(registration.nodeId, "registration.nodeId");
     return this.#conn.write(
       options.signal,
@@ -167,7 +165,7 @@ export class SubmitIntentRepository {
   }
 
   /** The identity's intents, ordered by address. */
-  async listFor(nodeId: Uint8Array, options: Options = {}): Promise<SubmitIntent[]> {
+  async listFor(nodeId: Uint8Array, options: AbortOptions = {}): Promise<SubmitIntent[]> {
     hashParam(nodeId, "nodeId");
     return this.#conn.read(
       options.signal,
@@ -186,7 +184,7 @@ export class SubmitIntentRepository {
   }
 
   /** Every intent, ordered by identity and address. */
-  async list(options: Options = {}): Promise<SubmitIntent[]> {
+  async list(options: AbortOptions = {}): Promise<SubmitIntent[]> {
     return this.#conn.read(options.signal, { table: TABLE }, async (db) => {
       if (!this.#conn.hasOwnTable(TABLE)) return [];
       const rows = await db
@@ -200,7 +198,7 @@ export class SubmitIntentRepository {
   }
 
   /** Deletes the identity's intent at one PoET. Returns whether it existed. */
-  async delete(nodeId: Uint8Array, address: string, options: Options = {}): Promise<boolean> {
+  async delete(nodeId: Uint8Array, address: string, options: AbortOptions = {}): Promise<boolean> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(
       options.signal,
@@ -217,7 +215,7 @@ export class SubmitIntentRepository {
   }
 
   /** Deletes all of the identity's intents. Returns how many. */
-  async clear(nodeId: Uint8Array, options: Options = {}): Promise<number> {
+  async clear(nodeId: Uint8Array, options: AbortOptions = {}): Promise<number> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(
       options.signal,
@@ -230,7 +228,7 @@ export class SubmitIntentRepository {
   }
 
   /** Deletes the intents whose proof deadline is before `before`. Returns how many. */
-  async pruneExpired(before: Date, options: Options = {}): Promise<number> {
+  async pruneExpired(before: Date, options: AbortOptions = {}): Promise<number> {
     const limit = unixMillisParam(before, "before");
     return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
       const result = await db
