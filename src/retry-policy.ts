@@ -8,9 +8,10 @@
  *
  * - **Is the failure worth another attempt?** {@link classifyFailure}: a retriable
  *   {@link PoetRpcError} (network, 5xx, 429, a time limit) or a time limit of our own is
- *   `transient`; a refusal that will not change (a 4xx, a rejected registration, a malformed
- *   answer, bad configuration, the node's own database failing) is `final`; anything else (a bug,
- *   an abort that is not the caller's) is `unclassified`, which a policy retries only when told to.
+ *   `transient`; an answer that will not change (a 4xx, a rejected registration, a proof that
+ *   does not verify, a malformed answer, bad configuration) is `final`; anything else (a bug, an
+ *   abort that is not the caller's, a proof not ready yet) is `unclassified`, which a policy
+ *   retries only when told to.
  * - **How long to pause?** Uniform in [delay, 2·delay] like the Go node's, drawn from an injected
  *   {@link RandomSource}, or the server's `Retry-After` when it asks for longer.
  * - **When to stop?** After `maxAttempts`, or when the next attempt would start at or after the
@@ -21,15 +22,7 @@
  */
 import type { AbortOptions } from "./abort-options.js";
 import type { Clock } from "./clock.js";
-import {
-  AbortedError,
-  abortedError,
-  PoetError,
-  PoetRpcError,
-  RegistrationRejectedError,
-  StorageError,
-  throwIfAborted,
-} from "./errors.js";
+import { AbortedError, abortedError, PoetError, PoetRpcError, throwIfAborted } from "./errors.js";
 
 /** A source of uniform numbers in `[0, 1)`, like `Math.random`. */
 export type RandomSource = () => number;
@@ -53,8 +46,10 @@ export function drawJitter(minMs: number, maxMs: number, random: RandomSource): 
 export type FailureVerdict = "transient" | "final" | "unclassified";
 
 /**
- * What a failure says about trying the same call again: `transient` (it may succeed later),
- * `final` (it will not), or `unclassified` (the library does not know).
+ * What a failure of a call to a PoET (or certifier) says about trying the same call again:
+ * `transient` (it may succeed later), `final` (it will not), or `unclassified` (the library does
+ * not know: a bug, an abort that is not the caller's, a proof not ready yet, the node's own
+ * database — each caller decides what those mean for it).
  *
  * @example
  * ```ts
@@ -63,13 +58,14 @@ export type FailureVerdict = "transient" | "final" | "unclassified";
  */
 export function classifyFailure(error: unknown): FailureVerdict {
   if (error instanceof PoetRpcError) return error.retriable ? "transient" : "final";
-  if (error instanceof RegistrationRejectedError || error instanceof StorageError) return "final";
   if (!(error instanceof PoetError)) return "unclassified";
   switch (error.code) {
     case "timeout":
       return "transient";
-    case "config":
+    case "registration-rejected":
+    case "proof-verification":
     case "malformed":
+    case "config":
       return "final";
     default:
       return "unclassified";

@@ -246,19 +246,21 @@ export class RegistrationRun {
         const error = asPoetError(err);
         this.failures.set(entry.address, error);
         const decision = decideRetry(this.#policy, error, attempt, clock.now());
+        // The PoET said no for good: retrying cannot help this round.
+        const final = !decision.retry && decision.why === "final";
+        // Our own database failed: the manager reports it, retrying would only repeat it.
+        const local = error instanceof StorageError;
         emit({
           type: "registration-failed",
           at: new Date(clock.now()),
           ...base,
           error,
-          nextAttemptAt: decision.retry ? new Date(decision.at) : undefined,
+          nextAttemptAt: decision.retry && !local ? new Date(decision.at) : undefined,
         });
-        if (!decision.retry) {
-          // Refused for good by the PoET (or by our own database): retrying cannot help this
-          // round. Only the PoET's refusal means it does not hold the challenge.
-          const refusedByPoet = decision.why === "final" && !(error instanceof StorageError);
-          if (decision.why === "final") this.refused.add(entry.address);
-          if (refusedByPoet || !sent) await this.#dropIntent(entry);
+        if (!decision.retry || local) {
+          if (final || local) this.refused.add(entry.address);
+          // Only the PoET's refusal (or no submit at all) means it does not hold the challenge.
+          if (final || !sent) await this.#dropIntent(entry);
           return;
         }
         try {
