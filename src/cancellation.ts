@@ -113,7 +113,7 @@ export interface TimeLimitOptions {
  *
  * @example
  * ```ts
- * const limit = startTimeLimit(clock, 30_000, signal, { reason: () => TIME_RAN_OUT });
+ * const limit = startTimeLimit(clock, 30_000, signal, { reason: () => new Error("30 s passed") });
  * try {
  *   return await fetchBody(url, limit.signal);
  * } catch (err) {

@@ -139,7 +139,7 @@ export function decideRetry(
   return { retry: true, pauseMs, at };
 }
 
-/** A failed attempt, as {@link RetryOptions.onFailure} sees it. */
+/** A failed attempt, as {@link RetryRunOptions.onFailure} sees it. */
 export interface RetryFailure {
   error: unknown;
   /** The attempt's number, counting from 1. */
@@ -148,7 +148,7 @@ export interface RetryFailure {
 }
 
 /** Options of {@link retry}. */
-export interface RetryOptions extends AbortOptions {
+export interface RetryRunOptions extends AbortOptions {
   clock: Clock;
   /** Called after each failed attempt with the decision, before the pause (for logs and events). */
   onFailure?: ((failure: RetryFailure) => void) | undefined;
@@ -169,7 +169,7 @@ export interface RetryOptions extends AbortOptions {
 export async function retry<T>(
   attempt: (attemptNumber: number) => Promise<T>,
   policy: RetryPolicy,
-  options: RetryOptions,
+  options: RetryRunOptions,
 ): Promise<T> {
   const { clock, signal } = options;
   throwIfAborted(signal);
