@@ -16,10 +16,11 @@
  * | I/O            | transport/, client/, auth/, storage/                              |
  * | core           | gen/, wire/, verify/, membership/, schedule/ (pure: no clock)     |
  * | base           | errors.ts, abort-options.ts, bytes.ts, abortable.ts, logger.ts, clock.ts, |
- * |                | turn-budget.ts                                                    |
+ * |                | turn-budget.ts, cancellation.ts, retry-policy.ts                  |
  *
- * Core is pure, so it imports neither `clock.ts` nor `turn-budget.ts` (which waits for event-loop
- * turns). A folder that is in no layer is an error too: a new folder gets its row first.
+ * Core is pure, so it imports none of `clock.ts`, `turn-budget.ts` (which waits for event-loop
+ * turns), `cancellation.ts` and `retry-policy.ts` (time limits and pauses on the clock). A folder
+ * that is in no layer is an error too: a new folder gets its row first.
  *
  * Before it reads `src/`, the script checks itself on a small made-up tree that breaks each rule
  * once, and fails if any break goes unreported.
@@ -42,6 +43,8 @@ const LAYERS: readonly { name: string; units: readonly string[] }[] = [
       "logger.ts",
       "clock.ts",
       "turn-budget.ts",
+      "cancellation.ts",
+      "retry-policy.ts",
     ],
   },
   { name: "core", units: ["gen", "wire", "verify", "membership", "schedule"] },
@@ -52,7 +55,7 @@ const LAYERS: readonly { name: string; units: readonly string[] }[] = [
 ];
 /** Imports a layer may not make even though they point down. */
 const FORBIDDEN: Readonly<Record<string, readonly string[]>> = {
-  core: ["clock.ts", "turn-budget.ts"],
+  core: ["clock.ts", "turn-budget.ts", "cancellation.ts", "retry-policy.ts"],
 };
 
 interface Placement {

@@ -31,6 +31,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { toHex } from "../bytes.js";
+import { anySignal, sleepUntil } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import {
   ConfigError,
@@ -40,7 +41,6 @@ import {
 } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Lease, LeaseRepository } from "../storage/index.js";
-import { anySignal, sleepUntil } from "./abort.js";
 import type { RegistrationEvent } from "./events.js";
 
 /**

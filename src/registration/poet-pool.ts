@@ -14,10 +14,10 @@
 import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
+import { withTimeout } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import { RegistrationRejectedError } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
-import { withTimeout } from "./abort.js";
 import type { RegistrationEvent } from "./events.js";
 import type { RegistrationPoetClient } from "./poet-client-port.js";
 

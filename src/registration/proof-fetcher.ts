@@ -24,15 +24,9 @@ import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
 import { WrongServiceKeyError } from "../client/index.js";
 import type { Clock } from "../clock.js";
-import {
-  AbortedError,
-  PoetError,
-  PoetRpcError,
-  ProofNotReadyError,
-  ProofVerificationError,
-  StorageError,
-} from "../errors.js";
+import { PoetError, ProofVerificationError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { classifyFailure } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
 import { PackedMembers, type PoetProof } from "../wire/index.js";
 import { anySignal, asPoetError, CANCELLED, isAbort, sleepUntil, withTimeout } from "./abort.js";
@@ -78,20 +72,12 @@ export const STORED_MEMBERS_MAX = 65_536;
 
 /**
  * Whether asking again may give another answer: not for a verdict on the proof or its members,
- * a malformed or oversized answer, a wrong key or a bad setting.
+ * a malformed or oversized answer, a wrong key or a bad setting (the `final` failures of the
+ * library's one classification, `classifyFailure` in `src/retry-policy.ts`; a proof not ready
+ * yet, an abort or a storage failure are worth another try).
  */
 export function isFinalProofFailure(err: unknown): boolean {
-  if (err instanceof ProofNotReadyError || err instanceof AbortedError) return false;
-  if (err instanceof PoetRpcError) return !err.retriable;
-  if (err instanceof PoetError) {
-    return (
-      err.code === "malformed" ||
-      err.code === "proof-verification" ||
-      err.code === "registration-rejected" ||
-      err.code === "config"
-    );
-  }
-  return false;
+  return classifyFailure(err) === "final";
 }
 
 /** One identity's interest in a PoET's proof of a round. */

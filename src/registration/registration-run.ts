@@ -11,18 +11,15 @@
  * transaction (`storage/submit-intent-repository.ts`). The writes of submits that start or
  * complete together share one group commit. A crash between the PoET's answer and our row leaves
  * the intent, which the identity's cycle resolves against the round's members. The caller waits only for the first
- * success; the others keep being retried until the round start: transient failures (network, 5xx,
- * 429, a timeout, a failed `info()`) after a random 1–2× retry delay or the PoET's `Retry-After`,
- * while a refusal that will not change (bad request, too late, 409 for another challenge, a
- * different phase or key) ends that PoET's attempts for the round.
+ * success; the others keep being retried until the round start, by the library's one retry
+ * policy (`src/retry-policy.ts`): transient failures (network, 5xx, 429, a timeout, a failed
+ * `info()`) after a random 1–2× retry delay or the PoET's `Retry-After`, while a refusal that will
+ * not change (bad request, too late, 409 for another challenge, a different phase or key) ends
+ * that PoET's attempts for the round.
  */
 
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
-import type { Clock } from "../clock.js";
-import { PoetError, PoetRpcError, RegistrationRejectedError, StorageError } from "../errors.js";
-import type { Logger } from "../logger.js";
-import type { NodeState } from "../storage/index.js";
 import {
   anySignal,
   asPoetError,
@@ -32,10 +29,14 @@ import {
   sleepUntil,
   TASK_SETTLED,
   withTimeout,
-} from "./abort.js";
+} from "../cancellation.js";
+import type { Clock } from "../clock.js";
+import { PoetError, StorageError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { decideRetry, type RandomSource, type RetryPolicy } from "../retry-policy.js";
+import type { NodeState } from "../storage/index.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent } from "./events.js";
-import { drawJitter, type RandomSource } from "./jitter.js";
 import type { PoetEntry, PoetPool } from "./poet-pool.js";
 
 /** What a {@link RegistrationRun} needs from the manager. */
@@ -64,13 +65,6 @@ export interface RegistrationTarget {
   roundEndMs: number;
   /** The proof deadline sent to the PoETs, unix ms. */
   proofDeadlineMs: number;
-}
-
-/** Whether retrying the same registration later cannot succeed. */
-function isFinal(error: PoetError): boolean {
-  if (error instanceof RegistrationRejectedError) return true;
-  if (error instanceof PoetRpcError) return !error.retriable;
-  return error.code === "config" || error.code === "malformed";
 }
 
 /**
@@ -105,6 +99,12 @@ export class RegistrationRun {
   readonly #closed: AbortSignal;
   /** The run's submit intents, one write for every PoET, durable before any submit leaves. */
   readonly #intents: Promise<void>;
+  /**
+   * When to try a PoET again: until the round start, after a random 1–2× retry delay or the
+   * PoET's `Retry-After`. Failures the library does not classify are retried too: nobody waits
+   * on a background registration, and each failure is reported as an event.
+   */
+  readonly #policy: RetryPolicy;
 
   constructor(
     context: RegistrationRunContext,
@@ -117,6 +117,12 @@ export class RegistrationRun {
     this.#signer = signingOnce(target.signer);
     this.key = runKey(target.signer.nodeId, target.hash, target.round);
     this.#closed = signal;
+    this.#policy = {
+      delayMs: context.submitRetryDelayMs,
+      random: context.random,
+      until: target.deadlineMs,
+      retryUnclassified: true,
+    };
     this.#signal = anySignal(signal, this.#controller.signal);
     let first!: () => void;
     this.firstSuccess = new Promise<void>((resolve) => {
@@ -180,7 +186,7 @@ export class RegistrationRun {
     };
     // Whether a submit may have reached the PoET: until then, its intent holds nothing.
     let sent = false;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       if (signal.aborted) return this.#deadlinePassed(entry, sent);
       try {
         await this.#context.pool.phase(entry, target.round, { signal });
@@ -239,31 +245,26 @@ export class RegistrationRun {
         if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry, sent);
         const error = asPoetError(err);
         this.failures.set(entry.address, error);
-        const retryAfter = error instanceof PoetRpcError ? (error.retryAfterMs ?? 0) : 0;
-        const delay = Math.max(
-          retryAfter,
-          drawJitter(
-            this.#context.submitRetryDelayMs,
-            2 * this.#context.submitRetryDelayMs,
-            this.#context.random,
-          ),
-        );
-        const next = clock.now() + delay;
-        const giveUp = isFinal(error) || next >= target.deadlineMs || error instanceof StorageError;
+        const decision = decideRetry(this.#policy, error, attempt, clock.now());
+        // The PoET said no for good: retrying cannot help this round.
+        const final = !decision.retry && decision.why === "final";
+        // Our own database failed: the manager reports it, retrying would only repeat it.
+        const local = error instanceof StorageError;
         emit({
           type: "registration-failed",
           at: new Date(clock.now()),
           ...base,
           error,
-          nextAttemptAt: giveUp ? undefined : new Date(next),
+          nextAttemptAt: decision.retry && !local ? new Date(decision.at) : undefined,
         });
-        if (giveUp) {
-          if (isFinal(error) || error instanceof StorageError) this.refused.add(entry.address);
-          if (isFinal(error) || !sent) await this.#dropIntent(entry);
+        if (!decision.retry || local) {
+          if (final || local) this.refused.add(entry.address);
+          // Only the PoET's refusal (or no submit at all) means it does not hold the challenge.
+          if (final || !sent) await this.#dropIntent(entry);
           return;
         }
         try {
-          await clock.sleep(delay, { signal });
+          await clock.sleep(decision.pauseMs, { signal });
         } catch {
           return this.#deadlinePassed(entry, sent);
         }

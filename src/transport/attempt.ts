@@ -9,6 +9,7 @@
  * {@link PoetRpcError}; or the caller's signal fires, which aborts the work and rejects with
  * {@link AbortedError}.
  */
+import { startTimeLimit, type TimeLimit } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import { AbortedError, abortedError, PoetRpcError, throwIfAborted } from "../errors.js";
 
@@ -46,44 +47,41 @@ export async function runAttempt<T>(
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   throwIfAborted(signal);
-  const controller = new AbortController();
-  const stopTimer = new AbortController();
-  const onAbort = () => controller.abort(signal?.reason);
-  signal?.addEventListener("abort", onAbort, { once: true });
-  let timedOut = false;
-  const timer = clock.sleep(timeoutMs, { signal: stopTimer.signal }).then(
-    () => {
-      timedOut = true;
-      controller.abort(new AttemptTimeout(timeoutMs));
-    },
-    () => {},
-  );
+  const limit = startTimeLimit(clock, timeoutMs, signal, {
+    reason: () => new AttemptTimeout(timeoutMs),
+  });
   try {
-    return await work(controller.signal);
+    return await work(limit.signal);
   } catch (err) {
-    if (timedOut) {
-      throw new PoetRpcError(`no answer within ${timeoutMs} ms`, {
-        ...target,
-        kind: "timeout",
-        retriable: true,
-        cause: err,
-      });
-    }
-    if (signal?.aborted) {
-      throw err instanceof AbortedError ? err : abortedError(signal);
-    }
-    throw err;
+    throw attemptFailure(err, limit, signal, target, `no answer within ${timeoutMs} ms`);
   } finally {
-    signal?.removeEventListener("abort", onAbort);
-    // A reason of our own: the platform's default builds a DOMException with a stack trace, once
-    // for every call.
-    stopTimer.abort(ATTEMPT_SETTLED);
-    await timer;
+    await limit.stop();
   }
 }
 
-/** Why a finished attempt's timer is stopped. */
-const ATTEMPT_SETTLED = new AbortedError("the attempt settled before its time limit");
+/**
+ * The error an attempt under `limit` rejects with when its work failed with `err`: a retriable
+ * `timeout` {@link PoetRpcError} saying `timeoutMessage` when the time ran out, an
+ * {@link AbortedError} when the caller's signal fired, else `err` itself.
+ */
+export function attemptFailure(
+  err: unknown,
+  limit: TimeLimit,
+  signal: AbortSignal | undefined,
+  target: AttemptTarget,
+  timeoutMessage: string,
+): unknown {
+  if (limit.expired) {
+    return new PoetRpcError(timeoutMessage, {
+      ...target,
+      kind: "timeout",
+      retriable: true,
+      cause: err,
+    });
+  }
+  if (signal?.aborted) return err instanceof AbortedError ? err : abortedError(signal);
+  return err;
+}
 
 /** The error of a call made after the transport was closed: final, never retried. */
 export function closedTransportError(target: AttemptTarget): PoetRpcError {

@@ -28,6 +28,7 @@ import {
   validateResponse as validateGrpcResponse,
   validateTrailer as validateGrpcTrailer,
 } from "@connectrpc/connect/protocol-grpc";
+import { anySignal } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import { AbortedError, PoetError, PoetRpcError, WireFormatError } from "../errors.js";
 import { PoetService, type ProofRequest, ProofRequestSchema } from "../gen/rpc/api/v1/api_pb.js";
@@ -104,7 +105,7 @@ export function rpcProofDownload(
       target,
       async (signal, progress) => {
         const stop = new AbortController();
-        const both = AbortSignal.any([signal, stop.signal]);
+        const both = anySignal(signal, stop.signal);
         try {
           const res = await init.httpClient({
             url,

@@ -9,9 +9,10 @@
  * {@link PoetRpcError} naming the silence. The caller's signal still ends it at any time, and
  * the caller bounds the total (the proof deadline).
  */
+import { startTimeLimit } from "../cancellation.js";
 import type { Clock } from "../clock.js";
-import { AbortedError, abortedError, PoetRpcError, throwIfAborted } from "../errors.js";
-import { type AttemptTarget, AttemptTimeout } from "./attempt.js";
+import { throwIfAborted } from "../errors.js";
+import { type AttemptTarget, AttemptTimeout, attemptFailure } from "./attempt.js";
 
 /**
  * Runs `work` with a signal that fires when `signal` fires or when `progress` was not called for
@@ -34,46 +35,15 @@ export async function runWithSilenceLimit<T>(
   work: (signal: AbortSignal, progress: () => void) => Promise<T>,
 ): Promise<T> {
   throwIfAborted(signal);
-  const controller = new AbortController();
-  const stopWatch = new AbortController();
-  const onAbort = () => controller.abort(signal?.reason);
-  signal?.addEventListener("abort", onAbort, { once: true });
-  let last = clock.now();
-  let timedOut = false;
-  const watch = (async () => {
-    let wait = idleMs;
-    for (;;) {
-      await clock.sleep(wait, { signal: stopWatch.signal });
-      const silent = clock.now() - last;
-      if (silent >= idleMs) {
-        timedOut = true;
-        controller.abort(new AttemptTimeout(idleMs));
-        return;
-      }
-      wait = idleMs - silent;
-    }
-  })().catch(() => {});
+  const limit = startTimeLimit(clock, idleMs, signal, {
+    reason: () => new AttemptTimeout(idleMs),
+    silence: true,
+  });
   try {
-    return await work(controller.signal, () => {
-      last = clock.now();
-    });
+    return await work(limit.signal, () => limit.progress());
   } catch (err) {
-    if (timedOut) {
-      throw new PoetRpcError(`no data for ${idleMs} ms`, {
-        ...target,
-        kind: "timeout",
-        retriable: true,
-        cause: err,
-      });
-    }
-    if (signal?.aborted) throw err instanceof AbortedError ? err : abortedError(signal);
-    throw err;
+    throw attemptFailure(err, limit, signal, target, `no data for ${idleMs} ms`);
   } finally {
-    signal?.removeEventListener("abort", onAbort);
-    stopWatch.abort(WORK_SETTLED);
-    await watch;
+    await limit.stop();
   }
 }
-
-/** Why a finished transfer's watch is stopped (not the platform's DOMException with a stack). */
-const WORK_SETTLED = new AbortedError("the transfer settled before its silence limit");

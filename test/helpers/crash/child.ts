@@ -233,8 +233,8 @@ async function run(): Promise<void> {
     }));
 
   let seq = 0;
-  // Quiet: settled, and still so after a real-timer turn — a zero-delay timer (p-retry's, between
-  // two attempts that wait on the clock) fires before the second look, and shows as activity.
+  // Quiet: settled, and still so after a real-timer turn — a zero-delay timer (between two steps
+  // that wait on the clock) fires before the second look, and shows as activity.
   const signature = () => `${activity}:${clock.pending}:${clock.nextWakeup()}:${clock.now()}`;
   const quiet = async (at: number) => {
     for (;;) {
