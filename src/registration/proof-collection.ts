@@ -53,8 +53,10 @@ export type ProofAnswer =
 
 /** What a collection needs from the manager. */
 export interface ProofCollectionContext {
-  fetcher: ProofFetcher;
-  pool: PoetPool;
+  /** The shared fetcher: each round is downloaded and verified once for all identities. */
+  fetcher: Pick<ProofFetcher, "fetch">;
+  /** The PoETs' clients, and their info when no key is configured. */
+  pool: Pick<PoetPool, "get" | "phase">;
   clock: Clock;
   /** Slices the judging of a proof every identity gets at once over event-loop turns. */
   turns: TurnBudget;
