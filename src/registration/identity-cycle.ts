@@ -190,7 +190,7 @@ class IdentityCycle {
     const chosen = record.poetProofRef !== undefined && record.membership !== undefined;
     const rows = await this.#rows(record, hash, chosen, reachable);
     let next = planNextStep(schedule, this.#now, rows, this.#ctx.proofCutoffMs);
-    if (next.step === "expired") {
+    if (next.step === "expired" && next.why === "publish-epoch-ended") {
       this.#step(next);
       return this.#end(
         outcomes.expired(this.#nodeId, publishEpoch, publishEnd, "the publish epoch ended"),
