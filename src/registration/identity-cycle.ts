@@ -31,12 +31,12 @@
 import { raceAbort } from "../abortable.js";
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
-import { AbortedError, ConfigError, type PoetError, StorageError } from "../errors.js";
+import { ConfigError, type PoetError, StorageError } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration, SubmitIntent } from "../storage/index.js";
 import type { TurnBudget } from "../turn-budget.js";
 import type { MembershipProof } from "../wire/index.js";
-import { anySignal, asPoetError, DEADLINE_PASSED, sleepUntil, TASK_SETTLED } from "./abort.js";
+import { anySignal, sleepUntil, TASK_SETTLED } from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
 import { reconcileChallenge } from "./challenge-reconciliation.js";
 import * as outcomes from "./cycle-outcomes.js";
@@ -44,6 +44,7 @@ import type { RegistrationEvent } from "./events.js";
 import { type NextStep, type NextStepRows, planNextStep, proofCutoff } from "./next-step.js";
 import type { NiPost, NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
 import type { PoetPool } from "./poet-pool.js";
+import { assembleNiPost, type NipostRow, runPostStep } from "./post-step.js";
 import { type ProofChoice, ProofCollection } from "./proof-collection.js";
 import type { ProofFetcher } from "./proof-fetcher.js";
 import { RegistrationRun, type RegistrationRunContext, runKey } from "./registration-run.js";
@@ -790,82 +791,28 @@ class IdentityCycle {
     });
   }
 
-  /** PoST over the chosen ref, then the `nipost` row. */
+  /** The `post` step (`post-step.ts`), then the NiPoST. */
   async #prove(
     record: ChallengeRecord,
     hash: Uint8Array,
     round: number,
     choice: Choice,
   ): Promise<NiPostOutcome> {
-    const { schedule, clock, state } = this.#ctx;
+    const { schedule } = this.#ctx;
     const publishEpoch = record.challenge.publishEpoch;
-    const base = { nodeId: this.#nodeId, publishEpoch, round };
     const publishEnd = schedule.publishEpochEnd(round).getTime();
     if (this.#now >= publishEnd) {
       const why = "the publish epoch ended before PoST";
       return this.#end(outcomes.expired(this.#nodeId, publishEpoch, publishEnd, why), round);
     }
     this.#step({ step: "post", round, at: new Date(publishEnd) });
-    await this.#ctx.confirmLease?.(this.#nodeId, this.#signal);
-    this.#emit({
-      type: "post-started",
-      at: new Date(this.#now),
-      ...base,
-      ref: choice.ref,
-      deadline: new Date(publishEnd),
-    });
-    const timer = new AbortController();
-    const postSignal = anySignal(this.#signal, timer.signal);
-    let late = false;
-    sleepUntil(clock, publishEnd, postSignal).then(
-      () => {
-        late = true;
-        timer.abort(DEADLINE_PASSED);
-      },
-      () => {},
+    const done = await runPostStep(
+      this.#ctx,
+      { nodeId: this.#nodeId, publishEpoch, round, publishEnd, choice },
+      this.#signal,
     );
-    let result: Awaited<ReturnType<PostProvider>>;
-    try {
-      result = await raceAbort(
-        this.#ctx.post(
-          {
-            nodeId: this.#nodeId,
-            challenge: choice.ref,
-            publishEpoch,
-            deadline: new Date(publishEnd),
-          },
-          { signal: postSignal },
-        ),
-        postSignal,
-      );
-    } catch (err) {
-      if (this.#signal.aborted) throw new AbortedError(undefined, { cause: err });
-      if (late) {
-        const why = "PoST did not finish in the publish epoch";
-        return this.#end(outcomes.expired(this.#nodeId, publishEpoch, publishEnd, why), round);
-      }
-      const error = asPoetError(err);
-      return this.#end({ kind: "post-failed", nodeId: this.#nodeId, publishEpoch, error }, round);
-    } finally {
-      timer.abort(TASK_SETTLED);
-    }
-    const row = {
-      post: result.post,
-      numUnits: result.numUnits,
-      vrfNonce: result.vrfNonce,
-      labelsPerUnit: result.labelsPerUnit,
-      membership: choice.membership,
-      poetProofRef: choice.ref,
-    };
-    try {
-      await state.nipost.add(this.#nodeId, row, { signal: this.#signal });
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      // The PoST provider returned something the nipost row cannot hold.
-      const error = err;
-      return this.#end({ kind: "post-failed", nodeId: this.#nodeId, publishEpoch, error }, round);
-    }
-    const nipost = await this.#nipost(record, hash, choice, row);
+    if (done.kind === "stopped") return this.#end(done.outcome, round);
+    const nipost = await this.#nipost(record, hash, choice, done.row);
     this.#step({
       step: "publish-atx",
       round,
@@ -875,39 +822,20 @@ class IdentityCycle {
     return this.#end({ kind: "ready", nodeId: this.#nodeId, publishEpoch, nipost }, round);
   }
 
+  /** The NiPoST of `row`; the chosen proof is read back when the cycle did not choose it itself. */
   async #nipost(
     record: ChallengeRecord,
     hash: Uint8Array,
     choice: Choice | undefined,
-    row: {
-      post: NiPost["post"];
-      numUnits: number;
-      vrfNonce: bigint;
-      labelsPerUnit: bigint;
-      membership: MembershipProof;
-      poetProofRef: Uint8Array;
-    },
+    row: NipostRow,
   ): Promise<NiPost> {
     const known =
       choice !== undefined && choice.poet !== ""
         ? choice
         : await this.#storedChoice(row.poetProofRef, row.membership);
-    const found = known.poet !== "";
-    return {
-      nodeId: this.#nodeId,
-      publishEpoch: record.challenge.publishEpoch,
-      challengeHash: hash,
-      poet: found ? known.poet : undefined,
-      roundId: found ? known.roundId : undefined,
-      leaves: found ? known.leaves : undefined,
-      ticks: found ? ticksOf(known.leaves, this.#ctx.tickSize) : undefined,
-      proofRef: row.poetProofRef,
-      membership: row.membership,
-      post: row.post,
-      numUnits: row.numUnits,
-      vrfNonce: row.vrfNonce,
-      labelsPerUnit: row.labelsPerUnit,
-    };
+    const publishEpoch = record.challenge.publishEpoch;
+    const { tickSize } = this.#ctx;
+    return assembleNiPost({ nodeId: this.#nodeId, publishEpoch, hash, tickSize }, known, row);
   }
 
   #missed(
