@@ -120,6 +120,7 @@ export type {
   LeaseLostEvent,
   LeaseTakenOverEvent,
   ManagerPhaseSwitchPlan,
+  NextStep,
   NiPost,
   NiPostOutcome,
   NiPostReadyEvent,

@@ -145,7 +145,7 @@ describe("crash recovery: SIGKILL in every step, restart on the same file", () =
   });
 
   // A restart with another challenge while an unconfirmed intent holds the first one is refused
-  // with a ConfigError (identity-cycle.ts `#replaceChallenge`), never sent to that PoET.
+  // with a ConfigError (challenge-reconciliation.ts `replaceChallenge`), never sent to that PoET.
   it("never sends a PoET that holds a challenge a second one, when the node comes back with another", async (t) => {
     await trials(
       t,

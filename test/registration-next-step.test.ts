@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type NextStepRows, planNextStep } from "../src/registration/next-step.js";
+import { type NextStepRows, planNextStep, proofCutoff } from "../src/registration/next-step.js";
 import { RoundSchedule } from "../src/schedule/index.js";
 
 const schedule = new RoundSchedule({
@@ -114,6 +114,76 @@ const cases: { name: string; now: number; rows: NextStepRows; want: Record<strin
     rows: { ...none, registrations: [{ poet: A, roundEnd }], missingPoets: [], proofChosen: true },
     want: { step: "expired", why: "publish-epoch-ended" },
   },
+  {
+    name: "the publish epoch ended with nothing chosen (the cycle reports it as expired)",
+    now: schedule.publishEpochEnd(round).getTime(),
+    rows: none,
+    want: { step: "expired", why: "publish-epoch-ended" },
+  },
+  {
+    name: "the publish epoch ended with a NiPoST stored",
+    now: schedule.publishEpochEnd(round).getTime(),
+    rows: { ...none, missingPoets: [], proofChosen: true, nipostStored: true },
+    want: { step: "expired", why: "publish-epoch-ended" },
+  },
+  {
+    name: "before the window opens, even with a registration row, the cycle waits for it",
+    now: schedule.registrationOpens(round).getTime() - 1,
+    rows: { ...none, registrations: [{ poet: A, roundEnd }], missingPoets: [B] },
+    want: { step: "wait-for-registration-window", at: schedule.registrationOpens(round) },
+  },
+  {
+    name: "a registered PoET and a missing one while the window is open: register the missing one",
+    now: schedule.registrationOpens(round).getTime(),
+    rows: { ...none, registrations: [{ poet: A, roundEnd }], missingPoets: [B] },
+    want: { step: "register", poets: [B], at: schedule.registrationDeadline(round) },
+  },
+  {
+    name: "a stored choice before the cut-off looks for better proofs at every held PoET",
+    now: roundEnd.getTime() + cutoffMs - 1,
+    rows: {
+      ...none,
+      registrations: [{ poet: A, roundEnd }],
+      submitIntents: [{ poet: B }],
+      missingPoets: [],
+      proofChosen: true,
+    },
+    want: {
+      step: "fetch-proofs",
+      poets: [A, B],
+      lateStart: false,
+      at: new Date(roundEnd.getTime() + cutoffMs),
+    },
+  },
+  {
+    name: "a stored choice with no PoET left to ask goes to PoST at once",
+    now: roundEnd.getTime() + 1,
+    rows: { ...none, missingPoets: [], proofChosen: true },
+    want: { step: "post", at: schedule.publishEpochEnd(round) },
+  },
+  {
+    name: "a stored choice after the cut-off, unanswered PoETs not read yet, goes to PoST",
+    now: roundEnd.getTime() + cutoffMs,
+    rows: { ...none, registrations: [{ poet: A, roundEnd }], missingPoets: [], proofChosen: true },
+    want: { step: "post" },
+  },
+  {
+    name: "no choice after the cut-off but before the proof deadline: a late start fetches",
+    now: roundEnd.getTime() + cutoffMs,
+    rows: { ...none, registrations: [{ poet: A, roundEnd }], missingPoets: [] },
+    want: {
+      step: "fetch-proofs",
+      poets: [A],
+      lateStart: true,
+      at: schedule.proofDeadline(round),
+    },
+  },
+  {
+    name: "only an unconfirmed intent after the round start is asked for its proof",
+    now: roundEnd.getTime() + 1,
+    rows: { ...none, submitIntents: [{ poet: B }], missingPoets: [A, B] },
+    want: { step: "fetch-proofs", poets: [B] },
+  },
 ];
 
 describe("planNextStep", () => {
@@ -125,5 +195,15 @@ describe("planNextStep", () => {
       >;
       for (const [key, value] of Object.entries(c.want)) assert.deepEqual(next[key], value, key);
     });
+  }
+});
+
+describe("proofCutoff", () => {
+  const rows: { name: string; lastEnd: number; want: number }[] = [
+    { name: "the cut-off after the last round end", lastEnd: 1_000, want: 1_000 + cutoffMs },
+    { name: "never past the proof deadline", lastEnd: 9_500, want: 10_000 },
+  ];
+  for (const r of rows) {
+    it(r.name, () => assert.equal(proofCutoff(10_000, r.lastEnd, cutoffMs), r.want));
   }
 });

@@ -1,62 +1,51 @@
 /**
  * @module registration/identity-cycle
  *
- * One identity's way from a challenge to a NiPoST (docs/node-client.md §1.2–§1.11, §4, §8):
+ * One identity's way from a challenge to a NiPoST (docs/node-client.md §1.2–§1.11, §4, §8), in
+ * the steps of {@link NextStep}:
  *
- * 1. **challenge**: stored with its hash, or resumed; a stale one (older publish epoch) is
- *    cleared with everything bound to it, in one transaction;
- * 2. **registration**: rows bound to another challenge hash are dropped; the missing PoETs are
- *    registered in the background until the round start; one success is enough to go on. A
- *    submit intent left by a crash between a PoET's answer and our row counts as a registration
- *    that may hold: it is not given up at the round start;
- * 3. **proofs**: after the round end plus jitter, the proof of every PoET that registered the
- *    challenge (or holds an unconfirmed intent) is fetched and verified once for all identities;
- *    each proof that contains the challenge competes, the best (most leaves) is stored as soon as
- *    it is known and upgraded while better ones arrive, until every PoET has answered or the
- *    cut-off passed. An intent whose challenge is among the members becomes the Go row then; one
- *    whose challenge is not is dropped. A start after the cut-off (first run or resume) still
- *    asks every PoET that has not answered, for a bounded time, before PoST;
- * 4. **PoST** over the chosen ref, then the `nipost` row.
+ * - **build-challenge**: the caller's challenge is stored with its hash, or the stored one resumed;
+ *   a stale one (older publish epoch) is cleared with everything bound to it, in one transaction
+ *   (`challenge-reconciliation.ts`);
+ * - **wait-for-registration-window**, **register**: rows bound to another challenge hash are
+ *   dropped; the missing PoETs are registered in the background until the round start; one
+ *   success is enough to go on. A submit intent left by a crash between a PoET's answer and our
+ *   row counts as a registration that may hold: it is not given up at the round start;
+ * - **wait-for-round-end**, **fetch-proofs**: after the round end plus jitter, the proof of every
+ *   PoET that registered the challenge (or holds an unconfirmed intent) is fetched and verified
+ *   once for all identities (`proof-collection.ts`); each better proof that contains the challenge
+ *   is stored as soon as it is known, until every PoET has answered or the cut-off passed. An
+ *   intent whose challenge is among the members becomes the Go row then; one whose challenge is
+ *   not is dropped. A start after the cut-off (first run or resume) still asks every PoET that has
+ *   not answered, for a bounded time, before PoST;
+ * - **post**: PoST over the chosen ref, then the `nipost` row; **publish-atx**: the NiPoST is
+ *   returned.
  *
- * Every step starts by reading what the node state already holds and skips what is done, so the
- * same function is the first run and every resume: after a crash, a `close()`, an operator's
- * `delete`, or a PoET set change. Inconsistent rows (a registration or NiPoST of another
- * challenge) are repaired and reported instead of being trusted, and no situation loops or exits.
+ * On entry the rows are read and {@link planNextStep} says where the identity stands, so the same
+ * function is the first run and every resume: after a crash, a `close()`, an operator's `delete`,
+ * or a PoET set change. Inconsistent rows (a registration or NiPoST of another challenge) are
+ * repaired and reported instead of being trusted, and no situation loops or exits. Every way the
+ * cycle ends, with what it clears and reports, is in `cycle-outcomes.ts`.
  */
 
 import { raceAbort } from "../abortable.js";
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
-import {
-  AbortedError,
-  ConfigError,
-  PoetError,
-  type PoetErrorCode,
-  ProofVerificationError,
-  StorageError,
-  throwIfAborted,
-} from "../errors.js";
+import { ConfigError, type PoetError, StorageError } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
-import {
-  type ChallengeRecord,
-  computedChallengeHash,
-  type PoetRegistration,
-  type SubmitIntent,
-} from "../storage/index.js";
+import type { ChallengeRecord, PoetRegistration, SubmitIntent } from "../storage/index.js";
 import type { TurnBudget } from "../turn-budget.js";
-import { encodeNipostChallenge, type MembershipProof } from "../wire/index.js";
-import {
-  anySignal,
-  asPoetError,
-  DEADLINE_PASSED,
-  isAbort,
-  sleepUntil,
-  TASK_SETTLED,
-} from "./abort.js";
+import type { MembershipProof } from "../wire/index.js";
+import { anySignal, sleepUntil, TASK_SETTLED } from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
+import { reconcileChallenge } from "./challenge-reconciliation.js";
+import * as outcomes from "./cycle-outcomes.js";
 import type { RegistrationEvent } from "./events.js";
+import { type NextStep, type NextStepRows, planNextStep, proofCutoff } from "./next-step.js";
 import type { NiPost, NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
 import type { PoetPool } from "./poet-pool.js";
+import { assembleNiPost, type NipostRow, runPostStep } from "./post-step.js";
+import { type ProofChoice, ProofCollection } from "./proof-collection.js";
 import type { ProofFetcher } from "./proof-fetcher.js";
 import { RegistrationRun, type RegistrationRunContext, runKey } from "./registration-run.js";
 
@@ -77,16 +66,14 @@ export interface CycleContext extends RegistrationRunContext {
   turns: TurnBudget;
   /** Confirms the identity's lease before PoST starts; throws `LeaseLostError` when it is gone. */
   confirmLease?: ((nodeId: Uint8Array, signal: AbortSignal) => Promise<void>) | undefined;
+  /** Told each step the cycle takes, as {@link planNextStep} names it (for `status()`). */
+  stepTaken?: ((nodeId: Uint8Array, next: NextStep) => void) | undefined;
 }
 
-/** The proof an identity currently uses. */
-interface Choice {
-  poet: string;
-  roundId: string;
-  leaves: bigint;
-  ref: Uint8Array;
-  membership: MembershipProof;
-}
+type Choice = ProofChoice;
+
+/** How the steps up to the proofs ended: a choice to run PoST over, or an outcome. */
+type Collected = { kind: "chosen"; choice: Choice } | { kind: "stopped"; outcome: NiPostOutcome };
 
 /**
  * Runs (or resumes) one identity's cycle and returns the NiPoST or the outcome that stopped it.
@@ -139,17 +126,40 @@ class IdentityCycle {
     });
   }
 
+  /** Says which step the identity takes now. */
+  #step(next: NextStep): void {
+    this.#ctx.stepTaken?.(this.#nodeId, next);
+  }
+
+  /** Ends the cycle with `outcome`: clears and reports it as `cycle-outcomes.ts` says. */
+  async #end(outcome: NiPostOutcome, round: number): Promise<NiPostOutcome> {
+    const rule = outcomes.outcomeRule(outcome);
+    if (rule.resets(outcome))
+      await this.#ctx.state.resetIdentity(this.#nodeId, { signal: this.#signal });
+    const event = rule.event(outcome, new Date(this.#now), round);
+    if (event !== undefined) this.#emit(event);
+    return outcome;
+  }
+
   async run(request: NiPostRequest): Promise<NiPostOutcome> {
     const { state, schedule } = this.#ctx;
     const signal = this.#signal;
-    const record = await this.#challenge(request);
-    const hash = record.hash as Uint8Array;
+    const record = await reconcileChallenge(
+      {
+        state,
+        nodeId: this.#nodeId,
+        signal,
+        repaired: (problem, action) => this.#repaired(problem, action),
+      },
+      request,
+    );
+    const hash = record.hash;
     const publishEpoch = record.challenge.publishEpoch;
     const round = schedule.roundForPublishEpoch(publishEpoch);
-    const base = { nodeId: this.#nodeId, publishEpoch };
     const publishEnd = schedule.publishEpochEnd(round).getTime();
 
-    // PoST already done?
+    // A NiPoST on the chosen proof is the answer as stored (the caller decides what a late one is
+    // worth); one built on another proof is repaired.
     const stored = await state.nipost.get(this.#nodeId, { signal });
     if (stored !== undefined) {
       if (
@@ -157,7 +167,13 @@ class IdentityCycle {
         equalBytes(stored.poetProofRef, record.poetProofRef)
       ) {
         const nipost = await this.#nipost(record, hash, undefined, stored);
-        return { kind: "ready", ...base, nipost };
+        this.#step({
+          step: "publish-atx",
+          round,
+          from: schedule.epochStart(publishEpoch),
+          at: new Date(publishEnd),
+        });
+        return { kind: "ready", nodeId: this.#nodeId, publishEpoch, nipost };
       }
       await state.nipost.delete(this.#nodeId, { signal });
       this.#repaired(
@@ -167,147 +183,87 @@ class IdentityCycle {
         "deleted the NiPoST row; PoST runs again",
       );
     }
-    if (this.#now >= publishEnd) {
-      return this.#expired(round, publishEpoch, publishEnd, "the publish epoch ended");
-    }
 
-    let choice: Choice | undefined;
-    if (record.poetProofRef !== undefined && record.membership !== undefined) {
-      choice = await this.#storedChoice(record.poetProofRef, record.membership);
-    }
-    const collected = await this.#registerAndFetch(record, hash, round, choice);
-    if (collected.kind !== "chosen") return collected.outcome;
-    return this.#prove(record, hash, round, collected.choice);
-  }
-
-  /** The stored challenge, checked against the caller's and repaired when stale. */
-  async #challenge(request: NiPostRequest): Promise<ChallengeRecord> {
-    const { state } = this.#ctx;
-    const signal = this.#signal;
-    const given = request.challenge;
-    let record = await state.challenges.get(this.#nodeId, { signal });
-    if (record !== undefined && record.hash === undefined) {
-      record = await this.#computedHash(record, given);
-    }
-    if (record !== undefined && given !== undefined) {
-      const storedEpoch = record.challenge.publishEpoch;
-      const givenEpoch = given.challenge.publishEpoch;
-      if (storedEpoch < givenEpoch) {
-        await state.resetIdentity(this.#nodeId, { signal });
-        this.#repaired(
-          `a stale challenge for publish epoch ${storedEpoch} was stored`,
-          "cleared its registrations, NiPoST and challenge",
-        );
-        record = undefined;
-      } else if (storedEpoch > givenEpoch) {
-        throw new ConfigError(
-          "challenge.publishEpoch",
-          `the identity already works on publish epoch ${storedEpoch}, later than ${givenEpoch}`,
-        );
-      } else if (record.hash === undefined || !equalBytes(record.hash, given.hash)) {
-        record = await this.#replaceChallenge(record, given);
-      }
-    }
-    if (record === undefined) {
-      if (given === undefined) {
-        throw new ConfigError(
-          "challenge",
-          "the identity has no stored challenge: pass the challenge and its hash",
-        );
-      }
-      if (given.hash.length !== 32) {
-        throw new ConfigError("challenge.hash", `must be 32 bytes, got ${given.hash.length}`);
-      }
-      await state.challenges.add(this.#nodeId, given.challenge, { hash: given.hash, signal });
-      record = await state.challenges.get(this.#nodeId, { signal });
-      if (record === undefined) {
-        throw new StorageError("the challenge just stored cannot be read back", {
-          kind: "missing",
-          table: "challenge",
-          identity: toHex(this.#nodeId),
-        });
-      }
-    }
-    if (record.hash === undefined) {
-      throw new ConfigError(
-        "challenge",
-        "the stored challenge has no recorded hash (written by another program): pass it with its hash",
+    const configured = new Set(this.#ctx.pool.addresses);
+    // A PoET that left the set is still asked for the proof of a round it already runs.
+    const reachable = (address: string) =>
+      configured.has(address) || this.#ctx.pool.isRetired(address);
+    const chosen = record.poetProofRef !== undefined && record.membership !== undefined;
+    const rows = await this.#rows(record, hash, chosen, reachable);
+    let next = planNextStep(schedule, this.#now, rows, this.#ctx.proofCutoffMs);
+    if (next.step === "expired" && next.why === "publish-epoch-ended") {
+      this.#step(next);
+      return this.#end(
+        outcomes.expired(this.#nodeId, publishEpoch, publishEnd, "the publish epoch ended"),
+        round,
       );
     }
-    return record;
+    if (!chosen || record.poetProofRef === undefined || record.membership === undefined) {
+      const collected = await this.#register(record, hash, round, next, reachable);
+      if (collected.kind !== "chosen") return collected.outcome;
+      return this.#prove(record, hash, round, collected.choice);
+    }
+
+    // A proof is chosen: better ones are looked for until the cut-off, and after it every PoET
+    // that has not answered is asked once more (a restart may have missed their proofs).
+    const choice = await this.#storedChoice(record.poetProofRef, record.membership);
+    const usable = await this.#candidates(hash, reachable);
+    if (next.step === "post" && usable.length > 0) {
+      // Past the cut-off: which PoETs have not answered is read only now that it matters.
+      next = planNextStep(
+        schedule,
+        this.#now,
+        { ...rows, unanswered: (await this.#unanswered(usable, choice)).map((r) => r.address) },
+        this.#ctx.proofCutoffMs,
+      );
+    }
+    if (next.step === "fetch-proofs") {
+      const asked = new Set(next.poets);
+      const poets = next.lateStart ? usable.filter((r) => asked.has(r.address)) : usable;
+      if (poets.length > 0) {
+        const collected = await this.#fetchProofs(record, hash, round, poets, choice);
+        if (collected.kind !== "chosen") return collected.outcome;
+        return this.#prove(record, hash, round, collected.choice);
+      }
+    }
+    return this.#prove(record, hash, round, choice);
   }
 
   /**
-   * A row without a recorded hash (go-spacemesh wrote it, or the companion file was deleted): its
-   * hash is computed from the row (`storage/challenge-hash.ts`) and recorded. A caller that passes
-   * this very challenge with another hash is told so.
+   * The identity's rows as {@link planNextStep} takes them, read without repairing anything (the
+   * steps repair what they find). With a proof chosen, an unconfirmed intent counts as the
+   * registration of its target round, as proof collection treats it.
    */
-  async #computedHash(
+  async #rows(
     record: ChallengeRecord,
-    given: NiPostRequest["challenge"],
-  ): Promise<ChallengeRecord | undefined> {
-    const { state } = this.#ctx;
+    hash: Uint8Array,
+    chosen: boolean,
+    reachable: (address: string) => boolean,
+  ): Promise<NextStepRows> {
+    const { state, pool } = this.#ctx;
     const signal = this.#signal;
-    const registrations = await state.registrations.listFor(this.#nodeId, { signal });
-    const hash = computedChallengeHash(
-      record.challenge,
-      registrations.map((r) => r.hash),
+    const registrations = (await state.registrations.listFor(this.#nodeId, { signal })).filter(
+      (r) => equalBytes(r.hash, hash),
     );
-    if (hash === undefined) return record;
-    if (
-      given !== undefined &&
-      !equalBytes(given.hash, hash) &&
-      equalBytes(encodeNipostChallenge(given.challenge), encodeNipostChallenge(record.challenge))
-    ) {
-      throw new ConfigError(
-        "challenge.hash",
-        `${toHex(given.hash)} is not the hash of the stored challenge, which is ${toHex(hash)} ` +
-          "(BLAKE3(0x00 ‖ SCALE(NIPostChallenge)), see nipostChallengeHash)",
-      );
-    }
-    await state.challenges.setHash(this.#nodeId, hash, { signal });
-    return state.challenges.get(this.#nodeId, { signal });
-  }
-
-  /** The caller brings another challenge for the same publish epoch than the stored one. */
-  async #replaceChallenge(
-    record: ChallengeRecord,
-    given: NonNullable<NiPostRequest["challenge"]>,
-  ): Promise<ChallengeRecord | undefined> {
-    const { state } = this.#ctx;
-    const signal = this.#signal;
-    const registrations = await state.registrations.listFor(this.#nodeId, { signal });
-    if (record.hash === undefined) {
-      // A row without a recorded hash (go-spacemesh wrote it): adopt the caller's hash when the
-      // registrations say it is the one that was submitted, or when nothing was submitted yet.
-      const submitted = registrations.map((r) => r.hash);
-      if (submitted.length === 0 || submitted.some((h) => equalBytes(h, given.hash))) {
-        await state.challenges.update(this.#nodeId, given.challenge, { hash: given.hash, signal });
-        return state.challenges.get(this.#nodeId, { signal });
-      }
-    }
-    // A submit intent of the stored challenge may have been accepted (the PoET answered after we
-    // crashed): such a PoET holds the challenge as surely as one with a row, and would refuse
-    // another one (409), so it counts.
-    const intents = await state.intents.listFor(this.#nodeId, { signal });
-    const held = [...registrations, ...intents].filter(
-      (r) => record.hash !== undefined && equalBytes(r.hash, record.hash),
+    const intents = (await state.intents.listFor(this.#nodeId, { signal })).filter(
+      (i) =>
+        equalBytes(i.hash, hash) &&
+        !registrations.some((r) => r.address === i.address) &&
+        i.proofDeadline.getTime() >= this.#now,
     );
-    if (held.length > 0) {
-      const where = [...new Set(held.map((r) => r.address))].join(", ");
-      throw new ConfigError(
-        "challenge",
-        `the identity already registered (or may have: a submit whose answer was not stored) ` +
-          `another challenge for publish epoch ${record.challenge.publishEpoch} at ${where}; the ` +
-          "PoETs would refuse a different one (409): resume without a challenge, or reset the identity",
-      );
-    }
-    await state.resetIdentity(this.#nodeId, { signal });
-    this.#repaired(
-      "the stored challenge differs from the one to register and was never accepted by a PoET",
-      "replaced the challenge and cleared the rows bound to the old one",
-    );
-    return undefined;
+    const present = new Set(registrations.map((r) => r.address));
+    const held = (rows: readonly { address: string; roundEnd: Date }[]) =>
+      rows
+        .filter((r) => reachable(r.address))
+        .map((r) => ({ poet: r.address, roundEnd: r.roundEnd }));
+    return {
+      publishEpoch: record.challenge.publishEpoch,
+      registrations: chosen ? held([...registrations, ...intents]) : held(registrations),
+      submitIntents: chosen ? [] : held(intents).map((i) => ({ poet: i.poet })),
+      missingPoets: pool.entries.filter((e) => !present.has(e.address)).map((e) => e.address),
+      proofChosen: chosen,
+      nipostStored: false,
+    };
   }
 
   async #storedChoice(ref: Uint8Array, membership: MembershipProof): Promise<Choice> {
@@ -337,13 +293,19 @@ class IdentityCycle {
     };
   }
 
-  /** Registration, then proof collection. */
-  async #registerAndFetch(
+  /**
+   * Without a chosen proof: the steps from `wait-for-registration-window` to `fetch-proofs`.
+   * Registration runs in the background; which step follows depends on what the PoETs answer, so
+   * past the entry's plan the registration's own results decide (refusals, timeouts, a PoET set
+   * that no longer holds the registrations).
+   */
+  async #register(
     record: ChallengeRecord,
     hash: Uint8Array,
     round: number,
-    stored: Choice | undefined,
-  ): Promise<{ kind: "chosen"; choice: Choice } | { kind: "stopped"; outcome: NiPostOutcome }> {
+    next: NextStep,
+    reachable: (address: string) => boolean,
+  ): Promise<Collected> {
     const { schedule, pool } = this.#ctx;
     const signal = this.#signal;
     const publishEpoch = record.challenge.publishEpoch;
@@ -352,31 +314,16 @@ class IdentityCycle {
     const proofDeadline = schedule.proofDeadline(round).getTime();
 
     let registrations = await this.#registrationsOf(hash);
-    const configured = new Set(pool.addresses);
-    // A PoET that left the set is still asked for the proof of a round it already runs.
-    const reachable = (address: string) => configured.has(address) || pool.isRetired(address);
-    if (stored !== undefined) {
-      // Proof collection already chose; look for better proofs until the cut-off, and after it ask once
-      // more every PoET that has not answered (a restart may have missed their proofs).
-      const usable = await this.#candidates(hash, reachable);
-      if (usable.length === 0) return { kind: "chosen", choice: stored };
-      const cutoff = this.#cutoff(usable, proofDeadline);
-      if (this.#now < cutoff) return this.#fetchProofs(record, hash, round, usable, stored);
-      const unanswered = await this.#unanswered(usable, stored);
-      if (unanswered.length === 0) return { kind: "chosen", choice: stored };
-      return this.#fetchProofs(record, hash, round, unanswered, stored);
-    }
-
-    const opens = schedule.registrationOpens(round).getTime();
-    if (this.#now < opens) {
+    if (next.step === "wait-for-registration-window") {
+      this.#step(next);
       this.#emit({
         type: "waiting-for-registration-window",
         at: new Date(this.#now),
         ...base,
-        opensAt: new Date(opens),
+        opensAt: next.at,
         deadline: new Date(deadline),
       });
-      await sleepUntil(this.#ctx.clock, opens, signal);
+      await sleepUntil(this.#ctx.clock, next.at.getTime(), signal);
     }
 
     const present = new Set(registrations.map((r) => r.address));
@@ -395,6 +342,12 @@ class IdentityCycle {
     const missing = pool.entries.filter((e) => !present.has(e.address));
     let run: RegistrationRun | undefined;
     if (missing.length > 0 && this.#now < deadline) {
+      this.#step({
+        step: "register",
+        round,
+        poets: missing.map((e) => e.address),
+        at: new Date(deadline),
+      });
       run = this.#startRun(hash, publishEpoch, round, deadline, proofDeadline, missing);
       if (!registrations.some((r) => reachable(r.address))) {
         await raceAbort(run.firstSuccess, signal);
@@ -420,26 +373,15 @@ class IdentityCycle {
           `registered only at ${elsewhere.map((r) => r.address).join(", ")}, none of which is ` +
             "configured: restore one of them, or reset the identity",
         );
-        const registeredAt = elsewhere.map((r) => r.address);
-        this.#emit({
-          type: "poet-set-mismatch",
-          at: new Date(this.#now),
-          ...base,
-          registeredAt,
-          configured: [...configured],
+        const outcome: NiPostOutcome = {
+          kind: "poet-set-mismatch",
+          nodeId: this.#nodeId,
+          publishEpoch,
+          registeredAt: elsewhere.map((r) => r.address),
+          configured: pool.addresses,
           error,
-        });
-        return {
-          kind: "stopped",
-          outcome: {
-            kind: "poet-set-mismatch",
-            nodeId: this.#nodeId,
-            publishEpoch,
-            registeredAt,
-            configured: [...configured],
-            error,
-          },
         };
+        return { kind: "stopped", outcome: await this.#end(outcome, round) };
       }
       if (run !== undefined && failures.some((f) => !run.refused.has(f.poet))) {
         // Some PoET only ran out of time: the window closes at the round start.
@@ -450,22 +392,13 @@ class IdentityCycle {
         if (late.length > 0) return this.#fetchProofs(record, hash, round, late, undefined);
         return { kind: "stopped", outcome: await this.#missed(round, publishEpoch, failures) };
       }
-      const rejected = new PoetError(
-        "registration-rejected",
-        `every PoET refused the registration for publish epoch ${publishEpoch}`,
-        { cause: failures[0]?.error },
+      const outcome = outcomes.registrationFailed(
+        this.#nodeId,
+        publishEpoch,
+        new Date(deadline),
+        failures,
       );
-      return {
-        kind: "stopped",
-        outcome: {
-          kind: "registration-failed",
-          nodeId: this.#nodeId,
-          publishEpoch,
-          deadline: new Date(deadline),
-          failures,
-          error: failures[0]?.error ?? rejected,
-        },
-      };
+      return { kind: "stopped", outcome: await this.#end(outcome, round) };
     }
     const all = await this.#candidates(hash, reachable, run);
     return this.#fetchProofs(record, hash, round, all, undefined, run, reachable);
@@ -671,10 +604,14 @@ class IdentityCycle {
 
   #cutoff(registrations: readonly PoetRegistration[], proofDeadline: number): number {
     const lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
-    return Math.min(proofDeadline, lastEnd + this.#ctx.proofCutoffMs);
+    return proofCutoff(proofDeadline, lastEnd, this.#ctx.proofCutoffMs);
   }
 
-  /** Proof collection: fetch every registered PoET's proof and keep the best one containing the challenge. */
+  /**
+   * The steps `wait-for-round-end` and `fetch-proofs`: waits for the background registration
+   * (when one runs) so that every PoET that took the challenge is asked, then collects the proofs
+   * (`proof-collection.ts`), storing each better choice before the next answer is judged.
+   */
   async #fetchProofs(
     record: ChallengeRecord,
     hash: Uint8Array,
@@ -683,8 +620,8 @@ class IdentityCycle {
     stored: Choice | undefined,
     run?: RegistrationRun,
     reachable?: (address: string) => boolean,
-  ): Promise<{ kind: "chosen"; choice: Choice } | { kind: "stopped"; outcome: NiPostOutcome }> {
-    const { schedule, clock, fetcher, pool, state } = this.#ctx;
+  ): Promise<Collected> {
+    const { schedule, state } = this.#ctx;
     const publishEpoch = record.challenge.publishEpoch;
     const base = { nodeId: this.#nodeId, publishEpoch, round };
     const proofDeadline = schedule.proofDeadline(round).getTime();
@@ -692,12 +629,19 @@ class IdentityCycle {
     let cutoff = this.#cutoff(registrations, proofDeadline);
     let lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
     if (stored === undefined && this.#now >= proofDeadline) {
-      return {
-        kind: "stopped",
-        outcome: await this.#noProof(round, publishEpoch, [], true),
-      };
+      this.#step({
+        step: "expired",
+        round,
+        why: "proof-deadline-passed",
+        at: new Date(proofDeadline),
+      });
+      const outcome = outcomes.noProof(schedule, this.#nodeId, round, publishEpoch, [], true);
+      return { kind: "stopped", outcome: await this.#end(outcome, round) };
     }
-    const announce = () =>
+    const announce = () => {
+      if (stored === undefined && this.#now < lastEnd) {
+        this.#step({ step: "wait-for-round-end", round, at: new Date(lastEnd) });
+      }
       this.#emit({
         type: "waiting-for-round-end",
         at: new Date(this.#now),
@@ -710,6 +654,7 @@ class IdentityCycle {
         proofDeadline: new Date(proofDeadline),
         poets: registrations.map((r) => r.address),
       });
+    };
     announce();
     if (run !== undefined && reachable !== undefined) {
       // The other PoETs keep being tried until the round starts; nothing else can happen before
@@ -729,149 +674,82 @@ class IdentityCycle {
 
     // A start after the cut-off still gives every PoET one bounded chance to answer: time for a
     // connection and a download, twice the request timeout.
-    if (this.#now >= cutoff) {
+    const lateStart = this.#now >= cutoff;
+    if (lateStart) {
       cutoff = Math.min(proofDeadline, this.#now + 2 * this.#ctx.requestTimeoutMs);
     }
+    this.#step({
+      step: "fetch-proofs",
+      round,
+      poets: registrations.map((r) => r.address),
+      lateStart,
+      at: new Date(stored === undefined ? proofDeadline : cutoff),
+    });
     // Only unconfirmed intents: when none holds the challenge, the window was missed after all.
     const intentsOnly = registrations.every((r) => this.#intents.has(r.address));
-    const listening = new AbortController();
-    const fetchSignal = anySignal(this.#signal, listening.signal);
-    let best = stored;
-    const failures: { poet: string; error: PoetError }[] = [];
-    let selecting: Promise<void> = Promise.resolve();
-    let pending = registrations.length;
-    let wake: () => void = () => {};
-
-    const consider = async (poet: string, verified: Awaited<ReturnType<ProofFetcher["fetch"]>>) => {
-      const index = await verified.members.indexOf(hash, { signal: this.#signal });
-      const intent = this.#intents.get(poet);
-      if (intent !== undefined && intent.roundId === verified.roundId) {
-        this.#intents.delete(poet);
-        await this.#resolveIntent(intent, verified.roundId, index >= 0);
+    const collection = new ProofCollection(this.#ctx, {
+      hash,
+      registrations,
+      chosen: stored,
+      cutoffMs: cutoff,
+      proofDeadlineMs: proofDeadline,
+    });
+    for await (const answer of collection.answers({ signal: this.#signal })) {
+      const intent = this.#intents.get(answer.poet);
+      if (intent !== undefined && intent.roundId === answer.roundId) {
+        this.#intents.delete(answer.poet);
+        await this.#resolveIntent(intent, answer.roundId, answer.kind !== "not-a-member");
       }
-      if (index < 0) {
-        const error = new ProofVerificationError(
-          "missing-member",
-          `${poet} round ${verified.roundId}: the challenge is not among the ${verified.members.members.length} members`,
-        );
-        failures.push({ poet, error });
+      if (answer.kind === "not-a-member") {
         this.#emit({
           type: "proof-rejected",
           at: new Date(this.#now),
-          poet,
-          roundId: verified.roundId,
+          poet: answer.poet,
+          roundId: answer.roundId,
           nodeId: this.#nodeId,
-          error,
+          error: answer.error,
         });
-        return;
-      }
-      const candidate = { poet, leaves: verified.proof.leaves, ref: verified.ref };
-      if (best !== undefined && compareProofs(candidate, best) >= 0) return;
-      const membership = verified.members.proofFor(index);
-      await state.challenges.setPoetProof(this.#nodeId, verified.ref, membership, {
-        signal: this.#signal,
-      });
-      const replaces =
-        best === undefined || best.poet === ""
-          ? undefined
-          : {
-              poet: best.poet,
-              leaves: best.leaves,
-              ticks: ticksOf(best.leaves, this.#ctx.tickSize),
-            };
-      best = {
-        poet,
-        roundId: verified.roundId,
-        leaves: verified.proof.leaves,
-        ref: verified.ref,
-        membership,
-      };
-      this.#emit({
-        type: "best-proof-selected",
-        at: new Date(this.#now),
-        ...base,
-        poet,
-        roundId: verified.roundId,
-        leaves: verified.proof.leaves,
-        ticks: ticksOf(verified.proof.leaves, this.#ctx.tickSize),
-        ref: verified.ref,
-        replaces,
-      });
-    };
-
-    for (const r of registrations) {
-      const entry = pool.get(r.address);
-      if (entry === undefined) {
-        pending--;
-        continue;
-      }
-      fetcher
-        .fetch(
-          {
-            poet: r.address,
-            source: entry.client,
-            roundId: r.roundId,
-            roundEndMs: r.roundEnd.getTime(),
-            untilMs: proofDeadline,
-            // Without a configured key, the proof must carry the key the PoET's info gives.
-            serviceKey:
-              entry.pubkey === undefined
-                ? () => pool.phase(entry, Number(r.roundId)).then((p) => p.servicePubkey)
-                : undefined,
-          },
-          { signal: fetchSignal },
-        )
-        .then((verified) => {
-          // Ten thousand identities get the same proof at once: a few of them per turn.
-          selecting = selecting
-            .then(() => this.#ctx.turns.take())
-            .then(() => consider(r.address, verified));
-          return selecting;
-        })
-        .catch((err: unknown) => {
-          if (!isAbort(err)) failures.push({ poet: r.address, error: asPoetError(err) });
-        })
-        .finally(() => {
-          pending--;
-          wake();
+      } else if (answer.kind === "better") {
+        const { choice, replaces } = answer;
+        await state.challenges.setPoetProof(this.#nodeId, choice.ref, choice.membership, {
+          signal: this.#signal,
         });
+        this.#emit({
+          type: "best-proof-selected",
+          at: new Date(this.#now),
+          ...base,
+          poet: choice.poet,
+          roundId: choice.roundId,
+          leaves: choice.leaves,
+          ticks: ticksOf(choice.leaves, this.#ctx.tickSize),
+          ref: choice.ref,
+          replaces:
+            replaces === undefined || replaces.poet === ""
+              ? undefined
+              : {
+                  poet: replaces.poet,
+                  leaves: replaces.leaves,
+                  ticks: ticksOf(replaces.leaves, this.#ctx.tickSize),
+                },
+        });
+      }
     }
-
-    try {
-      for (;;) {
-        if (pending === 0) break;
-        if (best !== undefined && this.#now >= cutoff) break;
-        if (this.#now >= proofDeadline) break;
-        const until = best !== undefined ? cutoff : proofDeadline;
-        const woken = new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        const timer = new AbortController();
-        const sleeping = sleepUntil(clock, until, anySignal(this.#signal, timer.signal)).catch(
-          // An abort wakes the race too; throwIfAborted below reports it. Rethrowing here would
-          // leave a rejection nobody awaits once the race was won by `woken`.
-          () => {},
-        );
-        try {
-          await Promise.race([woken, sleeping]);
-        } finally {
-          timer.abort(TASK_SETTLED);
-        }
-        throwIfAborted(this.#signal);
-      }
-      await selecting;
-    } finally {
-      listening.abort(TASK_SETTLED);
-    }
+    const best = collection.best;
     if (best === undefined) {
+      const failures = [...collection.failures];
       const expired = this.#now >= proofDeadline;
       if (intentsOnly && !expired) {
         return { kind: "stopped", outcome: await this.#missed(round, publishEpoch, failures) };
       }
-      return {
-        kind: "stopped",
-        outcome: await this.#noProof(round, publishEpoch, failures, expired),
-      };
+      const outcome = outcomes.noProof(
+        schedule,
+        this.#nodeId,
+        round,
+        publishEpoch,
+        failures,
+        expired,
+      );
+      return { kind: "stopped", outcome: await this.#end(outcome, round) };
     }
     return { kind: "chosen", choice: best };
   }
@@ -913,249 +791,67 @@ class IdentityCycle {
     });
   }
 
-  /** PoST over the chosen ref, then the `nipost` row. */
+  /** The `post` step (`post-step.ts`), then the NiPoST. */
   async #prove(
     record: ChallengeRecord,
     hash: Uint8Array,
     round: number,
     choice: Choice,
   ): Promise<NiPostOutcome> {
-    const { schedule, clock, state } = this.#ctx;
+    const { schedule } = this.#ctx;
     const publishEpoch = record.challenge.publishEpoch;
-    const base = { nodeId: this.#nodeId, publishEpoch, round };
     const publishEnd = schedule.publishEpochEnd(round).getTime();
     if (this.#now >= publishEnd) {
-      return this.#expired(round, publishEpoch, publishEnd, "the publish epoch ended before PoST");
+      const why = "the publish epoch ended before PoST";
+      return this.#end(outcomes.expired(this.#nodeId, publishEpoch, publishEnd, why), round);
     }
-    await this.#ctx.confirmLease?.(this.#nodeId, this.#signal);
-    this.#emit({
-      type: "post-started",
-      at: new Date(this.#now),
-      ...base,
-      ref: choice.ref,
-      deadline: new Date(publishEnd),
-    });
-    const timer = new AbortController();
-    const postSignal = anySignal(this.#signal, timer.signal);
-    let late = false;
-    sleepUntil(clock, publishEnd, postSignal).then(
-      () => {
-        late = true;
-        timer.abort(DEADLINE_PASSED);
-      },
-      () => {},
+    this.#step({ step: "post", round, at: new Date(publishEnd) });
+    const done = await runPostStep(
+      this.#ctx,
+      { nodeId: this.#nodeId, publishEpoch, round, publishEnd, choice },
+      this.#signal,
     );
-    let result: Awaited<ReturnType<PostProvider>>;
-    try {
-      result = await raceAbort(
-        this.#ctx.post(
-          {
-            nodeId: this.#nodeId,
-            challenge: choice.ref,
-            publishEpoch,
-            deadline: new Date(publishEnd),
-          },
-          { signal: postSignal },
-        ),
-        postSignal,
-      );
-    } catch (err) {
-      if (this.#signal.aborted) throw new AbortedError(undefined, { cause: err });
-      if (late) {
-        return this.#expired(
-          round,
-          publishEpoch,
-          publishEnd,
-          "PoST did not finish in the publish epoch",
-        );
-      }
-      const error = asPoetError(err);
-      this.#emit({ type: "post-failed", at: new Date(this.#now), ...base, error });
-      return { kind: "post-failed", nodeId: this.#nodeId, publishEpoch, error };
-    } finally {
-      timer.abort(TASK_SETTLED);
-    }
-    const row = {
-      post: result.post,
-      numUnits: result.numUnits,
-      vrfNonce: result.vrfNonce,
-      labelsPerUnit: result.labelsPerUnit,
-      membership: choice.membership,
-      poetProofRef: choice.ref,
-    };
-    try {
-      await state.nipost.add(this.#nodeId, row, { signal: this.#signal });
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      // The PoST provider returned something the nipost row cannot hold.
-      this.#emit({ type: "post-failed", at: new Date(this.#now), ...base, error: err });
-      return { kind: "post-failed", nodeId: this.#nodeId, publishEpoch, error: err };
-    }
-    const nipost = await this.#nipost(record, hash, choice, row);
-    this.#emit({
-      type: "nipost-ready",
-      at: new Date(this.#now),
-      ...base,
-      poet: nipost.poet ?? "",
-      ref: choice.ref,
-      leaves: nipost.leaves ?? 0n,
-      ticks: nipost.ticks ?? 0n,
+    if (done.kind === "stopped") return this.#end(done.outcome, round);
+    const nipost = await this.#nipost(record, hash, choice, done.row);
+    this.#step({
+      step: "publish-atx",
+      round,
+      from: schedule.epochStart(publishEpoch),
+      at: new Date(publishEnd),
     });
-    return { kind: "ready", nodeId: this.#nodeId, publishEpoch, nipost };
+    return this.#end({ kind: "ready", nodeId: this.#nodeId, publishEpoch, nipost }, round);
   }
 
+  /** The NiPoST of `row`; the chosen proof is read back when the cycle did not choose it itself. */
   async #nipost(
     record: ChallengeRecord,
     hash: Uint8Array,
     choice: Choice | undefined,
-    row: {
-      post: NiPost["post"];
-      numUnits: number;
-      vrfNonce: bigint;
-      labelsPerUnit: bigint;
-      membership: MembershipProof;
-      poetProofRef: Uint8Array;
-    },
+    row: NipostRow,
   ): Promise<NiPost> {
     const known =
       choice !== undefined && choice.poet !== ""
         ? choice
         : await this.#storedChoice(row.poetProofRef, row.membership);
-    const found = known.poet !== "";
-    return {
-      nodeId: this.#nodeId,
-      publishEpoch: record.challenge.publishEpoch,
-      challengeHash: hash,
-      poet: found ? known.poet : undefined,
-      roundId: found ? known.roundId : undefined,
-      leaves: found ? known.leaves : undefined,
-      ticks: found ? ticksOf(known.leaves, this.#ctx.tickSize) : undefined,
-      proofRef: row.poetProofRef,
-      membership: row.membership,
-      post: row.post,
-      numUnits: row.numUnits,
-      vrfNonce: row.vrfNonce,
-      labelsPerUnit: row.labelsPerUnit,
-    };
+    const publishEpoch = record.challenge.publishEpoch;
+    const { tickSize } = this.#ctx;
+    return assembleNiPost({ nodeId: this.#nodeId, publishEpoch, hash, tickSize }, known, row);
   }
 
-  async #missed(
+  #missed(
     round: number,
     publishEpoch: number,
     failures: { poet: string; error: PoetError }[],
   ): Promise<NiPostOutcome> {
-    const { schedule, state } = this.#ctx;
-    const deadline = schedule.registrationDeadline(round);
-    const nextRound = schedule.openRound(new Date(this.#now));
-    const windowError = new PoetError(
-      "registration-window-missed",
-      `no PoET accepted the challenge for publish epoch ${publishEpoch} before round ${round} ` +
-        `started at ${deadline.toISOString()}; the next window is round ${nextRound}, until ` +
-        `${schedule.registrationDeadline(nextRound).toISOString()}`,
-      { cause: failures[0]?.error },
-    );
-    await state.resetIdentity(this.#nodeId, { signal: this.#signal });
-    this.#emit({
-      type: "window-missed",
-      at: new Date(this.#now),
-      nodeId: this.#nodeId,
-      publishEpoch,
+    const outcome = outcomes.windowMissed(
+      this.#ctx.schedule,
+      this.#now,
+      this.#nodeId,
       round,
-      deadline,
-      nextRound,
-      nextRegistrationDeadline: schedule.registrationDeadline(nextRound),
-      error: windowError,
-    });
-    return {
-      kind: "window-missed",
-      nodeId: this.#nodeId,
       publishEpoch,
-      deadline,
-      nextRound,
-      nextPublishEpoch: schedule.publishEpoch(nextRound),
-      nextRegistrationDeadline: schedule.registrationDeadline(nextRound),
       failures,
-      error: windowError,
-    };
-  }
-
-  async #noProof(
-    round: number,
-    publishEpoch: number,
-    failures: { poet: string; error: PoetError }[],
-    expired: boolean,
-  ): Promise<NiPostOutcome> {
-    const deadline = this.#ctx.schedule.proofDeadline(round);
-    // Name what went wrong at each PoET (an answer over the size cap, a malformed body, a
-    // missing member…) rather than only that no proof came.
-    const causes = failures.map((f) => `${f.poet}: ${f.error.message}`).join("; ");
-    const error = new PoetError(
-      noProofCode(failures, expired),
-      `no valid proof containing the challenge for publish epoch ${publishEpoch}` +
-        (expired ? ` before the proof deadline ${deadline.toISOString()}` : "") +
-        (causes === "" ? "" : `: ${causes}`),
-      { cause: failures[0]?.error },
     );
-    if (expired) await this.#challengeExpired(round, publishEpoch, deadline, error);
-    return {
-      kind: "no-proof",
-      nodeId: this.#nodeId,
-      publishEpoch,
-      deadline,
-      expired,
-      failures,
-      error,
-    };
+    this.#step({ step: "window-missed", round, at: outcome.deadline });
+    return this.#end(outcome, round);
   }
-
-  async #expired(
-    round: number,
-    publishEpoch: number,
-    deadlineMs: number,
-    why: string,
-  ): Promise<NiPostOutcome> {
-    const deadline = new Date(deadlineMs);
-    const error = new PoetError(
-      "deadline-passed",
-      `${why} (${deadline.toISOString()}) for publish epoch ${publishEpoch}`,
-    );
-    await this.#challengeExpired(round, publishEpoch, deadline, error);
-    return { kind: "expired", nodeId: this.#nodeId, publishEpoch, deadline, error };
-  }
-
-  /** The challenge can no longer lead to a NiPoST: clears the identity and reports it. */
-  async #challengeExpired(
-    round: number,
-    publishEpoch: number,
-    deadline: Date,
-    error: PoetError,
-  ): Promise<void> {
-    await this.#ctx.state.resetIdentity(this.#nodeId, { signal: this.#signal });
-    this.#emit({
-      type: "challenge-expired",
-      at: new Date(this.#now),
-      nodeId: this.#nodeId,
-      publishEpoch,
-      round,
-      deadline,
-      error,
-    });
-  }
-}
-
-/**
- * The code of a "no proof" outcome, naming what happened: `deadline-passed` when the proof
- * deadline passed, `proof-verification` only when at least one PoET's proof failed verification,
- * the failures' shared code when they all failed the same way (`rpc` for network errors only),
- * and `no-proof` when nothing was fetched at all or the failures differ.
- */
-function noProofCode(
-  failures: readonly { poet: string; error: PoetError }[],
-  expired: boolean,
-): PoetErrorCode {
-  if (expired) return "deadline-passed";
-  if (failures.some((f) => f.error instanceof ProofVerificationError)) return "proof-verification";
-  const first = failures[0];
-  if (first === undefined) return "no-proof";
-  return failures.every((f) => f.error.code === first.error.code) ? first.error.code : "no-proof";
 }

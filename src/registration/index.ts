@@ -44,6 +44,8 @@ export type {
 export type { IdentityLeaseStatus } from "./identity-leases.js";
 export { DEFAULT_LEASE_TIME_MS } from "./identity-leases.js";
 export type { RandomSource } from "./jitter.js";
+export type { NextStep, NextStepRows } from "./next-step.js";
+export { planNextStep } from "./next-step.js";
 export type {
   ExpiredOutcome,
   NiPost,

@@ -69,18 +69,12 @@ export function planNextStep(
   const publishEpoch = rows.publishEpoch;
   const round = schedule.roundForPublishEpoch(publishEpoch);
   const publishEnd = schedule.publishEpochEnd(round);
-  if (rows.nipostStored || rows.proofChosen) {
-    if (now >= publishEnd.getTime()) {
-      return { step: "expired", round, why: "publish-epoch-ended", at: publishEnd };
-    }
-    if (rows.nipostStored) {
-      return {
-        step: "publish-atx",
-        round,
-        from: schedule.epochStart(publishEpoch),
-        at: publishEnd,
-      };
-    }
+  // Once the publish epoch ended nothing can be published any more, whatever the rows hold.
+  if (now >= publishEnd.getTime()) {
+    return { step: "expired", round, why: "publish-epoch-ended", at: publishEnd };
+  }
+  if (rows.nipostStored) {
+    return { step: "publish-atx", round, from: schedule.epochStart(publishEpoch), at: publishEnd };
   }
   const deadline = schedule.registrationDeadline(round);
   const proofDeadline = schedule.proofDeadline(round);
@@ -88,10 +82,10 @@ export function planNextStep(
   // An unconfirmed submit may have reached the PoET: it is asked for a proof, never counted missed.
   const held = [...new Set([...registered, ...rows.submitIntents.map((i) => i.poet)])];
   if (!rows.proofChosen) {
+    const opens = schedule.registrationOpens(round);
+    if (now < opens.getTime()) return { step: "wait-for-registration-window", round, at: opens };
     if (held.length === 0) {
       if (now >= deadline.getTime()) return { step: "window-missed", round, at: deadline };
-      const opens = schedule.registrationOpens(round);
-      if (now < opens.getTime()) return { step: "wait-for-registration-window", round, at: opens };
       return { step: "register", round, poets: rows.missingPoets, at: deadline };
     }
     if (rows.missingPoets.length > 0 && now < deadline.getTime()) {
@@ -102,11 +96,12 @@ export function planNextStep(
     rows.registrations.length > 0
       ? new Date(Math.max(...rows.registrations.map((r) => r.roundEnd.getTime())))
       : schedule.roundEnd(round);
-  const cutoff = Math.min(proofDeadline.getTime(), roundEnd.getTime() + proofCutoffMs);
+  const cutoff = proofCutoff(proofDeadline.getTime(), roundEnd.getTime(), proofCutoffMs);
   if (rows.proofChosen) {
     // A stored choice: better proofs are looked for until the cut-off; after it, a late start
-    // asks the PoETs that have not answered once, then PoST runs.
-    if (now < cutoff || (rows.unanswered ?? []).length > 0) {
+    // asks the PoETs that have not answered once, then PoST runs. With no PoET left that could
+    // answer (none registered, none reachable), PoST runs at once.
+    if (held.length > 0 && (now < cutoff || (rows.unanswered ?? []).length > 0)) {
       return {
         step: "fetch-proofs",
         round,
@@ -128,4 +123,22 @@ export function planNextStep(
     };
   }
   return { step: "expired", round, why: "proof-deadline-passed", at: proofDeadline };
+}
+
+/**
+ * The cut-off of proof collection (docs/node-client.md §1.5): with a proof chosen, better proofs
+ * are waited for until `proofCutoffMs` after the last announced round end, never past the proof
+ * deadline. All instants in ms.
+ *
+ * @example
+ * ```ts
+ * const cutoff = proofCutoff(schedule.proofDeadline(round).getTime(), lastRoundEnd, 60_000);
+ * ```
+ */
+export function proofCutoff(
+  proofDeadline: number,
+  lastRoundEnd: number,
+  proofCutoffMs: number,
+): number {
+  return Math.min(proofDeadline, lastRoundEnd + proofCutoffMs);
 }

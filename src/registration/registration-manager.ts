@@ -66,6 +66,7 @@ import {
   leaseHolder,
 } from "./identity-leases.js";
 import type { RandomSource } from "./jitter.js";
+import type { NextStep } from "./next-step.js";
 import type { NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
 import { poetAddress } from "./poet-address.js";
 import type { RegistrationPoetClient } from "./poet-client-port.js";
@@ -213,6 +214,12 @@ export interface IdentityStatus {
   running: boolean;
   /** Its latest event, with the instants of what comes next. */
   lastEvent: RegistrationEvent | undefined;
+  /**
+   * The step its cycle took last, as `planNextStep` names it (`registration/next-step.ts`), with
+   * until (or from) when; `undefined` until a `buildNiPost` for it ran here. It stays after the
+   * cycle ended: `publish-atx`, `window-missed` or `expired` say what the outcome left to do.
+   */
+  next: NextStep | undefined;
   /** Who holds its lease until when, as far as this manager knows (`undefined`: never asked). */
   lease: IdentityLeaseStatus | undefined;
 }
@@ -272,6 +279,8 @@ export class RegistrationManager {
   readonly #signers = new Map<string, Signer>();
   readonly #running = new Map<string, Promise<NiPostOutcome>>();
   readonly #lastEvents = new Map<string, RegistrationEvent>();
+  /** Each identity's latest step, as its cycle reported it. */
+  readonly #steps = new Map<string, NextStep>();
   readonly #closed = new AbortController();
   readonly #createClient: (poet: ResolvedPoet) => PoetClient | RegistrationPoetClient;
   readonly #certify: CertifyCallback | undefined;
@@ -422,6 +431,7 @@ export class RegistrationManager {
       runs: new Map<string, RegistrationRun>(),
       closed,
       confirmLease: (nodeId, signal) => this.#leases.confirm(nodeId, signal),
+      stepTaken: (nodeId, next) => this.#steps.set(toHex(nodeId), next),
       turns: new TurnBudget(CYCLE_STEPS_PER_TURN),
     };
   }
@@ -584,12 +594,23 @@ export class RegistrationManager {
     await this.#state.resetIdentity(nodeId, options);
   }
 
-  /** Each known identity with its latest event. */
+  /**
+   * Each known identity with its latest event and the step its cycle is at (the one decision of
+   * `planNextStep` that the cycle and `poet-client status` share).
+   *
+   * @example
+   * ```ts
+   * for (const s of manager.status()) {
+   *   if (s.next?.step === "wait-for-round-end") console.log(toHex(s.nodeId), "proofs after", s.next.at);
+   * }
+   * ```
+   */
   status(): IdentityStatus[] {
     return this.identities.map((nodeId) => ({
       nodeId,
       running: this.#running.has(toHex(nodeId)),
       lastEvent: this.#lastEvents.get(toHex(nodeId)),
+      next: this.#steps.get(toHex(nodeId)),
       lease: this.#leases.status(nodeId),
     }));
   }

@@ -4,9 +4,10 @@
  * `poet-client status --db <file>`: for each identity in a node-state database, where it is
  * registered and for which round, which proof was chosen, whether the NiPoST exists, what happens
  * next and when, and every inconsistency between the rows (docs/node-client.md §1.4, §1.8, §1.11,
- * §4). The "next step" is derived from the rows and the round calendar the same way the
- * registration manager resumes, so the operator sees what the node will do after a restart, and
- * which process holds each identity's lease until when (one worker per identity).
+ * §4). The "next step" is `planNextStep` (registration/next-step.ts) over the rows and the round
+ * calendar, the decision the registration manager's cycle takes when it resumes, so the operator
+ * sees what the node will do after a restart, and which process holds each identity's lease until
+ * when (one worker per identity).
  * The file is opened read-only: pointed at a go-spacemesh node's database, `status` changes
  * nothing in it (no tables of ours added, which go-spacemesh would see as schema drift).
  */
@@ -42,8 +43,13 @@ const OPTIONS = {
   poet: { type: "string", multiple: true },
 } as const;
 
-/** The step an identity is at, and what comes next. */
-export type NextStep =
+/**
+ * The step an identity is at, as `status` words it: the steps of the library's `NextStep`
+ * (registration/next-step.ts), with `register` told apart from `register-missing` (some PoETs
+ * already hold the challenge) and `post` shown as `run-post`, which is also what a chosen proof
+ * still looking for better ones shows (the output the command always had).
+ */
+export type StatusStep =
   | "wait-for-registration-window"
   | "register"
   | "register-missing"
@@ -87,7 +93,7 @@ export interface IdentityStatus {
   lease:
     | { state: "held" | "expired" | "released"; holder: string; token: bigint; expiresAt: Date }
     | undefined;
-  next: { step: NextStep; at: Date | undefined; description: string };
+  next: { step: StatusStep; at: Date | undefined; description: string };
   problems: string[];
 }
 

@@ -1,0 +1,159 @@
+/**
+ * @module registration/post-step
+ *
+ * The `post` step of one identity (docs/node-client.md §1.8): the node's PoST provider proves
+ * over the chosen proof's ref before the publish epoch ends, and the result is written as the
+ * identity's `nipost` row; then the NiPoST the caller gets is assembled from the row and the
+ * chosen proof. A provider still running at the publish epoch's end is stopped (its signal
+ * aborts) and the step reports the deadline; a provider that fails, or returns something the row
+ * cannot hold, reports `post-failed` and leaves the chosen proof stored for the next call.
+ */
+
+import { raceAbort } from "../abortable.js";
+import type { Clock } from "../clock.js";
+import { AbortedError, ConfigError } from "../errors.js";
+import type { NodeState } from "../storage/index.js";
+import type { MembershipProof } from "../wire/index.js";
+import { anySignal, asPoetError, DEADLINE_PASSED, sleepUntil, TASK_SETTLED } from "./abort.js";
+import { ticksOf } from "./best-proof.js";
+import { expired } from "./cycle-outcomes.js";
+import type { RegistrationEvent } from "./events.js";
+import type { ExpiredOutcome, NiPost, PostFailedOutcome, PostProvider } from "./nipost.js";
+import type { ProofChoice } from "./proof-collection.js";
+
+/** What the step needs from the manager. */
+export interface PostStepContext {
+  state: NodeState;
+  clock: Clock;
+  post: PostProvider;
+  emit: (event: RegistrationEvent) => void;
+  /** Confirms the identity's lease before PoST starts; throws `LeaseLostError` when it is gone. */
+  confirmLease?: ((nodeId: Uint8Array, signal: AbortSignal) => Promise<void>) | undefined;
+}
+
+/** The `nipost` row: the PoST result with the proof ref and membership it was built on. */
+export interface NipostRow {
+  post: NiPost["post"];
+  numUnits: number;
+  vrfNonce: bigint;
+  labelsPerUnit: bigint;
+  membership: MembershipProof;
+  poetProofRef: Uint8Array;
+}
+
+/**
+ * Runs PoST over `choice` and stores the `nipost` row; resolves with the row, or with the outcome
+ * that stopped it. Rejects with `AbortedError` when `signal` aborts, or with a `StorageError`.
+ *
+ * @example
+ * ```ts
+ * const done = await runPostStep(ctx, { nodeId, publishEpoch, round, publishEnd, choice }, signal);
+ * if (done.kind === "stored") return assembleNiPost({ nodeId, publishEpoch, hash, tickSize }, known, done.row);
+ * ```
+ */
+export async function runPostStep(
+  ctx: PostStepContext,
+  input: {
+    nodeId: Uint8Array;
+    publishEpoch: number;
+    round: number;
+    /** The publish epoch's end (ms): PoST must be done by then. */
+    publishEnd: number;
+    choice: ProofChoice;
+  },
+  signal: AbortSignal,
+): Promise<
+  | { kind: "stored"; row: NipostRow }
+  | { kind: "stopped"; outcome: ExpiredOutcome | PostFailedOutcome }
+> {
+  const { clock, state } = ctx;
+  const { nodeId, publishEpoch, round, publishEnd, choice } = input;
+  await ctx.confirmLease?.(nodeId, signal);
+  ctx.emit({
+    type: "post-started",
+    at: new Date(clock.now()),
+    nodeId,
+    publishEpoch,
+    round,
+    ref: choice.ref,
+    deadline: new Date(publishEnd),
+  });
+  const timer = new AbortController();
+  const postSignal = anySignal(signal, timer.signal);
+  let late = false;
+  sleepUntil(clock, publishEnd, postSignal).then(
+    () => {
+      late = true;
+      timer.abort(DEADLINE_PASSED);
+    },
+    () => {},
+  );
+  let result: Awaited<ReturnType<PostProvider>>;
+  try {
+    result = await raceAbort(
+      ctx.post(
+        { nodeId, challenge: choice.ref, publishEpoch, deadline: new Date(publishEnd) },
+        { signal: postSignal },
+      ),
+      postSignal,
+    );
+  } catch (err) {
+    if (signal.aborted) throw new AbortedError(undefined, { cause: err });
+    if (late) {
+      const why = "PoST did not finish in the publish epoch";
+      return { kind: "stopped", outcome: expired(nodeId, publishEpoch, publishEnd, why) };
+    }
+    const error = asPoetError(err);
+    return { kind: "stopped", outcome: { kind: "post-failed", nodeId, publishEpoch, error } };
+  } finally {
+    timer.abort(TASK_SETTLED);
+  }
+  const row: NipostRow = {
+    post: result.post,
+    numUnits: result.numUnits,
+    vrfNonce: result.vrfNonce,
+    labelsPerUnit: result.labelsPerUnit,
+    membership: choice.membership,
+    poetProofRef: choice.ref,
+  };
+  try {
+    await state.nipost.add(nodeId, row, { signal });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // The PoST provider returned something the nipost row cannot hold.
+    return { kind: "stopped", outcome: { kind: "post-failed", nodeId, publishEpoch, error: err } };
+  }
+  return { kind: "stored", row };
+}
+
+/**
+ * The NiPoST the caller gets: the `nipost` row with the chosen proof's PoET, round and size
+ * (`known.poet === ""`: the proof is no longer cached, those stay unknown).
+ *
+ * @example
+ * ```ts
+ * const nipost = assembleNiPost({ nodeId, publishEpoch, hash, tickSize }, choice, row);
+ * ```
+ */
+export function assembleNiPost(
+  identity: { nodeId: Uint8Array; publishEpoch: number; hash: Uint8Array; tickSize: bigint },
+  known: ProofChoice,
+  row: NipostRow,
+): NiPost {
+  const found = known.poet !== "";
+  return {
+    nodeId: identity.nodeId,
+    publishEpoch: identity.publishEpoch,
+    challengeHash: identity.hash,
+    poet: found ? known.poet : undefined,
+    roundId: found ? known.roundId : undefined,
+    leaves: found ? known.leaves : undefined,
+    ticks: found ? ticksOf(known.leaves, identity.tickSize) : undefined,
+    proofRef: row.poetProofRef,
+    membership: row.membership,
+    post: row.post,
+    numUnits: row.numUnits,
+    vrfNonce: row.vrfNonce,
+    labelsPerUnit: row.labelsPerUnit,
+  };
+}

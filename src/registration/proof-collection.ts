@@ -1,0 +1,226 @@
+/**
+ * @module registration/proof-collection
+ *
+ * The `fetch-proofs` step of one identity (docs/node-client.md §1.5–§1.7): the proof of every
+ * PoET that took the challenge (or may hold it through an unconfirmed submit intent) is fetched
+ * through the shared {@link ProofFetcher} (which downloads and verifies each round once for all
+ * identities), and every answer is judged against the best proof so far. Out comes a sequence of
+ * answers, in the order they arrive: a proof that does not contain the challenge, one that is no
+ * better, or a better choice. The collection stops when every PoET answered, when a proof is
+ * chosen and the cut-off passed, or at the proof deadline.
+ *
+ * It reads and writes no node state and sends no event: the identity cycle stores each better
+ * choice and emits what happened, so a choice is on disk before the next answer is judged.
+ */
+
+import type { Clock } from "../clock.js";
+import { type PoetError, ProofVerificationError, throwIfAborted } from "../errors.js";
+import type { PoetRegistration } from "../storage/index.js";
+import type { TurnBudget } from "../turn-budget.js";
+import type { MembershipProof } from "../wire/index.js";
+import { anySignal, asPoetError, isAbort, sleepUntil, TASK_SETTLED } from "./abort.js";
+import { compareProofs } from "./best-proof.js";
+import type { PoetPool } from "./poet-pool.js";
+import type { ProofFetcher } from "./proof-fetcher.js";
+
+/** The proof an identity uses: its PoET and round, its size, its ref and the challenge's membership. */
+export interface ProofChoice {
+  /** `""` when resumed from a stored ref whose proof is no longer cached. */
+  poet: string;
+  roundId: string;
+  leaves: bigint;
+  ref: Uint8Array;
+  membership: MembershipProof;
+}
+
+/** One PoET's verified proof, judged. */
+export type ProofAnswer =
+  | {
+      kind: "not-a-member";
+      poet: string;
+      roundId: string;
+      error: ProofVerificationError;
+    }
+  | { kind: "no-better"; poet: string; roundId: string }
+  | {
+      kind: "better";
+      poet: string;
+      roundId: string;
+      choice: ProofChoice;
+      /** The choice it replaces (`undefined` for the first one). */
+      replaces: ProofChoice | undefined;
+    };
+
+/** What a collection needs from the manager. */
+export interface ProofCollectionContext {
+  /** The shared fetcher: each round is downloaded and verified once for all identities. */
+  fetcher: Pick<ProofFetcher, "fetch">;
+  /** The PoETs' clients, and their info when no key is configured. */
+  pool: Pick<PoetPool, "get" | "phase">;
+  clock: Clock;
+  /** Slices the judging of a proof every identity gets at once over event-loop turns. */
+  turns: TurnBudget;
+}
+
+/** What one collection is about. */
+export interface ProofCollectionRequest {
+  /** The challenge's hash: the member looked for. */
+  hash: Uint8Array;
+  /** The PoETs to ask, each with the round that holds the challenge. */
+  registrations: readonly PoetRegistration[];
+  /** The choice already stored, if any: only better proofs are offered. */
+  chosen: ProofChoice | undefined;
+  /** With a proof chosen, no later answer is waited for after this instant (ms). */
+  cutoffMs: number;
+  /** Nothing is waited for after this instant (ms). */
+  proofDeadlineMs: number;
+}
+
+/**
+ * Fetches and judges the proofs of one identity's round.
+ *
+ * @example
+ * ```ts
+ * const collection = new ProofCollection(ctx, { hash, registrations, chosen, cutoffMs, proofDeadlineMs });
+ * for await (const answer of collection.answers({ signal })) {
+ *   if (answer.kind === "better") await store(answer.choice);
+ * }
+ * if (collection.best === undefined) report(collection.failures);
+ * ```
+ */
+export class ProofCollection {
+  readonly #ctx: ProofCollectionContext;
+  readonly #request: ProofCollectionRequest;
+  #best: ProofChoice | undefined;
+  readonly #failures: { poet: string; error: PoetError }[] = [];
+
+  constructor(ctx: ProofCollectionContext, request: ProofCollectionRequest) {
+    this.#ctx = ctx;
+    this.#request = request;
+    this.#best = request.chosen;
+  }
+
+  /** The best choice so far (the stored one until a better proof arrives). */
+  get best(): ProofChoice | undefined {
+    return this.#best;
+  }
+
+  /** Why each PoET that failed gave no usable proof: a fetch error or a missing member. */
+  get failures(): readonly { poet: string; error: PoetError }[] {
+    return this.#failures;
+  }
+
+  /**
+   * The answers, in the order they arrive. Stopping the iteration (or aborting `signal`) stops
+   * every download still running for this collection; rejects only with an abort.
+   */
+  async *answers(options: { signal: AbortSignal }): AsyncGenerator<ProofAnswer, void, undefined> {
+    const { signal } = options;
+    const { clock, fetcher, pool, turns } = this.#ctx;
+    const { registrations, cutoffMs, proofDeadlineMs } = this.#request;
+    const listening = new AbortController();
+    const fetchSignal = anySignal(signal, listening.signal);
+    const arrived: { poet: string; verified: Awaited<ReturnType<ProofFetcher["fetch"]>> }[] = [];
+    let pending = 0;
+    let wake: () => void = () => {};
+
+    for (const r of registrations) {
+      const entry = pool.get(r.address);
+      if (entry === undefined) continue;
+      pending++;
+      fetcher
+        .fetch(
+          {
+            poet: r.address,
+            source: entry.client,
+            roundId: r.roundId,
+            roundEndMs: r.roundEnd.getTime(),
+            untilMs: proofDeadlineMs,
+            // Without a configured key, the proof must carry the key the PoET's info gives.
+            serviceKey:
+              entry.pubkey === undefined
+                ? () => pool.phase(entry, Number(r.roundId)).then((p) => p.servicePubkey)
+                : undefined,
+          },
+          { signal: fetchSignal },
+        )
+        .then(
+          (verified) => {
+            arrived.push({ poet: r.address, verified });
+          },
+          (err: unknown) => {
+            if (!isAbort(err)) this.#failures.push({ poet: r.address, error: asPoetError(err) });
+          },
+        )
+        .finally(() => {
+          pending--;
+          wake();
+        });
+    }
+
+    try {
+      for (;;) {
+        // Every proof that arrived is judged before deciding whether to stop.
+        for (let next = arrived.shift(); next !== undefined; next = arrived.shift()) {
+          // Ten thousand identities get the same proof at once: a few of them per turn.
+          const turn = turns.take();
+          if (turn !== undefined) await turn;
+          yield await this.#judge(next.poet, next.verified, signal);
+        }
+        const now = clock.now();
+        if (pending === 0) break;
+        if (this.#best !== undefined && now >= cutoffMs) break;
+        if (now >= proofDeadlineMs) break;
+        const until = this.#best !== undefined ? cutoffMs : proofDeadlineMs;
+        const woken = new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        const timer = new AbortController();
+        const sleeping = sleepUntil(clock, until, anySignal(signal, timer.signal)).catch(
+          // An abort wakes the race too; throwIfAborted below reports it. Rethrowing here would
+          // leave a rejection nobody awaits once the race was won by `woken`.
+          () => {},
+        );
+        try {
+          await Promise.race([woken, sleeping]);
+        } finally {
+          timer.abort(TASK_SETTLED);
+        }
+        throwIfAborted(signal);
+      }
+    } finally {
+      listening.abort(TASK_SETTLED);
+    }
+  }
+
+  async #judge(
+    poet: string,
+    verified: Awaited<ReturnType<ProofFetcher["fetch"]>>,
+    signal: AbortSignal,
+  ): Promise<ProofAnswer> {
+    const { roundId } = verified;
+    const index = await verified.members.indexOf(this.#request.hash, { signal });
+    if (index < 0) {
+      const error = new ProofVerificationError(
+        "missing-member",
+        `${poet} round ${roundId}: the challenge is not among the ${verified.members.members.length} members`,
+      );
+      this.#failures.push({ poet, error });
+      return { kind: "not-a-member", poet, roundId, error };
+    }
+    const best = this.#best;
+    const candidate = { poet, leaves: verified.proof.leaves, ref: verified.ref };
+    if (best !== undefined && compareProofs(candidate, best) >= 0) {
+      return { kind: "no-better", poet, roundId };
+    }
+    const choice: ProofChoice = {
+      poet,
+      roundId,
+      leaves: verified.proof.leaves,
+      ref: verified.ref,
+      membership: verified.members.proofFor(index),
+    };
+    this.#best = choice;
+    return { kind: "better", poet, roundId, choice, replaces: best };
+  }
+}

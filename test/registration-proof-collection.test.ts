@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { AbortedError, PoetError } from "../src/errors.js";
+import {
+  type ProofAnswer,
+  ProofCollection,
+  type ProofCollectionContext,
+} from "../src/registration/proof-collection.js";
+import type { VerifiedRoundProof } from "../src/registration/shared-verifier.js";
+import type { PoetRegistration } from "../src/storage/index.js";
+import { ManualClock } from "../src/testing/index.js";
+import { TurnBudget } from "../src/turn-budget.js";
+
+const hash = new Uint8Array(32).fill(7);
+const roundEnd = new Date(10_000);
+const A = "http://a";
+const B = "http://b";
+
+function registration(address: string): PoetRegistration {
+  return { nodeId: new Uint8Array(32), hash, address, roundId: "0", roundEnd };
+}
+
+/** A verified proof of `leaves` leaves whose member list holds the challenge or not. */
+function proof(poet: string, leaves: bigint, member: boolean): VerifiedRoundProof {
+  const members = {
+    members: { length: 1 },
+    indexOf: async () => (member ? 0 : -1),
+    proofFor: (index: number) => ({ leafIndex: BigInt(index), nodes: [] }),
+  };
+  return {
+    poet,
+    roundId: "0",
+    proof: { leaves },
+    ref: new Uint8Array(32).fill(Number(leaves % 256n)),
+    members,
+  } as unknown as VerifiedRoundProof;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (reason: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve: (value: T) => void = () => {};
+  let reject: (reason: unknown) => void = () => {};
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A fetcher whose answers the test gives, one per PoET, and that records each request's signal. */
+function fakeFetcher() {
+  const answers = new Map<string, Deferred<VerifiedRoundProof>>();
+  const signals = new Map<string, AbortSignal>();
+  const fetcher: ProofCollectionContext["fetcher"] = {
+    fetch: (request, options = {}) => {
+      const answer = deferred<VerifiedRoundProof>();
+      answers.set(request.poet, answer);
+      if (options.signal !== undefined) {
+        signals.set(request.poet, options.signal);
+        options.signal.addEventListener("abort", () => answer.reject(options.signal?.reason));
+      }
+      return answer.promise;
+    },
+  };
+  return { fetcher, answers, signals };
+}
+
+function context(clock: ManualClock, fetcher: ProofCollectionContext["fetcher"]) {
+  const pool: ProofCollectionContext["pool"] = {
+    get: (address) => ({ address, client: {}, pubkey: new Uint8Array(32) }) as never,
+    phase: () => Promise.reject(new Error("not asked: every PoET has a key")),
+  };
+  return { fetcher, pool, clock, turns: new TurnBudget(64) } satisfies ProofCollectionContext;
+}
+
+/** Runs the collection to its end, gathering its answers. */
+async function collect(collection: ProofCollection, signal = new AbortController().signal) {
+  const answers: ProofAnswer[] = [];
+  for await (const answer of collection.answers({ signal })) answers.push(answer);
+  return answers;
+}
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe("ProofCollection", () => {
+  it("offers each better proof in the order they arrive, and ends when every PoET answered", async () => {
+    const clock = new ManualClock(roundEnd.getTime());
+    const { fetcher, answers } = fakeFetcher();
+    const collection = new ProofCollection(context(clock, fetcher), {
+      hash,
+      registrations: [registration(A), registration(B)],
+      chosen: undefined,
+      cutoffMs: 20_000,
+      proofDeadlineMs: 30_000,
+    });
+    const done = collect(collection);
+    await settle();
+    answers.get(A)?.resolve(proof(A, 100n, true));
+    await settle();
+    answers.get(B)?.resolve(proof(B, 300n, true));
+    const got = await done;
+    assert.deepEqual(
+      got.map((a) => [a.kind, a.poet]),
+      [
+        ["better", A],
+        ["better", B],
+      ],
+    );
+    const second = got[1];
+    assert.equal(second?.kind === "better" ? second.replaces?.poet : undefined, A);
+    assert.equal(collection.best?.poet, B);
+    assert.equal(collection.best?.leaves, 300n);
+    assert.deepEqual(collection.failures, []);
+  });
+
+  it("judges a worse proof no better, and a proof without the challenge not a member", async () => {
+    const clock = new ManualClock(roundEnd.getTime());
+    const { fetcher, answers } = fakeFetcher();
+    const collection = new ProofCollection(context(clock, fetcher), {
+      hash,
+      registrations: [registration(A), registration(B)],
+      chosen: {
+        poet: "http://chosen",
+        roundId: "0",
+        leaves: 500n,
+        ref: new Uint8Array(32),
+        membership: { leafIndex: 0n, nodes: [] },
+      },
+      cutoffMs: 20_000,
+      proofDeadlineMs: 30_000,
+    });
+    const done = collect(collection);
+    await settle();
+    answers.get(A)?.resolve(proof(A, 100n, true));
+    answers.get(B)?.resolve(proof(B, 900n, false));
+    const got = await done;
+    assert.deepEqual(
+      got.map((a) => [a.kind, a.poet]),
+      [
+        ["no-better", A],
+        ["not-a-member", B],
+      ],
+    );
+    assert.equal(collection.best?.poet, "http://chosen");
+    assert.equal(collection.failures.length, 1);
+    assert.equal(collection.failures[0]?.error.code, "proof-verification");
+  });
+
+  it("with a proof chosen, stops at the cut-off and stops the downloads still running", async () => {
+    const clock = new ManualClock(roundEnd.getTime());
+    const { fetcher, answers, signals } = fakeFetcher();
+    const collection = new ProofCollection(context(clock, fetcher), {
+      hash,
+      registrations: [registration(A), registration(B)],
+      chosen: undefined,
+      cutoffMs: 20_000,
+      proofDeadlineMs: 30_000,
+    });
+    const done = collect(collection);
+    await settle();
+    answers.get(A)?.resolve(proof(A, 100n, true));
+    await settle();
+    await clock.set(20_000);
+    const got = await done;
+    assert.deepEqual(
+      got.map((a) => [a.kind, a.poet]),
+      [["better", A]],
+    );
+    assert.equal(signals.get(B)?.aborted, true);
+    // An abort is no PoET's failure.
+    assert.deepEqual(collection.failures, []);
+  });
+
+  it("without a proof, waits past the cut-off until the proof deadline, and names each failure", async () => {
+    const clock = new ManualClock(roundEnd.getTime());
+    const { fetcher, answers } = fakeFetcher();
+    const collection = new ProofCollection(context(clock, fetcher), {
+      hash,
+      registrations: [registration(A), registration(B)],
+      chosen: undefined,
+      cutoffMs: 20_000,
+      proofDeadlineMs: 30_000,
+    });
+    const done = collect(collection);
+    await settle();
+    answers.get(A)?.reject(new PoetError("rpc", "connection refused"));
+    await clock.set(20_000);
+    await settle();
+    assert.equal(clock.pending > 0, true, "still waiting after the cut-off");
+    await clock.set(30_000);
+    assert.deepEqual(await done, []);
+    assert.equal(collection.best, undefined);
+    assert.deepEqual(
+      collection.failures.map((f) => [f.poet, f.error.code]),
+      [[A, "rpc"]],
+    );
+  });
+
+  it("rejects with the abort when the caller aborts", async () => {
+    const clock = new ManualClock(roundEnd.getTime());
+    const { fetcher, signals } = fakeFetcher();
+    const collection = new ProofCollection(context(clock, fetcher), {
+      hash,
+      registrations: [registration(A)],
+      chosen: undefined,
+      cutoffMs: 20_000,
+      proofDeadlineMs: 30_000,
+    });
+    const caller = new AbortController();
+    const done = collect(collection, caller.signal);
+    await settle();
+    caller.abort(new AbortedError("stop"));
+    await assert.rejects(done, AbortedError);
+    assert.equal(signals.get(A)?.aborted, true);
+  });
+});
