@@ -63,8 +63,14 @@ interface TrialResult {
   maxBlockMainCpuStage: Stage;
   /** The longest blocks seen by a 1 ms timer, longest first, with what was running. */
   blocks: Block[];
-  /** Garbage-collector pauses of the main thread: count, total and longest (ms). */
-  gc: { count: number; totalMs: number; maxMs: number; maxKind: string };
+  /** Garbage-collector pauses of the main thread: count, total and longest (ms), and by stage. */
+  gc: {
+    count: number;
+    totalMs: number;
+    maxMs: number;
+    maxKind: string;
+    byStage: Record<string, { count: number; ms: number }>;
+  };
 }
 
 /**
@@ -112,7 +118,13 @@ const MIN_BLOCK_MS = 10;
  */
 function watchBlocks(stage: () => Stage, origin: number) {
   const gcs: Array<{ start: number; end: number }> = [];
-  const gc = { count: 0, totalMs: 0, maxMs: 0, maxKind: "" };
+  const gc = {
+    count: 0,
+    totalMs: 0,
+    maxMs: 0,
+    maxKind: "",
+    byStage: {} as Record<string, { count: number; ms: number }>,
+  };
   const kinds: Record<number, string> = {
     1: "scavenge",
     2: "mark-compact",
@@ -125,6 +137,11 @@ function watchBlocks(stage: () => Stage, origin: number) {
       gcs.push({ start: e.startTime, end: e.startTime + e.duration });
       gc.count++;
       gc.totalMs += e.duration;
+      // Entries come a little after the pause: the stage then is close enough for a sum.
+      const sum = gc.byStage[stage()] ?? { count: 0, ms: 0 };
+      sum.count++;
+      sum.ms += e.duration;
+      gc.byStage[stage()] = sum;
       if (e.duration > gc.maxMs) {
         gc.maxMs = e.duration;
         const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
@@ -360,7 +377,9 @@ if (flags.includes("--trial")) {
   // `--cpu-prof` / `--trace-gc`: run each trial under node's CPU profiler (a .cpuprofile per
   // thread in the OS temp folder, for bench/mainnet-round-blocks.ts) or with GC tracing.
   const nodeFlags = [
-    ...(flags.includes("--cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${os.tmpdir()}`] : []),
+    ...(flags.includes("--cpu-prof")
+      ? ["--cpu-prof", "--cpu-prof-interval=250", `--cpu-prof-dir=${os.tmpdir()}`]
+      : []),
     ...(flags.includes("--trace-gc") ? ["--trace-gc"] : []),
   ];
   const untilRoundEnd = schedule.roundEnd(0).getTime() - T0;
@@ -409,7 +428,10 @@ if (flags.includes("--trial")) {
       );
       console.log(
         `    longest blocks: ${r.blocks.map((b) => `${b.ms.toFixed(0)} ms in ${b.stage} at ${(b.atMs / 1000).toFixed(2)} s (main-thread CPU ${b.cpuMs.toFixed(0)} ms, GC ${b.gcMs.toFixed(0)} ms)`).join(", ") || "none"}; ` +
-          `GC ${r.gc.count}× ${r.gc.totalMs.toFixed(0)} ms, longest ${r.gc.maxMs.toFixed(0)} ms (${r.gc.maxKind})`,
+          `GC ${r.gc.count}× ${r.gc.totalMs.toFixed(0)} ms, longest ${r.gc.maxMs.toFixed(0)} ms (${r.gc.maxKind}); ` +
+          `by stage: ${Object.entries(r.gc.byStage)
+            .map(([k, v]) => `${k} ${v.count}× ${v.ms.toFixed(0)} ms`)
+            .join(", ")}`,
       );
     }
   } finally {
