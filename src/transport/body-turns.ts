@@ -11,8 +11,8 @@
  */
 import { TurnBudget } from "../turn-budget.js";
 
-/** Body bytes parsed per turn of the event loop, all downloads together (about 1 ms of work). */
-export const BODY_BYTES_PER_TURN = 256 * 1024;
+/** Body bytes parsed per turn of the event loop, all downloads together (about half a millisecond of work). */
+export const BODY_BYTES_PER_TURN = 128 * 1024;
 
 /**
  * The process-wide budget of streamed body bytes: `take(chunk.length)` before parsing a chunk.

@@ -26,7 +26,7 @@ import * as https from "node:https";
 import type { AbortOptions } from "../abort-options.js";
 import { abortedError, PoetRpcError } from "../errors.js";
 import type { AttemptTarget } from "./attempt.js";
-import { bodyTurns } from "./body-turns.js";
+import { BODY_BYTES_PER_TURN, bodyTurns } from "./body-turns.js";
 import { notHttp1Reply } from "./protocol-mismatch.js";
 
 /** 16 MiB: the default cap on a response body (twice the PoET gateway's own 8 MiB limit). */
@@ -188,6 +188,8 @@ function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promi
       }
       const chunks: Buffer[] = [];
       let received = 0;
+      /** Chunks handed to the sink (or waiting for their turn) so far. */
+      let sunk = 0;
       /** The sink's turn for a chunk that found the turn's bytes spent. */
       let waiting: Promise<void> | undefined;
       const toSink = (chunk: Buffer) => {
@@ -213,7 +215,13 @@ function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promi
         // A fast link delivers megabytes per turn of the event loop, and each download its own:
         // every chunk takes its bytes from the budget of all downloads, and once the turn's are
         // spent, reading pauses and the chunk waits for a later turn (body-turns.ts).
-        const wait = bodyTurns.take(chunk.length);
+        // The first chunk also sets its reader up (for a proof, a buffer sized for the whole
+        // body: a big allocation, often a GC), so it takes a whole turn: downloads that start
+        // together set up one per turn.
+        const wait = bodyTurns.take(
+          sunk === 0 ? Math.max(chunk.length, BODY_BYTES_PER_TURN) : chunk.length,
+        );
+        sunk++;
         if (wait === undefined) {
           toSink(chunk);
           return;
