@@ -12,10 +12,20 @@
  * the summary gives medians over the trials. Time comes from a `ManualClock` moved by the bench,
  * so the figures are the cost of the work, not of waiting. Prints figures; asserts nothing.
  *
+ * Where the blocks come from: a 1 ms timer records every gap between two turns longer than
+ * 10 ms with the stage that was running (the download with its parse, the member tree and the
+ * verification, the NiPoST), the main thread's own CPU time inside it (Linux `schedstat`: on a
+ * busy machine the wall-clock gap also counts the time the process waited for a core, this does
+ * not) and the GC pauses that overlapped it; the GC pauses are also summed by stage.
+ *
  *   node --import tsx bench/mainnet-round.ts [members=3000000] [poets=1] [trials=3] [--raise-cap]
+ *     [--cpu-prof] [--trace-gc]
  *
  * `--raise-cap` builds the PoET clients with a 1 GiB response cap (what the code before the
- * mainnet-size defaults needed to accept such a round at all).
+ * mainnet-size defaults needed to accept such a round at all). `--cpu-prof` runs each trial under
+ * node's CPU profiler (a `.cpuprofile` in the OS temp folder, with the trial's blocks next to it:
+ * `node --import tsx bench/mainnet-round-blocks.ts <file>` names the functions inside each block);
+ * `--trace-gc` passes node's GC trace through.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
