@@ -12,21 +12,31 @@
  * the summary gives medians over the trials. Time comes from a `ManualClock` moved by the bench,
  * so the figures are the cost of the work, not of waiting. Prints figures; asserts nothing.
  *
+ * Where the blocks come from: a 1 ms timer records every gap between two turns longer than
+ * 10 ms with the stage that was running (the download with its parse, the member tree and the
+ * verification, the NiPoST), the main thread's own CPU time inside it (Linux `schedstat`: on a
+ * busy machine the wall-clock gap also counts the time the process waited for a core, this does
+ * not) and the GC pauses that overlapped it; the GC pauses are also summed by stage.
+ *
  *   node --import tsx bench/mainnet-round.ts [members=3000000] [poets=1] [trials=3] [--raise-cap]
+ *     [--cpu-prof] [--trace-gc]
  *
  * `--raise-cap` builds the PoET clients with a 1 GiB response cap (what the code before the
- * mainnet-size defaults needed to accept such a round at all).
+ * mainnet-size defaults needed to accept such a round at all). `--cpu-prof` runs each trial under
+ * node's CPU profiler (a `.cpuprofile` in the OS temp folder, with the trial's blocks next to it:
+ * `node --import tsx bench/mainnet-round-blocks.ts <file>` names the functions inside each block);
+ * `--trace-gc` passes node's GC trace through.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import inspector from "node:inspector";
 import os from "node:os";
 import path from "node:path";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createEd25519Signer } from "../src/auth/index.js";
-import { createPoetClient } from "../src/client/index.js";
+import { createPoetClient, type PoetClient } from "../src/client/index.js";
 import { ManualClock } from "../src/clock.js";
 import { type NiPostOutcome, RegistrationManager } from "../src/registration/index.js";
 import { proofPacing } from "../src/schedule/index.js";
@@ -54,6 +64,151 @@ interface TrialResult {
   maxBlockCpuMs: number;
   /** CPU time (user + system, every thread) of the client from the round end to the NiPoST. */
   cpuMs: number;
+  /**
+   * The most CPU time the main thread spent between two turns of a 1 ms timer: the longest block
+   * as the work made it, without the time a busy machine kept the process waiting for a core.
+   */
+  maxBlockMainCpuMs: number;
+  /** What was running then. */
+  maxBlockMainCpuStage: Stage;
+  /** The longest blocks seen by a 1 ms timer, longest first, with what was running. */
+  blocks: Block[];
+  /** Garbage-collector pauses of the main thread: count, total and longest (ms), and by stage. */
+  gc: {
+    count: number;
+    totalMs: number;
+    maxMs: number;
+    maxKind: string;
+    byStage: Record<string, { count: number; ms: number }>;
+  };
+}
+
+/**
+ * What the client was doing, told apart from outside: the download (the PoET client's `proof`
+ * call, parse included), then the member tree and the verification (until `proof-downloaded`),
+ * then the NiPoST (membership proof, PoST stand-in, rows).
+ */
+type Stage = "before" | "download" | "tree+verify" | "nipost";
+
+/** One event-loop block: when (ms from the round end), how long, and what ran. */
+interface Block {
+  atMs: number;
+  ms: number;
+  stage: Stage;
+  /** Main-thread GC pauses that overlapped the block (ms, summed). */
+  gcMs: number;
+  /** CPU time of the main thread inside the block (NaN where `/proc` does not tell). */
+  cpuMs: number;
+  /** Start and end on the monotonic clock (µs), the time base of a `.cpuprofile`. */
+  fromUs: number;
+  toUs: number;
+}
+
+/**
+ * CPU time of the calling (main) thread so far, in ms, from Linux's `/proc/thread-self/schedstat`
+ * (NaN elsewhere). Unlike the wall-clock gap between two turns, this does not grow when the
+ * machine is busy and the process waits for a core: it is the work that blocked the loop.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const [ns] = fs.readFileSync("/proc/thread-self/schedstat", "latin1").split(" ");
+    return Number(ns) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Most blocks kept per trial, and the shortest worth keeping. */
+const KEPT_BLOCKS = 5;
+const MIN_BLOCK_MS = 10;
+
+/**
+ * Watches the event loop with a 1 ms timer: every gap longer than {@link MIN_BLOCK_MS} between two
+ * turns is a block, labelled with the stage that was running and the GC pauses inside it.
+ */
+function watchBlocks(stage: () => Stage, origin: number) {
+  const gcs: Array<{ start: number; end: number }> = [];
+  const gc = {
+    count: 0,
+    totalMs: 0,
+    maxMs: 0,
+    maxKind: "",
+    byStage: {} as Record<string, { count: number; ms: number }>,
+  };
+  const kinds: Record<number, string> = {
+    1: "scavenge",
+    2: "mark-compact",
+    4: "incremental",
+    8: "weak-callbacks",
+    16: "minor-mark-compact",
+  };
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcs.push({ start: e.startTime, end: e.startTime + e.duration });
+      gc.count++;
+      gc.totalMs += e.duration;
+      // Entries come a little after the pause: the stage then is close enough for a sum.
+      const sum = gc.byStage[stage()] ?? { count: 0, ms: 0 };
+      sum.count++;
+      sum.ms += e.duration;
+      gc.byStage[stage()] = sum;
+      if (e.duration > gc.maxMs) {
+        gc.maxMs = e.duration;
+        const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
+        gc.maxKind = kinds[kind] ?? String(kind);
+      }
+    }
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  const blocks: Array<{ start: number; end: number; stage: Stage; toUs: number; cpu: number }> = [];
+  const monoUs = () => Number(process.hrtime.bigint() / 1000n);
+  const most = { cpuMs: 0, stage: "before" as Stage };
+  let running = true;
+  const done = (async () => {
+    let last = performance.now();
+    let lastCpu = mainThreadCpuMs();
+    let lastStage = stage();
+    while (running) {
+      await new Promise((r) => setTimeout(r, 1));
+      const now = performance.now();
+      const cpu = mainThreadCpuMs();
+      const cpuMs = cpu - lastCpu;
+      if (cpuMs > most.cpuMs) {
+        most.cpuMs = cpuMs;
+        most.stage = lastStage;
+      }
+      // A 1 ms timer fires after ≥ 1 ms: the rest of the gap is the block.
+      if (now - last - 1 > MIN_BLOCK_MS || cpuMs > MIN_BLOCK_MS) {
+        blocks.push({ start: last, end: now, stage: lastStage, toUs: monoUs(), cpu: cpuMs });
+      }
+      last = now;
+      lastCpu = cpu;
+      lastStage = stage();
+    }
+  })();
+  return async (): Promise<{ blocks: Block[]; gc: typeof gc; most: typeof most }> => {
+    running = false;
+    await done;
+    // GC entries are delivered after the fact: wait a turn for the last ones.
+    await new Promise((r) => setImmediate(r));
+    observer.disconnect();
+    const result = blocks
+      .map((b) => ({
+        atMs: b.start - origin,
+        ms: b.end - b.start - 1,
+        // A block started in one stage may end in the next: name both.
+        stage: b.stage,
+        gcMs: gcs
+          .filter((g) => g.end > b.start && g.start < b.end)
+          .reduce((sum, g) => sum + Math.min(g.end, b.end) - Math.max(g.start, b.start), 0),
+        fromUs: b.toUs - Math.round(1000 * (b.end - b.start)),
+        toUs: b.toUs,
+        cpuMs: b.cpu,
+      }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, KEPT_BLOCKS);
+    return { blocks: result, gc, most };
+  };
 }
 
 async function trial(ports: number[], n: number, raiseCap: boolean): Promise<TrialResult> {
@@ -63,6 +218,25 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   const state = await openNodeState(path.join(dir, "local.sql"), { create: true });
   const signer = createEd25519Signer(new Uint8Array(32).fill(9));
   let downloadedAt = Number.NaN;
+  let stage: Stage = "before";
+  // The PoET clients the manager would build, with their proof call watched for the stage.
+  const createClient = (poet: { address: string; pubkey?: Uint8Array | undefined }) => {
+    const client = createPoetClient({
+      url: poet.address,
+      clock,
+      servicePubkey: poet.pubkey,
+      ...(raiseCap ? { maxResponseBytes: 2 ** 30 } : {}),
+    });
+    const proof = client.proof.bind(client);
+    return Object.assign(client, {
+      proof: async (...a: Parameters<PoetClient["proof"]>) => {
+        if (stage === "before") stage = "download";
+        const result = await proof(...a);
+        if (stage === "download") stage = "tree+verify";
+        return result;
+      },
+    });
+  };
   const manager = new RegistrationManager({
     schedule,
     poets: ports.map((port) => ({ url: `http://127.0.0.1:${port}`, pubkey: SERVICE_KEY })),
@@ -74,17 +248,7 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
     // unrenewed and stop the identity, as it should in a process stalled that long.
     leaseTimeMs: 24 * 3_600_000,
     signers: [signer],
-    ...(raiseCap
-      ? {
-          createClient: (poet: { address: string; pubkey?: Uint8Array | undefined }) =>
-            createPoetClient({
-              url: poet.address,
-              clock,
-              servicePubkey: poet.pubkey,
-              maxResponseBytes: 2 ** 30,
-            }),
-        }
-      : {}),
+    createClient,
     post: async () => ({
       post: { nonce: 1, indices: Uint8Array.of(1, 2, 3), pow: 2n },
       numUnits: 4,
@@ -92,7 +256,10 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
       labelsPerUnit: 1024n,
     }),
     onEvent: (e) => {
-      if (e.type === "proof-downloaded") downloadedAt = performance.now();
+      if (e.type === "proof-downloaded") {
+        downloadedAt = performance.now();
+        stage = "nipost";
+      }
     },
   });
   let registered = 0;
@@ -127,6 +294,7 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   })();
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
+  const stopWatching = watchBlocks(() => stage, start);
   // The first proof query waits the grace after the round end, plus the jitter.
   const pacing = proofPacing(schedule);
   await clock.set(schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1);
@@ -135,6 +303,7 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   const cpu = process.cpuUsage(cpuBefore);
   probing = false;
   await probe;
+  const watched = await stopWatching();
   loop.disable();
   await manager.close();
   await state.close();
@@ -151,19 +320,25 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
     p99BlockMs: loop.percentile(99) / 1e6,
     maxBlockCpuMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    maxBlockMainCpuMs: watched.most.cpuMs,
+    maxBlockMainCpuStage: watched.most.stage,
+    blocks: watched.blocks,
+    gc: watched.gc,
   };
 }
 
 function runChild(
   script: string,
   childArgs: string[],
+  nodeFlags: string[] = [],
 ): { child: ChildProcess; line: Promise<string> } {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...childArgs], {
+  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", script, ...childArgs], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout! });
   const line = new Promise<string>((resolve, reject) => {
-    lines.once("line", resolve);
+    // The first JSON line is the answer; anything else (`--trace-gc` output) is passed on.
+    lines.on("line", (l) => (l.startsWith("{") ? resolve(l) : process.stderr.write(`${l}\n`)));
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
   });
   return { child, line };
@@ -197,6 +372,11 @@ if (flags.includes("--trial")) {
     fs.writeFileSync(file, JSON.stringify(profile));
     console.error(`allocation profile: ${file}`);
   }
+  if (flags.includes("--write-blocks")) {
+    // For bench/mainnet-round-blocks.ts: the blocks of this process, next to its .cpuprofile.
+    const file = path.join(os.tmpdir(), `mainnet-round-${process.pid}.blocks.json`);
+    fs.writeFileSync(file, JSON.stringify(result.blocks));
+  }
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 } else {
@@ -204,6 +384,14 @@ if (flags.includes("--trial")) {
   const poets = Number(args[1] ?? 1);
   const trials = Number(args[2] ?? 3);
   const raiseCap = flags.includes("--raise-cap");
+  // `--cpu-prof` / `--trace-gc`: run each trial under node's CPU profiler (a .cpuprofile per
+  // thread in the OS temp folder, for bench/mainnet-round-blocks.ts) or with GC tracing.
+  const nodeFlags = [
+    ...(flags.includes("--cpu-prof")
+      ? ["--cpu-prof", "--cpu-prof-interval=250", `--cpu-prof-dir=${os.tmpdir()}`]
+      : []),
+    ...(flags.includes("--trace-gc") ? ["--trace-gc"] : []),
+  ];
   const untilRoundEnd = schedule.roundEnd(0).getTime() - T0;
   const server = runChild(path.join(here, "mainnet-round-server.ts"), [
     String(n),
@@ -221,12 +409,17 @@ if (flags.includes("--trial")) {
   const results: TrialResult[] = [];
   try {
     for (let i = 0; i < trials; i++) {
-      const t = runChild(path.join(here, "mainnet-round.ts"), [
-        "--trial",
-        ports.join(","),
-        String(n),
-        ...(raiseCap ? ["--raise-cap"] : []),
-      ]);
+      const t = runChild(
+        path.join(here, "mainnet-round.ts"),
+        [
+          "--trial",
+          ports.join(","),
+          String(n),
+          ...(raiseCap ? ["--raise-cap"] : []),
+          ...(flags.includes("--cpu-prof") ? ["--write-blocks"] : []),
+        ],
+        nodeFlags,
+      );
       let r: TrialResult;
       try {
         r = JSON.parse(await t.line) as TrialResult;
@@ -240,7 +433,15 @@ if (flags.includes("--trial")) {
         `  trial ${i + 1}: ${r.outcome}, round end → NiPoST ${(r.roundEndToNiPostMs / 1000).toFixed(2)} s ` +
           `(proof downloaded+verified at ${(r.downloadMs / 1000).toFixed(2)} s), CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ` +
           `longest event-loop block ${r.maxBlockMs.toFixed(0)} ms (p99 ${r.p99BlockMs.toFixed(0)} ms; ` +
-          `most CPU in one block ${r.maxBlockCpuMs.toFixed(0)} ms)`,
+          `most CPU in one block ${r.maxBlockCpuMs.toFixed(0)} ms all threads, ` +
+          `${r.maxBlockMainCpuMs.toFixed(0)} ms main thread, in ${r.maxBlockMainCpuStage})`,
+      );
+      console.log(
+        `    longest blocks: ${r.blocks.map((b) => `${b.ms.toFixed(0)} ms in ${b.stage} at ${(b.atMs / 1000).toFixed(2)} s (main-thread CPU ${b.cpuMs.toFixed(0)} ms, GC ${b.gcMs.toFixed(0)} ms)`).join(", ") || "none"}; ` +
+          `GC ${r.gc.count}× ${r.gc.totalMs.toFixed(0)} ms, longest ${r.gc.maxMs.toFixed(0)} ms (${r.gc.maxKind}); ` +
+          `by stage: ${Object.entries(r.gc.byStage)
+            .map(([k, v]) => `${k} ${v.count}× ${v.ms.toFixed(0)} ms`)
+            .join(", ")}`,
       );
     }
   } finally {
@@ -253,6 +454,7 @@ if (flags.includes("--trial")) {
       `CPU ${(med((r) => r.cpuMs) / 1000).toFixed(2)} s, ` +
       `peak RSS ${med((r) => r.peakRssMiB).toFixed(0)} MiB (max ${Math.max(...results.map((r) => r.peakRssMiB)).toFixed(0)}), ` +
       `longest event-loop block ${med((r) => r.maxBlockMs).toFixed(0)} ms (max ${Math.max(...results.map((r) => r.maxBlockMs)).toFixed(0)}), ` +
-      `most CPU in one block ${med((r) => r.maxBlockCpuMs).toFixed(0)} ms (max ${Math.max(...results.map((r) => r.maxBlockCpuMs)).toFixed(0)})`,
+      `most CPU in one block ${med((r) => r.maxBlockCpuMs).toFixed(0)} ms all threads (max ${Math.max(...results.map((r) => r.maxBlockCpuMs)).toFixed(0)}), ` +
+      `${med((r) => r.maxBlockMainCpuMs).toFixed(0)} ms main thread (max ${Math.max(...results.map((r) => r.maxBlockMainCpuMs)).toFixed(0)})`,
   );
 }

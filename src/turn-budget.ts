@@ -9,7 +9,9 @@
  * block is bounded by the budget whatever the number of tasks.
  *
  * Steps are counted, not timed: slices are the same on a fast and a busy machine, and tests can
- * count turns instead of measuring time. Waiters go on in the order they came.
+ * count turns instead of measuring time. Waiters go on in the order they came. A step may weigh
+ * more than one (the bytes of a body chunk, say): a turn then grants steps until their weights
+ * fill the budget, and always at least one, so a step heavier than a whole turn still runs.
  */
 
 /**
@@ -32,7 +34,7 @@ export class TurnBudget {
    * first `perTurn` of them and wakes only those: ten thousand waiters cost one wake-up each,
    * not one per turn they wait.
    */
-  #queue: Array<(() => void) | undefined> = [];
+  #queue: Array<{ grant: () => void; cost: number } | undefined> = [];
   #head = 0;
   /** Whether a turn is scheduled (a `setImmediate` that resets the budget). */
   #scheduled = false;
@@ -48,22 +50,25 @@ export class TurnBudget {
   }
 
   /**
-   * Takes one step of the current turn's budget. Returns `undefined` while the turn has budget
-   * left (no need to await), otherwise a promise that resolves on a later turn once the step is
-   * granted.
+   * Takes one step of the current turn's budget, weighing `cost` (default 1). Returns `undefined`
+   * while the turn has budget left (no need to await), otherwise a promise that resolves on a
+   * later turn once the step is granted.
    */
-  take(): Promise<void> | undefined {
+  take(cost = 1): Promise<void> | undefined {
+    const weight = Math.max(1, cost);
     if (this.#used < this.perTurn && this.#head === this.#queue.length) {
-      this.#step();
+      this.#step(weight);
       return undefined;
     }
     return new Promise<void>((resolve) => {
-      this.#queue.push(resolve);
+      this.#queue.push({ grant: resolve, cost: weight });
     });
   }
 
-  #step(): void {
-    if (this.#used++ === 0) {
+  #step(cost: number): void {
+    const first = this.#used === 0;
+    this.#used += cost;
+    if (first) {
       this.#turns++;
       if (!this.#scheduled) {
         this.#scheduled = true;
@@ -77,10 +82,10 @@ export class TurnBudget {
     this.#scheduled = false;
     this.#used = 0;
     while (this.#used < this.perTurn && this.#head < this.#queue.length) {
-      const grant = this.#queue[this.#head] as () => void;
+      const { grant, cost } = this.#queue[this.#head] as { grant: () => void; cost: number };
       this.#queue[this.#head] = undefined;
       this.#head++;
-      this.#step();
+      this.#step(cost);
       grant();
     }
     if (this.#head === this.#queue.length) {

@@ -19,6 +19,7 @@ import {
 } from "../src/verify/index.js";
 import { PackedMembers } from "../src/wire/index.js";
 import { prng } from "./helpers/prng.js";
+import { turnCounter } from "./helpers/turn-counter.js";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
@@ -188,6 +189,24 @@ describe("RoundMembers of a big round", () => {
     await ticker;
     assert.ok(round.slices >= treeSlices + 15, `${round.slices} slices with the index`);
     assert.equal(await round.indexOf(new Uint8Array(32).fill(0xab)), -1);
+  });
+
+  it("runs one slice per turn of the event loop for all rounds prepared at once", async () => {
+    const rounds = [packed(4_096, 21), packed(4_096, 22), packed(4_096, 23)];
+    const counter = turnCounter();
+    const built = await Promise.all(
+      rounds.map((list) => RoundMembers.build(list, { sliceSize: 256 })),
+    );
+    counter.stop();
+    const slices = built.reduce((sum, round) => sum + round.slices, 0);
+    // 4,095 hashes per tree, 256 at a time: at least 15 pauses each. Each round on its own would
+    // yield as often, but the three would share their turns; taking turns, they need one turn per
+    // slice.
+    assert.ok(slices >= 3 * 15, `${slices} slices`);
+    assert.ok(counter.turn >= slices, `${counter.turn} turns for ${slices} slices`);
+    for (const [k, round] of built.entries()) {
+      assert.equal(hex(round.root), hex(membershipRoot(rounds[k]!.toArray())));
+    }
   });
 
   it("finds the first of repeated members by scan and by index alike", async () => {

@@ -42,4 +42,22 @@ describe("TurnBudget with a long queue", () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(budget.take(), undefined);
   });
+
+  it("weighs steps by their cost: a turn grants until the weights fill it, at least one step", async () => {
+    const budget = new TurnBudget(100);
+    const counter = turnCounter();
+    const perTurn = new Map<number, number[]>();
+    const costs = [40, 40, 40, 250, 10, 60, 60];
+    await Promise.all(
+      costs.map(async (cost) => {
+        const wait = budget.take(cost);
+        if (wait !== undefined) await wait;
+        perTurn.set(counter.turn, [...(perTurn.get(counter.turn) ?? []), cost]);
+      }),
+    );
+    counter.stop();
+    // 40+40+40 overshoots once; 250 alone is over the budget but still runs; then 10+60+60.
+    assert.deepEqual([...perTurn.values()], [[40, 40, 40], [250], [10, 60, 60]]);
+    assert.equal(budget.turns, 3);
+  });
 });

@@ -14,7 +14,9 @@
  * built once and answers in constant time, so a thousand identities cost one pass, not a
  * thousand. The tree, the index and the scans run in slices that yield to the event loop between
  * them, so that no step of a 3,000,000-member round blocks the node for more than a few
- * milliseconds (a slice is 16,384 hashes, or members for the index). The index's seed is random
+ * milliseconds (a slice is 16,384 hashes, or members for the index), and the slices of all rounds
+ * take turns: one slice per turn of the event loop, however many PoETs' rounds are being
+ * prepared at once. The index's seed is random
  * per round, so that members crafted by others cannot crowd its slots.
  */
 
@@ -23,7 +25,22 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { MemberIndex, MembershipTree, type SliceOptions, Slicer } from "../membership/index.js";
+import { TurnBudget } from "../turn-budget.js";
 import type { MembershipProof, PackedMembers } from "../wire/index.js";
+
+/**
+ * One slice of member work (of a tree, an index or a scan) per turn of the event loop, for all
+ * rounds together: the rounds of several PoETs end together, and slices that each only yielded
+ * would all run in the same turn, one block as long as all of them.
+ */
+const memberTurns = new TurnBudget(1);
+
+/** The default pause between slices: a turn of the event loop, then the shared slice turn. */
+async function nextSlice(): Promise<void> {
+  await yieldToEventLoop();
+  const wait = memberTurns.take();
+  if (wait !== undefined) await wait;
+}
 
 /** Lookups answered by scanning before the index is built. */
 export const LINEAR_LOOKUPS = 8;
@@ -34,7 +51,10 @@ const SCAN_SLICE = 1 << 20;
 export interface RoundMembersOptions extends AbortOptions {
   /** Most hashes or members per slice (default 16,384). */
   sliceSize?: number | undefined;
-  /** Awaited between slices (default: a yield to the event loop). */
+  /**
+   * Awaited between slices (default: a yield to the event loop, then a turn in which no other
+   * round's slice ran).
+   */
   pause?: (() => Promise<void>) | undefined;
 }
 
@@ -81,7 +101,7 @@ export class RoundMembers {
     options: RoundMembersOptions = {},
   ): Promise<RoundMembers> {
     const slices = { count: 0 };
-    const pause = options.pause ?? (() => yieldToEventLoop());
+    const pause = options.pause ?? nextSlice;
     const slicing: SliceOptions = {
       signal: options.signal,
       sliceSize: options.sliceSize,

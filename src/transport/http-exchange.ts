@@ -23,10 +23,10 @@
  */
 import * as http from "node:http";
 import * as https from "node:https";
-import { setImmediate } from "node:timers";
 import type { AbortOptions } from "../abort-options.js";
 import { abortedError, PoetRpcError } from "../errors.js";
 import type { AttemptTarget } from "./attempt.js";
+import { BODY_BYTES_PER_TURN, bodyTurns } from "./body-turns.js";
 import { notHttp1Reply } from "./protocol-mismatch.js";
 
 /** 16 MiB: the default cap on a response body (twice the PoET gateway's own 8 MiB limit). */
@@ -39,9 +39,6 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
  * call keeps {@link DEFAULT_MAX_RESPONSE_BYTES}.
  */
 export const DEFAULT_MAX_PROOF_RESPONSE_BYTES = 2 ** 31 - 1;
-
-/** Bytes handed to a sink in one turn of the event loop before reading pauses for a turn. */
-const SINK_BYTES_PER_TURN = 1024 * 1024;
 
 /**
  * Where a streamed body goes: called with each chunk as it arrives. A throw stops the exchange,
@@ -191,7 +188,18 @@ function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promi
       }
       const chunks: Buffer[] = [];
       let received = 0;
+      /** Chunks handed to the sink (or waiting for their turn) so far. */
       let sunk = 0;
+      /** The sink's turn for a chunk that found the turn's bytes spent. */
+      let waiting: Promise<void> | undefined;
+      const toSink = (chunk: Buffer) => {
+        try {
+          (sink as HttpBodySink)(chunk);
+        } catch (err) {
+          fail(err);
+          req.destroy();
+        }
+      };
       res.on("data", (chunk: Buffer) => {
         if (settled) return;
         received += chunk.length;
@@ -204,28 +212,38 @@ function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promi
           chunks.push(chunk);
           return;
         }
-        try {
-          sink(chunk);
-        } catch (err) {
-          fail(err);
-          req.destroy();
+        // A fast link delivers megabytes per turn of the event loop, and each download its own:
+        // every chunk takes its bytes from the budget of all downloads, and once the turn's are
+        // spent, reading pauses and the chunk waits for a later turn (body-turns.ts).
+        // The first chunk also sets its reader up (for a proof, a buffer sized for the whole
+        // body: a big allocation, often a GC), so it takes a whole turn: downloads that start
+        // together set up one per turn.
+        const wait = bodyTurns.take(
+          sunk === 0 ? Math.max(chunk.length, BODY_BYTES_PER_TURN) : chunk.length,
+        );
+        sunk++;
+        if (wait === undefined) {
+          toSink(chunk);
           return;
         }
-        // A fast link delivers many chunks per turn of the event loop; after a turn's worth of
-        // sink work, let everything else run before reading on.
-        sunk += chunk.length;
-        if (sunk >= SINK_BYTES_PER_TURN) {
-          sunk = 0;
-          res.pause();
-          setImmediate(() => {
-            if (!settled) res.resume();
-          });
-        }
+        res.pause();
+        waiting = wait.then(() => {
+          waiting = undefined;
+          if (settled) return;
+          toSink(chunk);
+          if (!settled) res.resume();
+        });
       });
       res.on("error", (err) => fail(networkError(err)));
       res.on("aborted", () => fail(networkError(new Error("response aborted"))));
-      res.on("end", () => {
+      const end = () => {
         if (settled) return;
+        // A paused stream does not end before its data is read, but a chunk held for a later
+        // turn is not in the stream any more: it goes to the sink first.
+        if (waiting !== undefined) {
+          void waiting.then(end);
+          return;
+        }
         settled = true;
         signal?.removeEventListener("abort", onAbort);
         const body = new Uint8Array(sink === undefined ? received : 0);
@@ -235,7 +253,8 @@ function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promi
           offset += chunk.length;
         }
         resolve({ status, statusText: res.statusMessage ?? "", headers: responseHeaders, body });
-      });
+      };
+      res.on("end", end);
     });
     const networkError = (err: unknown) => {
       if (signal?.aborted) return abortedError(signal);

@@ -232,6 +232,8 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
     const url = joinUrlPath(base, path);
     const headers: Record<string, string> = { accept: "application/json", ...options.headers };
     let reader: ProofResponseJsonReader | undefined;
+    /** Set when a 200 answer's body is streamed: makes its reader. */
+    let openReader: (() => ProofResponseJsonReader) | undefined;
     const res = await runWithSilenceLimit(
       clock,
       call.idleTimeoutMs ?? defaultTimeoutMs,
@@ -250,14 +252,18 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
               progress();
               if (status !== 200) return undefined;
               const declared = Number(responseHeaders["content-length"]);
-              const active = new ProofResponseJsonReader({
-                expectedBytes: Number.isSafeInteger(declared) ? declared : undefined,
-              });
-              reader = active;
+              const open = () =>
+                new ProofResponseJsonReader({
+                  expectedBytes: Number.isSafeInteger(declared) ? declared : undefined,
+                });
+              openReader = open;
+              // Set up with the first chunk, in the turn the exchange gives it (the reader
+              // allocates a buffer for every member at once).
               return (chunk) => {
                 progress();
-                active.push(chunk);
-                call.onProgress?.(active.bytesRead);
+                reader ??= open();
+                reader.push(chunk);
+                call.onProgress?.(reader.bytesRead);
               };
             },
           },
@@ -265,11 +271,12 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
     ).catch((err: unknown) => {
       throw err instanceof WireFormatError ? malformed(err, target, 200) : err;
     });
-    if (res.status !== 200 || reader === undefined) {
+    if (res.status !== 200 || openReader === undefined) {
       throw errorFromHttpResponse(res, target, clock.now());
     }
     try {
-      return reader.finish();
+      // An empty body never made its reader; it ends early all the same.
+      return (reader ?? openReader()).finish();
     } catch (err) {
       throw malformed(err, target, res.status);
     }

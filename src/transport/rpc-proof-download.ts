@@ -15,6 +15,7 @@
  * classified as every other gRPC/Connect failure (`errorFromConnect`), and a malformed message is
  * a final `bad-response`.
  */
+
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalClientFn, UniversalClientResponse } from "@connectrpc/connect/protocol";
@@ -34,6 +35,7 @@ import { AbortedError, PoetError, PoetRpcError, WireFormatError } from "../error
 import { PoetService, type ProofRequest, ProofRequestSchema } from "../gen/rpc/api/v1/api_pb.js";
 import { type ProofResponseJson, ProofResponseProtoReader } from "../wire/index.js";
 import { type AttemptTarget, closedTransportError } from "./attempt.js";
+import { BODY_BYTES_PER_TURN, bodyTurns } from "./body-turns.js";
 import type { ProofDownloadOptions } from "./poet-transport.js";
 import { runWithSilenceLimit } from "./silence-limit.js";
 
@@ -146,10 +148,13 @@ export function rpcProofDownload(
     let left = 0;
     let reader: ProofResponseProtoReader | undefined;
     let received = 0;
+    let first = true;
     for await (const chunk of res.body) {
       progress();
       received += chunk.length;
       if (received > init.maxProofResponseBytes + ENVELOPE_HEAD) throw tooLarge();
+      await bodyTurn(chunk.length, first);
+      first = false;
       let i = 0;
       while (i < chunk.length) {
         if (left === 0) {
@@ -241,9 +246,12 @@ export function rpcProofDownload(
     const reader = new ProofResponseProtoReader({
       expectedBytes: Number.isSafeInteger(declared) ? declared : undefined,
     });
+    let first = true;
     for await (const chunk of res.body) {
       progress();
       if (reader.bytesRead + chunk.length > init.maxProofResponseBytes) throw tooLarge();
+      await bodyTurn(chunk.length, first);
+      first = false;
       reader.push(chunk);
       onProgress?.(reader.bytesRead);
     }
@@ -273,4 +281,14 @@ function envelope(message: Uint8Array): Uint8Array {
 
 async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   yield bytes;
+}
+
+/**
+ * Waits, when the turn's body bytes are spent, for a later turn of the event loop
+ * (body-turns.ts): a fast link delivers megabytes per turn. The first chunk takes a whole turn,
+ * as it sets its reader up (a buffer for every member).
+ */
+async function bodyTurn(bytes: number, first: boolean): Promise<void> {
+  const wait = bodyTurns.take(first ? Math.max(bytes, BODY_BYTES_PER_TURN) : bytes);
+  if (wait !== undefined) await wait;
 }
