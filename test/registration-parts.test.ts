@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import { AbortedError, ConfigError } from "../src/errors.js";
 import { compareProofs, selectBestProof, ticksOf } from "../src/registration/best-proof.js";
 import { ConcurrencyLimit } from "../src/registration/concurrency-limit.js";
-import { drawJitter } from "../src/registration/jitter.js";
 import { poetAddress } from "../src/registration/poet-address.js";
+import { drawJitter } from "../src/retry-policy.js";
 
 const ref = (b: number) => new Uint8Array(32).fill(b);
 

@@ -31,12 +31,12 @@
 import { raceAbort } from "../abortable.js";
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
+import { anySignal, sleepUntil, TASK_SETTLED } from "../cancellation.js";
 import { ConfigError, type PoetError, StorageError } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration, SubmitIntent } from "../storage/index.js";
 import type { TurnBudget } from "../turn-budget.js";
 import type { MembershipProof } from "../wire/index.js";
-import { anySignal, sleepUntil, TASK_SETTLED } from "./abort.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
 import { reconcileChallenge } from "./challenge-reconciliation.js";
 import * as outcomes from "./cycle-outcomes.js";

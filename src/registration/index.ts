@@ -5,6 +5,8 @@
  * PoET access, proof fetching and verification, best-proof choice, phase switching and progress
  * events (docs/node-client.md §1, §4, §5, §7, §8).
  */
+
+export type { RandomSource } from "../retry-policy.js";
 export type { AppliedPoetSwitch, PoetSwitchTarget } from "./apply-poet-switch.js";
 export { applyPoetSwitch, readPoetSwitchRows } from "./apply-poet-switch.js";
 export { compareProofs, type ProofCandidate, selectBestProof, ticksOf } from "./best-proof.js";
@@ -43,7 +45,6 @@ export type {
 } from "./events.js";
 export type { IdentityLeaseStatus } from "./identity-leases.js";
 export { DEFAULT_LEASE_TIME_MS } from "./identity-leases.js";
-export type { RandomSource } from "./jitter.js";
 export type { NextStep, NextStepRows } from "./next-step.js";
 export { planNextStep } from "./next-step.js";
 export type {

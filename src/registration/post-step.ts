@@ -10,11 +10,17 @@
  */
 
 import { raceAbort } from "../abortable.js";
+import {
+  anySignal,
+  asPoetError,
+  DEADLINE_PASSED,
+  sleepUntil,
+  TASK_SETTLED,
+} from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import { AbortedError, ConfigError } from "../errors.js";
 import type { NodeState } from "../storage/index.js";
 import type { MembershipProof } from "../wire/index.js";
-import { anySignal, asPoetError, DEADLINE_PASSED, sleepUntil, TASK_SETTLED } from "./abort.js";
 import { ticksOf } from "./best-proof.js";
 import { expired } from "./cycle-outcomes.js";
 import type { RegistrationEvent } from "./events.js";

@@ -13,12 +13,12 @@
  * choice and emits what happened, so a choice is on disk before the next answer is judged.
  */
 
+import { anySignal, asPoetError, isAbort, sleepUntil, TASK_SETTLED } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import { type PoetError, ProofVerificationError, throwIfAborted } from "../errors.js";
 import type { PoetRegistration } from "../storage/index.js";
 import type { TurnBudget } from "../turn-budget.js";
 import type { MembershipProof } from "../wire/index.js";
-import { anySignal, asPoetError, isAbort, sleepUntil, TASK_SETTLED } from "./abort.js";
 import { compareProofs } from "./best-proof.js";
 import type { PoetPool } from "./poet-pool.js";
 import type { ProofFetcher } from "./proof-fetcher.js";

@@ -37,11 +37,13 @@ import {
   type Signer,
 } from "../auth/index.js";
 import { equalBytes, toHex } from "../bytes.js";
+import { anySignal, isAbort, sleepUntil } from "../cancellation.js";
 import type { PoetClient } from "../client/index.js";
 import { createPoetClient } from "../client/index.js";
 import { type Clock, systemClock } from "../clock.js";
 import { AbortedError, ConfigError, LeaseLostError, PoetError, throwIfAborted } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
+import type { RandomSource } from "../retry-policy.js";
 import {
   MAINNET,
   type PhaseSwitchPlan,
@@ -53,7 +55,6 @@ import {
 import type { NodeState } from "../storage/index.js";
 import { TurnBudget } from "../turn-budget.js";
 import { createParallelVerifier, type ParallelVerifier } from "../verify/pool/index.js";
-import { anySignal, isAbort, sleepUntil } from "./abort.js";
 import { applyPoetSwitch, readPoetSwitchRows } from "./apply-poet-switch.js";
 import { adaptPoetClient } from "./client-adapter.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
@@ -65,7 +66,6 @@ import {
   IdentityLeases,
   leaseHolder,
 } from "./identity-leases.js";
-import type { RandomSource } from "./jitter.js";
 import type { NextStep } from "./next-step.js";
 import type { NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
 import { poetAddress } from "./poet-address.js";
