@@ -1,7 +1,7 @@
 /**
  * @module storage/challenge-repository
  *
- * The `challenge` table: each identity's current NiPoST challenge (step A) and, once phase 1 has
+ * The `challenge` table: each identity's current NiPoST challenge (the build-challenge step) and, once proof collection has
  * picked the best proof, its `poet_proof_ref` and SCALE `poet_proof_membership`
  * (docs/node-client.md §1.2, §1.8). Columns are bound exactly as go-spacemesh binds them, so rows
  * written by either program read the same in the other.
@@ -43,7 +43,7 @@ export interface ChallengeRecord {
   challenge: NipostChallenge;
   /** The challenge hash recorded with this exact row, if known. */
   hash: Uint8Array | undefined;
-  /** The selected PoET proof's ref (phase 1 done), if any. */
+  /** The selected PoET proof's ref (proof collection done), if any. */
   poetProofRef: Uint8Array | undefined;
   /** The challenge's membership proof in the selected round, if any. */
   membership: MembershipProof | undefined;
@@ -232,7 +232,7 @@ export function selectChallengeRows(
  * @example
  * ```ts
  * await state.challenges.add(nodeId, challenge, { hash: challengeHash });
- * // … phase 1 picked a proof:
+ * // … proof collection picked a proof:
  * await state.challenges.setPoetProof(nodeId, proofRef, { nodes, leafIndex: 5n });
  * const row = await state.challenges.get(nodeId);
  * if (row?.poetProofRef) startPost(row.poetProofRef);
@@ -344,7 +344,7 @@ export class ChallengeRepository {
   }
 
   /**
-   * Stores the selected proof's ref and the challenge's membership proof (phase 1 result), like
+   * Stores the selected proof's ref and the challenge's membership proof (what proof collection chose), like
    * go-spacemesh's `UpdatePoetProofRef`. A missing row is a `"missing"` {@link StorageError}.
    */
   async setPoetProof(
@@ -367,7 +367,7 @@ export class ChallengeRepository {
     });
   }
 
-  /** Forgets the selected proof (phase 1 runs again). Returns whether a row was changed. */
+  /** Forgets the selected proof (proof collection runs again). Returns whether a row was changed. */
   async clearPoetProof(nodeId: Uint8Array, options: AbortOptions = {}): Promise<boolean> {
     hashParam(nodeId, "nodeId");
     return this.#conn.write(

@@ -1,7 +1,7 @@
 /**
  * @module storage/nipost-repository
  *
- * The `nipost` table: the PoST result of phase 2, one row per identity, with the PoET proof ref it
+ * The `nipost` table: the result of the post step, one row per identity, with the PoET proof ref it
  * was made for and the challenge's membership proof (docs/node-client.md §1.8). `post_pow`,
  * `vrf_nonce` and `labels_per_unit` are u64 values that go-spacemesh binds as signed int64; they
  * round-trip as `bigint` over the full range.

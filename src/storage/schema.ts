@@ -42,7 +42,7 @@ export interface PoetRegistrationTable {
   round_end: Int;
 }
 
-/** go-spacemesh `nipost`: the PoST result of phase 2. */
+/** go-spacemesh `nipost`: the result of the post step. */
 export interface NipostTable {
   id: Blob;
   post_nonce: Int;
