@@ -1,0 +1,268 @@
+/**
+ * The failover trial (issue 18 point 4): a fleet of worker processes (./child.ts, each a
+ * `RegistrationManager` with its own lease holder) on one PostgreSQL node state, against the three
+ * mock PoETs of ./world.ts, all driven by the parent's `ManualClock`. Every worker is given every
+ * identity and runs those whose lease it gets; it waits (`whenHeldElsewhere: "wait"`) for the
+ * others, so each is a hot standby for the identities the others hold.
+ *
+ * The workers are killed with SIGKILL one after another, at seeded instants of the cycle: in the
+ * registration window, between the round start and its end, and while proofs are fetched and PoST
+ * runs. A kill strikes either at once (the victim quiet, waiting on its clock) or in the middle of
+ * the victim's next actions (it is armed to die at its 1st–3rd next point of
+ * ./protocol.ts `CHILD_POINTS` or event: a submit on its way, a PoST started, a row half-way).
+ * The victim is a seeded pick among the live workers that hold an identity not built yet; a killed
+ * worker is restarted (a new process, a new holder, given every identity) after a seeded outage.
+ * Once every identity is built, the parent closes the workers.
+ *
+ * **Takeover time**, per identity the victim held and had not built: the clock time from its death
+ * to another worker's first write for that identity — the `lease-taken-over` acquisition, which
+ * writes the lease row with a new fencing token before anything else is written for the identity.
+ * The real time between the two, as the parent heard them, is kept too: it only measures how fast
+ * this harness steps its clock (which jumps from one wake-up to the next), not a latency.
+ */
+import { toHex } from "../../../src/bytes.js";
+import type { CrashChild } from "./child-process.js";
+import { LEASE_TIME_MS, type OutcomeSummary } from "./protocol.js";
+import { appendDead, ROUND, START_MS, schedule, Trial, type TrialResult } from "./world.js";
+
+/** Where in the cycle a kill is planned. */
+export type FleetKillWindow = "registration" | "round" | "proof-and-post";
+
+/** One planned kill. */
+interface PlannedKill {
+  window: FleetKillWindow;
+  /** The clock instant (unix ms). */
+  at: number;
+  /** 0: at once; n: at the victim's n-th next point. */
+  points: number;
+  /** Clock ms the victim stays down before its restart. */
+  outageMs: number;
+}
+
+/** A kill that struck. */
+export interface FleetKill {
+  window: FleetKillWindow;
+  /** The victim (child number). */
+  child: number;
+  /** How: `at-once`, or `next-action-<n>`. */
+  how: string;
+  /** Clock ms of the death (unix ms). */
+  at: number;
+  /** Identities the victim held and had not built. */
+  orphans: number;
+}
+
+/** One identity taken over after its holder's death. */
+export interface Takeover {
+  nodeId: string;
+  victim: number;
+  /** The worker that took it over, or `undefined` if none did. */
+  by: number | undefined;
+  /** Clock ms from the death to the `lease-taken-over` write. */
+  clockMs: number | undefined;
+  /** Real ms between the parent seeing the death and hearing of the takeover (harness speed). */
+  wallMs: number | undefined;
+}
+
+/** Options of {@link runFleet}. */
+export interface FleetOptions {
+  seed: number;
+  /** The PostgreSQL database's connection string. */
+  url: string;
+  schema?: string | undefined;
+  workers?: number | undefined;
+  identities?: number | undefined;
+}
+
+/** What a failover trial found: the crash test's figures, the kills and the takeovers. */
+export interface FleetResult extends TrialResult {
+  fleetKills: FleetKill[];
+  takeovers: Takeover[];
+  /** Workers started in all (the first ones and the restarts). */
+  workersStarted: number;
+  /** Lease acquisitions (first ones and takeovers) per worker, by child number. */
+  leasesBy: Record<number, number>;
+}
+
+const WINDOWS: FleetKillWindow[] = ["registration", "round", "proof-and-post"];
+/** Clock ms an armed victim has to reach its point before the parent kills it itself. */
+const ARMED_MS = 2_000;
+const TAKEN = new Set(["lease-acquired", "lease-taken-over"]);
+
+/** A seeded kill instant in `window`. */
+function plan(window: FleetKillWindow, random: () => number): PlannedKill {
+  const deadline = schedule.registrationDeadline(ROUND).getTime();
+  const end = schedule.roundEnd(ROUND).getTime();
+  // Registration: late enough for the first submits, early enough that a takeover (at most the
+  // lease time later) still registers before the round starts.
+  const [from, to] =
+    window === "registration"
+      ? [START_MS + 500, deadline - LEASE_TIME_MS - 2_000]
+      : window === "round"
+        ? [deadline, end]
+        : [end, end + 4_000];
+  const at = from + Math.floor(random() * (to - from));
+  const points = random() < 0.5 ? 0 : 1 + Math.floor(random() * 3);
+  return { window, at, points, outageMs: Math.floor(random() * 5_000) };
+}
+
+/** Identities `child` holds the lease of now (as its events say). */
+function held(child: CrashChild): Set<string> {
+  const ids = new Set<string>();
+  for (const e of child.events) {
+    if (e.nodeId === undefined) continue;
+    if (TAKEN.has(e.event)) ids.add(toHex(e.nodeId));
+    else if (e.event === "lease-lost") ids.delete(toHex(e.nodeId));
+  }
+  return ids;
+}
+
+/**
+ * Runs one failover trial: `workers` processes on one PostgreSQL schema, `identities` identities,
+ * one kill per window of the cycle (see the module header).
+ */
+export async function runFleet(dir: string, options: FleetOptions): Promise<FleetResult> {
+  const trial = new Trial(dir, options.seed, options.identities ?? 30, {
+    url: options.url,
+    schema: options.schema ?? "fleet",
+  });
+  const planned = WINDOWS.map((w) => plan(w, trial.random));
+  const fleetKills: FleetKill[] = [];
+  const takeovers: Takeover[] = [];
+  /** Identities some worker reported built. */
+  const built = new Set<string>();
+  const deaths = new Map<CrashChild, { at: number; wall: number; orphans: string[] }>();
+  const restarts: number[] = [];
+  let armed: { child: CrashChild; until: number; kill: PlannedKill } | undefined;
+  let closing = false;
+  const label = (n: number) => `worker-${n}`;
+  try {
+    await trial.start();
+    const n = options.workers ?? 3;
+    const group: CrashChild[] = [];
+    for (let i = 0; i < n; i++) group.push(trial.spawn(undefined, trial.ids, label(i)));
+    const live = () => group.filter((c) => c.alive && c.finished === undefined);
+    const died = (child: CrashChild, kill: PlannedKill, how: string) => {
+      const at = trial.clock.now();
+      const orphans = [...held(child)].filter((id) => !built.has(id));
+      deaths.set(child, { at, wall: child.exitedAt ?? performance.now(), orphans });
+      fleetKills.push({ window: kill.window, child: child.id, how, at, orphans: orphans.length });
+      restarts.push(at + kill.outageMs);
+    };
+
+    await trial.drive(group, {
+      maxSteps: 20_000,
+      wakeAt: () => {
+        const times = [...restarts];
+        const next = planned[0];
+        if (next !== undefined && !closing) times.push(next.at);
+        if (armed !== undefined) times.push(armed.until);
+        return times.length === 0 ? undefined : Math.min(...times);
+      },
+      onQuiet: async () => {
+        const now = trial.clock.now();
+        for (const child of group) {
+          for (const o of child.outcomes) if (o.kind === "ready") built.add(toHex(o.nodeId));
+        }
+        // An armed victim that died by its own hand (drive() logged its death in the PoST log).
+        if (armed !== undefined && !armed.child.alive && armed.child.finished === undefined) {
+          died(armed.child, armed.kill, `next-action-${armed.kill.points}`);
+          armed = undefined;
+        } else if (armed !== undefined && now >= armed.until) {
+          await armed.child.kill();
+          appendDead(trial.postLog, armed.child.id);
+          died(armed.child, armed.kill, `next-action-${armed.kill.points}-late`);
+          armed = undefined;
+        }
+        if (closing) return false;
+        if (trial.ids.every((id) => built.has(toHex(id.nodeId)))) {
+          closing = true;
+          for (const child of live()) child.close();
+          return true;
+        }
+        if (restarts.length > 0 && (restarts[0] as number) <= now) {
+          restarts.shift();
+          group.push(trial.spawn(undefined, trial.ids, label(trial.children.length)));
+          return true;
+        }
+        const next = planned[0];
+        if (next === undefined || next.at > now || armed !== undefined) return false;
+        const candidates = live().filter((c) => [...held(c)].some((id) => !built.has(id)));
+        // Never the last worker standing: a restart comes first.
+        if (candidates.length === 0 || live().length < 2) return false;
+        planned.shift();
+        const victim = candidates[Math.floor(trial.random() * candidates.length)] as CrashChild;
+        if (next.points > 0) {
+          victim.arm(next.points);
+          armed = { child: victim, until: now + ARMED_MS, kill: next };
+          return false;
+        }
+        await victim.kill();
+        appendDead(trial.postLog, victim.id);
+        died(victim, next, "at-once");
+        return true;
+      },
+    });
+
+    // Each orphan: its first takeover by another worker after the death.
+    for (const [victim, death] of deaths) {
+      for (const nodeId of death.orphans) {
+        let first: { child: CrashChild; at: number; heardAt: number } | undefined;
+        for (const child of trial.children) {
+          if (child === victim) continue;
+          const e = child.events.find(
+            (x) =>
+              x.event === "lease-taken-over" &&
+              x.at >= death.at &&
+              x.nodeId !== undefined &&
+              toHex(x.nodeId) === nodeId,
+          );
+          if (e !== undefined && (first === undefined || e.at < first.at)) {
+            first = { child, at: e.at, heardAt: e.heardAt };
+          }
+        }
+        takeovers.push({
+          nodeId,
+          victim: victim.id,
+          by: first?.child.id,
+          clockMs: first === undefined ? undefined : first.at - death.at,
+          wallMs: first === undefined ? undefined : first.heardAt - death.wall,
+        });
+      }
+    }
+    for (const child of trial.children) {
+      if (child.alive || deaths.has(child)) continue;
+      if (child.finished === undefined || child.exit?.code !== 0) {
+        throw new Error(
+          `trial ${options.seed}: worker ${child.id} ended with ${JSON.stringify(child.exit)}\n${child.stderr}`,
+        );
+      }
+    }
+    const outcomes = new Map<string, OutcomeSummary>();
+    for (const child of trial.children) {
+      for (const o of child.outcomes) {
+        const key = toHex(o.nodeId);
+        if (outcomes.get(key)?.kind !== "ready") outcomes.set(key, o);
+      }
+    }
+    const kills = fleetKills.map((k) => ({ where: `${k.window}/${k.how}`, at: k.at }));
+    const result = await trial.result(
+      [...outcomes.values()],
+      kills,
+      trial.children.length - (options.workers ?? 3),
+    );
+    const leasesBy: Record<number, number> = {};
+    for (const child of trial.children) {
+      leasesBy[child.id] = child.events.filter((e) => TAKEN.has(e.event)).length;
+    }
+    return {
+      ...result,
+      fleetKills,
+      takeovers,
+      workersStarted: trial.children.length,
+      leasesBy,
+    };
+  } finally {
+    await trial.close();
+  }
+}
