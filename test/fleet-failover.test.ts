@@ -17,8 +17,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { describe, it } from "node:test";
 import { assertClean, figures, formatFigures } from "./helpers/crash/figures.js";
-import { type FleetResult, runFleet } from "./helpers/crash/fleet.js";
-import { LEASE_TIME_MS } from "./helpers/crash/protocol.js";
+import { FLEET_LEASE_MS, type FleetResult, runFleet } from "./helpers/crash/fleet.js";
 import { postgresDatabase } from "./helpers/postgres-database.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -32,7 +31,7 @@ function describeTakeovers(r: FleetResult): string {
   const ms = (x: number | undefined) => (x === undefined ? "-" : String(Math.round(x)));
   return (
     `takeover (death → another worker's first write, the lease-taken-over): ${r.takeovers.length} identities, ` +
-    `clock ms min ${ms(clock[0])} median ${ms(median(clock))} max ${ms(clock.at(-1))} (lease ${LEASE_TIME_MS} ms); ` +
+    `clock ms min ${ms(clock[0])} median ${ms(median(clock))} max ${ms(clock.at(-1))} (lease ${FLEET_LEASE_MS} ms); ` +
     `harness wall ms median ${ms(median(wall))} max ${ms(wall.at(-1))}`
   );
 }
@@ -64,7 +63,7 @@ describe("fleet failover: worker processes on one PostgreSQL state", () => {
     for (const x of r.takeovers) {
       assert.notEqual(x.by, undefined, `identity ${x.nodeId.slice(0, 8)} was never taken over`);
       assert.ok(
-        (x.clockMs as number) <= LEASE_TIME_MS,
+        (x.clockMs as number) <= FLEET_LEASE_MS,
         `identity ${x.nodeId.slice(0, 8)} taken over ${x.clockMs} ms after its holder's death`,
       );
     }

@@ -190,10 +190,10 @@ async function run(): Promise<void> {
   };
   // The identity lease (options a library without leases ignores): a second process on the state
   // waits for an identity another live process holds, and a dead holder's lease lapses after
-  // LEASE_TIME_MS of clock.
+  // the lease time (LEASE_TIME_MS unless the parent says otherwise).
   const leaseOptions: object = {
     whenHeldElsewhere: "wait",
-    leaseTimeMs: LEASE_TIME_MS,
+    leaseTimeMs: init.leaseTimeMs ?? LEASE_TIME_MS,
     ...(init.leaseLabel === undefined ? {} : { leaseHolder: init.leaseLabel }),
   };
   const manager = new RegistrationManager({

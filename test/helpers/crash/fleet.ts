@@ -22,8 +22,16 @@
  */
 import { toHex } from "../../../src/bytes.js";
 import type { CrashChild } from "./child-process.js";
-import { LEASE_TIME_MS, type OutcomeSummary } from "./protocol.js";
+import type { OutcomeSummary } from "./protocol.js";
 import { appendDead, ROUND, START_MS, schedule, Trial, type TrialResult } from "./world.js";
+
+/**
+ * The workers' lease time (clock ms). Short beside the 19 s registration window, so that a worker
+ * killed in it is taken over before the round starts; longer than the crash test's 3 s, because
+ * each standby worker asks again for every identity it waits for about every two thirds of it
+ * (a transaction each), which is most of this test's real time on a busy machine.
+ */
+export const FLEET_LEASE_MS = 6_000;
 
 /** Where in the cycle a kill is planned. */
 export type FleetKillWindow = "registration" | "round" | "proof-and-post";
@@ -72,6 +80,8 @@ export interface FleetOptions {
   schema?: string | undefined;
   workers?: number | undefined;
   identities?: number | undefined;
+  /** Default {@link FLEET_LEASE_MS}. */
+  leaseTimeMs?: number | undefined;
 }
 
 /** What a failover trial found: the crash test's figures, the kills and the takeovers. */
@@ -90,14 +100,14 @@ const ARMED_MS = 2_000;
 const TAKEN = new Set(["lease-acquired", "lease-taken-over"]);
 
 /** A seeded kill instant in `window`. */
-function plan(window: FleetKillWindow, random: () => number): PlannedKill {
+function plan(window: FleetKillWindow, random: () => number, leaseMs: number): PlannedKill {
   const deadline = schedule.registrationDeadline(ROUND).getTime();
   const end = schedule.roundEnd(ROUND).getTime();
   // Registration: late enough for the first submits, early enough that a takeover (at most the
   // lease time later) still registers before the round starts.
   const [from, to] =
     window === "registration"
-      ? [START_MS + 500, deadline - LEASE_TIME_MS - 2_000]
+      ? [START_MS + 500, deadline - leaseMs - 2_000]
       : window === "round"
         ? [deadline, end]
         : [end, end + 4_000];
@@ -126,7 +136,8 @@ export async function runFleet(dir: string, options: FleetOptions): Promise<Flee
     url: options.url,
     schema: options.schema ?? "fleet",
   });
-  const planned = WINDOWS.map((w) => plan(w, trial.random));
+  const leaseMs = options.leaseTimeMs ?? FLEET_LEASE_MS;
+  const planned = WINDOWS.map((w) => plan(w, trial.random, leaseMs));
   const fleetKills: FleetKill[] = [];
   const takeovers: Takeover[] = [];
   /** Identities some worker reported built. */
@@ -135,12 +146,12 @@ export async function runFleet(dir: string, options: FleetOptions): Promise<Flee
   const restarts: number[] = [];
   let armed: { child: CrashChild; until: number; kill: PlannedKill } | undefined;
   let closing = false;
-  const label = (n: number) => `worker-${n}`;
+  const lease = (n: number) => ({ label: `worker-${n}`, timeMs: leaseMs });
   try {
     await trial.start();
     const n = options.workers ?? 3;
     const group: CrashChild[] = [];
-    for (let i = 0; i < n; i++) group.push(trial.spawn(undefined, trial.ids, label(i)));
+    for (let i = 0; i < n; i++) group.push(trial.spawn(undefined, trial.ids, lease(i)));
     const live = () => group.filter((c) => c.alive && c.finished === undefined);
     const died = (child: CrashChild, kill: PlannedKill, how: string) => {
       const at = trial.clock.now();
@@ -182,7 +193,7 @@ export async function runFleet(dir: string, options: FleetOptions): Promise<Flee
         }
         if (restarts.length > 0 && (restarts[0] as number) <= now) {
           restarts.shift();
-          group.push(trial.spawn(undefined, trial.ids, label(trial.children.length)));
+          group.push(trial.spawn(undefined, trial.ids, lease(trial.children.length)));
           return true;
         }
         const next = planned[0];

@@ -12,8 +12,8 @@
  */
 
 /**
- * A child manager's lease time (clock ms): a dead holder's identities are taken over at most this
- * long after its death. Small beside this schedule's 19 s registration window, as mainnet's 30 s
+ * A child manager's default lease time (clock ms): a dead holder's identities are taken over at
+ * most this long after its death. Small beside this schedule's 19 s registration window, as mainnet's 30 s
  * default is beside its days.
  */
 export const LEASE_TIME_MS = 3_000;
@@ -70,6 +70,8 @@ export interface ChildInit {
   postgres?: { url: string; schema: string } | undefined;
   /** The manager's lease holder label (`leaseHolder`); default the library's. */
   leaseLabel?: string | undefined;
+  /** The manager's lease time (clock ms); default {@link LEASE_TIME_MS}. */
+  leaseTimeMs?: number | undefined;
   /** The PoST log: one JSON line per PoST start and end, appended with fsync. */
   postLog: string;
   /** The shared start of the schedule (unix ms). */

@@ -378,14 +378,15 @@ export class Trial {
   spawn(
     kill: KillPlan | undefined,
     ids = this.ids,
-    leaseLabel: string | undefined = undefined,
+    lease: { label?: string | undefined; timeMs?: number | undefined } = {},
   ): CrashChild {
     const child = new CrashChild({
       type: "init",
       child: this.#nextChild++,
       dbPath: this.dbPath,
       postgres: this.postgres,
-      leaseLabel,
+      leaseLabel: lease.label,
+      leaseTimeMs: lease.timeMs,
       postLog: this.postLog,
       genesisMs: T0,
       epochMs: EPOCH_MS,
@@ -434,7 +435,7 @@ export class Trial {
       const live = group.filter((c) => c.alive && c.finished === undefined);
       if (process.env.CRASH_DEBUG)
         process.stderr.write(
-          `step ${step} t=${this.clock.now() - T0} real=${Math.round(performance.now())} ${[...reports.values()].map((r) => JSON.stringify(r)).join(" ")}\n`,
+          `step ${step} t=${this.clock.now() - T0} real=${Math.round(performance.now())} ${[...reports.values()].map((r) => JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? String(v) : v))).join(" ")}\n`,
         );
       if (live.length === 0) return;
       const changed = (await onQuiet?.(step)) === true;
