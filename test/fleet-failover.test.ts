@@ -9,7 +9,9 @@
  *
  * Asserted: every identity gets its NiPoST, on the best proof among the PoETs that hold its
  * challenge; no PoET sees a second challenge of an identity; no identity is submitted to a PoET by
- * two live workers; no duplicate PoST work; `state.check()` is empty; and every identity a victim
+ * two live workers; no duplicate PoST work; `state.check()` is empty; PostgreSQL detected no
+ * deadlock between the workers (each is given the identities in an order of its own); and every
+ * identity a victim
  * held and had not built is taken over by another worker within the lease time. The takeover times
  * are printed as a diagnostic.
  */
@@ -45,11 +47,13 @@ describe("fleet failover: worker processes on one PostgreSQL state", () => {
     t.diagnostic(`fleet failover, seed ${SEED}: ${formatFigures(figures([r]))}`);
     t.diagnostic(
       `kills: ${r.fleetKills.map((k) => `worker ${k.child} ${k.window}/${k.how} at +${k.at - Date.UTC(2024, 0, 1)} ms holding ${k.orphans} unbuilt`).join("; ")}; ` +
-        `workers started ${r.workersStarted}; leases taken by worker ${JSON.stringify(r.leasesBy)}`,
+        `workers started ${r.workersStarted}; leases taken by worker ${JSON.stringify(r.leasesBy)}; PostgreSQL deadlocks ${r.deadlocks}`,
     );
     t.diagnostic(describeTakeovers(r));
 
     assertClean(r, "fleet failover");
+    // Workers given the identities in orders of their own never lock each other in a cycle.
+    assert.equal(r.deadlocks, 0, "PostgreSQL detected deadlocks between the workers");
     assert.deepEqual(r.missed, [], "every identity registered in time");
     assert.deepEqual(r.unfinished, [], "every NiPoST row was returned by a worker");
     assert.equal(r.outcomes.length, 30);

@@ -20,9 +20,10 @@
  * The real time between the two, as the parent heard them, is kept too: it only measures how fast
  * this harness steps its clock (which jumps from one wake-up to the next), not a latency.
  */
+import pg from "pg";
 import { toHex } from "../../../src/bytes.js";
 import type { CrashChild } from "./child-process.js";
-import type { OutcomeSummary } from "./protocol.js";
+import type { CrashIdentity, OutcomeSummary } from "./protocol.js";
 import { appendDead, ROUND, START_MS, schedule, Trial, type TrialResult } from "./world.js";
 
 /**
@@ -92,6 +93,8 @@ export interface FleetResult extends TrialResult {
   workersStarted: number;
   /** Lease acquisitions (first ones and takeovers) per worker, by child number. */
   leasesBy: Record<number, number>;
+  /** Deadlocks PostgreSQL detected in the database (`pg_stat_database`). */
+  deadlocks: number;
 }
 
 const WINDOWS: FleetKillWindow[] = ["registration", "round", "proof-and-post"];
@@ -114,6 +117,30 @@ function plan(window: FleetKillWindow, random: () => number, leaseMs: number): P
   const at = from + Math.floor(random() * (to - from));
   const points = random() < 0.5 ? 0 : 1 + Math.floor(random() * 3);
   return { window, at, points, outageMs: Math.floor(random() * 5_000) };
+}
+
+/** The identities in a seeded order: each worker is given them in an order of its own. */
+function shuffled(ids: readonly CrashIdentity[], random: () => number): CrashIdentity[] {
+  const out = [...ids];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j] as CrashIdentity, out[i] as CrashIdentity];
+  }
+  return out;
+}
+
+/** Deadlocks PostgreSQL counted in the database of `url`. */
+async function deadlocks(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ deadlocks: string }>(
+      "select deadlocks::text from pg_stat_database where datname = current_database()",
+    );
+    return Number(rows[0]?.deadlocks ?? 0);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Identities `child` holds the lease of now (as its events say). */
@@ -151,7 +178,8 @@ export async function runFleet(dir: string, options: FleetOptions): Promise<Flee
     await trial.start();
     const n = options.workers ?? 3;
     const group: CrashChild[] = [];
-    for (let i = 0; i < n; i++) group.push(trial.spawn(undefined, trial.ids, lease(i)));
+    for (let i = 0; i < n; i++)
+      group.push(trial.spawn(undefined, shuffled(trial.ids, trial.random), lease(i)));
     const live = () => group.filter((c) => c.alive && c.finished === undefined);
     const died = (child: CrashChild, kill: PlannedKill, how: string) => {
       const at = trial.clock.now();
@@ -193,7 +221,9 @@ export async function runFleet(dir: string, options: FleetOptions): Promise<Flee
         }
         if (restarts.length > 0 && (restarts[0] as number) <= now) {
           restarts.shift();
-          group.push(trial.spawn(undefined, trial.ids, lease(trial.children.length)));
+          group.push(
+            trial.spawn(undefined, shuffled(trial.ids, trial.random), lease(trial.children.length)),
+          );
           return true;
         }
         const next = planned[0];
@@ -272,6 +302,7 @@ export async function runFleet(dir: string, options: FleetOptions): Promise<Flee
       takeovers,
       workersStarted: trial.children.length,
       leasesBy,
+      deadlocks: await deadlocks(options.url),
     };
   } finally {
     await trial.close();
