@@ -24,7 +24,7 @@ import { postgresDatabase } from "./helpers/postgres-database.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const tmp = tempDir("fleet-failover-");
-const SEED = 1800;
+const SEED = 1818;
 
 function describeTakeovers(r: FleetResult): string {
   const clock = r.takeovers.map((t) => t.clockMs ?? Number.NaN).sort((a, b) => a - b);

@@ -272,10 +272,6 @@ async function run(): Promise<void> {
     if (at === seq) send({ type: "quiet", seq: at, now: clock.now(), next: clock.nextWakeup() });
   };
   process.on("message", (message: ParentMessage) => {
-    if (message.type === "arm") {
-      armed = message.points;
-      return;
-    }
     if (message.type === "close") {
       void manager.close();
       return;
@@ -311,6 +307,11 @@ async function run(): Promise<void> {
   await pool?.end();
   process.disconnect?.();
 }
+
+// An `arm` may come right after `init`, before the manager runs.
+process.on("message", (message: ParentMessage) => {
+  if (message.type === "arm") armed = message.points;
+});
 
 process.once("message", (message: ParentMessage) => {
   if (message.type !== "init") return;

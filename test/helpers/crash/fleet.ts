@@ -9,7 +9,11 @@
  * registration window, between the round start and its end, and while proofs are fetched and PoST
  * runs. A kill strikes either at once (the victim quiet, waiting on its clock) or in the middle of
  * the victim's next actions (it is armed to die at its 1st–3rd next point of
- * ./protocol.ts `CHILD_POINTS` or event: a submit on its way, a PoST started, a row half-way).
+ * ./protocol.ts `CHILD_POINTS` or event: a submit on its way, a PoST started, a row half-way; in
+ * the registration window, the first worker starts alone, armed to die at its 1st–200th point
+ * while it takes the leases of all identities and submits them, and the others start at that
+ * clock instant after its death). A victim that reaches no such point within 2 s of clock is
+ * killed by the parent (`…-late`).
  * The victim is a seeded pick among the live workers that hold an identity not built yet; a killed
  * worker is restarted (a new process, a new holder, given every identity) after a seeded outage.
  * Once every identity is built, the parent closes the workers.
@@ -115,7 +119,11 @@ function plan(window: FleetKillWindow, random: () => number, leaseMs: number): P
         ? [deadline, end]
         : [end, end + 4_000];
   const at = from + Math.floor(random() * (to - from));
-  const points = random() < 0.5 ? 0 : 1 + Math.floor(random() * 3);
+  // In the registration window a worker does all its work in its first step: a worker armed
+  // before it starts dies at its 1st–200th point there (a lease taken, a submit on its way, a row;
+  // a worker alone with 30 identities passes about 300).
+  const points =
+    random() < 0.5 ? 0 : 1 + Math.floor(random() * (window === "registration" ? 200 : 3));
   return { window, at, points, outageMs: Math.floor(random() * 5_000) };
 }
 
@@ -178,8 +186,10 @@ export async function runFleet(dir: string, options: FleetOptions): Promise<Flee
     await trial.start();
     const n = options.workers ?? 3;
     const group: CrashChild[] = [];
-    for (let i = 0; i < n; i++)
-      group.push(trial.spawn(undefined, shuffled(trial.ids, trial.random), lease(i)));
+    const spawn = () =>
+      group.push(
+        trial.spawn(undefined, shuffled(trial.ids, trial.random), lease(trial.children.length)),
+      );
     const live = () => group.filter((c) => c.alive && c.finished === undefined);
     const died = (child: CrashChild, kill: PlannedKill, how: string) => {
       const at = trial.clock.now();
@@ -188,6 +198,21 @@ export async function runFleet(dir: string, options: FleetOptions): Promise<Flee
       fleetKills.push({ window: kill.window, child: child.id, how, at, orphans: orphans.length });
       restarts.push(at + kill.outageMs);
     };
+    const first = planned[0];
+    if (first?.window === "registration" && first.points > 0) {
+      // The first worker starts alone, armed: it takes every lease and dies in its first step, in
+      // the middle of taking leases or submitting; the others start at that same clock instant.
+      planned.shift();
+      spawn();
+      const victim = group[0] as CrashChild;
+      victim.arm(first.points);
+      await trial.drive([victim]);
+      if (victim.alive || victim.finished !== undefined) {
+        throw new Error(`trial ${options.seed}: the first worker outlived its armed kill`);
+      }
+      died(victim, first, `next-action-${first.points}`);
+    }
+    while (group.length < n) spawn();
 
     await trial.drive(group, {
       maxSteps: 20_000,
