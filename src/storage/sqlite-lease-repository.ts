@@ -42,6 +42,9 @@ import type { StoreConnection } from "./store-connection.js";
 
 const TABLE = "poet_client_lease";
 
+/** An acquisition's transaction found no lease row for the identity (see `acquire`). */
+const NO_ROW = Symbol("no lease row");
+
 /**
  * Leases per statement of {@link SqliteLeaseRepository.renewMany}: two parameters each, far below
  * SQLite's 32,766, and a statement of a few ms, so that a group commit's turn stays short.
@@ -141,7 +144,27 @@ export class SqliteLeaseRepository implements LeaseRepository {
     const atMs = unixMillisParam(at, "lease.at");
     const expiresMs = unixMillisParam(expiresAt, "lease.at");
     const id = new Uint8Array(nodeId);
+    const firstRow = {
+      id,
+      holder,
+      token: u64Param(1n, "lease.token"),
+      acquired_at: atMs,
+      renewed_at: atMs,
+      expires_at: expiresMs,
+      released: 0n,
+    };
     const result = await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
+      if (this.#rowLocks) {
+        // A live lease of another holder is answered without locking its row: a lock would last
+        // until this group commit ends and hold up that holder's renewals and fenced writes,
+        // while this transaction may wait for one of that holder's rows (a deadlock).
+        const seen = await db.selectFrom(TABLE).selectAll().where("id", "=", id).executeTakeFirst();
+        const last = seen === undefined ? undefined : decodeLeaseRow(seen);
+        if (last === undefined) return NO_ROW;
+        if (last.holder !== holder && !last.released && last.expiresAt.getTime() > at.getTime()) {
+          return { held: false, current: last } as const;
+        }
+      }
       const row = await db
         .selectFrom(TABLE)
         .selectAll()
@@ -167,15 +190,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
         };
         const inserted = await db
           .insertInto(TABLE)
-          .values({
-            id,
-            holder,
-            token: u64Param(1n, "lease.token"),
-            acquired_at: atMs,
-            renewed_at: atMs,
-            expires_at: expiresMs,
-            released: 0n,
-          })
+          .values(firstRow)
           .$if(this.#rowLocks, (q) => q.onConflict((oc) => oc.column("id").doNothing()))
           .executeTakeFirst();
         if (inserted.numInsertedOrUpdatedRows === 0n) {
@@ -227,6 +242,20 @@ export class SqliteLeaseRepository implements LeaseRepository {
       const tookOver = current.released || current.holder === holder ? undefined : current;
       return { held: true, lease, tookOver } as const;
     });
+    if (result === NO_ROW) {
+      // The identity's first lease row (PostgreSQL): inserted in a statement of its own, committed
+      // at once. Inserted in the group commit, a row that another worker inserts at the same time
+      // makes each transaction wait for the other's commit — workers given the identities in
+      // different orders then deadlock. Then acquired as above: ours (same token) or another's.
+      await this.#conn.read(options.signal, { table: TABLE }, (db) =>
+        db
+          .insertInto(TABLE)
+          .values(firstRow)
+          .onConflict((oc) => oc.column("id").doNothing())
+          .execute(),
+      );
+      return this.acquire(nodeId, options);
+    }
     if (result.held) this.#fence(result.lease, options.onLost);
     return result;
   }

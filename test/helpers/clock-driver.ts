@@ -99,6 +99,7 @@ export function beginWork(): () => void {
     if (!done) {
       done = true;
       trackedWork--;
+      exchangeEvent();
     }
   };
 }
@@ -170,7 +171,15 @@ export async function settle(clock?: ManualClock): Promise<void> {
       last = signature(clock);
       continue;
     }
-    const busy = busyResources() > 0 || zlibChunks > 0 || trackedWork > 0;
+    if (trackedWork > 0) {
+      // A query on its way: wait for its end (or a few ms) instead of spinning the event loop,
+      // which would take the CPU from the database server that answers it.
+      quiet = 0;
+      await nextExchangeEvent();
+      last = signature(clock);
+      continue;
+    }
+    const busy = busyResources() > 0 || zlibChunks > 0;
     await nextTurn();
     const now = signature(clock);
     if (busy || now !== last) {

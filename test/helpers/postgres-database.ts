@@ -8,9 +8,9 @@
  */
 import { after } from "node:test";
 import pg from "pg";
-import type { PgPool } from "../../src/storage/index.js";
-import { beginWork } from "./clock-driver.js";
 import { POSTGRES_URL_ENV, type PostgresServer, startPostgresServer } from "./postgres-server.js";
+
+export { trackedPool } from "./tracked-pool.js";
 
 let ownServer: Promise<PostgresServer> | undefined;
 const created: string[] = [];
@@ -51,41 +51,6 @@ after(async () => {
   }
   if (ownServer !== undefined) await (await ownServer).stop();
 });
-
-/**
- * A `pg.Pool` on `url` whose connections and queries count as work in progress for the test clock
- * driver (`clock-driver.ts`), which cannot see PostgreSQL's sockets: a test that steps a
- * `ManualClock` then never moves time while a query is on its way.
- */
-export function trackedPool(url: string, max = 4): PgPool & { end: () => Promise<void> } {
-  const pool = new pg.Pool({ connectionString: url, max });
-  pool.on("error", () => {});
-  return {
-    async connect() {
-      const done = beginWork();
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } finally {
-        done();
-      }
-      return {
-        async query(config) {
-          const done = beginWork();
-          try {
-            return await client.query(config as pg.QueryConfig);
-          } finally {
-            done();
-          }
-        },
-        release: (err) => client.release(err),
-        on: (event, listener) => client.on(event, listener),
-        off: (event, listener) => client.off(event, listener),
-      };
-    },
-    end: () => pool.end(),
-  };
-}
 
 /**
  * Creates an empty database and returns its connection string.

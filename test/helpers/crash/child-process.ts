@@ -9,10 +9,13 @@ import { buildSync } from "esbuild";
 import { nodeModule } from "../node-script.js";
 import type {
   AdvanceMessage,
+  ArmMessage,
   ChildInit,
   ChildMessage,
+  CloseMessage,
   EventMessage,
   FinishedMessage,
+  OutcomeSummary,
   SubmitMessage,
 } from "./protocol.js";
 
@@ -29,7 +32,8 @@ const source = nodeModule("./child.ts", import.meta.url);
 let bundle: string | undefined;
 
 /**
- * The child as one bundled file (better-sqlite3, a native module, stays outside), built once per
+ * The child as one bundled file (better-sqlite3, a native module, and pg, CommonJS with an optional
+ * native part, stay outside), built once per
  * test process: a child then starts in a fifth of the CPU time that loading a few hundred modules
  * (through tsx, or transpiled) takes, which is most of a trial's cost on a busy machine. It sits in
  * `node_modules/.cache` so that `better-sqlite3` resolves, and is removed when the process exits.
@@ -46,7 +50,7 @@ function childArgs(): string[] {
       platform: "node",
       format: "esm",
       target: "node20",
-      external: ["better-sqlite3"],
+      external: ["better-sqlite3", "pg"],
       outfile: out,
       logLevel: "warning",
     });
@@ -64,13 +68,18 @@ export class CrashChild {
   readonly id: number;
   readonly init: ChildInit;
   readonly process: ChildProcess;
-  readonly events: EventMessage[] = [];
+  /** Its events, each with the real time (`performance.now()`) the parent heard it. */
+  readonly events: (EventMessage & { heardAt: number })[] = [];
+  /** Each identity's outcome, as its `buildNiPost` ended. */
+  readonly outcomes: OutcomeSummary[] = [];
   /** Each submit, with the order in which the parent heard it among all children's. */
   readonly submits: (SubmitMessage & { order: number })[] = [];
   /** The order (as in {@link submits}) at which the parent learnt of its death. */
   diedOrder: number | undefined;
   /** Set once it exited. */
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** The real time (`performance.now()`) the parent saw it exit. */
+  exitedAt: number | undefined;
   finished: FinishedMessage | undefined;
   failure: string | undefined;
   /** Whether the parent killed it (otherwise a SIGKILL came from the child's own plan). */
@@ -100,7 +109,10 @@ export class CrashChild {
           this.#quiet.set(message.seq, { now: message.now, next: message.next });
           break;
         case "event":
-          this.events.push(message);
+          this.events.push({ ...message, heardAt: performance.now() });
+          break;
+        case "outcome":
+          this.outcomes.push(message.outcome);
           break;
         case "submit":
           this.submits.push({ ...message, order: heard++ });
@@ -119,6 +131,7 @@ export class CrashChild {
     this.exited = new Promise((resolve) => {
       this.process.on("exit", (code, signal) => {
         this.exit = { code, signal };
+        this.exitedAt = performance.now();
         this.diedOrder ??= heard++;
         this.#poke();
         resolve();
@@ -176,6 +189,31 @@ export class CrashChild {
           resolve();
         };
       });
+    }
+  }
+
+  /**
+   * Tells the child to die by its own hand at the `points`-th point it reaches from now on (in the
+   * middle of its next actions); `killedByParent` is set, as the parent decided it.
+   */
+  arm(points: number): void {
+    if (!this.alive) return;
+    this.killedByParent = true;
+    const message: ArmMessage = { type: "arm", points };
+    try {
+      this.process.send(message);
+    } catch {
+      // it died meanwhile
+    }
+  }
+
+  /** Asks the child to close its manager and finish (a fleet's end). */
+  close(): void {
+    if (!this.alive) return;
+    try {
+      this.process.send({ type: "close" } satisfies CloseMessage);
+    } catch {
+      // it died meanwhile
     }
   }
 

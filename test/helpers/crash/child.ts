@@ -20,17 +20,19 @@ import {
   RegistrationManager,
 } from "../../../src/registration/index.js";
 import { RoundSchedule } from "../../../src/schedule/index.js";
-import { type NodeState, openNodeState } from "../../../src/storage/index.js";
+import { type NodeState, openNodeState, openPostgresState } from "../../../src/storage/index.js";
 import { verifyPoetProof } from "../../../src/verify/index.js";
 import { settle } from "../clock-driver.js";
 import { prng } from "../prng.js";
-import type {
-  ChildInit,
-  ChildMessage,
-  ChildPoint,
-  OutcomeSummary,
-  ParentMessage,
-  PostLogLine,
+import { trackedPool } from "../tracked-pool.js";
+import {
+  type ChildInit,
+  type ChildMessage,
+  type ChildPoint,
+  LEASE_TIME_MS,
+  type OutcomeSummary,
+  type ParentMessage,
+  type PostLogLine,
 } from "./protocol.js";
 
 const TICK_SIZE = 100n;
@@ -42,7 +44,8 @@ const POST_RESULT = {
 };
 
 function send(message: ChildMessage): void {
-  process.send?.(message);
+  // A fleet worker closed by the parent may still settle an advance after it disconnected.
+  if (process.connected) process.send?.(message);
 }
 
 let init: ChildInit;
@@ -50,9 +53,13 @@ const reached = new Map<string, number>();
 /** Bumped by every point and event: part of what "quiet" compares. */
 let activity = 0;
 
+/** Points left before an armed death (the parent's `arm` message), if armed. */
+let armed: number | undefined;
+
 /** Counts the point; dies on the spot when it is the planned one. */
 function point(name: ChildPoint): void {
   activity++;
+  if (armed !== undefined && --armed <= 0) process.kill(process.pid, "SIGKILL");
   const n = (reached.get(name) ?? 0) + 1;
   reached.set(name, n);
   const kill = init.kill;
@@ -162,7 +169,16 @@ async function run(): Promise<void> {
     phaseShiftMs: init.phaseShiftMs,
     cycleGapMs: init.cycleGapMs,
   });
-  const state = await openNodeState(init.dbPath, { busyTimeoutMs: 60_000 });
+  // PostgreSQL through a pool whose queries count as work for `settle` (it cannot see the sockets).
+  const pool = init.postgres === undefined ? undefined : trackedPool(init.postgres.url, 4);
+  const state =
+    init.postgres === undefined || pool === undefined
+      ? await openNodeState(init.dbPath, { busyTimeoutMs: 60_000 })
+      : await openPostgresState({
+          connection: pool,
+          schema: init.postgres.schema,
+          maxConnections: 4,
+        });
   const watched = instrumentedState(state);
   const random = prng(init.seed);
   const verifier: ProofVerifier = {
@@ -172,11 +188,14 @@ async function run(): Promise<void> {
       point("verify:after");
     },
   };
-  // The identity lease (options a library without leases ignores): a second process on the file
-  // waits for an identity another live process holds, and a dead holder's lease lapses after 3 s
-  // of clock, small beside this schedule's 19 s registration window as mainnet's 30 s default is
-  // beside its days.
-  const leaseOptions: object = { whenHeldElsewhere: "wait", leaseTimeMs: 3_000 };
+  // The identity lease (options a library without leases ignores): a second process on the state
+  // waits for an identity another live process holds, and a dead holder's lease lapses after
+  // the lease time (LEASE_TIME_MS unless the parent says otherwise).
+  const leaseOptions: object = {
+    whenHeldElsewhere: "wait",
+    leaseTimeMs: init.leaseTimeMs ?? LEASE_TIME_MS,
+    ...(init.leaseLabel === undefined ? {} : { leaseHolder: init.leaseLabel }),
+  };
   const manager = new RegistrationManager({
     ...leaseOptions,
     schedule,
@@ -223,14 +242,20 @@ async function run(): Promise<void> {
 
   // A rejection (a StorageError, say) is an outcome the parent judges, not a crash of the test.
   const build = (request: Parameters<RegistrationManager["buildNiPost"]>[0]) =>
-    manager.buildNiPost(request).then(summary, (err: unknown) => ({
-      nodeId: request.nodeId,
-      kind: `rejected: ${err instanceof Error ? err.name : "error"}`,
-      error: err instanceof Error ? err.message : String(err),
-      proofRef: undefined,
-      poet: undefined,
-      leaves: undefined,
-    }));
+    manager
+      .buildNiPost(request)
+      .then(summary, (err: unknown) => ({
+        nodeId: request.nodeId,
+        kind: `rejected: ${err instanceof Error ? err.name : "error"}`,
+        error: err instanceof Error ? err.message : String(err),
+        proofRef: undefined,
+        poet: undefined,
+        leaves: undefined,
+      }))
+      .then((outcome) => {
+        send({ type: "outcome", outcome });
+        return outcome;
+      });
 
   let seq = 0;
   // Quiet: settled, and still so after a real-timer turn — a zero-delay timer (between two steps
@@ -247,6 +272,10 @@ async function run(): Promise<void> {
     if (at === seq) send({ type: "quiet", seq: at, now: clock.now(), next: clock.nextWakeup() });
   };
   process.on("message", (message: ParentMessage) => {
+    if (message.type === "close") {
+      void manager.close();
+      return;
+    }
     if (message.type !== "advance") return;
     seq = message.seq;
     void clock.set(message.to).then(() => quiet(message.seq));
@@ -275,8 +304,14 @@ async function run(): Promise<void> {
   send({ type: "finished", outcomes });
   await manager.close();
   await state.close();
+  await pool?.end();
   process.disconnect?.();
 }
+
+// An `arm` may come right after `init`, before the manager runs.
+process.on("message", (message: ParentMessage) => {
+  if (message.type === "arm") armed = message.points;
+});
 
 process.once("message", (message: ParentMessage) => {
   if (message.type !== "init") return;

@@ -11,6 +11,13 @@
  * and a busy machine only makes a run slower, never different.
  */
 
+/**
+ * A child manager's default lease time (clock ms): a dead holder's identities are taken over at
+ * most this long after its death. Small beside this schedule's 19 s registration window, as mainnet's 30 s
+ * default is beside its days.
+ */
+export const LEASE_TIME_MS = 3_000;
+
 /** Points in a child's run where a planned SIGKILL can strike (the child kills itself there). */
 export const CHILD_POINTS = [
   /** Before a submit request leaves for a PoET. */
@@ -54,7 +61,17 @@ export interface ChildInit {
   type: "init";
   /** Which child this is (a number the parent picks; also written to the PoST log). */
   child: number;
+  /** The SQLite node state (unused with `postgres`). */
   dbPath: string;
+  /**
+   * Run on this PostgreSQL node state instead (a connection string and a schema the parent has
+   * already migrated): several children then run on it at once, as a fleet's workers.
+   */
+  postgres?: { url: string; schema: string } | undefined;
+  /** The manager's lease holder label (`leaseHolder`); default the library's. */
+  leaseLabel?: string | undefined;
+  /** The manager's lease time (clock ms); default {@link LEASE_TIME_MS}. */
+  leaseTimeMs?: number | undefined;
   /** The PoST log: one JSON line per PoST start and end, appended with fsync. */
   postLog: string;
   /** The shared start of the schedule (unix ms). */
@@ -81,7 +98,25 @@ export interface AdvanceMessage {
   to: number;
 }
 
-export type ParentMessage = ChildInit | AdvanceMessage;
+/**
+ * Parent to child: die (SIGKILL by its own hand) at the `points`-th point of {@link CHILD_POINTS}
+ * (or event) reached from now on, in the middle of whatever it does next.
+ */
+export interface ArmMessage {
+  type: "arm";
+  points: number;
+}
+
+/**
+ * Parent to child: close the manager (every `buildNiPost` still waiting ends, the leases are
+ * released), then finish as usual. A fleet's workers, given every identity, wait for the ones others
+ * hold for as long as those run: the parent ends them once every identity is built.
+ */
+export interface CloseMessage {
+  type: "close";
+}
+
+export type ParentMessage = ChildInit | AdvanceMessage | ArmMessage | CloseMessage;
 
 /** Child to parent: quiet at `now`; `next` is the earliest sleeper's wake-up, if any. */
 export interface QuietMessage {
@@ -117,6 +152,12 @@ export interface OutcomeSummary {
   leaves: bigint | undefined;
 }
 
+/** One identity's `buildNiPost` has ended (sent as it ends, before `finished`). */
+export interface OutcomeMessage {
+  type: "outcome";
+  outcome: OutcomeSummary;
+}
+
 /** Every identity's `buildNiPost` has ended; the child closes and exits. */
 export interface FinishedMessage {
   type: "finished";
@@ -133,6 +174,7 @@ export type ChildMessage =
   | QuietMessage
   | EventMessage
   | SubmitMessage
+  | OutcomeMessage
   | FinishedMessage
   | FailedMessage;
 

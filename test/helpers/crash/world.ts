@@ -38,7 +38,12 @@ import { createEd25519Signer } from "../../../src/auth/index.js";
 import { toHex } from "../../../src/bytes.js";
 import { ManualClock } from "../../../src/clock.js";
 import { RoundSchedule } from "../../../src/schedule/index.js";
-import { companionPath, openNodeState } from "../../../src/storage/index.js";
+import {
+  companionPath,
+  type NodeState,
+  openNodeState,
+  openPostgresState,
+} from "../../../src/storage/index.js";
 import { type MockPoet, SUBMIT_MESSAGES, startMockPoet } from "../../../src/testing/index.js";
 import { proofRef } from "../../../src/verify/index.js";
 import { prng, prngBytes } from "../prng.js";
@@ -70,7 +75,7 @@ export const schedule = new RoundSchedule({
   cycleGapMs: CYCLE_GAP_MS,
 });
 /** When a trial starts: round 0 is open for registration. */
-const START_MS = T0 + 1_000;
+export const START_MS = T0 + 1_000;
 /** Most clock steps of one trial (a guard against a loop that never ends). */
 const MAX_STEPS = 5_000;
 
@@ -285,7 +290,8 @@ function readPostLog(file: string): PostLogLine[] {
     .map((l) => JSON.parse(l) as PostLogLine);
 }
 
-function appendDead(file: string, child: number): void {
+/** Notes in the PoST log that the parent saw `child` die (see {@link analysePostLog}). */
+export function appendDead(file: string, child: number): void {
   fs.appendFileSync(file, `${JSON.stringify({ child, kind: "dead" } satisfies PostLogLine)}\n`);
 }
 
@@ -313,8 +319,24 @@ function restartTime(now: number, outage: Outage): number {
   return now;
 }
 
-/** A trial's folder, clock, PoETs and identities. */
-class Trial {
+/** Options of a {@link Trial.drive}. */
+export interface DriveOptions {
+  /**
+   * Runs at every step once all are quiet. It may kill children, or add new ones to the group:
+   * then it returns `true`, and every live child is settled again before the clock moves.
+   */
+  onQuiet?: ((step: number) => Promise<boolean | undefined> | Promise<void>) | undefined;
+  /** An instant the parent wants a step at (a planned kill or restart), if any. */
+  wakeAt?: (() => number | undefined) | undefined;
+  /** Most clock steps (default {@link MAX_STEPS}). */
+  maxSteps?: number | undefined;
+}
+
+/**
+ * A trial's folder, clock, PoETs and identities; the node state is a SQLite file in the folder, or
+ * a PostgreSQL schema (`postgres`) that several children share at once.
+ */
+export class Trial {
   readonly clock = new ManualClock(START_MS);
   readonly random: () => number;
   readonly dbPath: string;
@@ -328,6 +350,7 @@ class Trial {
     readonly dir: string,
     readonly seed: number,
     n: number,
+    readonly postgres?: { url: string; schema: string } | undefined,
   ) {
     this.random = prng(seed);
     this.ids = identities(this.random, n);
@@ -337,16 +360,33 @@ class Trial {
 
   async start(): Promise<void> {
     this.poets = await Poets.start(this.clock);
-    // The file exists before any child opens it, so that two children never race to create it.
-    const state = await openNodeState(this.dbPath, { create: true });
+    // The store exists before any child opens it, so that two children never race to create it.
+    const state = await this.openState(true);
     await state.close();
   }
 
-  spawn(kill: KillPlan | undefined, ids = this.ids): CrashChild {
+  /** The trial's node state, as the parent opens it (to create it, and for the final checks). */
+  openState(create = false): Promise<NodeState> {
+    if (this.postgres === undefined) return openNodeState(this.dbPath, { create });
+    return openPostgresState({
+      connection: this.postgres.url,
+      schema: this.postgres.schema,
+      maxConnections: 2,
+    });
+  }
+
+  spawn(
+    kill: KillPlan | undefined,
+    ids = this.ids,
+    lease: { label?: string | undefined; timeMs?: number | undefined } = {},
+  ): CrashChild {
     const child = new CrashChild({
       type: "init",
       child: this.#nextChild++,
       dbPath: this.dbPath,
+      postgres: this.postgres,
+      leaseLabel: lease.label,
+      leaseTimeMs: lease.timeMs,
       postLog: this.postLog,
       genesisMs: T0,
       epochMs: EPOCH_MS,
@@ -365,15 +405,23 @@ class Trial {
   }
 
   /**
-   * Steps the clock for the live children in `group` until each has finished or died; `onQuiet`
-   * runs at every step once all are quiet (it may kill some).
+   * Steps the clock for the live children in `group` until each has finished or died (see
+   * {@link DriveOptions}; `onQuiet` alone for the single-process trials).
    */
-  async drive(group: CrashChild[], onQuiet?: (step: number) => Promise<void>): Promise<void> {
+  async drive(
+    group: CrashChild[],
+    options: DriveOptions | DriveOptions["onQuiet"] = {},
+  ): Promise<void> {
+    const {
+      onQuiet,
+      wakeAt,
+      maxSteps = MAX_STEPS,
+    } = typeof options === "function" ? { onQuiet: options } : options;
     let stalledSince: number | undefined;
     let steps = 0;
     for (let step = 0; ; step++) {
-      if (steps > MAX_STEPS) {
-        throw new Error(`trial ${this.seed}: ${MAX_STEPS} clock steps to no end`);
+      if (steps > maxSteps) {
+        throw new Error(`trial ${this.seed}: ${maxSteps} clock steps to no end`);
       }
       const reports = new Map<CrashChild, Settled>();
       for (const child of group) {
@@ -387,13 +435,14 @@ class Trial {
       const live = group.filter((c) => c.alive && c.finished === undefined);
       if (process.env.CRASH_DEBUG)
         process.stderr.write(
-          `step ${step} t=${this.clock.now() - T0} real=${Math.round(performance.now())} ${[...reports.values()].map((r) => JSON.stringify(r)).join(" ")}\n`,
+          `step ${step} t=${this.clock.now() - T0} real=${Math.round(performance.now())} ${[...reports.values()].map((r) => JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? String(v) : v))).join(" ")}\n`,
         );
       if (live.length === 0) return;
-      await onQuiet?.(step);
+      const changed = (await onQuiet?.(step)) === true;
       const still = group.filter((c) => c.alive && c.finished === undefined);
-      if (still.length < live.length) continue;
-      let next: number | undefined;
+      if (changed || still.length < live.length) continue;
+      let next = wakeAt?.();
+      if (next !== undefined && next <= this.clock.now()) next = undefined;
       for (const child of live) {
         const report = reports.get(child);
         if (report?.kind !== "quiet" || report.next === undefined) continue;
@@ -426,7 +475,7 @@ class Trial {
     const end = schedule.roundEnd(ROUND).getTime();
     if (this.clock.now() < end) await this.clock.set(end);
     const notBest: string[] = [];
-    const state = await openNodeState(this.dbPath);
+    const state = await this.openState();
     let checkProblems = 0;
     try {
       checkProblems = (await state.check()).length;
@@ -479,9 +528,13 @@ class Trial {
       accepted.set(key, s.challenge);
     }
     const post = analysePostLog(readPostLog(this.postLog));
-    const integrity = [integrityOf(this.dbPath), integrityOf(companionPath(this.dbPath))]
-      .filter((r, i, all) => all.indexOf(r) === i)
-      .join("; ");
+    // PostgreSQL has no integrity_check: its own checks are `state.check()`'s.
+    const integrity =
+      this.postgres !== undefined
+        ? "ok"
+        : [integrityOf(this.dbPath), integrityOf(companionPath(this.dbPath))]
+            .filter((r, i, all) => all.indexOf(r) === i)
+            .join("; ");
     return {
       seed: this.seed,
       identities: this.ids.length,
