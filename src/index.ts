@@ -138,6 +138,7 @@ export type {
   PostStartedEvent,
   ProofDownloadedEvent,
   ProofFetchFailedEvent,
+  ProofClaimTakenOverEvent,
   ProofFinalEvent,
   ProofRejectedEvent,
   ProofVerifier,

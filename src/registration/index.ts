@@ -27,6 +27,7 @@ export type {
   PostStartedEvent,
   ProofDownloadedEvent,
   ProofFetchFailedEvent,
+  ProofClaimTakenOverEvent,
   ProofFinalEvent,
   ProofRejectedEvent,
   RegisteredEvent,
