@@ -203,6 +203,18 @@ for (const store of NODE_STATE_STORES) {
           assert.equal(err.table, "poet_client_proof_claim");
           return true;
         });
+        // state.check() names it, and repairing deletes it: the round can be claimed again.
+        const problems = await state.check();
+        assert.deepEqual(
+          problems.map((p) => [p.kind, p.table, p.address]),
+          [["corrupt-row", "poet_client_proof_claim", POET]],
+        );
+        assert.equal(await state.repair(problems), 1);
+        assert.deepEqual(await state.check(), []);
+        assert.ok(
+          (await state.proofClaims.claim(POET, "30", { holder: "B", at: at(0), ttlMs: TTL }))
+            .granted,
+        );
       }));
   });
 }
