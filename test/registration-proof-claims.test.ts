@@ -28,6 +28,7 @@ import {
   POST_RESULT,
   ready,
   setup,
+  T0,
 } from "./registration-harness.js";
 
 interface Worker {
@@ -104,21 +105,50 @@ function start(h: Harness, workers: Worker[], perWorker: number) {
 const downloads = (w: Worker) =>
   ofType(w.events, "proof-downloaded").filter((e) => !e.fromCache).length;
 
+const warnings: string[] = [];
+const logger = {
+  debug: () => {},
+  info: () => {},
+  error: () => {},
+  warn: (obj: unknown, msg?: string) => {
+    warnings.push(`${msg} ${obj instanceof Object && "err" in obj ? String(obj.err) : ""}`);
+  },
+};
+
 describe("proof downloads shared by a fleet on one PostgreSQL state", () => {
   it("downloads each PoET's proof of the round once for all workers", async (t) => {
-    const { h, workers, close } = await fleet(["A", "B", "C"], 3);
+    const { h, workers, close } = await fleet(["A", "B", "C"], 3, { logger });
     try {
       const runs = start(h, workers, 2);
       const all = Promise.all([...runs.values()].flatMap((r) => r.runs));
       const outcomes = await drive(h.clock, all, { maxSteps: 100_000 });
       // Every identity has its NiPoST on the best proof (400 leaves, the third PoET).
       for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 400n);
-      // Each PoET served its round's proof once, to one worker, for the whole fleet.
-      for (const poet of h.poets) assert.equal(poet.state.round(0)?.proofsServed, 1);
+      const trace = () =>
+        workers
+          .map(
+            (w) =>
+              `${w.name}: ${w.events
+                .filter((e) => e.type.startsWith("proof-"))
+                .map((e) =>
+                  e.type === "proof-downloaded"
+                    ? `downloaded ${e.poet}${e.fromCache ? " (store)" : ""} at +${e.at.getTime() - T0}`
+                    : `${e.type} ${"poet" in e ? e.poet : ""} at +${e.at.getTime() - T0}${"error" in e && e.error ? ` ${e.error.message}` : ""}`,
+                )
+                .join("; ")}`,
+          )
+          .join("\n");
+      if (warnings.length > 0) t.diagnostic(warnings.join("\n"));
+      // One worker downloaded each PoET's proof, for the whole fleet ...
       assert.equal(
         workers.reduce((n, w) => n + downloads(w), 0),
         h.poets.length,
+        trace(),
       );
+      // ... and each PoET served it once.
+      for (const poet of h.poets) {
+        assert.equal(poet.state.round(0)?.proofsServed, 1, `${poet.url}\n${trace()}`);
+      }
       // Every worker had every PoET's proof: downloaded, or read from the store.
       for (const w of workers) {
         const got = new Set(ofType(w.events, "proof-downloaded").map((e) => e.poet));

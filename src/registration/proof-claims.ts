@@ -15,8 +15,10 @@
  * claim up (no proof before its deadline) or dies (its claim expires unrenewed), the next worker to
  * ask takes the claim over, with a `proof-claim-taken-over` event, and downloads.
  *
- * The claims are an economy, not a safety rule: a worker that cannot read or write them (a damaged
- * row, the store unreachable for a moment) downloads as it would alone, with a warning.
+ * The claims are an economy, not a safety rule: a claim that fails (PostgreSQL ends one of two
+ * transactions that claim the same rounds in opposite orders) is asked again after a poll
+ * interval, and a worker that still cannot claim (a damaged row, the store unreachable) downloads
+ * as it would alone, with a warning.
  */
 import type { Clock } from "../clock.js";
 import { PoetError } from "../errors.js";
@@ -24,6 +26,9 @@ import type { Logger } from "../logger.js";
 import type { ProofClaim, ProofClaimRepository } from "../storage/index.js";
 import { anySignal, sleepUntil } from "./abort.js";
 import type { RegistrationEvent } from "./events.js";
+
+/** Failed claims (errors, not refusals) before a worker downloads without one. */
+const CLAIM_ATTEMPTS = 5;
 
 /** Settings of {@link ProofClaims}. */
 export interface ProofClaimsInit {
@@ -83,6 +88,7 @@ export class ProofClaims {
     signal: AbortSignal,
   ): Promise<ProofTurn<T>> {
     const { claims, clock, holder, ttlMs, logger, emit } = this.#init;
+    let failures = 0;
     for (;;) {
       const found = await stored();
       if (found !== undefined) return { kind: "stored", value: found };
@@ -96,8 +102,16 @@ export class ProofClaims {
         });
       } catch (err) {
         if (signal.aborted) throw err;
-        logger.warn({ err, ...round }, "could not claim the proof download; downloading alone");
-        return { kind: "download", claim: undefined };
+        // Transient as a rule: PostgreSQL ends one of two workers' transactions that claim the
+        // same rounds in another order ("deadlock detected"). Asked again after a poll interval.
+        failures++;
+        if (failures >= CLAIM_ATTEMPTS) {
+          logger.warn({ err, ...round }, "could not claim the proof download; downloading alone");
+          return { kind: "download", claim: undefined };
+        }
+        logger.info({ err, ...round }, "could not claim the proof download; asking again");
+        await this.#pause(round, untilMs(), undefined, signal);
+        continue;
       }
       if (got.granted) {
         const previous = got.previous;
@@ -132,21 +146,35 @@ export class ProofClaims {
       }
       const current = got.current;
       if (current.outcome === "not-stored") return { kind: "download", claim: undefined };
-      const now = clock.now();
-      const until = untilMs();
-      if (now >= until) {
-        throw new PoetError(
-          "timeout",
-          `no proof of round ${round.roundId} from ${round.poet} before ${new Date(until).toISOString()}: ${current.holder} holds its download and has not stored it`,
-        );
-      }
-      const wake = Math.min(
-        now + this.#init.pollIntervalMs,
-        Math.max(now + 1, current.expiresAt.getTime()),
-        until,
-      );
-      await sleepUntil(clock, wake, signal);
+      await this.#pause(round, untilMs(), current, signal);
     }
+  }
+
+  /**
+   * Sleeps a poll interval (at most until `current` expires or `until`); rejects with a timeout
+   * when `until` has come.
+   */
+  async #pause(
+    round: ClaimedRound,
+    until: number,
+    current: ProofClaim | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const now = this.#init.clock.now();
+    if (now >= until) {
+      const who =
+        current === undefined
+          ? "its download could not be claimed"
+          : `${current.holder} holds its download and has not stored it`;
+      throw new PoetError(
+        "timeout",
+        `no proof of round ${round.roundId} from ${round.poet} before ${new Date(until).toISOString()}: ${who}`,
+      );
+    }
+    const expiry =
+      current === undefined ? Infinity : Math.max(now + 1, current.expiresAt.getTime());
+    const wake = Math.min(now + this.#init.pollIntervalMs, expiry, until);
+    await sleepUntil(this.#init.clock, wake, signal);
   }
 
   /**
