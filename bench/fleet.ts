@@ -19,7 +19,7 @@
  * PostgreSQL: started by the bench (the embedded server of the tests, on loopback, fsync off) unless
  * `--postgres <url>` names one. Prints figures; asserts nothing.
  *
- *   node --import tsx bench/fleet.ts [identities] [poets] [--workers N] [--only sqlite|postgres] [--postgres <url>]
+ *   node --import tsx bench/fleet.ts [identities] [poets] [--workers N] [--only sqlite|postgres] [--postgres <url>] [--verbose]
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -42,6 +42,7 @@ import { proofPacing, RoundSchedule } from "../src/schedule/index.js";
 import { type NodeState, openNodeState, openPostgresState } from "../src/storage/index.js";
 import { startPostgresServer } from "../test/helpers/postgres-server.js";
 
+const VERBOSE = process.argv.includes("--verbose");
 const T0 = Date.parse("2024-01-01T00:00:00Z");
 const scheduleSettings = {
   genesis: T0,
@@ -327,11 +328,16 @@ async function runScenario(
   const statuses = async () =>
     (await Promise.all(workers.map((w) => w.ask({ type: "status" })))) as unknown as WorkerStatus[];
   let jumps = 0;
+  let lastReport = performance.now();
   /** Waits until `until`, moving every clock to the next wake-up when all workers are quiet. */
   async function settle(until: (s: WorkerStatus[]) => boolean, limit: number): Promise<void> {
     for (;;) {
       const s = await statuses();
       if (until(s)) return;
+      if (VERBOSE && performance.now() - lastReport > 5_000) {
+        lastReport = performance.now();
+        console.error(`  … clock +${now - T0} ms: ${JSON.stringify(s)}`);
+      }
       if (s.every((w) => w.left === 0)) return;
       await new Promise((r) => setTimeout(r, 20));
       const quiet = Math.min(...s.map((w) => w.quietMs));
