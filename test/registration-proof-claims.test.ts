@@ -14,7 +14,7 @@ import {
   RegistrationManager,
   type RegistrationManagerOptions,
 } from "../src/registration/index.js";
-import { type NodeState, openPostgresState } from "../src/storage/index.js";
+import { type NodeState, openNodeState, openPostgresState } from "../src/storage/index.js";
 import { runClock } from "./helpers/clock-driver.js";
 import { postgresDatabase, trackedPool } from "./helpers/postgres-database.js";
 import {
@@ -229,6 +229,41 @@ describe("proof downloads shared by a fleet on one PostgreSQL state", () => {
       );
     } finally {
       await close();
+    }
+  });
+
+  it("shares them the same way between two processes' managers on one SQLite file", async () => {
+    const h = await setup([{ leavesPerRound: 200n }, { leavesPerRound: 300n }], {
+      leaseHolder: "A",
+    });
+    const second = await openNodeState(h.dbPath);
+    const events: RegistrationEvent[] = [];
+    const b = new RegistrationManager(
+      h.managerOptions({
+        state: second,
+        leaseHolder: "B",
+        onEvent: (e) => events.push(e),
+        post: async () => POST_RESULT,
+      }),
+    );
+    try {
+      const ids = [identity(1), identity(1), identity(1), identity(1)];
+      const runs = ids.map((id, i) => {
+        const run = build(h, id, i % 2 === 0 ? h.manager : b);
+        run.catch(() => {});
+        return run;
+      });
+      const outcomes = await drive(h.clock, Promise.all(runs), { maxSteps: 100_000 });
+      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 300n);
+      for (const poet of h.poets) assert.equal(poet.state.round(0)?.proofsServed, 1);
+      const fromNetwork = [...h.events, ...events].filter(
+        (e) => e.type === "proof-downloaded" && !e.fromCache,
+      );
+      assert.equal(fromNetwork.length, h.poets.length);
+    } finally {
+      await b.close();
+      await second.close();
+      await h.close();
     }
   });
 });
