@@ -136,6 +136,7 @@ for (const store of NODE_STATE_STORES) {
         const a = await state.proofClaims.claim(POET, "30", { holder: "A", at: at(0), ttlMs: TTL });
         assert.ok(a.granted);
         assert.equal(await state.proofClaims.release(a.claim, { at: at(1_000) }), true);
+        assert.equal((await state.proofClaims.get(POET, "30"))?.outcome, "released");
         const b = await state.proofClaims.claim(POET, "30", {
           holder: "B",
           at: at(1_000),
@@ -143,6 +144,7 @@ for (const store of NODE_STATE_STORES) {
         });
         assert.ok(b.granted);
         assert.equal(b.claim.token, 2n);
+        assert.equal(b.previous?.outcome, "released");
 
         assert.equal(await state.proofClaims.finish(b.claim, "stored"), true);
         assert.equal((await state.proofClaims.get(POET, "30"))?.outcome, "stored");

@@ -13,8 +13,10 @@
  * A claim's **outcome**: `"open"` while its holder works on it; `"stored"` once the proof and its
  * member list are in the store; `"not-stored"` when the holder got the proof but could not share
  * it (a member list too big to keep, or a final failure such as an invalid proof): each worker
- * then downloads for itself, as without claims. A `"stored"` claim can be claimed again, by a
- * worker that finds the stored rows gone (pruned, or dropped as damaged).
+ * then downloads for itself, as without claims; `"released"` when the holder gave it up without a
+ * result (no proof before its deadline, or it closed): the next worker to ask takes it. A
+ * `"stored"` claim can be claimed again, by a worker that finds the stored rows gone (pruned, or
+ * dropped as damaged).
  *
  * The store never reads a clock; every instant comes from the caller. The claim is taken with a
  * compare-and-set on the token, so it is safe on PostgreSQL with several processes writing at once
@@ -38,9 +40,9 @@ import type { StoreConnection } from "./store-connection.js";
 const TABLE = "poet_client_proof_claim";
 
 /** Where a claim stands; see the module notes. */
-export type ProofClaimOutcome = "open" | "stored" | "not-stored";
+export type ProofClaimOutcome = "open" | "stored" | "not-stored" | "released";
 
-const OUTCOMES: readonly ProofClaimOutcome[] = ["open", "stored", "not-stored"];
+const OUTCOMES: readonly ProofClaimOutcome[] = ["open", "stored", "not-stored", "released"];
 
 /** One PoET round's claim as the store holds it. */
 export interface ProofClaim {
@@ -74,7 +76,10 @@ export type ProofClaimResult =
       granted: true;
       /** Ours now: download, store, then {@link ProofClaimRepository.finish}. */
       claim: ProofClaim;
-      /** The claim this one replaced: an expired open claim (its holder died), or a `"stored"` one. */
+      /**
+       * The claim this one replaced: an expired `"open"` claim (its holder died), a `"released"`
+       * one, or a `"stored"` one.
+       */
       previous: ProofClaim | undefined;
     }
   | {
@@ -146,7 +151,8 @@ export class ProofClaimRepository {
 
   /**
    * Claims the round's download when nobody has it, its holder's claim expired (`expiresAt <=
-   * at`), it is already ours, or it is `"stored"` (the caller found the stored rows gone).
+   * at`) or was released, it is already ours, or it is `"stored"` (the caller found the stored
+   * rows gone).
    * Otherwise answers with the current claim: a live one of another holder, or a `"not-stored"`
    * one (download for yourself).
    */
@@ -215,6 +221,7 @@ export class ProofClaimRepository {
       }
       const free =
         current.outcome === "stored" ||
+        current.outcome === "released" ||
         (current.outcome === "open" && current.expiresAt.getTime() <= at.getTime());
       if (!free) return { granted: false, current } as const;
       const token = current.token + 1n;
@@ -276,12 +283,12 @@ export class ProofClaimRepository {
 
   /**
    * Gives our open claim up without a result (the PoET did not answer in time; we are closing):
-   * it expires at `at`, so that the next worker that asks takes it at once. Returns whether it was
-   * still ours.
+   * it is marked `"released"` and expires at `at`, so that the next worker that asks takes it at
+   * once. Returns whether it was still ours.
    */
   async release(claim: ProofClaim, options: { at: Date } & AbortOptions): Promise<boolean> {
     const atMs = unixMillisParam(options.at, "claim.at");
-    return this.#update(claim, { expires_at: atMs }, options);
+    return this.#update(claim, { expires_at: atMs, outcome: "released" }, options);
   }
 
   /** The round's claim, or `undefined`. */

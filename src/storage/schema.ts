@@ -130,7 +130,7 @@ export interface PoetClientProofClaimTable {
   /** Unix ms, from the holder's clock. */
   claimed_at: Int;
   expires_at: Int;
-  /** `open`, `stored` or `not-stored`. */
+  /** `open`, `stored`, `not-stored` or `released`. */
   outcome: Text;
 }
 
