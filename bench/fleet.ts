@@ -344,11 +344,16 @@ async function runScenario(
       const inFlight = s.reduce((n, w) => n + w.inFlight, 0);
       if ((quiet > 250 && inFlight === 0) || quiet > 5_000) {
         const wakeups = s.map((w) => w.nextWakeup).filter((w): w is number => w !== undefined);
-        const to = Math.min(limit, wakeups.length > 0 ? Math.min(...wakeups) : now + 1_000);
-        if (to > now) {
-          jumps++;
-          await setClock(to);
+        const next = wakeups.length > 0 ? Math.min(...wakeups) : now + 1_000;
+        if (next > limit && now >= limit) {
+          throw new Error(
+            `stuck at clock +${now - T0} ms: nothing to wake before the limit; ${JSON.stringify(s)}`,
+          );
         }
+        // A sleeper due now (not after) is woken by setting the clock to now again.
+        const to = Math.max(now, Math.min(limit, next));
+        jumps++;
+        await setClock(to);
       }
     }
   }
