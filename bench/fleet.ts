@@ -28,6 +28,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { createEd25519Signer } from "../src/auth/index.js";
 import { createPoetClient } from "../src/client/index.js";
 import { ManualClock } from "../src/clock.js";
@@ -39,9 +40,16 @@ import {
   type RegistrationPoetClient,
 } from "../src/registration/index.js";
 import { proofPacing, RoundSchedule } from "../src/schedule/index.js";
-import { type NodeState, openNodeState, openPostgresState } from "../src/storage/index.js";
+import {
+  type NodeState,
+  openNodeState,
+  openPostgresState,
+  type PgPool,
+} from "../src/storage/index.js";
 import { startPostgresServer } from "../test/helpers/postgres-server.js";
 
+/** Connections of each worker's pool. */
+const POOL_SIZE = 10;
 const VERBOSE = process.argv.includes("--verbose");
 const T0 = Date.parse("2024-01-01T00:00:00Z");
 const scheduleSettings = {
@@ -103,11 +111,6 @@ async function runWorker(config: WorkerConfig): Promise<void> {
   const send = (message: unknown) => process.send?.(message);
   const schedule = new RoundSchedule({ ...scheduleSettings, genesis: new Date(T0) });
   const clock = new ManualClock(T0);
-  const state: NodeState =
-    config.store.kind === "sqlite"
-      ? await openNodeState(config.store.file, { create: true })
-      : await openPostgresState({ connection: config.store.url, schema: config.store.schema });
-
   let inFlight = 0;
   let lastEventAt = performance.now();
   const tracked = <T>(call: Promise<T>): Promise<T> => {
@@ -117,6 +120,32 @@ async function runWorker(config: WorkerConfig): Promise<void> {
       lastEventAt = performance.now();
     });
   };
+  // PostgreSQL queries count as work under way too: the clock never moves while one runs.
+  let pool: pg.Pool | undefined;
+  const trackedPool = (url: string): PgPool => {
+    pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
+    pool.on("error", () => {});
+    const own = pool;
+    return {
+      async connect() {
+        const client = await tracked(own.connect());
+        return {
+          query: (query) => tracked(client.query(query as pg.QueryConfig)),
+          release: (err) => client.release(err),
+          on: (event, listener) => client.on(event, listener),
+          off: (event, listener) => client.off(event, listener),
+        };
+      },
+    };
+  };
+  const state: NodeState =
+    config.store.kind === "sqlite"
+      ? await openNodeState(config.store.file, { create: true })
+      : await openPostgresState({
+          connection: trackedPool(config.store.url),
+          schema: config.store.schema,
+          maxConnections: POOL_SIZE,
+        });
   const calls = { submit: 0, proof: 0 };
   const counted = (client: RegistrationPoetClient): RegistrationPoetClient => ({
     info: (o) => tracked(client.info(o)),
@@ -228,6 +257,7 @@ async function runWorker(config: WorkerConfig): Promise<void> {
         const cpu = process.cpuUsage(cpuBefore);
         await manager.close();
         await state.close();
+        await pool?.end();
         const figures: WorkerFigures = {
           index: config.index,
           identities: identities.length,
@@ -300,6 +330,7 @@ async function runScenario(
   const mocks = ipcChild(mocksChild);
   const ready = (await mocks.next()) as unknown as { poets: { url: string; pubkey: string }[] };
   const seed = `fleet-${process.pid}-${scenario.name}`;
+  const children: ChildProcess[] = [mocksChild];
   const workers = await Promise.all(
     Array.from({ length: scenario.workers }, async (_, index) => {
       const config: WorkerConfig = {
@@ -314,6 +345,7 @@ async function runScenario(
         execArgv: ["--import", "tsx"],
         stdio: ["ignore", "inherit", "inherit", "ipc"],
       });
+      children.push(child);
       const ipc = ipcChild(child);
       await ipc.next();
       return ipc;
@@ -358,22 +390,31 @@ async function runScenario(
     }
   }
 
-  const start = performance.now();
-  await Promise.all(workers.map((w) => w.ask({ type: "start" })));
-  await settle(
-    (s) => s.reduce((n, w) => n + w.registered, 0) >= identities * poetCount,
-    schedule.roundStart(0).getTime() - 1,
-  );
-  const registeredMs = performance.now() - start;
-  await setClock(schedule.roundStart(0).getTime());
-  const roundEnd = performance.now();
-  const pacing = proofPacing(schedule);
-  await setClock(schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1);
-  await settle((s) => s.every((w) => w.left === 0), schedule.roundEnd(0).getTime() + 600_000 - 1);
-  const end = performance.now();
-  const figures = (await Promise.all(workers.map((w) => w.ask({ type: "stop" })))).map(
-    (m) => (m as unknown as { figures: WorkerFigures }).figures,
-  );
+  let figures: WorkerFigures[];
+  let registeredMs: number;
+  let roundEndToLastNiPostMs: number;
+  try {
+    const start = performance.now();
+    await Promise.all(workers.map((w) => w.ask({ type: "start" })));
+    await settle(
+      (s) => s.reduce((n, w) => n + w.registered, 0) >= identities * poetCount,
+      schedule.roundStart(0).getTime() - 1,
+    );
+    registeredMs = performance.now() - start;
+    await setClock(schedule.roundStart(0).getTime());
+    const roundEnd = performance.now();
+    const pacing = proofPacing(schedule);
+    await setClock(schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1);
+    await settle((s) => s.every((w) => w.left === 0), schedule.roundEnd(0).getTime() + 600_000 - 1);
+    roundEndToLastNiPostMs = performance.now() - roundEnd;
+    figures = (await Promise.all(workers.map((w) => w.ask({ type: "stop" })))).map(
+      (m) => (m as unknown as { figures: WorkerFigures }).figures,
+    );
+  } catch (err) {
+    // Stopped before the store goes away, so that no worker sees its server vanish.
+    for (const child of children) child.kill();
+    throw err;
+  }
   await mocks.ask({ type: "stop" });
   return {
     name: scenario.name,
@@ -382,7 +423,7 @@ async function runScenario(
     workers: figures,
     registeredMs,
     registrationsPerSecond: ((identities * poetCount) / registeredMs) * 1000,
-    roundEndToLastNiPostMs: end - roundEnd,
+    roundEndToLastNiPostMs,
     clockJumps: jumps,
   };
 }
