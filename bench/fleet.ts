@@ -225,6 +225,8 @@ async function runWorker(config: WorkerConfig): Promise<void> {
 
   process.on("message", (command: Command) => {
     if (command.type === "start") {
+      // Quiet is counted from the start, not from the set-up (deriving thousands of keys).
+      lastEventAt = performance.now();
       outcomes = Promise.all(
         identities.map((id) => {
           const run = manager.buildNiPost({
