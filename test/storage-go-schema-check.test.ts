@@ -285,6 +285,7 @@ describe("files of earlier releases, with our tables inside the node's file", ()
         "poet_client_migration",
         "poet_client_migration_lock",
         "poet_client_proof",
+        "poet_client_proof_claim",
         "poet_client_proof_round",
         "poet_client_submit_intent",
       ],

@@ -55,6 +55,7 @@ describe("openPostgresState", () => {
         "poet_client_members",
         "poet_client_migration",
         "poet_client_proof",
+        "poet_client_proof_claim",
         "poet_client_submit_intent",
         "poet_registration",
       ],

@@ -309,6 +309,22 @@ export interface ProofFinalEvent extends EventBase {
   error: PoetError;
 }
 
+/**
+ * This worker took over the download of a PoET round's proof from another worker on the same node
+ * state, whose claim expired without a result (it died or was cut off; see
+ * `storage/proof-claim-repository.ts`). The other workers wait for the proof this one stores.
+ */
+export interface ProofClaimTakenOverEvent extends EventBase {
+  type: "proof-claim-taken-over";
+  poet: string;
+  roundId: string;
+  /** This worker, and its claim's token. */
+  holder: string;
+  token: bigint;
+  /** The worker whose claim expired, its token and the expiry it had. */
+  previous: { holder: string; token: bigint; expiresAt: Date };
+}
+
 /** Every event the registration manager emits. */
 export type RegistrationEvent =
   | LeaseEvent
@@ -332,7 +348,8 @@ export type RegistrationEvent =
   | SubmitIntentConfirmedEvent
   | SubmitIntentDroppedEvent
   | CacheDroppedEvent
-  | ProofFinalEvent;
+  | ProofFinalEvent
+  | ProofClaimTakenOverEvent;
 
 /** The `type` of a {@link RegistrationEvent}. */
 export type RegistrationEventType = RegistrationEvent["type"];

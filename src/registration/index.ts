@@ -27,6 +27,7 @@ export type {
   PoetsSwitchedEvent,
   PostFailedEvent,
   PostStartedEvent,
+  ProofClaimTakenOverEvent,
   ProofDownloadedEvent,
   ProofFetchFailedEvent,
   ProofFinalEvent,

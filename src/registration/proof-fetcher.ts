@@ -14,6 +14,9 @@
  * configured key, or else the one its `info` gives), each reported once as `proof-final`. When
  * every interested identity has stopped waiting, the fetch is cancelled.
  *
+ * Several workers on one node state (a fleet) share each download too: one of them claims the
+ * round and downloads it, the others wait for the result in the store (`proof-claims.ts`).
+ *
  * The cached rows heal themselves: a stored proof or member list that does not decode, or a
  * member list whose root matches no stored proof of its round, is deleted with a `cache-dropped`
  * event and the proof is downloaded again, instead of failing every start.
@@ -34,6 +37,7 @@ import { ticksOf } from "./best-proof.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent } from "./events.js";
 import { drawJitter, type RandomSource } from "./jitter.js";
+import { ProofClaims } from "./proof-claims.js";
 import { RoundMembers } from "./round-members.js";
 import type { SharedVerifier, VerifiedRoundProof } from "./shared-verifier.js";
 
@@ -118,6 +122,11 @@ export interface ProofFetcherInit {
   emit: (event: RegistrationEvent) => void;
   /** Aborts every fetch when the owner closes. */
   signal: AbortSignal;
+  /**
+   * Share each download with the other workers on the same node state (`proof-claims.ts`): this
+   * worker's name in the claims, and how long a claim lasts unrenewed. `undefined`: no claims.
+   */
+  claims?: { holder: string; ttlMs: number } | undefined;
 }
 
 interface Entry {
@@ -143,8 +152,22 @@ export class ProofFetcher {
   readonly #init: ProofFetcherInit;
   readonly #entries = new Map<string, Entry>();
 
+  readonly #claims: ProofClaims | undefined;
+
   constructor(init: ProofFetcherInit) {
     this.#init = init;
+    this.#claims =
+      init.claims === undefined
+        ? undefined
+        : new ProofClaims({
+            claims: init.state.proofClaims,
+            holder: init.claims.holder,
+            ttlMs: init.claims.ttlMs,
+            pollIntervalMs: init.pollIntervalMs,
+            clock: init.clock,
+            logger: init.logger,
+            emit: init.emit,
+          });
   }
 
   /** Fetches running now (for status displays). */
@@ -227,7 +250,7 @@ export class ProofFetcher {
     request: ProofRequest,
     signal: AbortSignal,
   ): Promise<VerifiedRoundProof> {
-    const { clock, emit } = this.#init;
+    const { clock } = this.#init;
     await this.#pruneExpired(request, signal);
     const cached = await this.#fromState(request, signal);
     if (cached !== undefined) {
@@ -236,6 +259,34 @@ export class ProofFetcher {
     }
     const jitter = drawJitter(this.#init.jitter.minMs, this.#init.jitter.maxMs, this.#init.random);
     await sleepUntil(clock, request.roundEndMs + this.#init.graceMs + jitter, signal);
+    if (this.#claims === undefined) return this.#download(entry, request, signal);
+    // Another worker on the same state may be downloading it, or have stored it (proof-claims.ts).
+    const turn = await this.#claims.turn(
+      request,
+      () => entry.untilMs,
+      () => this.#fromState(request, signal),
+      signal,
+    );
+    if (turn.kind === "stored") {
+      this.#downloaded(turn.value, true);
+      return turn.value;
+    }
+    return this.#claims.hold(
+      request,
+      turn.claim,
+      () => this.#download(entry, request, signal),
+      { shared: (v) => v.members.count <= STORED_MEMBERS_MAX, final: isFinalProofFailure },
+      signal,
+    );
+  }
+
+  /** Polls the PoET until it serves the proof, verifies and stores it. */
+  async #download(
+    entry: Entry,
+    request: ProofRequest,
+    signal: AbortSignal,
+  ): Promise<VerifiedRoundProof> {
+    const { clock, emit } = this.#init;
     let delay = this.#init.pollIntervalMs;
     for (;;) {
       let response: Awaited<ReturnType<ProofSource["proof"]>>;
@@ -421,6 +472,7 @@ export class ProofFetcher {
       if (signal.aborted) throw err;
       this.#init.logger.warn({ err }, "could not prune stored member lists");
     }
+    await this.#claims?.prune(new Date(now - usable), signal);
   }
 
   /** Deletes a damaged cache row and says so; the proof is downloaded again. */

@@ -410,6 +410,8 @@ export class RegistrationManager {
       downloads: new ConcurrencyLimit(downloads),
       emit,
       signal: closed,
+      // One download per PoET and round for every worker on the state.
+      claims: { holder: this.#leases.holder, ttlMs: leaseTimeMs },
     });
     this.#context = {
       state: this.#state,

@@ -42,6 +42,7 @@ import {
 
 import { decodeMemberListRow } from "./member-list-repository.js";
 import { decodeNipostRow } from "./nipost-repository.js";
+import { decodeProofClaimRow } from "./proof-claim-repository.js";
 import { decodeRegistrationRow } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
 import { decodeLeaseRow } from "./sqlite-lease-repository.js";
@@ -71,10 +72,12 @@ export interface Inconsistency {
     | "poet_client_proof"
     | "poet_client_members"
     | "poet_client_submit_intent"
-    | "poet_client_lease";
+    | "poet_client_lease"
+    | "poet_client_proof_claim";
   /**
    * The identity the row belongs to (the raw id bytes, even when they are not 32 long); empty for
-   * the rows of a cache shared by every identity (`poet_client_proof`, `poet_client_members`).
+   * the rows of a cache shared by every identity (`poet_client_proof`, `poet_client_members`) and
+   * for proof-download claims (`poet_client_proof_claim`).
    */
   nodeId: Uint8Array;
   /** Hex of `nodeId`. */
@@ -360,6 +363,18 @@ export async function checkNodeState(
         }
       }
     }
+    // Proof-download claims: a row that does not decode is reported; deleting it lets the next
+    // worker claim the round (a claim is no result, only who fetches it).
+    if (conn.hasOwnTable("poet_client_proof_claim")) {
+      for (const row of await db.selectFrom("poet_client_proof_claim").selectAll().execute()) {
+        try {
+          decodeProofClaimRow(row);
+        } catch (err) {
+          const key = { address: row.address, round_id: row.round_id };
+          report(found, "corrupt-row", "poet_client_proof_claim", key, "", corruptDetail(err));
+        }
+      }
+    }
     return found;
   });
 }
@@ -438,6 +453,14 @@ async function deleteRow(
         .executeTakeFirst();
       return result.numDeletedRows;
     }
+    case "poet_client_proof_claim": {
+      const result = await db
+        .deleteFrom("poet_client_proof_claim")
+        .where("address", "=", key.address as string)
+        .where("round_id", "=", key.round_id as string)
+        .executeTakeFirst();
+      return result.numDeletedRows;
+    }
   }
 }
 
@@ -462,7 +485,9 @@ export async function repairNodeState(
             ? { node_id: item.nodeId }
             : { id: item.nodeId });
       if (
-        (item.table === "poet_client_proof" || item.table === "poet_client_members") &&
+        (item.table === "poet_client_proof" ||
+          item.table === "poet_client_members" ||
+          item.table === "poet_client_proof_claim") &&
         !rowKeys.has(item)
       ) {
         // A cache row reported elsewhere: its round is not known, so it is left alone.

@@ -13,7 +13,8 @@
  *
  * What is copied: each identity's challenge (with the challenge hash we recorded for it and the
  * selected proof), its registrations, NiPoST and certificates, and the caches of verified proofs
- * and member lists. Leases are not: they belong to the processes running now.
+ * and member lists. Leases and proof-download claims are not: they belong to the processes running
+ * now.
  */
 import type { AbortOptions } from "../abort-options.js";
 import { equalBytes, toHex } from "../bytes.js";

@@ -46,6 +46,13 @@ export { NodeState, openNodeState } from "./open-node-state.js";
 export type { OpenPostgresStateOptions } from "./postgres/open-postgres-state.js";
 export { DEFAULT_POSTGRES_SCHEMA, openPostgresState } from "./postgres/open-postgres-state.js";
 export type { PgPool, PgPoolClient, PgQueryConfig } from "./postgres/postgres-pool.js";
+export type {
+  ProofClaim,
+  ProofClaimOptions,
+  ProofClaimOutcome,
+  ProofClaimRepository,
+  ProofClaimResult,
+} from "./proof-claim-repository.js";
 export type { PoetRegistration, RegistrationRepository } from "./registration-repository.js";
 export type { NodeStateTables } from "./schema.js";
 export type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";

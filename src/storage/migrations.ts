@@ -9,8 +9,9 @@
  *
  * Our tables keep what go-spacemesh keeps only in memory, so that a restart neither downloads nor
  * verifies a proof twice: proofs that passed verification (keyed by their ref), the member lists of
- * each PoET round, and the challenge hash each identity registered; and one thing go-spacemesh
- * does not keep at all: the submits sent and not yet confirmed (write-ahead intents).
+ * each PoET round, and the challenge hash each identity registered; and what go-spacemesh does not
+ * keep at all: the submits sent and not yet confirmed (write-ahead intents), each identity's
+ * lease, and who downloads each PoET round's proof for the workers sharing the state.
  *
  * The runner is ours rather than kysely's `Migrator` because the tables must be created in the
  * attached schema, which the `Migrator` cannot do on SQLite (it would try `CREATE SCHEMA`). Each
@@ -58,6 +59,10 @@ const migrations: Record<string, CompanionMigration> = {
   // may have left without its `poet_registration` row being written.
   "0003_submit_intent": [
     `create table if not exists ${S}."poet_client_submit_intent" ("id" blob not null, "address" text not null, "hash" blob not null, "round_id" text not null, "round_end" integer not null, "proof_deadline" integer not null, "created_at" integer not null, constraint "poet_client_submit_intent_pk" primary key ("id", "address")) without rowid`,
+  ],
+  // One proof download per PoET and round for every worker on the state (proof-claim-repository.ts).
+  "0004_proof_claim": [
+    `create table if not exists ${S}."poet_client_proof_claim" ("address" text not null, "round_id" text not null, "holder" text not null, "token" integer not null, "claimed_at" integer not null, "expires_at" integer not null, "outcome" text not null, constraint "poet_client_proof_claim_pk" primary key ("address", "round_id")) without rowid`,
   ],
 };
 

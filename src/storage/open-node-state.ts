@@ -70,6 +70,7 @@ import {
 } from "./migrations.js";
 import { NipostRepository } from "./nipost-repository.js";
 import { isInMemory, resolveNodeStateFile } from "./node-state-file.js";
+import { ProofClaimRepository } from "./proof-claim-repository.js";
 import { RegistrationRepository } from "./registration-repository.js";
 import type { NodeStateTables } from "./schema.js";
 import type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";
@@ -134,6 +135,8 @@ export interface NodeStateRepositories {
   readonly leases: LeaseRepository;
   /** Ours: submits recorded before they leave, until the PoET's answer is stored. */
   readonly intents: SubmitIntentRepository;
+  /** Ours: who downloads each PoET round's proof for every worker on the state. */
+  readonly proofClaims: ProofClaimRepository;
 }
 
 /** What {@link NodeState.resetIdentity} deleted. */
@@ -158,6 +161,7 @@ export class NodeState implements NodeStateRepositories {
   readonly members: MemberListRepository;
   readonly leases: LeaseRepository;
   readonly intents: SubmitIntentRepository;
+  readonly proofClaims: ProofClaimRepository;
   /** The go-spacemesh schema version of the file (`PRAGMA user_version`): 9 for a file created by this release, 0 for one an earlier release created. */
   readonly goSchemaVersion: number;
   /**
@@ -194,6 +198,7 @@ export class NodeState implements NodeStateRepositories {
     this.members = new MemberListRepository(init.conn);
     this.leases = init.leases?.(init.conn) ?? new SqliteLeaseRepository(init.conn);
     this.intents = new SubmitIntentRepository(init.conn, this.registrations);
+    this.proofClaims = new ProofClaimRepository(init.conn);
   }
 
   /**

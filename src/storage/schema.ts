@@ -120,6 +120,20 @@ export interface PoetClientSubmitIntentTable {
   created_at: Int;
 }
 
+/** Ours: who downloads a PoET round's proof for the whole fleet (`proof-claim-repository.ts`). */
+export interface PoetClientProofClaimTable {
+  address: Text;
+  round_id: Text;
+  holder: Text;
+  /** Grows with every new holder, a u64 stored as int64. */
+  token: Int;
+  /** Unix ms, from the holder's clock. */
+  claimed_at: Int;
+  expires_at: Int;
+  /** `open`, `stored`, `not-stored` or `released`. */
+  outcome: Text;
+}
+
 /** All tables the library reads or writes. */
 export interface NodeStateTables {
   challenge: ChallengeTable;
@@ -131,4 +145,5 @@ export interface NodeStateTables {
   poet_client_members: PoetClientMembersTable;
   poet_client_lease: PoetClientLeaseTable;
   poet_client_submit_intent: PoetClientSubmitIntentTable;
+  poet_client_proof_claim: PoetClientProofClaimTable;
 }

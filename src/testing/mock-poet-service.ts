@@ -221,7 +221,9 @@ export function createMockPoetService(ctx: MockPoetServiceContext): MockPoetHand
         round !== undefined &&
         (round.proof !== undefined || (ctx.faults.emptyProof && round.closed !== undefined));
       if (!servable) throw new ConnectError(SUBMIT_MESSAGES.proofNotFound, Code.NotFound);
-      return proofResponse(ctx, round);
+      const response = proofResponse(ctx, round);
+      round.proofsServed = (round.proofsServed ?? 0) + 1;
+      return response;
     },
   };
 }

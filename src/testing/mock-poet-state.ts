@@ -42,6 +42,8 @@ export interface MockRound {
   proof?: PoetProof;
   /** True when the round was skipped (its end passed before the mock got to prove it). */
   skipped?: boolean;
+  /** How many times its proof was served (each a download by some client). */
+  proofsServed?: number;
 }
 
 /** Outcome of a registration attempt. */

@@ -8,7 +8,12 @@
  */
 import Database from "better-sqlite3";
 import pg from "pg";
-import { type NodeState, openNodeState, openPostgresState } from "../../src/storage/index.js";
+import {
+  companionPath,
+  type NodeState,
+  openNodeState,
+  openPostgresState,
+} from "../../src/storage/index.js";
 import { postgresDatabase } from "./postgres-database.js";
 import { tempDir } from "./temp-dir.js";
 
@@ -43,6 +48,8 @@ const sqlite: StoreUnderTest = {
       async exec(statement, params = []) {
         const db = new Database(file);
         try {
+          // Our own tables are in the companion file: unqualified names find them there too.
+          db.prepare("attach database ? as poet_client").run(companionPath(file));
           db.prepare(statement.replace(/\$\d+/g, "?")).run(
             ...params.map((p) => (p instanceof Uint8Array ? Buffer.from(p) : p)),
           );

@@ -46,6 +46,10 @@ const migrations: Record<string, readonly string[]> = {
   "0003_submit_intent": [
     `create table %s."poet_client_submit_intent" ("id" bytea not null, "address" ${TEXT}, "hash" bytea not null, "round_id" ${TEXT}, "round_end" bigint not null, "proof_deadline" bigint not null, "created_at" bigint not null, primary key ("id", "address"))`,
   ],
+  // One proof download per PoET and round for the whole fleet (`proof-claim-repository.ts`).
+  "0004_proof_claim": [
+    `create table %s."poet_client_proof_claim" ("address" ${TEXT}, "round_id" ${TEXT}, "holder" ${TEXT}, "token" bigint not null, "claimed_at" bigint not null, "expires_at" bigint not null, "outcome" ${TEXT}, primary key ("address", "round_id"))`,
+  ],
 };
 
 /** The migrations this release knows, in order. */
