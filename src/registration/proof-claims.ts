@@ -20,11 +20,12 @@
  * interval, and a worker that still cannot claim (a damaged row, the store unreachable) downloads
  * as it would alone, with a warning.
  */
+
+import { anySignal, sleepUntil } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import { PoetError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ProofClaim, ProofClaimRepository } from "../storage/index.js";
-import { anySignal, sleepUntil } from "./abort.js";
 import type { RegistrationEvent } from "./events.js";
 
 /** Failed claims (errors, not refusals) before a worker downloads without one. */

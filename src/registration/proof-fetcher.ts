@@ -25,18 +25,24 @@
 import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
+import {
+  anySignal,
+  asPoetError,
+  CANCELLED,
+  isAbort,
+  sleepUntil,
+  withTimeout,
+} from "../cancellation.js";
 import { WrongServiceKeyError } from "../client/index.js";
 import type { Clock } from "../clock.js";
 import { PoetError, ProofVerificationError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { classifyFailure } from "../retry-policy.js";
+import { classifyFailure, drawJitter, type RandomSource } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
 import { PackedMembers, type PoetProof } from "../wire/index.js";
-import { anySignal, asPoetError, CANCELLED, isAbort, sleepUntil, withTimeout } from "./abort.js";
 import { ticksOf } from "./best-proof.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent } from "./events.js";
-import { drawJitter, type RandomSource } from "./jitter.js";
 import { ProofClaims } from "./proof-claims.js";
 import { RoundMembers } from "./round-members.js";
 import type { SharedVerifier, VerifiedRoundProof } from "./shared-verifier.js";
