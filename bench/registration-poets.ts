@@ -5,7 +5,8 @@
  * the client and not the servers it talks to. Driven over IPC by `bench/registration.ts`:
  *
  * - on start it sends `{ type: "ready", poets: [{ url, pubkey }] }` (pubkey in hex);
- * - `{ type: "set", at }` moves its clock to `at` (unix ms) and is answered `{ type: "set", at }`;
+ * - `{ type: "set", at }` moves its clock to `at` (unix ms), performs every round transition due
+ *   then (closing, proving) and is answered `{ type: "set", at, syncMs }` (the time that took);
  * - `{ type: "stop" }` stops the mocks, answers `{ type: "stopped", cpuMs, maxRssKiB }` and exits.
  *
  * Its settings come as one JSON argument: `{ poets, genesis, epochDurationMs, phaseShiftMs,
@@ -42,7 +43,14 @@ const mocks = await Promise.all(
 );
 process.on("message", (command: Command) => {
   if (command.type === "set") {
-    clock.set(command.at).then(() => send({ type: "set", at: command.at }));
+    clock.set(command.at).then(() => {
+      // Every transition due now happens before the answer (a round that ended is proven now,
+      // not inside the client's first proof request), so the bench can tell the PoETs' proving
+      // time from the client's.
+      const start = performance.now();
+      for (const mock of mocks) mock.state.openRound();
+      send({ type: "set", at: command.at, syncMs: performance.now() - start });
+    });
   } else if (command.type === "stop") {
     Promise.all(mocks.map((m) => m.stop())).then(() => {
       const usage = process.resourceUsage();

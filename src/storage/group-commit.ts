@@ -33,6 +33,12 @@ import type { WriteLock } from "./write-lock.js";
 export interface QueuedWrite<Db> {
   fn: (db: Db) => Promise<unknown>;
   signal: AbortSignal | undefined;
+  /**
+   * The write must reach the disk before its promise resolves (survive a power loss), not only
+   * the operating system (survive the process's crash): its transaction commits with
+   * {@link GroupCommitOptions.synchronous}'s `full` statements in force.
+   */
+  durable?: boolean | undefined;
   /** The caller's async context, in which `fn` runs. */
   context: AsyncResource;
   resolve: (value: unknown) => void;
@@ -50,6 +56,13 @@ export interface GroupCommitOptions<Db> {
   transaction: <T>(run: (db: Db) => Promise<T>) => Promise<T>;
   /** The statement that opens a write transaction. Default `begin immediate` (SQLite). */
   begin?: string | undefined;
+  /**
+   * The statements, run between transactions, after which commits sync to the disk (`full`) or
+   * leave it to the operating system (`normal`): a transaction with a {@link QueuedWrite.durable}
+   * write runs under `full`, any other under `normal`. Unset where every commit is durable
+   * anyway (PostgreSQL).
+   */
+  synchronous?: { full: readonly string[]; normal: readonly string[] } | undefined;
   /** Runs one SQL statement without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT x`, …). */
   statement: (db: Db, text: string) => Promise<void>;
   /** Runs a write's `fn` on `db`, in its context and inside the transaction's scope. */
@@ -85,6 +98,9 @@ export class GroupCommit<Db> {
   #commits = 0;
   #aloneRetries = 0;
   #busy: Promise<void> | undefined;
+  /** The synchronous setting in force on the connection (`undefined` until first set). */
+  #synchronous: "full" | "normal" | undefined;
+  #durableCommits = 0;
 
   constructor(options: GroupCommitOptions<Db>) {
     this.#options = options;
@@ -97,6 +113,11 @@ export class GroupCommit<Db> {
   /** Transactions committed so far (a group commit counts once). */
   get commits(): number {
     return this.#commits;
+  }
+
+  /** Transactions committed with the `full` synchronous setting (a durable write in them). */
+  get durableCommits(): number {
+    return this.#durableCommits;
   }
 
   /** Writes run again alone because the transaction they shared could not be committed. */
@@ -203,8 +224,10 @@ export class GroupCommit<Db> {
     } else if (live.length > 1) {
       const { statement, runWrite, turns } = this.#options;
       let began = false;
+      const durable = live.some((i) => batch[i]?.durable === true);
       try {
         await this.#options.transaction(async (db) => {
+          await this.#sync(db, durable);
           await statement(db, this.#begin);
           began = true;
           try {
@@ -238,7 +261,7 @@ export class GroupCommit<Db> {
             throw err;
           }
         });
-        this.#commits++;
+        this.#committed(durable);
       } catch (err) {
         if (!began) {
           // BEGIN failed (another process held the file past the busy timeout): nothing ran.
@@ -258,6 +281,23 @@ export class GroupCommit<Db> {
     return outcomes as Outcome[];
   }
 
+  /** Puts the synchronous setting the next transaction needs in force (between transactions). */
+  async #sync(db: Db, durable: boolean): Promise<void> {
+    const settings = this.#options.synchronous;
+    if (settings === undefined) return;
+    const wanted = durable ? "full" : "normal";
+    if (this.#synchronous === wanted) return;
+    // Unknown while the statements run: a failure leaves it to be set again.
+    this.#synchronous = undefined;
+    for (const text of settings[wanted]) await this.#options.statement(db, text);
+    this.#synchronous = wanted;
+  }
+
+  #committed(durable: boolean): void {
+    this.#commits++;
+    if (durable && this.#options.synchronous !== undefined) this.#durableCommits++;
+  }
+
   /**
    * Rolls back the open transaction. A failure means SQLite already ended it (for example after
    * SQLITE_FULL): nothing is left to undo.
@@ -275,7 +315,9 @@ export class GroupCommit<Db> {
     const { statement, runWrite } = this.#options;
     try {
       throwIfAborted(write.signal);
+      const durable = write.durable === true;
       const value = await this.#options.transaction(async (db) => {
+        await this.#sync(db, durable);
         await statement(db, this.#begin);
         try {
           const value = await runWrite(db, write);
@@ -287,7 +329,7 @@ export class GroupCommit<Db> {
           throw err;
         }
       });
-      this.#commits++;
+      this.#committed(durable);
       return { ok: true, value };
     } catch (err) {
       return { ok: false, error: err };
