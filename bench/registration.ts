@@ -62,7 +62,10 @@ const MOCKS = flag("--mocks") ?? "process";
 const ONE = args.includes("--one");
 /** Times every SQLite statement by its SQL text and prints the costliest (diagnostics). */
 const SQL_STATS = args.includes("--sql-stats");
-/** Writes a heap snapshot after the registrations and after the NiPoSTs (diagnostics). */
+/**
+ * Writes a heap snapshot halfway through the submits, after the registrations and after the
+ * NiPoSTs (diagnostics).
+ */
 const HEAP_SNAPSHOT = args.includes("--heap-snapshot");
 /** Where the node state file goes (default the OS temp folder; `/dev/shm` takes fsync out). */
 const TMP = flag("--tmp") ?? os.tmpdir();
@@ -382,9 +385,15 @@ async function runOnce(): Promise<RunFigures> {
   // under way, move the clock to the next sleeper's wake-up (never past `limit`), and count it.
   let jumps = 0;
   let stuckJumps = 0;
+  let halfwaySnapshot = !HEAP_SNAPSHOT;
   async function settle(until: () => boolean, limit: number): Promise<void> {
     while (!until() && !finished) {
       await new Promise((r) => setTimeout(r, 20));
+      if (!halfwaySnapshot && (counts.get("registered") ?? 0) >= (IDENTITIES * POETS) / 2) {
+        // Half the submits done: the live set while the registrations are under way.
+        halfwaySnapshot = true;
+        heapSnapshot();
+      }
       const quiet = performance.now() - lastEventAt;
       // A call that never ends (a dead keep-alive socket) only times out on the clock: after 5 s
       // of quiet, move it even then.
