@@ -121,6 +121,10 @@ interface RunFigures {
   /** The longest GC pause (wall time) and its kind, and how many took over 50 ms. */
   gc: { longestMs: number; kind: string; over50: number };
   clientCpuMs: number;
+  /** The client's CPU time from the first submit to the last, per registration. */
+  clientCpuPerRegistrationMs: number;
+  /** The mocks' CPU time (their process) over the same span, per registration. */
+  mocksCpuPerRegistrationMs: number | undefined;
   mocksCpuMs: number | undefined;
   mocksPeakRssMiB: number | undefined;
   calls: { info: number; submit: number; proof: number };
@@ -144,8 +148,13 @@ const scheduleSettings = {
 /** The mock PoETs in a child process, driven with the same time as the bench's clock. */
 async function startPoetProcess(): Promise<{
   poets: { url: string; pubkey: Uint8Array }[];
-  /** Moves the mocks' clock; resolves with the ms they took to close and prove rounds. */
-  set: (at: number) => Promise<number>;
+  /** The CPU time the mocks' process had used when it was ready (start-up). */
+  readyCpuMs: number;
+  /**
+   * Moves the mocks' clock; resolves with the ms they took to close and prove rounds, and the CPU
+   * time their process has used so far.
+   */
+  set: (at: number) => Promise<{ syncMs: number; cpuMs: number }>;
   stop: () => Promise<{ cpuMs: number; maxRssKiB: number }>;
 }> {
   const child: ChildProcess = fork(
@@ -161,13 +170,18 @@ async function startPoetProcess(): Promise<{
   child.on("message", (m: { type: string } & Record<string, unknown>) => replies.shift()?.(m));
   const next = () =>
     new Promise<{ type: string } & Record<string, unknown>>((resolve) => replies.push(resolve));
-  const ready = (await next()) as unknown as { poets: { url: string; pubkey: string }[] };
+  const ready = (await next()) as unknown as {
+    poets: { url: string; pubkey: string }[];
+    cpuMs: number;
+  };
   return {
     poets: ready.poets.map((p) => ({ url: p.url, pubkey: Buffer.from(p.pubkey, "hex") })),
+    readyCpuMs: ready.cpuMs,
     set: async (at) => {
       const reply = next();
       child.send({ type: "set", at });
-      return Number((await reply).syncMs ?? 0);
+      const answer = await reply;
+      return { syncMs: Number(answer.syncMs ?? 0), cpuMs: Number(answer.cpuMs ?? 0) };
     },
     stop: async () => {
       const reply = next();
@@ -193,7 +207,9 @@ async function runOnce(): Promise<RunFigures> {
       : await openPostgresState({ connection: POSTGRES, schema: `bench_${process.pid}` });
 
   let poets: { url: string; pubkey: Uint8Array }[];
-  let setMocks: (at: number) => Promise<number> = async () => 0;
+  let setMocks: (at: number) => Promise<{ syncMs: number; cpuMs: number } | undefined> = async () =>
+    undefined;
+  let mocksReadyCpuMs: number | undefined;
   let stopMocks: () => Promise<{ cpuMs: number; maxRssKiB: number } | undefined>;
   if (MOCKS === "inline") {
     const mocks = await Promise.all(
@@ -216,6 +232,7 @@ async function runOnce(): Promise<RunFigures> {
   } else {
     const child = await startPoetProcess();
     poets = child.poets;
+    mocksReadyCpuMs = child.readyCpuMs;
     setMocks = child.set;
     stopMocks = child.stop;
   }
@@ -417,14 +434,17 @@ async function runOnce(): Promise<RunFigures> {
   const blockRegistrationMs = delay.max / 1e6;
   if (HEAP_SNAPSHOT) heapSnapshot();
   delay.reset();
-  await setClock(schedule.roundStart(0).getTime());
+  const clientRegistrationCpu = process.cpuUsage(cpuBefore);
+  // The mocks' CPU until the round start: their share of the submits (closing the round is small).
+  const atRoundStart = await setMocks(schedule.roundStart(0).getTime());
+  await clock.set(schedule.roundStart(0).getTime());
   // The first proof query waits the grace after the round end, plus the jitter.
   const pacing = proofPacing(schedule);
   const proofsFrom = schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1;
   // The mocks in their own process prove the round before the client's clock moves: the time is
   // counted from when the proofs are there to fetch (a real PoET publishes its proof some time
   // after the round end), so it is the client's. Inline mocks prove inside the first request.
-  const mocksProvingMs = await setMocks(proofsFrom);
+  const mocksProvingMs = (await setMocks(proofsFrom))?.syncMs ?? 0;
   const roundEnd = performance.now();
   await clock.set(proofsFrom);
   await settle(() => finished, schedule.roundEnd(0).getTime() + 60_000 - 1);
@@ -465,6 +485,12 @@ async function runOnce(): Promise<RunFigures> {
     blockCpuMs: blockCpu,
     gc,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
+    clientCpuPerRegistrationMs:
+      (clientRegistrationCpu.user + clientRegistrationCpu.system) / 1000 / (IDENTITIES * POETS),
+    mocksCpuPerRegistrationMs:
+      atRoundStart === undefined || mocksReadyCpuMs === undefined
+        ? undefined
+        : (atRoundStart.cpuMs - mocksReadyCpuMs) / (IDENTITIES * POETS),
     mocksCpuMs: mocksUsage?.cpuMs,
     mocksPeakRssMiB: mocksUsage === undefined ? undefined : mocksUsage.maxRssKiB / 1024,
     calls,
@@ -508,6 +534,12 @@ function print(f: RunFigures): void {
       (f.mocksCpuMs === undefined
         ? ""
         : `, mock PoETs ${s(f.mocksCpuMs)} (peak RSS ${mib(f.mocksPeakRssMiB ?? 0)})`),
+  );
+  console.log(
+    `  CPU per registration     client ${f.clientCpuPerRegistrationMs.toFixed(2)} ms` +
+      (f.mocksCpuPerRegistrationMs === undefined
+        ? ""
+        : `, mock PoETs ${f.mocksCpuPerRegistrationMs.toFixed(2)} ms (submits only; 2 cores give 2 ms of CPU per registration at 1,000/s)`),
   );
   console.log(
     `  PoET calls               info ${f.calls.info}, submit ${f.calls.submit}, proof ${f.calls.proof}`,
@@ -568,5 +600,8 @@ if (ONE) {
     console.log(`  peak RSS (client)        ${mib(med((f) => f.peakRssMiB))}`);
     console.log(`  longest event-loop block ${m(med((f) => f.blockMs))}`);
     console.log(`  most CPU in one block    ${m(med((f) => f.blockCpuMs))}`);
+    console.log(
+      `  CPU per registration     client ${med((f) => f.clientCpuPerRegistrationMs).toFixed(2)} ms, mock PoETs ${med((f) => f.mocksCpuPerRegistrationMs ?? Number.NaN).toFixed(2)} ms`,
+    );
   }
 }

@@ -300,7 +300,8 @@ export class StoreConnection {
     const scope = this.#scope.getStore();
     try {
       if (scope?.open) return await fn(scope.db);
-      await this.#readTurn(signal);
+      const wait = this.#readTurn(signal);
+      if (wait !== undefined) await wait;
       return await fn(this.#root);
     } catch (err) {
       throw toStorageError(err, place);
@@ -308,10 +309,29 @@ export class StoreConnection {
   }
 
   /**
-   * Waits until this read may run now: no transaction holds the connection (else the reads that
-   * waited for it would all run in one block when it ends), and the turn has budget left.
+   * `undefined` when this read may run now: no transaction holds the connection (else the reads
+   * that waited for it would all run in one block when it ends), and the turn has budget left
+   * (it is taken). Otherwise a promise of the moment it may. Most reads need not wait, and then
+   * cost no promise (tens of thousands of reads per round with many identities).
    */
-  async #readTurn(signal: AbortSignal | undefined): Promise<void> {
+  #readTurn(signal: AbortSignal | undefined): Promise<void> | undefined {
+    if (this.#concurrentReads || this.#commits.busy() === undefined) {
+      const turn = this.#turns.take();
+      if (turn === undefined) return undefined;
+      return this.#readTurnAfter(turn, signal);
+    }
+    return this.#waitReadTurn(signal);
+  }
+
+  async #readTurnAfter(turn: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+    await turn;
+    this.#check(signal);
+    if (this.#concurrentReads || this.#commits.busy() === undefined) return;
+    await this.#waitReadTurn(signal);
+  }
+
+  /** Waits, turn after turn, until no transaction holds the connection and the turn has budget. */
+  async #waitReadTurn(signal: AbortSignal | undefined): Promise<void> {
     for (;;) {
       const busy = this.#concurrentReads ? undefined : this.#commits.busy();
       if (busy !== undefined) {
@@ -369,12 +389,13 @@ export class StoreConnection {
    * change the database through `db` or the repositories, and keep no other effects of a run that
    * did not commit.
    */
-  async write<T>(
+  write<T>(
     signal: AbortSignal | undefined,
     place: OperationPlace,
     fn: (db: Kysely<NodeStateTables>) => Promise<T>,
     options: WriteOptions = {},
   ): Promise<T> {
+    // Not `async`: `#write` is, and one promise per write is enough.
     return this.#write(signal, place, this.#fenced(place, fn), options);
   }
 
