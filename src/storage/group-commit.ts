@@ -3,9 +3,10 @@
  *
  * Group commit: the writes that wait together are committed together (docs/node-client.md §1.11).
  *
- * Each commit of the node state is a full `fsync`, and better-sqlite3 runs it on the event loop.
- * Ten thousand identities each confirming five registrations made fifty thousand commits, handed
- * from one writer straight to the next: half a minute in which the event loop never turned. Here
+ * better-sqlite3 runs every statement and commit on the event loop, and a durable commit is an
+ * `fsync`. Ten thousand identities each confirming five registrations made fifty thousand commits,
+ * handed from one writer straight to the next: half a minute in which the event loop never turned.
+ * Here
  * the writes queue, and one transaction carries every write waiting when it starts (up to a
  * bound), in arrival order. The first write of an idle queue waits one event-loop turn, so that
  * the writes of every callback of that turn (submits whose responses came in together) share it:
@@ -13,7 +14,8 @@
  * - each write runs in a savepoint of its own: when it throws (or its signal aborts before it is
  *   done) its changes are rolled back to the savepoint and only its caller gets the error;
  * - a caller's promise settles only after `COMMIT` returned, so a resolved write is as durable as
- *   one committed alone;
+ *   one committed alone; a transaction that holds a durable write ({@link QueuedWrite.durable})
+ *   commits under the `full` synchronous setting, the others under `normal`;
  * - when the shared transaction cannot be committed (a failed `COMMIT`, or an error after which
  *   SQLite ended the whole transaction, such as a full disk), nothing of it is on disk: every
  *   write that had not failed on its own is run again alone, in a transaction of its own, so the
@@ -197,7 +199,7 @@ export class GroupCommit<Db> {
           if (outcome.ok) write.resolve(outcome.value);
           else write.reject(outcome.error);
         }
-        // A commit is an fsync: let the event loop turn before the next one.
+        // Let the event loop turn between two commits.
         if (this.#queue.length > 0) await yieldToEventLoop();
       }
     } finally {
