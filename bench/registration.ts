@@ -62,7 +62,10 @@ const MOCKS = flag("--mocks") ?? "process";
 const ONE = args.includes("--one");
 /** Times every SQLite statement by its SQL text and prints the costliest (diagnostics). */
 const SQL_STATS = args.includes("--sql-stats");
-/** Writes a heap snapshot after the registrations and after the NiPoSTs (diagnostics). */
+/**
+ * Writes a heap snapshot halfway through the submits, after the registrations and after the
+ * NiPoSTs (diagnostics).
+ */
 const HEAP_SNAPSHOT = args.includes("--heap-snapshot");
 /** Where the node state file goes (default the OS temp folder; `/dev/shm` takes fsync out). */
 const TMP = flag("--tmp") ?? os.tmpdir();
@@ -101,6 +104,8 @@ interface RunFigures {
   registeredMs: number;
   registrationsPerSecond: number;
   roundEndToLastNiPostMs: number;
+  /** How long the mocks (in their own process) took to prove the round, before the clock moved. */
+  mocksProvingMs: number;
   wholeCycleMs: number;
   peakRssMiB: number;
   /** `process.memoryUsage()` at the highest RSS sampled (every 0.5 s). */
@@ -116,6 +121,10 @@ interface RunFigures {
   /** The longest GC pause (wall time) and its kind, and how many took over 50 ms. */
   gc: { longestMs: number; kind: string; over50: number };
   clientCpuMs: number;
+  /** The client's CPU time from the first submit to the last, per registration. */
+  clientCpuPerRegistrationMs: number;
+  /** The mocks' CPU time (their process) over the same span, per registration. */
+  mocksCpuPerRegistrationMs: number | undefined;
   mocksCpuMs: number | undefined;
   mocksPeakRssMiB: number | undefined;
   calls: { info: number; submit: number; proof: number };
@@ -139,25 +148,40 @@ const scheduleSettings = {
 /** The mock PoETs in a child process, driven with the same time as the bench's clock. */
 async function startPoetProcess(): Promise<{
   poets: { url: string; pubkey: Uint8Array }[];
-  set: (at: number) => Promise<void>;
+  /** The CPU time the mocks' process had used when it was ready (start-up). */
+  readyCpuMs: number;
+  /**
+   * Moves the mocks' clock; resolves with the ms they took to close and prove rounds, and the CPU
+   * time their process has used so far.
+   */
+  set: (at: number) => Promise<{ syncMs: number; cpuMs: number }>;
   stop: () => Promise<{ cpuMs: number; maxRssKiB: number }>;
 }> {
   const child: ChildProcess = fork(
     fileURLToPath(new URL("./registration-poets.ts", import.meta.url)),
     [JSON.stringify({ poets: POETS, ...scheduleSettings })],
-    { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] },
+    {
+      // A profiled bench (`node --cpu-prof …`) profiles the mocks too, into the same folder.
+      execArgv: ["--import", "tsx", ...process.execArgv.filter((a) => a.startsWith("--cpu-prof"))],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    },
   );
   const replies: Array<(m: { type: string } & Record<string, unknown>) => void> = [];
   child.on("message", (m: { type: string } & Record<string, unknown>) => replies.shift()?.(m));
   const next = () =>
     new Promise<{ type: string } & Record<string, unknown>>((resolve) => replies.push(resolve));
-  const ready = (await next()) as unknown as { poets: { url: string; pubkey: string }[] };
+  const ready = (await next()) as unknown as {
+    poets: { url: string; pubkey: string }[];
+    cpuMs: number;
+  };
   return {
     poets: ready.poets.map((p) => ({ url: p.url, pubkey: Buffer.from(p.pubkey, "hex") })),
+    readyCpuMs: ready.cpuMs,
     set: async (at) => {
       const reply = next();
       child.send({ type: "set", at });
-      await reply;
+      const answer = await reply;
+      return { syncMs: Number(answer.syncMs ?? 0), cpuMs: Number(answer.cpuMs ?? 0) };
     },
     stop: async () => {
       const reply = next();
@@ -183,7 +207,9 @@ async function runOnce(): Promise<RunFigures> {
       : await openPostgresState({ connection: POSTGRES, schema: `bench_${process.pid}` });
 
   let poets: { url: string; pubkey: Uint8Array }[];
-  let setMocks: (at: number) => Promise<void> = async () => {};
+  let setMocks: (at: number) => Promise<{ syncMs: number; cpuMs: number } | undefined> = async () =>
+    undefined;
+  let mocksReadyCpuMs: number | undefined;
   let stopMocks: () => Promise<{ cpuMs: number; maxRssKiB: number } | undefined>;
   if (MOCKS === "inline") {
     const mocks = await Promise.all(
@@ -206,6 +232,7 @@ async function runOnce(): Promise<RunFigures> {
   } else {
     const child = await startPoetProcess();
     poets = child.poets;
+    mocksReadyCpuMs = child.readyCpuMs;
     setMocks = child.set;
     stopMocks = child.stop;
   }
@@ -375,9 +402,15 @@ async function runOnce(): Promise<RunFigures> {
   // under way, move the clock to the next sleeper's wake-up (never past `limit`), and count it.
   let jumps = 0;
   let stuckJumps = 0;
+  let halfwaySnapshot = !HEAP_SNAPSHOT;
   async function settle(until: () => boolean, limit: number): Promise<void> {
     while (!until() && !finished) {
       await new Promise((r) => setTimeout(r, 20));
+      if (!halfwaySnapshot && (counts.get("registered") ?? 0) >= (IDENTITIES * POETS) / 2) {
+        // Half the submits done: the live set while the registrations are under way.
+        halfwaySnapshot = true;
+        heapSnapshot();
+      }
       const quiet = performance.now() - lastEventAt;
       // A call that never ends (a dead keep-alive socket) only times out on the clock: after 5 s
       // of quiet, move it even then.
@@ -401,11 +434,19 @@ async function runOnce(): Promise<RunFigures> {
   const blockRegistrationMs = delay.max / 1e6;
   if (HEAP_SNAPSHOT) heapSnapshot();
   delay.reset();
-  await setClock(schedule.roundStart(0).getTime());
-  const roundEnd = performance.now();
+  const clientRegistrationCpu = process.cpuUsage(cpuBefore);
+  // The mocks' CPU until the round start: their share of the submits (closing the round is small).
+  const atRoundStart = await setMocks(schedule.roundStart(0).getTime());
+  await clock.set(schedule.roundStart(0).getTime());
   // The first proof query waits the grace after the round end, plus the jitter.
   const pacing = proofPacing(schedule);
-  await setClock(schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1);
+  const proofsFrom = schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1;
+  // The mocks in their own process prove the round before the client's clock moves: the time is
+  // counted from when the proofs are there to fetch (a real PoET publishes its proof some time
+  // after the round end), so it is the client's. Inline mocks prove inside the first request.
+  const mocksProvingMs = (await setMocks(proofsFrom))?.syncMs ?? 0;
+  const roundEnd = performance.now();
+  await clock.set(proofsFrom);
   await settle(() => finished, schedule.roundEnd(0).getTime() + 60_000 - 1);
   const end = performance.now();
   const blockProofsMs = delay.max / 1e6;
@@ -428,6 +469,7 @@ async function runOnce(): Promise<RunFigures> {
     registeredMs,
     registrationsPerSecond: ((IDENTITIES * POETS) / registeredMs) * 1000,
     roundEndToLastNiPostMs: end - roundEnd,
+    mocksProvingMs,
     wholeCycleMs: end - start,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     memoryAtPeak: {
@@ -443,6 +485,12 @@ async function runOnce(): Promise<RunFigures> {
     blockCpuMs: blockCpu,
     gc,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
+    clientCpuPerRegistrationMs:
+      (clientRegistrationCpu.user + clientRegistrationCpu.system) / 1000 / (IDENTITIES * POETS),
+    mocksCpuPerRegistrationMs:
+      atRoundStart === undefined || mocksReadyCpuMs === undefined
+        ? undefined
+        : (atRoundStart.cpuMs - mocksReadyCpuMs) / (IDENTITIES * POETS),
     mocksCpuMs: mocksUsage?.cpuMs,
     mocksPeakRssMiB: mocksUsage === undefined ? undefined : mocksUsage.maxRssKiB / 1024,
     calls,
@@ -464,7 +512,12 @@ function print(f: RunFigures): void {
   console.log(`  NiPoSTs ready            ${f.ready}/${f.identities}`);
   console.log(`  all registered after     ${s(f.registeredMs)}`);
   console.log(`  submit throughput        ${f.registrationsPerSecond.toFixed(0)} registrations/s`);
-  console.log(`  round end → last NiPoST  ${s(f.roundEndToLastNiPostMs)}`);
+  console.log(
+    `  round end → last NiPoST  ${s(f.roundEndToLastNiPostMs)}` +
+      (f.mocks === "inline"
+        ? " (the mocks' proving included)"
+        : ` (from the proofs' publication; the mocks took ${s(f.mocksProvingMs)} to prove)`),
+  );
   console.log(`  whole cycle              ${s(f.wholeCycleMs)}`);
   console.log(
     `  peak RSS (client)        ${mib(f.peakRssMiB)} (highest sample ${mib(f.memoryAtPeak.rssMiB)}: heap ${mib(f.memoryAtPeak.heapUsedMiB)} used of ${mib(f.memoryAtPeak.heapTotalMiB)}, external ${mib(f.memoryAtPeak.externalMiB)})`,
@@ -481,6 +534,12 @@ function print(f: RunFigures): void {
       (f.mocksCpuMs === undefined
         ? ""
         : `, mock PoETs ${s(f.mocksCpuMs)} (peak RSS ${mib(f.mocksPeakRssMiB ?? 0)})`),
+  );
+  console.log(
+    `  CPU per registration     client ${f.clientCpuPerRegistrationMs.toFixed(2)} ms` +
+      (f.mocksCpuPerRegistrationMs === undefined
+        ? ""
+        : `, mock PoETs ${f.mocksCpuPerRegistrationMs.toFixed(2)} ms (submits only; 2 cores give 2 ms of CPU per registration at 1,000/s)`),
   );
   console.log(
     `  PoET calls               info ${f.calls.info}, submit ${f.calls.submit}, proof ${f.calls.proof}`,
@@ -541,5 +600,8 @@ if (ONE) {
     console.log(`  peak RSS (client)        ${mib(med((f) => f.peakRssMiB))}`);
     console.log(`  longest event-loop block ${m(med((f) => f.blockMs))}`);
     console.log(`  most CPU in one block    ${m(med((f) => f.blockCpuMs))}`);
+    console.log(
+      `  CPU per registration     client ${med((f) => f.clientCpuPerRegistrationMs).toFixed(2)} ms, mock PoETs ${med((f) => f.mocksCpuPerRegistrationMs ?? Number.NaN).toFixed(2)} ms`,
+    );
   }
 }

@@ -31,7 +31,12 @@ interface Opened {
 
 /** A connection on a fresh file with a table `t (k integer primary key, v text)`. */
 async function open(
-  options: { maxWritesPerCommit?: number; turns?: TurnBudget; setup?: string } = {},
+  options: {
+    maxWritesPerCommit?: number;
+    turns?: TurnBudget;
+    setup?: string;
+    synchronous?: { full: string[]; normal: string[] };
+  } = {},
 ): Promise<Opened> {
   const file = tmp.file();
   const database = new Database(file);
@@ -49,6 +54,7 @@ async function open(
   const conn = new StoreConnection(kysely, new WriteLock(), {
     maxWritesPerCommit: options.maxWritesPerCommit,
     turns: options.turns ?? new TurnBudget(10_000),
+    synchronous: options.synchronous,
   });
   return {
     conn,
@@ -302,6 +308,96 @@ describe("group commit", () => {
     const reopened = await openNodeState(file);
     assert.equal((await reopened.registrations.list()).length, n + 1);
     await reopened.close();
+  });
+});
+
+describe("durable writes", () => {
+  const synchronous = {
+    full: ["pragma main.synchronous = full"],
+    normal: ["pragma main.synchronous = normal"],
+  };
+  /** SQLite's synchronous setting in force, read inside the write (2 FULL, 1 NORMAL). */
+  const level = (db: Db) =>
+    sql<{ synchronous: number }>`pragma main.synchronous`
+      .execute(db)
+      .then((r) => Number(r.rows[0]?.synchronous));
+
+  it("commits a durable write with synchronous FULL and the others with NORMAL", async () => {
+    const o = await open({ synchronous });
+    assert.equal(await o.conn.write(undefined, {}, level), 1);
+    assert.equal(await o.conn.write(undefined, {}, level, { durable: true }), 2);
+    assert.equal(await o.conn.write(undefined, {}, level), 1);
+    assert.equal(o.conn.durableCommits, 1);
+    assert.equal(o.conn.commits, 3);
+    await o.close();
+  });
+
+  it("runs a shared transaction with one durable write in it under FULL, for all of its writes", async () => {
+    const o = await open({ synchronous });
+    const levels = await Promise.all([
+      o.conn.write(undefined, {}, level),
+      o.conn.write(undefined, {}, level, { durable: true }),
+      o.conn.write(undefined, {}, level),
+    ]);
+    assert.deepEqual(levels, [2, 2, 2]);
+    assert.equal(o.conn.commits, 1);
+    assert.equal(o.conn.durableCommits, 1);
+    await o.close();
+  });
+
+  it("changes the setting only between transactions that need different ones", async () => {
+    const o = await open({ synchronous });
+    for (let i = 0; i < 3; i++) await o.conn.write(undefined, {}, insert(i));
+    for (let i = 3; i < 5; i++) await o.conn.write(undefined, {}, insert(i), { durable: true });
+    await o.conn.write(undefined, {}, insert(5));
+    const pragmas = o.log.filter((q) => q.startsWith("pragma main.synchronous ="));
+    assert.deepEqual(pragmas, [
+      "pragma main.synchronous = normal",
+      "pragma main.synchronous = full",
+      "pragma main.synchronous = normal",
+    ]);
+    await o.close();
+    assert.equal(rows(o.file).size, 6);
+  });
+
+  it("records the node state's submit intents durably, and its other writes without a sync", async () => {
+    const database = new Database(tmp.file());
+    database.defaultSafeIntegers(true);
+    const log: string[] = [];
+    const kysely = new Kysely<NodeStateTables>({
+      dialect: new SqliteDialect({ database }),
+      log: (event) => {
+        log.push(event.query.sql);
+      },
+    });
+    const state = await openNodeState(kysely);
+    /** The synchronous setting in force when the statement starting with `prefix` ran. */
+    const settingAt = (prefix: string) => {
+      const at = log.findIndex((q) => q.startsWith(prefix));
+      assert.ok(at >= 0, `${prefix} ran`);
+      const setting = log.slice(0, at).findLast((q) => /^pragma \S+\.synchronous =/.test(q));
+      return setting?.split("= ")[1];
+    };
+    await state.intents.record({
+      nodeId: filled(32, 1),
+      address: "https://poet",
+      hash: filled(32, 2),
+      roundId: "0",
+      roundEnd: new Date(1_000),
+      proofDeadline: new Date(2_000),
+      createdAt: new Date(0),
+    });
+    assert.equal(settingAt('insert into "poet_client_submit_intent"'), "full");
+    await state.registrations.add({
+      nodeId: filled(32, 3),
+      hash: filled(32, 2),
+      address: "https://poet",
+      roundId: "0",
+      roundEnd: new Date(1_000),
+    });
+    assert.equal(settingAt('insert into "poet_registration"'), "normal");
+    await state.close();
+    await kysely.destroy();
   });
 });
 

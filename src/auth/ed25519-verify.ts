@@ -2,17 +2,13 @@
  * @module auth/ed25519-verify
  *
  * ed25519 verification on `node:crypto` (RFC 8032, as OpenSSL implements it), for the
- * certificates a certifier signs (docs/protocol.md §2.8). The raw 32-byte key is wrapped in its
- * SubjectPublicKeyInfo form because the key object API takes no raw keys. A malformed key or
- * signature verifies as `false`, never throws.
+ * certificates a certifier signs (docs/protocol.md §2.8). The key object API takes no raw keys:
+ * the raw 32-byte key goes in as a JWK (`kty: "OKP"`), which OpenSSL imports about ten times
+ * faster than the same key wrapped in DER SubjectPublicKeyInfo (0.07 against 0.7 ms, which made
+ * key import the costliest step of a mock PoET's submit). A malformed key or signature verifies
+ * as `false`, never throws.
  */
 import { createPublicKey, verify } from "node:crypto";
-
-// SubjectPublicKeyInfo header of an ed25519 key (RFC 8410).
-// biome-ignore format: one DER header
-const SPKI_ED25519_PREFIX = Uint8Array.of(
-  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-);
 
 /**
  * Whether `signature` is `publicKey`'s ed25519 signature of `message`.
@@ -29,10 +25,8 @@ export function verifyEd25519(
 ): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    const der = new Uint8Array(SPKI_ED25519_PREFIX.length + 32);
-    der.set(SPKI_ED25519_PREFIX);
-    der.set(publicKey, SPKI_ED25519_PREFIX.length);
-    const key = createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" });
+    const x = Buffer.from(publicKey.buffer, publicKey.byteOffset, 32).toString("base64url");
+    const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x }, format: "jwk" });
     return verify(null, message, key, signature);
   } catch {
     return false;

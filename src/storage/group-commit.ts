@@ -3,9 +3,10 @@
  *
  * Group commit: the writes that wait together are committed together (docs/node-client.md §1.11).
  *
- * Each commit of the node state is a full `fsync`, and better-sqlite3 runs it on the event loop.
- * Ten thousand identities each confirming five registrations made fifty thousand commits, handed
- * from one writer straight to the next: half a minute in which the event loop never turned. Here
+ * better-sqlite3 runs every statement and commit on the event loop, and a durable commit is an
+ * `fsync`. Ten thousand identities each confirming five registrations made fifty thousand commits,
+ * handed from one writer straight to the next: half a minute in which the event loop never turned.
+ * Here
  * the writes queue, and one transaction carries every write waiting when it starts (up to a
  * bound), in arrival order. The first write of an idle queue waits one event-loop turn, so that
  * the writes of every callback of that turn (submits whose responses came in together) share it:
@@ -13,7 +14,8 @@
  * - each write runs in a savepoint of its own: when it throws (or its signal aborts before it is
  *   done) its changes are rolled back to the savepoint and only its caller gets the error;
  * - a caller's promise settles only after `COMMIT` returned, so a resolved write is as durable as
- *   one committed alone;
+ *   one committed alone; a transaction that holds a durable write ({@link QueuedWrite.durable})
+ *   commits under the `full` synchronous setting, the others under `normal`;
  * - when the shared transaction cannot be committed (a failed `COMMIT`, or an error after which
  *   SQLite ended the whole transaction, such as a full disk), nothing of it is on disk: every
  *   write that had not failed on its own is run again alone, in a transaction of its own, so the
@@ -33,6 +35,12 @@ import type { WriteLock } from "./write-lock.js";
 export interface QueuedWrite<Db> {
   fn: (db: Db) => Promise<unknown>;
   signal: AbortSignal | undefined;
+  /**
+   * The write must reach the disk before its promise resolves (survive a power loss), not only
+   * the operating system (survive the process's crash): its transaction commits with
+   * {@link GroupCommitOptions.synchronous}'s `full` statements in force.
+   */
+  durable?: boolean | undefined;
   /** The caller's async context, in which `fn` runs. */
   context: AsyncResource;
   resolve: (value: unknown) => void;
@@ -50,6 +58,13 @@ export interface GroupCommitOptions<Db> {
   transaction: <T>(run: (db: Db) => Promise<T>) => Promise<T>;
   /** The statement that opens a write transaction. Default `begin immediate` (SQLite). */
   begin?: string | undefined;
+  /**
+   * The statements, run between transactions, after which commits sync to the disk (`full`) or
+   * leave it to the operating system (`normal`): a transaction with a {@link QueuedWrite.durable}
+   * write runs under `full`, any other under `normal`. Unset where every commit is durable
+   * anyway (PostgreSQL).
+   */
+  synchronous?: { full: readonly string[]; normal: readonly string[] } | undefined;
   /** Runs one SQL statement without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT x`, …). */
   statement: (db: Db, text: string) => Promise<void>;
   /** Runs a write's `fn` on `db`, in its context and inside the transaction's scope. */
@@ -85,6 +100,9 @@ export class GroupCommit<Db> {
   #commits = 0;
   #aloneRetries = 0;
   #busy: Promise<void> | undefined;
+  /** The synchronous setting in force on the connection (`undefined` until first set). */
+  #synchronous: "full" | "normal" | undefined;
+  #durableCommits = 0;
 
   constructor(options: GroupCommitOptions<Db>) {
     this.#options = options;
@@ -97,6 +115,11 @@ export class GroupCommit<Db> {
   /** Transactions committed so far (a group commit counts once). */
   get commits(): number {
     return this.#commits;
+  }
+
+  /** Transactions committed with the `full` synchronous setting (a durable write in them). */
+  get durableCommits(): number {
+    return this.#durableCommits;
   }
 
   /** Writes run again alone because the transaction they shared could not be committed. */
@@ -176,7 +199,7 @@ export class GroupCommit<Db> {
           if (outcome.ok) write.resolve(outcome.value);
           else write.reject(outcome.error);
         }
-        // A commit is an fsync: let the event loop turn before the next one.
+        // Let the event loop turn between two commits.
         if (this.#queue.length > 0) await yieldToEventLoop();
       }
     } finally {
@@ -203,8 +226,10 @@ export class GroupCommit<Db> {
     } else if (live.length > 1) {
       const { statement, runWrite, turns } = this.#options;
       let began = false;
+      const durable = live.some((i) => batch[i]?.durable === true);
       try {
         await this.#options.transaction(async (db) => {
+          await this.#sync(db, durable);
           await statement(db, this.#begin);
           began = true;
           try {
@@ -238,7 +263,7 @@ export class GroupCommit<Db> {
             throw err;
           }
         });
-        this.#commits++;
+        this.#committed(durable);
       } catch (err) {
         if (!began) {
           // BEGIN failed (another process held the file past the busy timeout): nothing ran.
@@ -258,6 +283,23 @@ export class GroupCommit<Db> {
     return outcomes as Outcome[];
   }
 
+  /** Puts the synchronous setting the next transaction needs in force (between transactions). */
+  async #sync(db: Db, durable: boolean): Promise<void> {
+    const settings = this.#options.synchronous;
+    if (settings === undefined) return;
+    const wanted = durable ? "full" : "normal";
+    if (this.#synchronous === wanted) return;
+    // Unknown while the statements run: a failure leaves it to be set again.
+    this.#synchronous = undefined;
+    for (const text of settings[wanted]) await this.#options.statement(db, text);
+    this.#synchronous = wanted;
+  }
+
+  #committed(durable: boolean): void {
+    this.#commits++;
+    if (durable && this.#options.synchronous !== undefined) this.#durableCommits++;
+  }
+
   /**
    * Rolls back the open transaction. A failure means SQLite already ended it (for example after
    * SQLITE_FULL): nothing is left to undo.
@@ -275,7 +317,9 @@ export class GroupCommit<Db> {
     const { statement, runWrite } = this.#options;
     try {
       throwIfAborted(write.signal);
+      const durable = write.durable === true;
       const value = await this.#options.transaction(async (db) => {
+        await this.#sync(db, durable);
         await statement(db, this.#begin);
         try {
           const value = await runWrite(db, write);
@@ -287,7 +331,7 @@ export class GroupCommit<Db> {
           throw err;
         }
       });
-      this.#commits++;
+      this.#committed(durable);
       return { ok: true, value };
     } catch (err) {
       return { ok: false, error: err };

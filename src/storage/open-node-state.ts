@@ -10,10 +10,12 @@
  * refused unless `create: true` (`node-state-file.ts`). A file created from nothing gets
  * go-spacemesh v1.7.x's layout exactly (9 tables, the index, `user_version` 9, WAL).
  *
- * Opening sets WAL mode, a busy timeout and `synchronous = FULL` on both files, then, in one
- * `BEGIN IMMEDIATE` transaction, creates or checks go-spacemesh's tables, moves tables of ours that
- * an earlier release left in the node's file into the companion, and runs our migrations (see
- * `go-spacemesh-tables.ts` and `migrations.ts`): a crash while opening leaves the files as they were.
+ * Opening sets WAL mode and a busy timeout on both files (commits then run with `synchronous =
+ * NORMAL`, go-spacemesh's own setting, and those of durable writes with `FULL`: see
+ * `store-connection.ts`, "Durability"), then, in one durable `BEGIN IMMEDIATE` transaction,
+ * creates or checks go-spacemesh's tables, moves tables of ours that an earlier release left in the
+ * node's file into the companion, and runs our migrations (see `go-spacemesh-tables.ts` and
+ * `migrations.ts`): a crash while opening leaves the files as they were.
  *
  * Integers are read with better-sqlite3's safe integers, so u64 columns come back as `bigint`
  * without losing a bit. For a path or a `Database` we switch them on per statement (a caller's
@@ -424,21 +426,30 @@ export async function openNodeState(
       );
       return new NodeState({ ...view, dispose });
     }
-    for (const schema of ["main", COMPANION_SCHEMA]) {
+    const schemas = ["main", COMPANION_SCHEMA];
+    const synchronous = {
+      full: schemas.map((schema) => `pragma ${schema}.synchronous = full`),
+      normal: schemas.map((schema) => `pragma ${schema}.synchronous = normal`),
+    };
+    for (const schema of schemas) {
       await sql.raw(`pragma ${schema}.journal_mode = wal`).execute(kysely);
-      await sql.raw(`pragma ${schema}.synchronous = full`).execute(kysely);
     }
     const shared = writeLockFor(file);
     releaseLock = shared.release;
-    const conn = new StoreConnection(kysely, shared.lock);
+    const conn = new StoreConnection(kysely, shared.lock, { synchronous });
 
-    const { applied, goVersion, moved } = await conn.write(signal, {}, async (db) => {
-      // Refuse a newer release's tables before anything is moved or written.
-      await checkSchemaKnown(db, "main");
-      const goVersion = await ensureGoSpacemeshTables(db);
-      const moved = await moveOwnTablesToCompanion(db);
-      return { applied: await migrateNodeState(db), goVersion, moved };
-    });
+    const { applied, goVersion, moved } = await conn.write(
+      signal,
+      {},
+      async (db) => {
+        // Refuse a newer release's tables before anything is moved or written.
+        await checkSchemaKnown(db, "main");
+        const goVersion = await ensureGoSpacemeshTables(db);
+        const moved = await moveOwnTablesToCompanion(db);
+        return { applied: await migrateNodeState(db), goVersion, moved };
+      },
+      { durable: true },
+    );
     if (moved.length > 0) {
       logger.info(
         { file, companion: companionPath(file), tables: moved },

@@ -8,8 +8,7 @@
  *
  * A granted lease registers a fence on the connection (`store-connection.ts`): before each write
  * for the identity, in that write's transaction, the row is read by its key and must still name
- * this holder and token and not be released. Reading one row by primary key costs a few µs, next
- * to the commit's `fsync`.
+ * this holder and token and not be released. Reading one row by primary key costs a few µs.
  *
  * Instants are unix milliseconds from the caller's clock; the store never reads the wall clock.
  */

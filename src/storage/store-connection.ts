@@ -10,8 +10,20 @@
  * SQLite connection it already holds (which would deadlock). Outside a transaction, reads go
  * straight to the connection and each write waits for a transaction of its own or a share of one.
  *
- * **Group commit.** Every commit is a full `fsync` (`synchronous = FULL`): a thousand identities'
- * writes committed one by one are a thousand syncs, all on the event loop. Writes that arrive while
+ * **Durability.** The files are in WAL mode with `synchronous = NORMAL`, as go-spacemesh opens its
+ * own `local.sql` (`sql/database.go`: "opened in WAL mode and pragma synchronous=normal"; its
+ * SQLite is built with `SQLITE_DEFAULT_WAL_SYNCHRONOUS=1`): a committed write is in the WAL, in the
+ * operating system's hands, and survives the process's crash; a power loss or an OS crash may roll
+ * back the latest commits, never leave a damaged file. A commit then costs no `fsync` (a full one
+ * took 7–10 ms on the event loop, three quarters of the registration bench's time went into
+ * them). What another party is promised before it is sent must survive a power loss too: a write
+ * with {@link WriteOptions.durable} (the submit intents, written before the submit leaves) commits
+ * with `synchronous = FULL`, which syncs the WAL, and with it every commit before it. Losing a
+ * later non-durable commit (the registration row that confirms an intent) only brings the intent
+ * back, which the cycle resolves against the round's members.
+ *
+ * **Group commit.** Each commit is a few statements and, for a durable write, an `fsync`, all on
+ * the event loop. Writes that arrive while
  * another transaction runs are therefore queued and run together, in arrival order, in one
  * `BEGIN IMMEDIATE` … `COMMIT` (see `group-commit.ts`): each in a savepoint of its own, so a write
  * that fails is undone alone and its caller alone gets the error, and each caller's promise
@@ -113,6 +125,12 @@ export interface StoreConnectionMode {
   /** The statement that opens a write transaction. Default `begin immediate` (SQLite). */
   begin?: string | undefined;
   /**
+   * The statements that make commits sync to the disk (`full`) or not (`normal`), for
+   * {@link WriteOptions.durable} (SQLite's `synchronous` pragma on every attached file). Unset:
+   * every commit is as durable as the store makes it (PostgreSQL).
+   */
+  synchronous?: { full: readonly string[]; normal: readonly string[] } | undefined;
+  /**
    * Reads outside a transaction need not wait for the running write transaction (a pool of
    * connections, as on PostgreSQL, rather than SQLite's one connection). Default `false`.
    */
@@ -149,6 +167,18 @@ export const MAX_WRITES_PER_COMMIT = 512;
  */
 export const storageTurns = new TurnBudget(64);
 
+/** How one write is committed. */
+export interface WriteOptions {
+  /**
+   * Resolve only once the write is on the disk, so that it survives a power loss or an operating
+   * system crash, not only the process's crash: for what is promised to another party before it
+   * is sent (a submit intent is written before the submit leaves). Its transaction commits with
+   * `synchronous = FULL`; every other commit runs with `NORMAL` (see the module notes). A write
+   * that joins a caller's transaction is as durable as that transaction. Default `false`.
+   */
+  durable?: boolean | undefined;
+}
+
 /** The connection every repository of one {@link NodeState} shares. */
 export class StoreConnection {
   readonly #root: Kysely<NodeStateTables>;
@@ -174,6 +204,7 @@ export class StoreConnection {
     this.#commits = new GroupCommit({
       lock,
       begin: mode.begin,
+      synchronous: mode.synchronous,
       maxWrites: mode.maxWritesPerCommit ?? MAX_WRITES_PER_COMMIT,
       turns: this.#turns,
       transaction: (run) => this.#root.connection().execute(run),
@@ -201,6 +232,11 @@ export class StoreConnection {
   /** How many transactions this connection has committed (group commits count once). */
   get commits(): number {
     return this.#commits.commits;
+  }
+
+  /** Of {@link commits}, how many synced to the disk for a durable write. */
+  get durableCommits(): number {
+    return this.#commits.durableCommits;
   }
 
   /** Whether the file has this table of ours (always, once migrated; maybe not when read-only). */
@@ -264,7 +300,8 @@ export class StoreConnection {
     const scope = this.#scope.getStore();
     try {
       if (scope?.open) return await fn(scope.db);
-      await this.#readTurn(signal);
+      const wait = this.#readTurn(signal);
+      if (wait !== undefined) await wait;
       return await fn(this.#root);
     } catch (err) {
       throw toStorageError(err, place);
@@ -272,10 +309,29 @@ export class StoreConnection {
   }
 
   /**
-   * Waits until this read may run now: no transaction holds the connection (else the reads that
-   * waited for it would all run in one block when it ends), and the turn has budget left.
+   * `undefined` when this read may run now: no transaction holds the connection (else the reads
+   * that waited for it would all run in one block when it ends), and the turn has budget left
+   * (it is taken). Otherwise a promise of the moment it may. Most reads need not wait, and then
+   * cost no promise (tens of thousands of reads per round with many identities).
    */
-  async #readTurn(signal: AbortSignal | undefined): Promise<void> {
+  #readTurn(signal: AbortSignal | undefined): Promise<void> | undefined {
+    if (this.#concurrentReads || this.#commits.busy() === undefined) {
+      const turn = this.#turns.take();
+      if (turn === undefined) return undefined;
+      return this.#readTurnAfter(turn, signal);
+    }
+    return this.#waitReadTurn(signal);
+  }
+
+  async #readTurnAfter(turn: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+    await turn;
+    this.#check(signal);
+    if (this.#concurrentReads || this.#commits.busy() === undefined) return;
+    await this.#waitReadTurn(signal);
+  }
+
+  /** Waits, turn after turn, until no transaction holds the connection and the turn has budget. */
+  async #waitReadTurn(signal: AbortSignal | undefined): Promise<void> {
     for (;;) {
       const busy = this.#concurrentReads ? undefined : this.#commits.busy();
       if (busy !== undefined) {
@@ -333,18 +389,21 @@ export class StoreConnection {
    * change the database through `db` or the repositories, and keep no other effects of a run that
    * did not commit.
    */
-  async write<T>(
+  write<T>(
     signal: AbortSignal | undefined,
     place: OperationPlace,
     fn: (db: Kysely<NodeStateTables>) => Promise<T>,
+    options: WriteOptions = {},
   ): Promise<T> {
-    return this.#write(signal, place, this.#fenced(place, fn));
+    // Not `async`: `#write` is, and one promise per write is enough.
+    return this.#write(signal, place, this.#fenced(place, fn), options);
   }
 
   async #write<T>(
     signal: AbortSignal | undefined,
     place: OperationPlace,
     run: (db: Kysely<NodeStateTables>) => Promise<T>,
+    options: WriteOptions = {},
   ): Promise<T> {
     this.#check(signal);
     if (this.#readonly) {
@@ -367,6 +426,7 @@ export class StoreConnection {
         const write: QueuedWrite<Kysely<NodeStateTables>> = {
           fn: run,
           signal,
+          durable: options.durable === true,
           context: new AsyncResource("poet-client-write"),
           resolve: resolve as (value: unknown) => void,
           reject,

@@ -138,6 +138,8 @@ export class SubmitIntentRepository {
           )
           .execute();
       },
+      // Written ahead of a submit to another party: it must outlive a power loss too.
+      { durable: true },
     );
   }
 

@@ -166,12 +166,16 @@ export class MockPoetFaults {
 
   /**
    * Applies the request-level faults to one request: hangs, delays, or throws a {@link FaultError}.
-   * Resolves when the request may proceed.
+   * Resolves when the request may proceed. `signal` (the request's end), or a function that makes
+   * it, is only needed, and made, when the request has to wait.
    */
-  async beforeRequest(signal?: AbortSignal): Promise<void> {
-    const signals = signal ? AbortSignal.any([signal, this.#stopped]) : this.#stopped;
-    if (this.#hang) await this.#waitForRelease(signals);
-    if (this.delayMs > 0) await this.delayClock.sleep(this.delayMs, { signal: signals });
+  async beforeRequest(signal?: AbortSignal | (() => AbortSignal)): Promise<void> {
+    if (this.#hang || this.delayMs > 0) {
+      const given = typeof signal === "function" ? signal() : signal;
+      const signals = given ? AbortSignal.any([given, this.#stopped]) : this.#stopped;
+      if (this.#hang) await this.#waitForRelease(signals);
+      if (this.delayMs > 0) await this.delayClock.sleep(this.delayMs, { signal: signals });
+    }
     const failure = this.#failures.shift();
     if (failure !== undefined) {
       throw new FaultError(failure.message, failure.code, failure.status, failure.retryAfter);
