@@ -254,7 +254,11 @@ async function runWorker(config: WorkerConfig): Promise<void> {
       const status: WorkerStatus = {
         registered: counts.get("registered") ?? 0,
         left: identities.length - settled,
-        quietMs: performance.now() - lastEventAt,
+        // An identity whose cycle has not taken its first step yet is still reading and writing its
+        // rows (no event, no PoET call): that is work under way, not quiet.
+        quietMs: manager.status().some((s) => s.running && s.next === undefined)
+          ? 0
+          : performance.now() - lastEventAt,
         inFlight,
         nextWakeup: clock.nextWakeup(),
       };
