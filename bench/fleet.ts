@@ -377,7 +377,16 @@ async function runScenario(
   let jumps = 0;
   let lastReport = performance.now();
   /** Waits until `until`, moving every clock to the next wake-up when all workers are quiet. */
-  async function settle(until: (s: WorkerStatus[]) => boolean, limit: number): Promise<void> {
+  /**
+   * `quietMs`: how long every worker must be quiet before the clock moves. After the round end,
+   * thousands of identities check the members and store their choices between events for longer
+   * than the registrations' quarter second, so that step waits longer before it calls it quiet.
+   */
+  async function settle(
+    until: (s: WorkerStatus[]) => boolean,
+    limit: number,
+    quietMs = 250,
+  ): Promise<void> {
     for (;;) {
       const s = await statuses();
       if (until(s)) return;
@@ -389,7 +398,7 @@ async function runScenario(
       await new Promise((r) => setTimeout(r, 20));
       const quiet = Math.min(...s.map((w) => w.quietMs));
       const inFlight = s.reduce((n, w) => n + w.inFlight, 0);
-      if ((quiet > 250 && inFlight === 0) || quiet > 5_000) {
+      if ((quiet > quietMs && inFlight === 0) || quiet > 5_000) {
         const wakeups = s.map((w) => w.nextWakeup).filter((w): w is number => w !== undefined);
         const next = wakeups.length > 0 ? Math.min(...wakeups) : now + 1_000;
         if (next > limit && now >= limit) {
@@ -420,7 +429,11 @@ async function runScenario(
     const roundEnd = performance.now();
     const pacing = proofPacing(schedule);
     await setClock(schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1);
-    await settle((s) => s.every((w) => w.left === 0), schedule.roundEnd(0).getTime() + 600_000 - 1);
+    await settle(
+      (s) => s.every((w) => w.left === 0),
+      schedule.roundEnd(0).getTime() + 600_000 - 1,
+      3_000,
+    );
     roundEndToLastNiPostMs = performance.now() - roundEnd;
     figures = (await Promise.all(workers.map((w) => w.ask({ type: "stop" })))).map(
       (m) => (m as unknown as { figures: WorkerFigures }).figures,
