@@ -30,10 +30,8 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { createEd25519Signer } from "../src/auth/index.js";
-import { createPoetClient } from "../src/client/index.js";
 import { ManualClock } from "../src/clock.js";
 import {
-  adaptPoetClient,
   type NiPostOutcome,
   type RegistrationEvent,
   RegistrationManager,
@@ -47,6 +45,7 @@ import {
   type PgPool,
 } from "../src/storage/index.js";
 import { startPostgresServer } from "../test/helpers/postgres-server.js";
+import { benchManagerSettings } from "./manager-settings.js";
 
 /** Connections of each worker's pool. */
 const POOL_SIZE = 10;
@@ -169,26 +168,8 @@ async function runWorker(config: WorkerConfig): Promise<void> {
     state,
     genesisId: new Uint8Array(20).fill(1),
     clock,
-    tickSize: 100n,
-    requestTimeoutMs: 3_600_000,
+    ...benchManagerSettings(clock, counted),
     leaseHolder: `fleet-${config.index}`,
-    // The clock jumps from the registrations to the round end (see bench/registration.ts).
-    leaseTimeMs: 24 * 3_600_000,
-    proofCutoffMs: 60_000,
-    maxConcurrentSubmits: 64,
-    createClient: (poet) =>
-      counted(
-        adaptPoetClient(
-          createPoetClient({ url: poet.address, clock, servicePubkey: poet.pubkey }),
-          { clock },
-        ),
-      ),
-    post: async () => ({
-      post: { nonce: 1, indices: Uint8Array.of(1, 2, 3), pow: 2n },
-      numUnits: 4,
-      vrfNonce: 5n,
-      labelsPerUnit: 1024n,
-    }),
     onEvent: (e: RegistrationEvent) => {
       lastEventAt = performance.now();
       counts.set(e.type, (counts.get(e.type) ?? 0) + 1);

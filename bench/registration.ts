@@ -32,10 +32,8 @@ import {
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import { createEd25519Signer } from "../src/auth/index.js";
-import { createPoetClient } from "../src/client/index.js";
 import { ManualClock } from "../src/clock.js";
 import {
-  adaptPoetClient,
   type RegistrationEvent,
   RegistrationManager,
   type RegistrationPoetClient,
@@ -44,6 +42,7 @@ import { proofPacing, RoundSchedule } from "../src/schedule/index.js";
 import { openNodeState, openPostgresState } from "../src/storage/index.js";
 import { startMockPoet } from "../src/testing/index.js";
 import { median } from "./common.js";
+import { benchManagerSettings } from "./manager-settings.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -276,26 +275,7 @@ async function runOnce(): Promise<RunFigures> {
     state,
     genesisId: new Uint8Array(20).fill(1),
     clock,
-    tickSize: 100n,
-    requestTimeoutMs: 3_600_000,
-    // The clock jumps from the registrations to the round end: a lease shorter than the jump
-    // would expire unrenewed and stop every identity, as it should in a process stalled that long.
-    leaseTimeMs: 24 * 3_600_000,
-    proofCutoffMs: 60_000,
-    maxConcurrentSubmits: 64,
-    createClient: (poet) =>
-      counted(
-        adaptPoetClient(
-          createPoetClient({ url: poet.address, clock, servicePubkey: poet.pubkey }),
-          { clock },
-        ),
-      ),
-    post: async () => ({
-      post: { nonce: 1, indices: Uint8Array.of(1, 2, 3), pow: 2n },
-      numUnits: 4,
-      vrfNonce: 5n,
-      labelsPerUnit: 1024n,
-    }),
+    ...benchManagerSettings(clock, counted),
     onEvent: (e: RegistrationEvent) => {
       lastEventAt = performance.now();
       counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
