@@ -77,9 +77,6 @@ function packed(
   return PackedMembers.from(members);
 }
 
-/** Rounds of at most this many members keep their member list in the node state (2 MiB). */
-export const STORED_MEMBERS_MAX = 65_536;
-
 /**
  * Whether asking again may give another answer: not for a verdict on the proof or its members,
  * a malformed or oversized answer, a wrong key or a bad setting (the `final` failures of the
@@ -281,7 +278,8 @@ export class ProofFetcher {
       request,
       turn.claim,
       () => this.#download(entry, request, signal),
-      { shared: (v) => v.members.count <= STORED_MEMBERS_MAX, final: isFinalProofFailure },
+      // Every verified round is stored, whatever its size (chunks, `member-list-repository.ts`).
+      { shared: () => true, final: isFinalProofFailure },
       signal,
     );
   }
@@ -366,18 +364,18 @@ export class ProofFetcher {
         }
         throw err;
       }
-      if (list.length <= STORED_MEMBERS_MAX) {
-        await this.#init.state.members.put(
-          {
-            address: request.poet,
-            roundId: request.roundId,
-            members: list.toArray(),
-            statement: verified.statement,
-            fetchedAt: new Date(clock.now()),
-          },
-          { signal },
-        );
-      }
+      // Packed, in chunks of 1 MiB: a mainnet round of millions of members is stored too, so
+      // that a restart or another worker of the fleet reads it instead of downloading it.
+      await this.#init.state.members.put(
+        {
+          address: request.poet,
+          roundId: request.roundId,
+          members: list,
+          statement: verified.statement,
+          fetchedAt: new Date(clock.now()),
+        },
+        { signal },
+      );
       this.#downloaded(verified, false);
       return verified;
     }
@@ -408,9 +406,9 @@ export class ProofFetcher {
       this.#dropCache("poet_client_members", request, problem, () =>
         state.members.delete(poet, roundId, { signal }),
       );
-    let list: Awaited<ReturnType<typeof state.members.get>>;
+    let list: Awaited<ReturnType<typeof state.members.read>>;
     try {
-      list = await state.members.get(poet, roundId, { signal });
+      list = await state.members.read(poet, roundId, { signal });
     } catch (err) {
       if (!isCorrupt(err)) throw err;
       await dropMembers(err.message);
@@ -428,11 +426,11 @@ export class ProofFetcher {
       return undefined;
     }
     if (proofs.length === 0) return undefined;
-    if (list.members.some((m) => m.length !== 32)) {
+    if (!(list.members instanceof PackedMembers)) {
       await dropMembers("a stored member is not 32 bytes");
       return undefined;
     }
-    const members = await RoundMembers.build(PackedMembers.from(list.members), { signal });
+    const members = await RoundMembers.build(list.members, { signal });
     const statement = members.root;
     if (list.statement !== undefined && !equalBytes(list.statement, statement)) {
       await dropMembers("the stored members do not hash to the stored membership root");
