@@ -98,6 +98,36 @@ describe("damaged cache rows", () => {
     }
   });
 
+  it("a member list with a chunk missing or cut short: dropped with an event, downloaded again, NiPoST", async () => {
+    for (const damage of [
+      "delete from poet_client_member_chunk",
+      "update poet_client_member_chunk set bytes = substr(bytes, 1, 16)",
+    ]) {
+      const h = await setup([{ leavesPerRound: 300n }]);
+      try {
+        const id = identity(1);
+        await stopAtPost(h, id);
+        operator(h, damage);
+        const { nipost, events } = await resume(h, id);
+        assert.equal(nipost.leaves, 300n);
+        const dropped = ofType(events, "cache-dropped");
+        assert.deepEqual(
+          dropped.map((e) => e.table),
+          ["poet_client_members"],
+          damage,
+        );
+        assert.match(dropped[0]?.problem ?? "", /chunk/);
+        assert.ok(ofType(events, "proof-downloaded").some((d) => !d.fromCache));
+        // Stored again, whole.
+        assert.deepEqual(await h.state.check(), []);
+        const stored = await h.state.members.read(nipost.poet as string, nipost.roundId as string);
+        assert.equal(stored?.members.length, 1);
+      } finally {
+        await h.close();
+      }
+    }
+  });
+
   it("a verdict that does not match its members: both dropped with events, fetched and verified again, NiPoST", async () => {
     const h = await setup([{ leavesPerRound: 300n }]);
     try {

@@ -31,10 +31,12 @@ async function longestBlock<T>(work: () => Promise<T>): Promise<{ value: T; bloc
   let longest = 0;
   let running = true;
   const tick = () => {
+    // Not after the work: the next gap would be the caller's.
+    if (!running) return;
     const now = performance.now();
     longest = Math.max(longest, now - last);
     last = now;
-    if (running) setImmediate(tick);
+    setImmediate(tick);
   };
   setImmediate(tick);
   try {
