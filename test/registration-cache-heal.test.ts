@@ -53,6 +53,40 @@ async function resume(h: Harness, id: ReturnType<typeof identity>) {
   return { nipost: ready(outcome), events };
 }
 
+describe("a restart reads the round from the cache", () => {
+  it("even a round of more members than the old 65,536 limit: no second download", async () => {
+    const h = await setup([{ leavesPerRound: 300n }]);
+    try {
+      const id = identity(1);
+      const poet = h.poets[0];
+      assert.ok(poet);
+      // Other registrants of the round, as on mainnet, added while it is open.
+      h.manager.onEvent((e) => {
+        if (e.type !== "registered") return;
+        const round = poet.state.round(0);
+        assert.ok(round !== undefined && round.closed === undefined);
+        for (let i = 0; i < 70_000; i++) {
+          const key = new Uint8Array(32).fill(0xff);
+          new DataView(key.buffer).setUint32(28, i);
+          round.registrations.push({ pubkey: key, challenge: key });
+        }
+      });
+      await stopAtPost(h, id);
+      assert.equal(poet.state.round(0)?.proofsServed, 1);
+      const { nipost, events } = await resume(h, id);
+      assert.equal(nipost.leaves, 300n);
+      const downloads = ofType(events, "proof-downloaded");
+      assert.deepEqual(
+        downloads.map((d) => [d.fromCache, d.members]),
+        [[true, 70_001]],
+      );
+      assert.equal(poet.state.round(0)?.proofsServed, 1);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe("damaged cache rows", () => {
   it("a corrupt proof row: dropped with an event, downloaded again, NiPoST", async () => {
     const h = await setup([{ leavesPerRound: 300n }]);

@@ -53,8 +53,14 @@ const sqlite: StoreUnderTest = {
           return [];
         });
       },
-      query: (statement, params = []) =>
-        sqliteRun(file, statement, params, (s, p) => s.all(...p) as Record<string, unknown>[]),
+      async query(statement, params = []) {
+        return sqliteRun(
+          file,
+          statement,
+          params,
+          (s, p) => s.all(...p) as Record<string, unknown>[],
+        );
+      },
       close: () => state.close(),
     };
   },
