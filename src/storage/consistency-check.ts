@@ -345,7 +345,11 @@ export async function checkNodeState(
           // The list's row and then its chunks, one at a time (a mainnet list is 92 of them).
           const header = decodeMemberListHeader(row);
           const chunks = conn.hasOwnTable("poet_client_member_chunk");
-          await assembleMemberList(header, (i) => selectChunk(db, header, i, chunks));
+          await assembleMemberList(
+            header,
+            (i, offset, length) => selectChunk(db, header, i, offset, length, chunks),
+            conn.blobReadBytes,
+          );
         } catch (err) {
           const key = { address: row.address, round_id: row.round_id };
           report(found, "corrupt-row", "poet_client_members", key, "", corruptDetail(err));

@@ -30,7 +30,7 @@
 
 import { randomBytes } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { AbortOptions } from "../abort-options.js";
 import { ConfigError, StorageError } from "../errors.js";
 import { PackedMembers } from "../wire/index.js";
@@ -195,30 +195,42 @@ export function decodeMemberListHeader(row: MembersRow): MemberListHeader {
 }
 
 /**
- * Reads the members `header` describes: its own bytes, then chunk 0, 1, … (`chunk(i)` gives the
- * raw `bytes` value of chunk `i`, `undefined` when there is no such row), with a turn of the event
- * loop between chunks. Rejects with a `"corrupt"` {@link StorageError} naming what is wrong.
+ * Gives `length` bytes (or the rest, when fewer; everything when `length` is infinite) of chunk
+ * `index` from byte `offset` on, as the raw column value, or `undefined` when there is no such
+ * chunk.
+ */
+export type ChunkReader = (index: number, offset: number, length: number) => Promise<unknown>;
+
+/**
+ * Reads the members `header` describes: its own bytes, then chunk 0, 1, …, each `sliceBytes` at a
+ * time, with a turn of the event loop after each piece. Rejects with a `"corrupt"`
+ * {@link StorageError} naming what is wrong.
  */
 export async function assembleMemberList(
   header: MemberListHeader,
-  chunk: (index: number) => Promise<unknown>,
+  read: ChunkReader,
+  sliceBytes = Number.POSITIVE_INFINITY,
 ): Promise<StoredMemberList> {
   const out = new Uint8Array(header.byteCount);
   out.set(header.inline);
   let filled = header.inline.length;
   const place = { table: CHUNKS, column: "bytes" };
   for (let i = 0; i < header.chunkCount; i++) {
-    const bytes = await chunk(i);
-    if (bytes === undefined) {
-      throw corrupt(place, `chunk ${i} of ${header.chunkCount} is missing`);
+    for (let offset = 0; ; ) {
+      const bytes = await read(i, offset, sliceBytes);
+      if (bytes === undefined) {
+        throw corrupt(place, `chunk ${i} of ${header.chunkCount} is missing`);
+      }
+      if (!(bytes instanceof Uint8Array)) throw corrupt(place, `chunk ${i} is not a BLOB`);
+      if (filled + bytes.length > out.length) {
+        throw corrupt(place, `the chunks hold more than the ${header.byteCount} bytes of the list`);
+      }
+      out.set(bytes, filled);
+      filled += bytes.length;
+      offset += bytes.length;
+      await yieldToEventLoop();
+      if (bytes.length < sliceBytes) break;
     }
-    if (!(bytes instanceof Uint8Array)) throw corrupt(place, `chunk ${i} is not a BLOB`);
-    if (filled + bytes.length > out.length) {
-      throw corrupt(place, `the chunks hold more than the ${header.byteCount} bytes of the list`);
-    }
-    out.set(bytes, filled);
-    filled += bytes.length;
-    await yieldToEventLoop();
   }
   if (filled !== out.length) {
     throw corrupt(place, `the chunks hold ${filled} of the list's ${header.byteCount} bytes`);
@@ -369,7 +381,14 @@ export class MemberListRepository {
       const header = await this.#header(address, roundId, signal);
       if (header === undefined) return undefined;
       try {
-        return await assembleMemberList(header, (i) => this.#chunk(header, i, signal));
+        return await assembleMemberList(
+          header,
+          (i, offset, length) =>
+            this.#conn.read(signal, { table: CHUNKS }, (db) =>
+              selectChunk(db, header, i, offset, length, this.#conn.hasOwnTable(CHUNKS)),
+            ),
+          this.#conn.blobReadBytes,
+        );
       } catch (err) {
         if (!(err instanceof StorageError) || err.kind !== "corrupt" || attempt >= READ_ATTEMPTS) {
           throw err;
@@ -476,16 +495,6 @@ export class MemberListRepository {
     return row === undefined ? undefined : decodeMemberListHeader(row);
   }
 
-  async #chunk(
-    header: MemberListHeader,
-    index: number,
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> {
-    return this.#conn.read(signal, { table: CHUNKS }, (db) =>
-      selectChunk(db, header, index, this.#conn.hasOwnTable(CHUNKS)),
-    );
-  }
-
   /**
    * Deletes the chunks of a round whose generation `which` selects, a few per write (a chunk is a
    * megabyte to free).
@@ -528,17 +537,26 @@ export class MemberListRepository {
   }
 }
 
-/** The raw `bytes` of chunk `index` of `header`'s list, or `undefined` when it is not there. */
+/**
+ * The raw `bytes` of chunk `index` of `header`'s list from byte `offset` on, at most `length` of
+ * them (`substr`, the same on SQLite and PostgreSQL), or `undefined` when the chunk is not there.
+ */
 export async function selectChunk(
   db: Db,
   header: MemberListHeader,
   index: number,
+  offset: number,
+  length: number,
   hasChunkTable: boolean,
 ): Promise<unknown> {
   if (!hasChunkTable || header.generation === undefined) return undefined;
+  // `length` infinite: the whole chunk (`offset` is then 0).
+  const bytes = Number.isFinite(length)
+    ? sql`substr(${sql.ref("bytes")}, ${offset + 1}, ${length})`
+    : sql.ref("bytes");
   const row = await db
     .selectFrom(CHUNKS)
-    .select("bytes")
+    .select(sql<unknown>`${bytes}`.as("bytes"))
     .where("address", "=", header.address)
     .where("round_id", "=", header.roundId)
     .where("generation", "=", header.generation)
