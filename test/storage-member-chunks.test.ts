@@ -8,7 +8,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { StorageError } from "../src/errors.js";
-import { MEMBER_CHUNK_BYTES, type NodeState } from "../src/storage/index.js";
+import {
+  compareNodeStates,
+  copyNodeState,
+  MEMBER_CHUNK_BYTES,
+  type NodeState,
+} from "../src/storage/index.js";
 import { PackedMembers } from "../src/wire/index.js";
 import { NODE_STATE_STORES, type OpenedStore } from "./helpers/node-state-stores.js";
 import { prng } from "./helpers/prng.js";
@@ -173,3 +178,42 @@ for (const store of NODE_STATE_STORES) {
       }));
   });
 }
+
+describe("member lists in chunks copied between stores", () => {
+  it("copyNodeState moves a chunked list from SQLite to PostgreSQL and compareNodeStates proves it", async () => {
+    const [sqlite, postgres] = NODE_STATE_STORES;
+    assert.ok(sqlite !== undefined && postgres !== undefined);
+    const from = await sqlite.open();
+    const to = await postgres.open();
+    try {
+      const members = seededMembers(200_000, 5); // 6.4 MB: 7 chunks
+      await from.state.members.put({
+        address: POET,
+        roundId: "11",
+        members,
+        statement: filled(32, 4),
+        fetchedAt: new Date(77),
+      });
+      const copied = await copyNodeState(from.state, to.state);
+      assert.equal(copied.memberLists, 1);
+      assert.deepEqual(await compareNodeStates(from.state, to.state), []);
+      const list = await to.state.members.read(POET, "11");
+      assert.ok(list?.members instanceof PackedMembers);
+      assert.ok(Buffer.from(list.members.bytes).equals(members.bytes));
+      assert.equal(
+        Number((await to.query("select count(*) as n from poet_client_member_chunk"))[0]?.n),
+        7,
+      );
+      // One byte changed in one chunk of the copy: a difference.
+      await to.exec("update poet_client_member_chunk set bytes = $1 where chunk = 6", [
+        members.bytes.slice(6 * MEMBER_CHUNK_BYTES).map((b, i) => (i === 0 ? b ^ 1 : b)),
+      ]);
+      assert.deepEqual(await compareNodeStates(from.state, to.state), [
+        `member list ${POET} round 11: differs`,
+      ]);
+    } finally {
+      await from.close();
+      await to.close();
+    }
+  });
+});
