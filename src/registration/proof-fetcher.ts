@@ -156,6 +156,8 @@ export class ProofFetcher {
   readonly #entries = new Map<string, Entry>();
 
   readonly #claims: ProofClaims | undefined;
+  /** Verified rounds whose member list this fetcher stored (shared with the other workers). */
+  readonly #stored = new WeakSet<VerifiedRoundProof>();
 
   constructor(init: ProofFetcherInit) {
     this.#init = init;
@@ -278,8 +280,9 @@ export class ProofFetcher {
       request,
       turn.claim,
       () => this.#download(entry, request, signal),
-      // Every verified round is stored, whatever its size (chunks, `member-list-repository.ts`).
-      { shared: () => true, final: isFinalProofFailure },
+      // Every verified round is stored, whatever its size (chunks, `member-list-repository.ts`),
+      // unless the store failed to take it.
+      { shared: (v) => this.#stored.has(v), final: isFinalProofFailure },
       signal,
     );
   }
@@ -365,17 +368,27 @@ export class ProofFetcher {
         throw err;
       }
       // Packed, in chunks of 1 MiB: a mainnet round of millions of members is stored too, so
-      // that a restart or another worker of the fleet reads it instead of downloading it.
-      await this.#init.state.members.put(
-        {
-          address: request.poet,
-          roundId: request.roundId,
-          members: list,
-          statement: verified.statement,
-          fetchedAt: new Date(clock.now()),
-        },
-        { signal },
-      );
+      // that a restart or another worker of the fleet reads it instead of downloading it. It is
+      // a cache: when the store cannot take it, the proof in hand is used all the same.
+      try {
+        await this.#init.state.members.put(
+          {
+            address: request.poet,
+            roundId: request.roundId,
+            members: list,
+            statement: verified.statement,
+            fetchedAt: new Date(clock.now()),
+          },
+          { signal },
+        );
+        this.#stored.add(verified);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        this.#init.logger.warn(
+          { err, poet: request.poet, roundId: request.roundId, members: list.length },
+          "could not store the round's member list; it is used without being shared",
+        );
+      }
       this.#downloaded(verified, false);
       return verified;
     }
