@@ -81,6 +81,7 @@ for (const store of NODE_STATE_STORES) {
         const COUNT = 1_000_000;
         const members = seededMembers(COUNT, 1);
         const chunks = Math.ceil((COUNT * 32) / MEMBER_CHUNK_BYTES);
+        const writeTurns = turnCounter();
         const written = await longestBlock(() =>
           state.members.put({
             address: POET,
@@ -90,7 +91,10 @@ for (const store of NODE_STATE_STORES) {
             fetchedAt: new Date(5000),
           }),
         );
+        writeTurns.stop();
         assert.equal(await chunkRows(raw), chunks);
+        // Structural: each chunk was written in a turn of the event loop of its own.
+        assert.ok(writeTurns.turn >= chunks, `${writeTurns.turn} turns for ${chunks} chunks`);
         const turns = turnCounter();
         const read = await longestBlock(() => state.members.read(POET, "7"));
         turns.stop();
