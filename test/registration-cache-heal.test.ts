@@ -53,6 +53,40 @@ async function resume(h: Harness, id: ReturnType<typeof identity>) {
   return { nipost: ready(outcome), events };
 }
 
+describe("a restart reads the round from the cache", () => {
+  it("even a round of more members than the old 65,536 limit: no second download", async () => {
+    const h = await setup([{ leavesPerRound: 300n }]);
+    try {
+      const id = identity(1);
+      const poet = h.poets[0];
+      assert.ok(poet);
+      // Other registrants of the round, as on mainnet, added while it is open.
+      h.manager.onEvent((e) => {
+        if (e.type !== "registered") return;
+        const round = poet.state.round(0);
+        assert.ok(round !== undefined && round.closed === undefined);
+        for (let i = 0; i < 70_000; i++) {
+          const key = new Uint8Array(32).fill(0xff);
+          new DataView(key.buffer).setUint32(28, i);
+          round.registrations.push({ pubkey: key, challenge: key });
+        }
+      });
+      await stopAtPost(h, id);
+      assert.equal(poet.state.round(0)?.proofsServed, 1);
+      const { nipost, events } = await resume(h, id);
+      assert.equal(nipost.leaves, 300n);
+      const downloads = ofType(events, "proof-downloaded");
+      assert.deepEqual(
+        downloads.map((d) => [d.fromCache, d.members]),
+        [[true, 70_001]],
+      );
+      assert.equal(poet.state.round(0)?.proofsServed, 1);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe("damaged cache rows", () => {
   it("a corrupt proof row: dropped with an event, downloaded again, NiPoST", async () => {
     const h = await setup([{ leavesPerRound: 300n }]);
@@ -95,6 +129,36 @@ describe("damaged cache rows", () => {
       assert.deepEqual(await h.state.check(), []);
     } finally {
       await h.close();
+    }
+  });
+
+  it("a member list with a chunk missing or cut short: dropped with an event, downloaded again, NiPoST", async () => {
+    for (const damage of [
+      "delete from poet_client_member_chunk",
+      "update poet_client_member_chunk set bytes = substr(bytes, 1, 16)",
+    ]) {
+      const h = await setup([{ leavesPerRound: 300n }]);
+      try {
+        const id = identity(1);
+        await stopAtPost(h, id);
+        operator(h, damage);
+        const { nipost, events } = await resume(h, id);
+        assert.equal(nipost.leaves, 300n);
+        const dropped = ofType(events, "cache-dropped");
+        assert.deepEqual(
+          dropped.map((e) => e.table),
+          ["poet_client_members"],
+          damage,
+        );
+        assert.match(dropped[0]?.problem ?? "", /chunk/);
+        assert.ok(ofType(events, "proof-downloaded").some((d) => !d.fromCache));
+        // Stored again, whole.
+        assert.deepEqual(await h.state.check(), []);
+        const stored = await h.state.members.read(nipost.poet as string, nipost.roundId as string);
+        assert.equal(stored?.members.length, 1);
+      } finally {
+        await h.close();
+      }
     }
   });
 

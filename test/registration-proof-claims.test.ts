@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { compareBytes } from "../src/bytes.js";
 import {
   type NiPostOutcome,
   type RegistrationEvent,
@@ -102,6 +103,9 @@ function start(h: Harness, workers: Worker[], perWorker: number) {
   return runs;
 }
 
+/** More members than the 65,536 up to which earlier releases shared a round's download. */
+const FILLERS = 70_000;
+
 const downloads = (w: Worker) =>
   ofType(w.events, "proof-downloaded").filter((e) => !e.fromCache).length;
 
@@ -164,6 +168,49 @@ describe("proof downloads shared by a fleet on one PostgreSQL state", () => {
         claims.map((c) => [c.roundId, c.outcome]),
         h.poets.map(() => ["0", "stored"]),
       );
+      t.diagnostic(
+        `downloads per worker: ${workers.map((w) => `${w.name} ${downloads(w)}`).join(", ")}`,
+      );
+    } finally {
+      await close();
+    }
+  });
+
+  it("shares a round of more members than the old 65,536 limit with one download for the fleet", async (t) => {
+    const { h, workers, close } = await fleet(["A", "B"], 1, { logger });
+    const poet = h.poets[0];
+    assert.ok(poet);
+    try {
+      const runs = start(h, workers, 1);
+      await runClock(
+        h.clock,
+        () => workers.reduce((n, w) => n + ofType(w.events, "registered").length, 0) === 2,
+      );
+      // Other registrants of the round, as on mainnet: 70,000 more members, in node-id order.
+      const round = poet.state.round(0);
+      assert.ok(round !== undefined && round.closed === undefined, "round 0 is still open");
+      for (let i = 0; i < FILLERS; i++) {
+        const pubkey = new Uint8Array(32);
+        new DataView(pubkey.buffer).setUint32(0, i * 61_357);
+        const challenge = new Uint8Array(32).fill(0x5a);
+        new DataView(challenge.buffer).setUint32(0, i);
+        round.registrations.push({ pubkey, challenge });
+      }
+      round.registrations.sort((a, b) => compareBytes(a.pubkey, b.pubkey));
+      const all = Promise.all([...runs.values()].flatMap((r) => r.runs));
+      const outcomes = await drive(h.clock, all, { maxSteps: 100_000 });
+      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 200n);
+      // One download for the fleet; the other worker read the round, members and all, from the store.
+      assert.equal(poet.state.round(0)?.proofsServed, 1);
+      const got = workers.flatMap((w) => ofType(w.events, "proof-downloaded"));
+      assert.deepEqual(got.map((e) => e.fromCache).sort(), [false, true]);
+      for (const e of got) assert.equal(e.members, FILLERS + 2);
+      assert.deepEqual(
+        (await (workers[0] as Worker).state.proofClaims.list()).map((c) => c.outcome),
+        ["stored"],
+      );
+      const stored = await (workers[1] as Worker).state.members.read(poet.url, "0");
+      assert.equal(stored?.members.length, FILLERS + 2);
       t.diagnostic(
         `downloads per worker: ${workers.map((w) => `${w.name} ${downloads(w)}`).join(", ")}`,
       );

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { StorageError } from "../src/errors.js";
 import {
   build,
   drive,
@@ -47,6 +48,35 @@ describe("RegistrationManager and proof downloads", () => {
       }
     });
   }
+
+  it("uses a verified proof whose member list the store cannot take, with a warning", async () => {
+    const warnings: string[] = [];
+    const h = await setup([{}], {
+      logger: {
+        debug: () => {},
+        info: () => {},
+        error: () => {},
+        warn: (_obj: unknown, msg?: string) => warnings.push(msg ?? ""),
+      },
+    });
+    try {
+      h.state.members.put = async () => {
+        throw new StorageError("disk full", { kind: "io", table: "poet_client_member_chunk" });
+      };
+      const nipost = ready(await drive(h.clock, build(h, identity(1))));
+      assert.equal(nipost.leaves, 200n);
+      assert.deepEqual(
+        ofType(h.events, "proof-downloaded").map((e) => e.fromCache),
+        [false],
+      );
+      assert.ok(
+        warnings.some((w) => /could not store the round's member list/.test(w)),
+        warnings.join("\n"),
+      );
+    } finally {
+      await h.close();
+    }
+  });
 
   it("keeps a small round's member list, and prunes lists whose round is past its deadline", async () => {
     const h = await setup([{}]);

@@ -281,6 +281,8 @@ describe("files of earlier releases, with our tables inside the node's file", ()
       [
         "poet_client_challenge",
         "poet_client_lease",
+        "poet_client_member_chunk",
+        "poet_client_member_chunk_fetched",
         "poet_client_members",
         "poet_client_migration",
         "poet_client_migration_lock",

@@ -52,6 +52,7 @@ describe("openPostgresState", () => {
         "poet_certificates",
         "poet_client_challenge",
         "poet_client_lease",
+        "poet_client_member_chunk",
         "poet_client_members",
         "poet_client_migration",
         "poet_client_proof",

@@ -9,9 +9,9 @@
  * When a worker's fetch is due, it first looks for the result in the store; if it is not there, it
  * claims the round. The claim holder downloads, verifies and stores the proof and its member list,
  * renewing its claim every third of the claim time while it works, and then marks the claim
- * `"stored"` — or `"not-stored"` when the result cannot be shared (a member list too big to keep,
- * an invalid proof): each worker then downloads for itself. The other workers poll the store
- * instead of the PoET, every poll interval and at the claim's expiry; when the holder gives the
+ * `"stored"` — or `"not-stored"` when the result cannot be shared (a member list the store could
+ * not take, an invalid proof): each worker then downloads for itself. The other workers poll the
+ * store instead of the PoET, every poll interval and at the claim's expiry; when the holder gives the
  * claim up (no proof before its deadline) or dies (its claim expires unrenewed), the next worker to
  * ask takes the claim over, with a `proof-claim-taken-over` event, and downloads.
  *

@@ -77,9 +77,6 @@ function packed(
   return PackedMembers.from(members);
 }
 
-/** Rounds of at most this many members keep their member list in the node state (2 MiB). */
-export const STORED_MEMBERS_MAX = 65_536;
-
 /**
  * Whether asking again may give another answer: not for a verdict on the proof or its members,
  * a malformed or oversized answer, a wrong key or a bad setting (the `final` failures of the
@@ -159,6 +156,8 @@ export class ProofFetcher {
   readonly #entries = new Map<string, Entry>();
 
   readonly #claims: ProofClaims | undefined;
+  /** Verified rounds whose member list this fetcher stored (shared with the other workers). */
+  readonly #stored = new WeakSet<VerifiedRoundProof>();
 
   constructor(init: ProofFetcherInit) {
     this.#init = init;
@@ -281,7 +280,9 @@ export class ProofFetcher {
       request,
       turn.claim,
       () => this.#download(entry, request, signal),
-      { shared: (v) => v.members.count <= STORED_MEMBERS_MAX, final: isFinalProofFailure },
+      // Every verified round is stored, whatever its size (chunks, `member-list-repository.ts`),
+      // unless the store failed to take it.
+      { shared: (v) => this.#stored.has(v), final: isFinalProofFailure },
       signal,
     );
   }
@@ -366,16 +367,26 @@ export class ProofFetcher {
         }
         throw err;
       }
-      if (list.length <= STORED_MEMBERS_MAX) {
+      // Packed, in chunks of 1 MiB: a mainnet round of millions of members is stored too, so
+      // that a restart or another worker of the fleet reads it instead of downloading it. It is
+      // a cache: when the store cannot take it, the proof in hand is used all the same.
+      try {
         await this.#init.state.members.put(
           {
             address: request.poet,
             roundId: request.roundId,
-            members: list.toArray(),
+            members: list,
             statement: verified.statement,
             fetchedAt: new Date(clock.now()),
           },
           { signal },
+        );
+        this.#stored.add(verified);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        this.#init.logger.warn(
+          { err, poet: request.poet, roundId: request.roundId, members: list.length },
+          "could not store the round's member list; it is used without being shared",
         );
       }
       this.#downloaded(verified, false);
@@ -408,15 +419,7 @@ export class ProofFetcher {
       this.#dropCache("poet_client_members", request, problem, () =>
         state.members.delete(poet, roundId, { signal }),
       );
-    let list: Awaited<ReturnType<typeof state.members.get>>;
-    try {
-      list = await state.members.get(poet, roundId, { signal });
-    } catch (err) {
-      if (!isCorrupt(err)) throw err;
-      await dropMembers(err.message);
-      return undefined;
-    }
-    if (list === undefined) return undefined;
+    // The verdicts first: small rows, where a member list is up to 96 MB (3,000,000 members).
     let proofs: Awaited<ReturnType<typeof state.proofs.findByRound>>;
     try {
       proofs = await state.proofs.findByRound(poet, roundId, { signal });
@@ -428,11 +431,20 @@ export class ProofFetcher {
       return undefined;
     }
     if (proofs.length === 0) return undefined;
-    if (list.members.some((m) => m.length !== 32)) {
+    let list: Awaited<ReturnType<typeof state.members.read>>;
+    try {
+      list = await state.members.read(poet, roundId, { signal });
+    } catch (err) {
+      if (!isCorrupt(err)) throw err;
+      await dropMembers(err.message);
+      return undefined;
+    }
+    if (list === undefined) return undefined;
+    if (!(list.members instanceof PackedMembers)) {
       await dropMembers("a stored member is not 32 bytes");
       return undefined;
     }
-    const members = await RoundMembers.build(PackedMembers.from(list.members), { signal });
+    const members = await RoundMembers.build(list.members, { signal });
     const statement = members.root;
     if (list.statement !== undefined && !equalBytes(list.statement, statement)) {
       await dropMembers("the stored members do not hash to the stored membership root");

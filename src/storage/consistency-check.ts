@@ -15,7 +15,7 @@
  * - `intent-hash-mismatch`: a submit intent for another challenge than the current one;
  * - `corrupt-row`: a row whose values do not decode (wrong length, bad SCALE, wrong type), in any
  *   table the library has: go-spacemesh's four and our own (verified proofs, whose bytes must also
- *   hash to their ref; member lists; submit intents).
+ *   hash to their ref; member lists, with every chunk of theirs; submit intents).
  *
  * Every row of every table is read and decoded. Our cache tables (proofs, member lists) hold
  * nothing that cannot be downloaded again, so deleting a damaged row there costs a download.
@@ -40,7 +40,11 @@ import {
   selectChallengeRows,
 } from "./challenge-repository.js";
 
-import { decodeMemberListRow } from "./member-list-repository.js";
+import {
+  assembleMemberList,
+  decodeMemberListHeader,
+  selectChunk,
+} from "./member-list-repository.js";
 import { decodeNipostRow } from "./nipost-repository.js";
 import { decodeProofClaimRow } from "./proof-claim-repository.js";
 import { decodeRegistrationRow } from "./registration-repository.js";
@@ -338,7 +342,14 @@ export async function checkNodeState(
           .executeTakeFirst();
         if (row === undefined) continue;
         try {
-          decodeMemberListRow(row);
+          // The list's row and then its chunks, one at a time (a mainnet list is 92 of them).
+          const header = decodeMemberListHeader(row);
+          const chunks = conn.hasOwnTable("poet_client_member_chunk");
+          await assembleMemberList(
+            header,
+            (i, offset, length) => selectChunk(db, header, i, offset, length, chunks),
+            conn.blobReadBytes,
+          );
         } catch (err) {
           const key = { address: row.address, round_id: row.round_id };
           report(found, "corrupt-row", "poet_client_members", key, "", corruptDetail(err));
@@ -444,6 +455,12 @@ async function deleteRow(
         .where("address", "=", key.address as string)
         .where("round_id", "=", key.round_id as string)
         .executeTakeFirst();
+      // Its chunks go with it (counted as the one list they make).
+      await db
+        .deleteFrom("poet_client_member_chunk")
+        .where("address", "=", key.address as string)
+        .where("round_id", "=", key.round_id as string)
+        .execute();
       return result.numDeletedRows;
     }
     case "poet_client_lease": {

@@ -89,7 +89,8 @@ export async function copyNodeState(
       }
       let memberLists = 0;
       for (const { address, roundId } of rounds) {
-        const list = await from.members.get(address, roundId, { signal });
+        // Packed, in chunks: a mainnet round's list is read and written without an array per member.
+        const list = await from.members.read(address, roundId, { signal });
         if (list === undefined) continue;
         await tx.members.put(list, { signal });
         memberLists++;
@@ -182,8 +183,8 @@ export async function compareNodeStates(
       differences.push(`member list ${key(round)}: only in the first state`);
       continue;
     }
-    const left = await a.members.get(round.address, round.roundId, { signal });
-    const right = await b.members.get(round.address, round.roundId, { signal });
+    const left = await a.members.read(round.address, round.roundId, { signal });
+    const right = await b.members.read(round.address, round.roundId, { signal });
     if (!sameValue(left, right)) differences.push(`member list ${key(round)}: differs`);
   }
   for (const k of otherRounds) differences.push(`member list ${k}: only in the second state`);

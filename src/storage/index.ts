@@ -28,7 +28,13 @@ export type {
   LeaseRepository,
 } from "./lease-repository.js";
 export { leaseIsLive, MAX_LEASE_HOLDER_LENGTH } from "./lease-repository.js";
-export type { MemberList, MemberListRepository } from "./member-list-repository.js";
+export {
+  MEMBER_CHUNK_BYTES,
+  type MemberList,
+  type MemberListInput,
+  type MemberListRepository,
+  type StoredMemberList,
+} from "./member-list-repository.js";
 export { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, NODE_STATE_SCHEMA_VERSION } from "./migrations.js";
 export type {
   NipostRecord,

@@ -9,7 +9,7 @@
  *
  * Our tables keep what go-spacemesh keeps only in memory, so that a restart neither downloads nor
  * verifies a proof twice: proofs that passed verification (keyed by their ref), the member lists of
- * each PoET round, and the challenge hash each identity registered; and what go-spacemesh does not
+ * each PoET round (in chunks of at most 1 MiB), and the challenge hash each identity registered; and what go-spacemesh does not
  * keep at all: the submits sent and not yet confirmed (write-ahead intents), each identity's
  * lease, and who downloads each PoET round's proof for the workers sharing the state.
  *
@@ -63,6 +63,16 @@ const migrations: Record<string, CompanionMigration> = {
   // One proof download per PoET and round for every worker on the state (proof-claim-repository.ts).
   "0004_proof_claim": [
     `create table if not exists ${S}."poet_client_proof_claim" ("address" text not null, "round_id" text not null, "holder" text not null, "token" integer not null, "claimed_at" integer not null, "expires_at" integer not null, "outcome" text not null, constraint "poet_client_proof_claim_pk" primary key ("address", "round_id")) without rowid`,
+  ],
+  // Member lists of any size (mainnet rounds of millions of members), packed and cut into chunks
+  // (member-list-repository.ts). A rowid table: SQLite keeps big rows better in one.
+  "0005_member_chunks": [
+    `alter table ${S}."poet_client_members" add column "generation" integer`,
+    `alter table ${S}."poet_client_members" add column "chunk_count" integer not null default 0`,
+    `alter table ${S}."poet_client_members" add column "byte_count" integer`,
+    `alter table ${S}."poet_client_members" add column "member_size" integer`,
+    `create table if not exists ${S}."poet_client_member_chunk" ("address" text not null, "round_id" text not null, "generation" integer not null, "chunk" integer not null, "bytes" blob not null, "fetched_at" integer not null, constraint "poet_client_member_chunk_pk" primary key ("address", "round_id", "generation", "chunk"))`,
+    `create index if not exists ${S}."poet_client_member_chunk_fetched" on "poet_client_member_chunk" ("fetched_at")`,
   ],
 };
 

@@ -12,8 +12,8 @@
  *
  * A claim's **outcome**: `"open"` while its holder works on it; `"stored"` once the proof and its
  * member list are in the store; `"not-stored"` when the holder got the proof but could not share
- * it (a member list too big to keep, or a final failure such as an invalid proof): each worker
- * then downloads for itself, as without claims; `"released"` when the holder gave it up without a
+ * it (a member list the store could not take, or a final failure such as an invalid proof): each
+ * worker then downloads for itself, as without claims; `"released"` when the holder gave it up without a
  * result (no proof before its deadline, or it closed): the next worker to ask takes it. A
  * `"stored"` claim can be claimed again, by a worker that finds the stored rows gone (pruned, or
  * dropped as damaged).

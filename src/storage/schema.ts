@@ -83,13 +83,37 @@ export interface PoetClientProofTable {
   verified_at: Int;
 }
 
-/** Ours: downloaded member lists per PoET and round. */
+/**
+ * Ours: downloaded member lists per PoET and round, one row each (`member-list-repository.ts`).
+ * The members are `members` (rows of earlier releases hold them all there) followed by the chunks
+ * of `generation` in `poet_client_member_chunk`.
+ */
 export interface PoetClientMembersTable {
   address: Text;
   round_id: Text;
   member_count: Int;
   members: Blob;
   statement: NullableBlob;
+  fetched_at: Int;
+  /** Which chunks hold the rest of the members; `NULL` in rows of earlier releases. */
+  generation: NullableInt;
+  /** How many chunks (0 in rows of earlier releases). */
+  chunk_count: Int;
+  /** The bytes of `members` and every chunk together; `NULL` in rows of earlier releases. */
+  byte_count: NullableInt;
+  /** 32 when the members are packed back to back; `NULL` when each has its 4-byte length. */
+  member_size: NullableInt;
+}
+
+/** Ours: a piece of a stored member list (at most `MEMBER_CHUNK_BYTES`, `member-list-repository.ts`). */
+export interface PoetClientMemberChunkTable {
+  address: Text;
+  round_id: Text;
+  generation: Int;
+  /** 0, 1, … in the order of the members. */
+  chunk: Int;
+  bytes: Blob;
+  /** The list's `fetched_at`, so that pruning finds the chunks of a list never completed too. */
   fetched_at: Int;
 }
 
@@ -143,6 +167,7 @@ export interface NodeStateTables {
   poet_client_challenge: PoetClientChallengeTable;
   poet_client_proof: PoetClientProofTable;
   poet_client_members: PoetClientMembersTable;
+  poet_client_member_chunk: PoetClientMemberChunkTable;
   poet_client_lease: PoetClientLeaseTable;
   poet_client_submit_intent: PoetClientSubmitIntentTable;
   poet_client_proof_claim: PoetClientProofClaimTable;

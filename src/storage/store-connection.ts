@@ -136,6 +136,13 @@ export interface StoreConnectionMode {
    */
   concurrentReads?: boolean | undefined;
   /**
+   * The most bytes of one big BLOB (a member-list chunk) a read takes in one statement, with a
+   * turn of the event loop between statements. Default: the whole value (SQLite hands a BLOB over
+   * as it is). PostgreSQL sends `bytea` as hex text, which node-postgres decodes on the event loop
+   * at tens of milliseconds per MiB.
+   */
+  blobReadBytes?: number | undefined;
+  /**
    * Run each write that joins an open transaction in a savepoint of its own, so that a statement
    * that fails (and that the caller catches) undoes only that write: on PostgreSQL a failed
    * statement otherwise aborts the whole transaction, where SQLite carries on. Default `false`.
@@ -188,6 +195,7 @@ export class StoreConnection {
   readonly #turns: TurnBudget;
   readonly #commits: GroupCommit<Kysely<NodeStateTables>>;
   readonly #concurrentReads: boolean;
+  readonly #blobReadBytes: number;
   readonly #nestedSavepoints: boolean;
   readonly #snapshotBegin: string | undefined;
   readonly #fences = new Map<string, WriteFence>();
@@ -199,6 +207,7 @@ export class StoreConnection {
     this.#ownTables = this.#readonly ? (mode.ownTables ?? new Set()) : undefined;
     this.#turns = mode.turns ?? storageTurns;
     this.#concurrentReads = mode.concurrentReads === true;
+    this.#blobReadBytes = mode.blobReadBytes ?? Number.POSITIVE_INFINITY;
     this.#nestedSavepoints = mode.nestedSavepoints === true;
     this.#snapshotBegin = mode.snapshotBegin;
     this.#commits = new GroupCommit({
@@ -237,6 +246,11 @@ export class StoreConnection {
   /** Of {@link commits}, how many synced to the disk for a durable write. */
   get durableCommits(): number {
     return this.#commits.durableCommits;
+  }
+
+  /** The most bytes of one big BLOB to read in one statement (see {@link StoreConnectionMode.blobReadBytes}). */
+  get blobReadBytes(): number {
+    return this.#blobReadBytes;
   }
 
   /** Whether the file has this table of ours (always, once migrated; maybe not when read-only). */

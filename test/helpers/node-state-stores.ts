@@ -25,6 +25,8 @@ export interface OpenedStore {
    * parameters (bytes as `Uint8Array`, integers as `bigint`).
    */
   exec: (statement: string, params?: unknown[]) => Promise<void>;
+  /** Runs one query on the state's tables outside the library and returns its rows. */
+  query: (statement: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
   /** Closes the state and the raw connection. */
   close: () => Promise<void>;
 }
@@ -46,21 +48,43 @@ const sqlite: StoreUnderTest = {
     return {
       state,
       async exec(statement, params = []) {
-        const db = new Database(file);
-        try {
-          // Our own tables are in the companion file: unqualified names find them there too.
-          db.prepare("attach database ? as poet_client").run(companionPath(file));
-          db.prepare(statement.replace(/\$\d+/g, "?")).run(
-            ...params.map((p) => (p instanceof Uint8Array ? Buffer.from(p) : p)),
-          );
-        } finally {
-          db.close();
-        }
+        await sqliteRun(file, statement, params, (s, p) => {
+          s.run(...p);
+          return [];
+        });
+      },
+      async query(statement, params = []) {
+        return sqliteRun(
+          file,
+          statement,
+          params,
+          (s, p) => s.all(...p) as Record<string, unknown>[],
+        );
       },
       close: () => state.close(),
     };
   },
 };
+
+/** Runs `fn` on one statement of a connection of its own, with our companion attached. */
+function sqliteRun<T>(
+  file: string,
+  statement: string,
+  params: unknown[],
+  fn: (s: Database.Statement, params: unknown[]) => T,
+): T {
+  const db = new Database(file);
+  try {
+    // Our own tables are in the companion file: unqualified names find them there too.
+    db.prepare("attach database ? as poet_client").run(companionPath(file));
+    return fn(
+      db.prepare(statement.replace(/\$\d+/g, "?")),
+      params.map((p) => (p instanceof Uint8Array ? Buffer.from(p) : p)),
+    );
+  } finally {
+    db.close();
+  }
+}
 
 let database: Promise<string> | undefined;
 let schemas = 0;
@@ -76,24 +100,33 @@ const postgres: StoreUnderTest = {
     return {
       state,
       async exec(statement, params = []) {
-        const client = new pg.Client({
-          connectionString: url,
-          options: `-c search_path=${schema}`,
-        });
-        await client.connect();
-        try {
-          await client.query(
-            statement,
-            params.map((p) => (typeof p === "bigint" ? p.toString() : p)),
-          );
-        } finally {
-          await client.end();
-        }
+        await pgRun(url, schema, statement, params);
       },
+      query: (statement, params = []) => pgRun(url, schema, statement, params),
       close: () => state.close(),
     };
   },
 };
+
+/** Runs one statement on a connection of its own, with `schema` first on the search path. */
+async function pgRun(
+  url: string,
+  schema: string,
+  statement: string,
+  params: unknown[],
+): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+  await client.connect();
+  try {
+    const result = await client.query(
+      statement,
+      params.map((p) => (typeof p === "bigint" ? p.toString() : p)),
+    );
+    return result.rows;
+  } finally {
+    await client.end();
+  }
+}
 
 /** Every store the node state can live in. */
 export const NODE_STATE_STORES: readonly StoreUnderTest[] = [sqlite, postgres];

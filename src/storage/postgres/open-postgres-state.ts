@@ -167,6 +167,9 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
     concurrentReads: true,
     nestedSavepoints: true,
     snapshotBegin: "begin isolation level repeatable read read only",
+    // A member-list chunk (1 MiB) is read a quarter at a time: its hex text costs tens of ms per
+    // MiB to decode on the event loop.
+    blobReadBytes: 256 * 1024,
   };
   try {
     let conn: StoreConnection;

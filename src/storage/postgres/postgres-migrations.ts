@@ -50,6 +50,14 @@ const migrations: Record<string, readonly string[]> = {
   "0004_proof_claim": [
     `create table %s."poet_client_proof_claim" ("address" ${TEXT}, "round_id" ${TEXT}, "holder" ${TEXT}, "token" bigint not null, "claimed_at" bigint not null, "expires_at" bigint not null, "outcome" ${TEXT}, primary key ("address", "round_id"))`,
   ],
+  // Member lists of any size, packed and cut into chunks (`member-list-repository.ts`). The chunks
+  // are random bytes: stored out of line without trying to compress them (`storage external`).
+  "0005_member_chunks": [
+    `alter table %s."poet_client_members" add column "generation" bigint, add column "chunk_count" bigint not null default 0, add column "byte_count" bigint, add column "member_size" bigint`,
+    `create table %s."poet_client_member_chunk" ("address" ${TEXT}, "round_id" ${TEXT}, "generation" bigint not null, "chunk" bigint not null, "bytes" bytea not null, "fetched_at" bigint not null, primary key ("address", "round_id", "generation", "chunk"))`,
+    `alter table %s."poet_client_member_chunk" alter column "bytes" set storage external`,
+    `create index "poet_client_member_chunk_fetched" on %s."poet_client_member_chunk" ("fetched_at")`,
+  ],
 };
 
 /** The migrations this release knows, in order. */
