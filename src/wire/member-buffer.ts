@@ -104,8 +104,8 @@ export class MemberBuffer {
     const buffer = this.#buffer;
     let bytes: Uint8Array;
     if (buffer !== undefined) {
-      // Give back the unused end of the last slab.
-      buffer.resize(used);
+      // The unused end of the last slab stays committed: shrinking zero-fills it (up to a slab
+      // of page faults, tens of milliseconds), and pages never written take no memory.
       bytes = new Uint8Array(buffer, 0, used);
     } else {
       bytes = this.#bytes.subarray(0, used);
