@@ -16,8 +16,10 @@
  * (five PoETs at 3 million) start no garbage collection at all, where a resizable buffer starts a
  * full one per 64 MiB of growth; and views of it read and write as fast as plain ones (those of a
  * resizable buffer about three times slower). Nothing else shares it: it is only a way to keep
- * the members outside the collector's accounting. Where the runtime cannot reserve that much (or
- * has no growable buffers), it falls back to a plain buffer grown by doubling.
+ * the members outside the collector's accounting. The price: a list dropped by the program is
+ * freed at the next full collection, which its size does not hasten. Where the runtime cannot
+ * reserve that much (or has no growable buffers), it falls back to a plain buffer grown by
+ * doubling.
  */
 import { MEMBER_BYTES, PackedMembers } from "./packed-members.js";
 
