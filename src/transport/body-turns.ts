@@ -111,3 +111,19 @@ async function feedLater(
     if (next !== undefined) await next;
   }
 }
+
+/**
+ * Waits until the body budget gives a turn of its own: for the end of a body, whose reader then
+ * parses the answer outside the members (a few milliseconds for a mainnet proof). Downloads share
+ * the budget and so end at about the same time; this way they end in separate turns.
+ *
+ * @example
+ * ```ts
+ * await bodyEndTurn();
+ * return reader.finish();
+ * ```
+ */
+export async function bodyEndTurn(): Promise<void> {
+  const wait = bodyTurns.take(BODY_BYTES_PER_TURN);
+  if (wait !== undefined) await wait;
+}

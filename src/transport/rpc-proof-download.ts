@@ -35,7 +35,7 @@ import { AbortedError, PoetError, PoetRpcError, WireFormatError } from "../error
 import { PoetService, type ProofRequest, ProofRequestSchema } from "../gen/rpc/api/v1/api_pb.js";
 import { type ProofResponseJson, ProofResponseProtoReader } from "../wire/index.js";
 import { type AttemptTarget, closedTransportError } from "./attempt.js";
-import { feedBody } from "./body-turns.js";
+import { bodyEndTurn, feedBody } from "./body-turns.js";
 import type { ProofDownloadOptions } from "./poet-transport.js";
 import { runWithSilenceLimit } from "./silence-limit.js";
 
@@ -212,6 +212,7 @@ export function rpcProofDownload(
     if (left > 0 || headAt > 0) {
       throw new WireFormatError("grpc envelope", `the body ends inside a message`);
     }
+    await bodyEndTurn();
     return reader.finish();
   }
 
@@ -263,6 +264,7 @@ export function rpcProofDownload(
       if (later !== undefined) await later;
       onProgress?.(reader.bytesRead);
     }
+    await bodyEndTurn();
     return reader.finish();
   }
 
