@@ -45,8 +45,11 @@ async function nextSlice(): Promise<void> {
 
 /** Lookups answered by scanning before the index is built. */
 export const LINEAR_LOOKUPS = 8;
-/** Members compared per slice of a scan (a few ms). */
-const SCAN_SLICE = 1 << 20;
+/**
+ * Members compared per slice of a scan: about a millisecond once compiled, and the first slices
+ * run before the engine has compiled the scan.
+ */
+const SCAN_SLICE = 1 << 18;
 
 /** Options of {@link RoundMembers.build}. */
 export interface RoundMembersOptions extends AbortOptions {
