@@ -19,7 +19,7 @@
  * not) and the GC pauses that overlapped it; the GC pauses are also summed by stage.
  *
  *   node --import tsx bench/mainnet-round.ts [members=3000000] [poets=1] [trials=3] [--raise-cap]
- *     [--cpu-prof] [--trace-gc]
+ *     [--cpu-prof] [--trace-gc] [--alloc-profile]
  *
  * `--raise-cap` builds the PoET clients with a 1 GiB response cap (what the code before the
  * mainnet-size defaults needed to accept such a round at all). `--cpu-prof` runs each trial under
@@ -416,6 +416,7 @@ if (flags.includes("--trial")) {
           ports.join(","),
           String(n),
           ...(raiseCap ? ["--raise-cap"] : []),
+          ...(flags.includes("--alloc-profile") ? ["--alloc-profile"] : []),
           ...(flags.includes("--cpu-prof") ? ["--write-blocks"] : []),
         ],
         nodeFlags,

@@ -24,6 +24,7 @@ import { randomInt } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
+import { throwIfAborted } from "../errors.js";
 import { MemberIndex, MembershipTree, type SliceOptions, Slicer } from "../membership/index.js";
 import { TurnBudget } from "../turn-budget.js";
 import type { MembershipProof, PackedMembers } from "../wire/index.js";
@@ -44,8 +45,11 @@ async function nextSlice(): Promise<void> {
 
 /** Lookups answered by scanning before the index is built. */
 export const LINEAR_LOOKUPS = 8;
-/** Members compared per slice of a scan (a few ms). */
-const SCAN_SLICE = 1 << 20;
+/**
+ * Members compared per slice of a scan: about a millisecond once compiled, and the first slices
+ * run before the engine has compiled the scan.
+ */
+const SCAN_SLICE = 1 << 18;
 
 /** Options of {@link RoundMembers.build}. */
 export interface RoundMembersOptions extends AbortOptions {
@@ -110,6 +114,12 @@ export class RoundMembers {
         await pause();
       },
     };
+    // The rounds of several PoETs end together: a round bigger than one slice waits for its turn
+    // before its first slice too, so first slices do not all run in the turn the downloads ended.
+    if (members.length > new Slicer({ sliceSize: options.sliceSize }).size) {
+      throwIfAborted(options.signal);
+      await pause();
+    }
     const tree = await MembershipTree.build(members, slicing);
     // The index outlives this call: it is built later, for lookups, without the caller's signal.
     return new RoundMembers(tree, { ...slicing, signal: undefined }, slices);

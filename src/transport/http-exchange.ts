@@ -26,7 +26,7 @@ import * as https from "node:https";
 import type { AbortOptions } from "../abort-options.js";
 import { abortedError, PoetRpcError } from "../errors.js";
 import type { AttemptTarget } from "./attempt.js";
-import { BODY_BYTES_PER_TURN, bodyTurns } from "./body-turns.js";
+import { feedBody } from "./body-turns.js";
 import { notHttp1Reply } from "./protocol-mismatch.js";
 
 /** 16 MiB: the default cap on a response body (twice the PoET gateway's own 8 MiB limit). */
@@ -190,15 +190,18 @@ function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promi
       let received = 0;
       /** Chunks handed to the sink (or waiting for their turn) so far. */
       let sunk = 0;
-      /** The sink's turn for a chunk that found the turn's bytes spent. */
+      /** The sink's turns for a chunk that found the turn's bytes spent. */
       let waiting: Promise<void> | undefined;
-      const toSink = (chunk: Buffer) => {
+      const toSink = (piece: Uint8Array): boolean => {
+        if (settled) return false;
         try {
-          (sink as HttpBodySink)(chunk);
+          (sink as HttpBodySink)(piece);
         } catch (err) {
           fail(err);
           req.destroy();
+          return false;
         }
+        return !settled;
       };
       res.on("data", (chunk: Buffer) => {
         if (settled) return;
@@ -215,22 +218,12 @@ function exchangeOnce(request: HttpRequest, options: HttpExchangeOptions): Promi
         // A fast link delivers megabytes per turn of the event loop, and each download its own:
         // every chunk takes its bytes from the budget of all downloads, and once the turn's are
         // spent, reading pauses and the chunk waits for a later turn (body-turns.ts).
-        // The first chunk also sets its reader up (for a proof, a buffer sized for the whole
-        // body: a big allocation, often a GC), so it takes a whole turn: downloads that start
-        // together set up one per turn.
-        const wait = bodyTurns.take(
-          sunk === 0 ? Math.max(chunk.length, BODY_BYTES_PER_TURN) : chunk.length,
-        );
+        const later = feedBody(chunk, sunk === 0, toSink);
         sunk++;
-        if (wait === undefined) {
-          toSink(chunk);
-          return;
-        }
+        if (later === undefined) return;
         res.pause();
-        waiting = wait.then(() => {
+        waiting = later.then(() => {
           waiting = undefined;
-          if (settled) return;
-          toSink(chunk);
           if (!settled) res.resume();
         });
       });

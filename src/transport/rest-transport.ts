@@ -29,6 +29,7 @@ import {
   poetToJson,
 } from "../wire/index.js";
 import { type AttemptTarget, closedTransportError, runAttempt } from "./attempt.js";
+import { bodyEndTurn } from "./body-turns.js";
 import {
   DEFAULT_MAX_PROOF_RESPONSE_BYTES,
   DEFAULT_MAX_RESPONSE_BYTES,
@@ -274,6 +275,8 @@ export function createRestTransport(options: RestTransportOptions): PoetTranspor
     if (res.status !== 200 || openReader === undefined) {
       throw errorFromHttpResponse(res, target, clock.now());
     }
+    // Parsing the rest of the answer takes a few ms: a turn of its own (body-turns.ts).
+    await bodyEndTurn();
     try {
       // An empty body never made its reader; it ends early all the same.
       return (reader ?? openReader()).finish();

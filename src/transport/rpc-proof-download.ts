@@ -35,7 +35,7 @@ import { AbortedError, PoetError, PoetRpcError, WireFormatError } from "../error
 import { PoetService, type ProofRequest, ProofRequestSchema } from "../gen/rpc/api/v1/api_pb.js";
 import { type ProofResponseJson, ProofResponseProtoReader } from "../wire/index.js";
 import { type AttemptTarget, closedTransportError } from "./attempt.js";
-import { BODY_BYTES_PER_TURN, bodyTurns } from "./body-turns.js";
+import { bodyEndTurn, feedBody } from "./body-turns.js";
 import type { ProofDownloadOptions } from "./poet-transport.js";
 import { runWithSilenceLimit } from "./silence-limit.js";
 
@@ -149,12 +149,8 @@ export function rpcProofDownload(
     let reader: ProofResponseProtoReader | undefined;
     let received = 0;
     let first = true;
-    for await (const chunk of res.body) {
-      progress();
-      received += chunk.length;
-      if (received > init.maxProofResponseBytes + ENVELOPE_HEAD) throw tooLarge();
-      await bodyTurn(chunk.length, first);
-      first = false;
+    /** One piece of the body: envelope heads and the message. */
+    const consume = (chunk: Uint8Array): boolean => {
       let i = 0;
       while (i < chunk.length) {
         if (left === 0) {
@@ -188,6 +184,15 @@ export function rpcProofDownload(
         left -= take;
         i += take;
       }
+      return true;
+    };
+    for await (const chunk of res.body) {
+      progress();
+      received += chunk.length;
+      if (received > init.maxProofResponseBytes + ENVELOPE_HEAD) throw tooLarge();
+      const later = feedBody(chunk, first, consume);
+      first = false;
+      if (later !== undefined) await later;
       if (reader !== undefined) onProgress?.(reader.bytesRead);
     }
     validateGrpcTrailer(res.trailer, res.header);
@@ -207,6 +212,7 @@ export function rpcProofDownload(
     if (left > 0 || headAt > 0) {
       throw new WireFormatError("grpc envelope", `the body ends inside a message`);
     }
+    await bodyEndTurn();
     return reader.finish();
   }
 
@@ -250,11 +256,15 @@ export function rpcProofDownload(
     for await (const chunk of res.body) {
       progress();
       if (reader.bytesRead + chunk.length > init.maxProofResponseBytes) throw tooLarge();
-      await bodyTurn(chunk.length, first);
+      const later = feedBody(chunk, first, (piece) => {
+        reader.push(piece);
+        return true;
+      });
       first = false;
-      reader.push(chunk);
+      if (later !== undefined) await later;
       onProgress?.(reader.bytesRead);
     }
+    await bodyEndTurn();
     return reader.finish();
   }
 
@@ -281,14 +291,4 @@ function envelope(message: Uint8Array): Uint8Array {
 
 async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   yield bytes;
-}
-
-/**
- * Waits, when the turn's body bytes are spent, for a later turn of the event loop
- * (body-turns.ts): a fast link delivers megabytes per turn. The first chunk takes a whole turn,
- * as it sets its reader up (a buffer for every member).
- */
-async function bodyTurn(bytes: number, first: boolean): Promise<void> {
-  const wait = bodyTurns.take(first ? Math.max(bytes, BODY_BYTES_PER_TURN) : bytes);
-  if (wait !== undefined) await wait;
 }

@@ -23,7 +23,8 @@
  */
 import { WireFormatError } from "../errors.js";
 import { type ProofResponse, ProofResponseSchema } from "../gen/rpc/api/v1/api_pb.js";
-import { MEMBER_BYTES, PackedMembers } from "./packed-members.js";
+import { MemberBuffer } from "./member-buffer.js";
+import { MEMBER_BYTES, type PackedMembers } from "./packed-members.js";
 import { parsePoetJson } from "./protojson.js";
 
 /** What {@link ProofResponseJsonReader.finish} returns. */
@@ -65,8 +66,6 @@ const CLOSE_ARRAY = 0x5d;
 const EQUALS = 0x3d;
 /** Shortest JSON of one 32-byte member: 43 base64 characters, quotes and a comma. */
 const MIN_MEMBER_JSON = 46;
-/** Largest member buffer allocated before the members arrive (8 million members); it grows beyond. */
-const MAX_INITIAL_BYTES = 256 * 1024 * 1024;
 
 /** base64 character → sextet (both alphabets); 64 for `=`; 255 for anything else. */
 const SEXTET = new Uint8Array(256).fill(255);
@@ -138,6 +137,8 @@ export class ProofResponseJsonReader {
   /** Set after `"members":` in the proof object, until the value's first byte. */
   #membersNext = false;
   #mode = Members.Off;
+  /** Where the members go; {@link #out} is its current view. */
+  readonly #room: MemberBuffer;
   #out: Uint8Array;
   /** Whole 32-byte members written. */
   #count = 0;
@@ -158,13 +159,15 @@ export class ProofResponseJsonReader {
 
   constructor(options: ProofResponseJsonReaderOptions = {}) {
     this.#maxOther = options.maxOtherBytes ?? 16 * 1024 * 1024;
-    const expected = options.expectedBytes ?? 0;
-    const capacity = Number.isSafeInteger(expected) && expected > 0 ? expected : 64 * 1024;
-    // Sized once from the announced length (an upper bound on the members), but never trusted
-    // beyond MAX_INITIAL_BYTES: a server that announces gigabytes must send them to cost them.
-    this.#out = new Uint8Array(
-      Math.min(MAX_INITIAL_BYTES, MEMBER_BYTES * (Math.ceil(capacity / MIN_MEMBER_JSON) + 1)),
+    const expected = options.expectedBytes;
+    // The announced length bounds the members (address space only: memory is committed a slab
+    // at a time as members arrive, so a server that announces gigabytes must send them).
+    this.#room = new MemberBuffer(
+      expected !== undefined && Number.isSafeInteger(expected) && expected > 0
+        ? Math.ceil(expected / MIN_MEMBER_JSON) + 1
+        : undefined,
     );
+    this.#out = this.#room.room(0);
   }
 
   /** Bytes pushed so far. */
@@ -251,14 +254,11 @@ export class ProofResponseJsonReader {
       throw new WireFormatError(FIELD, "the body is not UTF-8", { cause: err });
     }
     const response = parsePoetJson(ProofResponseSchema, text);
-    const used = MEMBER_BYTES * this.#count;
-    // Trim when the buffer was sized far above the members (no Content-Length, or padding).
-    const bytes =
-      this.#out.length - used > used / 8 ? this.#out.slice(0, used) : this.#out.subarray(0, used);
+    const members = this.#room.take(this.#count);
     this.#out = new Uint8Array(0);
     return {
       response,
-      members: new PackedMembers(bytes),
+      members,
       ...(this.#odd === 0
         ? {}
         : {
@@ -414,11 +414,8 @@ export class ProofResponseJsonReader {
     this.#quad = 0;
     this.#sextets = 0;
     this.#padding = 0;
-    const need = MEMBER_BYTES * (this.#count + 1);
-    if (need > this.#out.length) {
-      const grown = new Uint8Array(Math.max(need, 2 * this.#out.length));
-      grown.set(this.#out.subarray(0, MEMBER_BYTES * this.#count));
-      this.#out = grown;
+    if (MEMBER_BYTES * (this.#count + 1) > this.#out.length) {
+      this.#out = this.#room.room(this.#count);
     }
   }
 

@@ -26,7 +26,8 @@ import {
   type ProofResponse,
   ProofResponseSchema,
 } from "../gen/rpc/api/v1/api_pb.js";
-import { MEMBER_BYTES, PackedMembers } from "./packed-members.js";
+import { MemberBuffer } from "./member-buffer.js";
+import { MEMBER_BYTES } from "./packed-members.js";
 import type { ProofResponseJson } from "./proof-response-json.js";
 
 /** Options of {@link ProofResponseProtoReader}. */
@@ -41,8 +42,6 @@ const FIELD = "rpc.api.v1.ProofResponse";
 /** Encoded size of one member: tag `0x12`, length `0x20`, 32 bytes. */
 const MEMBER_FIELD_BYTES = 2 + MEMBER_BYTES;
 const MEMBER_TAG = 0x12;
-/** Largest member buffer allocated before the members arrive (8 million members); it grows beyond. */
-const MAX_INITIAL_BYTES = 256 * 1024 * 1024;
 /** Lengths above this are refused (no cap of ours lets a message be that long). */
 const MAX_LENGTH = 2 ** 32;
 
@@ -123,6 +122,8 @@ export class ProofResponseProtoReader {
   #payloadLeft = 0;
   /** Bytes of the current member written so far. */
   #memberAt = 0;
+  /** Where the members go; {@link #out} is its current view. */
+  readonly #room: MemberBuffer;
   #out: Uint8Array;
   #count = 0;
   #total = 0;
@@ -135,12 +136,14 @@ export class ProofResponseProtoReader {
   constructor(options: ProofResponseProtoReaderOptions = {}) {
     this.#maxOther = options.maxOtherBytes ?? 16 * 1024 * 1024;
     const expected = options.expectedBytes ?? 0;
-    const capacity = Number.isSafeInteger(expected) && expected > 0 ? expected : 64 * 1024;
-    // An upper bound on the members from the announced size, trusted only up to
-    // MAX_INITIAL_BYTES: a server that announces gigabytes must send them to cost them.
-    this.#out = new Uint8Array(
-      Math.min(MAX_INITIAL_BYTES, MEMBER_BYTES * (Math.ceil(capacity / MEMBER_FIELD_BYTES) + 1)),
+    // The announced size bounds the members (address space only: memory is committed a slab at
+    // a time as members arrive, so a server that announces gigabytes must send them).
+    this.#room = new MemberBuffer(
+      Number.isSafeInteger(expected) && expected > 0
+        ? Math.ceil(expected / MEMBER_FIELD_BYTES) + 1
+        : undefined,
     );
+    this.#out = this.#room.room(0);
   }
 
   /** Bytes pushed so far. */
@@ -222,14 +225,11 @@ export class ProofResponseProtoReader {
     } catch (err) {
       throw new WireFormatError(FIELD, `not a valid message: ${String(err)}`, { cause: err });
     }
-    const used = MEMBER_BYTES * this.#count;
-    // Trim when the buffer was sized far above the members.
-    const bytes =
-      this.#out.length - used > used / 8 ? this.#out.slice(0, used) : this.#out.subarray(0, used);
+    const members = this.#room.take(this.#count);
     this.#out = new Uint8Array(0);
     return {
       response,
-      members: new PackedMembers(bytes),
+      members,
       ...(this.#odd === 0
         ? {}
         : {
@@ -365,11 +365,8 @@ export class ProofResponseProtoReader {
   }
 
   #grow(): void {
-    const need = MEMBER_BYTES * (this.#count + 1);
-    if (need > this.#out.length) {
-      const grown = new Uint8Array(Math.max(need, 2 * this.#out.length));
-      grown.set(this.#out.subarray(0, MEMBER_BYTES * this.#count));
-      this.#out = grown;
+    if (MEMBER_BYTES * (this.#count + 1) > this.#out.length) {
+      this.#out = this.#room.room(this.#count);
     }
   }
 }
