@@ -129,12 +129,13 @@ if (usesPostgres && !process.env.POET_CLIENT_TEST_POSTGRES_URL) {
  * file; most files' tests take less. Alone in a process of its own: a file whose imports register
  * hooks for the whole process when first loaded (the PostgreSQL helpers drop their databases after
  * "the file's" tests), and the crash harness's files, the longest, first, so that the two cores end
- * together. `TEST_GROUPS=0`: every file in a process of its own, as before.
+ * together. `TEST_GROUPS=n`: n groups (5 by default: each a few CPU-seconds, so two cores stay
+ * balanced); `TEST_GROUPS=0`: every file in a process of its own, as before.
  */
 function grouped(list) {
-  const groups = Number(process.env.TEST_GROUPS ?? 8);
-  const alone = (f) =>
-    postgresHelpers.some((h) => uses(f, h)) || imports.get(f).some((d) => d.includes("/crash/"));
+  const groups = Number(process.env.TEST_GROUPS ?? 5);
+  const crashHarness = (f) => imports.get(f).some((d) => d.includes("/crash/"));
+  const alone = (f) => crashHarness(f) || postgresHelpers.some((h) => uses(f, h));
   const members = list.filter((f) => !alone(f));
   if (groups <= 0 || members.length < 2) return list;
   const size = (f) => fs.statSync(sourceOf(f)).size;
@@ -175,7 +176,12 @@ function grouped(list) {
     );
     return path.relative(root, file);
   });
-  return [...list.filter(alone), ...generated];
+  // The longest first: `node --test` starts them in this order, two at a time.
+  return [
+    ...list.filter(crashHarness),
+    ...generated,
+    ...list.filter((f) => alone(f) && !crashHarness(f)),
+  ];
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? String(Math.max(2, os.availableParallelism()));
 let tmp;
