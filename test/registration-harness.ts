@@ -43,8 +43,23 @@ export interface Identity {
   hash: Uint8Array;
 }
 
-/** The identities' keys and challenges: seeded, so that every run sees the same ones. */
-const random = prng(0x1d3a7);
+/**
+ * The identities' keys and challenges: seeded, so that every run sees the same ones. One stream
+ * per test file: `npm test` runs several files in one process (scripts/test.mjs names the file
+ * whose tests run in {@link TEST_FILE}), and each file's tests draw what they draw when it runs
+ * alone.
+ */
+const streams = new Map<unknown, () => number>();
+const TEST_FILE = Symbol.for("spacemesh-poet-client.test-file");
+function random(): number {
+  const file = (globalThis as Record<symbol, unknown>)[TEST_FILE];
+  let stream = streams.get(file);
+  if (stream === undefined) {
+    stream = prng(0x1d3a7);
+    streams.set(file, stream);
+  }
+  return stream();
+}
 const randomBytes = (n: number) => prngBytes(random, n);
 
 export function identity(publishEpoch = 1): Identity {
