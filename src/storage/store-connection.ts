@@ -51,6 +51,7 @@ import { PoetError, StorageError, type StorageErrorInit, throwIfAborted } from "
 import { TurnBudget } from "../turn-budget.js";
 import { GroupCommit, type QueuedWrite } from "./group-commit.js";
 import type { NodeStateTables } from "./schema.js";
+import { isTransientStoreFailure } from "./transient-failure.js";
 import type { WriteLock } from "./write-lock.js";
 
 interface TransactionScope {
@@ -81,7 +82,8 @@ export function isUniqueViolation(err: unknown): boolean {
 /**
  * Turns anything thrown by SQLite, PostgreSQL or kysely into a {@link PoetError}: unique
  * violations are `"duplicate"`, damaged files or pages (`SQLITE_CORRUPT*`, SQLSTATE class `XX001`
- * / `XX002`) `"corrupt"`, the rest `"io"`.
+ * / `XX002`) `"corrupt"`, the rest `"io"`; `retriable` when a later call may succeed (a broken
+ * connection, a server restarting, a deadlock: `transient-failure.ts`).
  */
 export function toStorageError(err: unknown, place: OperationPlace = {}): PoetError {
   if (err instanceof PoetError) return err;
@@ -94,7 +96,8 @@ export function toStorageError(err: unknown, place: OperationPlace = {}): PoetEr
     if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") kind = "corrupt";
     else if (code === "XX001" || code === "XX002") kind = "corrupt";
   }
-  return new StorageError(message, withPlace({ kind, cause: err }, place));
+  const retriable = kind === "io" && isTransientStoreFailure(err);
+  return new StorageError(message, withPlace({ kind, cause: err, retriable }, place));
 }
 
 /** `init` with the fields of `place` that are set. */
