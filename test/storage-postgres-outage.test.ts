@@ -28,7 +28,6 @@ import {
   ofType,
   ready,
   setup,
-  T0,
 } from "./registration-harness.js";
 
 let server: PostgresServer;
