@@ -48,10 +48,11 @@
 import { AsyncLocalStorage, AsyncResource } from "node:async_hooks";
 import { type Kysely, sql } from "kysely";
 import { PoetError, StorageError, type StorageErrorInit, throwIfAborted } from "../errors.js";
+import { type Logger, silentLogger } from "../logger.js";
 import { TurnBudget } from "../turn-budget.js";
 import { GroupCommit, type QueuedWrite } from "./group-commit.js";
 import type { NodeStateTables } from "./schema.js";
-import { isTransientStoreFailure } from "./transient-failure.js";
+import { isTransactionConflict, isTransientStoreFailure } from "./transient-failure.js";
 import type { WriteLock } from "./write-lock.js";
 
 interface TransactionScope {
@@ -155,6 +156,8 @@ export interface StoreConnectionMode {
    * Default: {@link storageTurns}, shared by every connection of the process.
    */
   turns?: TurnBudget | undefined;
+  /** Where a write run again after a deadlock or conflict is reported. Default: nowhere. */
+  logger?: Logger | undefined;
 }
 
 /**
@@ -204,6 +207,7 @@ export class StoreConnection {
     this.#concurrentReads = mode.concurrentReads === true;
     this.#nestedSavepoints = mode.nestedSavepoints === true;
     this.#snapshotBegin = mode.snapshotBegin;
+    const logger = mode.logger ?? silentLogger;
     this.#commits = new GroupCommit({
       lock,
       begin: mode.begin,
@@ -224,12 +228,25 @@ export class StoreConnection {
             });
         }),
       closed: () => this.#closed,
+      isConflict: isTransactionConflict,
+      onConflict: (err) => {
+        const code = (err as { code?: unknown } | undefined)?.code;
+        logger.warn(
+          { code: typeof code === "string" ? code : undefined, err },
+          "the database aborted a write to break a deadlock or conflict with another process; running it again",
+        );
+      },
     });
   }
 
   /** Whether every write is refused. */
   get readonly(): boolean {
     return this.#readonly;
+  }
+
+  /** Writes run again because the server aborted them to break a deadlock or conflict. */
+  get conflictRetries(): number {
+    return this.#commits.conflictRetries;
   }
 
   /** How many transactions this connection has committed (group commits count once). */

@@ -76,3 +76,23 @@ export function isTransientStoreFailure(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Whether `err` (or an error it was caused by) is the server aborting a transaction to break a
+ * deadlock (`40P01`) or a serialization conflict (`40001`) with another process: the same work,
+ * run again, normally succeeds.
+ *
+ * @example
+ * ```ts
+ * if (isTransactionConflict(err)) runAgain();
+ * ```
+ */
+export function isTransactionConflict(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (code === "40P01" || code === "40001") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

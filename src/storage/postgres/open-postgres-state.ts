@@ -171,6 +171,7 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
     concurrentReads: true,
     nestedSavepoints: true,
     snapshotBegin: "begin isolation level repeatable read read only",
+    logger,
   };
   try {
     let conn: StoreConnection;
