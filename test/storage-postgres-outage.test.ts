@@ -20,15 +20,7 @@ import { runClock, waitFor } from "./helpers/clock-driver.js";
 import { type PostgresServer, startPostgresServer } from "./helpers/postgres-server.js";
 import { filled } from "./helpers/storage-go-db.js";
 import { trackedPool } from "./helpers/tracked-pool.js";
-import {
-  build,
-  drive,
-  driveTo,
-  identity,
-  ofType,
-  ready,
-  setup,
-} from "./registration-harness.js";
+import { build, drive, driveTo, identity, ofType, ready, setup } from "./registration-harness.js";
 
 let server: PostgresServer;
 let counter = 0;
