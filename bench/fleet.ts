@@ -20,6 +20,7 @@
  * `--postgres <url>` names one. Prints figures; asserts nothing.
  *
  *   node --import tsx bench/fleet.ts [identities] [poets] [--workers N] [--only sqlite|postgres] [--postgres <url>] [--verbose]
+ *   node --import tsx bench/fleet.ts --help
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -472,8 +473,27 @@ const flag = (name: string): string | undefined => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
+const USAGE = `Usage: node --import tsx bench/fleet.ts [identities] [poets] [options]
+
+Runs [identities] (default 10000) identities against [poets] (default 5) mock PoETs through one
+registration cycle: on one SQLite worker, then on N worker processes sharing one PostgreSQL node
+state. Prints, per scenario: registrations per second, round end → last NiPoST, peak RSS and CPU
+per worker, proof downloads (goal: one per PoET and round for the whole fleet) and the clock
+jumps; then a RESULT line of JSON. Asserts nothing.
+
+Options:
+  --workers N          PostgreSQL worker processes (default 3)
+  --only sqlite|postgres
+                       run one scenario only
+  --postgres <url>     use this PostgreSQL server (a schema fleet_bench_<pid> in it) instead of
+                       starting the tests' embedded one on loopback
+  --verbose            report the workers' status every 5 s while waiting
+  --help, -h           print this text`;
+
 const workerConfig = flag("--worker");
-if (workerConfig !== undefined) {
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(USAGE);
+} else if (workerConfig !== undefined) {
   await runWorker(JSON.parse(workerConfig) as WorkerConfig);
 } else {
   const positional = args.filter(
@@ -484,6 +504,18 @@ if (workerConfig !== undefined) {
   const POETS = Number(positional[1] ?? 5);
   const WORKERS = Number(flag("--workers") ?? 3);
   const ONLY = flag("--only");
+  if (
+    !Number.isInteger(IDENTITIES) ||
+    IDENTITIES <= 0 ||
+    !Number.isInteger(POETS) ||
+    POETS <= 0 ||
+    !Number.isInteger(WORKERS) ||
+    WORKERS <= 0 ||
+    (ONLY !== undefined && ONLY !== "sqlite" && ONLY !== "postgres")
+  ) {
+    console.error(USAGE);
+    process.exit(2);
+  }
   const results: ScenarioFigures[] = [];
   if (ONLY === undefined || ONLY === "sqlite") {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));
