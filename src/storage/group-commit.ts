@@ -81,6 +81,14 @@ export interface GroupCommitOptions<Db> {
    * conflict with another process: the write is run again (see the module notes). Default: never.
    */
   isConflict?: ((err: unknown) => boolean) | undefined;
+  /**
+   * Send two savepoint statements in one round trip where the driver allows several statements
+   * in one query (PostgreSQL's simple query protocol): the release of a write's savepoint goes
+   * with the next write's `savepoint`, the last one is left to `COMMIT`, and a rollback to a
+   * savepoint goes with its release. Each write of a batch then costs one round trip of savepoint
+   * handling instead of two. Default `false` (SQLite, where a statement costs no round trip).
+   */
+  chainSavepoints?: boolean | undefined;
   /** Told each time a write aborted by such a conflict is run again (for the log). */
   onConflict?: ((err: unknown) => void) | undefined;
 }
@@ -249,6 +257,8 @@ export class GroupCommit<Db> {
       let began = false;
       const durable = live.some((i) => batch[i]?.durable === true);
       const conflicted = new Set<number>();
+      const chain = this.#options.chainSavepoints === true;
+      let releasePending = false;
       try {
         await this.#options.transaction(async (db) => {
           await this.#sync(db, durable);
@@ -262,18 +272,31 @@ export class GroupCommit<Db> {
                 outcomes[i] = { ok: false, error: abortedError(write.signal) };
                 continue;
               }
-              await statement(db, `savepoint ${SAVEPOINT}`);
+              // Chained (PostgreSQL): the previous write's release goes with this savepoint, in
+              // one round trip; the last one is released by COMMIT.
+              await statement(
+                db,
+                releasePending
+                  ? `release ${SAVEPOINT}; savepoint ${SAVEPOINT}`
+                  : `savepoint ${SAVEPOINT}`,
+              );
+              releasePending = false;
               try {
                 const value = await runWrite(db, write);
                 throwIfAborted(write.signal);
-                await statement(db, `release ${SAVEPOINT}`);
+                if (chain) releasePending = true;
+                else await statement(db, `release ${SAVEPOINT}`);
                 outcomes[i] = { ok: true, value };
               } catch (err) {
                 outcomes[i] = { ok: false, error: err };
                 if (this.#isConflict(err)) conflicted.add(i);
                 try {
-                  await statement(db, `rollback to ${SAVEPOINT}`);
-                  await statement(db, `release ${SAVEPOINT}`);
+                  if (chain) {
+                    await statement(db, `rollback to ${SAVEPOINT}; release ${SAVEPOINT}`);
+                  } else {
+                    await statement(db, `rollback to ${SAVEPOINT}`);
+                    await statement(db, `release ${SAVEPOINT}`);
+                  }
                 } catch {
                   throw new TransactionLost();
                 }

@@ -229,6 +229,7 @@ export class StoreConnection {
         }),
       closed: () => this.#closed,
       isConflict: isTransactionConflict,
+      chainSavepoints: mode.nestedSavepoints === true,
       onConflict: (err) => {
         const code = (err as { code?: unknown } | undefined)?.code;
         logger.warn(
