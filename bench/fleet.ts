@@ -19,7 +19,11 @@
  * PostgreSQL: started by the bench (the embedded server of the tests, on loopback, fsync off) unless
  * `--postgres <url>` names one. Prints figures; asserts nothing.
  *
- *   node --import tsx bench/fleet.ts [identities] [poets] [--workers N] [--only sqlite|postgres] [--postgres <url>] [--verbose]
+ * `--sql-stats` counts each PostgreSQL statement the workers run after the round end (calls and
+ * time, by text), to see where the proof step's time goes.
+ *
+ *   node --import tsx bench/fleet.ts [identities] [poets] [--workers N] [--only sqlite|postgres] [--postgres <url>] [--verbose] [--sql-stats]
+ *   node --import tsx bench/fleet.ts --help
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -50,6 +54,8 @@ import { benchManagerSettings } from "./manager-settings.js";
 /** Connections of each worker's pool. */
 const POOL_SIZE = 10;
 const VERBOSE = process.argv.includes("--verbose");
+/** In the workers too: they get the flag through their `argv`. */
+const SQL_STATS = process.argv.includes("--sql-stats");
 const T0 = Date.parse("2024-01-01T00:00:00Z");
 const scheduleSettings = {
   genesis: T0,
@@ -91,6 +97,8 @@ interface WorkerFigures {
   proofCalls: number;
   submitCalls: number;
   claimTakeovers: number;
+  /** PostgreSQL statements after the round end: [text, calls, ms], most time first (--sql-stats). */
+  sql: Array<[string, number, number]>;
   events: Record<string, number>;
   failures: Record<string, number>;
 }
@@ -120,6 +128,7 @@ async function runWorker(config: WorkerConfig): Promise<void> {
     });
   };
   // PostgreSQL queries count as work under way too: the clock never moves while one runs.
+  const sqlStats = new Map<string, { calls: number; ms: number }>();
   let pool: pg.Pool | undefined;
   const trackedPool = (url: string): PgPool => {
     pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
@@ -129,7 +138,19 @@ async function runWorker(config: WorkerConfig): Promise<void> {
       async connect() {
         const client = await tracked(own.connect());
         return {
-          query: (query) => tracked(client.query(query as pg.QueryConfig)),
+          query: (query) => {
+            if (!SQL_STATS || clock.now() < schedule.roundEnd(0).getTime()) {
+              return tracked(client.query(query as pg.QueryConfig));
+            }
+            const started = performance.now();
+            return tracked(client.query(query as pg.QueryConfig)).finally(() => {
+              const text = query.text.replace(/\s+/g, " ").replace(/\$\d+(, \$\d+)*/g, "$…");
+              const entry = sqlStats.get(text) ?? { calls: 0, ms: 0 };
+              entry.calls++;
+              entry.ms += performance.now() - started;
+              sqlStats.set(text, entry);
+            });
+          },
           release: (err) => client.release(err),
           on: (event, listener) => client.on(event, listener),
           off: (event, listener) => client.off(event, listener),
@@ -265,6 +286,9 @@ async function runWorker(config: WorkerConfig): Promise<void> {
           proofCalls: calls.proof,
           submitCalls: calls.submit,
           claimTakeovers: counts.get("proof-claim-taken-over") ?? 0,
+          sql: [...sqlStats]
+            .map(([text, e]): [string, number, number] => [text, e.calls, e.ms])
+            .sort((a, b) => b[2] - a[2]),
           events: Object.fromEntries(counts),
           failures: Object.fromEntries(failures),
         };
@@ -309,6 +333,8 @@ interface ScenarioFigures {
   registrationsPerSecond: number;
   roundEndToLastNiPostMs: number;
   clockJumps: number;
+  /** Of {@link clockJumps}, after the round end (each waits for 3 s of quiet). */
+  clockJumpsAfterRoundEnd: number;
 }
 
 async function runScenario(
@@ -337,10 +363,11 @@ async function runScenario(
         store: scenario.store(index),
         seed,
       };
-      const child = fork(here("./fleet.ts"), ["--worker", JSON.stringify(config)], {
-        execArgv: ["--import", "tsx"],
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
-      });
+      const child = fork(
+        here("./fleet.ts"),
+        ["--worker", JSON.stringify(config), ...(SQL_STATS ? ["--sql-stats"] : [])],
+        { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] },
+      );
       children.push(child);
       const ipc = ipcChild(child);
       await ipc.next();
@@ -398,6 +425,7 @@ async function runScenario(
   let figures: WorkerFigures[];
   let registeredMs: number;
   let roundEndToLastNiPostMs: number;
+  let jumpsAfterRoundEnd = 0;
   try {
     const start = performance.now();
     await Promise.all(workers.map((w) => w.ask({ type: "start" })));
@@ -408,6 +436,7 @@ async function runScenario(
     registeredMs = performance.now() - start;
     await setClock(schedule.roundStart(0).getTime());
     const roundEnd = performance.now();
+    const jumpsBeforeRoundEnd = jumps;
     const pacing = proofPacing(schedule);
     await setClock(schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1);
     await settle(
@@ -416,6 +445,7 @@ async function runScenario(
       3_000,
     );
     roundEndToLastNiPostMs = performance.now() - roundEnd;
+    jumpsAfterRoundEnd = jumps - jumpsBeforeRoundEnd;
     figures = (await Promise.all(workers.map((w) => w.ask({ type: "stop" })))).map(
       (m) => (m as unknown as { figures: WorkerFigures }).figures,
     );
@@ -434,6 +464,7 @@ async function runScenario(
     registrationsPerSecond: ((identities * poetCount) / registeredMs) * 1000,
     roundEndToLastNiPostMs,
     clockJumps: jumps,
+    clockJumpsAfterRoundEnd: jumpsAfterRoundEnd,
   };
 }
 
@@ -457,7 +488,28 @@ function print(f: ScenarioFigures): void {
   console.log(
     `  proof requests sent      ${sum((w) => w.proofCalls)}; submits ${sum((w) => w.submitCalls)}; claim takeovers ${sum((w) => w.claimTakeovers)}`,
   );
-  console.log(`  clock moved              ${f.clockJumps} times`);
+  console.log(
+    `  clock moved              ${f.clockJumps} times (${f.clockJumpsAfterRoundEnd} after the round end)`,
+  );
+  console.log(`  CPU (all workers)        ${s(sum((w) => w.cpuMs))}`);
+  if (SQL_STATS) {
+    const sql = new Map<string, [number, number]>();
+    for (const w of f.workers) {
+      for (const [text, calls, ms] of w.sql) {
+        const e = sql.get(text) ?? [0, 0];
+        sql.set(text, [e[0] + calls, e[1] + ms]);
+      }
+    }
+    const total = [...sql.values()].reduce((n, e) => n + e[0], 0);
+    console.log(
+      `  SQL after the round end  ${total} statements (calls, ms summed over workers, text):`,
+    );
+    for (const [text, [calls, ms]] of [...sql].sort((a, b) => b[1][1] - a[1][1]).slice(0, 15)) {
+      console.log(
+        `  ${String(calls).padStart(8)} ${ms.toFixed(0).padStart(8)} ms  ${text.slice(0, 150)}`,
+      );
+    }
+  }
   const failures = new Map<string, number>();
   for (const w of f.workers) {
     for (const [why, n] of Object.entries(w.failures)) {
@@ -472,8 +524,28 @@ const flag = (name: string): string | undefined => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
+const USAGE = `Usage: node --import tsx bench/fleet.ts [identities] [poets] [options]
+
+Runs [identities] (default 10000) identities against [poets] (default 5) mock PoETs through one
+registration cycle: on one SQLite worker, then on N worker processes sharing one PostgreSQL node
+state. Prints, per scenario: registrations per second, round end → last NiPoST, peak RSS and CPU
+per worker, proof downloads (goal: one per PoET and round for the whole fleet) and the clock
+jumps; then a RESULT line of JSON. Asserts nothing.
+
+Options:
+  --workers N          PostgreSQL worker processes (default 3)
+  --only sqlite|postgres
+                       run one scenario only
+  --postgres <url>     use this PostgreSQL server (a schema fleet_bench_<pid> in it) instead of
+                       starting the tests' embedded one on loopback
+  --verbose            report the workers' status every 5 s while waiting
+  --sql-stats          count the PostgreSQL statements after the round end, by text
+  --help, -h           print this text`;
+
 const workerConfig = flag("--worker");
-if (workerConfig !== undefined) {
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(USAGE);
+} else if (workerConfig !== undefined) {
   await runWorker(JSON.parse(workerConfig) as WorkerConfig);
 } else {
   const positional = args.filter(
@@ -484,6 +556,18 @@ if (workerConfig !== undefined) {
   const POETS = Number(positional[1] ?? 5);
   const WORKERS = Number(flag("--workers") ?? 3);
   const ONLY = flag("--only");
+  if (
+    !Number.isInteger(IDENTITIES) ||
+    IDENTITIES <= 0 ||
+    !Number.isInteger(POETS) ||
+    POETS <= 0 ||
+    !Number.isInteger(WORKERS) ||
+    WORKERS <= 0 ||
+    (ONLY !== undefined && ONLY !== "sqlite" && ONLY !== "postgres")
+  ) {
+    console.error(USAGE);
+    process.exit(2);
+  }
   const results: ScenarioFigures[] = [];
   if (ONLY === undefined || ONLY === "sqlite") {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));

@@ -242,6 +242,12 @@ export interface StorageErrorInit extends PoetErrorOptions {
     | "closed"
     | "readonly"
     | "io";
+  /**
+   * The same call may succeed if made again a little later: the database was unreachable or
+   * restarting, a connection broke, or the server aborted the transaction to break a deadlock
+   * or a serialization conflict. Default `false`.
+   */
+  retriable?: boolean | undefined;
 }
 
 /** The node state database refused an operation or holds a value that does not decode. */
@@ -250,6 +256,8 @@ export class StorageError extends PoetError {
   readonly table: string | undefined;
   readonly column: string | undefined;
   readonly identity: string | undefined;
+  /** Whether the same call may succeed if made again later (see {@link StorageErrorInit.retriable}). */
+  readonly retriable: boolean;
   constructor(message: string, init: StorageErrorInit) {
     const where = [init.table, init.column].filter(Boolean).join(".");
     const who = init.identity === undefined ? "" : ` (identity ${init.identity})`;
@@ -259,6 +267,7 @@ export class StorageError extends PoetError {
     this.table = init.table;
     this.column = init.column;
     this.identity = init.identity;
+    this.retriable = init.retriable === true;
   }
 }
 

@@ -204,6 +204,43 @@ describe("group commit", () => {
     assert.deepEqual([...rows(o.file).keys()], [0, 1, 2, 3, 5, 6, 7, 8, 9]);
   });
 
+  it("runs again, alone, a write the server aborted to break a deadlock, at most three times in all", async () => {
+    const o = await open();
+    const runs = new Map<number, number>();
+    const deadlock = () => Object.assign(new Error("deadlock detected"), { code: "40P01" });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        o.conn.write(undefined, { table: "t" }, async (db) => {
+          const run = (runs.get(i) ?? 0) + 1;
+          runs.set(i, run);
+          await insert(i)(db);
+          // Write 3 is chosen as the deadlock's victim twice, write 6 every time.
+          if ((i === 3 && run <= 2) || i === 6) throw deadlock();
+          return i;
+        }),
+      ),
+    );
+    for (const [i, outcome] of outcomes.entries()) {
+      if (i === 6) {
+        assert.equal(outcome.status, "rejected");
+        const error = (outcome as PromiseRejectedResult).reason;
+        assert.ok(error instanceof StorageError);
+        assert.equal(error.kind, "io");
+        assert.equal(error.retriable, true, "the caller may try again");
+      } else {
+        assert.deepEqual(outcome, { status: "fulfilled", value: i });
+      }
+    }
+    // The others ran once, in the shared transaction; 3 and 6 again alone, 3 runs at most.
+    assert.deepEqual(
+      [...runs].sort((a, b) => a[0] - b[0]),
+      [0, 1, 2, 3, 4, 5, 6, 7].map((i) => [i, i === 3 || i === 6 ? 3 : 1]),
+    );
+    assert.equal(o.conn.conflictRetries, 4);
+    await o.close();
+    assert.deepEqual([...rows(o.file).keys()], [0, 1, 2, 3, 4, 5, 7]);
+  });
+
   it("retries write by write when COMMIT fails, so only the write at fault fails", async () => {
     const o = await open({
       setup:

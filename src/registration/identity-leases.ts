@@ -8,7 +8,11 @@
  * - **Acquire** before an identity runs (first run or resume). A live lease of another holder is
  *   reported up front (`identity-held-elsewhere`, and in `status()`); then the manager either waits
  *   on its clock until that lease's expiry and asks again (default), or gives up on the identity
- *   (`whenHeldElsewhere: "skip"`). A lease taken over after its holder stopped renewing is reported
+ *   (`whenHeldElsewhere: "skip"`). The identities waiting are checked together, in one read for
+ *   all those due at once (`lease-waiters.ts`), and only those found free try to acquire. A row
+ *   locked by another worker's acquisition right now is asked again after a pause that doubles
+ *   each time, up to a tenth of the lease time, on the clock (never in a loop).
+ *   A lease taken over after its holder stopped renewing is reported
  *   with the previous holder (`lease-taken-over`); the identity then resumes from the node state,
  *   with the same code as a restart.
  * - **Renew** every lease every `ttl / 3`, all in one `renewMany` (a few statements and
@@ -40,8 +44,9 @@ import {
   type LeaseLostReason,
 } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { Lease, LeaseRepository } from "../storage/index.js";
+import { type Lease, type LeaseRepository, leaseIsLive } from "../storage/index.js";
 import type { RegistrationEvent } from "./events.js";
+import { LeaseWaiters } from "./lease-waiters.js";
 
 /**
  * Default lease time: 30 s. A process that dies is taken over within it, which costs nothing next
@@ -53,6 +58,18 @@ export const DEFAULT_LEASE_TIME_MS = 30_000;
 
 /** The default label of a manager's lease holder. */
 export const DEFAULT_LEASE_LABEL = "poet-client";
+
+/**
+ * The first pause before asking again for a lease whose row another worker has locked right now
+ * (its acquisition or takeover is being committed): doubled at each answer of the kind, up to
+ * {@link busyPauseCapMs}.
+ */
+export const BUSY_LEASE_FIRST_PAUSE_MS = 50;
+
+/** The longest pause before asking again for a locked lease row: a tenth of the lease time. */
+export function busyPauseCapMs(ttlMs: number): number {
+  return Math.max(BUSY_LEASE_FIRST_PAUSE_MS, Math.floor(ttlMs / 10));
+}
 
 /** Most characters of a holder label (the holder adds host, pid and a random part). */
 const MAX_LABEL_LENGTH = 100;
@@ -145,10 +162,29 @@ export class IdentityLeases {
   readonly #slots = new Map<string, Slot>();
   readonly #elsewhere = new Map<string, Lease>();
   readonly #lost = new Map<string, LeaseLostError>();
+  readonly #waiters: LeaseWaiters;
   #renewLoop: Promise<void> | undefined;
+  #acquisitions = 0;
 
   constructor(options: IdentityLeasesOptions) {
     this.#o = options;
+    this.#waiters = new LeaseWaiters({
+      leases: options.leases,
+      clock: options.clock,
+      logger: options.logger,
+      holder: options.holder,
+      closed: options.closed,
+      retryMs: busyPauseCapMs(options.ttlMs),
+      onSeen: (lease) => this.#seenElsewhere(lease),
+    });
+  }
+
+  /**
+   * How often the store was asked: acquisitions (a write transaction each) and reads of the rows
+   * of the identities waiting for another holder (one per batch).
+   */
+  get queries(): { acquisitions: number; waitReads: number } {
+    return { acquisitions: this.#acquisitions, waitReads: this.#waiters.reads };
   }
 
   /** This manager, as lease rows name it. */
@@ -165,10 +201,12 @@ export class IdentityLeases {
     const key = toHex(nodeId);
     const { clock, leases, ttlMs } = this.#o;
     const waitSignal = anySignal(signal, this.#o.closed);
+    let busyPause = 0;
     for (;;) {
       const slot = this.#slots.get(key);
       if (slot !== undefined && slot.lost === undefined) return slot.controller.signal;
       waitSignal.throwIfAborted();
+      this.#acquisitions++;
       const result = await leases.acquire(nodeId, {
         holder: this.#o.holder,
         at: new Date(clock.now()),
@@ -185,19 +223,7 @@ export class IdentityLeases {
         return this.#took(key, result.lease, result.tookOver);
       }
       const current = result.current;
-      const seen = this.#elsewhere.get(key);
-      this.#elsewhere.set(key, current);
-      if (seen === undefined || seen.holder !== current.holder || seen.token !== current.token) {
-        this.#o.emit({
-          type: "identity-held-elsewhere",
-          at: new Date(clock.now()),
-          nodeId,
-          holder: current.holder,
-          token: current.token,
-          expiresAt: current.expiresAt,
-          action: this.#o.whenHeldElsewhere,
-        });
-      }
+      this.#seenElsewhere(current);
       if (this.#o.whenHeldElsewhere === "skip") {
         throw new LeaseLostError({
           nodeId,
@@ -207,8 +233,38 @@ export class IdentityLeases {
           current: { holder: current.holder, token: current.token, expiresAt: current.expiresAt },
         });
       }
-      // Until the lease runs out; if its holder renewed it meanwhile, the next answer says so.
-      await sleepUntil(clock, current.expiresAt.getTime(), waitSignal);
+      if (!leaseIsLive(current, clock.now())) {
+        // Refused although the row as last committed is free: another worker has the row locked,
+        // acquiring it now. Ask again after a pause, longer each time (not at once, in a loop).
+        busyPause =
+          busyPause === 0
+            ? BUSY_LEASE_FIRST_PAUSE_MS
+            : Math.min(2 * busyPause, busyPauseCapMs(ttlMs));
+        await clock.sleep(busyPause, { signal: waitSignal });
+        continue;
+      }
+      busyPause = 0;
+      // Until the lease runs out (checked with the other waiting identities in one read); if its
+      // holder renewed it meanwhile, the wait goes on until the new expiry.
+      await this.#waiters.wait(current, waitSignal);
+    }
+  }
+
+  /** Reports (once per holder and token) that another holder has the identity's live lease. */
+  #seenElsewhere(current: Lease): void {
+    const key = toHex(current.nodeId);
+    const seen = this.#elsewhere.get(key);
+    this.#elsewhere.set(key, current);
+    if (seen === undefined || seen.holder !== current.holder || seen.token !== current.token) {
+      this.#o.emit({
+        type: "identity-held-elsewhere",
+        at: new Date(this.#o.clock.now()),
+        nodeId: current.nodeId,
+        holder: current.holder,
+        token: current.token,
+        expiresAt: current.expiresAt,
+        action: this.#o.whenHeldElsewhere,
+      });
     }
   }
 

@@ -20,6 +20,11 @@
  *   SQLite ended the whole transaction, such as a full disk), nothing of it is on disk: every
  *   write that had not failed on its own is run again alone, in a transaction of its own, so the
  *   write at fault fails alone and the others are committed;
+ * - a write that failed through no fault of its own, because the server aborted it to break a
+ *   deadlock or a serialization conflict with another process ({@link
+ *   GroupCommitOptions.isConflict}: PostgreSQL's `40P01` / `40001`), is rolled back to its
+ *   savepoint and run again alone after the batch commits, up to {@link MAX_CONFLICT_ATTEMPTS}
+ *   times in all; only then does its caller get the (retriable) error;
  * - the event loop turns between two transactions, and within one every write takes a step of a
  *   {@link TurnBudget}, so a long queue is many short blocks of the event loop.
  *
@@ -71,7 +76,25 @@ export interface GroupCommitOptions<Db> {
   runWrite: (db: Db, write: QueuedWrite<Db>) => Promise<unknown>;
   /** Whether the connection was closed: queued writes then fail with kind `"closed"`. */
   closed: () => boolean;
+  /**
+   * Whether an error is the server aborting a transaction to break a deadlock or a serialization
+   * conflict with another process: the write is run again (see the module notes). Default: never.
+   */
+  isConflict?: ((err: unknown) => boolean) | undefined;
+  /**
+   * Send two savepoint statements in one round trip where the driver allows several statements
+   * in one query (PostgreSQL's simple query protocol): the release of a write's savepoint goes
+   * with the next write's `savepoint`, the last one is left to `COMMIT`, and a rollback to a
+   * savepoint goes with its release. Each write of a batch then costs one round trip of savepoint
+   * handling instead of two. Default `false` (SQLite, where a statement costs no round trip).
+   */
+  chainSavepoints?: boolean | undefined;
+  /** Told each time a write aborted by such a conflict is run again (for the log). */
+  onConflict?: ((err: unknown) => void) | undefined;
 }
+
+/** Most runs of one write that keeps meeting deadlocks or serialization conflicts. */
+export const MAX_CONFLICT_ATTEMPTS = 3;
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -99,6 +122,7 @@ export class GroupCommit<Db> {
   #done: Promise<void> = Promise.resolve();
   #commits = 0;
   #aloneRetries = 0;
+  #conflictRetries = 0;
   #busy: Promise<void> | undefined;
   /** The synchronous setting in force on the connection (`undefined` until first set). */
   #synchronous: "full" | "normal" | undefined;
@@ -125,6 +149,11 @@ export class GroupCommit<Db> {
   /** Writes run again alone because the transaction they shared could not be committed. */
   get aloneRetries(): number {
     return this.#aloneRetries;
+  }
+
+  /** Runs of writes that the server had aborted to break a deadlock or conflict, run again. */
+  get conflictRetries(): number {
+    return this.#conflictRetries;
   }
 
   /** Writes waiting for a transaction. */
@@ -227,6 +256,9 @@ export class GroupCommit<Db> {
       const { statement, runWrite, turns } = this.#options;
       let began = false;
       const durable = live.some((i) => batch[i]?.durable === true);
+      const conflicted = new Set<number>();
+      const chain = this.#options.chainSavepoints === true;
+      let releasePending = false;
       try {
         await this.#options.transaction(async (db) => {
           await this.#sync(db, durable);
@@ -240,17 +272,31 @@ export class GroupCommit<Db> {
                 outcomes[i] = { ok: false, error: abortedError(write.signal) };
                 continue;
               }
-              await statement(db, `savepoint ${SAVEPOINT}`);
+              // Chained (PostgreSQL): the previous write's release goes with this savepoint, in
+              // one round trip; the last one is released by COMMIT.
+              await statement(
+                db,
+                releasePending
+                  ? `release ${SAVEPOINT}; savepoint ${SAVEPOINT}`
+                  : `savepoint ${SAVEPOINT}`,
+              );
+              releasePending = false;
               try {
                 const value = await runWrite(db, write);
                 throwIfAborted(write.signal);
-                await statement(db, `release ${SAVEPOINT}`);
+                if (chain) releasePending = true;
+                else await statement(db, `release ${SAVEPOINT}`);
                 outcomes[i] = { ok: true, value };
               } catch (err) {
                 outcomes[i] = { ok: false, error: err };
+                if (this.#isConflict(err)) conflicted.add(i);
                 try {
-                  await statement(db, `rollback to ${SAVEPOINT}`);
-                  await statement(db, `release ${SAVEPOINT}`);
+                  if (chain) {
+                    await statement(db, `rollback to ${SAVEPOINT}; release ${SAVEPOINT}`);
+                  } else {
+                    await statement(db, `rollback to ${SAVEPOINT}`);
+                    await statement(db, `release ${SAVEPOINT}`);
+                  }
                 } catch {
                   throw new TransactionLost();
                 }
@@ -264,6 +310,15 @@ export class GroupCommit<Db> {
           }
         });
         this.#committed(durable);
+        // Aborted by the server through no fault of their own: run again, each alone.
+        for (const i of conflicted) {
+          if (batch[i]?.signal?.aborted) continue;
+          this.#conflictRetries++;
+          const failed = outcomes[i];
+          this.#options.onConflict?.(failed !== undefined && !failed.ok ? failed.error : undefined);
+          await turns.take();
+          outcomes[i] = await this.#alone(batch[i] as QueuedWrite<Db>, 2);
+        }
       } catch (err) {
         if (!began) {
           // BEGIN failed (another process held the file past the busy timeout): nothing ran.
@@ -272,7 +327,7 @@ export class GroupCommit<Db> {
           // Nothing of the batch is on disk: what had not failed on its own runs again, alone.
           for (const i of live) {
             const outcome = outcomes[i];
-            if (outcome !== undefined && !outcome.ok) continue;
+            if (outcome !== undefined && !outcome.ok && !conflicted.has(i)) continue;
             this.#aloneRetries++;
             await turns.take();
             outcomes[i] = await this.#alone(batch[i] as QueuedWrite<Db>);
@@ -312,8 +367,27 @@ export class GroupCommit<Db> {
     }
   }
 
-  /** One write in a transaction of its own. */
-  async #alone(write: QueuedWrite<Db>): Promise<Outcome> {
+  #isConflict(err: unknown): boolean {
+    return this.#options.isConflict?.(err) === true;
+  }
+
+  /**
+   * One write in a transaction of its own; run again while the server aborts it to break a
+   * deadlock or conflict, up to {@link MAX_CONFLICT_ATTEMPTS} runs counting from `attempt`.
+   */
+  async #alone(write: QueuedWrite<Db>, attempt = 1): Promise<Outcome> {
+    for (let run = attempt; ; run++) {
+      const outcome = await this.#aloneOnce(write);
+      if (outcome.ok || run >= MAX_CONFLICT_ATTEMPTS || !this.#isConflict(outcome.error)) {
+        return outcome;
+      }
+      if (write.signal?.aborted) return outcome;
+      this.#conflictRetries++;
+      this.#options.onConflict?.(outcome.error);
+    }
+  }
+
+  async #aloneOnce(write: QueuedWrite<Db>): Promise<Outcome> {
     const { statement, runWrite } = this.#options;
     try {
       throwIfAborted(write.signal);

@@ -166,6 +166,13 @@ export interface LeaseRepository {
   /** The identity's lease row (live, expired or released), or `undefined`. */
   get(nodeId: Uint8Array, options?: AbortOptions): Promise<Lease | undefined>;
 
+  /**
+   * The lease rows of many identities, in one query per few hundred (identities without a row
+   * are absent from the answer): for a worker that waits on thousands of identities held
+   * elsewhere, one read instead of one acquisition each.
+   */
+  getMany(nodeIds: readonly Uint8Array[], options?: AbortOptions): Promise<Lease[]>;
+
   /** Every lease row, ordered by identity. */
   list(options?: AbortOptions): Promise<Lease[]>;
 }

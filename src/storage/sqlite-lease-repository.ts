@@ -50,6 +50,9 @@ const NO_ROW = Symbol("no lease row");
  */
 const RENEW_CHUNK = 256;
 
+/** Identities per statement of {@link SqliteLeaseRepository.getMany}: one parameter each. */
+const GET_CHUNK = 500;
+
 /** A raw lease row. */
 export interface LeaseRow {
   id: unknown;
@@ -409,6 +412,20 @@ export class SqliteLeaseRepository implements LeaseRepository {
         return row === undefined ? undefined : decodeLeaseRow(row);
       },
     );
+  }
+
+  async getMany(nodeIds: readonly Uint8Array[], options: AbortOptions = {}): Promise<Lease[]> {
+    for (const nodeId of nodeIds) hashParam(nodeId, "nodeId");
+    const out: Lease[] = [];
+    for (let i = 0; i < nodeIds.length; i += GET_CHUNK) {
+      const chunk = nodeIds.slice(i, i + GET_CHUNK).map((id) => new Uint8Array(id));
+      const rows = await this.#conn.read(options.signal, { table: TABLE }, async (db) => {
+        if (!this.#conn.hasOwnTable(TABLE)) return [];
+        return db.selectFrom(TABLE).selectAll().where("id", "in", chunk).execute();
+      });
+      for (const row of rows) out.push(decodeLeaseRow(row));
+    }
+    return out;
   }
 
   async list(options: AbortOptions = {}): Promise<Lease[]> {

@@ -48,9 +48,11 @@
 import { AsyncLocalStorage, AsyncResource } from "node:async_hooks";
 import { type Kysely, sql } from "kysely";
 import { PoetError, StorageError, type StorageErrorInit, throwIfAborted } from "../errors.js";
+import { type Logger, silentLogger } from "../logger.js";
 import { TurnBudget } from "../turn-budget.js";
 import { GroupCommit, type QueuedWrite } from "./group-commit.js";
 import type { NodeStateTables } from "./schema.js";
+import { isTransactionConflict, isTransientStoreFailure } from "./transient-failure.js";
 import type { WriteLock } from "./write-lock.js";
 
 interface TransactionScope {
@@ -81,7 +83,8 @@ export function isUniqueViolation(err: unknown): boolean {
 /**
  * Turns anything thrown by SQLite, PostgreSQL or kysely into a {@link PoetError}: unique
  * violations are `"duplicate"`, damaged files or pages (`SQLITE_CORRUPT*`, SQLSTATE class `XX001`
- * / `XX002`) `"corrupt"`, the rest `"io"`.
+ * / `XX002`) `"corrupt"`, the rest `"io"`; `retriable` when a later call may succeed (a broken
+ * connection, a server restarting, a deadlock: `transient-failure.ts`).
  */
 export function toStorageError(err: unknown, place: OperationPlace = {}): PoetError {
   if (err instanceof PoetError) return err;
@@ -94,7 +97,8 @@ export function toStorageError(err: unknown, place: OperationPlace = {}): PoetEr
     if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") kind = "corrupt";
     else if (code === "XX001" || code === "XX002") kind = "corrupt";
   }
-  return new StorageError(message, withPlace({ kind, cause: err }, place));
+  const retriable = kind === "io" && isTransientStoreFailure(err);
+  return new StorageError(message, withPlace({ kind, cause: err, retriable }, place));
 }
 
 /** `init` with the fields of `place` that are set. */
@@ -159,6 +163,8 @@ export interface StoreConnectionMode {
    * Default: {@link storageTurns}, shared by every connection of the process.
    */
   turns?: TurnBudget | undefined;
+  /** Where a write run again after a deadlock or conflict is reported. Default: nowhere. */
+  logger?: Logger | undefined;
 }
 
 /**
@@ -210,6 +216,7 @@ export class StoreConnection {
     this.#blobReadBytes = mode.blobReadBytes ?? Number.POSITIVE_INFINITY;
     this.#nestedSavepoints = mode.nestedSavepoints === true;
     this.#snapshotBegin = mode.snapshotBegin;
+    const logger = mode.logger ?? silentLogger;
     this.#commits = new GroupCommit({
       lock,
       begin: mode.begin,
@@ -230,12 +237,26 @@ export class StoreConnection {
             });
         }),
       closed: () => this.#closed,
+      isConflict: isTransactionConflict,
+      chainSavepoints: mode.nestedSavepoints === true,
+      onConflict: (err) => {
+        const code = (err as { code?: unknown } | undefined)?.code;
+        logger.warn(
+          { code: typeof code === "string" ? code : undefined, err },
+          "the database aborted a write to break a deadlock or conflict with another process; running it again",
+        );
+      },
     });
   }
 
   /** Whether every write is refused. */
   get readonly(): boolean {
     return this.#readonly;
+  }
+
+  /** Writes run again because the server aborted them to break a deadlock or conflict. */
+  get conflictRetries(): number {
+    return this.#commits.conflictRetries;
   }
 
   /** How many transactions this connection has committed (group commits count once). */

@@ -44,6 +44,13 @@ export interface PostgresServer {
   startMs: number;
   /** Stops the server and removes its folder. */
   stop: () => Promise<void>;
+  /**
+   * Stops the server as an operator's restart does (fast shutdown: every backend is terminated
+   * with SQLSTATE 57P01, new connections are refused), keeping its data, until {@link resume}.
+   */
+  halt: () => Promise<void>;
+  /** Starts a halted server again, with its data, on the same port. */
+  resume: () => Promise<void>;
 }
 
 interface Binaries {
@@ -273,25 +280,44 @@ async function startWith(bins: Binaries, base: string, started: number): Promise
         const server = await startServer(bins, data, port, user);
         child = server.child;
         const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-        const running = child;
+        let running: ChildProcess = child;
         let stopping: Promise<void> | undefined;
+        const shutDown = async () => {
+          if (running.exitCode === null && running.signalCode === null) {
+            const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
+            running.kill("SIGINT"); // fast shutdown
+            await exited;
+          }
+        };
         const stop = () => {
           stopping ??= (async () => {
-            if (running.exitCode === null && running.signalCode === null) {
-              const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
-              running.kill("SIGINT"); // fast shutdown
-              await exited;
-            }
+            await shutDown();
             fs.rmSync(dir, { recursive: true, force: true });
           })();
           return stopping;
+        };
+        const halt = async () => {
+          if (stopping !== undefined) throw new Error("the server was stopped");
+          await shutDown();
+        };
+        const resume = async () => {
+          if (stopping !== undefined) throw new Error("the server was stopped");
+          if (running.exitCode === null && running.signalCode === null) return;
+          running = (await startServer(bins, data, port, user)).child;
         };
         // A server must never outlive the process that started it.
         process.once("exit", () => {
           if (running.exitCode === null) running.kill("SIGKILL");
           fs.rmSync(dir, { recursive: true, force: true });
         });
-        return { url, source: bins.source, startMs: performance.now() - started, stop };
+        return {
+          url,
+          source: bins.source,
+          startMs: performance.now() - started,
+          stop,
+          halt,
+          resume,
+        };
       } catch (err) {
         lastError = err;
         if (!String(err).includes("could not bind")) break;

@@ -12,9 +12,27 @@ import { beginWork } from "./clock-driver.js";
  * driver (`clock-driver.ts`), which cannot see PostgreSQL's sockets: a test that steps a
  * `ManualClock` then never moves time while a query is on its way.
  */
-export function trackedPool(url: string, max = 4): PgPool & { end: () => Promise<void> } {
+export function trackedPool(
+  url: string,
+  max = 4,
+  options: { listen?: boolean } = {},
+): PgPool & { end: () => Promise<void> } {
   const pool = new pg.Pool({ connectionString: url, max });
+  // `listen: false`: no listener of the test's own, and the pool's events reach the state, as a
+  // caller's bare `pg.Pool` does.
+  if (options.listen === false) {
+    return {
+      ...trackedConnect(pool),
+      on: (event, listener) => pool.on(event, listener),
+      off: (event, listener) => pool.off(event, listener),
+      end: () => pool.end(),
+    };
+  }
   pool.on("error", () => {});
+  return { ...trackedConnect(pool), end: () => pool.end() };
+}
+
+function trackedConnect(pool: pg.Pool): Pick<PgPool, "connect"> {
   return {
     async connect() {
       const done = beginWork();
@@ -38,6 +56,5 @@ export function trackedPool(url: string, max = 4): PgPool & { end: () => Promise
         off: (event, listener) => client.off(event, listener),
       };
     },
-    end: () => pool.end(),
   };
 }

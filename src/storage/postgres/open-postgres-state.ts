@@ -24,7 +24,9 @@
  *   every write is refused with kind `"readonly"`.
  *
  * `connection` is a connection string (the state owns a pool of `maxConnections` and ends it on
- * close) or the caller's `pg.Pool` (used as it is and never ended). Integers are read as `bigint`
+ * close) or the caller's `pg.Pool` (used as it is and never ended; while the state is open it
+ * listens to the pool's `'error'` events, so that a connection that breaks while idle in the
+ * pool, as every one does when the server restarts, is logged instead of crashing the process). Integers are read as `bigint`
  * per query, without touching the pool's or the `pg` module's type parsers.
  */
 import { Kysely, PostgresDialect } from "kysely";
@@ -134,31 +136,33 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
   let pool: PgPool & { end?: () => Promise<void> };
   const owned = typeof connection === "string";
   if (typeof connection === "string") {
-    const own = new pg.Pool({
+    pool = new pg.Pool({
       connectionString: connection,
       max: maxConnections,
       connectionTimeoutMillis: connectTimeoutMs,
-    });
-    // An idle connection that breaks (server restart, network cut) must not crash the process:
-    // the pool drops it and the next query opens a new one.
-    own.on("error", (err) => {
-      logger.warn({ err: err.message }, "a PostgreSQL connection of the node state broke");
-    });
-    pool = own as unknown as PgPool & { end: () => Promise<void> };
+    }) as unknown as PgPool & { end: () => Promise<void> };
   } else {
     pool = connection;
   }
+  // A connection that breaks (server restart, terminated backend, network cut) must never crash
+  // the process: node-postgres emits `'error'` on the connection, or on the pool once it is idle
+  // there, and an `'error'` nobody listens to is thrown. The pool drops the connection; the next
+  // query opens a new one, and a query that was on it fails with a retriable StorageError.
+  const onBroken = (err: Error) => {
+    const code = (err as { code?: unknown }).code;
+    logger.warn(
+      { err: err.message, code: typeof code === "string" ? code : undefined, schema },
+      "a PostgreSQL connection of the node state broke; the next query opens a new one",
+    );
+  };
+  // Ours, or the caller's (theirs may have listeners of its own: ours only logs, and goes on close).
+  pool.on?.("error", onBroken);
+  const unlisten = () => {
+    pool.off?.("error", onBroken);
+  };
   const root = new Kysely<NodeStateTables>({
     dialect: new PostgresDialect({
-      pool: kyselyPool(
-        pool,
-        types,
-        owned,
-        (err) => {
-          logger.warn({ err: err.message }, "a PostgreSQL connection of the node state broke");
-        },
-        maxConnections,
-      ),
+      pool: kyselyPool(pool, types, owned, onBroken, maxConnections),
     }),
   });
   const kysely = root.withSchema(schema);
@@ -170,6 +174,7 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
     // A member-list chunk (1 MiB) is read a quarter at a time: its hex text costs tens of ms per
     // MiB to decode on the event loop.
     blobReadBytes: 256 * 1024,
+    logger,
   };
   try {
     let conn: StoreConnection;
@@ -194,13 +199,20 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
     );
     return new NodeState({
       conn,
-      dispose: () => root.destroy(),
+      dispose: async () => {
+        try {
+          await root.destroy();
+        } finally {
+          unlisten();
+        }
+      },
       goSchemaVersion: GO_LOCAL_SCHEMA_VERSION,
       schemaVersion: version,
       leases: postgresLeaseRepository,
     });
   } catch (err) {
     await root.destroy().catch(() => {});
+    unlisten();
     throw toStorageError(err, {});
   }
 }

@@ -40,6 +40,13 @@ export interface PgPoolClient {
  */
 export interface PgPool {
   connect(): Promise<PgPoolClient>;
+  /**
+   * node-postgres pools are event emitters: an idle connection that breaks (a server restart, a
+   * terminated backend) emits `'error'` on the pool, which crashes the process when nobody
+   * listens. The state listens for as long as it is open.
+   */
+  on?(event: "error", listener: (err: Error) => void): unknown;
+  off?(event: "error", listener: (err: Error) => void): unknown;
 }
 
 /** The type parsers of a `pg` module: `getTypeParser(oid, format)`. */
