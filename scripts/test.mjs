@@ -128,14 +128,18 @@ if (usesPostgres && !process.env.POET_CLIENT_TEST_POSTGRES_URL) {
  * end. Starting a test process and loading `src/` again costs a third of a CPU-second or more per
  * file; most files' tests take less. Alone in a process of its own: a file whose imports register
  * hooks for the whole process when first loaded (the PostgreSQL helpers drop their databases after
- * "the file's" tests), and the crash harness's files, the longest, first, so that the two cores end
- * together. `TEST_GROUPS=n`: n groups (5 by default: each a few CPU-seconds, so two cores stay
+ * "the file's" tests), a file with the line `// npm test: a process of its own` (it counts
+ * something per process), and the crash harness's files, the longest, first, so that the two
+ * cores end together. `TEST_GROUPS=n`: n groups (5 by default: each a few CPU-seconds, so two cores stay
  * balanced); `TEST_GROUPS=0`: every file in a process of its own, as before.
  */
 function grouped(list) {
   const groups = Number(process.env.TEST_GROUPS ?? 5);
   const crashHarness = (f) => imports.get(f).some((d) => d.includes("/crash/"));
-  const alone = (f) => crashHarness(f) || postgresHelpers.some((h) => uses(f, h));
+  // A file that measures something per process (the first bytes it parses, say) says so.
+  const ownProcess = (f) =>
+    /^\/\/ npm test: a process of its own/m.test(fs.readFileSync(sourceOf(f), "utf8"));
+  const alone = (f) => crashHarness(f) || postgresHelpers.some((h) => uses(f, h)) || ownProcess(f);
   const members = list.filter((f) => !alone(f));
   if (groups <= 0 || members.length < 2) return list;
   const size = (f) => fs.statSync(sourceOf(f)).size;

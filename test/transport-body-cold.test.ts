@@ -4,6 +4,7 @@
  * tens of milliseconds. Counted in turns and bytes, never in time. (Its own file: the cold bytes
  * are counted per process.)
  */
+// npm test: a process of its own (the cold bytes are counted per process)
 import assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
