@@ -5,6 +5,7 @@
  * shape whose tree walk can be timed on its own (docs/protocol.md §5.4).
  */
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import { performance } from "node:perf_hooks";
 import {
   checkProofTree,
@@ -74,4 +75,18 @@ export function treeWalk(
       if ((err as { reason?: string }).reason !== "merkle-root-mismatch") throw err;
     }
   };
+}
+
+/**
+ * CPU time of the calling (main) thread so far, in ms, from Linux's `/proc/thread-self/schedstat`
+ * (NaN elsewhere). Unlike the wall-clock gap between two turns, this does not grow when the
+ * machine is busy and the process waits for a core: it is the work that blocked the loop.
+ */
+export function mainThreadCpuMs(): number {
+  try {
+    const [ns] = fs.readFileSync("/proc/thread-self/schedstat", "latin1").split(" ");
+    return Number(ns) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
 }

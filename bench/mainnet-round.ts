@@ -41,7 +41,7 @@ import { ManualClock } from "../src/clock.js";
 import { type NiPostOutcome, RegistrationManager } from "../src/registration/index.js";
 import { proofPacing } from "../src/schedule/index.js";
 import { openNodeState } from "../src/storage/index.js";
-import { median } from "./common.js";
+import { mainThreadCpuMs, median } from "./common.js";
 import { challengeIndex, memberAt, SERVICE_KEY, schedule, T0 } from "./mainnet-round-data.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -102,20 +102,6 @@ interface Block {
   /** Start and end on the monotonic clock (µs), the time base of a `.cpuprofile`. */
   fromUs: number;
   toUs: number;
-}
-
-/**
- * CPU time of the calling (main) thread so far, in ms, from Linux's `/proc/thread-self/schedstat`
- * (NaN elsewhere). Unlike the wall-clock gap between two turns, this does not grow when the
- * machine is busy and the process waits for a core: it is the work that blocked the loop.
- */
-function mainThreadCpuMs(): number {
-  try {
-    const [ns] = fs.readFileSync("/proc/thread-self/schedstat", "latin1").split(" ");
-    return Number(ns) / 1e6;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** Most blocks kept per trial, and the shortest worth keeping. */

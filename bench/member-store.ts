@@ -16,6 +16,7 @@ import { performance } from "node:perf_hooks";
 import { type NodeState, openNodeState, openPostgresState } from "../src/storage/index.js";
 import { PackedMembers } from "../src/wire/index.js";
 import { startPostgresServer } from "../test/helpers/postgres-server.js";
+import { mainThreadCpuMs } from "./common.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -28,19 +29,6 @@ const positional = args.filter(
 const COUNT = Number(positional[0] ?? 3_000_000);
 const REPEATS = Number(positional[1] ?? 3);
 const ONLY = flag("--only");
-
-/**
- * CPU time of the main thread so far, in ms (Linux `/proc/thread-self/schedstat`; NaN elsewhere):
- * unlike the wall-clock gap, it does not grow while the process waits for a core.
- */
-function mainThreadCpuMs(): number {
-  try {
-    const [ns] = fs.readFileSync("/proc/thread-self/schedstat", "latin1").split(" ");
-    return Number(ns) / 1e6;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 interface Step {
   wallMs: number;

@@ -442,22 +442,7 @@ export class MemberListRepository {
       const result = await db.deleteFrom(TABLE).where("fetched_at", "<", limit).executeTakeFirst();
       return Number(result.numDeletedRows);
     });
-    if (this.#conn.hasOwnTable(CHUNKS)) {
-      for (;;) {
-        const n = await this.#conn.write(signal, { table: CHUNKS }, async (db) => {
-          const keys = await db
-            .selectFrom(CHUNKS)
-            .select(["address", "round_id", "generation", "chunk"])
-            .where("fetched_at", "<", limit)
-            .limit(CHUNKS_DELETED_PER_WRITE)
-            .execute();
-          for (const k of keys) await deleteChunkRow(db, k);
-          return keys.length;
-        });
-        if (n < CHUNKS_DELETED_PER_WRITE) break;
-        await yieldToEventLoop();
-      }
-    }
+    if (this.#conn.hasOwnTable(CHUNKS)) await this.#deleteChunkBatches({ before: limit }, signal);
     return deleted;
   }
 
@@ -517,22 +502,34 @@ export class MemberListRepository {
       return rows.map((r) => readU64(r.generation, { table: CHUNKS, column: "generation" }));
     });
     for (const generation of generations.filter(which)) {
-      for (;;) {
-        const n = await this.#conn.write(signal, { table: CHUNKS }, async (db) => {
-          const keys = await db
-            .selectFrom(CHUNKS)
-            .select(["address", "round_id", "generation", "chunk"])
-            .where("address", "=", address)
-            .where("round_id", "=", roundId)
-            .where("generation", "=", generation)
-            .limit(CHUNKS_DELETED_PER_WRITE)
-            .execute();
-          for (const k of keys) await deleteChunkRow(db, k);
-          return keys.length;
-        });
-        if (n < CHUNKS_DELETED_PER_WRITE) break;
-        await yieldToEventLoop();
-      }
+      await this.#deleteChunkBatches({ address, roundId, generation }, signal);
+    }
+  }
+
+  /**
+   * Deletes the chunk rows fetched before `before`, or those of one generation of a round,
+   * {@link CHUNKS_DELETED_PER_WRITE} per write with a turn of the event loop between writes.
+   */
+  async #deleteChunkBatches(
+    which: { before: bigint } | { address: string; roundId: string; generation: bigint },
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    for (;;) {
+      const n = await this.#conn.write(signal, { table: CHUNKS }, async (db) => {
+        let query = db.selectFrom(CHUNKS).select(["address", "round_id", "generation", "chunk"]);
+        query =
+          "before" in which
+            ? query.where("fetched_at", "<", which.before)
+            : query
+                .where("address", "=", which.address)
+                .where("round_id", "=", which.roundId)
+                .where("generation", "=", which.generation);
+        const keys = await query.limit(CHUNKS_DELETED_PER_WRITE).execute();
+        for (const k of keys) await deleteChunkRow(db, k);
+        return keys.length;
+      });
+      if (n < CHUNKS_DELETED_PER_WRITE) return;
+      await yieldToEventLoop();
     }
   }
 }
