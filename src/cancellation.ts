@@ -131,26 +131,55 @@ export function startTimeLimit(
   options: TimeLimitOptions,
 ): TimeLimit {
   const controller = new AbortController();
-  const stopTimer = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener("abort", onAbort, { once: true });
   const silence = options.silence === true;
   let last = clock.now();
   let expired = false;
-  const timer = (async () => {
-    let wait = ms;
-    for (;;) {
-      await clock.sleep(wait, { signal: stopTimer.signal });
-      const quiet = clock.now() - last;
-      if (!silence || quiet >= ms) {
-        expired = true;
-        controller.abort(options.reason());
-        return;
-      }
-      wait = ms - quiet;
+  /** Whether the time ran out; else when to look again (a silence limit that saw progress). */
+  const due = (): number | undefined => {
+    const quiet = clock.now() - last;
+    if (!silence || quiet >= ms) {
+      expired = true;
+      controller.abort(options.reason());
+      return undefined;
     }
-  })().catch(() => {});
+    return ms - quiet;
+  };
+  let stopTimer: () => Promise<void>;
+  if (clock.setTimer !== undefined) {
+    // A timer the clock stops at once: no promise, controller or abort event per limit.
+    const setTimer = clock.setTimer.bind(clock);
+    let stopped = false;
+    let cancel: () => void;
+    const arm = (wait: number) => {
+      cancel = setTimer(wait, () => {
+        if (stopped) return;
+        const again = due();
+        if (again !== undefined) arm(again);
+      });
+    };
+    arm(ms);
+    stopTimer = () => {
+      stopped = true;
+      cancel();
+      return SETTLED;
+    };
+  } else {
+    const stop = new AbortController();
+    const timer = (async () => {
+      let wait: number | undefined = ms;
+      while (wait !== undefined) {
+        await clock.sleep(wait, { signal: stop.signal });
+        wait = due();
+      }
+    })().catch(() => {});
+    stopTimer = () => {
+      stop.abort(TASK_SETTLED);
+      return timer;
+    };
+  }
   return {
     signal: controller.signal,
     get expired() {
@@ -161,11 +190,13 @@ export function startTimeLimit(
     },
     stop() {
       signal?.removeEventListener("abort", onAbort);
-      stopTimer.abort(TASK_SETTLED);
-      return timer;
+      return stopTimer();
     },
   };
 }
+
+/** What a stopped timer that needs no waiting resolves with. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * Runs `task` with a signal that also aborts after `timeoutMs` of `clock` time; a task cut off
