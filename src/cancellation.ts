@@ -42,7 +42,96 @@ export const CANCELLED = new AbortedError("the operation was cancelled");
  */
 export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
   const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  // One signal is its own "any": no composite signal, with its weak references, per call.
+  if (present.length === 1) return present[0] as AbortSignal;
   return AbortSignal.any(present);
+}
+
+/**
+ * A controller that also aborts (with the same reason) when any of `signals` does, until
+ * `unlink()`: what {@link anySignal} gives, for work whose end is known, without the weak
+ * references a composite signal leaves on long-lived signals (the manager's, one per identity).
+ * Call `unlink()` when the work ends, or the listeners stay on `signals`.
+ *
+ * @example
+ * ```ts
+ * const linked = linkedController(callerSignal, this.#closed.signal);
+ * try {
+ *   await work(linked.signal);
+ * } finally {
+ *   linked.unlink();
+ * }
+ * ```
+ */
+export function linkedController(...signals: (AbortSignal | undefined)[]): {
+  readonly signal: AbortSignal;
+  abort(reason: unknown): void;
+  unlink(): void;
+} {
+  const controller = new AbortController();
+  const sources: AbortSignal[] = [];
+  const onAbort = function (this: AbortSignal) {
+    controller.abort(this.reason);
+  };
+  const unlink = () => {
+    for (const source of sources) source.removeEventListener("abort", onAbort);
+    sources.length = 0;
+  };
+  for (const source of signals) {
+    if (source === undefined) continue;
+    if (source.aborted) {
+      controller.abort(source.reason);
+      break;
+    }
+    source.addEventListener("abort", onAbort, { once: true });
+    sources.push(source);
+  }
+  if (controller.signal.aborted) unlink();
+  return {
+    signal: controller.signal,
+    abort: (reason) => {
+      unlink();
+      controller.abort(reason);
+    },
+    unlink,
+  };
+}
+
+/**
+ * Calls `fn` at the instant `untilMs` of `clock` (in a microtask when it has passed), unless the
+ * returned function is called first: a deadline with no promise or controller of its own when the
+ * clock has {@link Clock.setTimer}.
+ *
+ * @example
+ * ```ts
+ * const cancel = atTime(clock, roundStart, () => controller.abort(DEADLINE_PASSED));
+ * // … the work ends first:
+ * cancel();
+ * ```
+ */
+export function atTime(clock: Clock, untilMs: number, fn: () => void): () => void {
+  let cancelled = false;
+  const wait = untilMs - clock.now();
+  if (wait <= 0) {
+    queueMicrotask(() => {
+      if (!cancelled) fn();
+    });
+    return () => {
+      cancelled = true;
+    };
+  }
+  if (clock.setTimer !== undefined) return clock.setTimer(wait, fn);
+  const stop = new AbortController();
+  clock.sleep(wait, { signal: stop.signal }).then(
+    () => {
+      if (!cancelled) fn();
+    },
+    () => {},
+  );
+  return () => {
+    cancelled = true;
+    stop.abort(TASK_SETTLED);
+  };
 }
 
 /** Whether `err` is an abort (ours or the platform's). */

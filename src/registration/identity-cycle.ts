@@ -31,7 +31,7 @@
 import { raceAbort } from "../abortable.js";
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
-import { anySignal, sleepUntil, TASK_SETTLED } from "../cancellation.js";
+import { atTime, sleepUntil } from "../cancellation.js";
 import { ConfigError, type PoetError, StorageError } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration, SubmitIntent } from "../storage/index.js";
@@ -583,22 +583,18 @@ class IdentityCycle {
       watchers.add(watcher);
       unwatch = () => watchers.delete(watcher);
     });
-    const timer = new AbortController();
+    let stopTimer = () => {};
+    const timeUp = new Promise<boolean>((resolve) => {
+      stopTimer = atTime(this.#ctx.clock, deadline, () => resolve(true));
+    });
     try {
       return await raceAbort(
-        Promise.race([
-          run.done.then(() => true),
-          sleepUntil(this.#ctx.clock, deadline, anySignal(this.#signal, timer.signal)).then(
-            () => true,
-            () => true,
-          ),
-          accepted,
-        ]),
+        Promise.race([run.done.then(() => true), timeUp, accepted]),
         this.#signal,
       );
     } finally {
       unwatch();
-      timer.abort(TASK_SETTLED);
+      stopTimer();
     }
   }
 

@@ -21,12 +21,12 @@
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
 import {
-  anySignal,
   asPoetError,
+  atTime,
   CANCELLED,
   DEADLINE_PASSED,
   isAbort,
-  sleepUntil,
+  linkedController,
   TASK_SETTLED,
   withTimeout,
 } from "../cancellation.js";
@@ -92,7 +92,8 @@ export class RegistrationRun {
   /** PoETs still being tried: their intents are submits in flight, not a crash's leftovers. */
   readonly trying = new Set<string>();
   readonly #context: RegistrationRunContext;
-  readonly #controller = new AbortController();
+  /** Aborts every attempt: the manager closing, `cancel()`, the round start, the run's end. */
+  readonly #controller: ReturnType<typeof linkedController>;
   readonly #signal: AbortSignal;
   /** Signs `prefix ‖ challenge` once for every PoET of the run. */
   readonly #signer: Signer;
@@ -123,17 +124,16 @@ export class RegistrationRun {
       until: target.deadlineMs,
       retryUnclassified: true,
     };
-    this.#signal = anySignal(signal, this.#controller.signal);
+    const controller = linkedController(signal);
+    this.#controller = controller;
+    this.#signal = controller.signal;
     let first!: () => void;
     this.firstSuccess = new Promise<void>((resolve) => {
       first = resolve;
     });
     // The round start ends every attempt.
     const { clock } = context;
-    sleepUntil(clock, target.deadlineMs, this.#signal).then(
-      () => this.#controller.abort(DEADLINE_PASSED),
-      () => {},
-    );
+    const stopDeadline = atTime(clock, target.deadlineMs, () => controller.abort(DEADLINE_PASSED));
     // Write-ahead: one write for the intents at every PoET of the run.
     this.#intents = context.state.intents.recordMany(
       poets.map((entry) => ({
@@ -157,7 +157,8 @@ export class RegistrationRun {
       ),
     ).then(() => {
       first();
-      this.#controller.abort(TASK_SETTLED);
+      stopDeadline();
+      controller.abort(TASK_SETTLED);
     });
   }
 
