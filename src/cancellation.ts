@@ -42,16 +42,16 @@ export const CANCELLED = new AbortedError("the operation was cancelled");
  */
 export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
   const present = signals.filter((s): s is AbortSignal => s !== undefined);
-  // One signal is its own "any": no composite signal, with its weak references, per call.
-  if (present.length === 1) return present[0] as AbortSignal;
   return AbortSignal.any(present);
 }
 
 /**
  * A controller that also aborts (with the same reason) when any of `signals` does, until
- * `unlink()`: what {@link anySignal} gives, for work whose end is known, without the weak
- * references a composite signal leaves on long-lived signals (the manager's, one per identity).
- * Call `unlink()` when the work ends, or the listeners stay on `signals`.
+ * `unlink()`: what {@link anySignal} gives, for work whose end is known, without a composite
+ * signal and its weak references. Call `unlink()` when the work ends, or the listeners stay on
+ * `signals`. Only for signals that few such links share (one identity's): every listener added
+ * to or removed from an `AbortSignal` walks all of its listeners, so a signal shared by every
+ * identity (the manager's) takes composites ({@link anySignal}) instead.
  *
  * @example
  * ```ts

@@ -37,7 +37,7 @@ import {
   type Signer,
 } from "../auth/index.js";
 import { equalBytes, toHex } from "../bytes.js";
-import { anySignal, isAbort, linkedController, sleepUntil } from "../cancellation.js";
+import { anySignal, isAbort, sleepUntil } from "../cancellation.js";
 import type { PoetClient } from "../client/index.js";
 import { createPoetClient } from "../client/index.js";
 import { type Clock, systemClock } from "../clock.js";
@@ -564,9 +564,13 @@ export class RegistrationManager {
     for (;;) {
       const generation = this.#generation;
       let outcome: NiPostOutcome;
-      const linked = linkedController(signal, this.#closed.signal, generation.signal, lease);
       try {
-        outcome = await runIdentityCycle(this.#context, signer, request, linked.signal);
+        outcome = await runIdentityCycle(
+          this.#context,
+          signer,
+          request,
+          anySignal(signal, this.#closed.signal, generation.signal, lease),
+        );
       } catch (err) {
         // A lost lease ends the cycle with its error, whatever the step was doing.
         if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
@@ -576,8 +580,6 @@ export class RegistrationManager {
           generation.signal.aborted && !this.#closed.signal.aborted && signal?.aborted !== true;
         if (!restart || !isAbort(err)) throw err;
         continue;
-      } finally {
-        linked.unlink();
       }
       // An outcome reached after the lease was lost is the new holder's to decide.
       if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;

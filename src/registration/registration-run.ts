@@ -21,12 +21,12 @@
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
 import {
+  anySignal,
   asPoetError,
   atTime,
   CANCELLED,
   DEADLINE_PASSED,
   isAbort,
-  linkedController,
   TASK_SETTLED,
   withTimeout,
 } from "../cancellation.js";
@@ -92,8 +92,7 @@ export class RegistrationRun {
   /** PoETs still being tried: their intents are submits in flight, not a crash's leftovers. */
   readonly trying = new Set<string>();
   readonly #context: RegistrationRunContext;
-  /** Aborts every attempt: the manager closing, `cancel()`, the round start, the run's end. */
-  readonly #controller: ReturnType<typeof linkedController>;
+  readonly #controller = new AbortController();
   readonly #signal: AbortSignal;
   /** Signs `prefix ‖ challenge` once for every PoET of the run. */
   readonly #signer: Signer;
@@ -124,9 +123,10 @@ export class RegistrationRun {
       until: target.deadlineMs,
       retryUnclassified: true,
     };
-    const controller = linkedController(signal);
-    this.#controller = controller;
-    this.#signal = controller.signal;
+    // Composite: the manager's signal is shared by every run (a listener each would make every
+    // add and remove walk ten thousand of them).
+    const controller = this.#controller;
+    this.#signal = anySignal(signal, controller.signal);
     let first!: () => void;
     this.firstSuccess = new Promise<void>((resolve) => {
       first = resolve;
