@@ -90,7 +90,7 @@ export async function runIdentityCycle(
 }
 
 /** Listeners of each background registration, told when one more PoET accepted. */
-const acceptWatchers = new WeakMap<RegistrationRun, Set<() => void>>();
+const acceptWatchers = new WeakMap<RegistrationRun, Set<(accepted: PoetRegistration) => void>>();
 
 class IdentityCycle {
   readonly #ctx: CycleContext;
@@ -543,10 +543,18 @@ class IdentityCycle {
     const existing = runs.get(key);
     if (existing !== undefined) return existing;
     // Every cycle waiting on this run hears of each PoET that accepts (see #awaitRegistrations).
-    const watchers = new Set<() => void>();
+    const watchers = new Set<(accepted: PoetRegistration) => void>();
     const emit = (event: RegistrationEvent) => {
       this.#ctx.emit(event);
-      if (event.type === "registered") for (const watcher of [...watchers]) watcher();
+      if (event.type !== "registered") return;
+      const accepted: PoetRegistration = {
+        nodeId: event.nodeId,
+        hash,
+        address: event.poet,
+        roundId: event.roundId,
+        roundEnd: event.roundEnd,
+      };
+      for (const watcher of [...watchers]) watcher(accepted);
     };
     const run = new RegistrationRun(
       { ...this.#ctx, emit },
@@ -571,31 +579,49 @@ class IdentityCycle {
   }
 
   /**
-   * Waits until the run is done or the registration deadline passed (true), or until one more
-   * PoET accepted (false).
+   * Waits until the run is done or the registration deadline passed (`true`), or until one more
+   * PoET accepted (its registration, as the run stored it).
    */
-  async #awaitRegistrations(run: RegistrationRun, deadline: number): Promise<boolean> {
+  async #awaitRegistrations(
+    run: RegistrationRun,
+    deadline: number,
+  ): Promise<true | PoetRegistration> {
     const watchers = acceptWatchers.get(run);
     let unwatch = () => {};
-    const accepted = new Promise<boolean>((resolve) => {
+    const accepted = new Promise<PoetRegistration>((resolve) => {
       if (watchers === undefined) return;
-      const watcher = () => resolve(false);
+      const watcher = (registration: PoetRegistration) => resolve(registration);
       watchers.add(watcher);
       unwatch = () => watchers.delete(watcher);
     });
     let stopTimer = () => {};
-    const timeUp = new Promise<boolean>((resolve) => {
+    const timeUp = new Promise<true>((resolve) => {
       stopTimer = atTime(this.#ctx.clock, deadline, () => resolve(true));
     });
     try {
       return await raceAbort(
-        Promise.race([run.done.then(() => true), timeUp, accepted]),
+        Promise.race([run.done.then(() => true as const), timeUp, accepted]),
         this.#signal,
       );
     } finally {
       unwatch();
       stopTimer();
     }
+  }
+
+  /**
+   * `candidates` (registrations by address, then unconfirmed intents, as {@link #candidates}
+   * gives them) with the registration of one more PoET.
+   */
+  #withAccepted(
+    candidates: readonly PoetRegistration[],
+    accepted: PoetRegistration,
+  ): PoetRegistration[] {
+    const intents = candidates.filter((r) => this.#intents.has(r.address));
+    const rows = candidates.filter((r) => !this.#intents.has(r.address));
+    rows.push(accepted);
+    rows.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    return [...rows, ...intents];
   }
 
   #cutoff(registrations: readonly PoetRegistration[], proofDeadline: number): number {
@@ -658,9 +684,16 @@ class IdentityCycle {
       // PoET that accepts meanwhile widens the set, and the waiting event is sent again.
       const deadline = schedule.registrationDeadline(round).getTime();
       for (;;) {
-        const finished = await this.#awaitRegistrations(run, deadline);
+        const woken = await this.#awaitRegistrations(run, deadline);
+        const finished = woken === true;
         const before = new Set(registrations.map((r) => r.address));
-        registrations = await this.#candidates(hash, reachable, run);
+        if (finished || this.#now >= deadline) {
+          registrations = await this.#candidates(hash, reachable, run);
+        } else if (reachable(woken.address) && !before.has(woken.address)) {
+          // The run stored the PoET's row (and dropped its intent) in one transaction: the set
+          // grows by it without reading every row again; the last pass reads them all.
+          registrations = this.#withAccepted(registrations, woken);
+        }
         cutoff = this.#cutoff(registrations, proofDeadline);
         lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
         if (registrations.some((r) => !before.has(r.address))) announce();
