@@ -189,7 +189,7 @@ class IdentityCycle {
     const reachable = (address: string) =>
       configured.has(address) || this.#ctx.pool.isRetired(address);
     const chosen = record.poetProofRef !== undefined && record.membership !== undefined;
-    const rows = await this.#rows(record, hash, chosen, reachable);
+    const { rows, current } = await this.#rows(record, hash, chosen, reachable);
     let next = planNextStep(schedule, this.#now, rows, this.#ctx.proofCutoffMs);
     if (next.step === "expired" && next.why === "publish-epoch-ended") {
       this.#step(next);
@@ -199,7 +199,7 @@ class IdentityCycle {
       );
     }
     if (!chosen || record.poetProofRef === undefined || record.membership === undefined) {
-      const collected = await this.#register(record, hash, round, next, reachable);
+      const collected = await this.#register(record, hash, round, next, reachable, current);
       if (collected.kind !== "chosen") return collected.outcome;
       return this.#prove(record, hash, round, collected.choice);
     }
@@ -239,12 +239,15 @@ class IdentityCycle {
     hash: Uint8Array,
     chosen: boolean,
     reachable: (address: string) => boolean,
-  ): Promise<NextStepRows> {
+  ): Promise<{
+    rows: NextStepRows;
+    /** The registrations when every row is of this challenge (nothing to repair), as read. */
+    current: PoetRegistration[] | undefined;
+  }> {
     const { state, pool } = this.#ctx;
     const signal = this.#signal;
-    const registrations = (await state.registrations.listFor(this.#nodeId, { signal })).filter(
-      (r) => equalBytes(r.hash, hash),
-    );
+    const all = await state.registrations.listFor(this.#nodeId, { signal });
+    const registrations = all.filter((r) => equalBytes(r.hash, hash));
     const intents = (await state.intents.listFor(this.#nodeId, { signal })).filter(
       (i) =>
         equalBytes(i.hash, hash) &&
@@ -257,12 +260,15 @@ class IdentityCycle {
         .filter((r) => reachable(r.address))
         .map((r) => ({ poet: r.address, roundEnd: r.roundEnd }));
     return {
-      publishEpoch: record.challenge.publishEpoch,
-      registrations: chosen ? held([...registrations, ...intents]) : held(registrations),
-      submitIntents: chosen ? [] : held(intents).map((i) => ({ poet: i.poet })),
-      missingPoets: pool.entries.filter((e) => !present.has(e.address)).map((e) => e.address),
-      proofChosen: chosen,
-      nipostStored: false,
+      rows: {
+        publishEpoch: record.challenge.publishEpoch,
+        registrations: chosen ? held([...registrations, ...intents]) : held(registrations),
+        submitIntents: chosen ? [] : held(intents).map((i) => ({ poet: i.poet })),
+        missingPoets: pool.entries.filter((e) => !present.has(e.address)).map((e) => e.address),
+        proofChosen: chosen,
+        nipostStored: false,
+      },
+      current: registrations.length === all.length ? registrations : undefined,
     };
   }
 
@@ -305,6 +311,7 @@ class IdentityCycle {
     round: number,
     next: NextStep,
     reachable: (address: string) => boolean,
+    known: PoetRegistration[] | undefined,
   ): Promise<Collected> {
     const { schedule, pool } = this.#ctx;
     const signal = this.#signal;
@@ -313,7 +320,8 @@ class IdentityCycle {
     const deadline = schedule.registrationDeadline(round).getTime();
     const proofDeadline = schedule.proofDeadline(round).getTime();
 
-    let registrations = await this.#registrationsOf(hash);
+    // Read on entry, with nothing written since: read again only when rows need repairing.
+    let registrations = known ?? (await this.#registrationsOf(hash));
     if (next.step === "wait-for-registration-window") {
       this.#step(next);
       this.#emit({
