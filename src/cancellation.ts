@@ -45,6 +45,95 @@ export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal 
   return AbortSignal.any(present);
 }
 
+/**
+ * A controller that also aborts (with the same reason) when any of `signals` does, until
+ * `unlink()`: what {@link anySignal} gives, for work whose end is known, without a composite
+ * signal and its weak references. Call `unlink()` when the work ends, or the listeners stay on
+ * `signals`. Only for signals that few such links share (one identity's): every listener added
+ * to or removed from an `AbortSignal` walks all of its listeners, so a signal shared by every
+ * identity (the manager's) takes composites ({@link anySignal}) instead.
+ *
+ * @example
+ * ```ts
+ * const linked = linkedController(callerSignal, this.#closed.signal);
+ * try {
+ *   await work(linked.signal);
+ * } finally {
+ *   linked.unlink();
+ * }
+ * ```
+ */
+export function linkedController(...signals: (AbortSignal | undefined)[]): {
+  readonly signal: AbortSignal;
+  abort(reason: unknown): void;
+  unlink(): void;
+} {
+  const controller = new AbortController();
+  const sources: AbortSignal[] = [];
+  const onAbort = function (this: AbortSignal) {
+    controller.abort(this.reason);
+  };
+  const unlink = () => {
+    for (const source of sources) source.removeEventListener("abort", onAbort);
+    sources.length = 0;
+  };
+  for (const source of signals) {
+    if (source === undefined) continue;
+    if (source.aborted) {
+      controller.abort(source.reason);
+      break;
+    }
+    source.addEventListener("abort", onAbort, { once: true });
+    sources.push(source);
+  }
+  if (controller.signal.aborted) unlink();
+  return {
+    signal: controller.signal,
+    abort: (reason) => {
+      unlink();
+      controller.abort(reason);
+    },
+    unlink,
+  };
+}
+
+/**
+ * Calls `fn` at the instant `untilMs` of `clock` (in a microtask when it has passed), unless the
+ * returned function is called first: a deadline with no promise or controller of its own when the
+ * clock has {@link Clock.setTimer}.
+ *
+ * @example
+ * ```ts
+ * const cancel = atTime(clock, roundStart, () => controller.abort(DEADLINE_PASSED));
+ * // … the work ends first:
+ * cancel();
+ * ```
+ */
+export function atTime(clock: Clock, untilMs: number, fn: () => void): () => void {
+  let cancelled = false;
+  const wait = untilMs - clock.now();
+  if (wait <= 0) {
+    queueMicrotask(() => {
+      if (!cancelled) fn();
+    });
+    return () => {
+      cancelled = true;
+    };
+  }
+  if (clock.setTimer !== undefined) return clock.setTimer(wait, fn);
+  const stop = new AbortController();
+  clock.sleep(wait, { signal: stop.signal }).then(
+    () => {
+      if (!cancelled) fn();
+    },
+    () => {},
+  );
+  return () => {
+    cancelled = true;
+    stop.abort(TASK_SETTLED);
+  };
+}
+
 /** Whether `err` is an abort (ours or the platform's). */
 export function isAbort(err: unknown): boolean {
   return (
@@ -131,26 +220,55 @@ export function startTimeLimit(
   options: TimeLimitOptions,
 ): TimeLimit {
   const controller = new AbortController();
-  const stopTimer = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener("abort", onAbort, { once: true });
   const silence = options.silence === true;
   let last = clock.now();
   let expired = false;
-  const timer = (async () => {
-    let wait = ms;
-    for (;;) {
-      await clock.sleep(wait, { signal: stopTimer.signal });
-      const quiet = clock.now() - last;
-      if (!silence || quiet >= ms) {
-        expired = true;
-        controller.abort(options.reason());
-        return;
-      }
-      wait = ms - quiet;
+  /** Whether the time ran out; else when to look again (a silence limit that saw progress). */
+  const due = (): number | undefined => {
+    const quiet = clock.now() - last;
+    if (!silence || quiet >= ms) {
+      expired = true;
+      controller.abort(options.reason());
+      return undefined;
     }
-  })().catch(() => {});
+    return ms - quiet;
+  };
+  let stopTimer: () => Promise<void>;
+  if (clock.setTimer !== undefined) {
+    // A timer the clock stops at once: no promise, controller or abort event per limit.
+    const setTimer = clock.setTimer.bind(clock);
+    let stopped = false;
+    let cancel: () => void;
+    const arm = (wait: number) => {
+      cancel = setTimer(wait, () => {
+        if (stopped) return;
+        const again = due();
+        if (again !== undefined) arm(again);
+      });
+    };
+    arm(ms);
+    stopTimer = () => {
+      stopped = true;
+      cancel();
+      return SETTLED;
+    };
+  } else {
+    const stop = new AbortController();
+    const timer = (async () => {
+      let wait: number | undefined = ms;
+      while (wait !== undefined) {
+        await clock.sleep(wait, { signal: stop.signal });
+        wait = due();
+      }
+    })().catch(() => {});
+    stopTimer = () => {
+      stop.abort(TASK_SETTLED);
+      return timer;
+    };
+  }
   return {
     signal: controller.signal,
     get expired() {
@@ -161,11 +279,13 @@ export function startTimeLimit(
     },
     stop() {
       signal?.removeEventListener("abort", onAbort);
-      stopTimer.abort(TASK_SETTLED);
-      return timer;
+      return stopTimer();
     },
   };
 }
+
+/** What a stopped timer that needs no waiting resolves with. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * Runs `task` with a signal that also aborts after `timeoutMs` of `clock` time; a task cut off

@@ -3,13 +3,15 @@ import { describe, it } from "node:test";
 import {
   anySignal,
   asPoetError,
+  atTime,
   DEADLINE_PASSED,
   isAbort,
+  linkedController,
   sleepUntil,
   startTimeLimit,
   withTimeout,
 } from "../src/cancellation.js";
-import { ManualClock } from "../src/clock.js";
+import { type Clock, ManualClock } from "../src/clock.js";
 import { AbortedError, PoetError, StorageError } from "../src/errors.js";
 
 /** A task that settles only when its signal fires, with the signal's reason. */
@@ -82,6 +84,89 @@ describe("startTimeLimit", () => {
     assert.equal(late.signal.reason, "caller's reason", "an aborted caller aborts it at once");
     await late.stop();
     assert.equal(clock.pending, 0);
+  });
+});
+
+/** `clock` without its timer: what a caller's own Clock implementation may be. */
+const sleepOnly = (clock: ManualClock): Clock => ({
+  now: () => clock.now(),
+  sleep: (ms, options) => clock.sleep(ms, options),
+});
+
+describe("time limits on a clock without setTimer", () => {
+  it("run out, count silence and stop as on a clock with one", async () => {
+    const manual = new ManualClock(0);
+    const clock = sleepOnly(manual);
+    const plain = startTimeLimit(clock, 1_000, undefined, { reason: () => "plain" });
+    const silence = startTimeLimit(clock, 1_000, undefined, {
+      reason: () => "silence",
+      silence: true,
+    });
+    const stopped = startTimeLimit(clock, 1_000, undefined, { reason: () => "stopped" });
+    await stopped.stop();
+    await manual.advance(600);
+    silence.progress();
+    await manual.advance(400);
+    assert.equal(plain.expired, true);
+    assert.equal(plain.signal.reason, "plain");
+    assert.equal(silence.expired, false);
+    assert.equal(stopped.signal.aborted, false);
+    await manual.advance(600);
+    assert.equal(silence.expired, true);
+    await plain.stop();
+    await silence.stop();
+    assert.equal(manual.pending, 0);
+  });
+});
+
+describe("atTime", () => {
+  for (const [name, wrap] of [
+    ["with setTimer", (c: ManualClock): Clock => c],
+    ["with sleep only", sleepOnly],
+  ] as const) {
+    it(`calls back at the instant unless cancelled (${name})`, async () => {
+      const manual = new ManualClock(1_000);
+      const clock = wrap(manual);
+      const calls: string[] = [];
+      atTime(clock, 3_000, () => calls.push("due"));
+      const cancel = atTime(clock, 2_000, () => calls.push("cancelled"));
+      cancel();
+      await manual.advance(1_999);
+      assert.deepEqual(calls, []);
+      await manual.advance(1);
+      assert.deepEqual(calls, ["due"]);
+      assert.equal(manual.pending, 0);
+    });
+
+    it(`calls back in a microtask when the instant has passed (${name})`, async () => {
+      const clock = wrap(new ManualClock(5_000));
+      const calls: string[] = [];
+      atTime(clock, 4_000, () => calls.push("past"));
+      atTime(clock, 5_000, () => calls.push("now"));
+      atTime(clock, 4_000, () => calls.push("cancelled"))();
+      assert.deepEqual(calls, [], "not synchronously");
+      await Promise.resolve();
+      assert.deepEqual(calls, ["past", "now"]);
+    });
+  }
+});
+
+describe("linkedController", () => {
+  it("follows its sources with their reason until unlinked, and aborts on its own", () => {
+    const a = new AbortController();
+    const b = new AbortController();
+    const first = linkedController(a.signal, undefined, b.signal);
+    b.abort("b's reason");
+    assert.equal(first.signal.reason, "b's reason");
+    const second = linkedController(a.signal);
+    second.unlink();
+    a.abort("a's reason");
+    assert.equal(second.signal.aborted, false, "an unlinked controller no longer follows");
+    const third = linkedController(a.signal);
+    assert.equal(third.signal.reason, "a's reason", "an aborted source aborts it at once");
+    const own = linkedController(new AbortController().signal);
+    own.abort(DEADLINE_PASSED);
+    assert.equal(own.signal.reason, DEADLINE_PASSED);
   });
 });
 

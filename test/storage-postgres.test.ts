@@ -337,6 +337,29 @@ describe("transactions on PostgreSQL", () => {
     assert.ok(await state.challenges.get(filled(32, 1)));
   });
 
+  it("confirms a submit intent: the row once, an existing row kept, the intent gone", async () => {
+    const url = await postgresDatabase();
+    await using state = await openPostgresState({ connection: url });
+    const reg = {
+      nodeId: filled(32, 1),
+      hash: filled(32, 9),
+      address: "https://poet-a",
+      roundId: "3",
+      roundEnd: new Date(1_750_000_000_000),
+    };
+    const intent = {
+      ...reg,
+      proofDeadline: new Date(1_760_000_000_000),
+      createdAt: new Date(1_740_000_000_000),
+    };
+    await state.intents.record(intent);
+    assert.equal(await state.intents.confirm(reg), true);
+    await state.intents.record(intent);
+    assert.equal(await state.intents.confirm({ ...reg, roundId: "4" }), false);
+    assert.deepEqual(await state.registrations.listFor(filled(32, 1)), [reg]);
+    assert.deepEqual(await state.intents.listFor(filled(32, 1)), []);
+  });
+
   it("rolls back everything a failed transaction wrote", async () => {
     const url = await postgresDatabase();
     await using state = await openPostgresState({ connection: url });

@@ -31,7 +31,7 @@
 import { raceAbort } from "../abortable.js";
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
-import { anySignal, sleepUntil, TASK_SETTLED } from "../cancellation.js";
+import { atTime, sleepUntil } from "../cancellation.js";
 import { ConfigError, type PoetError, StorageError } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration, SubmitIntent } from "../storage/index.js";
@@ -90,7 +90,7 @@ export async function runIdentityCycle(
 }
 
 /** Listeners of each background registration, told when one more PoET accepted. */
-const acceptWatchers = new WeakMap<RegistrationRun, Set<() => void>>();
+const acceptWatchers = new WeakMap<RegistrationRun, Set<(accepted: PoetRegistration) => void>>();
 
 class IdentityCycle {
   readonly #ctx: CycleContext;
@@ -189,7 +189,7 @@ class IdentityCycle {
     const reachable = (address: string) =>
       configured.has(address) || this.#ctx.pool.isRetired(address);
     const chosen = record.poetProofRef !== undefined && record.membership !== undefined;
-    const rows = await this.#rows(record, hash, chosen, reachable);
+    const { rows, current } = await this.#rows(record, hash, chosen, reachable);
     let next = planNextStep(schedule, this.#now, rows, this.#ctx.proofCutoffMs);
     if (next.step === "expired" && next.why === "publish-epoch-ended") {
       this.#step(next);
@@ -199,7 +199,7 @@ class IdentityCycle {
       );
     }
     if (!chosen || record.poetProofRef === undefined || record.membership === undefined) {
-      const collected = await this.#register(record, hash, round, next, reachable);
+      const collected = await this.#register(record, hash, round, next, reachable, current);
       if (collected.kind !== "chosen") return collected.outcome;
       return this.#prove(record, hash, round, collected.choice);
     }
@@ -239,12 +239,15 @@ class IdentityCycle {
     hash: Uint8Array,
     chosen: boolean,
     reachable: (address: string) => boolean,
-  ): Promise<NextStepRows> {
+  ): Promise<{
+    rows: NextStepRows;
+    /** The registrations when every row is of this challenge (nothing to repair), as read. */
+    current: PoetRegistration[] | undefined;
+  }> {
     const { state, pool } = this.#ctx;
     const signal = this.#signal;
-    const registrations = (await state.registrations.listFor(this.#nodeId, { signal })).filter(
-      (r) => equalBytes(r.hash, hash),
-    );
+    const all = await state.registrations.listFor(this.#nodeId, { signal });
+    const registrations = all.filter((r) => equalBytes(r.hash, hash));
     const intents = (await state.intents.listFor(this.#nodeId, { signal })).filter(
       (i) =>
         equalBytes(i.hash, hash) &&
@@ -257,12 +260,15 @@ class IdentityCycle {
         .filter((r) => reachable(r.address))
         .map((r) => ({ poet: r.address, roundEnd: r.roundEnd }));
     return {
-      publishEpoch: record.challenge.publishEpoch,
-      registrations: chosen ? held([...registrations, ...intents]) : held(registrations),
-      submitIntents: chosen ? [] : held(intents).map((i) => ({ poet: i.poet })),
-      missingPoets: pool.entries.filter((e) => !present.has(e.address)).map((e) => e.address),
-      proofChosen: chosen,
-      nipostStored: false,
+      rows: {
+        publishEpoch: record.challenge.publishEpoch,
+        registrations: chosen ? held([...registrations, ...intents]) : held(registrations),
+        submitIntents: chosen ? [] : held(intents).map((i) => ({ poet: i.poet })),
+        missingPoets: pool.entries.filter((e) => !present.has(e.address)).map((e) => e.address),
+        proofChosen: chosen,
+        nipostStored: false,
+      },
+      current: registrations.length === all.length ? registrations : undefined,
     };
   }
 
@@ -305,6 +311,7 @@ class IdentityCycle {
     round: number,
     next: NextStep,
     reachable: (address: string) => boolean,
+    known: PoetRegistration[] | undefined,
   ): Promise<Collected> {
     const { schedule, pool } = this.#ctx;
     const signal = this.#signal;
@@ -313,7 +320,8 @@ class IdentityCycle {
     const deadline = schedule.registrationDeadline(round).getTime();
     const proofDeadline = schedule.proofDeadline(round).getTime();
 
-    let registrations = await this.#registrationsOf(hash);
+    // Read on entry, with nothing written since: read again only when rows need repairing.
+    let registrations = known ?? (await this.#registrationsOf(hash));
     if (next.step === "wait-for-registration-window") {
       this.#step(next);
       this.#emit({
@@ -543,10 +551,18 @@ class IdentityCycle {
     const existing = runs.get(key);
     if (existing !== undefined) return existing;
     // Every cycle waiting on this run hears of each PoET that accepts (see #awaitRegistrations).
-    const watchers = new Set<() => void>();
+    const watchers = new Set<(accepted: PoetRegistration) => void>();
     const emit = (event: RegistrationEvent) => {
       this.#ctx.emit(event);
-      if (event.type === "registered") for (const watcher of [...watchers]) watcher();
+      if (event.type !== "registered") return;
+      const accepted: PoetRegistration = {
+        nodeId: event.nodeId,
+        hash,
+        address: event.poet,
+        roundId: event.roundId,
+        roundEnd: event.roundEnd,
+      };
+      for (const watcher of [...watchers]) watcher(accepted);
     };
     const run = new RegistrationRun(
       { ...this.#ctx, emit },
@@ -571,35 +587,49 @@ class IdentityCycle {
   }
 
   /**
-   * Waits until the run is done or the registration deadline passed (true), or until one more
-   * PoET accepted (false).
+   * Waits until the run is done or the registration deadline passed (`true`), or until one more
+   * PoET accepted (its registration, as the run stored it).
    */
-  async #awaitRegistrations(run: RegistrationRun, deadline: number): Promise<boolean> {
+  async #awaitRegistrations(
+    run: RegistrationRun,
+    deadline: number,
+  ): Promise<true | PoetRegistration> {
     const watchers = acceptWatchers.get(run);
     let unwatch = () => {};
-    const accepted = new Promise<boolean>((resolve) => {
+    const accepted = new Promise<PoetRegistration>((resolve) => {
       if (watchers === undefined) return;
-      const watcher = () => resolve(false);
+      const watcher = (registration: PoetRegistration) => resolve(registration);
       watchers.add(watcher);
       unwatch = () => watchers.delete(watcher);
     });
-    const timer = new AbortController();
+    let stopTimer = () => {};
+    const timeUp = new Promise<true>((resolve) => {
+      stopTimer = atTime(this.#ctx.clock, deadline, () => resolve(true));
+    });
     try {
       return await raceAbort(
-        Promise.race([
-          run.done.then(() => true),
-          sleepUntil(this.#ctx.clock, deadline, anySignal(this.#signal, timer.signal)).then(
-            () => true,
-            () => true,
-          ),
-          accepted,
-        ]),
+        Promise.race([run.done.then(() => true as const), timeUp, accepted]),
         this.#signal,
       );
     } finally {
       unwatch();
-      timer.abort(TASK_SETTLED);
+      stopTimer();
     }
+  }
+
+  /**
+   * `candidates` (registrations by address, then unconfirmed intents, as {@link #candidates}
+   * gives them) with the registration of one more PoET.
+   */
+  #withAccepted(
+    candidates: readonly PoetRegistration[],
+    accepted: PoetRegistration,
+  ): PoetRegistration[] {
+    const intents = candidates.filter((r) => this.#intents.has(r.address));
+    const rows = candidates.filter((r) => !this.#intents.has(r.address));
+    rows.push(accepted);
+    rows.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    return [...rows, ...intents];
   }
 
   #cutoff(registrations: readonly PoetRegistration[], proofDeadline: number): number {
@@ -662,9 +692,16 @@ class IdentityCycle {
       // PoET that accepts meanwhile widens the set, and the waiting event is sent again.
       const deadline = schedule.registrationDeadline(round).getTime();
       for (;;) {
-        const finished = await this.#awaitRegistrations(run, deadline);
+        const woken = await this.#awaitRegistrations(run, deadline);
+        const finished = woken === true;
         const before = new Set(registrations.map((r) => r.address));
-        registrations = await this.#candidates(hash, reachable, run);
+        if (finished || this.#now >= deadline) {
+          registrations = await this.#candidates(hash, reachable, run);
+        } else if (reachable(woken.address) && !before.has(woken.address)) {
+          // The run stored the PoET's row (and dropped its intent) in one transaction: the set
+          // grows by it without reading every row again; the last pass reads them all.
+          registrations = this.#withAccepted(registrations, woken);
+        }
         cutoff = this.#cutoff(registrations, proofDeadline);
         lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
         if (registrations.some((r) => !before.has(r.address))) announce();

@@ -11,10 +11,10 @@
 
 import { raceAbort } from "../abortable.js";
 import {
-  anySignal,
   asPoetError,
+  atTime,
   DEADLINE_PASSED,
-  sleepUntil,
+  linkedController,
   TASK_SETTLED,
 } from "../cancellation.js";
 import type { Clock } from "../clock.js";
@@ -84,16 +84,13 @@ export async function runPostStep(
     ref: choice.ref,
     deadline: new Date(publishEnd),
   });
-  const timer = new AbortController();
-  const postSignal = anySignal(signal, timer.signal);
+  const timer = linkedController(signal);
+  const postSignal = timer.signal;
   let late = false;
-  sleepUntil(clock, publishEnd, postSignal).then(
-    () => {
-      late = true;
-      timer.abort(DEADLINE_PASSED);
-    },
-    () => {},
-  );
+  const stopDeadline = atTime(clock, publishEnd, () => {
+    late = true;
+    timer.abort(DEADLINE_PASSED);
+  });
   let result: Awaited<ReturnType<PostProvider>>;
   try {
     result = await raceAbort(
@@ -112,6 +109,7 @@ export async function runPostStep(
     const error = asPoetError(err);
     return { kind: "stopped", outcome: { kind: "post-failed", nodeId, publishEpoch, error } };
   } finally {
+    stopDeadline();
     timer.abort(TASK_SETTLED);
   }
   const row: NipostRow = {

@@ -13,7 +13,7 @@
  * choice and emits what happened, so a choice is on disk before the next answer is judged.
  */
 
-import { anySignal, asPoetError, isAbort, sleepUntil, TASK_SETTLED } from "../cancellation.js";
+import { asPoetError, atTime, isAbort, linkedController, TASK_SETTLED } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import { type PoetError, ProofVerificationError, throwIfAborted } from "../errors.js";
 import type { PoetRegistration } from "../storage/index.js";
@@ -118,8 +118,8 @@ export class ProofCollection {
     const { signal } = options;
     const { clock, fetcher, pool, turns } = this.#ctx;
     const { registrations, cutoffMs, proofDeadlineMs } = this.#request;
-    const listening = new AbortController();
-    const fetchSignal = anySignal(signal, listening.signal);
+    const listening = linkedController(signal);
+    const fetchSignal = listening.signal;
     const arrived: { poet: string; verified: Awaited<ReturnType<ProofFetcher["fetch"]>> }[] = [];
     let pending = 0;
     let wake: () => void = () => {};
@@ -172,19 +172,19 @@ export class ProofCollection {
         if (this.#best !== undefined && now >= cutoffMs) break;
         if (now >= proofDeadlineMs) break;
         const until = this.#best !== undefined ? cutoffMs : proofDeadlineMs;
+        // Woken by an answer, the time, or an abort (which throwIfAborted below reports).
+        throwIfAborted(signal);
         const woken = new Promise<void>((resolve) => {
           wake = resolve;
         });
-        const timer = new AbortController();
-        const sleeping = sleepUntil(clock, until, anySignal(signal, timer.signal)).catch(
-          // An abort wakes the race too; throwIfAborted below reports it. Rethrowing here would
-          // leave a rejection nobody awaits once the race was won by `woken`.
-          () => {},
-        );
+        const onAbort = () => wake();
+        signal.addEventListener("abort", onAbort, { once: true });
+        const stopTimer = atTime(clock, until, () => wake());
         try {
-          await Promise.race([woken, sleeping]);
+          await woken;
         } finally {
-          timer.abort(TASK_SETTLED);
+          stopTimer();
+          signal.removeEventListener("abort", onAbort);
         }
         throwIfAborted(signal);
       }

@@ -23,10 +23,10 @@ import { equalBytes, toHex } from "../bytes.js";
 import {
   anySignal,
   asPoetError,
+  atTime,
   CANCELLED,
   DEADLINE_PASSED,
   isAbort,
-  sleepUntil,
   TASK_SETTLED,
   withTimeout,
 } from "../cancellation.js";
@@ -123,17 +123,17 @@ export class RegistrationRun {
       until: target.deadlineMs,
       retryUnclassified: true,
     };
-    this.#signal = anySignal(signal, this.#controller.signal);
+    // Composite: the manager's signal is shared by every run (a listener each would make every
+    // add and remove walk ten thousand of them).
+    const controller = this.#controller;
+    this.#signal = anySignal(signal, controller.signal);
     let first!: () => void;
     this.firstSuccess = new Promise<void>((resolve) => {
       first = resolve;
     });
     // The round start ends every attempt.
     const { clock } = context;
-    sleepUntil(clock, target.deadlineMs, this.#signal).then(
-      () => this.#controller.abort(DEADLINE_PASSED),
-      () => {},
-    );
+    const stopDeadline = atTime(clock, target.deadlineMs, () => controller.abort(DEADLINE_PASSED));
     // Write-ahead: one write for the intents at every PoET of the run.
     this.#intents = context.state.intents.recordMany(
       poets.map((entry) => ({
@@ -157,7 +157,8 @@ export class RegistrationRun {
       ),
     ).then(() => {
       first();
-      this.#controller.abort(TASK_SETTLED);
+      stopDeadline();
+      controller.abort(TASK_SETTLED);
     });
   }
 

@@ -124,6 +124,23 @@ export class RegistrationRepository {
   }
 
   /**
+   * Inserts a registration unless one for its `(nodeId, address)` exists (which is kept as it
+   * is). Returns whether the row was written. One statement where a read and an insert were two.
+   */
+  async addIfAbsent(registration: PoetRegistration, options: AbortOptions = {}): Promise<boolean> {
+    const row = encodeRow(registration);
+    const identity = toHex(row.id);
+    return this.#conn.write(options.signal, { table: TABLE, identity }, async (db) => {
+      const result = await db
+        .insertInto(TABLE)
+        .values(row)
+        .onConflict((oc) => oc.columns(["id", "address"]).doNothing())
+        .executeTakeFirst();
+      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    });
+  }
+
+  /**
    * Updates the round of an existing registration with the same challenge hash, like
    * go-spacemesh's `UpdatePoetRegistration`. Returns whether a row matched.
    */

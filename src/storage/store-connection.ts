@@ -58,6 +58,13 @@ import type { WriteLock } from "./write-lock.js";
 interface TransactionScope {
   db: Kysely<NodeStateTables>;
   open: boolean;
+  /**
+   * The identities (hex) whose fence passed, with that fence, in this scope's transaction: a repository write that
+   * joins it (a registration row added inside an intent's confirmation) need not read the lease
+   * row again, since nothing else can change it before the transaction ends (SQLite's write lock;
+   * PostgreSQL's `FOR SHARE` row lock, taken by the first read, held until the commit).
+   */
+  fenced?: Map<string, WriteFence>;
 }
 
 /** Where an operation was, for error messages. */
@@ -294,7 +301,16 @@ export class StoreConnection {
    */
   async checkFence(db: Kysely<NodeStateTables>, identity: string): Promise<void> {
     const fence = this.#fences.get(identity);
-    if (fence !== undefined) await fence(db);
+    if (fence === undefined) return;
+    const scope = this.#scope.getStore();
+    const inScope = scope?.open === true && scope.db === db;
+    // Passed already in this transaction, by the same fence (a lease taken anew fences anew).
+    if (inScope && scope.fenced?.get(identity) === fence) return;
+    await fence(db);
+    if (inScope) {
+      scope.fenced ??= new Map();
+      scope.fenced.set(identity, fence);
+    }
   }
 
   /** `fn`, preceded by the fence of the identity `place` names, when it has one. */

@@ -154,14 +154,13 @@ export class SubmitIntentRepository {
       options.signal,
       { table: TABLE, identity: toHex(registration.nodeId) },
       async (db) => {
-        const existing = await this.#registrations.get(registration.nodeId, registration.address);
-        if (existing === undefined) await this.#registrations.add(registration);
+        const written = await this.#registrations.addIfAbsent(registration);
         await db
           .deleteFrom(TABLE)
           .where("id", "=", registration.nodeId)
           .where("address", "=", registration.address)
           .execute();
-        return existing === undefined;
+        return written;
       },
     );
   }
