@@ -256,7 +256,11 @@ export class StorageError extends PoetError {
   readonly table: string | undefined;
   readonly column: string | undefined;
   readonly identity: string | undefined;
-  /** Whether the same call may succeed if made again later (see {@link StorageErrorInit.retriable}). */
+  /**
+   * Whether the same call may succeed if made again a little later: the database was
+   * unreachable or restarting, a connection broke, or the server aborted the transaction to break
+   * a deadlock or a serialization conflict.
+   */
   readonly retriable: boolean;
   constructor(message: string, init: StorageErrorInit) {
     const where = [init.table, init.column].filter(Boolean).join(".");

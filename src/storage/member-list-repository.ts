@@ -79,7 +79,7 @@ export interface StoredMemberList {
   fetchedAt: Date;
 }
 
-/** What {@link MemberListRepository.put} takes: the members packed or one array per member. */
+/** What `state.members.put` takes: the members packed or one array per member. */
 export interface MemberListInput {
   address: string;
   roundId: string;
