@@ -156,9 +156,12 @@ export async function openPostgresState(options: OpenPostgresStateOptions): Prom
     );
   };
   // Ours, or the caller's (theirs may have listeners of its own: ours only logs, and goes on close).
+  // On a pool of our own it stays after close: node-postgres's `end()` resolves before the
+  // connections it ends are closed, and one that the server breaks in between (a restart at the
+  // node's shutdown) still reports on the pool.
   pool.on?.("error", onBroken);
   const unlisten = () => {
-    pool.off?.("error", onBroken);
+    if (!owned) pool.off?.("error", onBroken);
   };
   const root = new Kysely<NodeStateTables>({
     dialect: new PostgresDialect({
