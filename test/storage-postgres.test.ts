@@ -311,17 +311,17 @@ describe("transactions on PostgreSQL", () => {
     prevAtx: filled(32, 2),
     positioningAtx: filled(32, 3),
   };
+  const reg = {
+    nodeId: filled(32, 1),
+    hash: filled(32, 9),
+    address: "https://poet-a",
+    roundId: "3",
+    roundEnd: new Date(1_750_000_000_000),
+  };
 
   it("undoes only the failed write inside a transaction when the caller catches it", async () => {
     const url = await postgresDatabase();
     await using state = await openPostgresState({ connection: url });
-    const reg = {
-      nodeId: filled(32, 1),
-      hash: filled(32, 9),
-      address: "https://poet-a",
-      roundId: "3",
-      roundEnd: new Date(1_750_000_000_000),
-    };
     await state.registrations.add(reg);
     await state.transaction(async (tx) => {
       await tx.challenges.add(filled(32, 1), challenge);
@@ -340,13 +340,6 @@ describe("transactions on PostgreSQL", () => {
   it("confirms a submit intent: the row once, an existing row kept, the intent gone", async () => {
     const url = await postgresDatabase();
     await using state = await openPostgresState({ connection: url });
-    const reg = {
-      nodeId: filled(32, 1),
-      hash: filled(32, 9),
-      address: "https://poet-a",
-      roundId: "3",
-      roundEnd: new Date(1_750_000_000_000),
-    };
     const intent = {
       ...reg,
       proofDeadline: new Date(1_760_000_000_000),

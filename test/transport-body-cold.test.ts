@@ -7,31 +7,26 @@
 // npm test: a process of its own (the cold bytes are counted per process)
 import assert from "node:assert/strict";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { COLD_BODY_BYTES, COLD_PIECE_BYTES } from "../src/transport/body-turns.js";
 import { httpExchange } from "../src/transport/http-exchange.js";
+import { type BodyServer, startBodyServer } from "./helpers/body-server.js";
 import { turnCounter } from "./helpers/turn-counter.js";
 
 const BODY_BYTES = 2 * COLD_BODY_BYTES;
 
 describe("streamed bodies: the process's first bytes in small pieces", () => {
-  let server: http.Server;
+  let server: BodyServer;
   let url: URL;
   const body = Buffer.from(Array.from({ length: BODY_BYTES }, (_, i) => i % 251));
 
   before(async () => {
-    server = http.createServer((req, res) => {
-      req.resume();
-      res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
-      res.end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/proofs/1`);
+    server = await startBodyServer(body);
+    url = server.url;
   });
 
   after(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
   it("hands the first COLD_BODY_BYTES over in pieces of COLD_PIECE_BYTES, one per turn, every byte in order", async () => {

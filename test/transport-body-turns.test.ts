@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { BODY_BYTES_PER_TURN } from "../src/transport/body-turns.js";
 import { httpExchange } from "../src/transport/http-exchange.js";
+import { type BodyServer, startBodyServer } from "./helpers/body-server.js";
 import { turnCounter } from "./helpers/turn-counter.js";
 
 const BODY_BYTES = 8 * 1024 * 1024;
@@ -17,22 +17,17 @@ const BODY_BYTES = 8 * 1024 * 1024;
 const MAX_CHUNK = 64 * 1024;
 
 describe("streamed bodies: one byte budget per turn for all downloads", () => {
-  let server: http.Server;
+  let server: BodyServer;
   let url: URL;
   const body = Buffer.alloc(BODY_BYTES, 0x61);
 
   before(async () => {
-    server = http.createServer((req, res) => {
-      req.resume();
-      res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
-      res.end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/proofs/1`);
+    server = await startBodyServer(body);
+    url = server.url;
   });
 
   after(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
   it("hands three concurrent bodies to their sinks in turns of the shared budget, every byte in order", async () => {
