@@ -153,6 +153,7 @@ export type {
   RegistrationPoetClient,
   ResolvedPoet,
   StateRepairedEvent,
+  StoreFailedEvent,
   SubmitIntentConfirmedEvent,
   SubmitIntentDroppedEvent,
   SwitchPoetsResult,
