@@ -365,8 +365,11 @@ class IdentityCycle {
     const usable = registrations.filter((r) => reachable(r.address));
     if (usable.length === 0) {
       // Past the round start, a PoET that may hold the challenge (an intent the crash left
-      // unconfirmed) is asked for its proof instead of giving the epoch up.
-      const held = this.#now >= deadline ? await this.#heldIntents(hash, reachable) : [];
+      // unconfirmed) is asked for its proof instead of giving the epoch up; so is, at once, a
+      // PoET that accepted while the store could not take its row (the run's `unconfirmed`).
+      const unconfirmed = run !== undefined && run.unconfirmed.size > 0;
+      const held =
+        this.#now >= deadline || unconfirmed ? await this.#heldIntents(hash, reachable) : [];
       if (held.length > 0) return this.#fetchProofs(record, hash, round, held, undefined);
       const failures = [...(run?.failures ?? new Map<string, PoetError>())].map(
         ([poet, error]) => ({

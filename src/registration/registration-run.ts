@@ -166,6 +166,7 @@ export class RegistrationRun {
       "the submit intents",
       () => context.state.intents.recordMany(intents, { signal: this.#signal }),
       this.#signal,
+      target.deadlineMs,
     );
     // Each PoET's attempt awaits it and reports a failure; none is left unhandled here.
     this.#intents.catch(() => {});
@@ -189,15 +190,21 @@ export class RegistrationRun {
 
   /**
    * `write`, tried again after a retriable store failure (the one retry policy, paused on the
-   * clock) until the round start or `signal`. The store logs the outage once
-   * (`storage/store-outage.ts`); each failed attempt is only a debug line here.
+   * clock) until `signal` aborts or, when given, no attempt can start before `until`. The store
+   * logs the outage once (`storage/store-outage.ts`); each failed attempt is only a debug line
+   * here.
    */
-  #storeWrite<T>(what: string, write: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  #storeWrite<T>(
+    what: string,
+    write: () => Promise<T>,
+    signal: AbortSignal,
+    until: number | undefined,
+  ): Promise<T> {
     const { clock, logger, random, storeRetryDelayMs } = this.#context;
     const nodeId = toHex(this.target.signer.nodeId);
     return retry(
       () => write(),
-      { delayMs: storeRetryDelayMs, random, until: this.target.deadlineMs },
+      { delayMs: storeRetryDelayMs, random, until },
       {
         clock,
         signal,
@@ -290,21 +297,25 @@ export class RegistrationRun {
       }
       // The Go row and the end of the intent, in one transaction. A row already there (another
       // run, or a row restored by hand) is kept. The PoET has the challenge now: only this write
-      // is tried again when the store fails, never the submit. It is not cut short by the round
-      // start (the PoET accepted before it), only by the manager closing.
+      // is tried again when the store fails, never the submit. The first attempt is made even
+      // if the round started meanwhile (the PoET accepted before); the others until it starts,
+      // the PoET counting as tried until then, so that a cycle resumed meanwhile joins this run
+      // instead of submitting again.
+      const confirm = () =>
+        state.intents.confirm({
+          nodeId: target.signer.nodeId,
+          hash: target.hash,
+          address: entry.address,
+          roundId: result.roundId,
+          roundEnd,
+        });
       try {
-        await this.#storeWrite(
-          "the registration row",
-          () =>
-            state.intents.confirm({
-              nodeId: target.signer.nodeId,
-              hash: target.hash,
-              address: entry.address,
-              roundId: result.roundId,
-              roundEnd,
-            }),
-          this.#closed,
-        );
+        try {
+          await confirm();
+        } catch (err) {
+          if (!(err instanceof StorageError && err.retriable) || signal.aborted) throw err;
+          await this.#storeWrite("the registration row", confirm, signal, undefined);
+        }
       } catch (err) {
         // The intent stays, durable: it stands for the registration until the proof says.
         this.unconfirmed.add(entry.address);
