@@ -463,6 +463,7 @@ export class RegistrationManager {
       proofCutoffMs: pacing.cutoffMs,
       proofQueryGraceMs: pacing.graceMs,
       runs: new Map<string, RegistrationRun>(),
+      proved: new Map(),
       closed,
       confirmLease: (nodeId, signal) => this.#leases.confirm(nodeId, signal),
       stepTaken: (nodeId, next) => this.#steps.set(toHex(nodeId), next),
