@@ -426,6 +426,9 @@ export class RegistrationManager {
       verifier: options.verifier ?? (this.#ownedVerifier as ParallelVerifier),
       clock,
       signal: closed,
+      logger: this.#logger,
+      storeRetryDelayMs,
+      random,
     });
     const fetcher = new ProofFetcher({
       state: this.#state,
