@@ -369,6 +369,10 @@ export class RegistrationManager {
     }
     const requestTimeoutMs = duration("requestTimeoutMs", options.requestTimeoutMs, 120_000);
     const random = options.random ?? Math.random;
+    const storeRetryDelayMs = duration("storeRetryDelayMs", options.storeRetryDelayMs, 5_000);
+    if (storeRetryDelayMs < 1) throw new ConfigError("storeRetryDelayMs", "must be at least 1 ms");
+    this.#storeRetryDelayMs = storeRetryDelayMs;
+    this.#random = random;
     const emit = (event: RegistrationEvent) => this.#emit(event);
     const closed = this.#closed.signal;
     const leaseTimeMs = duration("leaseTimeMs", options.leaseTimeMs, DEFAULT_LEASE_TIME_MS);
@@ -389,6 +393,8 @@ export class RegistrationManager {
       ttlMs: leaseTimeMs,
       whenHeldElsewhere,
       closed,
+      storeRetryDelayMs,
+      random,
       onLost: (nodeId) => {
         // Its background registrations stop too: no submit after the lease is gone.
         for (const run of this.#context.runs.values()) {
@@ -414,10 +420,6 @@ export class RegistrationManager {
     const downloads = count("maxConcurrentDownloads", options.maxConcurrentDownloads, 4);
     const submits = count("maxConcurrentSubmits", options.maxConcurrentSubmits, 32);
     const submitRetryDelayMs = duration("submitRetryDelayMs", options.submitRetryDelayMs, 10_000);
-    const storeRetryDelayMs = duration("storeRetryDelayMs", options.storeRetryDelayMs, 5_000);
-    if (storeRetryDelayMs < 1) throw new ConfigError("storeRetryDelayMs", "must be at least 1 ms");
-    this.#storeRetryDelayMs = storeRetryDelayMs;
-    this.#random = random;
     for (const signer of options.signers ?? []) this.addIdentity(signer);
     // Created last, once every setting is known to be valid: it starts worker threads.
     this.#ownedVerifier = options.verifier === undefined ? createParallelVerifier() : undefined;
