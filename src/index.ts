@@ -217,6 +217,7 @@ export type {
   SqliteConnectionStatement,
   StoredMemberList,
   StoredNipost,
+  StoreOutageStatus,
   SubmitIntent,
   SubmitIntentRepository,
   VerifiedProof,

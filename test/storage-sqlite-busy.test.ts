@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
+import { ManualClock } from "../src/clock.js";
 import { StorageError } from "../src/errors.js";
 import { classifyFailure } from "../src/retry-policy.js";
 import { openNodeState } from "../src/storage/index.js";
@@ -45,8 +46,22 @@ describe("SQLite busy and locked", () => {
 
   it("fails a write on a file another connection has locked with a retriable StorageError, and writes once the lock is free", async () => {
     const file = tmp.file();
-    await using state = await openNodeState(file, { create: true, busyTimeoutMs: 0 });
+    const clock = new ManualClock(Date.parse("2025-01-01T00:00:00Z"));
+    const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
+    const log =
+      (level: string) =>
+      (fields: Record<string, unknown>, message: string): void => {
+        lines.push({ level, message, fields });
+      };
+    const logger = { debug: () => {}, info: log("info"), warn: log("warn"), error: log("error") };
+    await using state = await openNodeState(file, {
+      create: true,
+      busyTimeoutMs: 0,
+      logger,
+      clock,
+    });
     await state.challenges.add(filled(32, 1), challenge);
+    assert.equal(state.outage, undefined);
     // Another process's write transaction holds the file's write lock.
     const other = new Database(file);
     try {
@@ -60,12 +75,32 @@ describe("SQLite busy and locked", () => {
       assert.equal(err.retriable, true);
       assert.match(String((err.cause as { code?: unknown } | undefined)?.code), /^SQLITE_BUSY/);
       assert.equal(classifyFailure(err), "transient");
+      // A second failed write is the same outage: counted, not logged again.
+      await state.challenges.add(filled(32, 3), challenge).catch(() => {});
+      const outage = state.outage;
+      assert.ok(outage !== undefined);
+      assert.equal(outage.since.getTime(), clock.now());
+      assert.equal(outage.failures, 2);
+      assert.equal(outage.lastError.retriable, true);
       other.exec("commit");
     } finally {
       other.close();
     }
     // The lock is free: the same write goes through, and nothing stored before is lost.
+    await clock.advance(1_500);
     await state.challenges.add(filled(32, 2), challenge);
     assert.equal((await state.challenges.list()).length, 2);
+    assert.equal(state.outage, undefined);
+    // Logged once when it began and once when it ended, with its length and failed calls.
+    const said = lines.filter((l) => /store is/.test(l.message));
+    assert.deepEqual(
+      said.map((l) => l.message),
+      [
+        "the node state's store is unreachable; its writes are tried again until it is back",
+        "the node state's store is back",
+      ],
+    );
+    assert.equal(said[1]?.fields.durationMs, 1_500);
+    assert.equal(said[1]?.fields.failures, 2);
   });
 });

@@ -52,6 +52,7 @@ import { type Logger, silentLogger } from "../logger.js";
 import { TurnBudget } from "../turn-budget.js";
 import { GroupCommit, type QueuedWrite } from "./group-commit.js";
 import type { NodeStateTables } from "./schema.js";
+import type { StoreOutage, StoreOutageStatus } from "./store-outage.js";
 import { isTransactionConflict, isTransientStoreFailure } from "./transient-failure.js";
 import type { WriteLock } from "./write-lock.js";
 
@@ -172,6 +173,8 @@ export interface StoreConnectionMode {
   turns?: TurnBudget | undefined;
   /** Where a write run again after a deadlock or conflict is reported. Default: nowhere. */
   logger?: Logger | undefined;
+  /** Told of every retriable failure and of the success after it (`store-outage.ts`). */
+  outage?: StoreOutage | undefined;
 }
 
 /**
@@ -212,6 +215,7 @@ export class StoreConnection {
   readonly #nestedSavepoints: boolean;
   readonly #snapshotBegin: string | undefined;
   readonly #fences = new Map<string, WriteFence>();
+  readonly #outage: StoreOutage | undefined;
   #closed = false;
 
   constructor(root: Kysely<NodeStateTables>, lock: WriteLock, mode: StoreConnectionMode = {}) {
@@ -223,6 +227,7 @@ export class StoreConnection {
     this.#blobReadBytes = mode.blobReadBytes ?? Number.POSITIVE_INFINITY;
     this.#nestedSavepoints = mode.nestedSavepoints === true;
     this.#snapshotBegin = mode.snapshotBegin;
+    this.#outage = mode.outage;
     const logger = mode.logger ?? silentLogger;
     this.#commits = new GroupCommit({
       lock,
@@ -254,6 +259,18 @@ export class StoreConnection {
         );
       },
     });
+  }
+
+  /** The outage of the store under way, or `undefined` (see `store-outage.ts`). */
+  get outage(): StoreOutageStatus | undefined {
+    return this.#outage?.current;
+  }
+
+  /** `err` as a storage error, reported to the outage tracker. */
+  #failure(err: unknown, place: OperationPlace): PoetError {
+    const error = toStorageError(err, place);
+    if (error instanceof StorageError && error.retriable) this.#outage?.failed(error);
+    return error;
   }
 
   /** Whether every write is refused. */
@@ -353,9 +370,11 @@ export class StoreConnection {
       if (scope?.open) return await fn(scope.db);
       const wait = this.#readTurn(signal);
       if (wait !== undefined) await wait;
-      return await fn(this.#root);
+      const value = await fn(this.#root);
+      this.#outage?.succeeded();
+      return value;
     } catch (err) {
-      throw toStorageError(err, place);
+      throw this.#failure(err, place);
     }
   }
 
@@ -414,7 +433,7 @@ export class StoreConnection {
     const current = this.#scope.getStore();
     try {
       if (current?.open) return await fn(current.db);
-      return await this.#root.connection().execute(async (db) => {
+      const value = await this.#root.connection().execute(async (db) => {
         await sql.raw(this.#snapshotBegin ?? "begin").execute(db);
         const scope: TransactionScope = { db, open: true };
         try {
@@ -424,8 +443,10 @@ export class StoreConnection {
           await sql`commit`.execute(db);
         }
       });
+      this.#outage?.succeeded();
+      return value;
     } catch (err) {
-      throw toStorageError(err, place);
+      throw this.#failure(err, place);
     }
   }
 
@@ -469,11 +490,11 @@ export class StoreConnection {
         if (!this.#nestedSavepoints) return await run(current.db);
         return await this.#inSavepoint(current.db, run);
       } catch (err) {
-        throw toStorageError(err, place);
+        throw this.#failure(err, place);
       }
     }
     try {
-      return await new Promise<T>((resolve, reject) => {
+      const value = await new Promise<T>((resolve, reject) => {
         const write: QueuedWrite<Kysely<NodeStateTables>> = {
           fn: run,
           signal,
@@ -484,8 +505,10 @@ export class StoreConnection {
         };
         this.#commits.enqueue(write);
       });
+      this.#outage?.succeeded();
+      return value;
     } catch (err) {
-      throw toStorageError(err, place);
+      throw this.#failure(err, place);
     }
   }
 
