@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import { ManualClock } from "../src/clock.js";
 import { StorageError } from "../src/errors.js";
 import { classifyFailure } from "../src/retry-policy.js";
-import { openNodeState } from "../src/storage/index.js";
+import { type NodeState, openNodeState, type StoreOutageStatus } from "../src/storage/index.js";
 import { toStorageError } from "../src/storage/store-connection.js";
 import { isTransientStoreFailure } from "../src/storage/transient-failure.js";
 import { filled } from "./helpers/storage-go-db.js";
@@ -77,7 +77,7 @@ describe("SQLite busy and locked", () => {
       assert.equal(classifyFailure(err), "transient");
       // A second failed write is the same outage: counted, not logged again.
       await state.challenges.add(filled(32, 3), challenge).catch(() => {});
-      const outage = state.outage;
+      const outage = (state as NodeState).outage as StoreOutageStatus | undefined;
       assert.ok(outage !== undefined);
       assert.equal(outage.since.getTime(), clock.now());
       assert.equal(outage.failures, 2);
