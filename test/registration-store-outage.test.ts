@@ -1,8 +1,8 @@
 // npm test: a process of its own
 /**
  * A registration manager on PostgreSQL whose server stops and starts again (a restart, a
- * failover) while its identities are registering, and once more while they run PoST: nothing is
- * lost and nothing is done twice. Each identity is submitted once to each PoET (counted at the
+ * failover) as the registration window opens, while submits are on their way to the PoETs,
+ * while the best proof arrives, and while the identities run PoST: nothing is lost and nothing is done twice. Each identity is submitted once to each PoET (counted at the
  * mock PoETs), keeps every registration, runs PoST once, and gets its NiPoST on the best proof;
  * the outage is logged once per stop, not per failed write. All time is a `ManualClock`.
  *
@@ -86,7 +86,7 @@ function countSubmits(h: Harness): Map<string, number> {
 }
 
 describe("a registration manager whose PostgreSQL server stops and starts again", () => {
-  it("submits once per identity and PoET, loses no registration and runs PoST once, through a stop in the registration window and one during PoST", async () => {
+  it("submits once per identity and PoET, loses no registration and runs PoST once, through stops as the registration window opens, with submits on their way, in the proof step and during PoST", async (t) => {
     const url = await database(`store_outage_${process.pid}`);
     const logger = recordingLogger();
     const pool = trackedPool(url, 4);
@@ -111,6 +111,7 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
           return POST_RESULT;
         },
       },
+      T0 - 45_000,
     );
     try {
       state = await openPostgresState({
@@ -141,14 +142,31 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       // long, between its intent's write and its registration row's.
       for (const poet of h.poets) poet.faults.delayMs = 1_000;
 
-      // The registration window (round 0 starts at T0 + 20 s). The first identities' intents are
-      // written before their submits leave (none has reached a PoET yet); then the server stops
-      // with their submits on their way, and the last identities start while it is stopped.
+      // Round 0's registration window opens at T0 − 40 s (the previous round's start) and closes
+      // at T0 + 20 s. The first identities start before it opens and wait for it.
       const early = IDENTITIES - 2;
       for (const id of ids.slice(0, early)) start(id);
-      await driveTo(h.clock, T0 + 1_500);
+      await driveTo(h.clock, T0 - 41_000);
+      assert.equal(ofType(h.events, "waiting-for-registration-window").length, early);
+
+      // First stop: the window opens while the server is stopped. The intents cannot be written,
+      // so no submit leaves: write-ahead, tried again on the clock.
+      await server.halt();
+      try {
+        await driveTo(h.clock, T0 - 34_700);
+        assert.ok(state.outage !== undefined, "the outage is under way");
+        assert.equal(submits.size, 0, "no submit left without its durable intent");
+      } finally {
+        await server.resume();
+      }
+      // The intents are written at the next attempt (T0 − 34 s), and the submits leave.
+      await driveTo(h.clock, T0 - 33_500);
       assert.equal((await state.intents.list()).length, early * LEAVES.length);
-      assert.equal(submits.size, 0, "no submit reached a PoET before its intent was durable");
+      assert.equal(submits.size, 0, "the submits are on their way");
+
+      // Second stop: with the submits on their way. The PoETs accept them; only the rows that
+      // confirm them are written again (never the submits), and the last identities start
+      // meanwhile (their leases are asked for again).
       await server.halt();
       const haltedAt = h.clock.now();
       try {
@@ -157,7 +175,6 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
         const outage = state.outage;
         assert.ok(outage !== undefined, "the outage is under way");
         assert.ok(outage.since.getTime() >= haltedAt);
-        // The PoETs accepted the submits on their way; their rows wait for the server.
         assert.ok(submits.size >= LEAVES.length, `submits accepted while down: ${submits.size}`);
       } finally {
         await server.resume();
@@ -167,6 +184,29 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       const total = IDENTITIES * LEAVES.length;
       await runClock(h.clock, () => ofType(h.events, "registered").length >= total);
       assert.ok(h.clock.now() < deadline, "registered before the round start");
+      // The proof step: the best PoET (500 leaves) answers 3 s after the others, and the server
+      // is stopped in between: the identities cannot store the better choice, pause, and resume
+      // from the node state once it is back.
+      h.poets.forEach((poet, i) => {
+        poet.faults.delayMs = LEAVES[i] === 500n ? 3_000 : 0;
+      });
+      await runClock(
+        h.clock,
+        () =>
+          ofType(h.events, "proof-downloaded").length >= 2 &&
+          new Set(ofType(h.events, "best-proof-selected").map((e) => toHex(e.nodeId))).size ===
+            IDENTITIES,
+      );
+      assert.equal(ofType(h.events, "proof-downloaded").length, 2);
+      await server.halt();
+      const proofHaltedAt = h.clock.now();
+      try {
+        await driveTo(h.clock, proofHaltedAt + 6_000);
+        assert.ok(state.outage !== undefined, "the outage is under way");
+        assert.ok(ofType(h.events, "store-failed").length > 0, "cycles paused for the store");
+      } finally {
+        await server.resume();
+      }
       for (const poet of h.poets) poet.faults.delayMs = 0;
       let finished = false;
       void Promise.allSettled(runs).then(() => {
@@ -212,9 +252,9 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       // once per failed write.
       const down = logger.lines.filter((l) => /store is unreachable/.test(l.message));
       const back = logger.lines.filter((l) => /store is back/.test(l.message));
-      assert.ok(down.length >= 2, `outages logged: ${down.length}`);
+      assert.ok(down.length >= 4, `outages logged: ${down.length}`);
       assert.equal(down.length, back.length);
-      assert.ok(down.length <= 4, `one line per outage, not per write: ${down.length}`);
+      assert.ok(down.length <= 8, `one line per outage, not per write: ${down.length}`);
       assert.equal(state.outage, undefined);
       const storeFailed = ofType(h.events, "store-failed");
       const intentWrites = logger.lines.filter((l) => /could not write/.test(l.message));
@@ -222,10 +262,24 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
         intentWrites.every((l) => l.level === "debug"),
         "failed writes are debug lines only",
       );
-      process.stdout.write(
-        `# store outage: submits ${[...submits.values()].reduce((a, b) => a + b, 0)} (${IDENTITIES} identities × ${LEAVES.length} PoETs), ` +
+      const retried = (what: string) =>
+        intentWrites.filter((l) => l.message === `could not write ${what}`).length;
+      const rowRetries = retried("the registration row");
+      const nipostRetries = logger.lines.filter((l) =>
+        /could not write the NiPoST row/.test(l.message),
+      ).length;
+      assert.ok(rowRetries > 0, "registration rows were written again after the outage");
+      assert.ok(retried("the submit intents") > 0, "intents were written again after the outage");
+      assert.ok(nipostRetries > 0, "the NiPoST row was written again after the outage");
+      const leaseRetries = logger.lines.filter((l) =>
+        /could not acquire the identity's lease/.test(l.message),
+      ).length;
+      assert.ok(leaseRetries > 0, "leases were asked for again after the outage");
+      t.diagnostic(
+        `store outage: submits ${[...submits.values()].reduce((a, b) => a + b, 0)} (${IDENTITIES} identities × ${LEAVES.length} PoETs), ` +
           `registrations ${rows.length}, PoST calls ${posts.length}, NiPoSTs ${outcomes.filter((o) => o.kind === "ready").length}, ` +
-          `store-failed events ${storeFailed.length}, outages logged ${down.length}, writes retried ${intentWrites.length}\n`,
+          `store-failed events ${storeFailed.length}, outages logged ${down.length}, ` +
+          `writes tried again: intents ${retried("the submit intents")}, registration rows ${rowRetries}, NiPoST rows ${nipostRetries}, lease acquisitions ${leaseRetries}`,
       );
     } finally {
       await h.manager.close();
