@@ -22,6 +22,7 @@ import { type PostgresServer, startPostgresServer } from "./helpers/postgres-ser
 import { trackedPool } from "./helpers/tracked-pool.js";
 import {
   build,
+  drive,
   driveTo,
   type Harness,
   identity,
@@ -280,6 +281,87 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
           `registrations ${rows.length}, PoST calls ${posts.length}, NiPoSTs ${outcomes.filter((o) => o.kind === "ready").length}, ` +
           `store-failed events ${storeFailed.length}, outages logged ${down.length}, ` +
           `writes tried again: intents ${retried("the submit intents")}, registration rows ${rowRetries}, NiPoST rows ${nipostRetries}, lease acquisitions ${leaseRetries}`,
+      );
+    } finally {
+      await h.manager.close();
+      await Promise.all(h.poets.map((p) => p.stop()));
+      await state?.close();
+      await h.state.close();
+      await pool.end();
+    }
+  });
+
+  it("keeps a registration whose row could not be written before the round start: the durable intent goes on to the proof", async (t) => {
+    const url = await database(`store_outage_start_${process.pid}`);
+    const logger = recordingLogger();
+    const pool = trackedPool(url, 4);
+    let state: NodeState | undefined;
+    const posts: string[] = [];
+    const h = await setup(
+      LEAVES.map((leavesPerRound) => ({ leavesPerRound })),
+      {
+        leaseHolder: "A",
+        logger,
+        storeRetryDelayMs: 1_000,
+        post: async (request) => {
+          posts.push(toHex(request.nodeId));
+          return POST_RESULT;
+        },
+      },
+    );
+    try {
+      state = await openPostgresState({
+        connection: pool,
+        schema: "outage",
+        logger,
+        clock: h.clock,
+      });
+      await h.manager.close();
+      await h.restart({
+        state,
+        poets: h.poets.map((m) => ({
+          url: m.url,
+          pubkey: m.info.servicePubkey,
+          protocol: "rest" as const,
+        })),
+      });
+      const submits = countSubmits(h);
+      for (const poet of h.poets) poet.faults.delayMs = 1_000;
+      const ids = [identity(1), identity(1), identity(1)];
+      const runs = ids.map((id) => build(h, id));
+      for (const run of runs) run.catch(() => {});
+      // The intents are durable and the submits on their way when the server stops; it comes
+      // back only after the round start (T0 + 20 s), so no row could confirm them in time.
+      await driveTo(h.clock, T0 + 500);
+      assert.equal((await state.intents.list()).length, ids.length * LEAVES.length);
+      await server.halt();
+      try {
+        await driveTo(h.clock, T0 + 25_000);
+        assert.equal(submits.size, ids.length * LEAVES.length, "every submit was accepted");
+        assert.equal(ofType(h.events, "registered").length, 0, "no row could be written");
+      } finally {
+        await server.resume();
+      }
+      for (const poet of h.poets) poet.faults.delayMs = 0;
+      const outcomes = await drive(h.clock, Promise.all(runs));
+
+      for (const [key, n] of submits) assert.equal(n, 1, `submits of ${key}`);
+      assert.equal(ofType(h.events, "window-missed").length, 0);
+      // Each intent was found among its round's members and became the registration row.
+      const confirmed = ofType(h.events, "submit-intent-confirmed").length;
+      assert.equal(confirmed, ids.length * LEAVES.length);
+      assert.equal((await state.registrations.list()).length, ids.length * LEAVES.length);
+      assert.equal((await state.intents.list()).length, 0);
+      assert.equal(posts.length, ids.length);
+      for (const outcome of outcomes) {
+        assert.equal(outcome.kind, "ready");
+        if (outcome.kind === "ready") assert.equal(outcome.nipost.leaves, 500n);
+      }
+      assert.equal(ofType(h.events, "lease-lost").length, 0);
+      t.diagnostic(
+        `store down over the round start: submits ${submits.size}, intents confirmed from the proofs ${confirmed}, ` +
+          `PoST calls ${posts.length}, NiPoSTs ${outcomes.filter((o) => o.kind === "ready").length}, ` +
+          `store-failed events ${ofType(h.events, "store-failed").length}`,
       );
     } finally {
       await h.manager.close();
