@@ -288,6 +288,7 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       await state?.close();
       await h.state.close();
       await pool.end();
+      fs.rmSync(h.dir, { recursive: true, force: true });
     }
   });
 
@@ -369,6 +370,7 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       await state?.close();
       await h.state.close();
       await pool.end();
+      fs.rmSync(h.dir, { recursive: true, force: true });
     }
   });
 
