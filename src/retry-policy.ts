@@ -8,7 +8,9 @@
  *
  * - **Is the failure worth another attempt?** {@link classifyFailure}: a retriable
  *   {@link PoetRpcError} (network, 5xx, 429, a time limit) or a time limit of our own is
- *   `transient`; an answer that will not change (a 4xx, a rejected registration, a proof that
+ *   `transient`, and so is a retriable {@link StorageError} of the node's own database (a broken
+ *   connection, a server restarting or failing over, a deadlock or serialization conflict:
+ *   `storage/transient-failure.ts`); an answer that will not change (a 4xx, a rejected registration, a proof that
  *   does not verify, a malformed answer, bad configuration) is `final`; anything else (a bug, an
  *   abort that is not the caller's, a proof not ready yet) is `unclassified`, which a policy
  *   retries only when told to.
@@ -22,7 +24,14 @@
  */
 import type { AbortOptions } from "./abort-options.js";
 import type { Clock } from "./clock.js";
-import { AbortedError, abortedError, PoetError, PoetRpcError, throwIfAborted } from "./errors.js";
+import {
+  AbortedError,
+  abortedError,
+  PoetError,
+  PoetRpcError,
+  StorageError,
+  throwIfAborted,
+} from "./errors.js";
 
 /** A source of uniform numbers in `[0, 1)`, like `Math.random`. */
 export type RandomSource = () => number;
@@ -46,10 +55,12 @@ export function drawJitter(minMs: number, maxMs: number, random: RandomSource): 
 export type FailureVerdict = "transient" | "final" | "unclassified";
 
 /**
- * What a failure of a call to a PoET (or certifier) says about trying the same call again:
- * `transient` (it may succeed later), `final` (it will not), or `unclassified` (the library does
- * not know: a bug, an abort that is not the caller's, a proof not ready yet, the node's own
- * database — each caller decides what those mean for it).
+ * What a failure of a call to a PoET (or certifier), or to the node's own database, says about
+ * trying the same call again: `transient` (it may succeed later: a retriable RPC failure, a time
+ * limit, a retriable {@link StorageError} such as a PostgreSQL restart or failover), `final` (it
+ * will not), or `unclassified` (the library does not know: a bug, an abort that is not the
+ * caller's, a proof not ready yet, a database failure that is not retriable — each caller decides
+ * what those mean for it).
  *
  * @example
  * ```ts
@@ -58,6 +69,9 @@ export type FailureVerdict = "transient" | "final" | "unclassified";
  */
 export function classifyFailure(error: unknown): FailureVerdict {
   if (error instanceof PoetRpcError) return error.retriable ? "transient" : "final";
+  // A store failure is never "final" about the call (a constraint or a damaged row is the
+  // caller's to judge), but a broken connection or a server restarting is worth another attempt.
+  if (error instanceof StorageError) return error.retriable ? "transient" : "unclassified";
   if (!(error instanceof PoetError)) return "unclassified";
   switch (error.code) {
     case "timeout":

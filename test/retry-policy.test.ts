@@ -64,6 +64,16 @@ describe("classifyFailure", () => {
     ],
     ["a proof not ready yet", new ProofNotReadyError("http://poet", "9"), "unclassified"],
     ["the node's own database", new StorageError("locked", { kind: "io" }), "unclassified"],
+    [
+      "a retriable failure of the node's own database (a restart, a broken connection)",
+      new StorageError("Connection terminated unexpectedly", { kind: "io", retriable: true }),
+      "transient",
+    ],
+    [
+      "a damaged row of the node's own database",
+      new StorageError("does not decode", { kind: "corrupt" }),
+      "unclassified",
+    ],
     ["bad configuration", new ConfigError("url", "not a URL"), "final"],
     ["a malformed answer", new WireFormatError("roundId", "too long"), "final"],
     ["an abort that is not the caller's", new AbortedError(), "unclassified"],

@@ -7,7 +7,13 @@
  * (bytes as `Uint8Array`, instants as `Date`), delivered synchronously to one callback, in the
  * style of kysely's log callback rather than a string logger.
  */
-import type { LeaseHolderInfo, LeaseLostError, LeaseLostReason, PoetError } from "../errors.js";
+import type {
+  LeaseHolderInfo,
+  LeaseLostError,
+  LeaseLostReason,
+  PoetError,
+  StorageError,
+} from "../errors.js";
 
 /** Fields every event carries. */
 interface EventBase {
@@ -325,6 +331,24 @@ export interface ProofClaimTakenOverEvent extends EventBase {
   previous: { holder: string; token: bigint; expiresAt: Date };
 }
 
+/**
+ * The node state's store failed in an identity's cycle in a way a later call may not meet (a
+ * PostgreSQL restart or failover, a broken connection, a deadlock, a busy SQLite file): the cycle
+ * pauses and resumes from the node state at `resumeAt`, with the same code as a restart, instead
+ * of ending the identity for the epoch. Its lease is kept; a submit or PoST already done is not
+ * done again. Sent once per pause; the store logs the outage once (`storage/store-outage.ts`).
+ */
+export interface StoreFailedEvent extends EventBase {
+  type: "store-failed";
+  nodeId: Uint8Array;
+  /** The retriable failure that paused the cycle. */
+  error: StorageError;
+  /** How many times in a row the cycle paused for the store (1 on the first). */
+  attempt: number;
+  /** When the cycle resumes from the node state. */
+  resumeAt: Date;
+}
+
 /** Every event the registration manager emits. */
 export type RegistrationEvent =
   | LeaseEvent
@@ -349,7 +373,8 @@ export type RegistrationEvent =
   | SubmitIntentDroppedEvent
   | CacheDroppedEvent
   | ProofFinalEvent
-  | ProofClaimTakenOverEvent;
+  | ProofClaimTakenOverEvent
+  | StoreFailedEvent;
 
 /** The `type` of a {@link RegistrationEvent}. */
 export type RegistrationEventType = RegistrationEvent["type"];

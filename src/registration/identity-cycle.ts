@@ -44,7 +44,7 @@ import type { RegistrationEvent } from "./events.js";
 import { type NextStep, type NextStepRows, planNextStep, proofCutoff } from "./next-step.js";
 import type { NiPost, NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
 import type { PoetPool } from "./poet-pool.js";
-import { assembleNiPost, type NipostRow, runPostStep } from "./post-step.js";
+import { assembleNiPost, type NipostRow, type PostStepContext, runPostStep } from "./post-step.js";
 import { type ProofChoice, ProofCollection } from "./proof-collection.js";
 import type { ProofFetcher } from "./proof-fetcher.js";
 import { RegistrationRun, type RegistrationRunContext, runKey } from "./registration-run.js";
@@ -66,6 +66,8 @@ export interface CycleContext extends RegistrationRunContext {
   turns: TurnBudget;
   /** Confirms the identity's lease before PoST starts; throws `LeaseLostError` when it is gone. */
   confirmLease?: ((nodeId: Uint8Array, signal: AbortSignal) => Promise<void>) | undefined;
+  /** PoST results whose `nipost` row is not written yet (see `post-step.ts`). */
+  proved: PostStepContext["proved"];
   /** Told each step the cycle takes, as {@link planNextStep} names it (for `status()`). */
   stepTaken?: ((nodeId: Uint8Array, next: NextStep) => void) | undefined;
 }
@@ -365,8 +367,11 @@ class IdentityCycle {
     const usable = registrations.filter((r) => reachable(r.address));
     if (usable.length === 0) {
       // Past the round start, a PoET that may hold the challenge (an intent the crash left
-      // unconfirmed) is asked for its proof instead of giving the epoch up.
-      const held = this.#now >= deadline ? await this.#heldIntents(hash, reachable) : [];
+      // unconfirmed) is asked for its proof instead of giving the epoch up; so is, at once, a
+      // PoET that accepted while the store could not take its row (the run's `unconfirmed`).
+      const unconfirmed = run !== undefined && run.unconfirmed.size > 0;
+      const held =
+        this.#now >= deadline || unconfirmed ? await this.#heldIntents(hash, reachable) : [];
       if (held.length > 0) return this.#fetchProofs(record, hash, round, held, undefined);
       const failures = [...(run?.failures ?? new Map<string, PoetError>())].map(
         ([poet, error]) => ({

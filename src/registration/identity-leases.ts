@@ -29,6 +29,13 @@
  * - **Release** on `close()` (or `removeIdentity`): a lease is held from the identity's first
  *   `buildNiPost` on, between cycles too, so that the identity stays with one process.
  *
+ * - **A store that blips** (a PostgreSQL restart or failover, a broken connection, a deadlock):
+ *   an acquisition that met a retriable failure is asked again after 1–2× `storeRetryDelayMs`
+ *   (the library's one retry policy, on the clock); a renewal, after a pause that doubles from
+ *   50 ms up to a tenth of the lease time, as long as the leases have not expired. The fencing
+ *   does not change: every acquisition, renewal and write checks the lease row in its own
+ *   transaction, so a retry can never let two workers hold one identity.
+ *
  * Takeover time: a holder that dies is taken over at its last renewal plus the lease time, so at
  * most the lease time after its death (the default 30 s).
  */
@@ -42,8 +49,10 @@ import {
   type LeaseHolderInfo,
   LeaseLostError,
   type LeaseLostReason,
+  StorageError,
 } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { decideRetry, type RandomSource } from "../retry-policy.js";
 import { type Lease, type LeaseRepository, leaseIsLive } from "../storage/index.js";
 import type { RegistrationEvent } from "./events.js";
 import { LeaseWaiters } from "./lease-waiters.js";
@@ -113,6 +122,10 @@ export interface IdentityLeasesOptions {
   closed: AbortSignal;
   /** Told once when an identity's lease is lost, after its signal aborted. */
   onLost: (nodeId: Uint8Array, error: LeaseLostError) => void;
+  /** Base pause before an acquisition that met a retriable store failure is asked again. Default 5 s. */
+  storeRetryDelayMs?: number | undefined;
+  /** Uniform random numbers in [0, 1) for those pauses. Default `Math.random`. */
+  random?: RandomSource | undefined;
 }
 
 /** A lease this manager holds. */
@@ -202,18 +215,40 @@ export class IdentityLeases {
     const { clock, leases, ttlMs } = this.#o;
     const waitSignal = anySignal(signal, this.#o.closed);
     let busyPause = 0;
+    let storeFailures = 0;
     for (;;) {
       const slot = this.#slots.get(key);
       if (slot !== undefined && slot.lost === undefined) return slot.controller.signal;
       waitSignal.throwIfAborted();
       this.#acquisitions++;
-      const result = await leases.acquire(nodeId, {
-        holder: this.#o.holder,
-        at: new Date(clock.now()),
-        ttlMs,
-        onLost: (error) => this.#lose(key, error),
-        signal: waitSignal,
-      });
+      let result: Awaited<ReturnType<LeaseRepository["acquire"]>>;
+      try {
+        result = await leases.acquire(nodeId, {
+          holder: this.#o.holder,
+          at: new Date(clock.now()),
+          ttlMs,
+          onLost: (error) => this.#lose(key, error),
+          signal: waitSignal,
+        });
+      } catch (err) {
+        // The store blipped: ask again later (the acquisition is fenced in its transaction).
+        if (!(err instanceof StorageError && err.retriable) || waitSignal.aborted) throw err;
+        storeFailures++;
+        const decision = decideRetry(
+          { delayMs: this.#o.storeRetryDelayMs ?? 5_000, random: this.#o.random ?? Math.random },
+          err,
+          storeFailures,
+          clock.now(),
+        );
+        if (!decision.retry) throw err;
+        this.#o.logger.debug(
+          { err, nodeId: key, attempt: storeFailures, nextAttemptAt: decision.at },
+          "could not acquire the identity's lease; asking again",
+        );
+        await clock.sleep(decision.pauseMs, { signal: waitSignal });
+        continue;
+      }
+      storeFailures = 0;
       if (result.held) {
         if (this.#o.closed.aborted) {
           // Closed while the acquisition ran: give it back at once.
@@ -433,12 +468,44 @@ export class IdentityLeases {
     }
   }
 
-  /** Renews every held lease that is not being renewed already, in one call. */
+  /**
+   * Renews every held lease that is not being renewed already, in one call; after a retriable
+   * store failure, again after a pause that doubles from {@link BUSY_LEASE_FIRST_PAUSE_MS} up to
+   * a tenth of the lease time, while some lease is still unexpired (the loop self-fences the
+   * others at their expiry).
+   */
   async #renewAll(): Promise<void> {
+    const { clock, closed, ttlMs } = this.#o;
+    let pause = 0;
+    for (;;) {
+      const failure = await this.#renewOnce();
+      if (failure === undefined || closed.aborted) return;
+      // Once per failed renewal period; the retries in between say so only at debug level.
+      this.#o.logger[pause === 0 ? "warn" : "debug"](
+        { err: failure.err, leases: failure.leases },
+        "could not renew the leases",
+      );
+      if (!(failure.err instanceof StorageError && failure.err.retriable)) return;
+      pause = pause === 0 ? BUSY_LEASE_FIRST_PAUSE_MS : Math.min(2 * pause, busyPauseCapMs(ttlMs));
+      const next = clock.now() + pause;
+      const live = [...this.#slots.values()].some(
+        (s) => s.lost === undefined && next < s.lease.expiresAt.getTime(),
+      );
+      if (!live) return;
+      try {
+        await clock.sleep(pause, { signal: closed });
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** One renewal of every held lease not being renewed already; the failure, if any. */
+  async #renewOnce(): Promise<{ err: unknown; leases: number } | undefined> {
     const slots = [...this.#slots.values()].filter(
       (s) => s.lost === undefined && s.renewing === undefined,
     );
-    if (slots.length === 0) return;
+    if (slots.length === 0) return undefined;
     const { leases, clock, ttlMs, closed } = this.#o;
     let done!: () => void;
     const renewing = new Promise<void>((resolve) => {
@@ -456,11 +523,10 @@ export class IdentityLeases {
         if (slot !== undefined && slot.lost === undefined) slot.lease = lease;
       }
       for (const error of result.lost) this.#lose(toHex(error.nodeId), error);
+      return undefined;
     } catch (err) {
-      // A busy or failing store: tried again at the next renewal, self-fenced at the expiry.
-      if (!closed.aborted) {
-        this.#o.logger.warn({ err, leases: slots.length }, "could not renew the leases");
-      }
+      // A busy or failing store: tried again (see #renewAll), self-fenced at the expiry.
+      return { err, leases: slots.length };
     } finally {
       for (const slot of slots) if (slot.renewing === renewing) slot.renewing = undefined;
       done();

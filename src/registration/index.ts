@@ -38,6 +38,7 @@ export type {
   RegistrationEventType,
   RegistrationFailedEvent,
   StateRepairedEvent,
+  StoreFailedEvent,
   SubmitIntentConfirmedEvent,
   SubmitIntentDroppedEvent,
   WaitingForRegistrationWindowEvent,

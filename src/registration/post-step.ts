@@ -7,9 +7,18 @@
  * chosen proof. A provider still running at the publish epoch's end is stopped (its signal
  * aborts) and the step reports the deadline; a provider that fails, or returns something the row
  * cannot hold, reports `post-failed` and leaves the chosen proof stored for the next call.
+ *
+ * PoST is never run twice for a store that blips: a retriable failure writing the `nipost` row
+ * (a PostgreSQL restart or failover, a broken connection) is tried again with the PoST result in
+ * hand, by the library's one retry policy (`src/retry-policy.ts`, 1–2× `storeRetryDelayMs` on the
+ * clock), until the publish epoch ends. A write whose commit went through although its answer was
+ * lost finds its own row on the next attempt, and counts as written. A write still failing when
+ * the cycle is paused (the manager resumes it from the node state) leaves the result in
+ * `proved`, where the resumed cycle takes it instead of running PoST again.
  */
 
 import { raceAbort } from "../abortable.js";
+import { equalBytes, toHex } from "../bytes.js";
 import {
   asPoetError,
   atTime,
@@ -18,13 +27,21 @@ import {
   TASK_SETTLED,
 } from "../cancellation.js";
 import type { Clock } from "../clock.js";
-import { AbortedError, ConfigError } from "../errors.js";
+import { AbortedError, ConfigError, StorageError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { decideRetry, type RandomSource } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
 import type { MembershipProof } from "../wire/index.js";
 import { ticksOf } from "./best-proof.js";
 import { expired } from "./cycle-outcomes.js";
 import type { RegistrationEvent } from "./events.js";
-import type { ExpiredOutcome, NiPost, PostFailedOutcome, PostProvider } from "./nipost.js";
+import type {
+  ExpiredOutcome,
+  NiPost,
+  PostFailedOutcome,
+  PostProvider,
+  PostResult,
+} from "./nipost.js";
 import type { ProofChoice } from "./proof-collection.js";
 
 /** What the step needs from the manager. */
@@ -35,6 +52,16 @@ export interface PostStepContext {
   emit: (event: RegistrationEvent) => void;
   /** Confirms the identity's lease before PoST starts; throws `LeaseLostError` when it is gone. */
   confirmLease?: ((nodeId: Uint8Array, signal: AbortSignal) => Promise<void>) | undefined;
+  /** Base pause before the `nipost` row is written again after a retriable store failure. */
+  storeRetryDelayMs: number;
+  random: RandomSource;
+  logger: Logger;
+  /**
+   * PoST results whose `nipost` row is not written yet, by identity and proof ref: a cycle
+   * resumed after a store failure (the manager's pause) writes the row from here instead of
+   * running PoST again.
+   */
+  proved: Map<string, PostResult>;
 }
 
 /** The `nipost` row: the PoST result with the proof ref and membership it was built on. */
@@ -72,7 +99,47 @@ export async function runPostStep(
   | { kind: "stored"; row: NipostRow }
   | { kind: "stopped"; outcome: ExpiredOutcome | PostFailedOutcome }
 > {
-  const { clock, state } = ctx;
+  const { clock } = ctx;
+  const { nodeId, publishEpoch, round, publishEnd, choice } = input;
+  const key = `${toHex(nodeId)}:${toHex(choice.ref)}`;
+  let result = ctx.proved.get(key);
+  if (result === undefined) {
+    const proved = await runPost(ctx, input, signal);
+    if (proved.kind === "stopped") return proved;
+    result = proved.result;
+    ctx.proved.set(key, result);
+  }
+  const row: NipostRow = {
+    post: result.post,
+    numUnits: result.numUnits,
+    vrfNonce: result.vrfNonce,
+    labelsPerUnit: result.labelsPerUnit,
+    membership: choice.membership,
+    poetProofRef: choice.ref,
+  };
+  try {
+    await storeNipostRow(ctx, nodeId, row, publishEnd, signal);
+  } catch (err) {
+    // Kept for a resumed cycle only while the store may take the row later.
+    if (!(err instanceof StorageError && err.retriable)) ctx.proved.delete(key);
+    if (!(err instanceof ConfigError)) throw err;
+    // The PoST provider returned something the nipost row cannot hold.
+    return { kind: "stopped", outcome: { kind: "post-failed", nodeId, publishEpoch, error: err } };
+  }
+  ctx.proved.delete(key);
+  return { kind: "stored", row };
+}
+
+/** PoST over the chosen proof's ref, stopped at the publish epoch's end. */
+async function runPost(
+  ctx: PostStepContext,
+  input: Parameters<typeof runPostStep>[1],
+  signal: AbortSignal,
+): Promise<
+  | { kind: "proved"; result: PostResult }
+  | { kind: "stopped"; outcome: ExpiredOutcome | PostFailedOutcome }
+> {
+  const { clock } = ctx;
   const { nodeId, publishEpoch, round, publishEnd, choice } = input;
   await ctx.confirmLease?.(nodeId, signal);
   ctx.emit({
@@ -112,22 +179,43 @@ export async function runPostStep(
     stopDeadline();
     timer.abort(TASK_SETTLED);
   }
-  const row: NipostRow = {
-    post: result.post,
-    numUnits: result.numUnits,
-    vrfNonce: result.vrfNonce,
-    labelsPerUnit: result.labelsPerUnit,
-    membership: choice.membership,
-    poetProofRef: choice.ref,
-  };
-  try {
-    await state.nipost.add(nodeId, row, { signal });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    // The PoST provider returned something the nipost row cannot hold.
-    return { kind: "stopped", outcome: { kind: "post-failed", nodeId, publishEpoch, error: err } };
+  return { kind: "proved", result };
+}
+
+/**
+ * Writes the `nipost` row, again and again while the store fails retriably, until the publish
+ * epoch ends (then the last failure is thrown). After a failed attempt, a row already there on
+ * the same proof is this write's own, committed although its answer was lost.
+ */
+async function storeNipostRow(
+  ctx: PostStepContext,
+  nodeId: Uint8Array,
+  row: NipostRow,
+  publishEnd: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const { clock, state } = ctx;
+  const policy = { delayMs: ctx.storeRetryDelayMs, random: ctx.random, until: publishEnd };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await state.nipost.add(nodeId, row, { signal });
+      return;
+    } catch (err) {
+      if (attempt > 1 && err instanceof StorageError && err.kind === "duplicate") {
+        const stored = await state.nipost.get(nodeId, { signal });
+        if (stored !== undefined && equalBytes(stored.poetProofRef, row.poetProofRef)) return;
+      }
+      if (signal.aborted) throw err;
+      const decision = decideRetry(policy, err, attempt, clock.now());
+      // Only a retriable store failure is tried again (`classifyFailure`: transient).
+      if (!decision.retry || !(err instanceof StorageError)) throw err;
+      ctx.logger.debug(
+        { err, nodeId: toHex(nodeId), attempt, nextAttemptAt: decision.at },
+        "could not write the NiPoST row; the PoST result is kept and the write tried again",
+      );
+      await clock.sleep(decision.pauseMs, { signal });
+    }
   }
-  return { kind: "stored", row };
 }
 
 /**

@@ -19,7 +19,9 @@
  *
  * The cached rows heal themselves: a stored proof or member list that does not decode, or a
  * member list whose root matches no stored proof of its round, is deleted with a `cache-dropped`
- * event and the proof is downloaded again, instead of failing every start.
+ * event and the proof is downloaded again, instead of failing every start. A stored proof that
+ * cannot be read because the store fails retriably (a PostgreSQL restart or failover) is
+ * downloaded again too, and a verified one is used at once whatever becomes of its rows.
  */
 
 import type { AbortOptions } from "../abort-options.js";
@@ -409,7 +411,28 @@ export class ProofFetcher {
     }
   }
 
+  /**
+   * The round's verified proof from the node state, or `undefined`: none stored, a damaged row
+   * (dropped), or a store that cannot answer now (a PostgreSQL restart or failover: the proof is
+   * downloaded instead, as if it had never been stored).
+   */
   async #fromState(
+    request: ProofRequest,
+    signal: AbortSignal,
+  ): Promise<VerifiedRoundProof | undefined> {
+    try {
+      return await this.#readState(request, signal);
+    } catch (err) {
+      if (!(err instanceof StorageError && err.retriable) || signal.aborted) throw err;
+      this.#init.logger.debug(
+        { err, poet: request.poet, roundId: request.roundId },
+        "could not read the stored proof of the round; it is downloaded",
+      );
+      return undefined;
+    }
+  }
+
+  async #readState(
     request: ProofRequest,
     signal: AbortSignal,
   ): Promise<VerifiedRoundProof | undefined> {

@@ -18,6 +18,12 @@
  * - **Never fatal.** Where go-spacemesh exits (phase mismatch, registrations only at removed
  *   PoETs) or loops (a stale challenge, members without the challenge), the manager emits an
  *   event and returns a typed {@link NiPostOutcome}. Only an abort or a storage failure rejects.
+ * - **A store that blips.** A retriable failure of the node state's store (a PostgreSQL restart
+ *   or failover, a broken connection, a deadlock, a busy SQLite file) does not end the identity
+ *   for the epoch: the writes that must not be lost (submit intents, registration rows, the
+ *   NiPoST row) are tried again where they are made, and any other such failure in the cycle
+ *   pauses it (`store-failed`) for `storeRetryDelayMs` and resumes it from the node state, with
+ *   the same code as a restart, under the same lease.
  * - **Time from the clock.** Every wait uses the injected {@link Clock}, so that a test drives a
  *   two-week round with a `ManualClock`.
  * - **PoET set changes** take effect through {@link RegistrationManager.switchPoets}: stale rows
@@ -41,9 +47,16 @@ import { anySignal, isAbort, sleepUntil } from "../cancellation.js";
 import type { PoetClient } from "../client/index.js";
 import { createPoetClient } from "../client/index.js";
 import { type Clock, systemClock } from "../clock.js";
-import { AbortedError, ConfigError, LeaseLostError, PoetError, throwIfAborted } from "../errors.js";
+import {
+  AbortedError,
+  ConfigError,
+  LeaseLostError,
+  PoetError,
+  StorageError,
+  throwIfAborted,
+} from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import type { RandomSource } from "../retry-policy.js";
+import { decideRetry, type RandomSource } from "../retry-policy.js";
 import {
   MAINNET,
   type PhaseSwitchPlan,
@@ -133,6 +146,13 @@ export interface RegistrationManagerOptions {
   proofQueryGraceMs?: number | undefined;
   /** Base delay between submit attempts (each waits 1–2× this). Default 10 s. */
   submitRetryDelayMs?: number | undefined;
+  /**
+   * Base pause after a retriable failure of the node state's store (a PostgreSQL restart or
+   * failover, a broken connection, a deadlock, a busy SQLite file) before the write is tried
+   * again or the identity's cycle resumes from the node state (each pause is 1–2× this).
+   * Default 5 s.
+   */
+  storeRetryDelayMs?: number | undefined;
   /**
    * First delay between proof polls, doubled up to `maxProofPollIntervalMs`. Default 1/4320 of the
    * cycle gap (10 s on mainnet), between 100 ms and 10 s.
@@ -240,6 +260,11 @@ function count(setting: string, value: number | undefined, fallback: number): nu
   return v;
 }
 
+/** A failure of the node state's store that a later call may not meet. */
+function isStoreBlip(err: unknown): err is StorageError {
+  return err instanceof StorageError && err.retriable;
+}
+
 function isRegistrationClient(
   client: PoetClient | RegistrationPoetClient,
 ): client is RegistrationPoetClient {
@@ -289,6 +314,8 @@ export class RegistrationManager {
   readonly #context: CycleContext;
   readonly #ownedVerifier: ParallelVerifier | undefined;
   readonly #leases: IdentityLeases;
+  readonly #storeRetryDelayMs: number;
+  readonly #random: RandomSource;
   #generation = new AbortController();
   #closing: Promise<void> | undefined;
   /** The node state's check and repair, run once before the first cycle resumes. */
@@ -342,6 +369,10 @@ export class RegistrationManager {
     }
     const requestTimeoutMs = duration("requestTimeoutMs", options.requestTimeoutMs, 120_000);
     const random = options.random ?? Math.random;
+    const storeRetryDelayMs = duration("storeRetryDelayMs", options.storeRetryDelayMs, 5_000);
+    if (storeRetryDelayMs < 1) throw new ConfigError("storeRetryDelayMs", "must be at least 1 ms");
+    this.#storeRetryDelayMs = storeRetryDelayMs;
+    this.#random = random;
     const emit = (event: RegistrationEvent) => this.#emit(event);
     const closed = this.#closed.signal;
     const leaseTimeMs = duration("leaseTimeMs", options.leaseTimeMs, DEFAULT_LEASE_TIME_MS);
@@ -362,6 +393,8 @@ export class RegistrationManager {
       ttlMs: leaseTimeMs,
       whenHeldElsewhere,
       closed,
+      storeRetryDelayMs,
+      random,
       onLost: (nodeId) => {
         // Its background registrations stop too: no submit after the lease is gone.
         for (const run of this.#context.runs.values()) {
@@ -395,6 +428,9 @@ export class RegistrationManager {
       verifier: options.verifier ?? (this.#ownedVerifier as ParallelVerifier),
       clock,
       signal: closed,
+      logger: this.#logger,
+      storeRetryDelayMs,
+      random,
     });
     const fetcher = new ProofFetcher({
       state: this.#state,
@@ -424,6 +460,7 @@ export class RegistrationManager {
       emit,
       prefix,
       submitRetryDelayMs,
+      storeRetryDelayMs,
       requestTimeoutMs,
       fetcher,
       post: options.post,
@@ -431,6 +468,7 @@ export class RegistrationManager {
       proofCutoffMs: pacing.cutoffMs,
       proofQueryGraceMs: pacing.graceMs,
       runs: new Map<string, RegistrationRun>(),
+      proved: new Map(),
       closed,
       confirmLease: (nodeId, signal) => this.#leases.confirm(nodeId, signal),
       stepTaken: (nodeId, next) => this.#steps.set(toHex(nodeId), next),
@@ -549,32 +587,46 @@ export class RegistrationManager {
     request: NiPostRequest,
     signal: AbortSignal | undefined,
   ): Promise<NiPostOutcome> {
-    // The node state is checked and repaired once, before the first cycle resumes.
-    this.#repairing ??= repairBeforeResuming(this.#state, this.#clock, (e) => this.#emit(e), {
-      signal: this.#closed.signal,
-    }).catch((err: unknown) => {
-      this.#repairing = undefined;
-      throw err;
-    });
-    await raceAbort(this.#repairing, anySignal(signal, this.#closed.signal));
+    const waiting = anySignal(signal, this.#closed.signal);
+    // The node state is checked and repaired once, before the first cycle resumes (again after
+    // a pause when the store failed retriably).
+    for (let paused = 1; ; paused++) {
+      this.#repairing ??= repairBeforeResuming(this.#state, this.#clock, (e) => this.#emit(e), {
+        signal: this.#closed.signal,
+      }).catch((err: unknown) => {
+        this.#repairing = undefined;
+        throw err;
+      });
+      try {
+        await raceAbort(this.#repairing, waiting);
+        break;
+      } catch (err) {
+        await this.#pauseForStore(signer.nodeId, err, paused, waiting);
+      }
+    }
     // Thousands of identities started together begin over many turns, a few per turn.
     const turn = this.#context.turns.take();
     if (turn !== undefined) await turn;
     const lease = await this.#leases.hold(signer.nodeId, signal);
+    let paused = 0;
     for (;;) {
       const generation = this.#generation;
+      const cycleSignal = anySignal(signal, this.#closed.signal, generation.signal, lease);
       let outcome: NiPostOutcome;
       try {
-        outcome = await runIdentityCycle(
-          this.#context,
-          signer,
-          request,
-          anySignal(signal, this.#closed.signal, generation.signal, lease),
-        );
+        outcome = await runIdentityCycle(this.#context, signer, request, cycleSignal);
       } catch (err) {
         // A lost lease ends the cycle with its error, whatever the step was doing.
         if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
         if (err instanceof LeaseLostError) throw err;
+        // The store failed in a way a later call may not meet: pause, then resume from the node
+        // state with the same code as a restart (the lease is kept meanwhile).
+        if (isStoreBlip(err) && !cycleSignal.aborted) {
+          paused++;
+          await this.#pauseForStore(signer.nodeId, err, paused, cycleSignal);
+          if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
+          continue;
+        }
         // A PoET set change restarts the cycle from the node state; anything else is final.
         const restart =
           generation.signal.aborted && !this.#closed.signal.aborted && signal?.aborted !== true;
@@ -585,6 +637,41 @@ export class RegistrationManager {
       if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
       return outcome;
     }
+  }
+
+  /**
+   * After `err` in an identity's cycle: rethrows it unless it is a retriable store failure;
+   * otherwise reports `store-failed` and sleeps the policy's pause (1–2× `storeRetryDelayMs`) on
+   * the clock, until `signal` aborts.
+   */
+  async #pauseForStore(
+    nodeId: Uint8Array,
+    err: unknown,
+    attempt: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (!isStoreBlip(err) || signal.aborted) throw err;
+    const now = this.#clock.now();
+    const decision = decideRetry(
+      { delayMs: this.#storeRetryDelayMs, random: this.#random },
+      err,
+      attempt,
+      now,
+    );
+    if (!decision.retry) throw err;
+    this.#logger.debug(
+      { err, nodeId: toHex(nodeId), attempt, resumeAt: decision.at },
+      "the node state's store failed in the identity's cycle; it resumes from the node state",
+    );
+    this.#emit({
+      type: "store-failed",
+      at: new Date(now),
+      nodeId,
+      error: err,
+      attempt,
+      resumeAt: new Date(decision.at),
+    });
+    await this.#clock.sleep(decision.pauseMs, { signal });
   }
 
   /**
@@ -799,8 +886,13 @@ export class RegistrationManager {
     if ("nodeId" in event && event.nodeId instanceof Uint8Array) {
       this.#lastEvents.set(toHex(event.nodeId), event);
     }
+    // A store outage is logged once by the store (`storage/store-outage.ts`), not per identity.
     const level =
-      event.type.endsWith("failed") || event.type.endsWith("rejected") ? "warn" : "info";
+      event.type === "store-failed"
+        ? "debug"
+        : event.type.endsWith("failed") || event.type.endsWith("rejected")
+          ? "warn"
+          : "info";
     this.#logger[level]({ event: event.type }, `registration: ${event.type}`);
     for (const listener of this.#listeners) {
       try {

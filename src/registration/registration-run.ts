@@ -16,6 +16,15 @@
  * `info()`) after a random 1–2× retry delay or the PoET's `Retry-After`, while a refusal that will
  * not change (bad request, too late, 409 for another challenge, a different phase or key) ends
  * that PoET's attempts for the round.
+ *
+ * The node state's own store may fail meanwhile (a PostgreSQL restart or failover, a broken
+ * connection): a retriable {@link StorageError} is `transient` by the same policy, and only the
+ * write that met it is tried again, after `storeRetryDelayMs` (1–2×), until the round start. The
+ * intents are durable before any submit leaves, so a store that is down at the start delays the
+ * submits and never sends one without its intent; once a submit went out, only the PoET's
+ * `confirm` write is tried again, never the submit. A `confirm` that could not be written by the
+ * round start leaves the intent standing for the registration ({@link RegistrationRun.unconfirmed}):
+ * the identity's cycle treats it as possibly registered and goes on to the proof, as after a crash.
  */
 
 import type { Signer } from "../auth/signer.js";
@@ -33,7 +42,7 @@ import {
 import type { Clock } from "../clock.js";
 import { PoetError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { decideRetry, type RandomSource, type RetryPolicy } from "../retry-policy.js";
+import { decideRetry, type RandomSource, type RetryPolicy, retry } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent } from "./events.js";
@@ -50,6 +59,8 @@ export interface RegistrationRunContext {
   emit: (event: RegistrationEvent) => void;
   prefix: Uint8Array;
   submitRetryDelayMs: number;
+  /** Base pause before a write that met a retriable store failure is tried again (1–2× this). */
+  storeRetryDelayMs: number;
   requestTimeoutMs: number;
 }
 
@@ -91,6 +102,12 @@ export class RegistrationRun {
   readonly refused = new Set<string>();
   /** PoETs still being tried: their intents are submits in flight, not a crash's leftovers. */
   readonly trying = new Set<string>();
+  /**
+   * PoETs that accepted the challenge but whose `confirm` (the registration row) could not be
+   * written by the round start: their durable intent stands for the registration, resolved
+   * against the round's members by the identity's cycle. Never submitted to again in this round.
+   */
+  readonly unconfirmed = new Set<string>();
   readonly #context: RegistrationRunContext;
   readonly #controller = new AbortController();
   readonly #signal: AbortSignal;
@@ -134,18 +151,22 @@ export class RegistrationRun {
     // The round start ends every attempt.
     const { clock } = context;
     const stopDeadline = atTime(clock, target.deadlineMs, () => controller.abort(DEADLINE_PASSED));
-    // Write-ahead: one write for the intents at every PoET of the run.
-    this.#intents = context.state.intents.recordMany(
-      poets.map((entry) => ({
-        nodeId: target.signer.nodeId,
-        address: entry.address,
-        hash: target.hash,
-        roundId: String(target.round),
-        roundEnd: new Date(target.roundEndMs),
-        proofDeadline: new Date(target.proofDeadlineMs),
-        createdAt: new Date(clock.now()),
-      })),
-      { signal: this.#signal },
+    // Write-ahead: one write for the intents at every PoET of the run, tried again while the
+    // store fails retriably, until the round start.
+    const intents = poets.map((entry) => ({
+      nodeId: target.signer.nodeId,
+      address: entry.address,
+      hash: target.hash,
+      roundId: String(target.round),
+      roundEnd: new Date(target.roundEndMs),
+      proofDeadline: new Date(target.proofDeadlineMs),
+      createdAt: new Date(clock.now()),
+    }));
+    this.#intents = this.#storeWrite(
+      "the submit intents",
+      () => context.state.intents.recordMany(intents, { signal: this.#signal }),
+      this.#signal,
+      target.deadlineMs,
     );
     // Each PoET's attempt awaits it and reports a failure; none is left unhandled here.
     this.#intents.catch(() => {});
@@ -165,6 +186,41 @@ export class RegistrationRun {
   /** Stops every attempt. */
   cancel(): void {
     this.#controller.abort(CANCELLED);
+  }
+
+  /**
+   * `write`, tried again after a retriable store failure (the one retry policy, paused on the
+   * clock) until `signal` aborts or, when given, no attempt can start before `until`. The store
+   * logs the outage once (`storage/store-outage.ts`); each failed attempt is only a debug line
+   * here.
+   */
+  #storeWrite<T>(
+    what: string,
+    write: () => Promise<T>,
+    signal: AbortSignal,
+    until: number | undefined,
+  ): Promise<T> {
+    const { clock, logger, random, storeRetryDelayMs } = this.#context;
+    const nodeId = toHex(this.target.signer.nodeId);
+    return retry(
+      () => write(),
+      { delayMs: storeRetryDelayMs, random, until },
+      {
+        clock,
+        signal,
+        onFailure: ({ error, attempt, decision }) => {
+          logger.debug(
+            {
+              err: error,
+              nodeId,
+              attempt,
+              nextAttemptAt: decision.retry ? decision.at : undefined,
+            },
+            `could not write ${what}`,
+          );
+        },
+      },
+    );
   }
 
   async #registerWith(entry: PoetEntry): Promise<void> {
@@ -191,9 +247,22 @@ export class RegistrationRun {
       if (signal.aborted) return this.#deadlinePassed(entry, sent);
       try {
         await this.#context.pool.phase(entry, target.round, { signal });
-        // Write-ahead: durable before the request leaves.
+      } catch (err) {
+        if (await this.#failed(entry, err, attempt, sent)) continue;
+        return;
+      }
+      // Write-ahead: durable before the request leaves (tried again while the store is down).
+      try {
         await this.#intents;
-        const result = await this.#context.submits.run(
+      } catch (err) {
+        if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry, sent);
+        // No intent, no submit: this PoET is not asked this round.
+        this.#storeFailed(entry, err);
+        return;
+      }
+      let result: Awaited<ReturnType<PoetEntry["client"]["register"]>>;
+      try {
+        result = await this.#context.submits.run(
           () =>
             withTimeout(
               clock,
@@ -215,62 +284,126 @@ export class RegistrationRun {
             ),
           { signal },
         );
-        const roundEnd = new Date(clock.now() + Math.max(0, result.roundEndMs));
-        if (result.roundId !== String(target.round)) {
-          this.#context.logger.warn(
-            { poet: entry.address, roundId: result.roundId, expected: target.round },
-            "the PoET registered the challenge in another round than the schedule says",
-          );
-        }
-        // The Go row and the end of the intent, in one transaction. A row already there
-        // (another run, or a row restored by hand) is kept.
-        await state.intents.confirm({
+      } catch (err) {
+        if (await this.#failed(entry, err, attempt, sent)) continue;
+        return;
+      }
+      const roundEnd = new Date(clock.now() + Math.max(0, result.roundEndMs));
+      if (result.roundId !== String(target.round)) {
+        this.#context.logger.warn(
+          { poet: entry.address, roundId: result.roundId, expected: target.round },
+          "the PoET registered the challenge in another round than the schedule says",
+        );
+      }
+      // The Go row and the end of the intent, in one transaction. A row already there (another
+      // run, or a row restored by hand) is kept. The PoET has the challenge now: only this write
+      // is tried again when the store fails, never the submit. The first attempt is made even
+      // if the round started meanwhile (the PoET accepted before); the others until it starts,
+      // the PoET counting as tried until then, so that a cycle resumed meanwhile joins this run
+      // instead of submitting again.
+      const confirm = () =>
+        state.intents.confirm({
           nodeId: target.signer.nodeId,
           hash: target.hash,
           address: entry.address,
           roundId: result.roundId,
           roundEnd,
         });
-        this.accepted.add(entry.address);
-        this.failures.delete(entry.address);
-        emit({
-          type: "registered",
-          at: new Date(clock.now()),
-          ...base,
-          roundId: result.roundId,
-          roundEnd,
-          resumed: false,
-        });
-        return;
-      } catch (err) {
-        if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry, sent);
-        const error = asPoetError(err);
-        this.failures.set(entry.address, error);
-        const decision = decideRetry(this.#policy, error, attempt, clock.now());
-        // The PoET said no for good: retrying cannot help this round.
-        const final = !decision.retry && decision.why === "final";
-        // Our own database failed: the manager reports it, retrying would only repeat it.
-        const local = error instanceof StorageError;
-        emit({
-          type: "registration-failed",
-          at: new Date(clock.now()),
-          ...base,
-          error,
-          nextAttemptAt: decision.retry && !local ? new Date(decision.at) : undefined,
-        });
-        if (!decision.retry || local) {
-          if (final || local) this.refused.add(entry.address);
-          // Only the PoET's refusal (or no submit at all) means it does not hold the challenge.
-          if (final || !sent) await this.#dropIntent(entry);
-          return;
-        }
+      try {
         try {
-          await clock.sleep(decision.pauseMs, { signal });
-        } catch {
-          return this.#deadlinePassed(entry, sent);
+          await confirm();
+        } catch (err) {
+          if (!(err instanceof StorageError && err.retriable) || signal.aborted) throw err;
+          await this.#storeWrite("the registration row", confirm, signal, undefined);
         }
+      } catch (err) {
+        // The intent stays, durable: it stands for the registration until the proof says.
+        this.unconfirmed.add(entry.address);
+        this.failures.delete(entry.address);
+        if (this.#closed.aborted) return;
+        this.#context.logger.warn(
+          { err, poet: entry.address, nodeId: toHex(target.signer.nodeId) },
+          "the PoET accepted the challenge but its registration row could not be written; the submit intent stands for it",
+        );
+        return;
       }
+      this.accepted.add(entry.address);
+      this.failures.delete(entry.address);
+      emit({
+        type: "registered",
+        at: new Date(clock.now()),
+        ...base,
+        roundId: result.roundId,
+        roundEnd,
+        resumed: false,
+      });
+      return;
     }
+  }
+
+  /**
+   * An attempt at `entry` failed: reports it and says whether to try again (after the pause,
+   * slept here). A PoET's refusal that will not change, or a store failure that is not retriable,
+   * ends the PoET's attempts for the round.
+   */
+  async #failed(entry: PoetEntry, err: unknown, attempt: number, sent: boolean): Promise<boolean> {
+    const { clock, emit } = this.#context;
+    const signal = this.#signal;
+    if (signal.aborted && isAbort(err)) {
+      await this.#deadlinePassed(entry, sent);
+      return false;
+    }
+    const error = asPoetError(err);
+    this.failures.set(entry.address, error);
+    const decision = decideRetry(this.#policy, error, attempt, clock.now());
+    // The PoET said no for good: retrying cannot help this round.
+    const final = !decision.retry && decision.why === "final";
+    // Our own database failed in a way a retry would only repeat: the manager reports it.
+    const local = error instanceof StorageError && !error.retriable;
+    emit({
+      type: "registration-failed",
+      at: new Date(clock.now()),
+      nodeId: this.target.signer.nodeId,
+      publishEpoch: this.target.publishEpoch,
+      round: this.target.round,
+      poet: entry.address,
+      error,
+      nextAttemptAt: decision.retry && !local ? new Date(decision.at) : undefined,
+    });
+    if (!decision.retry || local) {
+      if (final || local) this.refused.add(entry.address);
+      // Only the PoET's refusal (or no submit at all) means it does not hold the challenge.
+      if (final || !sent) await this.#dropIntent(entry);
+      return false;
+    }
+    try {
+      await clock.sleep(decision.pauseMs, { signal });
+    } catch {
+      await this.#deadlinePassed(entry, sent);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * The intents could not be written (the store stayed down until the round start, or refused
+   * them): no submit left for `entry`, so there is nothing to drop or to resolve.
+   */
+  #storeFailed(entry: PoetEntry, err: unknown): void {
+    const { clock, emit } = this.#context;
+    const error = asPoetError(err);
+    this.failures.set(entry.address, error);
+    if (!(error instanceof StorageError && error.retriable)) this.refused.add(entry.address);
+    emit({
+      type: "registration-failed",
+      at: new Date(clock.now()),
+      nodeId: this.target.signer.nodeId,
+      publishEpoch: this.target.publishEpoch,
+      round: this.target.round,
+      poet: entry.address,
+      error,
+      nextAttemptAt: undefined,
+    });
   }
 
   /**

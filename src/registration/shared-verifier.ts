@@ -24,13 +24,20 @@
  *   costs a few dozen entries.
  * Folding them would need the core verifier to know the node state, or the manager to drop the
  * in-flight sharing; neither is simpler.
+ *
+ * The table is a cache, so a store that blips (a PostgreSQL restart or failover) costs no proof:
+ * a stored verdict that cannot be read is verified again, and a verified proof whose row meets a
+ * retriable failure is used at once while the row is written in the background, tried again by
+ * the library's one retry policy (1–2× `storeRetryDelayMs` on the clock) until the owner closes.
  */
 
 import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { equalBytes, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
-import { ProofVerificationError } from "../errors.js";
+import { ProofVerificationError, StorageError } from "../errors.js";
+import { type Logger, silentLogger } from "../logger.js";
+import { type RandomSource, retry } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
 import { proofRef } from "../verify/index.js";
 import type { PoetProof } from "../wire/index.js";
@@ -83,6 +90,11 @@ export class SharedVerifier {
   readonly #clock: Clock;
   readonly #signal: AbortSignal | undefined;
   readonly #results = new Map<string, Promise<boolean>>();
+  readonly #logger: Logger;
+  readonly #storeRetryDelayMs: number;
+  readonly #random: RandomSource;
+  /** Verdict rows being written in the background. */
+  readonly #writes = new Set<Promise<void>>();
 
   constructor(init: {
     state: NodeState;
@@ -90,11 +102,24 @@ export class SharedVerifier {
     clock: Clock;
     /** Aborts shared work when the owner closes. */
     signal?: AbortSignal | undefined;
+    logger?: Logger | undefined;
+    /** Base pause before a verdict row is written again after a retriable store failure. Default 5 s. */
+    storeRetryDelayMs?: number | undefined;
+    /** Uniform random numbers in [0, 1) for those pauses. Default `Math.random`. */
+    random?: RandomSource | undefined;
   }) {
     this.#state = init.state;
     this.#verifier = init.verifier;
     this.#clock = init.clock;
     this.#signal = init.signal;
+    this.#logger = init.logger ?? silentLogger;
+    this.#storeRetryDelayMs = init.storeRetryDelayMs ?? 5_000;
+    this.#random = init.random ?? Math.random;
+  }
+
+  /** Resolves when the verdict rows being written in the background are written (or gave up). */
+  async idle(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
   }
 
   /**
@@ -138,20 +163,49 @@ export class SharedVerifier {
     statement: Uint8Array,
   ): Promise<boolean> {
     const signal = this.#signal;
-    const stored = await this.#state.proofs.get(ref, { signal });
+    let stored: Awaited<ReturnType<NodeState["proofs"]["get"]>>;
+    try {
+      stored = await this.#state.proofs.get(ref, { signal });
+    } catch (err) {
+      // A verdict that cannot be read now is found again by verifying the proof.
+      if (!(err instanceof StorageError && err.retriable) || signal?.aborted) throw err;
+      stored = undefined;
+    }
     if (stored !== undefined && equalBytes(stored.statement, statement)) return true;
     await this.#verifier.verify(input.proof, statement, { signal, proofRef: ref });
-    await this.#state.proofs.put(
-      {
-        proof: input.proof,
-        address: input.poet,
-        roundId: input.roundId,
-        servicePubkey: input.servicePubkey,
-        statement,
-        verifiedAt: new Date(this.#clock.now()),
-      },
-      { signal },
-    );
+    const row = {
+      proof: input.proof,
+      address: input.poet,
+      roundId: input.roundId,
+      servicePubkey: input.servicePubkey,
+      statement,
+      verifiedAt: new Date(this.#clock.now()),
+    };
+    // Written before the answer, as a rule (the other workers of a fleet look for it once the
+    // member list is stored); when the store fails retriably the proof is used at once and its
+    // row follows in the background, tried again until it is written or the owner closes.
+    const put = () => this.#state.proofs.put(row, { signal });
+    try {
+      await put();
+    } catch (err) {
+      if (!(err instanceof StorageError && err.retriable) || signal?.aborted) throw err;
+      const write = retry(
+        put,
+        { delayMs: this.#storeRetryDelayMs, random: this.#random },
+        { clock: this.#clock, signal },
+      ).then(
+        () => {},
+        (last: unknown) => {
+          if (signal?.aborted) return;
+          this.#logger.warn(
+            { err: last, poet: input.poet, roundId: input.roundId },
+            "could not store a verified proof; it is used without being cached",
+          );
+        },
+      );
+      this.#writes.add(write);
+      void write.finally(() => this.#writes.delete(write));
+    }
     return false;
   }
 }

@@ -347,7 +347,8 @@ export async function checkNodeState(
           const chunks = conn.hasOwnTable("poet_client_member_chunk");
           await assembleMemberList(
             header,
-            (i, offset, length) => selectChunk(db, header, i, offset, length, chunks),
+            (i, offset, length) =>
+              selectChunk(db, header, i, offset, length, chunks, conn.blobAsBase64),
             conn.blobReadBytes,
           );
         } catch (err) {

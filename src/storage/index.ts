@@ -62,6 +62,7 @@ export type {
 export type { PoetRegistration, RegistrationRepository } from "./registration-repository.js";
 export type { NodeStateTables } from "./schema.js";
 export type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";
+export type { StoreOutageStatus } from "./store-outage.js";
 export type { SubmitIntent, SubmitIntentRepository } from "./submit-intent-repository.js";
 export type {
   VerifiedProof,

@@ -385,7 +385,15 @@ export class MemberListRepository {
           header,
           (i, offset, length) =>
             this.#conn.read(signal, { table: CHUNKS }, (db) =>
-              selectChunk(db, header, i, offset, length, this.#conn.hasOwnTable(CHUNKS)),
+              selectChunk(
+                db,
+                header,
+                i,
+                offset,
+                length,
+                this.#conn.hasOwnTable(CHUNKS),
+                this.#conn.blobAsBase64,
+              ),
             ),
           this.#conn.blobReadBytes,
         );
@@ -545,12 +553,14 @@ export async function selectChunk(
   offset: number,
   length: number,
   hasChunkTable: boolean,
+  base64 = false,
 ): Promise<unknown> {
   if (!hasChunkTable || header.generation === undefined) return undefined;
   // `length` infinite: the whole chunk (`offset` is then 0).
-  const bytes = Number.isFinite(length)
+  const slice = Number.isFinite(length)
     ? sql`substr(${sql.ref("bytes")}, ${offset + 1}, ${length})`
     : sql.ref("bytes");
+  const bytes = base64 ? sql`encode(${slice}, 'base64')` : slice;
   const row = await db
     .selectFrom(CHUNKS)
     .select(sql<unknown>`${bytes}`.as("bytes"))
@@ -559,7 +569,10 @@ export async function selectChunk(
     .where("generation", "=", header.generation)
     .where("chunk", "=", BigInt(index))
     .executeTakeFirst();
-  return row?.bytes;
+  const value = row?.bytes;
+  // Base64 as PostgreSQL writes it (a line break every 76 characters, which Node skips).
+  if (base64 && typeof value === "string") return Buffer.from(value, "base64");
+  return value;
 }
 
 /** Deletes one chunk row by its key, as read. */

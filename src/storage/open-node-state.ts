@@ -41,6 +41,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from "kysely";
 import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
+import type { Clock } from "../clock.js";
 import { ConfigError, StorageError, throwIfAborted } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { CertificateRepository } from "./certificate-repository.js";
@@ -78,6 +79,7 @@ import type { NodeStateTables } from "./schema.js";
 import type { SqliteConnection, SqliteConnectionStatement } from "./sqlite-connection.js";
 import { SqliteLeaseRepository } from "./sqlite-lease-repository.js";
 import { StoreConnection, toStorageError } from "./store-connection.js";
+import { StoreOutage, type StoreOutageStatus } from "./store-outage.js";
 import { SubmitIntentRepository } from "./submit-intent-repository.js";
 import { VerifiedProofRepository } from "./verified-proof-repository.js";
 import { WriteLock, writeLockFor } from "./write-lock.js";
@@ -87,6 +89,8 @@ export interface OpenNodeStateOptions {
   /** How long a write waits for another process's write lock, in ms. Default 5000. */
   busyTimeoutMs?: number | undefined;
   logger?: Logger | undefined;
+  /** The clock of {@link NodeState.outage}'s instants. Default: the system clock. */
+  clock?: Clock | undefined;
   signal?: AbortSignal | undefined;
   /**
    * Open without changing the file: no migration, no table created, no WAL switch, and every
@@ -201,6 +205,22 @@ export class NodeState implements NodeStateRepositories {
     this.leases = init.leases?.(init.conn) ?? new SqliteLeaseRepository(init.conn);
     this.intents = new SubmitIntentRepository(init.conn, this.registrations);
     this.proofClaims = new ProofClaimRepository(init.conn);
+  }
+
+  /**
+   * The outage of the store under way: since when calls fail retriably (a PostgreSQL restart or
+   * failover, a broken connection, a busy SQLite file), how many did, and the last failure;
+   * `undefined` once a call succeeded again. The store logs each outage once, when it begins and
+   * when it ends (`store-outage.ts`).
+   *
+   * @example
+   * ```ts
+   * const down = state.outage;
+   * if (down !== undefined) console.warn(`store down since ${down.since.toISOString()}`);
+   * ```
+   */
+  get outage(): StoreOutageStatus | undefined {
+    return this.#conn.outage;
   }
 
   /**
@@ -436,7 +456,8 @@ export async function openNodeState(
     }
     const shared = writeLockFor(file);
     releaseLock = shared.release;
-    const conn = new StoreConnection(kysely, shared.lock, { synchronous });
+    const outage = new StoreOutage({ logger, clock: options.clock, store: `SQLite ${file}` });
+    const conn = new StoreConnection(kysely, shared.lock, { synchronous, outage });
 
     const { applied, goVersion, moved } = await conn.write(
       signal,

@@ -52,6 +52,7 @@ import { type Logger, silentLogger } from "../logger.js";
 import { TurnBudget } from "../turn-budget.js";
 import { GroupCommit, type QueuedWrite } from "./group-commit.js";
 import type { NodeStateTables } from "./schema.js";
+import type { StoreOutage, StoreOutageStatus } from "./store-outage.js";
 import { isTransactionConflict, isTransientStoreFailure } from "./transient-failure.js";
 import type { WriteLock } from "./write-lock.js";
 
@@ -149,10 +150,17 @@ export interface StoreConnectionMode {
   /**
    * The most bytes of one big BLOB (a member-list chunk) a read takes in one statement, with a
    * turn of the event loop between statements. Default: the whole value (SQLite hands a BLOB over
-   * as it is). PostgreSQL sends `bytea` as hex text, which node-postgres decodes on the event loop
-   * at tens of milliseconds per MiB.
+   * as it is). PostgreSQL sends a BLOB as text (`bytea` hex, or base64 with
+   * {@link blobAsBase64}), which node-postgres receives and decodes on the event loop.
    */
   blobReadBytes?: number | undefined;
+  /**
+   * Read big BLOBs (member-list chunks) as base64 text the store encodes (PostgreSQL's
+   * `encode(…, 'base64')`), which Node decodes natively, instead of the store's own text form:
+   * `bytea` hex is twice the bytes to receive and turn into a string on the event loop, base64
+   * a third more. Default `false` (SQLite hands a BLOB over as it is).
+   */
+  blobAsBase64?: boolean | undefined;
   /**
    * Run each write that joins an open transaction in a savepoint of its own, so that a statement
    * that fails (and that the caller catches) undoes only that write: on PostgreSQL a failed
@@ -172,6 +180,8 @@ export interface StoreConnectionMode {
   turns?: TurnBudget | undefined;
   /** Where a write run again after a deadlock or conflict is reported. Default: nowhere. */
   logger?: Logger | undefined;
+  /** Told of every retriable failure and of the success after it (`store-outage.ts`). */
+  outage?: StoreOutage | undefined;
 }
 
 /**
@@ -209,9 +219,11 @@ export class StoreConnection {
   readonly #commits: GroupCommit<Kysely<NodeStateTables>>;
   readonly #concurrentReads: boolean;
   readonly #blobReadBytes: number;
+  readonly #blobAsBase64: boolean;
   readonly #nestedSavepoints: boolean;
   readonly #snapshotBegin: string | undefined;
   readonly #fences = new Map<string, WriteFence>();
+  readonly #outage: StoreOutage | undefined;
   #closed = false;
 
   constructor(root: Kysely<NodeStateTables>, lock: WriteLock, mode: StoreConnectionMode = {}) {
@@ -221,8 +233,10 @@ export class StoreConnection {
     this.#turns = mode.turns ?? storageTurns;
     this.#concurrentReads = mode.concurrentReads === true;
     this.#blobReadBytes = mode.blobReadBytes ?? Number.POSITIVE_INFINITY;
+    this.#blobAsBase64 = mode.blobAsBase64 === true;
     this.#nestedSavepoints = mode.nestedSavepoints === true;
     this.#snapshotBegin = mode.snapshotBegin;
+    this.#outage = mode.outage;
     const logger = mode.logger ?? silentLogger;
     this.#commits = new GroupCommit({
       lock,
@@ -256,6 +270,18 @@ export class StoreConnection {
     });
   }
 
+  /** The outage of the store under way, or `undefined` (see `store-outage.ts`). */
+  get outage(): StoreOutageStatus | undefined {
+    return this.#outage?.current;
+  }
+
+  /** `err` as a storage error, reported to the outage tracker. */
+  #failure(err: unknown, place: OperationPlace): PoetError {
+    const error = toStorageError(err, place);
+    if (error instanceof StorageError && error.retriable) this.#outage?.failed(error);
+    return error;
+  }
+
   /** Whether every write is refused. */
   get readonly(): boolean {
     return this.#readonly;
@@ -279,6 +305,11 @@ export class StoreConnection {
   /** The most bytes of one big BLOB to read in one statement (see {@link StoreConnectionMode.blobReadBytes}). */
   get blobReadBytes(): number {
     return this.#blobReadBytes;
+  }
+
+  /** Whether big BLOBs are read as base64 text (see {@link StoreConnectionMode.blobAsBase64}). */
+  get blobAsBase64(): boolean {
+    return this.#blobAsBase64;
   }
 
   /** Whether the file has this table of ours (always, once migrated; maybe not when read-only). */
@@ -353,9 +384,11 @@ export class StoreConnection {
       if (scope?.open) return await fn(scope.db);
       const wait = this.#readTurn(signal);
       if (wait !== undefined) await wait;
-      return await fn(this.#root);
+      const value = await fn(this.#root);
+      this.#outage?.succeeded();
+      return value;
     } catch (err) {
-      throw toStorageError(err, place);
+      throw this.#failure(err, place);
     }
   }
 
@@ -414,7 +447,7 @@ export class StoreConnection {
     const current = this.#scope.getStore();
     try {
       if (current?.open) return await fn(current.db);
-      return await this.#root.connection().execute(async (db) => {
+      const value = await this.#root.connection().execute(async (db) => {
         await sql.raw(this.#snapshotBegin ?? "begin").execute(db);
         const scope: TransactionScope = { db, open: true };
         try {
@@ -424,8 +457,10 @@ export class StoreConnection {
           await sql`commit`.execute(db);
         }
       });
+      this.#outage?.succeeded();
+      return value;
     } catch (err) {
-      throw toStorageError(err, place);
+      throw this.#failure(err, place);
     }
   }
 
@@ -469,11 +504,11 @@ export class StoreConnection {
         if (!this.#nestedSavepoints) return await run(current.db);
         return await this.#inSavepoint(current.db, run);
       } catch (err) {
-        throw toStorageError(err, place);
+        throw this.#failure(err, place);
       }
     }
     try {
-      return await new Promise<T>((resolve, reject) => {
+      const value = await new Promise<T>((resolve, reject) => {
         const write: QueuedWrite<Kysely<NodeStateTables>> = {
           fn: run,
           signal,
@@ -484,8 +519,10 @@ export class StoreConnection {
         };
         this.#commits.enqueue(write);
       });
+      this.#outage?.succeeded();
+      return value;
     } catch (err) {
-      throw toStorageError(err, place);
+      throw this.#failure(err, place);
     }
   }
 
