@@ -197,6 +197,14 @@ export interface WriteOptions {
    * that joins a caller's transaction is as durable as that transaction. Default `false`.
    */
   durable?: boolean | undefined;
+  /**
+   * The write is as heavy as a whole turn's budget of statements (a megabyte BLOB): it runs in a
+   * transaction of its own, in a turn of the event loop with no other heavy write, and its commit
+   * in the next turn (`group-commit.ts`). Without it, the chunks of several member lists stored
+   * at once would be committed together, a megabyte each, in one block of the event loop. A write
+   * that joins a caller's transaction runs in it, as any other. Default `false`.
+   */
+  heavy?: boolean | undefined;
 }
 
 /** The connection every repository of one {@link NodeState} shares. */
@@ -478,6 +486,7 @@ export class StoreConnection {
           fn: run,
           signal,
           durable: options.durable === true,
+          cost: options.heavy === true ? this.#turns.perTurn : 1,
           context: new AsyncResource("poet-client-write"),
           resolve: resolve as (value: unknown) => void,
           reject,
