@@ -98,6 +98,11 @@ export interface GroupCommitOptions<Db> {
    * handling instead of two. Default `false` (SQLite, where a statement costs no round trip).
    */
   chainSavepoints?: boolean | undefined;
+  /**
+   * Told after each commit, with whether it held a heavy write ({@link QueuedWrite.cost} over 1):
+   * the node state's WAL checkpoints follow commits (`wal-checkpointer.ts`).
+   */
+  onCommit?: ((heavy: boolean) => void) | undefined;
   /** Told each time a write aborted by such a conflict is run again (for the log). */
   onConflict?: ((err: unknown) => void) | undefined;
 }
@@ -372,8 +377,9 @@ export class GroupCommit<Db> {
     this.#synchronous = wanted;
   }
 
-  #committed(durable: boolean): void {
+  #committed(durable: boolean, heavy = false): void {
     this.#commits++;
+    this.#options.onCommit?.(heavy);
     if (durable && this.#options.synchronous !== undefined) this.#durableCommits++;
   }
 
@@ -432,7 +438,7 @@ export class GroupCommit<Db> {
           throw err;
         }
       });
-      this.#committed(durable);
+      this.#committed(durable, cost > 1);
       return { ok: true, value };
     } catch (err) {
       return { ok: false, error: err };

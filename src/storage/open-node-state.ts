@@ -80,6 +80,7 @@ import { SqliteLeaseRepository } from "./sqlite-lease-repository.js";
 import { StoreConnection, toStorageError } from "./store-connection.js";
 import { SubmitIntentRepository } from "./submit-intent-repository.js";
 import { VerifiedProofRepository } from "./verified-proof-repository.js";
+import { WalCheckpointer } from "./wal-checkpointer.js";
 import { WriteLock, writeLockFor } from "./write-lock.js";
 
 /** Options of {@link openNodeState}. */
@@ -385,7 +386,9 @@ export async function openNodeState(
   }
 
   let attached = false;
+  let checkpointer: WalCheckpointer | undefined;
   const dispose = async () => {
+    await checkpointer?.close();
     if (attached && typeof target !== "string") {
       // A caller's connection is handed back as it came.
       await sql`detach database ${sql.raw(COMPANION_SCHEMA)}`.execute(kysely).catch(() => {});
@@ -436,7 +439,23 @@ export async function openNodeState(
     }
     const shared = writeLockFor(file);
     releaseLock = shared.release;
-    const conn = new StoreConnection(kysely, shared.lock, { synchronous });
+    // Checkpoints off the event loop once member lists are stored, on a connection of our own.
+    if (typeof target === "string" && file !== "") {
+      checkpointer = new WalCheckpointer({
+        files: [file, companionPath(file)],
+        lock: shared.lock,
+        setAutocheckpoint: async (pages) => {
+          await sql.raw(`pragma wal_autocheckpoint = ${pages}`).execute(kysely);
+        },
+        logger,
+      });
+    }
+    const walCheckpoints = checkpointer;
+    const conn = new StoreConnection(kysely, shared.lock, {
+      synchronous,
+      onCommit:
+        walCheckpoints === undefined ? undefined : (heavy) => walCheckpoints.committed(heavy),
+    });
 
     const { applied, goVersion, moved } = await conn.write(
       signal,

@@ -170,6 +170,11 @@ export interface StoreConnectionMode {
    * Default: {@link storageTurns}, shared by every connection of the process.
    */
   turns?: TurnBudget | undefined;
+  /**
+   * Told after each commit, with whether it held a {@link WriteOptions.heavy} write (the WAL
+   * checkpoints of a node state that stores member lists, `wal-checkpointer.ts`).
+   */
+  onCommit?: ((heavy: boolean) => void) | undefined;
   /** Where a write run again after a deadlock or conflict is reported. Default: nowhere. */
   logger?: Logger | undefined;
 }
@@ -254,6 +259,7 @@ export class StoreConnection {
       closed: () => this.#closed,
       isConflict: isTransactionConflict,
       chainSavepoints: mode.nestedSavepoints === true,
+      onCommit: mode.onCommit,
       onConflict: (err) => {
         const code = (err as { code?: unknown } | undefined)?.code;
         logger.warn(
