@@ -47,7 +47,7 @@ import { ManualClock } from "../src/clock.js";
 import { type NiPostOutcome, RegistrationManager } from "../src/registration/index.js";
 import { proofPacing } from "../src/schedule/index.js";
 import { openNodeState } from "../src/storage/index.js";
-import { mainThreadCpuMs, median } from "./common.js";
+import { mainThreadCpuMs, mainThreadStat, median } from "./common.js";
 import { challengeIndex, memberAt, SERVICE_KEY, schedule, T0 } from "./mainnet-round-data.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -119,13 +119,17 @@ interface Block {
   gcMs: number;
   /** CPU time of the main thread inside the block (NaN where `/proc` does not tell). */
   cpuMs: number;
+  /** Of it, system time (to 10 ms), and the page faults the main thread took in the block. */
+  sysMs: number;
+  faults: number;
   /** Start and end on the monotonic clock (µs), the time base of a `.cpuprofile`. */
   fromUs: number;
   toUs: number;
 }
 
-/** Most blocks kept per trial, and the shortest worth keeping. */
+/** Most blocks kept per trial (the longest, then the heaviest in CPU), and the shortest worth keeping. */
 const KEPT_BLOCKS = 5;
+const KEPT_HEAVIEST = 3;
 const MIN_BLOCK_MS = 10;
 
 /**
@@ -166,18 +170,28 @@ function watchBlocks(stage: () => Stage, origin: number) {
     }
   });
   observer.observe({ entryTypes: ["gc"] });
-  const blocks: Array<{ start: number; end: number; stage: Stage; toUs: number; cpu: number }> = [];
+  const blocks: Array<{
+    start: number;
+    end: number;
+    stage: Stage;
+    toUs: number;
+    cpu: number;
+    sys: number;
+    faults: number;
+  }> = [];
   const monoUs = () => Number(process.hrtime.bigint() / 1000n);
   const most = { cpuMs: 0, stage: "before" as Stage };
   let running = true;
   const done = (async () => {
     let last = performance.now();
     let lastCpu = mainThreadCpuMs();
+    let lastStat = mainThreadStat();
     let lastStage = stage();
     while (running) {
       await new Promise((r) => setTimeout(r, 1));
       const now = performance.now();
       const cpu = mainThreadCpuMs();
+      const stat = mainThreadStat();
       const cpuMs = cpu - lastCpu;
       if (cpuMs > most.cpuMs) {
         most.cpuMs = cpuMs;
@@ -188,10 +202,19 @@ function watchBlocks(stage: () => Stage, origin: number) {
       if (now - last - 1 > MIN_BLOCK_MS || cpuMs > MIN_BLOCK_MS) {
         const endStage = stage();
         const label = endStage === lastStage ? lastStage : `${lastStage} → ${endStage}`;
-        blocks.push({ start: last, end: now, stage: label, toUs: monoUs(), cpu: cpuMs });
+        blocks.push({
+          start: last,
+          end: now,
+          stage: label,
+          toUs: monoUs(),
+          cpu: cpuMs,
+          sys: stat.sysMs - lastStat.sysMs,
+          faults: stat.minorFaults - lastStat.minorFaults,
+        });
       }
       last = now;
       lastCpu = cpu;
+      lastStat = stat;
       lastStage = stage();
     }
   })();
@@ -201,20 +224,24 @@ function watchBlocks(stage: () => Stage, origin: number) {
     // GC entries are delivered after the fact: wait a turn for the last ones.
     await new Promise((r) => setImmediate(r));
     observer.disconnect();
-    const result = blocks
-      .map((b) => ({
-        atMs: b.start - origin,
-        ms: b.end - b.start - 1,
-        stage: b.stage,
-        gcMs: gcs
-          .filter((g) => g.end > b.start && g.start < b.end)
-          .reduce((sum, g) => sum + Math.min(g.end, b.end) - Math.max(g.start, b.start), 0),
-        fromUs: b.toUs - Math.round(1000 * (b.end - b.start)),
-        toUs: b.toUs,
-        cpuMs: b.cpu,
-      }))
-      .sort((a, b) => b.ms - a.ms)
-      .slice(0, KEPT_BLOCKS);
+    const all = blocks.map((b) => ({
+      atMs: b.start - origin,
+      ms: b.end - b.start - 1,
+      stage: b.stage,
+      gcMs: gcs
+        .filter((g) => g.end > b.start && g.start < b.end)
+        .reduce((sum, g) => sum + Math.min(g.end, b.end) - Math.max(g.start, b.start), 0),
+      fromUs: b.toUs - Math.round(1000 * (b.end - b.start)),
+      toUs: b.toUs,
+      cpuMs: b.cpu,
+      sysMs: b.sys,
+      faults: b.faults,
+    }));
+    // The longest, and those with the most main-thread CPU: on a busy machine the longest are
+    // often the process waiting for a core, and the heaviest work would not be kept.
+    const longest = [...all].sort((a, b) => b.ms - a.ms).slice(0, KEPT_BLOCKS);
+    const heaviest = [...all].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, KEPT_HEAVIEST);
+    const result = [...longest, ...heaviest.filter((b) => !longest.includes(b))];
     return { blocks: result, gc, most };
   };
 }
@@ -462,7 +489,7 @@ if (flags.includes("--trial")) {
           `${r.maxBlockMainCpuMs.toFixed(0)} ms main thread, in ${r.maxBlockMainCpuStage})`,
       );
       console.log(
-        `    longest blocks: ${r.blocks.map((b) => `${b.ms.toFixed(0)} ms in ${b.stage} at ${(b.atMs / 1000).toFixed(2)} s (main-thread CPU ${b.cpuMs.toFixed(0)} ms, GC ${b.gcMs.toFixed(0)} ms)`).join(", ") || "none"}; ` +
+        `    longest blocks, then the heaviest in main-thread CPU: ${r.blocks.map((b) => `${b.ms.toFixed(0)} ms in ${b.stage} at ${(b.atMs / 1000).toFixed(2)} s (main-thread CPU ${b.cpuMs.toFixed(0)} ms, of it system ${b.sysMs.toFixed(0)} ms, ${b.faults} page faults; GC ${b.gcMs.toFixed(0)} ms)`).join(", ") || "none"}; ` +
           `GC ${r.gc.count}× ${r.gc.totalMs.toFixed(0)} ms, longest ${r.gc.maxMs.toFixed(0)} ms (${r.gc.maxKind}); ` +
           `by stage: ${Object.entries(r.gc.byStage)
             .map(([k, v]) => `${k} ${v.count}× ${v.ms.toFixed(0)} ms`)
