@@ -246,7 +246,8 @@ describe("member lists of several rounds stored at once", () => {
     });
     const state = await openNodeState(kysely);
     try {
-      const COUNT = 100_000; // 4 chunks each
+      // 3.5 chunks each: the last half-megabyte chunk is heavy too (a quarter megabyte or more).
+      const COUNT = 3.5 * (MEMBER_CHUNK_BYTES / 32);
       const lists = Array.from({ length: 5 }, (_, i) => seededMembers(COUNT, 20 + i));
       const chunksEach = Math.ceil((COUNT * 32) / MEMBER_CHUNK_BYTES);
       counter = turnCounter();
