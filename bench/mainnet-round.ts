@@ -13,10 +13,16 @@
  * so the figures are the cost of the work, not of waiting. Prints figures; asserts nothing.
  *
  * Where the blocks come from: a 1 ms timer records every gap between two turns longer than
- * 10 ms with the stage that was running (the download with its parse, the member tree and the
- * verification, the NiPoST), the main thread's own CPU time inside it (Linux `schedstat`: on a
- * busy machine the wall-clock gap also counts the time the process waited for a core, this does
- * not) and the GC pauses that overlapped it; the GC pauses are also summed by stage.
+ * 10 ms with the stages that were running, the main thread's own CPU time inside it (Linux
+ * `schedstat`, to a scheduler tick: on a busy machine the wall-clock gap also counts the time the
+ * process waited for a core or the disk, this does not) and the GC pauses that overlapped it; the
+ * GC pauses are also summed by stage. The stage is followed per PoET, since with several PoETs
+ * one round's download overlaps another's verification: `download` (the PoET client's `proof`
+ * call, parse included), `tree+verify` (the member tree and the verification, until the member
+ * list is stored), `store` (`state.members.put`, the list's chunks written to the node state),
+ * and, once every PoET's proof is in, `nipost` (membership proof, PoST stand-in, rows). A block
+ * is labelled with the stages running when it began and, when they changed, when it ended
+ * (`download×2+store×3 → store×4`).
  *
  *   node --import tsx bench/mainnet-round.ts [members=3000000] [poets=1] [trials=3] [--raise-cap]
  *     [--cpu-prof] [--trace-gc] [--alloc-profile]
@@ -41,7 +47,7 @@ import { ManualClock } from "../src/clock.js";
 import { type NiPostOutcome, RegistrationManager } from "../src/registration/index.js";
 import { proofPacing } from "../src/schedule/index.js";
 import { openNodeState } from "../src/storage/index.js";
-import { mainThreadCpuMs, median } from "./common.js";
+import { mainThreadCpuMs, mainThreadStat, median } from "./common.js";
 import { challengeIndex, memberAt, SERVICE_KEY, schedule, T0 } from "./mainnet-round-data.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -84,11 +90,25 @@ interface TrialResult {
 }
 
 /**
- * What the client was doing, told apart from outside: the download (the PoET client's `proof`
- * call, parse included), then the member tree and the verification (until `proof-downloaded`),
- * then the NiPoST (membership proof, PoST stand-in, rows).
+ * What the client was doing, told apart from outside, per PoET (see the module notes): the
+ * phases running, with how many PoETs are in each (`download×2+store×3`), or `before` / `nipost`.
  */
-type Stage = "before" | "download" | "tree+verify" | "nipost";
+type Stage = string;
+
+/** One PoET's round as the bench sees it from outside the client. */
+type Phase = "download" | "tree+verify" | "store" | "done";
+
+/** The label of the phases under way: `download×2+store`, `nipost` once all are done. */
+function stageOf(phases: ReadonlyMap<string, Phase>, started: boolean): Stage {
+  if (!started) return "before";
+  const counts = new Map<Phase, number>();
+  for (const p of phases.values()) counts.set(p, (counts.get(p) ?? 0) + 1);
+  const running = (["download", "tree+verify", "store"] as const).flatMap((p) => {
+    const n = counts.get(p) ?? 0;
+    return n === 0 ? [] : [n === 1 ? p : `${p}×${n}`];
+  });
+  return running.length === 0 ? "nipost" : running.join("+");
+}
 
 /** One event-loop block: when (ms from the round end), how long, and what ran. */
 interface Block {
@@ -99,13 +119,17 @@ interface Block {
   gcMs: number;
   /** CPU time of the main thread inside the block (NaN where `/proc` does not tell). */
   cpuMs: number;
+  /** Of it, system time (to 10 ms), and the page faults the main thread took in the block. */
+  sysMs: number;
+  faults: number;
   /** Start and end on the monotonic clock (µs), the time base of a `.cpuprofile`. */
   fromUs: number;
   toUs: number;
 }
 
-/** Most blocks kept per trial, and the shortest worth keeping. */
+/** Most blocks kept per trial (the longest, then the heaviest in CPU), and the shortest worth keeping. */
 const KEPT_BLOCKS = 5;
+const KEPT_HEAVIEST = 3;
 const MIN_BLOCK_MS = 10;
 
 /**
@@ -146,29 +170,51 @@ function watchBlocks(stage: () => Stage, origin: number) {
     }
   });
   observer.observe({ entryTypes: ["gc"] });
-  const blocks: Array<{ start: number; end: number; stage: Stage; toUs: number; cpu: number }> = [];
+  const blocks: Array<{
+    start: number;
+    end: number;
+    stage: Stage;
+    toUs: number;
+    cpu: number;
+    sys: number;
+    faults: number;
+  }> = [];
   const monoUs = () => Number(process.hrtime.bigint() / 1000n);
   const most = { cpuMs: 0, stage: "before" as Stage };
   let running = true;
   const done = (async () => {
     let last = performance.now();
     let lastCpu = mainThreadCpuMs();
+    let lastStat = mainThreadStat();
     let lastStage = stage();
     while (running) {
       await new Promise((r) => setTimeout(r, 1));
       const now = performance.now();
       const cpu = mainThreadCpuMs();
+      const stat = mainThreadStat();
       const cpuMs = cpu - lastCpu;
       if (cpuMs > most.cpuMs) {
         most.cpuMs = cpuMs;
         most.stage = lastStage;
       }
-      // A 1 ms timer fires after ≥ 1 ms: the rest of the gap is the block.
+      // A 1 ms timer fires after ≥ 1 ms: the rest of the gap is the block. A block started in
+      // one stage may end in the next: name both.
       if (now - last - 1 > MIN_BLOCK_MS || cpuMs > MIN_BLOCK_MS) {
-        blocks.push({ start: last, end: now, stage: lastStage, toUs: monoUs(), cpu: cpuMs });
+        const endStage = stage();
+        const label = endStage === lastStage ? lastStage : `${lastStage} → ${endStage}`;
+        blocks.push({
+          start: last,
+          end: now,
+          stage: label,
+          toUs: monoUs(),
+          cpu: cpuMs,
+          sys: stat.sysMs - lastStat.sysMs,
+          faults: stat.minorFaults - lastStat.minorFaults,
+        });
       }
       last = now;
       lastCpu = cpu;
+      lastStat = stat;
       lastStage = stage();
     }
   })();
@@ -178,21 +224,24 @@ function watchBlocks(stage: () => Stage, origin: number) {
     // GC entries are delivered after the fact: wait a turn for the last ones.
     await new Promise((r) => setImmediate(r));
     observer.disconnect();
-    const result = blocks
-      .map((b) => ({
-        atMs: b.start - origin,
-        ms: b.end - b.start - 1,
-        // A block started in one stage may end in the next: name both.
-        stage: b.stage,
-        gcMs: gcs
-          .filter((g) => g.end > b.start && g.start < b.end)
-          .reduce((sum, g) => sum + Math.min(g.end, b.end) - Math.max(g.start, b.start), 0),
-        fromUs: b.toUs - Math.round(1000 * (b.end - b.start)),
-        toUs: b.toUs,
-        cpuMs: b.cpu,
-      }))
-      .sort((a, b) => b.ms - a.ms)
-      .slice(0, KEPT_BLOCKS);
+    const all = blocks.map((b) => ({
+      atMs: b.start - origin,
+      ms: b.end - b.start - 1,
+      stage: b.stage,
+      gcMs: gcs
+        .filter((g) => g.end > b.start && g.start < b.end)
+        .reduce((sum, g) => sum + Math.min(g.end, b.end) - Math.max(g.start, b.start), 0),
+      fromUs: b.toUs - Math.round(1000 * (b.end - b.start)),
+      toUs: b.toUs,
+      cpuMs: b.cpu,
+      sysMs: b.sys,
+      faults: b.faults,
+    }));
+    // The longest, and those with the most main-thread CPU: on a busy machine the longest are
+    // often the process waiting for a core, and the heaviest work would not be kept.
+    const longest = [...all].sort((a, b) => b.ms - a.ms).slice(0, KEPT_BLOCKS);
+    const heaviest = [...all].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, KEPT_HEAVIEST);
+    const result = [...longest, ...heaviest.filter((b) => !longest.includes(b))];
     return { blocks: result, gc, most };
   };
 }
@@ -204,7 +253,21 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   const state = await openNodeState(path.join(dir, "local.sql"), { create: true });
   const signer = createEd25519Signer(new Uint8Array(32).fill(9));
   let downloadedAt = Number.NaN;
-  let stage: Stage = "before";
+  // Each PoET's phase (keyed by host), watched from outside: its client's proof call, then the
+  // node state's `members.put` of its round, then its `proof-downloaded` event.
+  const phases = new Map<string, Phase>();
+  let started = false;
+  const stage = () => stageOf(phases, started);
+  const hostOf = (address: string) => new URL(address).host;
+  const put = state.members.put.bind(state.members);
+  state.members.put = async (...a: Parameters<typeof put>) => {
+    phases.set(hostOf(a[0].address), "store");
+    try {
+      return await put(...a);
+    } finally {
+      phases.set(hostOf(a[0].address), "done");
+    }
+  };
   // The PoET clients the manager would build, with their proof call watched for the stage.
   const createClient = (poet: { address: string; pubkey?: Uint8Array | undefined }) => {
     const client = createPoetClient({
@@ -216,9 +279,10 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
     const proof = client.proof.bind(client);
     return Object.assign(client, {
       proof: async (...a: Parameters<PoetClient["proof"]>) => {
-        if (stage === "before") stage = "download";
+        started = true;
+        phases.set(hostOf(poet.address), "download");
         const result = await proof(...a);
-        if (stage === "download") stage = "tree+verify";
+        phases.set(hostOf(poet.address), "tree+verify");
         return result;
       },
     });
@@ -244,7 +308,8 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
     onEvent: (e) => {
       if (e.type === "proof-downloaded") {
         downloadedAt = performance.now();
-        stage = "nipost";
+        // Also a round read back from the node state, which no `put` marked.
+        phases.set(hostOf(e.poet), "done");
       }
     },
   });
@@ -280,7 +345,7 @@ async function trial(ports: number[], n: number, raiseCap: boolean): Promise<Tri
   })();
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
-  const stopWatching = watchBlocks(() => stage, start);
+  const stopWatching = watchBlocks(stage, start);
   // The first proof query waits the grace after the round end, plus the jitter.
   const pacing = proofPacing(schedule);
   await clock.set(schedule.roundEnd(0).getTime() + pacing.graceMs + pacing.jitter.maxMs + 1);
@@ -424,7 +489,7 @@ if (flags.includes("--trial")) {
           `${r.maxBlockMainCpuMs.toFixed(0)} ms main thread, in ${r.maxBlockMainCpuStage})`,
       );
       console.log(
-        `    longest blocks: ${r.blocks.map((b) => `${b.ms.toFixed(0)} ms in ${b.stage} at ${(b.atMs / 1000).toFixed(2)} s (main-thread CPU ${b.cpuMs.toFixed(0)} ms, GC ${b.gcMs.toFixed(0)} ms)`).join(", ") || "none"}; ` +
+        `    longest blocks, then the heaviest in main-thread CPU: ${r.blocks.map((b) => `${b.ms.toFixed(0)} ms in ${b.stage} at ${(b.atMs / 1000).toFixed(2)} s (main-thread CPU ${b.cpuMs.toFixed(0)} ms, of it system ${b.sysMs.toFixed(0)} ms, ${b.faults} page faults; GC ${b.gcMs.toFixed(0)} ms)`).join(", ") || "none"}; ` +
           `GC ${r.gc.count}× ${r.gc.totalMs.toFixed(0)} ms, longest ${r.gc.maxMs.toFixed(0)} ms (${r.gc.maxKind}); ` +
           `by stage: ${Object.entries(r.gc.byStage)
             .map(([k, v]) => `${k} ${v.count}× ${v.ms.toFixed(0)} ms`)

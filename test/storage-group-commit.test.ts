@@ -26,6 +26,8 @@ interface Opened {
   file: string;
   /** Statements as SQLite received them, in order. */
   log: string[];
+  /** The turn of each statement of {@link log}, when `open` was given a counter. */
+  at: number[];
   close: () => Promise<void>;
 }
 
@@ -36,6 +38,8 @@ async function open(
     turns?: TurnBudget;
     setup?: string;
     synchronous?: { full: string[]; normal: string[] };
+    /** Counts turns: `at[i]` is then the turn in which `log[i]` ran. */
+    counter?: { readonly turn: number };
   } = {},
 ): Promise<Opened> {
   const file = tmp.file();
@@ -45,10 +49,12 @@ async function open(
   database.exec("create table t (k integer primary key, v text not null)");
   if (options.setup !== undefined) database.exec(options.setup);
   const log: string[] = [];
+  const at: number[] = [];
   const kysely = new Kysely<NodeStateTables>({
     dialect: new SqliteDialect({ database }),
     log: (event) => {
       log.push(event.query.sql);
+      at.push(options.counter?.turn ?? 0);
     },
   });
   const conn = new StoreConnection(kysely, new WriteLock(), {
@@ -60,6 +66,7 @@ async function open(
     conn,
     file,
     log,
+    at,
     close: async () => {
       await conn.markClosed();
       await kysely.destroy();
@@ -472,6 +479,50 @@ describe("event-loop slicing", () => {
     assert.equal(o.conn.commits, 4);
     assert.equal(resolvedIn.size, 4, "each transaction's writes settle in a turn of their own");
     await o.close();
+  });
+
+  it("runs heavy writes each in a transaction and a turn of its own, and their commits in later turns", async () => {
+    const counter = turnCounter();
+    const o = await open({ turns: new TurnBudget(10), counter });
+    const heavyTurns: number[] = [];
+    /** The index in the log of each heavy write's insert. */
+    const heavyAt: number[] = [];
+    // Five heavy writes (a chunk of each of five PoETs' member lists, say), each among light ones,
+    // all queued in the same turn: before, they shared one transaction and one turn.
+    const writes: Promise<unknown>[] = [];
+    for (let h = 0; h < 5; h++) {
+      writes.push(
+        o.conn.write(
+          undefined,
+          {},
+          async (db) => {
+            heavyTurns.push(counter.turn);
+            await insert(1000 + h, "heavy")(db);
+            heavyAt.push(o.log.length - 1);
+          },
+          { heavy: true },
+        ),
+      );
+      for (let k = 0; k < 4; k++) writes.push(o.conn.write(undefined, {}, insert(10 * h + k)));
+    }
+    const commitsBefore = o.conn.commits;
+    await Promise.all(writes);
+    counter.stop();
+    assert.equal(new Set(heavyTurns).size, 5, `heavy writes ran in turns ${heavyTurns.join(", ")}`);
+    // Each heavy write alone in its transaction, and the light ones between them in theirs.
+    assert.ok(o.conn.commits - commitsBefore >= 9, `${o.conn.commits - commitsBefore} commits`);
+    assert.equal(heavyAt.length, 5);
+    for (const i of heavyAt) {
+      assert.match(o.log[i] as string, /^insert into "?t"?/);
+      const commit = o.log.indexOf("commit", i);
+      assert.ok(commit > i);
+      assert.ok(
+        (o.at[commit] as number) > (o.at[i] as number),
+        `a heavy write's commit runs in a later turn than the write (${o.at[i]} → ${o.at[commit]})`,
+      );
+    }
+    await o.close();
+    assert.equal(rows(o.file).size, 25);
   });
 
   it("slices a burst of reads over turns", async () => {

@@ -7,18 +7,25 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
 import { StorageError } from "../src/errors.js";
 import {
   compareNodeStates,
   copyNodeState,
   MEMBER_CHUNK_BYTES,
   type NodeState,
+  openNodeState,
 } from "../src/storage/index.js";
+import type { NodeStateTables } from "../src/storage/schema.js";
 import { PackedMembers } from "../src/wire/index.js";
 import { NODE_STATE_STORES, type OpenedStore } from "./helpers/node-state-stores.js";
 import { prng } from "./helpers/prng.js";
 import { filled } from "./helpers/storage-go-db.js";
+import { tempDir } from "./helpers/temp-dir.js";
 import { turnCounter } from "./helpers/turn-counter.js";
+
+const tmp = tempDir("storage-member-chunks-");
 
 const POET = "https://poet-a";
 
@@ -218,6 +225,68 @@ describe("member lists in chunks copied between stores", () => {
     } finally {
       await from.close();
       await to.close();
+    }
+  });
+});
+
+describe("member lists of several rounds stored at once", () => {
+  it("writes one chunk per event-loop turn, each committed in a later turn, whatever the number of lists", async () => {
+    // Five PoETs' rounds end together and their lists are stored at once: the chunks used to be
+    // committed together, five megabytes in one turn (70 ms of the 3,000,000 × 5 bench).
+    const database = new Database(tmp.file());
+    database.defaultSafeIntegers(true);
+    let counter: ReturnType<typeof turnCounter> | undefined;
+    /** Each statement with the turn it ran in. */
+    const statements: Array<{ sql: string; turn: number }> = [];
+    const kysely = new Kysely<NodeStateTables>({
+      dialect: new SqliteDialect({ database }),
+      log: (event) => {
+        if (counter !== undefined) statements.push({ sql: event.query.sql, turn: counter.turn });
+      },
+    });
+    const state = await openNodeState(kysely);
+    try {
+      // 3.5 chunks each: the last half-megabyte chunk is heavy too (a quarter megabyte or more).
+      const COUNT = 3.5 * (MEMBER_CHUNK_BYTES / 32);
+      const lists = Array.from({ length: 5 }, (_, i) => seededMembers(COUNT, 20 + i));
+      const chunksEach = Math.ceil((COUNT * 32) / MEMBER_CHUNK_BYTES);
+      counter = turnCounter();
+      await Promise.all(
+        lists.map((members, i) =>
+          state.members.put({
+            address: `${POET}-${i}`,
+            roundId: "3",
+            members,
+            fetchedAt: new Date(1000),
+          }),
+        ),
+      );
+      counter.stop();
+      const chunkInserts = statements.filter((s) =>
+        /^insert into "poet_client_member_chunk"/.test(s.sql),
+      );
+      assert.equal(chunkInserts.length, 5 * chunksEach);
+      const perTurn = new Map<number, number>();
+      for (const s of chunkInserts) perTurn.set(s.turn, (perTurn.get(s.turn) ?? 0) + 1);
+      assert.equal(
+        Math.max(...perTurn.values()),
+        1,
+        `at most one chunk per turn (${[...perTurn.values()].join(",")})`,
+      );
+      // The commit of a chunk's transaction (the next commit after its insert) runs in a later turn.
+      for (const insert of chunkInserts) {
+        const at = statements.indexOf(insert);
+        const commit = statements.slice(at).find((s) => s.sql === "commit");
+        assert.ok(commit !== undefined && commit.turn > insert.turn, "commit in a later turn");
+      }
+      for (const [i, members] of lists.entries()) {
+        const list = await state.members.read(`${POET}-${i}`, "3");
+        assert.ok(list?.members instanceof PackedMembers);
+        assert.ok(Buffer.from(list.members.bytes).equals(members.bytes));
+      }
+    } finally {
+      await state.close();
+      await kysely.destroy();
     }
   });
 });

@@ -26,7 +26,9 @@
  *   savepoint and run again alone after the batch commits, up to {@link MAX_CONFLICT_ATTEMPTS}
  *   times in all; only then does its caller get the (retriable) error;
  * - the event loop turns between two transactions, and within one every write takes a step of a
- *   {@link TurnBudget}, so a long queue is many short blocks of the event loop.
+ *   {@link TurnBudget}, so a long queue is many short blocks of the event loop; a heavy write
+ *   ({@link QueuedWrite.cost}: the member-list chunks of several PoETs' rounds stored at once) is
+ *   committed in a transaction of its own, the write and the commit each in a turn of its own.
  *
  * The database handle is generic, so the queue can be tested and read without kysely.
  */
@@ -46,6 +48,13 @@ export interface QueuedWrite<Db> {
    * {@link GroupCommitOptions.synchronous}'s `full` statements in force.
    */
   durable?: boolean | undefined;
+  /**
+   * What the write's statements weigh in the {@link GroupCommitOptions.turns} budget (default 1,
+   * a statement of a few rows). A heavier write (a megabyte BLOB, weighing a whole turn) runs in a
+   * transaction of its own, and its commit in a later turn: the writes of several such callers
+   * are then one per turn, not all in one.
+   */
+  cost?: number | undefined;
   /** The caller's async context, in which `fn` runs. */
   context: AsyncResource;
   resolve: (value: unknown) => void;
@@ -89,6 +98,11 @@ export interface GroupCommitOptions<Db> {
    * handling instead of two. Default `false` (SQLite, where a statement costs no round trip).
    */
   chainSavepoints?: boolean | undefined;
+  /**
+   * Told after each commit, with whether it held a heavy write ({@link QueuedWrite.cost} over 1):
+   * the node state's WAL checkpoints follow commits (`wal-checkpointer.ts`).
+   */
+  onCommit?: ((heavy: boolean) => void) | undefined;
   /** Told each time a write aborted by such a conflict is run again (for the log). */
   onConflict?: ((err: unknown) => void) | undefined;
 }
@@ -203,7 +217,7 @@ export class GroupCommit<Db> {
       await yieldToEventLoop();
       while (this.#queue.length > 0) {
         const release = await this.#options.lock.acquire();
-        const batch = this.#queue.splice(0, this.#options.maxWrites);
+        const batch = this.#queue.splice(0, this.#batchLength());
         for (const write of batch) {
           const onAbort = this.#onAbort.get(write);
           if (onAbort === undefined) continue;
@@ -236,6 +250,19 @@ export class GroupCommit<Db> {
     }
   }
 
+  /**
+   * How many writes from the head of the queue go into the next transaction: at most
+   * {@link GroupCommitOptions.maxWrites}, and a heavy write ({@link QueuedWrite.cost} over 1)
+   * alone, so that its commit carries no other heavy write's bytes.
+   */
+  #batchLength(): number {
+    const limit = Math.min(this.#queue.length, this.#options.maxWrites);
+    if (limit > 0 && costOf(this.#queue[0] as QueuedWrite<Db>) > 1) return 1;
+    let n = 0;
+    while (n < limit && costOf(this.#queue[n] as QueuedWrite<Db>) === 1) n++;
+    return n;
+  }
+
   /** Commits `batch`; never throws: every write gets an outcome. */
   async #run(batch: readonly QueuedWrite<Db>[]): Promise<Outcome[]> {
     const outcomes: Array<Outcome | undefined> = batch.map((write) => {
@@ -266,8 +293,8 @@ export class GroupCommit<Db> {
           began = true;
           try {
             for (const i of live) {
-              await turns.take();
               const write = batch[i] as QueuedWrite<Db>;
+              await turns.take(costOf(write));
               if (write.signal?.aborted) {
                 outcomes[i] = { ok: false, error: abortedError(write.signal) };
                 continue;
@@ -350,8 +377,9 @@ export class GroupCommit<Db> {
     this.#synchronous = wanted;
   }
 
-  #committed(durable: boolean): void {
+  #committed(durable: boolean, heavy = false): void {
     this.#commits++;
+    this.#options.onCommit?.(heavy);
     if (durable && this.#options.synchronous !== undefined) this.#durableCommits++;
   }
 
@@ -388,16 +416,21 @@ export class GroupCommit<Db> {
   }
 
   async #aloneOnce(write: QueuedWrite<Db>): Promise<Outcome> {
-    const { statement, runWrite } = this.#options;
+    const { statement, runWrite, turns } = this.#options;
     try {
       throwIfAborted(write.signal);
       const durable = write.durable === true;
+      const cost = costOf(write);
       const value = await this.#options.transaction(async (db) => {
         await this.#sync(db, durable);
         await statement(db, this.#begin);
         try {
+          // A light write alone runs at once, as it always did; a heavy one waits for a turn with
+          // room for it, and its commit then goes to a turn of its own.
+          if (cost > 1) await turns.take(cost);
           const value = await runWrite(db, write);
           throwIfAborted(write.signal);
+          if (cost > 1) await turns.take();
           await statement(db, "commit");
           return value;
         } catch (err) {
@@ -405,10 +438,15 @@ export class GroupCommit<Db> {
           throw err;
         }
       });
-      this.#committed(durable);
+      this.#committed(durable, cost > 1);
       return { ok: true, value };
     } catch (err) {
       return { ok: false, error: err };
     }
   }
+}
+
+/** The weight of a write in the turn budget (see {@link QueuedWrite.cost}). */
+function costOf<Db>(write: QueuedWrite<Db>): number {
+  return Math.max(1, write.cost ?? 1);
 }

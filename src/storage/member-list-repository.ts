@@ -95,6 +95,19 @@ export interface MemberListInput {
  */
 export const MEMBER_CHUNK_BYTES = 1 << 20;
 
+/**
+ * A chunk of a quarter megabyte or more is a heavy write: a transaction and a turn of the event
+ * loop of its own, so that the lists of several PoETs' rounds stored at once are written one chunk
+ * per turn (`store-connection.ts`, `WriteOptions.heavy`), and WAL checkpoints move to a thread of
+ * their own (`wal-checkpointer.ts`). The lists of small rounds are written as any other row.
+ */
+const HEAVY_CHUNK_BYTES = MEMBER_CHUNK_BYTES / 4;
+
+/** The write options of chunk `bytes`. */
+function chunkWrite(bytes: Uint8Array): { heavy: boolean } {
+  return { heavy: bytes.length >= HEAVY_CHUNK_BYTES };
+}
+
 /** Chunk rows deleted per write when a list is deleted or pruned (8 MiB). */
 const CHUNKS_DELETED_PER_WRITE = 8;
 
@@ -344,19 +357,29 @@ export class MemberListRepository {
     };
     try {
       for (let i = 0; i + 1 < chunkCount; i++) {
-        await this.#conn.write(signal, { table: CHUNKS }, (db) => insertChunk(db, i));
+        await this.#conn.write(
+          signal,
+          { table: CHUNKS },
+          (db) => insertChunk(db, i),
+          chunkWrite(chunkAt(i)),
+        );
         await yieldToEventLoop();
       }
-      await this.#conn.write(signal, { table: TABLE }, async (db) => {
-        if (chunkCount > 0) await insertChunk(db, chunkCount - 1);
-        // An upsert rather than SQLite's REPLACE: the same statement on PostgreSQL.
-        const { address: _a, round_id: _r, ...columns } = row;
-        await db
-          .insertInto(TABLE)
-          .values(row)
-          .onConflict((oc) => oc.columns(["address", "round_id"]).doUpdateSet(columns))
-          .execute();
-      });
+      await this.#conn.write(
+        signal,
+        { table: TABLE },
+        async (db) => {
+          if (chunkCount > 0) await insertChunk(db, chunkCount - 1);
+          // An upsert rather than SQLite's REPLACE: the same statement on PostgreSQL.
+          const { address: _a, round_id: _r, ...columns } = row;
+          await db
+            .insertInto(TABLE)
+            .values(row)
+            .onConflict((oc) => oc.columns(["address", "round_id"]).doUpdateSet(columns))
+            .execute();
+        },
+        chunkWrite(chunkCount > 0 ? chunkAt(chunkCount - 1) : new Uint8Array()),
+      );
     } catch (err) {
       // The chunks written so far belong to no list; pruning would find them too.
       await this.#deleteChunks(address, roundId, (g) => g === generation).catch(() => {});

@@ -82,6 +82,7 @@ import { StoreConnection, toStorageError } from "./store-connection.js";
 import { StoreOutage, type StoreOutageStatus } from "./store-outage.js";
 import { SubmitIntentRepository } from "./submit-intent-repository.js";
 import { VerifiedProofRepository } from "./verified-proof-repository.js";
+import { WalCheckpointer } from "./wal-checkpointer.js";
 import { WriteLock, writeLockFor } from "./write-lock.js";
 
 /** Options of {@link openNodeState}. */
@@ -405,7 +406,9 @@ export async function openNodeState(
   }
 
   let attached = false;
+  let checkpointer: WalCheckpointer | undefined;
   const dispose = async () => {
+    await checkpointer?.close();
     if (attached && typeof target !== "string") {
       // A caller's connection is handed back as it came.
       await sql`detach database ${sql.raw(COMPANION_SCHEMA)}`.execute(kysely).catch(() => {});
@@ -456,8 +459,25 @@ export async function openNodeState(
     }
     const shared = writeLockFor(file);
     releaseLock = shared.release;
+    // Checkpoints off the event loop once member lists are stored, on a connection of our own.
+    if (typeof target === "string" && file !== "") {
+      checkpointer = new WalCheckpointer({
+        files: [file, companionPath(file)],
+        lock: shared.lock,
+        setAutocheckpoint: async (pages) => {
+          await sql.raw(`pragma wal_autocheckpoint = ${pages}`).execute(kysely);
+        },
+        logger,
+      });
+    }
+    const walCheckpoints = checkpointer;
     const outage = new StoreOutage({ logger, clock: options.clock, store: `SQLite ${file}` });
-    const conn = new StoreConnection(kysely, shared.lock, { synchronous, outage });
+    const conn = new StoreConnection(kysely, shared.lock, {
+      synchronous,
+      outage,
+      onCommit:
+        walCheckpoints === undefined ? undefined : (heavy) => walCheckpoints.committed(heavy),
+    });
 
     const { applied, goVersion, moved } = await conn.write(
       signal,

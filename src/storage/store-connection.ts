@@ -178,6 +178,11 @@ export interface StoreConnectionMode {
    * Default: {@link storageTurns}, shared by every connection of the process.
    */
   turns?: TurnBudget | undefined;
+  /**
+   * Told after each commit, with whether it held a {@link WriteOptions.heavy} write (the WAL
+   * checkpoints of a node state that stores member lists, `wal-checkpointer.ts`).
+   */
+  onCommit?: ((heavy: boolean) => void) | undefined;
   /** Where a write run again after a deadlock or conflict is reported. Default: nowhere. */
   logger?: Logger | undefined;
   /** Told of every retriable failure and of the success after it (`store-outage.ts`). */
@@ -207,6 +212,14 @@ export interface WriteOptions {
    * that joins a caller's transaction is as durable as that transaction. Default `false`.
    */
   durable?: boolean | undefined;
+  /**
+   * The write is as heavy as a whole turn's budget of statements (a megabyte BLOB): it runs in a
+   * transaction of its own, in a turn of the event loop with no other heavy write, and its commit
+   * in the next turn (`group-commit.ts`). Without it, the chunks of several member lists stored
+   * at once would be committed together, a megabyte each, in one block of the event loop. A write
+   * that joins a caller's transaction runs in it, as any other. Default `false`.
+   */
+  heavy?: boolean | undefined;
 }
 
 /** The connection every repository of one {@link NodeState} shares. */
@@ -260,6 +273,7 @@ export class StoreConnection {
       closed: () => this.#closed,
       isConflict: isTransactionConflict,
       chainSavepoints: mode.nestedSavepoints === true,
+      onCommit: mode.onCommit,
       onConflict: (err) => {
         const code = (err as { code?: unknown } | undefined)?.code;
         logger.warn(
@@ -513,6 +527,7 @@ export class StoreConnection {
           fn: run,
           signal,
           durable: options.durable === true,
+          cost: options.heavy === true ? this.#turns.perTurn : 1,
           context: new AsyncResource("poet-client-write"),
           resolve: resolve as (value: unknown) => void,
           reject,

@@ -1,0 +1,199 @@
+/**
+ * @module storage/wal-checkpointer
+ *
+ * WAL checkpoints on a thread of their own, once the node state has started storing member lists
+ * (docs/node-client.md §1.11).
+ *
+ * In WAL mode a commit appends pages to the `-wal` file; SQLite's automatic checkpoint then copies
+ * them into the database file, in the `COMMIT` of the connection whose commit took the WAL past
+ * 1,000 pages, and syncs both files to the disk (`synchronous = NORMAL` syncs at checkpoints, not
+ * at commits). better-sqlite3 runs that on the event loop: storing a 3,000,000-member list (96
+ * MiB, `member-list-repository.ts`) checkpointed 4 MiB every four chunks, 15 ms of the main
+ * thread's CPU and two `fsync`s each, 40–50 ms of a blocked event loop on a busy disk.
+ *
+ * So, from the first heavy write on (`WriteOptions.heavy`: a member-list chunk), this connection's
+ * automatic checkpoint is moved back to a far bound ({@link BACKSTOP_PAGES}, in case the thread
+ * fails) and a worker thread with connections of its own runs the checkpoints of both files, as
+ * often as SQLite would have: once about {@link CHECKPOINT_PAGES} pages were committed since the
+ * last (a heavy write counts its megabyte, any other write a few pages). It runs while holding
+ * this process's write lock (`write-lock.ts`): writes wait in their queue for it, the event loop
+ * does not. Without the lock the thread would never catch up with a writer that commits chunk
+ * after chunk, and SQLite starts the WAL file over only when a transaction begins with every page
+ * of it copied: the file grew to the backstop and the main thread checkpointed it after all.
+ * `PASSIVE` checkpoints: neither a reader nor another process's writer is waited for. A node state
+ * that never stores a member list keeps SQLite's own checkpoints and starts no thread. Only a
+ * connection that the node state opened itself is changed; a caller's keeps its settings.
+ *
+ * A checkpoint is safe to interrupt: closing terminates the thread, whatever it does.
+ */
+
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+import { type Logger, silentLogger } from "../logger.js";
+import type { WriteLock } from "./write-lock.js";
+
+/**
+ * The automatic checkpoint of the main connection once the thread checkpoints (pages of 4 KiB:
+ * 64 MiB): reached only when the thread falls that far behind.
+ */
+export const BACKSTOP_PAGES = 16_384;
+
+/** Pages committed between two checkpoints of the thread: SQLite's default automatic checkpoint. */
+export const CHECKPOINT_PAGES = 1000;
+
+/** Pages counted for a heavy write (a 1 MiB member-list chunk) and for any other. */
+const HEAVY_PAGES = 256;
+const LIGHT_PAGES = 4;
+
+/** The thread: a connection per file, a passive checkpoint of each per message. */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.driver);
+const dbs = [];
+for (const file of workerData.files) {
+  try { dbs.push(new Database(file, { fileMustExist: true })); } catch {}
+}
+parentPort.on("message", () => {
+  let frames = 0;
+  for (const db of dbs) {
+    try {
+      const row = db.pragma("wal_checkpoint(PASSIVE)")[0];
+      frames += Number(row && row.checkpointed > 0 ? row.checkpointed : 0);
+    } catch {}
+  }
+  parentPort.postMessage(frames);
+});
+`;
+
+/** What a {@link WalCheckpointer} needs. */
+export interface WalCheckpointerInit {
+  /** The database files to checkpoint (the node's file and the companion). */
+  files: readonly string[];
+  /** This process's write lock on the files, held while a checkpoint runs. */
+  lock: WriteLock;
+  /** Moves the main connection's automatic checkpoint to `pages` (run once, on start). */
+  setAutocheckpoint: (pages: number) => Promise<void>;
+  logger?: Logger | undefined;
+}
+
+/**
+ * Runs WAL checkpoints on a worker thread once a heavy write was committed (see the module notes).
+ *
+ * @example
+ * ```ts
+ * const checkpointer = new WalCheckpointer({ files: [file, companion], lock, setAutocheckpoint });
+ * // after each commit:
+ * checkpointer.committed(heavy);
+ * // on close:
+ * await checkpointer.close();
+ * ```
+ */
+export class WalCheckpointer {
+  readonly #init: WalCheckpointerInit;
+  #worker: Worker | undefined;
+  /** Pages committed since the last checkpoint began (estimated). */
+  #pages = 0;
+  #inFlight = false;
+  /** Releases the write lock held by the checkpoint under way. */
+  #release: (() => void) | undefined;
+  #closed = false;
+  #checkpoints = 0;
+
+  constructor(init: WalCheckpointerInit) {
+    this.#init = init;
+  }
+
+  /** Whether the thread runs (after the first heavy write). */
+  get started(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  /** Checkpoints the thread has run so far. */
+  get checkpoints(): number {
+    return this.#checkpoints;
+  }
+
+  /**
+   * Told after each commit: starts the thread at the first heavy one, then has it checkpoint once
+   * about {@link CHECKPOINT_PAGES} pages were committed.
+   */
+  committed(heavy: boolean): void {
+    if (this.#closed) return;
+    if (this.#worker === undefined) {
+      if (!heavy) return;
+      if (!this.#start()) return;
+    }
+    this.#pages += heavy ? HEAVY_PAGES : LIGHT_PAGES;
+    if (this.#pages >= CHECKPOINT_PAGES && !this.#inFlight) void this.#checkpoint();
+  }
+
+  #start(): boolean {
+    const logger = this.#init.logger ?? silentLogger;
+    try {
+      const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { driver, files: [...this.#init.files] },
+      });
+      worker.unref();
+      worker.on("message", () => {
+        this.#checkpoints++;
+        this.#done();
+      });
+      worker.on("error", (err) => {
+        logger.warn({ err }, "the WAL checkpoint thread failed; SQLite checkpoints on its own");
+        this.#stop();
+      });
+      this.#worker = worker;
+    } catch (err) {
+      logger.warn({ err }, "could not start the WAL checkpoint thread");
+      this.#closed = true;
+      return false;
+    }
+    this.#init.setAutocheckpoint(BACKSTOP_PAGES).catch((err: unknown) => {
+      logger.warn({ err }, "could not move the automatic WAL checkpoint");
+    });
+    return true;
+  }
+
+  /** Takes the write lock (after the writes queued before it) and has the thread checkpoint. */
+  async #checkpoint(): Promise<void> {
+    this.#inFlight = true;
+    const release = await this.#init.lock.acquire();
+    if (this.#worker === undefined) {
+      release();
+      this.#inFlight = false;
+      return;
+    }
+    this.#pages = 0;
+    this.#release = release;
+    this.#worker.postMessage(0);
+  }
+
+  /** The checkpoint under way ended (or never will): the writes go on. */
+  #done(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    this.#inFlight = false;
+    release?.();
+  }
+
+  /** After a failure of the thread: SQLite's own checkpoints again, every 1,000 pages. */
+  #stop(): void {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    this.#closed = true;
+    this.#done();
+    this.#init.setAutocheckpoint(CHECKPOINT_PAGES).catch(() => {});
+    void worker?.terminate().catch(() => {});
+  }
+
+  /** Stops the thread (a checkpoint under way is safe to cut short). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker !== undefined) await worker.terminate();
+    this.#done();
+  }
+}
