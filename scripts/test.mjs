@@ -15,6 +15,9 @@
  * in `POET_CLIENT_TEST_POSTGRES_URL`; it is stopped and its folder removed at the end. If it cannot
  * start, the run fails with the reason (the Postgres tests are never skipped).
  *
+ * When a test file to run uses the crash harness, its child program is bundled once for the run
+ * (`test/helpers/crash/child-bundle.ts`), its path handed on in `POET_CLIENT_TEST_CRASH_CHILD`.
+ *
  * `.test-build/` mirrors the repository: every other file and folder is a symbolic link to the
  * original (fixtures, docs, package.json, the `.ts` sources themselves), so paths relative to a
  * test file and to the working directory mean what they mean under tsx.
@@ -134,6 +137,13 @@ if (usesPostgres && !process.env.POET_CLIENT_TEST_POSTGRES_URL) {
     `# PostgreSQL from ${postgres.source} started in ${Math.round(postgres.startMs)} ms at ${postgres.url}`,
   );
   process.env[POSTGRES_URL_ENV] = postgres.url;
+}
+// The crash harness's child program, bundled once for every process of the run that starts one.
+if (files.some((f) => uses(f, "helpers/crash/child-process.ts"))) {
+  const { buildCrashChild, CRASH_CHILD_ENV } = await import(
+    path.join(out, "test", "helpers", "crash", "child-bundle.js")
+  );
+  process.env[CRASH_CHILD_ENV] ??= buildCrashChild();
 }
 /**
  * The files to hand `node --test`, most of them in groups: a group is one generated file that
