@@ -15,6 +15,9 @@
  * in `POET_CLIENT_TEST_POSTGRES_URL`; it is stopped and its folder removed at the end. If it cannot
  * start, the run fails with the reason (the Postgres tests are never skipped).
  *
+ * When a test file to run uses the crash harness, its child program is bundled once for the run
+ * (`test/helpers/crash/child-bundle.ts`), its path handed on in `POET_CLIENT_TEST_CRASH_CHILD`.
+ *
  * `.test-build/` mirrors the repository: every other file and folder is a symbolic link to the
  * original (fixtures, docs, package.json, the `.ts` sources themselves), so paths relative to a
  * test file and to the working directory mean what they mean under tsx.
@@ -26,12 +29,15 @@
  *   npm test -- test/clock.test.ts            some of them
  *   TEST_CONCURRENCY=1 npm test               one process at a time
  *   TEST_GROUPS=0 npm test                    every file in a process of its own
+ *   TEST_ORDER=1 npm test                     prints the order and each entry's recorded CPU time
+ *   TEST_DURATIONS=0 npm test                 records no figures for the next run's order
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
+import { mergeDurations, readDurations } from "./test-durations.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 const out = path.join(root, ".test-build");
@@ -102,6 +108,17 @@ function testImports(file, seen = new Set()) {
 }
 const imports = new Map(files.map((f) => [f, [...testImports(sourceOf(f))]]));
 const uses = (f, helper) => imports.get(f).some((dep) => dep.endsWith(helper));
+/**
+ * Each file's CPU time in the last run that ran it (scripts/test-durations.mjs), to start the
+ * longest first and balance the groups; a file not measured yet counts as the median one.
+ */
+const recorded = readDurations(root);
+const key = (f) => path.relative(".test-build", f).replace(/\.js$/, ".ts");
+const median = (() => {
+  const known = files.map((f) => recorded?.[key(f)]?.cpuMs).filter((c) => c !== undefined);
+  return known.sort((a, b) => a - b)[Math.floor(known.length / 2)] ?? 1000;
+})();
+const cost = (f) => recorded?.[key(f)]?.cpuMs ?? median;
 // One PostgreSQL server for every test file that needs one.
 let postgres;
 const postgresHelpers = ["helpers/postgres-database.ts", "helpers/node-state-stores.ts"];
@@ -121,6 +138,13 @@ if (usesPostgres && !process.env.POET_CLIENT_TEST_POSTGRES_URL) {
   );
   process.env[POSTGRES_URL_ENV] = postgres.url;
 }
+// The crash harness's child program, bundled once for every process of the run that starts one.
+if (files.some((f) => uses(f, "helpers/crash/child-process.ts"))) {
+  const { buildCrashChild, CRASH_CHILD_ENV } = await import(
+    path.join(out, "test", "helpers", "crash", "child-bundle.js")
+  );
+  process.env[CRASH_CHILD_ENV] ??= buildCrashChild();
+}
 /**
  * The files to hand `node --test`, most of them in groups: a group is one generated file that
  * imports its members one after another, each inside a suite named after it, so that a member's
@@ -129,9 +153,11 @@ if (usesPostgres && !process.env.POET_CLIENT_TEST_POSTGRES_URL) {
  * file; most files' tests take less. Alone in a process of its own: a file whose imports register
  * hooks for the whole process when first loaded (the PostgreSQL helpers drop their databases after
  * "the file's" tests), a file with the line `// npm test: a process of its own` (it counts
- * something per process), and the crash harness's files, the longest, first, so that the two
- * cores end together. `TEST_GROUPS=n`: n groups (5 by default: each a few CPU-seconds, so two cores stay
- * balanced); `TEST_GROUPS=0`: every file in a process of its own, as before.
+ * something per process), and the crash harness's files. The order: the longest first by the
+ * CPU time each file took in the last run (scripts/test-durations.mjs), so that the cores end
+ * together; without those figures, the crash harness's files first. `TEST_GROUPS=n`: n groups
+ * (5 by default: each a few CPU-seconds, so two cores stay balanced); `TEST_GROUPS=0`: every file
+ * in a process of its own, as before.
  */
 function grouped(list) {
   const groups = Number(process.env.TEST_GROUPS ?? 5);
@@ -141,16 +167,18 @@ function grouped(list) {
     /^\/\/ npm test: a process of its own/m.test(fs.readFileSync(sourceOf(f), "utf8"));
   const alone = (f) => crashHarness(f) || postgresHelpers.some((h) => uses(f, h)) || ownProcess(f);
   const members = list.filter((f) => !alone(f));
-  if (groups <= 0 || members.length < 2) return list;
-  const size = (f) => fs.statSync(sourceOf(f)).size;
-  // Largest first into the smallest group so far: groups of about equal size.
+  if (groups <= 0 || members.length < 2)
+    return order(list.map((f) => ({ file: f, cost: cost(f) })));
+  // Without recorded figures, a file's size stands for its cost.
+  const weight = recorded === undefined ? (f) => fs.statSync(sourceOf(f)).size : cost;
+  // Largest first into the smallest group so far: groups of about equal cost.
   const buckets = Array.from({ length: Math.min(groups, members.length) }, () => ({
-    size: 0,
+    cost: 0,
     files: [],
   }));
-  for (const f of [...members].sort((a, b) => size(b) - size(a))) {
-    const bucket = buckets.reduce((a, b) => (b.size < a.size ? b : a));
-    bucket.size += size(f);
+  for (const f of [...members].sort((a, b) => weight(b) - weight(a))) {
+    const bucket = buckets.reduce((a, b) => (b.cost < a.cost ? b : a));
+    bucket.cost += weight(f);
     bucket.files.push(f);
   }
   const generated = buckets.map((bucket, i) => {
@@ -165,27 +193,54 @@ function grouped(list) {
       file,
       [
         "// Generated by scripts/test.mjs: these test files in one process, each in a suite of its own.",
-        'import { before, describe } from "node:test";',
+        'import { after, before, describe } from "node:test";',
+        "// Each member's CPU and wall time, for the next run's order (scripts/test-durations.mjs).",
+        'const durations = globalThis[Symbol.for("spacemesh-poet-client.test-durations")];',
         "for (const [name, file] of [",
         ...entries,
         "]) {",
         "  describe(name, async () => {",
         "    // Seeded helpers keep one stream per file (test/registration-harness.ts).",
-        `    before(() => { globalThis[Symbol.for("spacemesh-poet-client.test-file")] = name; });`,
+        "    before(() => {",
+        `      globalThis[Symbol.for("spacemesh-poet-client.test-file")] = name;`,
+        "      durations?.begin(name);",
+        "    });",
+        "    after(() => durations?.end(name));",
         "    await import(file);",
         "  });",
         "}",
         "",
       ].join("\n"),
     );
-    return path.relative(root, file);
+    return {
+      file: path.relative(root, file),
+      cost: bucket.files.reduce((sum, f) => sum + cost(f), 0),
+    };
   });
-  // The longest first: `node --test` starts them in this order, two at a time.
-  return [
-    ...list.filter(crashHarness),
-    ...generated,
-    ...list.filter((f) => alone(f) && !crashHarness(f)),
-  ];
+  if (recorded === undefined) {
+    // The crash harness's files, the longest, first; then the groups; then the other lone files.
+    return [
+      ...list.filter(crashHarness),
+      ...generated.map((g) => g.file),
+      ...list.filter((f) => alone(f) && !crashHarness(f)),
+    ];
+  }
+  return order([...generated, ...list.filter(alone).map((f) => ({ file: f, cost: cost(f) }))]);
+}
+/**
+ * The longest first (`node --test` starts files in the order given, `concurrency` at a time), so
+ * that the last to start are short and the cores end together; as given without recorded figures.
+ */
+function order(entries) {
+  const sorted = recorded === undefined ? entries : [...entries].sort((a, b) => b.cost - a.cost);
+  if (process.env.TEST_ORDER === "1") {
+    for (const { file, cost } of sorted) {
+      console.log(
+        `# ${(cost / 1000).toFixed(1).padStart(6)} CPU-s  ${path.relative(".test-build", file)}`,
+      );
+    }
+  }
+  return sorted.map((e) => e.file);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? String(Math.max(2, os.availableParallelism()));
 let tmp;
@@ -196,19 +251,32 @@ if (process.env.TMPDIR === undefined && fs.existsSync("/dev/shm")) {
     // not writable: the default temporary folder then
   }
 }
+// Each test process records its files' CPU time there; merged for the next run at the end.
+const durations =
+  process.env.TEST_DURATIONS === "0"
+    ? undefined
+    : fs.mkdtempSync(path.join(os.tmpdir(), "poet-client-durations-"));
+const env = { ...process.env };
+if (tmp !== undefined) env.TMPDIR = tmp;
+if (durations !== undefined) env.TEST_DURATIONS_DIR = durations;
 const child = spawn(
   process.execPath,
-  ["--enable-source-maps", "--test", `--test-concurrency=${concurrency}`, ...grouped(files)],
-  {
-    cwd: root,
-    stdio: "inherit",
-    env: tmp === undefined ? process.env : { ...process.env, TMPDIR: tmp },
-  },
+  [
+    "--enable-source-maps",
+    ...(durations === undefined
+      ? []
+      : ["--import", new URL("./test-durations.mjs", import.meta.url).href]),
+    "--test",
+    `--test-concurrency=${concurrency}`,
+    ...grouped(files),
+  ],
+  { cwd: root, stdio: "inherit", env },
 );
 // Ctrl-C reaches the test runner too; wait for it to end, then clean up.
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", async (code, signal) => {
   if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+  if (durations !== undefined) mergeDurations(root, durations);
   await postgres?.stop();
   process.exit(code ?? (signal === null ? 1 : 128));
 });

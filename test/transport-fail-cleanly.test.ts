@@ -24,6 +24,7 @@ import {
   notGatewayReply,
   type PoetProtocol,
 } from "../src/transport/index.js";
+import { nodeModule } from "./helpers/node-script.js";
 import { build, drive, identity, ofType, ready, setup } from "./registration-harness.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -99,10 +100,14 @@ function assertWrongProtocol(err: unknown, hint: RegExp): void {
   assert.doesNotMatch(err.message, /\n/);
 }
 
-/** Runs the CLI in a child process, so that an unhandled 'error' event would end it for real. */
+/**
+ * Runs the CLI in a child process, so that an unhandled 'error' event would end it for real: its
+ * transpiled entry point under `npm test`, through tsx otherwise (./helpers/node-script.ts).
+ */
 function runCliProcess(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    const main = nodeModule("../src/cli/main.ts", import.meta.url);
+    const child = spawn(process.execPath, [...main.loader, main.file, ...args], {
       cwd: REPO,
       env: { ...process.env, NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],

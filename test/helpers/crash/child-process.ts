@@ -3,10 +3,7 @@
  * waits bounded by a generous real-time limit that only fails a stuck run.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
-import { buildSync } from "esbuild";
-import { nodeModule } from "../node-script.js";
+import { crashChildBundle } from "./child-bundle.js";
 import type {
   AdvanceMessage,
   ArmMessage,
@@ -27,38 +24,6 @@ export type Settled =
   | { kind: "quiet"; now: number; next: number | undefined }
   | { kind: "finished"; message: FinishedMessage }
   | { kind: "exit"; code: number | null; signal: NodeJS.Signals | null };
-
-const source = nodeModule("./child.ts", import.meta.url);
-let bundle: string | undefined;
-
-/**
- * The child as one bundled file (better-sqlite3, a native module, and pg, CommonJS with an optional
- * native part, stay outside), built once per
- * test process: a child then starts in a fifth of the CPU time that loading a few hundred modules
- * (through tsx, or transpiled) takes, which is most of a trial's cost on a busy machine. It sits in
- * `node_modules/.cache` so that `better-sqlite3` resolves, and is removed when the process exits.
- */
-function childArgs(): string[] {
-  if (bundle === undefined) {
-    const root = path.resolve(path.dirname(source.file), "../../..");
-    const dir = path.join(root, "node_modules", ".cache", "crash-test");
-    fs.mkdirSync(dir, { recursive: true });
-    const out = path.join(dir, `child-${process.pid}.mjs`);
-    buildSync({
-      entryPoints: [source.file],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      external: ["better-sqlite3", "pg"],
-      outfile: out,
-      logLevel: "warning",
-    });
-    process.once("exit", () => fs.rmSync(out, { force: true }));
-    bundle = out;
-  }
-  return [bundle];
-}
 
 /** Orders what the parent hears from every child (submits, deaths). */
 let heard = 0;
@@ -94,7 +59,7 @@ export class CrashChild {
   constructor(init: ChildInit) {
     this.id = init.child;
     this.init = init;
-    this.process = spawn(process.execPath, childArgs(), {
+    this.process = spawn(process.execPath, [crashChildBundle()], {
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       serialization: "advanced",
     });
