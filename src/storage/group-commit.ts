@@ -26,7 +26,9 @@
  *   savepoint and run again alone after the batch commits, up to {@link MAX_CONFLICT_ATTEMPTS}
  *   times in all; only then does its caller get the (retriable) error;
  * - the event loop turns between two transactions, and within one every write takes a step of a
- *   {@link TurnBudget}, so a long queue is many short blocks of the event loop.
+ *   {@link TurnBudget}, so a long queue is many short blocks of the event loop; so does the
+ *   settling of each caller's promise after the commit, since what the caller does next runs in
+ *   promise callbacks that would otherwise all run in the commit's turn.
  *
  * The database handle is generic, so the queue can be tested and read without kysely.
  */
@@ -222,7 +224,13 @@ export class GroupCommit<Db> {
           free();
           release();
         }
+        // Each caller goes on (its promise settles) in a step of the turn budget: what a caller
+        // does next (the next step of an identity's cycle) runs in promise callbacks that never
+        // give the event loop a turn, and 512 of them settled at once were one block of
+        // hundreds of ms. The next transaction waits for the last of them, gathering meanwhile.
         for (let i = 0; i < batch.length; i++) {
+          const turn = this.#options.turns.take();
+          if (turn !== undefined) await turn;
           const write = batch[i] as QueuedWrite<Db>;
           const outcome = outcomes[i] as Outcome;
           if (outcome.ok) write.resolve(outcome.value);
