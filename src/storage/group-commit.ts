@@ -72,8 +72,12 @@ export interface GroupCommitOptions<Db> {
    * anyway (PostgreSQL).
    */
   synchronous?: { full: readonly string[]; normal: readonly string[] } | undefined;
-  /** Runs one SQL statement without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT x`, …). */
-  statement: (db: Db, text: string) => Promise<void>;
+  /**
+   * Runs one SQL statement without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT x`, …). Returns
+   * `undefined` when it ran synchronously (SQLite: a cached prepared statement on the connection
+   * held for the transaction), so that a write's savepoint and release cost no promise chain.
+   */
+  statement: (db: Db, text: string) => Promise<void> | undefined;
   /** Runs a write's `fn` on `db`, in its context and inside the transaction's scope. */
   runWrite: (db: Db, write: QueuedWrite<Db>) => Promise<unknown>;
   /** Whether the connection was closed: queued writes then fail with kind `"closed"`. */
@@ -270,11 +274,13 @@ export class GroupCommit<Db> {
       try {
         await this.#options.transaction(async (db) => {
           await this.#sync(db, durable);
-          await statement(db, this.#begin);
+          const begun = statement(db, this.#begin);
+          if (begun !== undefined) await begun;
           began = true;
           try {
             for (const i of live) {
-              await turns.take();
+              const turn = turns.take();
+              if (turn !== undefined) await turn;
               const write = batch[i] as QueuedWrite<Db>;
               if (write.signal?.aborted) {
                 outcomes[i] = { ok: false, error: abortedError(write.signal) };
@@ -282,18 +288,22 @@ export class GroupCommit<Db> {
               }
               // Chained (PostgreSQL): the previous write's release goes with this savepoint, in
               // one round trip; the last one is released by COMMIT.
-              await statement(
+              const saved = statement(
                 db,
                 releasePending
                   ? `release ${SAVEPOINT}; savepoint ${SAVEPOINT}`
                   : `savepoint ${SAVEPOINT}`,
               );
+              if (saved !== undefined) await saved;
               releasePending = false;
               try {
                 const value = await runWrite(db, write);
                 throwIfAborted(write.signal);
                 if (chain) releasePending = true;
-                else await statement(db, `release ${SAVEPOINT}`);
+                else {
+                  const released = statement(db, `release ${SAVEPOINT}`);
+                  if (released !== undefined) await released;
+                }
                 outcomes[i] = { ok: true, value };
               } catch (err) {
                 outcomes[i] = { ok: false, error: err };
@@ -310,8 +320,10 @@ export class GroupCommit<Db> {
                 }
               }
             }
-            await turns.take();
-            await statement(db, "commit");
+            const turn = turns.take();
+            if (turn !== undefined) await turn;
+            const committed = statement(db, "commit");
+            if (committed !== undefined) await committed;
           } catch (err) {
             await this.#rollback(db);
             throw err;
@@ -402,11 +414,13 @@ export class GroupCommit<Db> {
       const durable = write.durable === true;
       const value = await this.#options.transaction(async (db) => {
         await this.#sync(db, durable);
-        await statement(db, this.#begin);
+        const begun = statement(db, this.#begin);
+        if (begun !== undefined) await begun;
         try {
           const value = await runWrite(db, write);
           throwIfAborted(write.signal);
-          await statement(db, "commit");
+          const committed = statement(db, "commit");
+          if (committed !== undefined) await committed;
           return value;
         } catch (err) {
           await this.#rollback(db);

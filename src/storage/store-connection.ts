@@ -172,6 +172,14 @@ export interface StoreConnectionMode {
   turns?: TurnBudget | undefined;
   /** Where a write run again after a deadlock or conflict is reported. Default: nowhere. */
   logger?: Logger | undefined;
+  /**
+   * Runs a statement without parameters or rows (`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`,
+   * `SAVEPOINT`, `RELEASE`, the `synchronous` pragmas) at once on the connection that the
+   * running transaction holds, throwing what SQLite throws. Set for a better-sqlite3 connection
+   * (SQLite runs them synchronously anyway): each write of a group commit then costs no promise
+   * chain through kysely and its driver for its savepoint and release. Default: through kysely.
+   */
+  control?: ((text: string) => void) | undefined;
 }
 
 /**
@@ -231,9 +239,15 @@ export class StoreConnection {
       maxWrites: mode.maxWritesPerCommit ?? MAX_WRITES_PER_COMMIT,
       turns: this.#turns,
       transaction: (run) => this.#root.connection().execute(run),
-      statement: async (db, text) => {
-        await sql.raw(text).execute(db);
-      },
+      statement:
+        mode.control === undefined
+          ? async (db, text) => {
+              await sql.raw(text).execute(db);
+            }
+          : (_db, text) => {
+              (mode.control as (text: string) => void)(text);
+              return undefined;
+            },
       runWrite: (db, write) =>
         write.context.runInAsyncScope(() => {
           const scope: TransactionScope = { db, open: true };
