@@ -35,10 +35,11 @@ import {
 } from "../cancellation.js";
 import { WrongServiceKeyError } from "../client/index.js";
 import type { Clock } from "../clock.js";
-import { PoetError, ProofVerificationError, StorageError } from "../errors.js";
+import { abortedError, PoetError, ProofVerificationError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { classifyFailure, drawJitter, type RandomSource } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
+import type { TurnBudget } from "../turn-budget.js";
 import { PackedMembers, type PoetProof } from "../wire/index.js";
 import { ticksOf } from "./best-proof.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
@@ -130,6 +131,18 @@ export interface ProofFetcherInit {
    * worker's name in the claims, and how long a claim lasts unrenewed. `undefined`: no claims.
    */
   claims?: { holder: string; ttlMs: number } | undefined;
+  /**
+   * Hands a round's proof (or its failure) to the identities waiting for it a few per event-loop
+   * turn: what each does next runs in promise callbacks, and ten thousand of them woken by one
+   * settled promise were one block of hundreds of ms. Default: all at once.
+   */
+  turns?: TurnBudget | undefined;
+}
+
+/** An identity waiting for a round's proof. */
+interface Waiter {
+  resolve: (value: VerifiedRoundProof) => void;
+  reject: (err: unknown) => void;
 }
 
 interface Entry {
@@ -138,6 +151,10 @@ interface Entry {
   subscribers: number;
   untilMs: number;
   settled: boolean;
+  /** How the fetch ended, once it has. */
+  outcome?: { ok: true; value: VerifiedRoundProof } | { ok: false; error: unknown };
+  /** Waiting for the outcome (or for their turn to get it), in the order they came. */
+  waiters: Set<Waiter>;
 }
 
 /**
@@ -198,6 +215,7 @@ export class ProofFetcher {
         untilMs: request.untilMs,
         settled: false,
         promise: Promise.resolve() as unknown as Promise<VerifiedRoundProof>,
+        waiters: new Set(),
       };
       created.promise = this.#run(
         created,
@@ -205,11 +223,13 @@ export class ProofFetcher {
         anySignal(controller.signal, this.#init.signal),
       );
       created.promise.then(
-        () => {
+        (value) => {
           created.settled = true;
+          void this.#deliver(created, { ok: true, value });
         },
         (err: unknown) => {
           created.settled = true;
+          void this.#deliver(created, { ok: false, error: err });
           // Only a final answer is kept; a timeout or abort may be retried later.
           if (!isFinalProofFailure(err)) {
             if (this.#entries.get(key) === created) this.#entries.delete(key);
@@ -232,13 +252,62 @@ export class ProofFetcher {
     const current = entry;
     current.subscribers++;
     try {
-      return await raceAbort(current.promise, options.signal);
+      return await this.#outcome(current, options.signal);
     } finally {
       current.subscribers--;
       if (current.subscribers === 0 && !current.settled) {
         current.controller.abort(CANCELLED);
         if (this.#entries.get(key) === current) this.#entries.delete(key);
       }
+    }
+  }
+
+  /**
+   * The entry's outcome, once it is this caller's turn to get it; rejects with `AbortedError`
+   * when `signal` aborts first.
+   */
+  #outcome(entry: Entry, signal: AbortSignal | undefined): Promise<VerifiedRoundProof> {
+    const done = entry.outcome;
+    if (done !== undefined && entry.waiters.size === 0) {
+      // Settled and handed out: this caller alone asks now.
+      return raceAbort(done.ok ? Promise.resolve(done.value) : Promise.reject(done.error), signal);
+    }
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
+    return new Promise<VerifiedRoundProof>((resolve, reject) => {
+      const onAbort = () => {
+        entry.waiters.delete(waiter);
+        reject(abortedError(signal as AbortSignal));
+      };
+      const waiter: Waiter = {
+        resolve: (value) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(value);
+        },
+        reject: (err) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      // While the outcome is being handed out, this caller is served after the others.
+      entry.waiters.add(waiter);
+    });
+  }
+
+  /** Hands `outcome` to the entry's waiters, a step of the turn budget each. */
+  async #deliver(entry: Entry, outcome: NonNullable<Entry["outcome"]>): Promise<void> {
+    entry.outcome = outcome;
+    const turns = this.#init.turns;
+    // A set's iteration also visits the waiters added while it runs.
+    for (const waiter of entry.waiters) {
+      if (turns !== undefined) {
+        const turn = turns.take();
+        if (turn !== undefined) await turn;
+      }
+      // Gone while it waited for its turn (aborted): the set no longer holds it.
+      if (!entry.waiters.delete(waiter)) continue;
+      if (outcome.ok) waiter.resolve(outcome.value);
+      else waiter.reject(outcome.error);
     }
   }
 

@@ -396,6 +396,7 @@ export class RegistrationManager {
       clock,
       signal: closed,
     });
+    const turns = new TurnBudget(CYCLE_STEPS_PER_TURN);
     const fetcher = new ProofFetcher({
       state: this.#state,
       verifier,
@@ -412,6 +413,7 @@ export class RegistrationManager {
       signal: closed,
       // One download per PoET and round for every worker on the state.
       claims: { holder: this.#leases.holder, ttlMs: leaseTimeMs },
+      turns,
     });
     this.#context = {
       state: this.#state,
@@ -434,7 +436,7 @@ export class RegistrationManager {
       closed,
       confirmLease: (nodeId, signal) => this.#leases.confirm(nodeId, signal),
       stepTaken: (nodeId, next) => this.#steps.set(toHex(nodeId), next),
-      turns: new TurnBudget(CYCLE_STEPS_PER_TURN),
+      turns,
     };
   }
 
