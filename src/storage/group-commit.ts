@@ -48,8 +48,11 @@ export interface QueuedWrite<Db> {
    * {@link GroupCommitOptions.synchronous}'s `full` statements in force.
    */
   durable?: boolean | undefined;
-  /** The caller's async context, in which `fn` runs. */
-  context: AsyncResource;
+  /**
+   * The caller's async context, in which `fn` runs; `undefined` for a write whose `fn` only
+   * touches the database (it runs in the queue's context).
+   */
+  context: AsyncResource | undefined;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
