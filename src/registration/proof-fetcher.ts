@@ -23,7 +23,6 @@
  */
 
 import type { AbortOptions } from "../abort-options.js";
-import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
 import {
   anySignal,
@@ -141,6 +140,9 @@ export interface ProofFetcherInit {
 
 /** An identity waiting for a round's proof. */
 interface Waiter {
+  entry: Entry;
+  /** The waiters handed their outcomes in one step: the caller's signal. */
+  group: object;
   resolve: (value: VerifiedRoundProof) => void;
   reject: (err: unknown) => void;
 }
@@ -171,6 +173,9 @@ interface Entry {
 export class ProofFetcher {
   readonly #init: ProofFetcherInit;
   readonly #entries = new Map<string, Entry>();
+  /** Waiters whose outcome is known, by group, in the order the groups became ready. */
+  readonly #readyGroups = new Map<object, Waiter[]>();
+  #delivering = false;
 
   readonly #claims: ProofClaims | undefined;
   /** Verified rounds whose member list this fetcher stored (shared with the other workers). */
@@ -225,11 +230,11 @@ export class ProofFetcher {
       created.promise.then(
         (value) => {
           created.settled = true;
-          void this.#deliver(created, { ok: true, value });
+          this.#deliver(created, { ok: true, value });
         },
         (err: unknown) => {
           created.settled = true;
-          void this.#deliver(created, { ok: false, error: err });
+          this.#deliver(created, { ok: false, error: err });
           // Only a final answer is kept; a timeout or abort may be retried later.
           if (!isFinalProofFailure(err)) {
             if (this.#entries.get(key) === created) this.#entries.delete(key);
@@ -267,11 +272,6 @@ export class ProofFetcher {
    * when `signal` aborts first.
    */
   #outcome(entry: Entry, signal: AbortSignal | undefined): Promise<VerifiedRoundProof> {
-    const done = entry.outcome;
-    if (done !== undefined && entry.waiters.size === 0) {
-      // Settled and handed out: this caller alone asks now.
-      return raceAbort(done.ok ? Promise.resolve(done.value) : Promise.reject(done.error), signal);
-    }
     if (signal?.aborted) return Promise.reject(abortedError(signal));
     return new Promise<VerifiedRoundProof>((resolve, reject) => {
       const onAbort = () => {
@@ -279,6 +279,9 @@ export class ProofFetcher {
         reject(abortedError(signal as AbortSignal));
       };
       const waiter: Waiter = {
+        entry,
+        // One identity's proof collection asks every PoET under one signal: its group.
+        group: signal ?? {},
         resolve: (value) => {
           signal?.removeEventListener("abort", onAbort);
           resolve(value);
@@ -289,25 +292,56 @@ export class ProofFetcher {
         },
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      // While the outcome is being handed out, this caller is served after the others.
       entry.waiters.add(waiter);
+      if (entry.outcome !== undefined) this.#ready(waiter);
     });
   }
 
-  /** Hands `outcome` to the entry's waiters, a step of the turn budget each. */
-  async #deliver(entry: Entry, outcome: NonNullable<Entry["outcome"]>): Promise<void> {
+  /** The fetch of `entry` ended: its waiters get the outcome, in turn. */
+  #deliver(entry: Entry, outcome: NonNullable<Entry["outcome"]>): void {
     entry.outcome = outcome;
+    for (const waiter of entry.waiters) this.#ready(waiter);
+  }
+
+  /**
+   * Queues `waiter` for its outcome. Waiters go on a step of the turn budget per group (the
+   * PoETs of one identity), first come first served: an identity whose turn comes after several
+   * PoETs' proofs arrived gets them all at once, judges the best first and stores one choice,
+   * instead of one per PoET as each round's waiters are woken in turn.
+   */
+  #ready(waiter: Waiter): void {
+    const group = this.#readyGroups.get(waiter.group);
+    if (group === undefined) this.#readyGroups.set(waiter.group, [waiter]);
+    else group.push(waiter);
+    if (!this.#delivering) {
+      this.#delivering = true;
+      void this.#deliverReady();
+    }
+  }
+
+  async #deliverReady(): Promise<void> {
     const turns = this.#init.turns;
-    // A set's iteration also visits the waiters added while it runs.
-    for (const waiter of entry.waiters) {
-      if (turns !== undefined) {
-        const turn = turns.take();
-        if (turn !== undefined) await turn;
+    try {
+      for (;;) {
+        if (turns !== undefined) {
+          const turn = turns.take();
+          if (turn !== undefined) await turn;
+        }
+        // The first group in the queue, with every waiter that joined it meanwhile.
+        const next = this.#readyGroups.entries().next();
+        if (next.done === true) return;
+        const [key, waiters] = next.value;
+        this.#readyGroups.delete(key);
+        for (const waiter of waiters) {
+          // Gone while it waited for its turn (aborted): its entry no longer holds it.
+          if (!waiter.entry.waiters.delete(waiter)) continue;
+          const outcome = waiter.entry.outcome as NonNullable<Entry["outcome"]>;
+          if (outcome.ok) waiter.resolve(outcome.value);
+          else waiter.reject(outcome.error);
+        }
       }
-      // Gone while it waited for its turn (aborted): the set no longer holds it.
-      if (!entry.waiters.delete(waiter)) continue;
-      if (outcome.ok) waiter.resolve(outcome.value);
-      else waiter.reject(outcome.error);
+    } finally {
+      this.#delivering = false;
     }
   }
 
