@@ -13,7 +13,7 @@
  * Instants are unix milliseconds from the caller's clock; the store never reads the wall clock.
  */
 
-import { type Kysely, sql } from "kysely";
+import { CompiledQuery, type Kysely, sql } from "kysely";
 import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
 import { ConfigError, LeaseLostError, type LeaseLostReason } from "../errors.js";
@@ -125,6 +125,8 @@ export class SqliteLeaseRepository implements LeaseRepository {
   readonly #held = new Map<string, Held>();
 
   readonly #rowLocks: boolean;
+  /** The fence's query, compiled (see `#verify`). */
+  #verifySql: string | undefined;
 
   /**
    * `rowLocks` (the PostgreSQL state): lock the lease row in the transaction that reads it —
@@ -475,14 +477,20 @@ export class SqliteLeaseRepository implements LeaseRepository {
 
   /** `undefined` when the row still names the lease's holder and token, else the error. */
   async #verify(db: Kysely<NodeStateTables>, lease: Lease): Promise<LeaseLostError | undefined> {
-    const row = await db
+    // The fence runs before every write for a leased identity (nine per identity and cycle):
+    // its query is built and compiled once, then run with the identity as its one parameter.
+    this.#verifySql ??= db
       .selectFrom(TABLE)
       .select(["holder", "token", "released"])
       .where("id", "=", lease.nodeId)
       // A takeover in another process waits for this write's commit, or this read for the
       // takeover's, which it then sees.
       .$if(this.#rowLocks, (q) => q.forShare())
-      .executeTakeFirst();
+      .compile().sql;
+    const { rows } = await db.executeQuery<{ holder: string; token: unknown; released: unknown }>(
+      CompiledQuery.raw(this.#verifySql, [lease.nodeId]),
+    );
+    const row = rows[0];
     if (
       row !== undefined &&
       row.holder === lease.holder &&
