@@ -94,6 +94,15 @@ if (SQL_STATS) {
 /** `--postgres <url>`: the node state in a fresh schema of that database instead of a file. */
 const POSTGRES = flag("--postgres");
 
+/** The ticker's figures of one phase of a run. */
+interface PhaseFigures {
+  /** The client's CPU time in the phase (every thread). */
+  cpuMs: number;
+  driftMs: number;
+  blockCpuMs: number;
+  rssMiB: number;
+}
+
 /** What one run measured. */
 interface RunFigures {
   identities: number;
@@ -115,6 +124,8 @@ interface RunFigures {
   blockProofsMs: number;
   /** Longest gap between the ticks of a 10 ms interval, minus the 10 ms. */
   driftMs: number;
+  /** The ticker's drift and the highest RSS sample of each phase (registration, proofs). */
+  phases: { registration: PhaseFigures; proofs: PhaseFigures };
   /** The most CPU time (every thread) spent between two ticks of the 10 ms interval. */
   blockCpuMs: number;
   /** The longest GC pause (wall time) and its kind, and how many took over 50 ms. */
@@ -324,16 +335,21 @@ async function runOnce(): Promise<RunFigures> {
   // Memory, every 50th tick: what the RSS is made of when it is highest.
   let ticks = 0;
   let memoryAtPeak = process.memoryUsage();
+  // The same, per phase (reset when the registrations are done).
+  let phase: PhaseFigures = { cpuMs: 0, driftMs: 0, blockCpuMs: 0, rssMiB: 0 };
   const ticker = setInterval(() => {
     const now = performance.now();
     drift = Math.max(drift, now - lastTick - 10);
+    phase.driftMs = Math.max(phase.driftMs, now - lastTick - 10);
     lastTick = now;
     const used = process.cpuUsage(cpuAtTick);
     cpuAtTick = process.cpuUsage();
     blockCpu = Math.max(blockCpu, (used.user + used.system) / 1000);
+    phase.blockCpuMs = Math.max(phase.blockCpuMs, (used.user + used.system) / 1000);
     if (++ticks % 50 === 0) {
       const memory = process.memoryUsage();
       if (memory.rss > memoryAtPeak.rss) memoryAtPeak = memory;
+      phase.rssMiB = Math.max(phase.rssMiB, memory.rss / 2 ** 20);
     }
   }, 10);
   // GC pauses, to tell a long block that is the collector from one that is our code.
@@ -412,6 +428,10 @@ async function runOnce(): Promise<RunFigures> {
   );
   const registeredMs = performance.now() - start;
   const blockRegistrationMs = delay.max / 1e6;
+  const registrationPhase = phase;
+  const cpuAtRegistered = process.cpuUsage();
+  registrationPhase.cpuMs = cpuMs(process.cpuUsage(cpuBefore));
+  phase = { cpuMs: 0, driftMs: 0, blockCpuMs: 0, rssMiB: 0 };
   if (HEAP_SNAPSHOT) heapSnapshot();
   delay.reset();
   const clientRegistrationCpu = process.cpuUsage(cpuBefore);
@@ -435,6 +455,7 @@ async function runOnce(): Promise<RunFigures> {
   if (HEAP_SNAPSHOT) heapSnapshot();
   clearInterval(ticker);
   const cpu = process.cpuUsage(cpuBefore);
+  phase.cpuMs = cpuMs(process.cpuUsage(cpuAtRegistered));
   const outcomes = await all;
 
   await manager.close();
@@ -462,6 +483,7 @@ async function runOnce(): Promise<RunFigures> {
     blockRegistrationMs,
     blockProofsMs,
     driftMs: drift,
+    phases: { registration: registrationPhase, proofs: phase },
     blockCpuMs: blockCpu,
     gc,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
@@ -481,6 +503,7 @@ async function runOnce(): Promise<RunFigures> {
   };
 }
 
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const m = (ms: number) => `${ms.toFixed(0)} ms`;
 const mib = (v: number) => `${v.toFixed(0)} MiB`;
@@ -506,6 +529,11 @@ function print(f: RunFigures): void {
     `  longest event-loop block ${m(f.blockMs)} (registration ${m(f.blockRegistrationMs)}, proofs ${m(f.blockProofsMs)}; 10 ms ticker drift ${m(f.driftMs)})`,
   );
   console.log(`  most CPU in one block    ${m(f.blockCpuMs)} (10 ms ticker; all threads)`);
+  for (const [name, p] of Object.entries(f.phases)) {
+    console.log(
+      `    ${name.padEnd(22)} CPU ${s(p.cpuMs)}, ticker drift ${m(p.driftMs)}, most CPU in one block ${m(p.blockCpuMs)}, highest RSS sample ${mib(p.rssMiB)}`,
+    );
+  }
   console.log(
     `  longest GC pause         ${m(f.gc.longestMs)} (${f.gc.kind}; ${f.gc.over50} pauses over 50 ms)`,
   );
@@ -580,6 +608,11 @@ if (ONE) {
     console.log(`  peak RSS (client)        ${mib(med((f) => f.peakRssMiB))}`);
     console.log(`  longest event-loop block ${m(med((f) => f.blockMs))}`);
     console.log(`  most CPU in one block    ${m(med((f) => f.blockCpuMs))}`);
+    for (const name of ["registration", "proofs"] as const) {
+      console.log(
+        `    ${name.padEnd(22)} CPU ${s(med((f) => f.phases[name].cpuMs))}, ticker drift ${m(med((f) => f.phases[name].driftMs))}, most CPU in one block ${m(med((f) => f.phases[name].blockCpuMs))}, highest RSS sample ${mib(med((f) => f.phases[name].rssMiB))}`,
+      );
+    }
     console.log(
       `  CPU per registration     client ${med((f) => f.clientCpuPerRegistrationMs).toFixed(2)} ms, mock PoETs ${med((f) => f.mocksCpuPerRegistrationMs ?? Number.NaN).toFixed(2)} ms`,
     );

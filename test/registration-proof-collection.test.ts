@@ -118,6 +118,31 @@ describe("ProofCollection", () => {
     assert.deepEqual(collection.failures, []);
   });
 
+  it("judges the best of the proofs that arrived together first: one better choice, not one per proof", async () => {
+    const clock = new ManualClock(roundEnd.getTime());
+    const { fetcher, answers } = fakeFetcher();
+    const collection = new ProofCollection(context(clock, fetcher), {
+      hash,
+      registrations: [registration(A), registration(B)],
+      chosen: undefined,
+      cutoffMs: 20_000,
+      proofDeadlineMs: 30_000,
+    });
+    const done = collect(collection);
+    await settle();
+    answers.get(A)?.resolve(proof(A, 100n, true));
+    answers.get(B)?.resolve(proof(B, 300n, true));
+    const got = await done;
+    assert.deepEqual(
+      got.map((a) => [a.kind, a.poet]),
+      [
+        ["better", B],
+        ["no-better", A],
+      ],
+    );
+    assert.equal(collection.best?.leaves, 300n);
+  });
+
   it("judges a worse proof no better, and a proof without the challenge not a member", async () => {
     const clock = new ManualClock(roundEnd.getTime());
     const { fetcher, answers } = fakeFetcher();
@@ -141,9 +166,10 @@ describe("ProofCollection", () => {
     const got = await done;
     assert.deepEqual(
       got.map((a) => [a.kind, a.poet]),
+      // Arrived together: the one with more leaves is judged first.
       [
-        ["no-better", A],
         ["not-a-member", B],
+        ["no-better", A],
       ],
     );
     assert.equal(collection.best?.poet, "http://chosen");

@@ -233,6 +233,8 @@ export class MembershipTree {
   readonly #levels: Uint8Array[];
   readonly #counts: number[];
   readonly #bottom: number;
+  /** See `#pathWork` (made on the first path). */
+  #work: Uint8Array[] | undefined;
 
   private constructor(members: PackedMembers, hasher: MembershipHasher, built: Levels) {
     this.members = members;
@@ -322,6 +324,16 @@ export class MembershipTree {
     return from.slice(0, 32);
   }
 
+  /** Two buffers for the levels of one block of leaves, and the odd node's scratch. */
+  #pathWork(): Uint8Array[] {
+    this.#work ??= [
+      new Uint8Array(16 * (2 ** this.#bottom + 1)),
+      new Uint8Array(16 * (2 ** this.#bottom + 1)),
+      new Uint8Array(64),
+    ];
+    return this.#work;
+  }
+
   /**
    * The sibling path of the member at `leafIndex`, bottom-up, padding zeros included.
    *
@@ -334,17 +346,19 @@ export class MembershipTree {
     }
     const nodes: Uint8Array[] = [];
     const bottom = this.#bottom;
-    // The block of 2^bottom leaves holding the leaf, hashed up to height `bottom` once.
+    // The block of 2^bottom leaves holding the leaf, hashed up to height `bottom` once, read in
+    // place and hashed into the tree's two work buffers (thousands of identities ask for a path:
+    // no copy of the block nor an array per level for each).
     const first = (leafIndex >> bottom) << bottom;
     let count = Math.min(2 ** bottom, n - first);
-    let from = this.members.bytes.slice(32 * first, 32 * (first + count));
+    let from = this.members.bytes.subarray(32 * first, 32 * (first + count));
     let i = leafIndex - first;
-    const scratch = new Uint8Array(64);
+    const work = this.#pathWork();
     for (let h = 0; h < bottom; h++) {
       const sibling = i ^ 1;
       nodes.push(sibling < count ? from.slice(32 * sibling, 32 * sibling + 32) : ZERO32.slice());
-      const to = new Uint8Array(16 * (count + 1));
-      count = hashLevel(this.#hasher, from, count, to, scratch);
+      const to = work[h % 2] as Uint8Array;
+      count = hashLevel(this.#hasher, from, count, to, work[2] as Uint8Array);
       from = to;
       i >>= 1;
     }

@@ -5,8 +5,8 @@
  * PoET that took the challenge (or may hold it through an unconfirmed submit intent) is fetched
  * through the shared {@link ProofFetcher} (which downloads and verifies each round once for all
  * identities), and every answer is judged against the best proof so far. Out comes a sequence of
- * answers, in the order they arrive: a proof that does not contain the challenge, one that is no
- * better, or a better choice. The collection stops when every PoET answered, when a proof is
+ * answers, in the order they arrive (of those that arrived while an answer was judged, the best
+ * first): a proof that does not contain the challenge, one that is no better, or a better choice. The collection stops when every PoET answered, when a proof is
  * chosen and the cut-off passed, or at the proof deadline.
  *
  * It reads and writes no node state and sends no event: the identity cycle stores each better
@@ -111,7 +111,7 @@ export class ProofCollection {
   }
 
   /**
-   * The answers, in the order they arrive. Stopping the iteration (or aborting `signal`) stops
+   * The answers, in the order they arrive (the best first of those waiting together). Stopping the iteration (or aborting `signal`) stops
    * every download still running for this collection; rejects only with an abort.
    */
   async *answers(options: { signal: AbortSignal }): AsyncGenerator<ProofAnswer, void, undefined> {
@@ -161,10 +161,13 @@ export class ProofCollection {
     try {
       for (;;) {
         // Every proof that arrived is judged before deciding whether to stop.
-        for (let next = arrived.shift(); next !== undefined; next = arrived.shift()) {
+        while (arrived.length > 0) {
           // Ten thousand identities get the same proof at once: a few of them per turn.
           const turn = turns.take();
           if (turn !== undefined) await turn;
+          // The best of those that arrived first: the others are then no better, and an identity
+          // whose PoETs all answered stores one choice instead of one per better answer.
+          const next = takeBest(arrived);
           yield await this.#judge(next.poet, next.verified, signal);
         }
         const now = clock.now();
@@ -223,4 +226,24 @@ export class ProofCollection {
     this.#best = choice;
     return { kind: "better", poet, roundId, choice, replaces: best };
   }
+}
+
+/**
+ * Removes and returns the best proof of `arrived` (most leaves, then smallest ref and address:
+ * `compareProofs`); `arrived` is not empty.
+ */
+function takeBest<
+  T extends { poet: string; verified: { proof: { leaves: bigint }; ref: Uint8Array } },
+>(arrived: T[]): T {
+  let at = 0;
+  for (let i = 1; i < arrived.length; i++) {
+    const a = arrived[i] as T;
+    const b = arrived[at] as T;
+    const order = compareProofs(
+      { poet: a.poet, leaves: a.verified.proof.leaves, ref: a.verified.ref },
+      { poet: b.poet, leaves: b.verified.proof.leaves, ref: b.verified.ref },
+    );
+    if (order < 0) at = i;
+  }
+  return arrived.splice(at, 1)[0] as T;
 }

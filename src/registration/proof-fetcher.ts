@@ -25,7 +25,6 @@
  */
 
 import type { AbortOptions } from "../abort-options.js";
-import { raceAbort } from "../abortable.js";
 import { equalBytes } from "../bytes.js";
 import {
   anySignal,
@@ -37,10 +36,11 @@ import {
 } from "../cancellation.js";
 import { WrongServiceKeyError } from "../client/index.js";
 import type { Clock } from "../clock.js";
-import { PoetError, ProofVerificationError, StorageError } from "../errors.js";
+import { abortedError, PoetError, ProofVerificationError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { classifyFailure, drawJitter, type RandomSource } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
+import type { TurnBudget } from "../turn-budget.js";
 import { PackedMembers, type PoetProof } from "../wire/index.js";
 import { ticksOf } from "./best-proof.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
@@ -132,6 +132,21 @@ export interface ProofFetcherInit {
    * worker's name in the claims, and how long a claim lasts unrenewed. `undefined`: no claims.
    */
   claims?: { holder: string; ttlMs: number } | undefined;
+  /**
+   * Hands a round's proof (or its failure) to the identities waiting for it a few per event-loop
+   * turn: what each does next runs in promise callbacks, and ten thousand of them woken by one
+   * settled promise were one block of hundreds of ms. Default: all at once.
+   */
+  turns?: TurnBudget | undefined;
+}
+
+/** An identity waiting for a round's proof. */
+interface Waiter {
+  entry: Entry;
+  /** The waiters handed their outcomes in one step: the caller's signal. */
+  group: object;
+  resolve: (value: VerifiedRoundProof) => void;
+  reject: (err: unknown) => void;
 }
 
 interface Entry {
@@ -140,6 +155,10 @@ interface Entry {
   subscribers: number;
   untilMs: number;
   settled: boolean;
+  /** How the fetch ended, once it has. */
+  outcome?: { ok: true; value: VerifiedRoundProof } | { ok: false; error: unknown };
+  /** Waiting for the outcome (or for their turn to get it), in the order they came. */
+  waiters: Set<Waiter>;
 }
 
 /**
@@ -156,6 +175,9 @@ interface Entry {
 export class ProofFetcher {
   readonly #init: ProofFetcherInit;
   readonly #entries = new Map<string, Entry>();
+  /** Waiters whose outcome is known, by group, in the order the groups became ready. */
+  readonly #readyGroups = new Map<object, Waiter[]>();
+  #delivering = false;
 
   readonly #claims: ProofClaims | undefined;
   /** Verified rounds whose member list this fetcher stored (shared with the other workers). */
@@ -200,6 +222,7 @@ export class ProofFetcher {
         untilMs: request.untilMs,
         settled: false,
         promise: Promise.resolve() as unknown as Promise<VerifiedRoundProof>,
+        waiters: new Set(),
       };
       created.promise = this.#run(
         created,
@@ -207,11 +230,13 @@ export class ProofFetcher {
         anySignal(controller.signal, this.#init.signal),
       );
       created.promise.then(
-        () => {
+        (value) => {
           created.settled = true;
+          this.#deliver(created, { ok: true, value });
         },
         (err: unknown) => {
           created.settled = true;
+          this.#deliver(created, { ok: false, error: err });
           // Only a final answer is kept; a timeout or abort may be retried later.
           if (!isFinalProofFailure(err)) {
             if (this.#entries.get(key) === created) this.#entries.delete(key);
@@ -234,13 +259,91 @@ export class ProofFetcher {
     const current = entry;
     current.subscribers++;
     try {
-      return await raceAbort(current.promise, options.signal);
+      return await this.#outcome(current, options.signal);
     } finally {
       current.subscribers--;
       if (current.subscribers === 0 && !current.settled) {
         current.controller.abort(CANCELLED);
         if (this.#entries.get(key) === current) this.#entries.delete(key);
       }
+    }
+  }
+
+  /**
+   * The entry's outcome, once it is this caller's turn to get it; rejects with `AbortedError`
+   * when `signal` aborts first.
+   */
+  #outcome(entry: Entry, signal: AbortSignal | undefined): Promise<VerifiedRoundProof> {
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
+    return new Promise<VerifiedRoundProof>((resolve, reject) => {
+      const onAbort = () => {
+        entry.waiters.delete(waiter);
+        reject(abortedError(signal as AbortSignal));
+      };
+      const waiter: Waiter = {
+        entry,
+        // One identity's proof collection asks every PoET under one signal: its group.
+        group: signal ?? {},
+        resolve: (value) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(value);
+        },
+        reject: (err) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      entry.waiters.add(waiter);
+      if (entry.outcome !== undefined) this.#ready(waiter);
+    });
+  }
+
+  /** The fetch of `entry` ended: its waiters get the outcome, in turn. */
+  #deliver(entry: Entry, outcome: NonNullable<Entry["outcome"]>): void {
+    entry.outcome = outcome;
+    for (const waiter of entry.waiters) this.#ready(waiter);
+  }
+
+  /**
+   * Queues `waiter` for its outcome. Waiters go on a step of the turn budget per group (the
+   * PoETs of one identity), first come first served: an identity whose turn comes after several
+   * PoETs' proofs arrived gets them all at once, judges the best first and stores one choice,
+   * instead of one per PoET as each round's waiters are woken in turn.
+   */
+  #ready(waiter: Waiter): void {
+    const group = this.#readyGroups.get(waiter.group);
+    if (group === undefined) this.#readyGroups.set(waiter.group, [waiter]);
+    else group.push(waiter);
+    if (!this.#delivering) {
+      this.#delivering = true;
+      void this.#deliverReady();
+    }
+  }
+
+  async #deliverReady(): Promise<void> {
+    const turns = this.#init.turns;
+    try {
+      for (;;) {
+        if (turns !== undefined) {
+          const turn = turns.take();
+          if (turn !== undefined) await turn;
+        }
+        // The first group in the queue, with every waiter that joined it meanwhile.
+        const next = this.#readyGroups.entries().next();
+        if (next.done === true) return;
+        const [key, waiters] = next.value;
+        this.#readyGroups.delete(key);
+        for (const waiter of waiters) {
+          // Gone while it waited for its turn (aborted): its entry no longer holds it.
+          if (!waiter.entry.waiters.delete(waiter)) continue;
+          const outcome = waiter.entry.outcome as NonNullable<Entry["outcome"]>;
+          if (outcome.ok) waiter.resolve(outcome.value);
+          else waiter.reject(outcome.error);
+        }
+      }
+    } finally {
+      this.#delivering = false;
     }
   }
 

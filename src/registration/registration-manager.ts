@@ -432,6 +432,7 @@ export class RegistrationManager {
       storeRetryDelayMs,
       random,
     });
+    const turns = new TurnBudget(CYCLE_STEPS_PER_TURN);
     const fetcher = new ProofFetcher({
       state: this.#state,
       verifier,
@@ -448,6 +449,7 @@ export class RegistrationManager {
       signal: closed,
       // One download per PoET and round for every worker on the state.
       claims: { holder: this.#leases.holder, ttlMs: leaseTimeMs },
+      turns,
     });
     this.#context = {
       state: this.#state,
@@ -472,7 +474,7 @@ export class RegistrationManager {
       closed,
       confirmLease: (nodeId, signal) => this.#leases.confirm(nodeId, signal),
       stepTaken: (nodeId, next) => this.#steps.set(toHex(nodeId), next),
-      turns: new TurnBudget(CYCLE_STEPS_PER_TURN),
+      turns,
     };
   }
 

@@ -283,22 +283,27 @@ export class ChallengeRepository {
     const row = encodeRow(nodeId, challenge);
     const hash = options.hash === undefined ? undefined : hashParam(options.hash, "hash");
     const identity = toHex(nodeId);
-    await this.#conn.write(options.signal, { table: TABLE, identity }, async (db) => {
-      const existing = await db
-        .selectFrom("challenge")
-        .select("id")
-        .where("id", "=", nodeId)
-        .executeTakeFirst();
-      if (existing) {
-        throw new StorageError("the identity already has a challenge", {
-          kind: "duplicate",
-          table: TABLE,
-          identity,
-        });
-      }
-      await db.insertInto("challenge").values(row).execute();
-      await this.#recordHash(db, nodeId, row, hash);
-    });
+    await this.#conn.write(
+      options.signal,
+      { table: TABLE, identity },
+      async (db) => {
+        const existing = await db
+          .selectFrom("challenge")
+          .select("id")
+          .where("id", "=", nodeId)
+          .executeTakeFirst();
+        if (existing) {
+          throw new StorageError("the identity already has a challenge", {
+            kind: "duplicate",
+            table: TABLE,
+            identity,
+          });
+        }
+        await db.insertInto("challenge").values(row).execute();
+        await this.#recordHash(db, nodeId, row, hash);
+      },
+      { plain: true },
+    );
   }
 
   /**
@@ -313,16 +318,21 @@ export class ChallengeRepository {
     const row = encodeRow(nodeId, challenge);
     const hash = options.hash === undefined ? undefined : hashParam(options.hash, "hash");
     const identity = toHex(nodeId);
-    await this.#conn.write(options.signal, { table: TABLE, identity }, async (db) => {
-      const { id: _id, ...columns } = row;
-      const result = await db
-        .updateTable("challenge")
-        .set(columns)
-        .where("id", "=", nodeId)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw missing(identity);
-      await this.#recordHash(db, nodeId, row, hash);
-    });
+    await this.#conn.write(
+      options.signal,
+      { table: TABLE, identity },
+      async (db) => {
+        const { id: _id, ...columns } = row;
+        const result = await db
+          .updateTable("challenge")
+          .set(columns)
+          .where("id", "=", nodeId)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) throw missing(identity);
+        await this.#recordHash(db, nodeId, row, hash);
+      },
+      { plain: true },
+    );
   }
 
   /**
@@ -333,14 +343,19 @@ export class ChallengeRepository {
     hashParam(nodeId, "nodeId");
     hashParam(hash, "hash");
     const identity = toHex(nodeId);
-    await this.#conn.write(options.signal, { table: TABLE, identity }, async (db) => {
-      const row = await selectChallengeRows(db)
-        .where("challenge.id", "=", nodeId)
-        .executeTakeFirst();
-      if (row === undefined) throw missing(identity);
-      const record = decodeChallengeRow(row);
-      await this.#recordHash(db, nodeId, encodeRow(nodeId, record.challenge), hash);
-    });
+    await this.#conn.write(
+      options.signal,
+      { table: TABLE, identity },
+      async (db) => {
+        const row = await selectChallengeRows(db)
+          .where("challenge.id", "=", nodeId)
+          .executeTakeFirst();
+        if (row === undefined) throw missing(identity);
+        const record = decodeChallengeRow(row);
+        await this.#recordHash(db, nodeId, encodeRow(nodeId, record.challenge), hash);
+      },
+      { plain: true },
+    );
   }
 
   /**
@@ -357,14 +372,19 @@ export class ChallengeRepository {
     hashParam(poetProofRef, "poetProofRef");
     const encoded = membershipParam(membership, "membership");
     const identity = toHex(nodeId);
-    await this.#conn.write(options.signal, { table: TABLE, identity }, async (db) => {
-      const result = await db
-        .updateTable("challenge")
-        .set({ poet_proof_ref: poetProofRef, poet_proof_membership: encoded })
-        .where("id", "=", nodeId)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw missing(identity);
-    });
+    await this.#conn.write(
+      options.signal,
+      { table: TABLE, identity },
+      async (db) => {
+        const result = await db
+          .updateTable("challenge")
+          .set({ poet_proof_ref: poetProofRef, poet_proof_membership: encoded })
+          .where("id", "=", nodeId)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) throw missing(identity);
+      },
+      { plain: true },
+    );
   }
 
   /** Forgets the selected proof (proof collection runs again). Returns whether a row was changed. */
@@ -381,6 +401,7 @@ export class ChallengeRepository {
           .executeTakeFirst();
         return result.numUpdatedRows > 0n;
       },
+      { plain: true },
     );
   }
 
@@ -395,6 +416,7 @@ export class ChallengeRepository {
         const result = await db.deleteFrom("challenge").where("id", "=", nodeId).executeTakeFirst();
         return result.numDeletedRows > 0n;
       },
+      { plain: true },
     );
   }
 

@@ -26,7 +26,9 @@
  *   savepoint and run again alone after the batch commits, up to {@link MAX_CONFLICT_ATTEMPTS}
  *   times in all; only then does its caller get the (retriable) error;
  * - the event loop turns between two transactions, and within one every write takes a step of a
- *   {@link TurnBudget}, so a long queue is many short blocks of the event loop; a heavy write
+ *   {@link TurnBudget}, so a long queue is many short blocks of the event loop; so does the
+ *   settling of each caller's promise after the commit, since what the caller does next runs in
+ *   promise callbacks that would otherwise all run in the commit's turn. A heavy write
  *   ({@link QueuedWrite.cost}: the member-list chunks of several PoETs' rounds stored at once) is
  *   committed in a transaction of its own, the write and the commit each in a turn of its own.
  *
@@ -55,8 +57,11 @@ export interface QueuedWrite<Db> {
    * are then one per turn, not all in one.
    */
   cost?: number | undefined;
-  /** The caller's async context, in which `fn` runs. */
-  context: AsyncResource;
+  /**
+   * The caller's async context, in which `fn` runs; `undefined` for a write whose `fn` only
+   * touches the database (it runs in the queue's context).
+   */
+  context: AsyncResource | undefined;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -79,8 +84,12 @@ export interface GroupCommitOptions<Db> {
    * anyway (PostgreSQL).
    */
   synchronous?: { full: readonly string[]; normal: readonly string[] } | undefined;
-  /** Runs one SQL statement without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT x`, …). */
-  statement: (db: Db, text: string) => Promise<void>;
+  /**
+   * Runs one SQL statement without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT x`, …). Returns
+   * `undefined` when it ran synchronously (SQLite: a cached prepared statement on the connection
+   * held for the transaction), so that a write's savepoint and release cost no promise chain.
+   */
+  statement: (db: Db, text: string) => Promise<void> | undefined;
   /** Runs a write's `fn` on `db`, in its context and inside the transaction's scope. */
   runWrite: (db: Db, write: QueuedWrite<Db>) => Promise<unknown>;
   /** Whether the connection was closed: queued writes then fail with kind `"closed"`. */
@@ -236,7 +245,13 @@ export class GroupCommit<Db> {
           free();
           release();
         }
+        // Each caller goes on (its promise settles) in a step of the turn budget: what a caller
+        // does next (the next step of an identity's cycle) runs in promise callbacks that never
+        // give the event loop a turn, and 512 of them settled at once were one block of
+        // hundreds of ms. The next transaction waits for the last of them, gathering meanwhile.
         for (let i = 0; i < batch.length; i++) {
+          const turn = this.#options.turns.take();
+          if (turn !== undefined) await turn;
           const write = batch[i] as QueuedWrite<Db>;
           const outcome = outcomes[i] as Outcome;
           if (outcome.ok) write.resolve(outcome.value);
@@ -289,30 +304,36 @@ export class GroupCommit<Db> {
       try {
         await this.#options.transaction(async (db) => {
           await this.#sync(db, durable);
-          await statement(db, this.#begin);
+          const begun = statement(db, this.#begin);
+          if (begun !== undefined) await begun;
           began = true;
           try {
             for (const i of live) {
               const write = batch[i] as QueuedWrite<Db>;
-              await turns.take(costOf(write));
+              const turn = turns.take(costOf(write));
+              if (turn !== undefined) await turn;
               if (write.signal?.aborted) {
                 outcomes[i] = { ok: false, error: abortedError(write.signal) };
                 continue;
               }
               // Chained (PostgreSQL): the previous write's release goes with this savepoint, in
               // one round trip; the last one is released by COMMIT.
-              await statement(
+              const saved = statement(
                 db,
                 releasePending
                   ? `release ${SAVEPOINT}; savepoint ${SAVEPOINT}`
                   : `savepoint ${SAVEPOINT}`,
               );
+              if (saved !== undefined) await saved;
               releasePending = false;
               try {
                 const value = await runWrite(db, write);
                 throwIfAborted(write.signal);
                 if (chain) releasePending = true;
-                else await statement(db, `release ${SAVEPOINT}`);
+                else {
+                  const released = statement(db, `release ${SAVEPOINT}`);
+                  if (released !== undefined) await released;
+                }
                 outcomes[i] = { ok: true, value };
               } catch (err) {
                 outcomes[i] = { ok: false, error: err };
@@ -329,8 +350,10 @@ export class GroupCommit<Db> {
                 }
               }
             }
-            await turns.take();
-            await statement(db, "commit");
+            const turn = turns.take();
+            if (turn !== undefined) await turn;
+            const committed = statement(db, "commit");
+            if (committed !== undefined) await committed;
           } catch (err) {
             await this.#rollback(db);
             throw err;
@@ -423,7 +446,8 @@ export class GroupCommit<Db> {
       const cost = costOf(write);
       const value = await this.#options.transaction(async (db) => {
         await this.#sync(db, durable);
-        await statement(db, this.#begin);
+        const begun = statement(db, this.#begin);
+        if (begun !== undefined) await begun;
         try {
           // A light write alone runs at once, as it always did; a heavy one waits for a turn with
           // room for it, and its commit then goes to a turn of its own.
@@ -431,7 +455,8 @@ export class GroupCommit<Db> {
           const value = await runWrite(db, write);
           throwIfAborted(write.signal);
           if (cost > 1) await turns.take();
-          await statement(db, "commit");
+          const committed = statement(db, "commit");
+          if (committed !== undefined) await committed;
           return value;
         } catch (err) {
           await this.#rollback(db);

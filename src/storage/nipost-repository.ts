@@ -119,21 +119,26 @@ export class NipostRepository {
       labels_per_unit: u64Param(nipost.labelsPerUnit, "nipost.labelsPerUnit"),
     };
     const identity = toHex(nodeId);
-    await this.#conn.write(options.signal, { table: TABLE, identity }, async (db) => {
-      const existing = await db
-        .selectFrom(TABLE)
-        .select("id")
-        .where("id", "=", nodeId)
-        .executeTakeFirst();
-      if (existing) {
-        throw new StorageError("the identity already has a NiPoST", {
-          kind: "duplicate",
-          table: TABLE,
-          identity,
-        });
-      }
-      await db.insertInto(TABLE).values(row).execute();
-    });
+    await this.#conn.write(
+      options.signal,
+      { table: TABLE, identity },
+      async (db) => {
+        const existing = await db
+          .selectFrom(TABLE)
+          .select("id")
+          .where("id", "=", nodeId)
+          .executeTakeFirst();
+        if (existing) {
+          throw new StorageError("the identity already has a NiPoST", {
+            kind: "duplicate",
+            table: TABLE,
+            identity,
+          });
+        }
+        await db.insertInto(TABLE).values(row).execute();
+      },
+      { plain: true },
+    );
   }
 
   /** The identity's NiPoST, or `undefined`. */

@@ -326,6 +326,23 @@ function safeIntegerDatabase(db: SqliteConnection, owned: boolean): SqliteDataba
   };
 }
 
+/**
+ * Runs the group commit's statements without parameters or rows (`BEGIN`, `COMMIT`, savepoints,
+ * the `synchronous` pragmas) on `db` at once, each prepared once: they run on the connection the
+ * transaction holds (kysely's single SQLite connection), in order with its queries.
+ */
+function controlStatements(db: SqliteConnection): (text: string) => void {
+  const statements = new Map<string, { run(): unknown }>();
+  return (text) => {
+    let statement = statements.get(text);
+    if (statement === undefined) {
+      statement = db.prepare(text) as unknown as { run(): unknown };
+      statements.set(text, statement);
+    }
+    statement.run();
+  };
+}
+
 function isBetterSqlite3(value: unknown): value is SqliteConnection {
   return (
     typeof value === "object" &&
@@ -378,6 +395,8 @@ export async function openNodeState(
 
   let kysely: AnyKysely;
   let ownsKysely = true;
+  /** The control statements at once on a better-sqlite3 connection of ours (not through a caller's Kysely). */
+  let control: ((text: string) => void) | undefined;
   if (typeof target === "string") {
     const file = resolveNodeStateFile(target, { create: options.create === true && !readonly });
     let database: SqliteConnection;
@@ -394,6 +413,7 @@ export async function openNodeState(
     kysely = new Kysely<NodeStateTables>({
       dialect: new SqliteDialect({ database: safeIntegerDatabase(database, true) }),
     });
+    control = controlStatements(database);
   } else if (target instanceof Kysely) {
     kysely = target as unknown as AnyKysely;
     ownsKysely = false;
@@ -401,6 +421,7 @@ export async function openNodeState(
     kysely = new Kysely<NodeStateTables>({
       dialect: new SqliteDialect({ database: safeIntegerDatabase(target, false) }),
     });
+    control = controlStatements(target);
   } else {
     throw new ConfigError("target", "must be a path, a better-sqlite3 Database or a Kysely");
   }
@@ -475,6 +496,7 @@ export async function openNodeState(
     const conn = new StoreConnection(kysely, shared.lock, {
       synchronous,
       outage,
+      control,
       onCommit:
         walCheckpoints === undefined ? undefined : (heavy) => walCheckpoints.committed(heavy),
     });

@@ -9,6 +9,7 @@
  * `round_end` is an absolute instant computed on the client and stored in unix seconds (the
  * sub-second part is dropped, as Go's `Time.Unix()` does); it reads back as a `Date`.
  */
+import type { Kysely } from "kysely";
 import type { AbortOptions } from "../abort-options.js";
 import { equalBytes, toHex } from "../bytes.js";
 import { StorageError } from "../errors.js";
@@ -21,7 +22,8 @@ import {
   textParam,
   unixSecondsParam,
 } from "./columns.js";
-import { isUniqueViolation, type StoreConnection } from "./store-connection.js";
+import type { NodeStateTables } from "./schema.js";
+import { isUniqueViolation, type StoreConnection, toStorageError } from "./store-connection.js";
 
 /** An accepted registration of one identity's challenge with one PoET. */
 export interface PoetRegistration {
@@ -59,6 +61,19 @@ export function decodeRegistrationRow(row: RegistrationRow): PoetRegistration {
     roundId: readText(row.round_id, at("round_id")),
     roundEnd: readUnixSeconds(row.round_end, at("round_end")),
   };
+}
+
+/** Inserts `row` unless its `(id, address)` is there; whether it was written. */
+async function insertIfAbsent(
+  db: Kysely<NodeStateTables>,
+  row: ReturnType<typeof encodeRow>,
+): Promise<boolean> {
+  const result = await db
+    .insertInto(TABLE)
+    .values(row)
+    .onConflict((oc) => oc.columns(["id", "address"]).doNothing())
+    .executeTakeFirst();
+  return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
 }
 
 function encodeRow(r: PoetRegistration) {
@@ -101,26 +116,31 @@ export class RegistrationRepository {
   ): Promise<void> {
     const rows = registrations.map(encodeRow);
     if (rows.length === 0) return;
-    await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
-      for (const row of rows) {
-        const identity = toHex(row.id);
-        // The place names no identity (the rows may be of several): each row's lease, if held.
-        await this.#conn.checkFence(db, identity);
-        try {
-          await db.insertInto(TABLE).values(row).execute();
-        } catch (err) {
-          if (isUniqueViolation(err)) {
-            throw new StorageError(`already registered with ${row.address}`, {
-              kind: "duplicate",
-              table: TABLE,
-              identity,
-              cause: err,
-            });
+    await this.#conn.write(
+      options.signal,
+      { table: TABLE },
+      async (db) => {
+        for (const row of rows) {
+          const identity = toHex(row.id);
+          // The place names no identity (the rows may be of several): each row's lease, if held.
+          await this.#conn.checkFence(db, identity);
+          try {
+            await db.insertInto(TABLE).values(row).execute();
+          } catch (err) {
+            if (isUniqueViolation(err)) {
+              throw new StorageError(`already registered with ${row.address}`, {
+                kind: "duplicate",
+                table: TABLE,
+                identity,
+                cause: err,
+              });
+            }
+            throw err;
           }
-          throw err;
         }
-      }
-    });
+      },
+      { plain: true },
+    );
   }
 
   /**
@@ -130,14 +150,28 @@ export class RegistrationRepository {
   async addIfAbsent(registration: PoetRegistration, options: AbortOptions = {}): Promise<boolean> {
     const row = encodeRow(registration);
     const identity = toHex(row.id);
-    return this.#conn.write(options.signal, { table: TABLE, identity }, async (db) => {
-      const result = await db
-        .insertInto(TABLE)
-        .values(row)
-        .onConflict((oc) => oc.columns(["id", "address"]).doNothing())
-        .executeTakeFirst();
-      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
-    });
+    return this.#conn.write(
+      options.signal,
+      { table: TABLE, identity },
+      (db) => insertIfAbsent(db, row),
+      { plain: true },
+    );
+  }
+
+  /**
+   * {@link addIfAbsent} on `db`, the transaction of a write that already holds the identity's
+   * fence (a submit intent's confirmation): no scope to find, no fence to run again.
+   */
+  async addIfAbsentOn(
+    db: Kysely<NodeStateTables>,
+    registration: PoetRegistration,
+  ): Promise<boolean> {
+    const row = encodeRow(registration);
+    try {
+      return await insertIfAbsent(db, row);
+    } catch (err) {
+      throw toStorageError(err, { table: TABLE, identity: toHex(row.id) });
+    }
   }
 
   /**
@@ -159,6 +193,7 @@ export class RegistrationRepository {
           .executeTakeFirst();
         return result.numUpdatedRows > 0n;
       },
+      { plain: true },
     );
   }
 
@@ -229,6 +264,7 @@ export class RegistrationRepository {
           .executeTakeFirst();
         return result.numDeletedRows > 0n;
       },
+      { plain: true },
     );
   }
 
@@ -242,6 +278,7 @@ export class RegistrationRepository {
         const result = await db.deleteFrom(TABLE).where("id", "=", nodeId).executeTakeFirst();
         return Number(result.numDeletedRows);
       },
+      { plain: true },
     );
   }
 
@@ -278,6 +315,7 @@ export class RegistrationRepository {
         }
         return stale;
       },
+      { plain: true },
     );
   }
 }

@@ -13,7 +13,7 @@
  * Instants are unix milliseconds from the caller's clock; the store never reads the wall clock.
  */
 
-import { type Kysely, sql } from "kysely";
+import { CompiledQuery, type Kysely, sql } from "kysely";
 import type { AbortOptions } from "../abort-options.js";
 import { toHex } from "../bytes.js";
 import { ConfigError, LeaseLostError, type LeaseLostReason } from "../errors.js";
@@ -125,6 +125,8 @@ export class SqliteLeaseRepository implements LeaseRepository {
   readonly #held = new Map<string, Held>();
 
   readonly #rowLocks: boolean;
+  /** The fence's query, compiled (see `#verify`). */
+  #verifySql: string | undefined;
 
   /**
    * `rowLocks` (the PostgreSQL state): lock the lease row in the transaction that reads it —
@@ -155,95 +157,108 @@ export class SqliteLeaseRepository implements LeaseRepository {
       expires_at: expiresMs,
       released: 0n,
     };
-    const result = await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
-      if (this.#rowLocks) {
-        // A live lease of another holder is answered without locking its row: a lock would last
-        // until this group commit ends and hold up that holder's renewals and fenced writes,
-        // while this transaction may wait for one of that holder's rows (a deadlock).
-        const seen = await db.selectFrom(TABLE).selectAll().where("id", "=", id).executeTakeFirst();
-        const last = seen === undefined ? undefined : decodeLeaseRow(seen);
-        if (last === undefined) return NO_ROW;
-        if (last.holder !== holder && !last.released && last.expiresAt.getTime() > at.getTime()) {
-          return { held: false, current: last } as const;
+    const result = await this.#conn.write(
+      options.signal,
+      { table: TABLE },
+      async (db) => {
+        if (this.#rowLocks) {
+          // A live lease of another holder is answered without locking its row: a lock would last
+          // until this group commit ends and hold up that holder's renewals and fenced writes,
+          // while this transaction may wait for one of that holder's rows (a deadlock).
+          const seen = await db
+            .selectFrom(TABLE)
+            .selectAll()
+            .where("id", "=", id)
+            .executeTakeFirst();
+          const last = seen === undefined ? undefined : decodeLeaseRow(seen);
+          if (last === undefined) return NO_ROW;
+          if (last.holder !== holder && !last.released && last.expiresAt.getTime() > at.getTime()) {
+            return { held: false, current: last } as const;
+          }
         }
-      }
-      const row = await db
-        .selectFrom(TABLE)
-        .selectAll()
-        .where("id", "=", id)
-        .$if(this.#rowLocks, (q) => q.forUpdate().skipLocked())
-        .executeTakeFirst();
-      if (row === undefined && this.#rowLocks) {
-        // Locked: another process is acquiring or renewing it right now. Answer with the row as
-        // it was last committed instead of waiting in the middle of a group commit.
-        const busy = await db.selectFrom(TABLE).selectAll().where("id", "=", id).executeTakeFirst();
-        if (busy !== undefined) return { held: false, current: decodeLeaseRow(busy) } as const;
-      }
-      const current = row === undefined ? undefined : decodeLeaseRow(row);
-      if (current === undefined) {
+        const row = await db
+          .selectFrom(TABLE)
+          .selectAll()
+          .where("id", "=", id)
+          .$if(this.#rowLocks, (q) => q.forUpdate().skipLocked())
+          .executeTakeFirst();
+        if (row === undefined && this.#rowLocks) {
+          // Locked: another process is acquiring or renewing it right now. Answer with the row as
+          // it was last committed instead of waiting in the middle of a group commit.
+          const busy = await db
+            .selectFrom(TABLE)
+            .selectAll()
+            .where("id", "=", id)
+            .executeTakeFirst();
+          if (busy !== undefined) return { held: false, current: decodeLeaseRow(busy) } as const;
+        }
+        const current = row === undefined ? undefined : decodeLeaseRow(row);
+        if (current === undefined) {
+          const lease: Lease = {
+            nodeId: id,
+            holder,
+            token: 1n,
+            acquiredAt: at,
+            renewedAt: at,
+            expiresAt,
+            released: false,
+          };
+          const inserted = await db
+            .insertInto(TABLE)
+            .values(firstRow)
+            .$if(this.#rowLocks, (q) => q.onConflict((oc) => oc.column("id").doNothing()))
+            .executeTakeFirst();
+          if (inserted.numInsertedOrUpdatedRows === 0n) {
+            // Another process inserted the first row of this identity just before us.
+            const first = await db
+              .selectFrom(TABLE)
+              .selectAll()
+              .where("id", "=", id)
+              .executeTakeFirstOrThrow();
+            return { held: false, current: decodeLeaseRow(first) } as const;
+          }
+          return { held: true, lease, tookOver: undefined } as const;
+        }
+        if (current.holder === holder && !current.released) {
+          // Ours already (a second acquire, or ours expired and nobody took it): same token.
+          await db
+            .updateTable(TABLE)
+            .set({ renewed_at: atMs, expires_at: expiresMs })
+            .where("id", "=", id)
+            .execute();
+          const lease = { ...current, renewedAt: at, expiresAt };
+          return { held: true, lease, tookOver: undefined } as const;
+        }
+        if (!current.released && current.expiresAt.getTime() > at.getTime()) {
+          return { held: false, current } as const;
+        }
+        const token = current.token + 1n;
+        await db
+          .updateTable(TABLE)
+          .set({
+            holder,
+            token: u64Param(token, "lease.token"),
+            acquired_at: atMs,
+            renewed_at: atMs,
+            expires_at: expiresMs,
+            released: 0n,
+          })
+          .where("id", "=", id)
+          .execute();
         const lease: Lease = {
           nodeId: id,
           holder,
-          token: 1n,
+          token,
           acquiredAt: at,
           renewedAt: at,
           expiresAt,
           released: false,
         };
-        const inserted = await db
-          .insertInto(TABLE)
-          .values(firstRow)
-          .$if(this.#rowLocks, (q) => q.onConflict((oc) => oc.column("id").doNothing()))
-          .executeTakeFirst();
-        if (inserted.numInsertedOrUpdatedRows === 0n) {
-          // Another process inserted the first row of this identity just before us.
-          const first = await db
-            .selectFrom(TABLE)
-            .selectAll()
-            .where("id", "=", id)
-            .executeTakeFirstOrThrow();
-          return { held: false, current: decodeLeaseRow(first) } as const;
-        }
-        return { held: true, lease, tookOver: undefined } as const;
-      }
-      if (current.holder === holder && !current.released) {
-        // Ours already (a second acquire, or ours expired and nobody took it): same token.
-        await db
-          .updateTable(TABLE)
-          .set({ renewed_at: atMs, expires_at: expiresMs })
-          .where("id", "=", id)
-          .execute();
-        const lease = { ...current, renewedAt: at, expiresAt };
-        return { held: true, lease, tookOver: undefined } as const;
-      }
-      if (!current.released && current.expiresAt.getTime() > at.getTime()) {
-        return { held: false, current } as const;
-      }
-      const token = current.token + 1n;
-      await db
-        .updateTable(TABLE)
-        .set({
-          holder,
-          token: u64Param(token, "lease.token"),
-          acquired_at: atMs,
-          renewed_at: atMs,
-          expires_at: expiresMs,
-          released: 0n,
-        })
-        .where("id", "=", id)
-        .execute();
-      const lease: Lease = {
-        nodeId: id,
-        holder,
-        token,
-        acquiredAt: at,
-        renewedAt: at,
-        expiresAt,
-        released: false,
-      };
-      const tookOver = current.released || current.holder === holder ? undefined : current;
-      return { held: true, lease, tookOver } as const;
-    });
+        const tookOver = current.released || current.holder === holder ? undefined : current;
+        return { held: true, lease, tookOver } as const;
+      },
+      { plain: true },
+    );
     if (result === NO_ROW) {
       // The identity's first lease row (PostgreSQL): inserted in a statement of its own, committed
       // at once. Inserted in the group commit, a row that another worker inserts at the same time
@@ -267,18 +282,23 @@ export class SqliteLeaseRepository implements LeaseRepository {
     const expiresAt = expiryOf(options.at, ttlMs);
     const atMs = unixMillisParam(options.at, "lease.at");
     const expiresMs = unixMillisParam(expiresAt, "lease.at");
-    const renewed = await this.#conn.write(options.signal, { table: TABLE }, async (db) => {
-      const result = await db
-        .updateTable(TABLE)
-        .set({ renewed_at: atMs, expires_at: expiresMs })
-        .where("id", "=", lease.nodeId)
-        .where("holder", "=", lease.holder)
-        .where("token", "=", u64Param(lease.token, "lease.token"))
-        .where("released", "=", 0n)
-        .executeTakeFirst();
-      if (result.numUpdatedRows > 0n) return { ...lease, renewedAt: options.at, expiresAt };
-      return this.#lostError(db, lease);
-    });
+    const renewed = await this.#conn.write(
+      options.signal,
+      { table: TABLE },
+      async (db) => {
+        const result = await db
+          .updateTable(TABLE)
+          .set({ renewed_at: atMs, expires_at: expiresMs })
+          .where("id", "=", lease.nodeId)
+          .where("holder", "=", lease.holder)
+          .where("token", "=", u64Param(lease.token, "lease.token"))
+          .where("released", "=", 0n)
+          .executeTakeFirst();
+        if (result.numUpdatedRows > 0n) return { ...lease, renewedAt: options.at, expiresAt };
+        return this.#lostError(db, lease);
+      },
+      { plain: true },
+    );
     if (renewed instanceof LeaseLostError) {
       this.#markLost(lease, renewed);
       throw renewed;
@@ -374,17 +394,22 @@ export class SqliteLeaseRepository implements LeaseRepository {
       this.#held.delete(key);
       this.#conn.setFence(key, undefined);
     }
-    return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
-      const result = await db
-        .updateTable(TABLE)
-        .set({ released: 1n })
-        .where("id", "=", lease.nodeId)
-        .where("holder", "=", lease.holder)
-        .where("token", "=", u64Param(lease.token, "lease.token"))
-        .where("released", "=", 0n)
-        .executeTakeFirst();
-      return result.numUpdatedRows > 0n;
-    });
+    return this.#conn.write(
+      options.signal,
+      { table: TABLE },
+      async (db) => {
+        const result = await db
+          .updateTable(TABLE)
+          .set({ released: 1n })
+          .where("id", "=", lease.nodeId)
+          .where("holder", "=", lease.holder)
+          .where("token", "=", u64Param(lease.token, "lease.token"))
+          .where("released", "=", 0n)
+          .executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      },
+      { plain: true },
+    );
   }
 
   async check(lease: Lease, options: AbortOptions = {}): Promise<void> {
@@ -452,14 +477,20 @@ export class SqliteLeaseRepository implements LeaseRepository {
 
   /** `undefined` when the row still names the lease's holder and token, else the error. */
   async #verify(db: Kysely<NodeStateTables>, lease: Lease): Promise<LeaseLostError | undefined> {
-    const row = await db
+    // The fence runs before every write for a leased identity (nine per identity and cycle):
+    // its query is built and compiled once, then run with the identity as its one parameter.
+    this.#verifySql ??= db
       .selectFrom(TABLE)
       .select(["holder", "token", "released"])
       .where("id", "=", lease.nodeId)
       // A takeover in another process waits for this write's commit, or this read for the
       // takeover's, which it then sees.
       .$if(this.#rowLocks, (q) => q.forShare())
-      .executeTakeFirst();
+      .compile().sql;
+    const { rows } = await db.executeQuery<{ holder: string; token: unknown; released: unknown }>(
+      CompiledQuery.raw(this.#verifySql, [lease.nodeId]),
+    );
+    const row = rows[0];
     if (
       row !== undefined &&
       row.holder === lease.holder &&

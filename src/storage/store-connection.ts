@@ -9,6 +9,10 @@
  * {@link StoreConnection.write}'s callback joins that transaction instead of waiting for the single
  * SQLite connection it already holds (which would deadlock). Outside a transaction, reads go
  * straight to the connection and each write waits for a transaction of its own or a share of one.
+ * An enabled `AsyncLocalStorage` puts async hooks on every promise of the process (twice the CPU
+ * of promise-heavy code, and bigger promises), so it is enabled only while such a scope runs: a
+ * repository's own single-statement write, whose callback touches nothing but its `db`, is
+ * {@link WriteOptions.plain} and runs without one.
  *
  * **Durability.** The files are in WAL mode with `synchronous = NORMAL`, as go-spacemesh opens its
  * own `local.sql` (`sql/database.go`: "opened in WAL mode and pragma synchronous=normal"; its
@@ -187,6 +191,14 @@ export interface StoreConnectionMode {
   logger?: Logger | undefined;
   /** Told of every retriable failure and of the success after it (`store-outage.ts`). */
   outage?: StoreOutage | undefined;
+  /**
+   * Runs a statement without parameters or rows (`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`,
+   * `SAVEPOINT`, `RELEASE`, the `synchronous` pragmas) at once on the connection that the
+   * running transaction holds, throwing what SQLite throws. Set for a better-sqlite3 connection
+   * (SQLite runs them synchronously anyway): each write of a group commit then costs no promise
+   * chain through kysely and its driver for its savepoint and release. Default: through kysely.
+   */
+  control?: ((text: string) => void) | undefined;
 }
 
 /**
@@ -220,6 +232,13 @@ export interface WriteOptions {
    * that joins a caller's transaction runs in it, as any other. Default `false`.
    */
   heavy?: boolean | undefined;
+  /**
+   * `fn` changes the database only through its `db` argument: it calls no repository method, so
+   * nothing inside it needs to find the transaction. It then runs outside the
+   * `AsyncLocalStorage` scope in which such calls join it (see the module notes), and costs
+   * no async hooks. Repositories set it on their own single-statement writes. Default `false`.
+   */
+  plain?: boolean | undefined;
 }
 
 /** The connection every repository of one {@link NodeState} shares. */
@@ -237,6 +256,8 @@ export class StoreConnection {
   readonly #snapshotBegin: string | undefined;
   readonly #fences = new Map<string, WriteFence>();
   readonly #outage: StoreOutage | undefined;
+  /** Scopes running now (see `#inScope`). */
+  #scopes = 0;
   #closed = false;
 
   constructor(root: Kysely<NodeStateTables>, lock: WriteLock, mode: StoreConnectionMode = {}) {
@@ -258,18 +279,20 @@ export class StoreConnection {
       maxWrites: mode.maxWritesPerCommit ?? MAX_WRITES_PER_COMMIT,
       turns: this.#turns,
       transaction: (run) => this.#root.connection().execute(run),
-      statement: async (db, text) => {
-        await sql.raw(text).execute(db);
+      statement:
+        mode.control === undefined
+          ? async (db, text) => {
+              await sql.raw(text).execute(db);
+            }
+          : (_db, text) => {
+              (mode.control as (text: string) => void)(text);
+              return undefined;
+            },
+      runWrite: (db, write) => {
+        const context = write.context;
+        if (context === undefined) return write.fn(db);
+        return context.runInAsyncScope(() => this.#inScope({ db, open: true }, () => write.fn(db)));
       },
-      runWrite: (db, write) =>
-        write.context.runInAsyncScope(() => {
-          const scope: TransactionScope = { db, open: true };
-          return this.#scope
-            .run(scope, () => write.fn(db))
-            .finally(() => {
-              scope.open = false;
-            });
-        }),
       closed: () => this.#closed,
       isConflict: isTransactionConflict,
       chainSavepoints: mode.nestedSavepoints === true,
@@ -294,6 +317,28 @@ export class StoreConnection {
     const error = toStorageError(err, place);
     if (error instanceof StorageError && error.retriable) this.#outage?.failed(error);
     return error;
+  }
+
+  /**
+   * Runs `fn` in `scope`: repository calls inside it find the transaction. The
+   * `AsyncLocalStorage` is enabled only while a scope runs, since an enabled one puts async hooks
+   * on every promise the process makes (twice the CPU of promise-heavy code, and a bigger promise):
+   * the writes that need no scope ({@link WriteOptions.plain}) then run without any.
+   */
+  #inScope<T>(scope: TransactionScope, fn: () => Promise<T>): Promise<T> {
+    this.#scopes++;
+    let result: Promise<T>;
+    try {
+      result = this.#scope.run(scope, fn);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    return result.finally(() => {
+      scope.open = false;
+      this.#scopes--;
+      // No scope left: getStore() answers undefined until the next run, which enables it again.
+      if (this.#scopes === 0) this.#scope.disable();
+    });
   }
 
   /** Whether every write is refused. */
@@ -463,11 +508,9 @@ export class StoreConnection {
       if (current?.open) return await fn(current.db);
       const value = await this.#root.connection().execute(async (db) => {
         await sql.raw(this.#snapshotBegin ?? "begin").execute(db);
-        const scope: TransactionScope = { db, open: true };
         try {
-          return await this.#scope.run(scope, () => fn(db));
+          return await this.#inScope({ db, open: true }, () => fn(db));
         } finally {
-          scope.open = false;
           await sql`commit`.execute(db);
         }
       });
@@ -528,7 +571,7 @@ export class StoreConnection {
           signal,
           durable: options.durable === true,
           cost: options.heavy === true ? this.#turns.perTurn : 1,
-          context: new AsyncResource("poet-client-write"),
+          context: options.plain === true ? undefined : new AsyncResource("poet-client-write"),
           resolve: resolve as (value: unknown) => void,
           reject,
         };

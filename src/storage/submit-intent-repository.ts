@@ -139,7 +139,7 @@ export class SubmitIntentRepository {
           .execute();
       },
       // Written ahead of a submit to another party: it must outlive a power loss too.
-      { durable: true },
+      { durable: true, plain: true },
     );
   }
 
@@ -154,7 +154,8 @@ export class SubmitIntentRepository {
       options.signal,
       { table: TABLE, identity: toHex(registration.nodeId) },
       async (db) => {
-        const written = await this.#registrations.addIfAbsent(registration);
+        // This write holds the identity's fence: the row goes on the same transaction.
+        const written = await this.#registrations.addIfAbsentOn(db, registration);
         await db
           .deleteFrom(TABLE)
           .where("id", "=", registration.nodeId)
@@ -162,6 +163,7 @@ export class SubmitIntentRepository {
           .execute();
         return written;
       },
+      { plain: true },
     );
   }
 
@@ -212,6 +214,7 @@ export class SubmitIntentRepository {
           .executeTakeFirst();
         return result.numDeletedRows > 0n;
       },
+      { plain: true },
     );
   }
 
@@ -225,18 +228,24 @@ export class SubmitIntentRepository {
         const result = await db.deleteFrom(TABLE).where("id", "=", nodeId).executeTakeFirst();
         return Number(result.numDeletedRows);
       },
+      { plain: true },
     );
   }
 
   /** Deletes the intents whose proof deadline is before `before`. Returns how many. */
   async pruneExpired(before: Date, options: AbortOptions = {}): Promise<number> {
     const limit = unixMillisParam(before, "before");
-    return this.#conn.write(options.signal, { table: TABLE }, async (db) => {
-      const result = await db
-        .deleteFrom(TABLE)
-        .where("proof_deadline", "<", limit)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    });
+    return this.#conn.write(
+      options.signal,
+      { table: TABLE },
+      async (db) => {
+        const result = await db
+          .deleteFrom(TABLE)
+          .where("proof_deadline", "<", limit)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      },
+      { plain: true },
+    );
   }
 }
