@@ -288,7 +288,6 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       await state?.close();
       await h.state.close();
       await pool.end();
-      fs.rmSync(h.dir, { recursive: true, force: true });
     }
   });
 
@@ -370,7 +369,6 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       await state?.close();
       await h.state.close();
       await pool.end();
-      fs.rmSync(h.dir, { recursive: true, force: true });
     }
   });
 
