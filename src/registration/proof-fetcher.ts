@@ -467,7 +467,7 @@ export class ProofFetcher {
             members,
             servicePubkey: response.pubkey,
           },
-          { signal },
+          { signal, usefulUntilMs: entry.untilMs },
         );
       } catch (err) {
         if (err instanceof ProofVerificationError || err instanceof WrongServiceKeyError) {
@@ -604,7 +604,7 @@ export class ProofFetcher {
         members,
         servicePubkey: match.servicePubkey,
       },
-      { signal },
+      { signal, usefulUntilMs: request.untilMs },
     );
   }
 
