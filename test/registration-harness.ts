@@ -3,11 +3,12 @@
  * `ManualClock`, a node state in a temporary SQLite file, seeded ed25519 identities, and a driver
  * that steps the clock from one timer to the next once real sockets are quiet.
  *
- * Every harness's folder is made in one temporary folder per process, deleted after the tests: a
+ * Every harness's folder is made in one temporary folder per process, deleted when it exits: a
  * test that closes its pieces one by one (a PostgreSQL state beside the harness's SQLite one)
  * leaves nothing behind.
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { createEd25519Signer, type Signer } from "../src/auth/index.js";
 import { ManualClock } from "../src/clock.js";
@@ -23,7 +24,6 @@ import { type MockPoet, type MockPoetOptions, startMockPoet } from "../src/testi
 import { verifyPoetProof } from "../src/verify/index.js";
 import { driveClock, runClock, settledFlag, waitFor } from "./helpers/clock-driver.js";
 import { prng, prngBytes } from "./helpers/prng.js";
-import { tempDir } from "./helpers/temp-dir.js";
 
 export { settledFlag };
 
@@ -113,8 +113,19 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** The process's folder of harness folders (made as the module loads: its removal is a root hook). */
-const folders = tempDir("registration-test-");
+let folders: string | undefined;
+/**
+ * The process's folder of harness folders, removed when the process exits: test files that share
+ * a process share it, and a hook of one file's tests would remove it under the next file.
+ */
+function harnessFolders(): string {
+  if (folders === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registration-test-"));
+    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+    folders = dir;
+  }
+  return folders;
+}
 
 /** Starts mock PoETs (one per entry of `poets`) and a manager over them. */
 export async function setup(
@@ -123,7 +134,7 @@ export async function setup(
   start = T0,
 ): Promise<Harness> {
   const clock = new ManualClock(start);
-  const dir = fs.mkdtempSync(path.join(folders.dir, "harness-"));
+  const dir = fs.mkdtempSync(path.join(harnessFolders(), "harness-"));
   const dbPath = path.join(dir, "node_state.sql");
   const mocks = await Promise.all(
     poets.map((p) =>
