@@ -2,6 +2,10 @@
  * Shared set-up of the registration manager tests: mock PoETs on loopback driven by one
  * `ManualClock`, a node state in a temporary SQLite file, seeded ed25519 identities, and a driver
  * that steps the clock from one timer to the next once real sockets are quiet.
+ *
+ * Every harness's folder is made in one temporary folder per process, deleted when it exits: a
+ * test that closes its pieces one by one (a PostgreSQL state beside the harness's SQLite one)
+ * leaves nothing behind.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -109,6 +113,20 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+let folders: string | undefined;
+/**
+ * The process's folder of harness folders, removed when the process exits: test files that share
+ * a process share it, and a hook of one file's tests would remove it under the next file.
+ */
+function harnessFolders(): string {
+  if (folders === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registration-test-"));
+    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+    folders = dir;
+  }
+  return folders;
+}
+
 /** Starts mock PoETs (one per entry of `poets`) and a manager over them. */
 export async function setup(
   poets: MockPoetOptions[],
@@ -116,7 +134,7 @@ export async function setup(
   start = T0,
 ): Promise<Harness> {
   const clock = new ManualClock(start);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registration-test-"));
+  const dir = fs.mkdtempSync(path.join(harnessFolders(), "harness-"));
   const dbPath = path.join(dir, "node_state.sql");
   const mocks = await Promise.all(
     poets.map((p) =>

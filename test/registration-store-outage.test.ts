@@ -14,11 +14,11 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { toHex } from "../src/bytes.js";
 import { ConfigError } from "../src/errors.js";
-import type { Logger } from "../src/logger.js";
 import { type NiPostOutcome, RegistrationManager } from "../src/registration/index.js";
 import { type NodeState, openPostgresState } from "../src/storage/index.js";
 import { runClock } from "./helpers/clock-driver.js";
 import { type PostgresServer, startPostgresServer } from "./helpers/postgres-server.js";
+import { recordingLogger } from "./helpers/recording-logger.js";
 import { trackedPool } from "./helpers/tracked-pool.js";
 import {
   build,
@@ -54,18 +54,6 @@ async function database(name: string): Promise<string> {
   const u = new URL(server.url);
   u.pathname = `/${name}`;
   return u.toString();
-}
-
-interface Line {
-  level: "debug" | "info" | "warn" | "error";
-  message: string;
-}
-
-function recordingLogger(): Logger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const at = (level: Line["level"]) => (_fields: Record<string, unknown>, message: string) =>
-    lines.push({ level, message });
-  return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
 const IDENTITIES = 6;
@@ -288,7 +276,6 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       await state?.close();
       await h.state.close();
       await pool.end();
-      fs.rmSync(h.dir, { recursive: true, force: true });
     }
   });
 
@@ -370,7 +357,6 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       await state?.close();
       await h.state.close();
       await pool.end();
-      fs.rmSync(h.dir, { recursive: true, force: true });
     }
   });
 

@@ -13,11 +13,11 @@ import fs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { StorageError } from "../src/errors.js";
-import type { Logger } from "../src/logger.js";
 import { type NodeState, openPostgresState, type PgPool } from "../src/storage/index.js";
 import { isTransientStoreFailure } from "../src/storage/transient-failure.js";
 import { runClock, waitFor } from "./helpers/clock-driver.js";
 import { type PostgresServer, startPostgresServer } from "./helpers/postgres-server.js";
+import { recordingLogger } from "./helpers/recording-logger.js";
 import { filled } from "./helpers/storage-go-db.js";
 import { trackedPool } from "./helpers/tracked-pool.js";
 import { build, drive, driveTo, identity, ofType, ready, setup } from "./registration-harness.js";
@@ -61,17 +61,6 @@ async function terminateBackends(name: string): Promise<number> {
     `select pg_terminate_backend(pid), pid from pg_stat_activity where datname = '${name}' and pid <> pg_backend_pid()`,
   );
   return rows.length;
-}
-
-function recordingLogger(): Logger & { warnings: Array<{ message: string; fields: unknown }> } {
-  const warnings: Array<{ message: string; fields: unknown }> = [];
-  return {
-    warnings,
-    debug: () => {},
-    info: () => {},
-    warn: (fields: Record<string, unknown>, message: string) => warnings.push({ message, fields }),
-    error: () => {},
-  };
 }
 
 const challenge = {

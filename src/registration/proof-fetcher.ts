@@ -278,6 +278,7 @@ export class ProofFetcher {
     return new Promise<VerifiedRoundProof>((resolve, reject) => {
       const onAbort = () => {
         entry.waiters.delete(waiter);
+        this.#unready(waiter);
         reject(abortedError(signal as AbortSignal));
       };
       const waiter: Waiter = {
@@ -319,6 +320,15 @@ export class ProofFetcher {
       this.#delivering = true;
       void this.#deliverReady();
     }
+  }
+
+  /** Takes a waiter that stopped waiting out of its group: a group left empty costs no step. */
+  #unready(waiter: Waiter): void {
+    const group = this.#readyGroups.get(waiter.group);
+    if (group === undefined) return;
+    const at = group.indexOf(waiter);
+    if (at >= 0) group.splice(at, 1);
+    if (group.length === 0) this.#readyGroups.delete(waiter.group);
   }
 
   async #deliverReady(): Promise<void> {
@@ -457,7 +467,7 @@ export class ProofFetcher {
             members,
             servicePubkey: response.pubkey,
           },
-          { signal },
+          { signal, usefulUntilMs: entry.untilMs },
         );
       } catch (err) {
         if (err instanceof ProofVerificationError || err instanceof WrongServiceKeyError) {
@@ -594,7 +604,7 @@ export class ProofFetcher {
         members,
         servicePubkey: match.servicePubkey,
       },
-      { signal },
+      { signal, usefulUntilMs: request.untilMs },
     );
   }
 

@@ -28,7 +28,8 @@
  * The table is a cache, so a store that blips (a PostgreSQL restart or failover) costs no proof:
  * a stored verdict that cannot be read is verified again, and a verified proof whose row meets a
  * retriable failure is used at once while the row is written in the background, tried again by
- * the library's one retry policy (1–2× `storeRetryDelayMs` on the clock) until the owner closes.
+ * the library's one retry policy (1–2× `storeRetryDelayMs` on the clock) until the proof is of no
+ * more use (`usefulUntilMs`, the proof deadline of the identities that asked) or the owner closes.
  */
 
 import type { AbortOptions } from "../abort-options.js";
@@ -134,14 +135,20 @@ export class SharedVerifier {
       members: RoundMembers;
       servicePubkey: Uint8Array;
     },
-    options: AbortOptions = {},
+    options: AbortOptions & {
+      /**
+       * The last instant the verdict is of use, unix ms (the proof deadline): a row the store
+       * could not take is tried again until then. Default: until the owner closes.
+       */
+      usefulUntilMs?: number | undefined;
+    } = {},
   ): Promise<VerifiedRoundProof> {
     const ref = proofRef(input.proof);
     const statement = input.members.root;
     const key = `${toHex(ref)}:${toHex(statement)}`;
     let result = this.#results.get(key);
     if (result === undefined) {
-      const started = this.#verifyOnce(input, ref, statement);
+      const started = this.#verifyOnce(input, ref, statement, options.usefulUntilMs);
       result = started;
       // A storage or abort failure is not an answer about the proof: the next caller retries.
       started.catch((err: unknown) => {
@@ -161,6 +168,7 @@ export class SharedVerifier {
     input: { poet: string; roundId: string; proof: PoetProof; servicePubkey: Uint8Array },
     ref: Uint8Array,
     statement: Uint8Array,
+    usefulUntilMs: number | undefined,
   ): Promise<boolean> {
     const signal = this.#signal;
     let stored: Awaited<ReturnType<NodeState["proofs"]["get"]>>;
@@ -183,15 +191,17 @@ export class SharedVerifier {
     };
     // Written before the answer, as a rule (the other workers of a fleet look for it once the
     // member list is stored); when the store fails retriably the proof is used at once and its
-    // row follows in the background, tried again until it is written or the owner closes.
+    // row follows in the background, tried again until it is written, the proof is of no more
+    // use or the owner closes.
     const put = () => this.#state.proofs.put(row, { signal });
     try {
       await put();
     } catch (err) {
       if (!(err instanceof StorageError && err.retriable) || signal?.aborted) throw err;
+      // Attempt 1 is the failure just met: the first write again comes after a pause.
       const write = retry(
-        put,
-        { delayMs: this.#storeRetryDelayMs, random: this.#random },
+        (n) => (n === 1 ? Promise.reject(err) : put()),
+        { delayMs: this.#storeRetryDelayMs, random: this.#random, until: usefulUntilMs },
         { clock: this.#clock, signal },
       ).then(
         () => {},
