@@ -489,6 +489,7 @@ export async function openNodeState(
           await sql.raw(`pragma wal_autocheckpoint = ${pages}`).execute(kysely);
         },
         logger,
+        clock: options.clock,
       });
     }
     const walCheckpoints = checkpointer;
