@@ -1,8 +1,8 @@
 /**
  * @module storage/wal-checkpointer
  *
- * WAL checkpoints on a thread of their own, once the node state has started storing member lists
- * (docs/node-client.md §1.11).
+ * WAL checkpoints on a thread of their own, once the node state has stored a member-list chunk of
+ * 256 KiB or more (docs/node-client.md §1.11, the durability paragraph).
  *
  * In WAL mode a commit appends pages to the `-wal` file; SQLite's automatic checkpoint then copies
  * them into the database file, in the `COMMIT` of the connection whose commit took the WAL past
