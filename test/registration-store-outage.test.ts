@@ -239,7 +239,7 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
 
       // The operator's view: each stop logged once when it began and once when it ended, not
       // once per failed write.
-      const down = logger.lines.filter((l) => /store is unreachable/.test(l.message));
+      const down = logger.lines.filter((l) => /store fails/.test(l.message));
       const back = logger.lines.filter((l) => /store is back/.test(l.message));
       assert.ok(down.length >= 4, `outages logged: ${down.length}`);
       assert.equal(down.length, back.length);

@@ -13,6 +13,7 @@ import { classifyFailure } from "../src/retry-policy.js";
 import { type NodeState, openNodeState, type StoreOutageStatus } from "../src/storage/index.js";
 import { toStorageError } from "../src/storage/store-connection.js";
 import { isTransientStoreFailure } from "../src/storage/transient-failure.js";
+import { recordingLogger } from "./helpers/recording-logger.js";
 import { filled } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -92,15 +93,52 @@ describe("SQLite busy and locked", () => {
     assert.equal((await state.challenges.list()).length, 2);
     assert.equal(state.outage, undefined);
     // Logged once when it began and once when it ended, with its length and failed calls.
-    const said = lines.filter((l) => /store is/.test(l.message));
+    const said = lines.filter((l) => /store (fails|is back)/.test(l.message));
     assert.deepEqual(
       said.map((l) => l.message),
       [
-        "the node state's store is unreachable; its writes are tried again until it is back",
+        "the node state's store fails; its writes are tried again until it is back",
         "the node state's store is back",
       ],
     );
     assert.equal(said[1]?.fields.durationMs, 1_500);
     assert.equal(said[1]?.fields.failures, 2);
+  });
+
+  it("keeps one outage while WAL reads succeed and writes fail on a file another process has locked", async () => {
+    const file = tmp.file();
+    const clock = new ManualClock(Date.parse("2025-01-01T00:00:00Z"));
+    const logger = recordingLogger();
+    await using state = await openNodeState(file, {
+      create: true,
+      busyTimeoutMs: 0,
+      logger,
+      clock,
+    });
+    await state.challenges.add(filled(32, 1), challenge);
+    const other = new Database(file);
+    try {
+      other.exec("begin immediate");
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(state.challenges.add(filled(32, 2 + i), challenge), StorageError);
+        // Reads go on in WAL mode while the write lock is held: they do not end the outage.
+        assert.equal((await state.challenges.list()).length, 1);
+        assert.ok(state.outage !== undefined, "the outage goes on while only reads succeed");
+        await clock.advance(100);
+      }
+      other.exec("commit");
+    } finally {
+      other.close();
+    }
+    await state.challenges.add(filled(32, 2), challenge);
+    assert.equal(state.outage, undefined);
+    const said = logger.lines.filter((l) => /store (fails|is back)/.test(l.message));
+    assert.deepEqual(
+      said.map((l) => l.level),
+      ["warn", "info"],
+      "one warning and one back line for the outage",
+    );
+    assert.equal(said[1]?.fields.failures, 3);
+    assert.equal(said[1]?.fields.durationMs, 300);
   });
 });

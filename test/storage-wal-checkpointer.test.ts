@@ -1,22 +1,27 @@
 /**
  * WAL checkpoints on a thread of their own (`storage/wal-checkpointer.ts`), on real SQLite files:
  * started by the first heavy write only, run under the process's write lock once enough pages were
- * committed, and the lock always handed back, also when the node state closes mid-checkpoint.
- * Waits on the write lock, never on time.
+ * committed, and the lock always handed back: also when the node state closes mid-checkpoint, when
+ * the thread exits mid-checkpoint, and when a checkpoint does not end in time (a `ManualClock`).
+ * Waits on the write lock, never on wall-clock time.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { describe, it } from "node:test";
+import { MessageChannel } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { ManualClock } from "../src/clock.js";
 import { openNodeState } from "../src/storage/index.js";
 import {
   BACKSTOP_PAGES,
+  CHECKPOINT_HOLD_MS,
   CHECKPOINT_PAGES,
   WalCheckpointer,
 } from "../src/storage/wal-checkpointer.js";
 import { WriteLock } from "../src/storage/write-lock.js";
 import { PackedMembers } from "../src/wire/index.js";
 import { prng } from "./helpers/prng.js";
+import { recordingLogger } from "./helpers/recording-logger.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const tmp = tempDir("storage-wal-checkpointer-");
@@ -43,6 +48,16 @@ function framesAfterAnotherCommit(db: Database.Database): number {
   db.prepare("insert into t (v) values (?)").run(Buffer.alloc(10));
   const row = db.pragma("wal_checkpoint(PASSIVE)") as Array<{ log: number }>;
   return (row[0] as { log: number }).log;
+}
+
+/**
+ * Keeps the event loop alive until the returned function is called: the thread is unref'd, and a
+ * test that only waits for it would otherwise end with the loop (an open port, no timer).
+ */
+function keepAlive(): () => void {
+  const { port1 } = new MessageChannel();
+  port1.on("message", () => {});
+  return () => port1.close();
 }
 
 describe("WAL checkpoints on a thread", () => {
@@ -108,6 +123,89 @@ describe("WAL checkpoints on a thread", () => {
     checkpointer.committed(true);
     assert.equal(checkpointer.started, false, "closed: no thread again");
     db.close();
+  });
+
+  // The time limit only ends a run that hangs (a writer waiting for good), not a slow one.
+  it("hands the write lock back and stops when the thread exits mid-checkpoint", {
+    timeout: 60_000,
+  }, async () => {
+    const { db, file } = walDatabase(10);
+    const lock = new WriteLock();
+    const settings: number[] = [];
+    const logger = recordingLogger();
+    const checkpointer = new WalCheckpointer({
+      files: [file],
+      lock,
+      setAutocheckpoint: async (pages) => {
+        settings.push(pages);
+      },
+      logger,
+      clock: new ManualClock(0),
+      // A thread that exits, without an 'error', when asked to checkpoint.
+      workerSource: `require("node:worker_threads").parentPort.on("message", () => process.exit(0));`,
+    });
+    const alive = keepAlive();
+    try {
+      for (let i = 0; i < 4; i++) checkpointer.committed(true);
+      // A writer behind the checkpoint (a lease renewal): it gets the lock once the thread is gone.
+      const release = await lock.acquire();
+      release();
+      assert.equal(checkpointer.started, false, "the thread is stopped");
+      assert.equal(checkpointer.checkpoints, 0);
+      assert.deepEqual(settings, [BACKSTOP_PAGES, CHECKPOINT_PAGES], "SQLite checkpoints again");
+      assert.deepEqual(
+        logger.warnings.map((l) => l.message),
+        ["the WAL checkpoint thread exited; SQLite checkpoints on its own"],
+      );
+      // Later commits neither start a thread nor take the lock.
+      for (let i = 0; i < 8; i++) checkpointer.committed(true);
+      assert.equal(checkpointer.started, false);
+      const again = await lock.acquire();
+      again();
+    } finally {
+      alive();
+      await checkpointer.close();
+      db.close();
+    }
+  });
+
+  it("gives up a checkpoint that holds the write lock longer than the bound", async () => {
+    const { db, file } = walDatabase(10);
+    const lock = new WriteLock();
+    const clock = new ManualClock(0);
+    const logger = recordingLogger();
+    const checkpointer = new WalCheckpointer({
+      files: [file],
+      lock,
+      setAutocheckpoint: async () => {},
+      logger,
+      clock,
+      // A thread whose checkpoint never ends.
+      workerSource: `require("node:worker_threads").parentPort.on("message", () => {});`,
+    });
+    try {
+      for (let i = 0; i < 4; i++) checkpointer.committed(true);
+      let granted = false;
+      const writer = lock.acquire().then((release) => {
+        granted = true;
+        return release;
+      });
+      await clock.advance(0); // the checkpoint has the lock and its bound runs from now
+      await clock.advance(CHECKPOINT_HOLD_MS - 1);
+      assert.equal(granted, false, "the checkpoint holds the lock until the bound");
+      assert.equal(checkpointer.started, true);
+      await clock.advance(1);
+      assert.equal(granted, true, "the writer has the lock at the bound");
+      (await writer)();
+      assert.equal(checkpointer.started, false, "the thread is stopped");
+      assert.deepEqual(
+        logger.warnings.map((l) => l.message),
+        ["a WAL checkpoint of the thread did not end in time; SQLite checkpoints on its own"],
+      );
+    } finally {
+      await checkpointer.close();
+      db.close();
+    }
   });
 
   it("keeps a node state's WAL small while member lists are stored, and every list readable", async () => {

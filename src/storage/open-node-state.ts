@@ -211,8 +211,8 @@ export class NodeState implements NodeStateRepositories {
   /**
    * The outage of the store under way: since when calls fail retriably (a PostgreSQL restart or
    * failover, a broken connection, a busy SQLite file), how many did, and the last failure;
-   * `undefined` once a call succeeded again. The store logs each outage once, when it begins and
-   * when it ends (`store-outage.ts`).
+   * `undefined` once it is over (a write succeeded again; a read, when only reads failed). The
+   * store logs each outage once, when it begins and when it ends (`store-outage.ts`).
    *
    * @example
    * ```ts
@@ -489,6 +489,7 @@ export async function openNodeState(
           await sql.raw(`pragma wal_autocheckpoint = ${pages}`).execute(kysely);
         },
         logger,
+        clock: options.clock,
       });
     }
     const walCheckpoints = checkpointer;

@@ -56,7 +56,7 @@ import { type Logger, silentLogger } from "../logger.js";
 import { TurnBudget } from "../turn-budget.js";
 import { GroupCommit, type QueuedWrite } from "./group-commit.js";
 import type { NodeStateTables } from "./schema.js";
-import type { StoreOutage, StoreOutageStatus } from "./store-outage.js";
+import type { StoreCall, StoreOutage, StoreOutageStatus } from "./store-outage.js";
 import { isTransactionConflict, isTransientStoreFailure } from "./transient-failure.js";
 import type { WriteLock } from "./write-lock.js";
 
@@ -189,7 +189,10 @@ export interface StoreConnectionMode {
   onCommit?: ((heavy: boolean) => void) | undefined;
   /** Where a write run again after a deadlock or conflict is reported. Default: nowhere. */
   logger?: Logger | undefined;
-  /** Told of every retriable failure and of the success after it (`store-outage.ts`). */
+  /**
+   * Told of every retriable failure and of the success after it (`store-outage.ts`): once per
+   * call, by the outermost one (a read or write that joins a caller's transaction is not told).
+   */
   outage?: StoreOutage | undefined;
   /**
    * Runs a statement without parameters or rows (`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`,
@@ -312,10 +315,14 @@ export class StoreConnection {
     return this.#outage?.current;
   }
 
-  /** `err` as a storage error, reported to the outage tracker. */
-  #failure(err: unknown, place: OperationPlace): PoetError {
+  /**
+   * `err` as a storage error of a call of kind `call`, reported to the outage tracker. Only for a
+   * call outside a caller's transaction: one that joined it fails the caller's write, which is
+   * reported, and reporting both would count one failure twice.
+   */
+  #failure(err: unknown, place: OperationPlace, call: StoreCall): PoetError {
     const error = toStorageError(err, place);
-    if (error instanceof StorageError && error.retriable) this.#outage?.failed(error);
+    if (error instanceof StorageError && error.retriable) this.#outage?.failed(error, call);
     return error;
   }
 
@@ -439,15 +446,22 @@ export class StoreConnection {
   ): Promise<T> {
     this.#check(signal);
     const scope = this.#scope.getStore();
+    if (scope?.open) {
+      try {
+        return await fn(scope.db);
+      } catch (err) {
+        // The caller's write reports it (see `#failure`).
+        throw toStorageError(err, place);
+      }
+    }
     try {
-      if (scope?.open) return await fn(scope.db);
       const wait = this.#readTurn(signal);
       if (wait !== undefined) await wait;
       const value = await fn(this.#root);
-      this.#outage?.succeeded();
+      this.#outage?.succeeded("read");
       return value;
     } catch (err) {
-      throw this.#failure(err, place);
+      throw this.#failure(err, place, "read");
     }
   }
 
@@ -504,8 +518,15 @@ export class StoreConnection {
     if (!this.#readonly && this.#snapshotBegin === undefined) return this.#write(signal, place, fn);
     this.#check(signal);
     const current = this.#scope.getStore();
+    if (current?.open) {
+      try {
+        return await fn(current.db);
+      } catch (err) {
+        // The caller's write reports it (see `#failure`).
+        throw toStorageError(err, place);
+      }
+    }
     try {
-      if (current?.open) return await fn(current.db);
       const value = await this.#root.connection().execute(async (db) => {
         await sql.raw(this.#snapshotBegin ?? "begin").execute(db);
         try {
@@ -514,10 +535,10 @@ export class StoreConnection {
           await sql`commit`.execute(db);
         }
       });
-      this.#outage?.succeeded();
+      this.#outage?.succeeded("read");
       return value;
     } catch (err) {
-      throw this.#failure(err, place);
+      throw this.#failure(err, place, "read");
     }
   }
 
@@ -561,7 +582,8 @@ export class StoreConnection {
         if (!this.#nestedSavepoints) return await run(current.db);
         return await this.#inSavepoint(current.db, run);
       } catch (err) {
-        throw this.#failure(err, place);
+        // The caller's write reports it (see `#failure`).
+        throw toStorageError(err, place);
       }
     }
     try {
@@ -577,10 +599,10 @@ export class StoreConnection {
         };
         this.#commits.enqueue(write);
       });
-      this.#outage?.succeeded();
+      this.#outage?.succeeded("write");
       return value;
     } catch (err) {
-      throw this.#failure(err, place);
+      throw this.#failure(err, place, "write");
     }
   }
 

@@ -1,8 +1,8 @@
 /**
  * @module storage/wal-checkpointer
  *
- * WAL checkpoints on a thread of their own, once the node state has started storing member lists
- * (docs/node-client.md §1.11).
+ * WAL checkpoints on a thread of their own, once the node state has stored a member-list chunk of
+ * 256 KiB or more (docs/node-client.md §1.11, the durability paragraph).
  *
  * In WAL mode a commit appends pages to the `-wal` file; SQLite's automatic checkpoint then copies
  * them into the database file, in the `COMMIT` of the connection whose commit took the WAL past
@@ -25,10 +25,20 @@
  * connection that the node state opened itself is changed; a caller's keeps its settings.
  *
  * A checkpoint is safe to interrupt: closing terminates the thread, whatever it does.
+ *
+ * **The lock is never held for long.** Every writer of the process waits while a checkpoint
+ * runs, lease renewals included, so a thread that stops answering must not keep them waiting: a
+ * thread that exits (whether or not with an `'error'`) hands the lock back at once, and a
+ * checkpoint that has not ended after {@link CHECKPOINT_HOLD_MS} (on the node state's `Clock`) is
+ * given up. Either way the thread is stopped for good and the main connection checkpoints by
+ * itself again, every 1,000 pages, as SQLite does by default: the writes go on, on the event loop.
+ * (Handing the lock back while the thread still checkpoints is safe: the lock only lets the thread
+ * catch up with the writers, SQLite keeps its own locks.)
  */
 
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { type Clock, systemClock } from "../clock.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { WriteLock } from "./write-lock.js";
 
@@ -40,6 +50,14 @@ export const BACKSTOP_PAGES = 16_384;
 
 /** Pages committed between two checkpoints of the thread: SQLite's default automatic checkpoint. */
 export const CHECKPOINT_PAGES = 1000;
+
+/**
+ * The longest a checkpoint holds the write lock before it is given up and the thread stopped. A
+ * checkpoint of a thousand pages takes tens of milliseconds, two `fsync`s on a busy disk a few
+ * hundred: this is far beyond either, and leaves lease renewals (every third of a 30 s lease) their
+ * margin.
+ */
+export const CHECKPOINT_HOLD_MS = 5_000;
 
 /** Pages counted for a heavy write (a 1 MiB member-list chunk) and for any other. */
 const HEAVY_PAGES = 256;
@@ -74,6 +92,14 @@ export interface WalCheckpointerInit {
   /** Moves the main connection's automatic checkpoint to `pages` (run once, on start). */
   setAutocheckpoint: (pages: number) => Promise<void>;
   logger?: Logger | undefined;
+  /** Times {@link CHECKPOINT_HOLD_MS}. Default: the system clock. */
+  clock?: Clock | undefined;
+  /**
+   * The thread's code instead of the checkpointing one (`workerData.files`, one message per
+   * checkpoint, a number posted back when it is done). For tests of a thread that fails.
+   * @internal
+   */
+  workerSource?: string | undefined;
 }
 
 /**
@@ -96,6 +122,8 @@ export class WalCheckpointer {
   #inFlight = false;
   /** Releases the write lock held by the checkpoint under way. */
   #release: (() => void) | undefined;
+  /** Cancels the bound on the checkpoint under way ({@link CHECKPOINT_HOLD_MS}). */
+  #cancelBound: (() => void) | undefined;
   #closed = false;
   #checkpoints = 0;
 
@@ -131,7 +159,7 @@ export class WalCheckpointer {
     const logger = this.#init.logger ?? silentLogger;
     try {
       const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-      const worker = new Worker(WORKER_SOURCE, {
+      const worker = new Worker(this.#init.workerSource ?? WORKER_SOURCE, {
         eval: true,
         workerData: { driver, files: [...this.#init.files] },
       });
@@ -141,7 +169,14 @@ export class WalCheckpointer {
         this.#done();
       });
       worker.on("error", (err) => {
+        if (this.#worker !== worker) return;
         logger.warn({ err }, "the WAL checkpoint thread failed; SQLite checkpoints on its own");
+        this.#stop();
+      });
+      // Also without an 'error' (`process.exit` in the thread, a crash of the driver's thread).
+      worker.on("exit", (code) => {
+        if (this.#worker !== worker) return;
+        logger.warn({ code }, "the WAL checkpoint thread exited; SQLite checkpoints on its own");
         this.#stop();
       });
       this.#worker = worker;
@@ -167,13 +202,32 @@ export class WalCheckpointer {
     }
     this.#pages = 0;
     this.#release = release;
+    this.#cancelBound = this.#bound(CHECKPOINT_HOLD_MS, () => {
+      if (this.#release !== release) return;
+      (this.#init.logger ?? silentLogger).warn(
+        { holdMs: CHECKPOINT_HOLD_MS },
+        "a WAL checkpoint of the thread did not end in time; SQLite checkpoints on its own",
+      );
+      this.#stop();
+    });
     this.#worker.postMessage(0);
+  }
+
+  /** Calls `onTime` after `ms` of the clock's time, unless the returned function is called first. */
+  #bound(ms: number, onTime: () => void): () => void {
+    const clock = this.#init.clock ?? systemClock;
+    if (clock.setTimer !== undefined) return clock.setTimer(ms, onTime);
+    const stop = new AbortController();
+    clock.sleep(ms, { signal: stop.signal }).then(onTime, () => {});
+    return () => stop.abort();
   }
 
   /** The checkpoint under way ended (or never will): the writes go on. */
   #done(): void {
     const release = this.#release;
     this.#release = undefined;
+    this.#cancelBound?.();
+    this.#cancelBound = undefined;
     this.#inFlight = false;
     release?.();
   }
@@ -181,11 +235,12 @@ export class WalCheckpointer {
   /** After a failure of the thread: SQLite's own checkpoints again, every 1,000 pages. */
   #stop(): void {
     const worker = this.#worker;
+    if (worker === undefined) return;
     this.#worker = undefined;
     this.#closed = true;
     this.#done();
     this.#init.setAutocheckpoint(CHECKPOINT_PAGES).catch(() => {});
-    void worker?.terminate().catch(() => {});
+    void worker.terminate().catch(() => {});
   }
 
   /** Stops the thread (a checkpoint under way is safe to cut short). */
