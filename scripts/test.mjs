@@ -219,11 +219,11 @@ function grouped(list) {
   });
   if (recorded === undefined) {
     // The crash harness's files, the longest, first; then the groups; then the other lone files.
-    return [
-      ...list.filter(crashHarness),
-      ...generated.map((g) => g.file),
-      ...list.filter((f) => alone(f) && !crashHarness(f)),
-    ];
+    return order([
+      ...list.filter(crashHarness).map((f) => ({ file: f, cost: cost(f) })),
+      ...generated,
+      ...list.filter((f) => alone(f) && !crashHarness(f)).map((f) => ({ file: f, cost: cost(f) })),
+    ]);
   }
   return order([...generated, ...list.filter(alone).map((f) => ({ file: f, cost: cost(f) }))]);
 }

@@ -276,6 +276,21 @@ export class StorageError extends PoetError {
 }
 
 /**
+ * Whether `err` is a failure of the node state's store that the same call may not meet a little
+ * later (a broken connection, a PostgreSQL restart or failover, a deadlock, a busy SQLite file):
+ * what the library pauses for and tries again, by its one retry policy (`src/retry-policy.ts`).
+ *
+ * @example
+ * ```ts
+ * try { await state.nipost.add(nodeId, row, { signal }); }
+ * catch (err) { if (!isRetriableStoreFailure(err)) throw err; await pauseAndTryAgain(); }
+ * ```
+ */
+export function isRetriableStoreFailure(err: unknown): err is StorageError {
+  return err instanceof StorageError && err.retriable;
+}
+
+/**
  * What happened to an identity's lease (see `storage/lease-repository.ts`):
  *
  * - `"held-elsewhere"`: another live holder has it; it was never ours;

@@ -37,6 +37,13 @@ import {
 export type RandomSource = () => number;
 
 /**
+ * The base pause (ms) before a write or read of the node state is tried again after a retriable
+ * store failure (`isRetriableStoreFailure`): the pause is drawn in 1–2× this. The manager's
+ * `storeRetryDelayMs` default, which it hands to every part that retries the store.
+ */
+export const DEFAULT_STORE_RETRY_DELAY_MS = 5_000;
+
+/**
  * A whole number of ms drawn uniformly from `[minMs, maxMs]`.
  *
  * @example

@@ -2,7 +2,7 @@
  * `registration/shared-verifier.ts` when the store blips: a verified proof whose verdict row meets
  * a retriable store failure is used at once, and its row is written in the background, tried again
  * on the clock until it is written, or until the proof is of no more use (the caller's
- * `usefulUntilMs`) with one warning. Real SQLite node state (its `proofs.put` fails on purpose a
+ * `proofDeadlineMs`) with one warning. Real SQLite node state (its `proofs.put` fails on purpose a
  * given number of times), `ManualClock`, a stub proof verifier.
  */
 import assert from "node:assert/strict";
@@ -99,7 +99,7 @@ async function nextAttempt(clock: ManualClock): Promise<void> {
 describe("shared verifier: a verdict row the store cannot take", () => {
   it("answers at once and writes the row in the background once the store is back", async () => {
     await withVerifier(2, async ({ verifier, clock, state, puts, verifications, input }) => {
-      const verified = await verifier.check(input, { usefulUntilMs: T + 60_000 });
+      const verified = await verifier.check(input, { proofDeadlineMs: T + 60_000 });
       assert.equal(verified.fromCache, false);
       assert.equal(verifications(), 1);
       assert.equal(puts(), 1);
@@ -124,7 +124,7 @@ describe("shared verifier: a verdict row the store cannot take", () => {
       Number.POSITIVE_INFINITY,
       async ({ verifier, clock, state, puts, logger, input }) => {
         const until = T + 3.5 * RETRY_MS;
-        const verified = await verifier.check(input, { usefulUntilMs: until });
+        const verified = await verifier.check(input, { proofDeadlineMs: until });
         for (let i = 0; i < 20 && clock.nextWakeup() !== undefined; i++) await nextAttempt(clock);
         await verifier.idle();
         // Attempts at T, T+1 s, T+2 s, T+3 s; the next would start after the deadline.

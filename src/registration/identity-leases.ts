@@ -46,13 +46,13 @@ import { anySignal, sleepUntil } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import {
   ConfigError,
+  isRetriableStoreFailure,
   type LeaseHolderInfo,
   LeaseLostError,
   type LeaseLostReason,
-  StorageError,
 } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { decideRetry, type RandomSource } from "../retry-policy.js";
+import { DEFAULT_STORE_RETRY_DELAY_MS, decideRetry, type RandomSource } from "../retry-policy.js";
 import { type Lease, type LeaseRepository, leaseIsLive } from "../storage/index.js";
 import type { RegistrationEvent } from "./events.js";
 import { LeaseWaiters } from "./lease-waiters.js";
@@ -177,6 +177,8 @@ export class IdentityLeases {
   readonly #lost = new Map<string, LeaseLostError>();
   readonly #waiters: LeaseWaiters;
   #renewLoop: Promise<void> | undefined;
+  /** The renewal under way (with its retries after store failures), if any. */
+  #renewing: Promise<void> | undefined;
   #acquisitions = 0;
 
   constructor(options: IdentityLeasesOptions) {
@@ -232,10 +234,13 @@ export class IdentityLeases {
         });
       } catch (err) {
         // The store blipped: ask again later (the acquisition is fenced in its transaction).
-        if (!(err instanceof StorageError && err.retriable) || waitSignal.aborted) throw err;
+        if (!isRetriableStoreFailure(err) || waitSignal.aborted) throw err;
         storeFailures++;
         const decision = decideRetry(
-          { delayMs: this.#o.storeRetryDelayMs ?? 5_000, random: this.#o.random ?? Math.random },
+          {
+            delayMs: this.#o.storeRetryDelayMs ?? DEFAULT_STORE_RETRY_DELAY_MS,
+            random: this.#o.random ?? Math.random,
+          },
           err,
           storeFailures,
           clock.now(),
@@ -396,6 +401,7 @@ export class IdentityLeases {
   async releaseAll(): Promise<void> {
     await Promise.all([...this.#slots.values()].map((slot) => this.release(slot.nodeId)));
     await this.#renewLoop;
+    await this.#renewing;
   }
 
   #took(key: string, lease: Lease, tookOver: Lease | undefined): AbortSignal {
@@ -463,7 +469,16 @@ export class IdentityLeases {
       }
       if (now >= nextRenewal) {
         nextRenewal = now + every;
-        this.#renewAll().catch(() => {});
+        // One renewal loop at a time: one still trying again after a store failure renews
+        // more often than this period already.
+        if (this.#renewing === undefined) {
+          const renewing = this.#renewAll()
+            .catch(() => {})
+            .finally(() => {
+              if (this.#renewing === renewing) this.#renewing = undefined;
+            });
+          this.#renewing = renewing;
+        }
       }
     }
   }
@@ -485,7 +500,7 @@ export class IdentityLeases {
         { err: failure.err, leases: failure.leases },
         "could not renew the leases",
       );
-      if (!(failure.err instanceof StorageError && failure.err.retriable)) return;
+      if (!isRetriableStoreFailure(failure.err)) return;
       pause = pause === 0 ? BUSY_LEASE_FIRST_PAUSE_MS : Math.min(2 * pause, busyPauseCapMs(ttlMs));
       const next = clock.now() + pause;
       const live = [...this.#slots.values()].some(

@@ -27,7 +27,7 @@ import {
   TASK_SETTLED,
 } from "../cancellation.js";
 import type { Clock } from "../clock.js";
-import { AbortedError, ConfigError, StorageError } from "../errors.js";
+import { AbortedError, ConfigError, isRetriableStoreFailure, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { decideRetry, type RandomSource } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
@@ -61,7 +61,14 @@ export interface PostStepContext {
    * resumed after a store failure (the manager's pause) writes the row from here instead of
    * running PoST again.
    */
-  proved: Map<string, PostResult>;
+  proved: Map<string, ProvedResult>;
+}
+
+/** A PoST result whose `nipost` row is not written yet, kept until its publish epoch ends. */
+export interface ProvedResult {
+  result: PostResult;
+  /** The publish epoch's end (ms): past it, the result is of no use and is forgotten. */
+  publishEnd: number;
 }
 
 /** The `nipost` row: the PoST result with the proof ref and membership it was built on. */
@@ -100,14 +107,15 @@ export async function runPostStep(
   | { kind: "stopped"; outcome: ExpiredOutcome | PostFailedOutcome }
 > {
   const { clock } = ctx;
-  const { nodeId, publishEpoch, round, publishEnd, choice } = input;
+  const { nodeId, publishEpoch, publishEnd, choice } = input;
   const key = `${toHex(nodeId)}:${toHex(choice.ref)}`;
-  let result = ctx.proved.get(key);
+  forgetExpired(ctx.proved, clock.now());
+  let result = ctx.proved.get(key)?.result;
   if (result === undefined) {
     const proved = await runPost(ctx, input, signal);
     if (proved.kind === "stopped") return proved;
     result = proved.result;
-    ctx.proved.set(key, result);
+    ctx.proved.set(key, { result, publishEnd });
   }
   const row: NipostRow = {
     post: result.post,
@@ -120,14 +128,21 @@ export async function runPostStep(
   try {
     await storeNipostRow(ctx, nodeId, row, publishEnd, signal);
   } catch (err) {
-    // Kept for a resumed cycle only while the store may take the row later.
-    if (!(err instanceof StorageError && err.retriable)) ctx.proved.delete(key);
+    // Kept for a resumed or restarted cycle (a store failure, a PoET set change, the caller's
+    // abort) while the row may still be written; a row the store refuses for good drops it.
+    const final = !isRetriableStoreFailure(err) && !(err instanceof AbortedError);
+    if (final) ctx.proved.delete(key);
     if (!(err instanceof ConfigError)) throw err;
     // The PoST provider returned something the nipost row cannot hold.
     return { kind: "stopped", outcome: { kind: "post-failed", nodeId, publishEpoch, error: err } };
   }
   ctx.proved.delete(key);
   return { kind: "stored", row };
+}
+
+/** Forgets the kept PoST results whose publish epoch has ended. */
+function forgetExpired(proved: Map<string, ProvedResult>, now: number): void {
+  for (const [key, kept] of proved) if (kept.publishEnd <= now) proved.delete(key);
 }
 
 /** PoST over the chosen proof's ref, stopped at the publish epoch's end. */
@@ -201,16 +216,23 @@ async function storeNipostRow(
       await state.nipost.add(nodeId, row, { signal });
       return;
     } catch (err) {
+      let failure = err;
       if (attempt > 1 && err instanceof StorageError && err.kind === "duplicate") {
-        const stored = await state.nipost.get(nodeId, { signal });
-        if (stored !== undefined && equalBytes(stored.poetProofRef, row.poetProofRef)) return;
+        try {
+          const stored = await state.nipost.get(nodeId, { signal });
+          if (stored !== undefined && equalBytes(stored.poetProofRef, row.poetProofRef)) return;
+        } catch (readErr) {
+          // The row cannot be read now: one more failed attempt, judged as such.
+          if (!isRetriableStoreFailure(readErr)) throw readErr;
+          failure = readErr;
+        }
       }
-      if (signal.aborted) throw err;
-      const decision = decideRetry(policy, err, attempt, clock.now());
+      if (signal.aborted) throw failure;
+      const decision = decideRetry(policy, failure, attempt, clock.now());
       // Only a retriable store failure is tried again (`classifyFailure`: transient).
-      if (!decision.retry || !(err instanceof StorageError)) throw err;
+      if (!decision.retry || !(failure instanceof StorageError)) throw failure;
       ctx.logger.debug(
-        { err, nodeId: toHex(nodeId), attempt, nextAttemptAt: decision.at },
+        { err: failure, nodeId: toHex(nodeId), attempt, nextAttemptAt: decision.at },
         "could not write the NiPoST row; the PoST result is kept and the write tried again",
       );
       await clock.sleep(decision.pauseMs, { signal });

@@ -36,7 +36,13 @@ import {
 } from "../cancellation.js";
 import { WrongServiceKeyError } from "../client/index.js";
 import type { Clock } from "../clock.js";
-import { abortedError, PoetError, ProofVerificationError, StorageError } from "../errors.js";
+import {
+  abortedError,
+  isRetriableStoreFailure,
+  PoetError,
+  ProofVerificationError,
+  StorageError,
+} from "../errors.js";
 import type { Logger } from "../logger.js";
 import { classifyFailure, drawJitter, type RandomSource } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
@@ -467,7 +473,7 @@ export class ProofFetcher {
             members,
             servicePubkey: response.pubkey,
           },
-          { signal, usefulUntilMs: entry.untilMs },
+          { signal, proofDeadlineMs: entry.untilMs },
         );
       } catch (err) {
         if (err instanceof ProofVerificationError || err instanceof WrongServiceKeyError) {
@@ -536,7 +542,7 @@ export class ProofFetcher {
     try {
       return await this.#readState(request, signal);
     } catch (err) {
-      if (!(err instanceof StorageError && err.retriable) || signal.aborted) throw err;
+      if (!isRetriableStoreFailure(err) || signal.aborted) throw err;
       this.#init.logger.debug(
         { err, poet: request.poet, roundId: request.roundId },
         "could not read the stored proof of the round; it is downloaded",
@@ -604,7 +610,7 @@ export class ProofFetcher {
         members,
         servicePubkey: match.servicePubkey,
       },
-      { signal, usefulUntilMs: request.untilMs },
+      { signal, proofDeadlineMs: request.untilMs },
     );
   }
 

@@ -50,13 +50,13 @@ import { type Clock, systemClock } from "../clock.js";
 import {
   AbortedError,
   ConfigError,
+  isRetriableStoreFailure,
   LeaseLostError,
   PoetError,
-  StorageError,
   throwIfAborted,
 } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import { decideRetry, type RandomSource } from "../retry-policy.js";
+import { DEFAULT_STORE_RETRY_DELAY_MS, decideRetry, type RandomSource } from "../retry-policy.js";
 import {
   MAINNET,
   type PhaseSwitchPlan,
@@ -260,11 +260,6 @@ function count(setting: string, value: number | undefined, fallback: number): nu
   return v;
 }
 
-/** A failure of the node state's store that a later call may not meet. */
-function isStoreBlip(err: unknown): err is StorageError {
-  return err instanceof StorageError && err.retriable;
-}
-
 function isRegistrationClient(
   client: PoetClient | RegistrationPoetClient,
 ): client is RegistrationPoetClient {
@@ -315,6 +310,7 @@ export class RegistrationManager {
   readonly #ownedVerifier: ParallelVerifier | undefined;
   readonly #leases: IdentityLeases;
   readonly #storeRetryDelayMs: number;
+  readonly #verifier: SharedVerifier;
   readonly #random: RandomSource;
   #generation = new AbortController();
   #closing: Promise<void> | undefined;
@@ -369,7 +365,11 @@ export class RegistrationManager {
     }
     const requestTimeoutMs = duration("requestTimeoutMs", options.requestTimeoutMs, 120_000);
     const random = options.random ?? Math.random;
-    const storeRetryDelayMs = duration("storeRetryDelayMs", options.storeRetryDelayMs, 5_000);
+    const storeRetryDelayMs = duration(
+      "storeRetryDelayMs",
+      options.storeRetryDelayMs,
+      DEFAULT_STORE_RETRY_DELAY_MS,
+    );
     if (storeRetryDelayMs < 1) throw new ConfigError("storeRetryDelayMs", "must be at least 1 ms");
     this.#storeRetryDelayMs = storeRetryDelayMs;
     this.#random = random;
@@ -432,6 +432,7 @@ export class RegistrationManager {
       storeRetryDelayMs,
       random,
     });
+    this.#verifier = verifier;
     const turns = new TurnBudget(CYCLE_STEPS_PER_TURN);
     const fetcher = new ProofFetcher({
       state: this.#state,
@@ -621,18 +622,24 @@ export class RegistrationManager {
         // A lost lease ends the cycle with its error, whatever the step was doing.
         if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
         if (err instanceof LeaseLostError) throw err;
+        let failure = err;
         // The store failed in a way a later call may not meet: pause, then resume from the node
-        // state with the same code as a restart (the lease is kept meanwhile).
-        if (isStoreBlip(err) && !cycleSignal.aborted) {
+        // state with the same code as a restart (the lease is kept meanwhile). What ends the
+        // pause early is judged as what ends a step: a lost lease, a PoET set change, an abort.
+        if (isRetriableStoreFailure(err) && !cycleSignal.aborted) {
           paused++;
-          await this.#pauseForStore(signer.nodeId, err, paused, cycleSignal);
-          if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
-          continue;
+          try {
+            await this.#pauseForStore(signer.nodeId, err, paused, cycleSignal);
+            continue;
+          } catch (pauseErr) {
+            if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
+            failure = pauseErr;
+          }
         }
         // A PoET set change restarts the cycle from the node state; anything else is final.
         const restart =
           generation.signal.aborted && !this.#closed.signal.aborted && signal?.aborted !== true;
-        if (!restart || !isAbort(err)) throw err;
+        if (!restart || !isAbort(failure)) throw failure;
         continue;
       }
       // An outcome reached after the lease was lost is the new holder's to decide.
@@ -652,7 +659,7 @@ export class RegistrationManager {
     attempt: number,
     signal: AbortSignal,
   ): Promise<void> {
-    if (!isStoreBlip(err) || signal.aborted) throw err;
+    if (!isRetriableStoreFailure(err) || signal.aborted) throw err;
     const now = this.#clock.now();
     const decision = decideRetry(
       { delayMs: this.#storeRetryDelayMs, random: this.#random },
@@ -821,6 +828,10 @@ export class RegistrationManager {
       this.#closed.abort(new AbortedError("the registration manager was closed"));
       for (const run of this.#context.runs.values()) run.cancel();
       await Promise.allSettled([...this.#running.values()]);
+      // Verified-proof rows being written in the background stop with the manager's signal:
+      // the caller may close the node state once this resolves.
+      await this.#verifier.idle();
+      this.#context.proved.clear();
       // Once nothing works on the identities any more: another process may take them at once.
       await this.#leases.releaseAll();
       await Promise.allSettled(this.#pool.all.map(async (e) => e.client.close?.()));

@@ -40,7 +40,7 @@ import {
   withTimeout,
 } from "../cancellation.js";
 import type { Clock } from "../clock.js";
-import { PoetError, StorageError } from "../errors.js";
+import { isRetriableStoreFailure, PoetError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { decideRetry, type RandomSource, type RetryPolicy, retry } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
@@ -255,7 +255,8 @@ export class RegistrationRun {
       try {
         await this.#intents;
       } catch (err) {
-        if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry, sent);
+        // No intent was written: there is none to drop either.
+        if (signal.aborted && isAbort(err)) return this.#deadlinePassed(entry, sent, false);
         // No intent, no submit: this PoET is not asked this round.
         this.#storeFailed(entry, err);
         return;
@@ -313,7 +314,7 @@ export class RegistrationRun {
         try {
           await confirm();
         } catch (err) {
-          if (!(err instanceof StorageError && err.retriable) || signal.aborted) throw err;
+          if (!isRetriableStoreFailure(err) || signal.aborted) throw err;
           await this.#storeWrite("the registration row", confirm, signal, undefined);
         }
       } catch (err) {
@@ -393,7 +394,7 @@ export class RegistrationRun {
     const { clock, emit } = this.#context;
     const error = asPoetError(err);
     this.failures.set(entry.address, error);
-    if (!(error instanceof StorageError && error.retriable)) this.refused.add(entry.address);
+    if (!isRetriableStoreFailure(error)) this.refused.add(entry.address);
     emit({
       type: "registration-failed",
       at: new Date(clock.now()),
@@ -415,14 +416,19 @@ export class RegistrationRun {
     try {
       await this.#context.state.intents.delete(this.target.signer.nodeId, entry.address);
     } catch (err) {
-      // Kept: resolved against the round's members later.
-      this.#context.logger.warn({ err, poet: entry.address }, "could not drop a submit intent");
+      // Kept: resolved against the round's members later. A store that is down says so once
+      // itself (the node state's outage log), not once per identity and PoET here.
+      this.#context.logger[isRetriableStoreFailure(err) ? "debug" : "warn"](
+        { err, poet: entry.address },
+        "could not drop a submit intent",
+      );
     }
   }
 
-  async #deadlinePassed(entry: PoetEntry, sent: boolean): Promise<void> {
+  /** `hasIntent`: whether the intents may have been written (false: nothing to drop). */
+  async #deadlinePassed(entry: PoetEntry, sent: boolean, hasIntent = true): Promise<void> {
     if (this.accepted.has(entry.address)) return;
-    if (!sent && !this.#closed.aborted) await this.#dropIntent(entry);
+    if (!sent && hasIntent && !this.#closed.aborted) await this.#dropIntent(entry);
     const error = new PoetError(
       "registration-window-missed",
       `${entry.address}: registration closed before the PoET accepted the challenge`,

@@ -29,16 +29,16 @@
  * a stored verdict that cannot be read is verified again, and a verified proof whose row meets a
  * retriable failure is used at once while the row is written in the background, tried again by
  * the library's one retry policy (1–2× `storeRetryDelayMs` on the clock) until the proof is of no
- * more use (`usefulUntilMs`, the proof deadline of the identities that asked) or the owner closes.
+ * more use (`proofDeadlineMs`, the proof deadline of the identities that asked) or the owner closes.
  */
 
 import type { AbortOptions } from "../abort-options.js";
 import { raceAbort } from "../abortable.js";
 import { equalBytes, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
-import { ProofVerificationError, StorageError } from "../errors.js";
+import { isRetriableStoreFailure, ProofVerificationError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import { type RandomSource, retry } from "../retry-policy.js";
+import { DEFAULT_STORE_RETRY_DELAY_MS, type RandomSource, retry } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
 import { proofRef } from "../verify/index.js";
 import type { PoetProof } from "../wire/index.js";
@@ -114,7 +114,7 @@ export class SharedVerifier {
     this.#clock = init.clock;
     this.#signal = init.signal;
     this.#logger = init.logger ?? silentLogger;
-    this.#storeRetryDelayMs = init.storeRetryDelayMs ?? 5_000;
+    this.#storeRetryDelayMs = init.storeRetryDelayMs ?? DEFAULT_STORE_RETRY_DELAY_MS;
     this.#random = init.random ?? Math.random;
   }
 
@@ -140,7 +140,7 @@ export class SharedVerifier {
        * The last instant the verdict is of use, unix ms (the proof deadline): a row the store
        * could not take is tried again until then. Default: until the owner closes.
        */
-      usefulUntilMs?: number | undefined;
+      proofDeadlineMs?: number | undefined;
     } = {},
   ): Promise<VerifiedRoundProof> {
     const ref = proofRef(input.proof);
@@ -148,7 +148,7 @@ export class SharedVerifier {
     const key = `${toHex(ref)}:${toHex(statement)}`;
     let result = this.#results.get(key);
     if (result === undefined) {
-      const started = this.#verifyOnce(input, ref, statement, options.usefulUntilMs);
+      const started = this.#verifyOnce(input, ref, statement, options.proofDeadlineMs);
       result = started;
       // A storage or abort failure is not an answer about the proof: the next caller retries.
       started.catch((err: unknown) => {
@@ -168,7 +168,7 @@ export class SharedVerifier {
     input: { poet: string; roundId: string; proof: PoetProof; servicePubkey: Uint8Array },
     ref: Uint8Array,
     statement: Uint8Array,
-    usefulUntilMs: number | undefined,
+    proofDeadlineMs: number | undefined,
   ): Promise<boolean> {
     const signal = this.#signal;
     let stored: Awaited<ReturnType<NodeState["proofs"]["get"]>>;
@@ -176,7 +176,7 @@ export class SharedVerifier {
       stored = await this.#state.proofs.get(ref, { signal });
     } catch (err) {
       // A verdict that cannot be read now is found again by verifying the proof.
-      if (!(err instanceof StorageError && err.retriable) || signal?.aborted) throw err;
+      if (!isRetriableStoreFailure(err) || signal?.aborted) throw err;
       stored = undefined;
     }
     if (stored !== undefined && equalBytes(stored.statement, statement)) return true;
@@ -197,11 +197,11 @@ export class SharedVerifier {
     try {
       await put();
     } catch (err) {
-      if (!(err instanceof StorageError && err.retriable) || signal?.aborted) throw err;
+      if (!isRetriableStoreFailure(err) || signal?.aborted) throw err;
       // Attempt 1 is the failure just met: the first write again comes after a pause.
       const write = retry(
         (n) => (n === 1 ? Promise.reject(err) : put()),
-        { delayMs: this.#storeRetryDelayMs, random: this.#random, until: usefulUntilMs },
+        { delayMs: this.#storeRetryDelayMs, random: this.#random, until: proofDeadlineMs },
         { clock: this.#clock, signal },
       ).then(
         () => {},
