@@ -51,7 +51,13 @@
  */
 import { AsyncLocalStorage, AsyncResource } from "node:async_hooks";
 import { type Kysely, sql } from "kysely";
-import { PoetError, StorageError, type StorageErrorInit, throwIfAborted } from "../errors.js";
+import {
+  isRetriableStoreFailure,
+  PoetError,
+  StorageError,
+  type StorageErrorInit,
+  throwIfAborted,
+} from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { TurnBudget } from "../turn-budget.js";
 import { GroupCommit, type QueuedWrite } from "./group-commit.js";
@@ -322,7 +328,7 @@ export class StoreConnection {
    */
   #failure(err: unknown, place: OperationPlace, call: StoreCall): PoetError {
     const error = toStorageError(err, place);
-    if (error instanceof StorageError && error.retriable) this.#outage?.failed(error, call);
+    if (isRetriableStoreFailure(error)) this.#outage?.failed(error, call);
     return error;
   }
 
