@@ -48,13 +48,7 @@ describe("SQLite busy and locked", () => {
   it("fails a write on a file another connection has locked with a retriable StorageError, and writes once the lock is free", async () => {
     const file = tmp.file();
     const clock = new ManualClock(Date.parse("2025-01-01T00:00:00Z"));
-    const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
-    const log =
-      (level: string) =>
-      (fields: Record<string, unknown>, message: string): void => {
-        lines.push({ level, message, fields });
-      };
-    const logger = { debug: () => {}, info: log("info"), warn: log("warn"), error: log("error") };
+    const logger = recordingLogger();
     await using state = await openNodeState(file, {
       create: true,
       busyTimeoutMs: 0,
@@ -93,7 +87,7 @@ describe("SQLite busy and locked", () => {
     assert.equal((await state.challenges.list()).length, 2);
     assert.equal(state.outage, undefined);
     // Logged once when it began and once when it ended, with its length and failed calls.
-    const said = lines.filter((l) => /store (fails|is back)/.test(l.message));
+    const said = logger.lines.filter((l) => /store (fails|is back)/.test(l.message));
     assert.deepEqual(
       said.map((l) => l.message),
       [
