@@ -109,6 +109,8 @@ interface RunFigures {
   poets: number;
   mocks: string;
   ready: number;
+  /** How long the loop of `buildNiPost` calls took (synchronous: a block of its own). */
+  callsMs: number;
   registeredMs: number;
   registrationsPerSecond: number;
   roundEndToLastNiPostMs: number;
@@ -382,6 +384,8 @@ async function runOnce(): Promise<RunFigures> {
       }),
     ),
   );
+  // The calls themselves: one synchronous loop, an event-loop block of its own.
+  const callsMs = performance.now() - start;
   let finished = false;
   all.then(
     () => {
@@ -467,6 +471,7 @@ async function runOnce(): Promise<RunFigures> {
     poets: POETS,
     mocks: MOCKS,
     ready: outcomes.filter((o) => o.kind === "ready").length,
+    callsMs,
     registeredMs,
     registrationsPerSecond: ((IDENTITIES * POETS) / registeredMs) * 1000,
     roundEndToLastNiPostMs: end - roundEnd,
@@ -513,6 +518,9 @@ function print(f: RunFigures): void {
     `registration bench: ${f.identities} identities × ${f.poets} mock PoETs (loopback, REST, mocks ${f.mocks === "inline" ? "in the bench's process" : "in a child process"})`,
   );
   console.log(`  NiPoSTs ready            ${f.ready}/${f.identities}`);
+  console.log(
+    `  buildNiPost calls        ${m(f.callsMs)} (the synchronous loop of ${f.identities} calls)`,
+  );
   console.log(`  all registered after     ${s(f.registeredMs)}`);
   console.log(`  submit throughput        ${f.registrationsPerSecond.toFixed(0)} registrations/s`);
   console.log(
@@ -606,7 +614,10 @@ if (ONE) {
     );
     console.log(`  round end → last NiPoST  ${s(med((f) => f.roundEndToLastNiPostMs))}`);
     console.log(`  peak RSS (client)        ${mib(med((f) => f.peakRssMiB))}`);
-    console.log(`  longest event-loop block ${m(med((f) => f.blockMs))}`);
+    console.log(
+      `  longest event-loop block ${m(med((f) => f.blockMs))} (registration ${m(med((f) => f.blockRegistrationMs))}, proofs ${m(med((f) => f.blockProofsMs))})`,
+    );
+    console.log(`  buildNiPost calls        ${m(med((f) => f.callsMs))}`);
     console.log(`  most CPU in one block    ${m(med((f) => f.blockCpuMs))}`);
     for (const name of ["registration", "proofs"] as const) {
       console.log(

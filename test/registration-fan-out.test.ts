@@ -67,14 +67,38 @@ describe("many identities at once", () => {
     });
     const n = 200;
     const ids = Array.from({ length: n }, () => identity(2));
+    for (const id of ids) manager.addIdentity(id.signer);
     counter = turnCounter();
-    const outcomes = ids.map((id) => {
-      manager.addIdentity(id.signer);
-      return manager.buildNiPost(
-        { nodeId: id.signer.nodeId, challenge: { challenge: id.challenge, hash: id.hash } },
-        {},
+    // What a cycle makes first when it starts: its composite abort signal. The calls return
+    // without starting more cycles than one turn's budget (32): the others start in later turns.
+    const any = AbortSignal.any;
+    let signalsInLoop = 0;
+    AbortSignal.any = (signals) => {
+      signalsInLoop++;
+      return any.call(AbortSignal, signals);
+    };
+    let outcomes: Promise<unknown>[];
+    try {
+      outcomes = ids.map((id) =>
+        manager.buildNiPost(
+          { nodeId: id.signer.nodeId, challenge: { challenge: id.challenge, hash: id.hash } },
+          {},
+        ),
       );
-    });
+    } finally {
+      AbortSignal.any = any;
+    }
+    assert.equal(signalsInLoop, 32, "only the first turn's cycles started in the calls' loop");
+    // A second call for an identity whose start waits joins it.
+    const last = ids[n - 1];
+    assert.ok(last !== undefined);
+    assert.equal(
+      manager.buildNiPost({
+        nodeId: last.signer.nodeId,
+        challenge: { challenge: last.challenge, hash: last.hash },
+      }),
+      outcomes[n - 1],
+    );
     // Round 1's window opens at round 0's start: every cycle waits for it on the clock.
     while (waiting.length < n) await new Promise((r) => setImmediate(r));
     counter.stop();
