@@ -100,6 +100,8 @@ interface PhaseFigures {
   cpuMs: number;
   driftMs: number;
   blockCpuMs: number;
+  /** The most CPU time of the main thread alone between two ticks (0 where not measured). */
+  blockMainCpuMs: number;
   rssMiB: number;
 }
 
@@ -109,6 +111,8 @@ interface RunFigures {
   poets: number;
   mocks: string;
   ready: number;
+  /** How long the loop of `buildNiPost` calls took (synchronous: a block of its own). */
+  callsMs: number;
   registeredMs: number;
   registrationsPerSecond: number;
   roundEndToLastNiPostMs: number;
@@ -128,6 +132,8 @@ interface RunFigures {
   phases: { registration: PhaseFigures; proofs: PhaseFigures };
   /** The most CPU time (every thread) spent between two ticks of the 10 ms interval. */
   blockCpuMs: number;
+  /** The same, of the main thread alone (Linux; 0 elsewhere). */
+  blockMainCpuMs: number;
   /** The longest GC pause (wall time) and its kind, and how many took over 50 ms. */
   gc: { longestMs: number; kind: string; over50: number };
   clientCpuMs: number;
@@ -332,11 +338,16 @@ async function runOnce(): Promise<RunFigures> {
   // scheduled; this counts only what it ran, on every thread).
   let cpuAtTick = process.cpuUsage();
   let blockCpu = 0;
+  // The same for the main thread alone (Linux: its run time in /proc, in ns): what one stretch
+  // of the event loop ran, without the worker threads, the GC's helpers or the time the machine
+  // gave to other processes.
+  let mainAtTick = mainThreadCpuMs();
+  let blockMainCpu = 0;
   // Memory, every 50th tick: what the RSS is made of when it is highest.
   let ticks = 0;
   let memoryAtPeak = process.memoryUsage();
   // The same, per phase (reset when the registrations are done).
-  let phase: PhaseFigures = { cpuMs: 0, driftMs: 0, blockCpuMs: 0, rssMiB: 0 };
+  let phase: PhaseFigures = { cpuMs: 0, driftMs: 0, blockCpuMs: 0, blockMainCpuMs: 0, rssMiB: 0 };
   const ticker = setInterval(() => {
     const now = performance.now();
     drift = Math.max(drift, now - lastTick - 10);
@@ -346,6 +357,12 @@ async function runOnce(): Promise<RunFigures> {
     cpuAtTick = process.cpuUsage();
     blockCpu = Math.max(blockCpu, (used.user + used.system) / 1000);
     phase.blockCpuMs = Math.max(phase.blockCpuMs, (used.user + used.system) / 1000);
+    const main = mainThreadCpuMs();
+    if (main !== undefined && mainAtTick !== undefined) {
+      blockMainCpu = Math.max(blockMainCpu, main - mainAtTick);
+      phase.blockMainCpuMs = Math.max(phase.blockMainCpuMs, main - mainAtTick);
+    }
+    mainAtTick = main;
     if (++ticks % 50 === 0) {
       const memory = process.memoryUsage();
       if (memory.rss > memoryAtPeak.rss) memoryAtPeak = memory;
@@ -382,6 +399,8 @@ async function runOnce(): Promise<RunFigures> {
       }),
     ),
   );
+  // The calls themselves: one synchronous loop, an event-loop block of its own.
+  const callsMs = performance.now() - start;
   let finished = false;
   all.then(
     () => {
@@ -431,7 +450,7 @@ async function runOnce(): Promise<RunFigures> {
   const registrationPhase = phase;
   const cpuAtRegistered = process.cpuUsage();
   registrationPhase.cpuMs = cpuMs(process.cpuUsage(cpuBefore));
-  phase = { cpuMs: 0, driftMs: 0, blockCpuMs: 0, rssMiB: 0 };
+  phase = { cpuMs: 0, driftMs: 0, blockCpuMs: 0, blockMainCpuMs: 0, rssMiB: 0 };
   if (HEAP_SNAPSHOT) heapSnapshot();
   delay.reset();
   const clientRegistrationCpu = process.cpuUsage(cpuBefore);
@@ -467,6 +486,7 @@ async function runOnce(): Promise<RunFigures> {
     poets: POETS,
     mocks: MOCKS,
     ready: outcomes.filter((o) => o.kind === "ready").length,
+    callsMs,
     registeredMs,
     registrationsPerSecond: ((IDENTITIES * POETS) / registeredMs) * 1000,
     roundEndToLastNiPostMs: end - roundEnd,
@@ -485,6 +505,7 @@ async function runOnce(): Promise<RunFigures> {
     driftMs: drift,
     phases: { registration: registrationPhase, proofs: phase },
     blockCpuMs: blockCpu,
+    blockMainCpuMs: blockMainCpu,
     gc,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
     clientCpuPerRegistrationMs:
@@ -503,6 +524,16 @@ async function runOnce(): Promise<RunFigures> {
   };
 }
 
+/** The main thread's CPU time so far in ms (Linux: `/proc/self/task/<pid>/schedstat`). */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const line = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8");
+    return Number(line.split(" ")[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const m = (ms: number) => `${ms.toFixed(0)} ms`;
@@ -513,6 +544,9 @@ function print(f: RunFigures): void {
     `registration bench: ${f.identities} identities × ${f.poets} mock PoETs (loopback, REST, mocks ${f.mocks === "inline" ? "in the bench's process" : "in a child process"})`,
   );
   console.log(`  NiPoSTs ready            ${f.ready}/${f.identities}`);
+  console.log(
+    `  buildNiPost calls        ${m(f.callsMs)} (the synchronous loop of ${f.identities} calls)`,
+  );
   console.log(`  all registered after     ${s(f.registeredMs)}`);
   console.log(`  submit throughput        ${f.registrationsPerSecond.toFixed(0)} registrations/s`);
   console.log(
@@ -528,10 +562,12 @@ function print(f: RunFigures): void {
   console.log(
     `  longest event-loop block ${m(f.blockMs)} (registration ${m(f.blockRegistrationMs)}, proofs ${m(f.blockProofsMs)}; 10 ms ticker drift ${m(f.driftMs)})`,
   );
-  console.log(`  most CPU in one block    ${m(f.blockCpuMs)} (10 ms ticker; all threads)`);
+  console.log(
+    `  most CPU in one block    ${m(f.blockCpuMs)} (10 ms ticker; all threads), main thread ${m(f.blockMainCpuMs)}`,
+  );
   for (const [name, p] of Object.entries(f.phases)) {
     console.log(
-      `    ${name.padEnd(22)} CPU ${s(p.cpuMs)}, ticker drift ${m(p.driftMs)}, most CPU in one block ${m(p.blockCpuMs)}, highest RSS sample ${mib(p.rssMiB)}`,
+      `    ${name.padEnd(22)} CPU ${s(p.cpuMs)}, ticker drift ${m(p.driftMs)}, most CPU in one block ${m(p.blockCpuMs)} (main thread ${m(p.blockMainCpuMs)}), highest RSS sample ${mib(p.rssMiB)}`,
     );
   }
   console.log(
@@ -606,11 +642,16 @@ if (ONE) {
     );
     console.log(`  round end → last NiPoST  ${s(med((f) => f.roundEndToLastNiPostMs))}`);
     console.log(`  peak RSS (client)        ${mib(med((f) => f.peakRssMiB))}`);
-    console.log(`  longest event-loop block ${m(med((f) => f.blockMs))}`);
-    console.log(`  most CPU in one block    ${m(med((f) => f.blockCpuMs))}`);
+    console.log(
+      `  longest event-loop block ${m(med((f) => f.blockMs))} (registration ${m(med((f) => f.blockRegistrationMs))}, proofs ${m(med((f) => f.blockProofsMs))})`,
+    );
+    console.log(`  buildNiPost calls        ${m(med((f) => f.callsMs))}`);
+    console.log(
+      `  most CPU in one block    ${m(med((f) => f.blockCpuMs))}, main thread ${m(med((f) => f.blockMainCpuMs))}`,
+    );
     for (const name of ["registration", "proofs"] as const) {
       console.log(
-        `    ${name.padEnd(22)} CPU ${s(med((f) => f.phases[name].cpuMs))}, ticker drift ${m(med((f) => f.phases[name].driftMs))}, most CPU in one block ${m(med((f) => f.phases[name].blockCpuMs))}, highest RSS sample ${mib(med((f) => f.phases[name].rssMiB))}`,
+        `    ${name.padEnd(22)} CPU ${s(med((f) => f.phases[name].cpuMs))}, ticker drift ${m(med((f) => f.phases[name].driftMs))}, most CPU in one block ${m(med((f) => f.phases[name].blockCpuMs))} (main thread ${m(med((f) => f.phases[name].blockMainCpuMs))}), highest RSS sample ${mib(med((f) => f.phases[name].rssMiB))}`,
       );
     }
     console.log(

@@ -17,9 +17,11 @@ import { tempDir } from "./helpers/temp-dir.js";
 import { turnCounter } from "./helpers/turn-counter.js";
 import {
   build,
+  CYCLE_GAP_MS,
   drive,
   identity,
   ofType,
+  PHASE_SHIFT_MS,
   POST_RESULT,
   ready,
   schedule,
@@ -67,14 +69,38 @@ describe("many identities at once", () => {
     });
     const n = 200;
     const ids = Array.from({ length: n }, () => identity(2));
+    for (const id of ids) manager.addIdentity(id.signer);
     counter = turnCounter();
-    const outcomes = ids.map((id) => {
-      manager.addIdentity(id.signer);
-      return manager.buildNiPost(
-        { nodeId: id.signer.nodeId, challenge: { challenge: id.challenge, hash: id.hash } },
-        {},
+    // What a cycle makes first when it starts: its composite abort signal. The calls return
+    // without starting more cycles than one turn's budget (32): the others start in later turns.
+    const any = AbortSignal.any;
+    let signalsInLoop = 0;
+    AbortSignal.any = (signals) => {
+      signalsInLoop++;
+      return any.call(AbortSignal, signals);
+    };
+    let outcomes: Promise<unknown>[];
+    try {
+      outcomes = ids.map((id) =>
+        manager.buildNiPost(
+          { nodeId: id.signer.nodeId, challenge: { challenge: id.challenge, hash: id.hash } },
+          {},
+        ),
       );
-    });
+    } finally {
+      AbortSignal.any = any;
+    }
+    assert.equal(signalsInLoop, 32, "only the first turn's cycles started in the calls' loop");
+    // A second call for an identity whose start waits joins it.
+    const last = ids[n - 1];
+    assert.ok(last !== undefined);
+    assert.equal(
+      manager.buildNiPost({
+        nodeId: last.signer.nodeId,
+        challenge: { challenge: last.challenge, hash: last.hash },
+      }),
+      outcomes[n - 1],
+    );
     // Round 1's window opens at round 0's start: every cycle waits for it on the clock.
     while (waiting.length < n) await new Promise((r) => setImmediate(r));
     counter.stop();
@@ -90,6 +116,65 @@ describe("many identities at once", () => {
     await Promise.all([manager.close(), Promise.allSettled(outcomes)]);
     await state.close();
     database.close();
+  });
+});
+
+describe("many submits at once", () => {
+  it("starts them over several event-loop turns, a share of the turn budget each", async () => {
+    const clock = new ManualClock(T0);
+    const state = await openNodeState(tmp.file(), { create: true });
+    let counter: ReturnType<typeof turnCounter> | undefined;
+    /** The turn in which each submit was sent. */
+    const sentIn: number[] = [];
+    const poets = [1, 2].map((i) => ({
+      url: `http://poet-${i}.test`,
+      pubkey: new Uint8Array(32).fill(i),
+    }));
+    const manager = new RegistrationManager({
+      schedule,
+      poets,
+      state,
+      genesisId: new Uint8Array(20),
+      clock,
+      verifier: { verify: async () => {} },
+      post: async () => POST_RESULT,
+      // PoETs that answer at once: nothing but the turn budget spreads the submits.
+      createClient: (poet) => ({
+        info: async () => ({
+          servicePubkey: poet.pubkey as Uint8Array,
+          phaseShiftMs: PHASE_SHIFT_MS,
+          cycleGapMs: CYCLE_GAP_MS,
+        }),
+        register: async () => {
+          sentIn.push(counter?.turn ?? -1);
+          return { roundId: "0", roundEndMs: schedule.roundEnd(0).getTime() - clock.now() };
+        },
+        proof: async () => {
+          throw new Error("not asked in this test");
+        },
+      }),
+    });
+    const n = 100;
+    const ids = Array.from({ length: n }, () => identity(1));
+    for (const id of ids) manager.addIdentity(id.signer);
+    counter = turnCounter();
+    const outcomes = ids.map((id) =>
+      manager.buildNiPost({
+        nodeId: id.signer.nodeId,
+        challenge: { challenge: id.challenge, hash: id.hash },
+      }),
+    );
+    while (sentIn.length < n * poets.length) await new Promise((r) => setImmediate(r));
+    counter.stop();
+    const perTurn = new Map<number, number>();
+    for (const turn of sentIn) perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);
+    const counts = [...perTurn.values()];
+    // 16 submits per budget turn (a submit weighs two cycle steps); the counter's turn may
+    // hold two budget turns (the poll phase's and the check phase's).
+    assert.ok(Math.max(...counts) <= 32, `at most 32 submits per turn, got ${counts}`);
+    assert.ok(perTurn.size >= (n * poets.length) / 32, `sent over ${perTurn.size} turns`);
+    await Promise.all([manager.close(), Promise.allSettled(outcomes)]);
+    await state.close();
   });
 });
 

@@ -60,4 +60,45 @@ describe("TurnBudget with a long queue", () => {
     assert.deepEqual([...perTurn.values()], [[40, 40, 40], [250], [10, 60, 60]]);
     assert.equal(budget.turns, 3);
   });
+
+  it("runs queued callbacks (no promise each) in order with awaited steps, a budget per turn", async () => {
+    const budget = new TurnBudget(32);
+    const counter = turnCounter();
+    const order: number[] = [];
+    const turnOf = new Map<number, number>();
+    const perTurn = new Map<number, number>();
+    const step = (i: number) => {
+      order.push(i);
+      turnOf.set(i, counter.turn);
+      perTurn.set(counter.turn, (perTurn.get(counter.turn) ?? 0) + 1);
+    };
+    const done: Promise<void>[] = [];
+    const awaited = (i: number) => i % 1000 === 999;
+    for (let i = 0; i < 10_000; i++) {
+      if (awaited(i)) {
+        // Now and then a step that awaits its turn: it is granted in its place among the
+        // callbacks (and runs in the same turn, once the turn's callbacks ran).
+        done.push(
+          (async () => {
+            const wait = budget.take();
+            if (wait !== undefined) await wait;
+            step(i);
+          })(),
+        );
+      } else {
+        done.push(new Promise<void>((resolve) => budget.run(() => resolve(step(i)))));
+      }
+    }
+    // Only the first turn's budget ran in the loop itself.
+    assert.equal(order.length, 32);
+    await Promise.all(done);
+    counter.stop();
+    assert.deepEqual(
+      order.filter((i) => !awaited(i)),
+      Array.from({ length: 10_000 }, (_, i) => i).filter((i) => !awaited(i)),
+    );
+    for (let i = 999; i < 10_000; i += 1000) assert.equal(turnOf.get(i), turnOf.get(i - 1));
+    assert.equal(Math.max(...perTurn.values()), 32);
+    assert.equal(budget.turns, Math.ceil(10_000 / 32));
+  });
 });

@@ -35,7 +35,6 @@ import { atTime, sleepUntil } from "../cancellation.js";
 import { ConfigError, type PoetError, StorageError } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration, SubmitIntent } from "../storage/index.js";
-import type { TurnBudget } from "../turn-budget.js";
 import type { MembershipProof } from "../wire/index.js";
 import { compareProofs, ticksOf } from "./best-proof.js";
 import { reconcileChallenge } from "./challenge-reconciliation.js";
@@ -62,8 +61,6 @@ export interface CycleContext extends RegistrationRunContext {
   runs: Map<string, RegistrationRun>;
   /** Aborts everything when the manager closes. */
   closed: AbortSignal;
-  /** Slices the steps that every identity takes at once (start, a proof arriving) over turns. */
-  turns: TurnBudget;
   /** Confirms the identity's lease before PoST starts; throws `LeaseLostError` when it is gone. */
   confirmLease?: ((nodeId: Uint8Array, signal: AbortSignal) => Promise<void>) | undefined;
   /** PoST results whose `nipost` row is not written yet (see `post-step.ts`). */

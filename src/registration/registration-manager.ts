@@ -316,6 +316,8 @@ export class RegistrationManager {
   #closing: Promise<void> | undefined;
   /** The node state's check and repair, run once before the first cycle resumes. */
   #repairing: Promise<void> | undefined;
+  /** Whether that check and repair is done (a cycle then starts without waiting for it). */
+  #repaired = false;
 
   /** @throws ConfigError for a setting that cannot work (the message names it). */
   constructor(options: RegistrationManagerOptions) {
@@ -566,40 +568,76 @@ export class RegistrationManager {
    * }
    * ```
    */
-  async buildNiPost(request: NiPostRequest, options: AbortOptions = {}): Promise<NiPostOutcome> {
-    throwIfAborted(options.signal);
-    this.#throwIfClosed();
-    const key = toHex(request.nodeId);
-    const signer = this.#signers.get(key);
-    if (signer === undefined) {
-      throw new ConfigError("nodeId", `no signer for identity ${key}: call addIdentity first`);
+  buildNiPost(request: NiPostRequest, options: AbortOptions = {}): Promise<NiPostOutcome> {
+    let key: string;
+    let signer: Signer | undefined;
+    try {
+      throwIfAborted(options.signal);
+      this.#throwIfClosed();
+      key = toHex(request.nodeId);
+      signer = this.#signers.get(key);
+      if (signer === undefined) {
+        throw new ConfigError("nodeId", `no signer for identity ${key}: call addIdentity first`);
+      }
+    } catch (err) {
+      return Promise.reject(err);
     }
     const running = this.#running.get(key);
     if (running !== undefined) return running;
-    const cycle = this.#cycle(signer, request, options.signal);
+    const identity = signer;
+    const signal = options.signal;
+    // Thousands of identities started together begin over many turns, a few per turn (the
+    // manager's turn budget): until its turn comes, a call is one promise and one queue entry, so
+    // the call returns at once however many identities start together; no signal, listener or
+    // store read is made for it before then.
+    const cycle = new Promise<NiPostOutcome>((resolve, reject) => {
+      this.#context.turns.run(() => {
+        this.#cycle(identity, request, signal).then(
+          (outcome) => {
+            this.#ended(key, cycle);
+            resolve(outcome);
+          },
+          (err: unknown) => {
+            this.#ended(key, cycle);
+            reject(err);
+          },
+        );
+      });
+    });
     this.#running.set(key, cycle);
-    try {
-      return await cycle;
-    } finally {
-      if (this.#running.get(key) === cycle) this.#running.delete(key);
-    }
+    return cycle;
   }
 
+  /** Forgets the identity's running cycle once it ended (unless another replaced it). */
+  #ended(key: string, cycle: Promise<NiPostOutcome>): void {
+    if (this.#running.get(key) === cycle) this.#running.delete(key);
+  }
+
+  /** One identity's cycle, from its turn of the start-up on (see {@link buildNiPost}). */
   async #cycle(
     signer: Signer,
     request: NiPostRequest,
     signal: AbortSignal | undefined,
   ): Promise<NiPostOutcome> {
     const waiting = anySignal(signal, this.#closed.signal);
+    throwIfAborted(waiting);
     // The node state is checked and repaired once, before the first cycle resumes (again after
-    // a pause when the store failed retriably).
-    for (let paused = 1; ; paused++) {
+    // a pause when the store failed retriably). Identities that waited for it take a turn again
+    // once it is done: its end would otherwise start all of them in one turn.
+    let waited = false;
+    for (let paused = 1; !this.#repaired; paused++) {
+      waited = true;
       this.#repairing ??= repairBeforeResuming(this.#state, this.#clock, (e) => this.#emit(e), {
         signal: this.#closed.signal,
-      }).catch((err: unknown) => {
-        this.#repairing = undefined;
-        throw err;
-      });
+      }).then(
+        () => {
+          this.#repaired = true;
+        },
+        (err: unknown) => {
+          this.#repairing = undefined;
+          throw err;
+        },
+      );
       try {
         await raceAbort(this.#repairing, waiting);
         break;
@@ -607,9 +645,10 @@ export class RegistrationManager {
         await this.#pauseForStore(signer.nodeId, err, paused, waiting);
       }
     }
-    // Thousands of identities started together begin over many turns, a few per turn.
-    const turn = this.#context.turns.take();
-    if (turn !== undefined) await turn;
+    if (waited) {
+      const again = this.#context.turns.take();
+      if (again !== undefined) await again;
+    }
     const lease = await this.#leases.hold(signer.nodeId, signal);
     let paused = 0;
     for (;;) {

@@ -44,9 +44,17 @@ import { isRetriableStoreFailure, PoetError, StorageError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { decideRetry, type RandomSource, type RetryPolicy, retry } from "../retry-policy.js";
 import type { NodeState } from "../storage/index.js";
+import type { TurnBudget } from "../turn-budget.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent } from "./events.js";
 import type { PoetEntry, PoetPool } from "./poet-pool.js";
+
+/**
+ * What starting one submit weighs in the manager's turn budget, in cycle steps: signing, the
+ * request and, later in the same turns, its answer and registration row take a few times a
+ * cycle step's CPU, so a turn starts half as many submits as it starts cycles.
+ */
+const SUBMIT_STEP_COST = 2;
 
 /** What a {@link RegistrationRun} needs from the manager. */
 export interface RegistrationRunContext {
@@ -62,6 +70,12 @@ export interface RegistrationRunContext {
   /** Base pause before a write that met a retriable store failure is tried again (1–2× this). */
   storeRetryDelayMs: number;
   requestTimeoutMs: number;
+  /**
+   * Slices the steps that every identity takes at once over event-loop turns: a cycle's start, a
+   * proof arriving, and each submit's start (signing, the request), so that the submits that a
+   * turn's answers free start over several turns.
+   */
+  turns: TurnBudget;
 }
 
 /** The identity, challenge and round one run registers. */
@@ -264,8 +278,11 @@ export class RegistrationRun {
       let result: Awaited<ReturnType<PoetEntry["client"]["register"]>>;
       try {
         result = await this.#context.submits.run(
-          () =>
-            withTimeout(
+          async () => {
+            // Submits start over event-loop turns, a share of the manager's budget each.
+            const turn = this.#context.turns.take(SUBMIT_STEP_COST);
+            if (turn !== undefined) await turn;
+            return withTimeout(
               clock,
               this.#context.requestTimeoutMs,
               `submit to ${entry.address}`,
@@ -282,7 +299,8 @@ export class RegistrationRun {
                   { signal: s },
                 );
               },
-            ),
+            );
+          },
           { signal },
         );
       } catch (err) {
