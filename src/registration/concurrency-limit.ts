@@ -6,11 +6,44 @@
  * manager runs them through a limit so that neither the node nor the PoETs are flooded.
  */
 import type { AbortOptions } from "../abort-options.js";
-import { throwIfAborted } from "../errors.js";
+import { abortedError, throwIfAborted } from "../errors.js";
 
-interface Waiter {
-  grant: () => void;
-  gone?: boolean;
+/**
+ * A task waiting for a slot. It is its own abort listener (`handleEvent`): fifty thousand queued
+ * submits hold no closures of their own, only this object and their promise.
+ */
+class Waiter {
+  gone = false;
+  readonly #signal: AbortSignal | undefined;
+  readonly #limit: ConcurrencyLimit;
+  readonly #resolve: () => void;
+  readonly #reject: (err: unknown) => void;
+
+  constructor(
+    limit: ConcurrencyLimit,
+    signal: AbortSignal | undefined,
+    resolve: () => void,
+    reject: (err: unknown) => void,
+  ) {
+    this.#limit = limit;
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal?.addEventListener("abort", this, { once: true });
+  }
+
+  /** Its turn came: the slot is its. */
+  grant(): void {
+    this.#signal?.removeEventListener("abort", this);
+    this.#resolve();
+  }
+
+  /** The signal aborted: left in place and skipped when its turn comes (no queue search). */
+  handleEvent(): void {
+    this.gone = true;
+    this.#limit.waiterGone();
+    this.#reject(abortedError(this.#signal as AbortSignal));
+  }
 }
 
 /**
@@ -62,25 +95,13 @@ export class ConcurrencyLimit {
       return;
     }
     await new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        grant: () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        // Left in place and skipped when its turn comes: no search through a long queue.
-        waiter.gone = true;
-        this.#gone++;
-        try {
-          throwIfAborted(signal);
-        } catch (err) {
-          reject(err);
-        }
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#queue.push(waiter);
+      this.#queue.push(new Waiter(this, signal, resolve, reject));
     });
+  }
+
+  /** A queued waiter's signal aborted: it stays in the queue, counted out. */
+  waiterGone(): void {
+    this.#gone++;
   }
 
   #release(): void {

@@ -250,6 +250,10 @@ class IdentityCycle {
     const signal = this.#signal;
     const all = await state.registrations.listFor(this.#nodeId, { signal });
     const registrations = all.filter((r) => equalBytes(r.hash, hash));
+    for (const r of registrations) {
+      r.nodeId = this.#nodeId;
+      r.hash = hash;
+    }
     const intents = (await state.intents.listFor(this.#nodeId, { signal })).filter(
       (i) =>
         equalBytes(i.hash, hash) &&
@@ -469,7 +473,7 @@ class IdentityCycle {
       this.#intents.set(intent.address, intent);
       pending.push({
         nodeId: this.#nodeId,
-        hash: intent.hash,
+        hash,
         address: intent.address,
         roundId: intent.roundId,
         roundEnd: intent.roundEnd,
@@ -530,6 +534,12 @@ class IdentityCycle {
     const signal = this.#signal;
     const all = await registrations.listFor(this.#nodeId, { signal });
     const current = all.filter((r) => equalBytes(r.hash, hash));
+    // The rows live until the proofs are in: they share the cycle's identity and hash instead
+    // of a copy of each per row (half a kilobyte per row, ten thousand identities × five PoETs).
+    for (const r of current) {
+      r.nodeId = this.#nodeId;
+      r.hash = hash;
+    }
     const stale =
       current.length < all.length
         ? await registrations.deleteStale(this.#nodeId, hash, { signal })
@@ -713,6 +723,10 @@ class IdentityCycle {
         if (finished || this.#now >= deadline) break;
       }
     }
+    // Not needed past this point, and this frame waits for the proofs: the finished run (its
+    // sets, signer and controller) and the first list of rows are not kept that long.
+    run = undefined;
+    known = registrations;
 
     // A start after the cut-off still gives every PoET one bounded chance to answer: time for a
     // connection and a download, twice the request timeout.

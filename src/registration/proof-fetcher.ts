@@ -140,13 +140,48 @@ export interface ProofFetcherInit {
   turns?: TurnBudget | undefined;
 }
 
-/** An identity waiting for a round's proof. */
-interface Waiter {
-  entry: Entry;
+/**
+ * An identity waiting for a round's proof. It is its own abort listener (`handleEvent`): ten
+ * thousand identities × five PoETs wait from their registration to the round's end, and a
+ * closure or three each were kilobytes per identity.
+ */
+class Waiter {
+  readonly entry: Entry;
   /** The waiters handed their outcomes in one step: the caller's signal. */
-  group: object;
-  resolve: (value: VerifiedRoundProof) => void;
-  reject: (err: unknown) => void;
+  readonly group: object;
+  readonly #signal: AbortSignal | undefined;
+  readonly #resolve: (value: VerifiedRoundProof) => void;
+  readonly #reject: (err: unknown) => void;
+
+  constructor(
+    entry: Entry,
+    signal: AbortSignal | undefined,
+    resolve: (value: VerifiedRoundProof) => void,
+    reject: (err: unknown) => void,
+  ) {
+    this.entry = entry;
+    this.group = signal ?? {};
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal?.addEventListener("abort", this, { once: true });
+  }
+
+  resolve(value: VerifiedRoundProof): void {
+    this.#signal?.removeEventListener("abort", this);
+    this.#resolve(value);
+  }
+
+  reject(err: unknown): void {
+    this.#signal?.removeEventListener("abort", this);
+    this.#reject(err);
+  }
+
+  /** The caller's signal aborted: its entry no longer holds it. */
+  handleEvent(): void {
+    this.entry.waiters.delete(this);
+    this.#reject(abortedError(this.#signal as AbortSignal));
+  }
 }
 
 interface Entry {
@@ -276,24 +311,8 @@ export class ProofFetcher {
   #outcome(entry: Entry, signal: AbortSignal | undefined): Promise<VerifiedRoundProof> {
     if (signal?.aborted) return Promise.reject(abortedError(signal));
     return new Promise<VerifiedRoundProof>((resolve, reject) => {
-      const onAbort = () => {
-        entry.waiters.delete(waiter);
-        reject(abortedError(signal as AbortSignal));
-      };
-      const waiter: Waiter = {
-        entry,
-        // One identity's proof collection asks every PoET under one signal: its group.
-        group: signal ?? {},
-        resolve: (value) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        reject: (err) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(err);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      // One identity's proof collection asks every PoET under one signal: its group.
+      const waiter = new Waiter(entry, signal, resolve, reject);
       entry.waiters.add(waiter);
       if (entry.outcome !== undefined) this.#ready(waiter);
     });

@@ -819,7 +819,9 @@ export class RegistrationManager {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed.abort(new AbortedError("the registration manager was closed"));
-      for (const run of this.#context.runs.values()) run.cancel();
+      // The background registrations do not listen to the manager's signal (a composite each
+      // was kilobytes per identity): they are stopped here, with its reason.
+      for (const run of this.#context.runs.values()) run.cancel(this.#closed.signal.reason);
       await Promise.allSettled([...this.#running.values()]);
       // Once nothing works on the identities any more: another process may take them at once.
       await this.#leases.releaseAll();

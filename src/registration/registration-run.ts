@@ -30,7 +30,6 @@
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
 import {
-  anySignal,
   asPoetError,
   atTime,
   CANCELLED,
@@ -140,34 +139,24 @@ export class RegistrationRun {
       until: target.deadlineMs,
       retryUnclassified: true,
     };
-    // Composite: the manager's signal is shared by every run (a listener each would make every
-    // add and remove walk ten thousand of them).
+    // The run's own signal only: no composite with the manager's signal, which every run would
+    // hold (with its weak references and listeners) until it ends. The manager cancels every run
+    // in its map when it closes; a run made after that starts cancelled.
     const controller = this.#controller;
-    this.#signal = anySignal(signal, controller.signal);
+    this.#signal = controller.signal;
+    if (signal.aborted) controller.abort(signal.reason);
     let first!: () => void;
     this.firstSuccess = new Promise<void>((resolve) => {
       first = resolve;
     });
     // The round start ends every attempt.
-    const { clock } = context;
-    const stopDeadline = atTime(clock, target.deadlineMs, () => controller.abort(DEADLINE_PASSED));
-    // Write-ahead: one write for the intents at every PoET of the run, tried again while the
-    // store fails retriably, until the round start.
-    const intents = poets.map((entry) => ({
-      nodeId: target.signer.nodeId,
-      address: entry.address,
-      hash: target.hash,
-      roundId: String(target.round),
-      roundEnd: new Date(target.roundEndMs),
-      proofDeadline: new Date(target.proofDeadlineMs),
-      createdAt: new Date(clock.now()),
-    }));
-    this.#intents = this.#storeWrite(
-      "the submit intents",
-      () => context.state.intents.recordMany(intents, { signal: this.#signal }),
-      this.#signal,
-      target.deadlineMs,
+    const stopDeadline = atTime(context.clock, target.deadlineMs, () =>
+      controller.abort(DEADLINE_PASSED),
     );
+    // Write-ahead: one write for the intents at every PoET of the run, tried again while the
+    // store fails retriably, until the round start. (Built in a method of its own: rows kept in
+    // this constructor's scope would live as long as the deadline's timer.)
+    this.#intents = this.#recordIntents(poets);
     // Each PoET's attempt awaits it and reports a failure; none is left unhandled here.
     this.#intents.catch(() => {});
     this.done = Promise.all(
@@ -183,9 +172,34 @@ export class RegistrationRun {
     });
   }
 
-  /** Stops every attempt. */
-  cancel(): void {
-    this.#controller.abort(CANCELLED);
+  /** Stops every attempt (with `reason`, by default {@link CANCELLED}). */
+  cancel(reason: unknown = CANCELLED): void {
+    this.#controller.abort(reason);
+  }
+
+  /** Stores the submit intents at every PoET of the run, in one write. */
+  #recordIntents(poets: readonly PoetEntry[]): Promise<void> {
+    const { clock, state } = this.#context;
+    const { target } = this;
+    const createdAt = new Date(clock.now());
+    const roundEnd = new Date(target.roundEndMs);
+    const proofDeadline = new Date(target.proofDeadlineMs);
+    const intents = poets.map((entry) => ({
+      nodeId: target.signer.nodeId,
+      address: entry.address,
+      hash: target.hash,
+      roundId: String(target.round),
+      roundEnd,
+      proofDeadline,
+      createdAt,
+    }));
+    const signal = this.#signal;
+    return this.#storeWrite(
+      "the submit intents",
+      () => state.intents.recordMany(intents, { signal }),
+      signal,
+      target.deadlineMs,
+    );
   }
 
   /**
