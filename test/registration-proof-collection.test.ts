@@ -57,14 +57,17 @@ function fakeFetcher() {
   const answers = new Map<string, Deferred<VerifiedRoundProof>>();
   const signals = new Map<string, AbortSignal>();
   const fetcher: ProofCollectionContext["fetcher"] = {
-    fetch: (request, options = {}) => {
+    watch: (request, options, sink) => {
       const answer = deferred<VerifiedRoundProof>();
       answers.set(request.poet, answer);
       if (options.signal !== undefined) {
         signals.set(request.poet, options.signal);
         options.signal.addEventListener("abort", () => answer.reject(options.signal?.reason));
       }
-      return answer.promise;
+      answer.promise.then(
+        (value) => sink.proofArrived(value),
+        (err: unknown) => sink.proofFailed(err),
+      );
     },
   };
   return { fetcher, answers, signals };

@@ -141,50 +141,72 @@ export interface ProofFetcherInit {
 }
 
 /**
- * An identity waiting for a round's proof. It is its own abort listener (`handleEvent`): ten
- * thousand identities × five PoETs wait from their registration to the round's end, and a
- * closure or three each were kilobytes per identity.
+ * Told how a round's proof fetch ended, for one subscriber ({@link ProofFetcher.watch}). Called
+ * once, synchronously, from the fetcher's delivery (or from the abort of the subscriber's signal,
+ * with an `AbortedError`).
+ */
+export interface ProofSink {
+  proofArrived(value: VerifiedRoundProof): void;
+  proofFailed(error: unknown): void;
+}
+
+/**
+ * An identity waiting for a round's proof: an object and a listener, no promise or closure of its
+ * own (it is its own abort listener, `handleEvent`). Ten thousand identities × five PoETs wait
+ * from their registration to the round's end: an async call with its promises and closures for
+ * each was more than half of what an identity held meanwhile.
  */
 class Waiter {
   readonly entry: Entry;
   /** The waiters handed their outcomes in one step: the caller's signal. */
   readonly group: object;
   readonly #signal: AbortSignal | undefined;
-  readonly #resolve: (value: VerifiedRoundProof) => void;
-  readonly #reject: (err: unknown) => void;
+  readonly #sink: ProofSink;
+  readonly #entries: Map<string, Entry>;
 
   constructor(
+    entries: Map<string, Entry>,
     entry: Entry,
     signal: AbortSignal | undefined,
-    resolve: (value: VerifiedRoundProof) => void,
-    reject: (err: unknown) => void,
+    sink: ProofSink,
   ) {
+    this.#entries = entries;
     this.entry = entry;
     this.group = signal ?? {};
     this.#signal = signal;
-    this.#resolve = resolve;
-    this.#reject = reject;
-    signal?.addEventListener("abort", this, { once: true });
+    this.#sink = sink;
+    entry.subscribers++;
   }
 
-  resolve(value: VerifiedRoundProof): void {
+  /** Hands the fetch's outcome over (its entry no longer holds it). */
+  deliver(outcome: NonNullable<Entry["outcome"]>): void {
     this.#signal?.removeEventListener("abort", this);
-    this.#resolve(value);
-  }
-
-  reject(err: unknown): void {
-    this.#signal?.removeEventListener("abort", this);
-    this.#reject(err);
+    this.#unsubscribe();
+    if (outcome.ok) this.#sink.proofArrived(outcome.value);
+    else this.#sink.proofFailed(outcome.error);
   }
 
   /** The caller's signal aborted: its entry no longer holds it. */
   handleEvent(): void {
     this.entry.waiters.delete(this);
-    this.#reject(abortedError(this.#signal as AbortSignal));
+    this.#unsubscribe();
+    this.#sink.proofFailed(abortedError(this.#signal as AbortSignal));
+  }
+
+  /** One subscriber fewer: a fetch nobody waits for any more is cancelled. */
+  #unsubscribe(): void {
+    const { entry } = this;
+    entry.subscribers--;
+    if (entry.subscribers === 0 && !entry.settled) {
+      entry.controller.abort(CANCELLED);
+      if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    }
   }
 }
 
 interface Entry {
+  /** Its key in the fetcher's map (PoET and round). */
+  key: string;
   promise: Promise<VerifiedRoundProof>;
   controller: AbortController;
   subscribers: number;
@@ -247,11 +269,23 @@ export class ProofFetcher {
    * came before `untilMs`, or `AbortedError`.
    */
   async fetch(request: ProofRequest, options: AbortOptions = {}): Promise<VerifiedRoundProof> {
+    return new Promise<VerifiedRoundProof>((resolve, reject) => {
+      this.watch(request, options, { proofArrived: resolve, proofFailed: reject });
+    });
+  }
+
+  /**
+   * {@link fetch} for a caller that holds no promise while it waits: `sink` is told the outcome
+   * once (an `AbortedError` when `options.signal` aborts first). For the many identities that
+   * wait for the same proofs from their registration to the round's end.
+   */
+  watch(request: ProofRequest, options: AbortOptions, sink: ProofSink): void {
     const key = `${request.poet} ${request.roundId}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       const controller = new AbortController();
       const created: Entry = {
+        key,
         controller,
         subscribers: 0,
         untilMs: request.untilMs,
@@ -291,31 +325,17 @@ export class ProofFetcher {
     } else {
       entry.untilMs = Math.max(entry.untilMs, request.untilMs);
     }
-    const current = entry;
-    current.subscribers++;
-    try {
-      return await this.#outcome(current, options.signal);
-    } finally {
-      current.subscribers--;
-      if (current.subscribers === 0 && !current.settled) {
-        current.controller.abort(CANCELLED);
-        if (this.#entries.get(key) === current) this.#entries.delete(key);
-      }
+    const signal = options.signal;
+    // One identity's proof collection asks every PoET under one signal: its group.
+    const waiter = new Waiter(this.#entries, entry, signal, sink);
+    if (signal?.aborted) {
+      // Counted in and out at once: a fetch started for it alone is cancelled.
+      waiter.handleEvent();
+      return;
     }
-  }
-
-  /**
-   * The entry's outcome, once it is this caller's turn to get it; rejects with `AbortedError`
-   * when `signal` aborts first.
-   */
-  #outcome(entry: Entry, signal: AbortSignal | undefined): Promise<VerifiedRoundProof> {
-    if (signal?.aborted) return Promise.reject(abortedError(signal));
-    return new Promise<VerifiedRoundProof>((resolve, reject) => {
-      // One identity's proof collection asks every PoET under one signal: its group.
-      const waiter = new Waiter(entry, signal, resolve, reject);
-      entry.waiters.add(waiter);
-      if (entry.outcome !== undefined) this.#ready(waiter);
-    });
+    signal?.addEventListener("abort", waiter, { once: true });
+    entry.waiters.add(waiter);
+    if (entry.outcome !== undefined) this.#ready(waiter);
   }
 
   /** The fetch of `entry` ended: its waiters get the outcome, in turn. */
@@ -356,9 +376,7 @@ export class ProofFetcher {
         for (const waiter of waiters) {
           // Gone while it waited for its turn (aborted): its entry no longer holds it.
           if (!waiter.entry.waiters.delete(waiter)) continue;
-          const outcome = waiter.entry.outcome as NonNullable<Entry["outcome"]>;
-          if (outcome.ok) waiter.resolve(outcome.value);
-          else waiter.reject(outcome.error);
+          waiter.deliver(waiter.entry.outcome as NonNullable<Entry["outcome"]>);
         }
       }
     } finally {
