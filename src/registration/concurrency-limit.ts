@@ -6,7 +6,7 @@
  * manager runs them through a limit so that neither the node nor the PoETs are flooded.
  */
 import type { AbortOptions } from "../abort-options.js";
-import { abortedError, throwIfAborted } from "../errors.js";
+import { abortedError } from "../errors.js";
 
 /**
  * A task waiting for a slot. It is its own abort listener (`handleEvent`): fifty thousand queued
@@ -46,6 +46,9 @@ class Waiter {
   }
 }
 
+/** What {@link ConcurrencyLimit.acquire} returns when a slot is free at once. */
+const SLOT_TAKEN: Promise<void> = Promise.resolve();
+
 /**
  * Runs at most `limit` tasks at a time, in arrival order.
  *
@@ -80,23 +83,33 @@ export class ConcurrencyLimit {
 
   /** Runs `task` when a slot is free; rejects with `AbortedError` if `signal` aborts first. */
   async run<T>(task: () => Promise<T>, options: AbortOptions = {}): Promise<T> {
-    await this.#acquire(options.signal);
+    await this.acquire(options);
     try {
       return await task();
     } finally {
-      this.#release();
+      this.release();
     }
   }
 
-  async #acquire(signal: AbortSignal | undefined): Promise<void> {
-    throwIfAborted(signal);
+  /**
+   * Takes a slot, waiting for one in arrival order; rejects with `AbortedError` if `signal`
+   * aborts first. Give it back with {@link release}, once.
+   */
+  acquire(options: AbortOptions = {}): Promise<void> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
     if (this.#active < this.limit) {
       this.#active++;
-      return;
+      return SLOT_TAKEN;
     }
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       this.#queue.push(new Waiter(this, signal, resolve, reject));
     });
+  }
+
+  /** Gives a slot taken with {@link acquire} back: the next waiter gets it. */
+  release(): void {
+    this.#release();
   }
 
   /** A queued waiter's signal aborted: it stays in the queue, counted out. */

@@ -96,6 +96,12 @@ import { type ProofVerifier, SharedVerifier } from "./shared-verifier.js";
  */
 const CYCLE_STEPS_PER_TURN = 32;
 
+/**
+ * Runs admitted to ask their PoETs at once, per submit slot: each has several submits to make,
+ * so four per slot keep the slots busy with room to spare.
+ */
+const RUNS_PER_SUBMIT = 4;
+
 /** A configured PoET with the address it is stored under, as given to `createClient`. */
 export interface ResolvedPoet extends PoetServerConfig {
   /** The normalised address (`http://` added when no scheme was given). */
@@ -459,6 +465,9 @@ export class RegistrationManager {
       logger: this.#logger,
       random,
       submits: new ConcurrencyLimit(submits),
+      // Enough runs asking their PoETs to keep every submit slot busy while the next runs'
+      // intents are written (see `RegistrationRunContext.admissions`).
+      admissions: new ConcurrencyLimit(submits * RUNS_PER_SUBMIT),
       emit,
       prefix,
       submitRetryDelayMs,
