@@ -7,13 +7,14 @@
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
+import { CANCELLED } from "../src/cancellation.js";
 import { ManualClock } from "../src/clock.js";
 import { AbortedError } from "../src/errors.js";
 import { silentLogger } from "../src/logger.js";
 import { ConcurrencyLimit } from "../src/registration/concurrency-limit.js";
 import { ProofFetcher, type ProofSink } from "../src/registration/proof-fetcher.js";
 import { SharedVerifier } from "../src/registration/shared-verifier.js";
-import { openNodeState } from "../src/storage/index.js";
+import { type NodeState, openNodeState } from "../src/storage/index.js";
 import { settle } from "./helpers/clock-driver.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -30,39 +31,44 @@ function recorder(): ProofSink & { told: unknown[] } {
   };
 }
 
+/** A fetcher on `state` whose downloads never start before the round end. */
+function fetcherOn(state: NodeState, clock: ManualClock, signal: AbortSignal): ProofFetcher {
+  return new ProofFetcher({
+    state,
+    verifier: new SharedVerifier({
+      state,
+      verifier: { verify: () => Promise.reject(new Error("not reached")) },
+      clock,
+    }),
+    clock,
+    logger: silentLogger,
+    random: () => 0.5,
+    graceMs: 1_000,
+    jitter: { minMs: 0, maxMs: 0 },
+    pollIntervalMs: 1_000,
+    maxPollIntervalMs: 10_000,
+    tickSize: 100n,
+    downloads: new ConcurrencyLimit(1),
+    emit: () => {},
+    signal,
+  });
+}
+
+const request = {
+  poet: "http://poet-a",
+  source: { proof: () => Promise.reject(new Error("not asked before the round end")) },
+  roundId: "3",
+  roundEndMs: T + 60_000,
+  untilMs: T + 120_000,
+};
+
 describe("ProofFetcher.watch", () => {
   it("removes an aborted subscriber's listener and cancels a fetch nobody waits for", async () => {
     const state = await openNodeState(dirs.file(), { create: true });
     const clock = new ManualClock(T);
     const closed = new AbortController();
     try {
-      const fetcher = new ProofFetcher({
-        state,
-        verifier: new SharedVerifier({
-          state,
-          verifier: { verify: () => Promise.reject(new Error("not reached")) },
-          clock,
-        }),
-        clock,
-        logger: silentLogger,
-        random: () => 0.5,
-        graceMs: 1_000,
-        jitter: { minMs: 0, maxMs: 0 },
-        pollIntervalMs: 1_000,
-        maxPollIntervalMs: 10_000,
-        tickSize: 100n,
-        downloads: new ConcurrencyLimit(1),
-        emit: () => {},
-        signal: closed.signal,
-      });
-      const source = { proof: () => Promise.reject(new Error("not asked before the round end")) };
-      const request = {
-        poet: "http://poet-a",
-        source,
-        roundId: "3",
-        roundEndMs: T + 60_000,
-        untilMs: T + 120_000,
-      };
+      const fetcher = fetcherOn(state, clock, closed.signal);
       const first = new AbortController();
       const second = new AbortController();
       const a = recorder();
@@ -91,6 +97,34 @@ describe("ProofFetcher.watch", () => {
       await settle();
       assert.equal(fetcher.active, 0);
       assert.equal(clock.pending, 0, "no fetch left waiting for the round end");
+    } finally {
+      closed.abort();
+      await settle();
+      await state.close();
+    }
+  });
+
+  it("stops a watch without a signal when cancelled, and the fetch with the last one", async () => {
+    const state = await openNodeState(dirs.file(), { create: true });
+    const clock = new ManualClock(T);
+    const closed = new AbortController();
+    try {
+      const fetcher = fetcherOn(state, clock, closed.signal);
+      const group = {};
+      const a = recorder();
+      const b = recorder();
+      const watchA = fetcher.watch(request, { group }, a);
+      const watchB = fetcher.watch(request, { group }, b);
+      await settle();
+      assert.equal(fetcher.active, 1);
+      watchA.cancel();
+      assert.deepEqual(a.told, [CANCELLED]);
+      watchA.cancel();
+      assert.equal(a.told.length, 1, "told once");
+      assert.equal(fetcher.active, 1);
+      watchB.cancel();
+      assert.deepEqual(b.told, [CANCELLED]);
+      assert.equal(fetcher.active, 0, "nobody waits: the fetch is cancelled");
     } finally {
       closed.abort();
       await settle();

@@ -13,7 +13,7 @@
  * choice and emits what happened, so a choice is on disk before the next answer is judged.
  */
 
-import { asPoetError, atTime, isAbort, linkedController, TASK_SETTLED } from "../cancellation.js";
+import { asPoetError, atTime, isAbort } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import { type PoetError, ProofVerificationError, throwIfAborted } from "../errors.js";
 import type { PoetRegistration } from "../storage/index.js";
@@ -21,7 +21,7 @@ import type { TurnBudget } from "../turn-budget.js";
 import type { MembershipProof } from "../wire/index.js";
 import { compareProofs } from "./best-proof.js";
 import type { PoetPool } from "./poet-pool.js";
-import type { ProofFetcher, ProofSink } from "./proof-fetcher.js";
+import type { ProofFetcher, ProofSink, ProofWatch } from "./proof-fetcher.js";
 import type { VerifiedRoundProof } from "./shared-verifier.js";
 
 /** The proof an identity uses: its PoET and round, its size, its ref and the challenge's membership. */
@@ -119,18 +119,18 @@ export class ProofCollection {
     const { signal } = options;
     const { clock, fetcher, pool, turns } = this.#ctx;
     const { registrations, cutoffMs, proofDeadlineMs } = this.#request;
-    const listening = linkedController(signal);
-    const fetchSignal = listening.signal;
     // Told by the fetcher as each PoET's proof arrives or fails: an object per PoET, no promise
     // chain (every identity waits here from its registration to the round's end).
     const arrivals = new Arrivals(this.#failures);
     const { arrived } = arrivals;
+    // Stopped when the collection ends (the loop below watches `signal`): no signal of their own.
+    const watches: ProofWatch[] = [];
 
     for (const r of registrations) {
       const entry = pool.get(r.address);
       if (entry === undefined) continue;
       arrivals.pending++;
-      fetcher.watch(
+      const watch = fetcher.watch(
         {
           poet: r.address,
           source: entry.client,
@@ -143,9 +143,11 @@ export class ProofCollection {
               ? () => pool.phase(entry, Number(r.roundId)).then((p) => p.servicePubkey)
               : undefined,
         },
-        { signal: fetchSignal },
+        // This identity's PoETs are handed their proofs in one step.
+        { group: arrivals },
         new PoetAnswer(arrivals, r.address),
       );
+      watches.push(watch);
     }
 
     try {
@@ -182,7 +184,7 @@ export class ProofCollection {
         throwIfAborted(signal);
       }
     } finally {
-      listening.abort(TASK_SETTLED);
+      for (const watch of watches) watch.cancel();
     }
   }
 

@@ -150,6 +150,21 @@ export interface ProofSink {
   proofFailed(error: unknown): void;
 }
 
+/** Options of {@link ProofFetcher.watch}. */
+export interface WatchOptions extends AbortOptions {
+  /**
+   * The subscribers whose outcomes are handed over in one step (one identity's PoETs). Default
+   * the signal.
+   */
+  group?: object | undefined;
+}
+
+/** A subscription of {@link ProofFetcher.watch}. */
+export interface ProofWatch {
+  /** Stops waiting; the sink is told `CANCELLED` unless it was told the outcome already. */
+  cancel(): void;
+}
+
 /**
  * An identity waiting for a round's proof: an object and a listener, no promise or closure of its
  * own (it is its own abort listener, `handleEvent`). Ten thousand identities × five PoETs wait
@@ -164,15 +179,11 @@ class Waiter {
   readonly #sink: ProofSink;
   readonly #entries: Map<string, Entry>;
 
-  constructor(
-    entries: Map<string, Entry>,
-    entry: Entry,
-    signal: AbortSignal | undefined,
-    sink: ProofSink,
-  ) {
+  constructor(entries: Map<string, Entry>, entry: Entry, options: WatchOptions, sink: ProofSink) {
+    const { signal } = options;
     this.#entries = entries;
     this.entry = entry;
-    this.group = signal ?? {};
+    this.group = options.group ?? signal ?? {};
     this.#signal = signal;
     this.#sink = sink;
     entry.subscribers++;
@@ -184,6 +195,14 @@ class Waiter {
     this.#unsubscribe();
     if (outcome.ok) this.#sink.proofArrived(outcome.value);
     else this.#sink.proofFailed(outcome.error);
+  }
+
+  /** The caller stopped waiting: told {@link CANCELLED}, unless it was answered already. */
+  cancel(): void {
+    if (!this.entry.waiters.delete(this)) return;
+    this.#signal?.removeEventListener("abort", this);
+    this.#unsubscribe();
+    this.#sink.proofFailed(CANCELLED);
   }
 
   /** The caller's signal aborted: its entry no longer holds it. */
@@ -279,7 +298,7 @@ export class ProofFetcher {
    * once (an `AbortedError` when `options.signal` aborts first). For the many identities that
    * wait for the same proofs from their registration to the round's end.
    */
-  watch(request: ProofRequest, options: AbortOptions, sink: ProofSink): void {
+  watch(request: ProofRequest, options: WatchOptions, sink: ProofSink): ProofWatch {
     const key = `${request.poet} ${request.roundId}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
@@ -326,16 +345,16 @@ export class ProofFetcher {
       entry.untilMs = Math.max(entry.untilMs, request.untilMs);
     }
     const signal = options.signal;
-    // One identity's proof collection asks every PoET under one signal: its group.
-    const waiter = new Waiter(this.#entries, entry, signal, sink);
+    const waiter = new Waiter(this.#entries, entry, options, sink);
     if (signal?.aborted) {
       // Counted in and out at once: a fetch started for it alone is cancelled.
       waiter.handleEvent();
-      return;
+      return waiter;
     }
     signal?.addEventListener("abort", waiter, { once: true });
     entry.waiters.add(waiter);
     if (entry.outcome !== undefined) this.#ready(waiter);
+    return waiter;
   }
 
   /** The fetch of `entry` ended: its waiters get the outcome, in turn. */
