@@ -82,12 +82,13 @@ type Collected = { kind: "chosen"; choice: Choice } | { kind: "stopped"; outcome
  * Rejects only with `AbortedError` (caller or manager) or a `StorageError` / `ConfigError` the
  * caller must act on.
  */
-export async function runIdentityCycle(
+export function runIdentityCycle(
   ctx: CycleContext,
   signer: Signer,
   request: NiPostRequest,
   signal: AbortSignal,
 ): Promise<NiPostOutcome> {
+  // Not `async`: `run` is, and every identity would hold one more suspended call until its end.
   return new IdentityCycle(ctx, signer, signal).run(request);
 }
 
