@@ -68,33 +68,50 @@ export function linkedController(...signals: (AbortSignal | undefined)[]): {
   abort(reason: unknown): void;
   unlink(): void;
 } {
-  const controller = new AbortController();
-  const sources: AbortSignal[] = [];
-  const onAbort = function (this: AbortSignal) {
-    controller.abort(this.reason);
-  };
-  const unlink = () => {
-    for (const source of sources) source.removeEventListener("abort", onAbort);
-    sources.length = 0;
-  };
-  for (const source of signals) {
-    if (source === undefined) continue;
-    if (source.aborted) {
-      controller.abort(source.reason);
-      break;
+  return new LinkedController(signals);
+}
+
+/**
+ * {@link linkedController}'s controller. It is its own listener on the sources (`handleEvent`):
+ * no closure per link, where every identity holds one while it waits for its proofs.
+ */
+class LinkedController {
+  readonly #controller = new AbortController();
+  #sources: AbortSignal[] | undefined;
+
+  constructor(signals: readonly (AbortSignal | undefined)[]) {
+    for (const source of signals) {
+      if (source === undefined) continue;
+      if (source.aborted) {
+        this.abort(source.reason);
+        return;
+      }
+      source.addEventListener("abort", this, { once: true });
+      this.#sources ??= [];
+      this.#sources.push(source);
     }
-    source.addEventListener("abort", onAbort, { once: true });
-    sources.push(source);
   }
-  if (controller.signal.aborted) unlink();
-  return {
-    signal: controller.signal,
-    abort: (reason) => {
-      unlink();
-      controller.abort(reason);
-    },
-    unlink,
-  };
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.unlink();
+    this.#controller.abort(reason);
+  }
+
+  unlink(): void {
+    const sources = this.#sources;
+    if (sources === undefined) return;
+    this.#sources = undefined;
+    for (const source of sources) source.removeEventListener("abort", this);
+  }
+
+  /** A source aborted: so does this one, with its reason. */
+  handleEvent(event: Event): void {
+    this.#controller.abort((event.target as AbortSignal).reason);
+  }
 }
 
 /**

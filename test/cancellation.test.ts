@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
 import {
   anySignal,
@@ -167,6 +168,26 @@ describe("linkedController", () => {
     const own = linkedController(new AbortController().signal);
     own.abort(DEADLINE_PASSED);
     assert.equal(own.signal.reason, DEADLINE_PASSED);
+  });
+
+  it("leaves no listener on its sources once unlinked or aborted", () => {
+    const a = new AbortController();
+    const b = new AbortController();
+    const linked = linkedController(a.signal, b.signal);
+    assert.equal(getEventListeners(a.signal, "abort").length, 1);
+    linked.unlink();
+    assert.equal(getEventListeners(a.signal, "abort").length, 0);
+    assert.equal(getEventListeners(b.signal, "abort").length, 0);
+    const aborted = linkedController(a.signal, b.signal);
+    aborted.abort(DEADLINE_PASSED);
+    assert.equal(getEventListeners(a.signal, "abort").length, 0);
+    assert.equal(getEventListeners(b.signal, "abort").length, 0);
+    // A source that fires leaves the others' listeners until unlink, as before.
+    const fired = linkedController(a.signal, b.signal);
+    a.abort("a");
+    assert.equal(fired.signal.reason, "a");
+    fired.unlink();
+    assert.equal(getEventListeners(b.signal, "abort").length, 0);
   });
 });
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
 import { AbortedError, ConfigError } from "../src/errors.js";
 import { compareProofs, selectBestProof, ticksOf } from "../src/registration/best-proof.js";
@@ -90,6 +91,27 @@ describe("ConcurrencyLimit", () => {
     release();
     await first;
     assert.equal(await limit.run(async () => 2), 2);
+  });
+
+  it("leaves no listener on a waiting task's signal once it ran or gave up", async () => {
+    const limit = new ConcurrencyLimit(1);
+    let release!: () => void;
+    const first = limit.run(() => new Promise<void>((r) => (release = r)));
+    const kept = new AbortController();
+    const dropped = new AbortController();
+    const second = limit.run(async () => "ran", { signal: kept.signal });
+    const third = limit.run(async () => "never", { signal: dropped.signal });
+    assert.equal(getEventListeners(kept.signal, "abort").length, 1, "a queued task listens");
+    assert.equal(limit.waiting, 2);
+    dropped.abort();
+    await assert.rejects(third, AbortedError);
+    assert.equal(getEventListeners(dropped.signal, "abort").length, 0);
+    assert.equal(limit.waiting, 1, "the task that gave up is counted out");
+    release();
+    await first;
+    assert.equal(await second, "ran");
+    assert.equal(getEventListeners(kept.signal, "abort").length, 0, "granted: listener removed");
+    assert.equal(limit.active, 0);
   });
 });
 

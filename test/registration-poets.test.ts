@@ -79,6 +79,31 @@ describe("RegistrationManager with several PoETs", () => {
     }
   });
 
+  it("admits every identity's registration while a PoET that is down is retried", async () => {
+    // One submit slot: four runs are admitted at a time. A run gives its slot back once each
+    // PoET has had a first answer or failure, so PoET 0 being down (retried until the round
+    // start) holds no slot, and all ten identities register with PoET 1 before the round starts.
+    const h = await setup([{}, {}], { maxConcurrentSubmits: 1 });
+    try {
+      await h.poets[0]!.faults.down();
+      const ids = Array.from({ length: 10 }, () => identity(1));
+      const runs = ids.map((id) => build(h, id));
+      await driveTo(h.clock, schedule.roundStart(0).getTime() - 1_000);
+      for (const id of ids) {
+        const regs = await h.state.registrations.listFor(id.signer.nodeId);
+        assert.deepEqual(
+          regs.map((r) => r.address),
+          [h.manager.poets[1]],
+          "registered with the PoET that is up",
+        );
+      }
+      await h.poets[0]!.faults.up();
+      for (const run of runs) ready(await drive(h.clock, run));
+    } finally {
+      await h.close();
+    }
+  });
+
   it("uses the other PoETs when one hangs at proof time, after the cut-off", async () => {
     const h = await setup([{ leavesPerRound: 900n }, { leavesPerRound: 300n }]);
     try {

@@ -64,6 +64,30 @@ describe("RegistrationManager resuming from the node state", () => {
     }
   });
 
+  it("stops a background registration that is still retrying when it is closed", async () => {
+    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }]);
+    try {
+      const id = identity(1);
+      await h.poets[1]!.faults.down();
+      const events: RegistrationEvent[] = [];
+      h.manager.onEvent((e) => events.push(e));
+      const run = build(h, id);
+      // PoET 0 accepts; PoET 1 keeps failing, retried in the background until the round start.
+      await driveTo(h.clock, schedule.roundStart(0).getTime() - 5_000);
+      assert.ok(ofType(events, "registration-failed").length > 0, "PoET 1 is being retried");
+      assert.equal(ofType(events, "registered").length, 1);
+      const before = events.length;
+      await Promise.all([assert.rejects(run, AbortedError), h.manager.close()]);
+      // The run heard the manager's close (its own signal, no composite): nothing waits on the
+      // clock and no failure is reported for the stop.
+      assert.equal(h.clock.pending, 0);
+      assert.equal(ofType(events.slice(before), "registration-failed").length, 0);
+    } finally {
+      await h.poets[1]!.faults.up();
+      await h.close();
+    }
+  });
+
   for (const step of [
     "registered",
     "waiting-for-round-end",

@@ -6,12 +6,48 @@
  * manager runs them through a limit so that neither the node nor the PoETs are flooded.
  */
 import type { AbortOptions } from "../abort-options.js";
-import { throwIfAborted } from "../errors.js";
+import { abortedError } from "../errors.js";
 
-interface Waiter {
-  grant: () => void;
-  gone?: boolean;
+/**
+ * A task waiting for a slot. It is its own abort listener (`handleEvent`): fifty thousand queued
+ * submits hold no closures of their own, only this object and their promise.
+ */
+class Waiter {
+  gone = false;
+  readonly #signal: AbortSignal | undefined;
+  readonly #limit: ConcurrencyLimit;
+  readonly #resolve: () => void;
+  readonly #reject: (err: unknown) => void;
+
+  constructor(
+    limit: ConcurrencyLimit,
+    signal: AbortSignal | undefined,
+    resolve: () => void,
+    reject: (err: unknown) => void,
+  ) {
+    this.#limit = limit;
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal?.addEventListener("abort", this, { once: true });
+  }
+
+  /** Its turn came: the slot is its. */
+  grant(): void {
+    this.#signal?.removeEventListener("abort", this);
+    this.#resolve();
+  }
+
+  /** The signal aborted: left in place and skipped when its turn comes (no queue search). */
+  handleEvent(): void {
+    this.gone = true;
+    this.#limit.waiterGone();
+    this.#reject(abortedError(this.#signal as AbortSignal));
+  }
 }
+
+/** What {@link ConcurrencyLimit.acquire} returns when a slot is free at once. */
+const SLOT_TAKEN: Promise<void> = Promise.resolve();
 
 /**
  * Runs at most `limit` tasks at a time, in arrival order.
@@ -47,40 +83,38 @@ export class ConcurrencyLimit {
 
   /** Runs `task` when a slot is free; rejects with `AbortedError` if `signal` aborts first. */
   async run<T>(task: () => Promise<T>, options: AbortOptions = {}): Promise<T> {
-    await this.#acquire(options.signal);
+    await this.acquire(options);
     try {
       return await task();
     } finally {
-      this.#release();
+      this.release();
     }
   }
 
-  async #acquire(signal: AbortSignal | undefined): Promise<void> {
-    throwIfAborted(signal);
+  /**
+   * Takes a slot, waiting for one in arrival order; rejects with `AbortedError` if `signal`
+   * aborts first. Give it back with {@link release}, once.
+   */
+  acquire(options: AbortOptions = {}): Promise<void> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
     if (this.#active < this.limit) {
       this.#active++;
-      return;
+      return SLOT_TAKEN;
     }
-    await new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        grant: () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        // Left in place and skipped when its turn comes: no search through a long queue.
-        waiter.gone = true;
-        this.#gone++;
-        try {
-          throwIfAborted(signal);
-        } catch (err) {
-          reject(err);
-        }
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#queue.push(waiter);
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push(new Waiter(this, signal, resolve, reject));
     });
+  }
+
+  /** Gives a slot taken with {@link acquire} back: the next waiter gets it. */
+  release(): void {
+    this.#release();
+  }
+
+  /** A queued waiter's signal aborted: it stays in the queue, counted out. */
+  waiterGone(): void {
+    this.#gone++;
   }
 
   #release(): void {

@@ -79,12 +79,13 @@ type Collected = { kind: "chosen"; choice: Choice } | { kind: "stopped"; outcome
  * Rejects only with `AbortedError` (caller or manager) or a `StorageError` / `ConfigError` the
  * caller must act on.
  */
-export async function runIdentityCycle(
+export function runIdentityCycle(
   ctx: CycleContext,
   signer: Signer,
   request: NiPostRequest,
   signal: AbortSignal,
 ): Promise<NiPostOutcome> {
+  // Not `async`: `run` is, and every identity would hold one more suspended call until its end.
   return new IdentityCycle(ctx, signer, signal).run(request);
 }
 
@@ -247,6 +248,10 @@ class IdentityCycle {
     const signal = this.#signal;
     const all = await state.registrations.listFor(this.#nodeId, { signal });
     const registrations = all.filter((r) => equalBytes(r.hash, hash));
+    for (const r of registrations) {
+      r.nodeId = this.#nodeId;
+      r.hash = hash;
+    }
     const intents = (await state.intents.listFor(this.#nodeId, { signal })).filter(
       (i) =>
         equalBytes(i.hash, hash) &&
@@ -466,7 +471,7 @@ class IdentityCycle {
       this.#intents.set(intent.address, intent);
       pending.push({
         nodeId: this.#nodeId,
-        hash: intent.hash,
+        hash,
         address: intent.address,
         roundId: intent.roundId,
         roundEnd: intent.roundEnd,
@@ -527,6 +532,12 @@ class IdentityCycle {
     const signal = this.#signal;
     const all = await registrations.listFor(this.#nodeId, { signal });
     const current = all.filter((r) => equalBytes(r.hash, hash));
+    // The rows live until the proofs are in: they share the cycle's identity and hash instead
+    // of a copy of each per row (half a kilobyte per row, ten thousand identities × five PoETs).
+    for (const r of current) {
+      r.nodeId = this.#nodeId;
+      r.hash = hash;
+    }
     const stale =
       current.length < all.length
         ? await registrations.deleteStale(this.#nodeId, hash, { signal })
@@ -710,6 +721,10 @@ class IdentityCycle {
         if (finished || this.#now >= deadline) break;
       }
     }
+    // Not needed past this point, and this frame waits for the proofs: the finished run (its
+    // sets, signer and controller) and the first list of rows are not kept that long.
+    run = undefined;
+    known = registrations;
 
     // A start after the cut-off still gives every PoET one bounded chance to answer: time for a
     // connection and a download, twice the request timeout.

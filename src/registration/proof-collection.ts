@@ -13,7 +13,7 @@
  * choice and emits what happened, so a choice is on disk before the next answer is judged.
  */
 
-import { asPoetError, atTime, isAbort, linkedController, TASK_SETTLED } from "../cancellation.js";
+import { asPoetError, atTime, isAbort } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import { type PoetError, ProofVerificationError, throwIfAborted } from "../errors.js";
 import type { PoetRegistration } from "../storage/index.js";
@@ -21,7 +21,8 @@ import type { TurnBudget } from "../turn-budget.js";
 import type { MembershipProof } from "../wire/index.js";
 import { compareProofs } from "./best-proof.js";
 import type { PoetPool } from "./poet-pool.js";
-import type { ProofFetcher } from "./proof-fetcher.js";
+import type { ProofFetcher, ProofSink, ProofWatch } from "./proof-fetcher.js";
+import type { VerifiedRoundProof } from "./shared-verifier.js";
 
 /** The proof an identity uses: its PoET and round, its size, its ref and the challenge's membership. */
 export interface ProofChoice {
@@ -54,7 +55,7 @@ export type ProofAnswer =
 /** What a collection needs from the manager. */
 export interface ProofCollectionContext {
   /** The shared fetcher: each round is downloaded and verified once for all identities. */
-  fetcher: Pick<ProofFetcher, "fetch">;
+  fetcher: Pick<ProofFetcher, "watch">;
   /** The PoETs' clients, and their info when no key is configured. */
   pool: Pick<PoetPool, "get" | "phase">;
   clock: Clock;
@@ -118,44 +119,35 @@ export class ProofCollection {
     const { signal } = options;
     const { clock, fetcher, pool, turns } = this.#ctx;
     const { registrations, cutoffMs, proofDeadlineMs } = this.#request;
-    const listening = linkedController(signal);
-    const fetchSignal = listening.signal;
-    const arrived: { poet: string; verified: Awaited<ReturnType<ProofFetcher["fetch"]>> }[] = [];
-    let pending = 0;
-    let wake: () => void = () => {};
+    // Told by the fetcher as each PoET's proof arrives or fails: an object per PoET, no promise
+    // chain (every identity waits here from its registration to the round's end).
+    const arrivals = new Arrivals(this.#failures);
+    const { arrived } = arrivals;
+    // Stopped when the collection ends (the loop below watches `signal`): no signal of their own.
+    const watches: ProofWatch[] = [];
 
     for (const r of registrations) {
       const entry = pool.get(r.address);
       if (entry === undefined) continue;
-      pending++;
-      fetcher
-        .fetch(
-          {
-            poet: r.address,
-            source: entry.client,
-            roundId: r.roundId,
-            roundEndMs: r.roundEnd.getTime(),
-            untilMs: proofDeadlineMs,
-            // Without a configured key, the proof must carry the key the PoET's info gives.
-            serviceKey:
-              entry.pubkey === undefined
-                ? () => pool.phase(entry, Number(r.roundId)).then((p) => p.servicePubkey)
-                : undefined,
-          },
-          { signal: fetchSignal },
-        )
-        .then(
-          (verified) => {
-            arrived.push({ poet: r.address, verified });
-          },
-          (err: unknown) => {
-            if (!isAbort(err)) this.#failures.push({ poet: r.address, error: asPoetError(err) });
-          },
-        )
-        .finally(() => {
-          pending--;
-          wake();
-        });
+      arrivals.pending++;
+      const watch = fetcher.watch(
+        {
+          poet: r.address,
+          source: entry.client,
+          roundId: r.roundId,
+          roundEndMs: r.roundEnd.getTime(),
+          untilMs: proofDeadlineMs,
+          // Without a configured key, the proof must carry the key the PoET's info gives.
+          serviceKey:
+            entry.pubkey === undefined
+              ? () => pool.phase(entry, Number(r.roundId)).then((p) => p.servicePubkey)
+              : undefined,
+        },
+        // This identity's PoETs are handed their proofs in one step.
+        { group: arrivals },
+        new PoetAnswer(arrivals, r.address),
+      );
+      watches.push(watch);
     }
 
     try {
@@ -171,18 +163,18 @@ export class ProofCollection {
           yield await this.#judge(next.poet, next.verified, signal);
         }
         const now = clock.now();
-        if (pending === 0) break;
+        if (arrivals.pending === 0) break;
         if (this.#best !== undefined && now >= cutoffMs) break;
         if (now >= proofDeadlineMs) break;
         const until = this.#best !== undefined ? cutoffMs : proofDeadlineMs;
         // Woken by an answer, the time, or an abort (which throwIfAborted below reports).
         throwIfAborted(signal);
         const woken = new Promise<void>((resolve) => {
-          wake = resolve;
+          arrivals.wake = resolve;
         });
-        const onAbort = () => wake();
+        const onAbort = () => arrivals.wake();
         signal.addEventListener("abort", onAbort, { once: true });
-        const stopTimer = atTime(clock, until, () => wake());
+        const stopTimer = atTime(clock, until, () => arrivals.wake());
         try {
           await woken;
         } finally {
@@ -192,7 +184,7 @@ export class ProofCollection {
         throwIfAborted(signal);
       }
     } finally {
-      listening.abort(TASK_SETTLED);
+      for (const watch of watches) watch.cancel();
     }
   }
 
@@ -246,4 +238,38 @@ function takeBest<
     if (order < 0) at = i;
   }
   return arrived.splice(at, 1)[0] as T;
+}
+
+/** The answers of one collection's PoETs, as the fetcher hands them over. */
+class Arrivals {
+  readonly arrived: { poet: string; verified: VerifiedRoundProof }[] = [];
+  /** PoETs that have not answered yet. */
+  pending = 0;
+  /** Wakes the collection when it waits. */
+  wake: () => void = () => {};
+
+  constructor(readonly failures: { poet: string; error: PoetError }[]) {}
+}
+
+/** The fetcher's sink for one PoET of a collection. */
+class PoetAnswer implements ProofSink {
+  constructor(
+    readonly arrivals: Arrivals,
+    readonly poet: string,
+  ) {}
+
+  proofArrived(verified: VerifiedRoundProof): void {
+    this.arrivals.arrived.push({ poet: this.poet, verified });
+    this.#answered();
+  }
+
+  proofFailed(err: unknown): void {
+    if (!isAbort(err)) this.arrivals.failures.push({ poet: this.poet, error: asPoetError(err) });
+    this.#answered();
+  }
+
+  #answered(): void {
+    this.arrivals.pending--;
+    this.arrivals.wake();
+  }
 }

@@ -146,16 +146,112 @@ export interface ProofFetcherInit {
   turns?: TurnBudget | undefined;
 }
 
-/** An identity waiting for a round's proof. */
-interface Waiter {
-  entry: Entry;
+/**
+ * Told how a round's proof fetch ended, for one subscriber ({@link ProofFetcher.watch}). Called
+ * once, synchronously, from the fetcher's delivery (or from the abort of the subscriber's signal,
+ * with an `AbortedError`).
+ */
+export interface ProofSink {
+  proofArrived(value: VerifiedRoundProof): void;
+  proofFailed(error: unknown): void;
+}
+
+/** Options of {@link ProofFetcher.watch}. */
+export interface WatchOptions extends AbortOptions {
+  /**
+   * The subscribers whose outcomes are handed over in one step (one identity's PoETs). Default
+   * the signal.
+   */
+  group?: object | undefined;
+}
+
+/** A subscription of {@link ProofFetcher.watch}. */
+export interface ProofWatch {
+  /** Stops waiting; the sink is told `CANCELLED` unless it was told the outcome already. */
+  cancel(): void;
+}
+
+/**
+ * An identity waiting for a round's proof: an object and a listener, no promise or closure of its
+ * own (it is its own abort listener, `handleEvent`). Ten thousand identities × five PoETs wait
+ * from their registration to the round's end: an async call with its promises and closures for
+ * each was more than half of what an identity held meanwhile.
+ */
+class Waiter {
+  readonly entry: Entry;
   /** The waiters handed their outcomes in one step: the caller's signal. */
-  group: object;
-  resolve: (value: VerifiedRoundProof) => void;
-  reject: (err: unknown) => void;
+  readonly group: object;
+  readonly #signal: AbortSignal | undefined;
+  readonly #sink: ProofSink;
+  readonly #entries: Map<string, Entry>;
+  /** The fetcher's queue of waiters whose outcome is known, by group. */
+  readonly #readyGroups: Map<object, Waiter[]>;
+
+  constructor(
+    entries: Map<string, Entry>,
+    readyGroups: Map<object, Waiter[]>,
+    entry: Entry,
+    options: WatchOptions,
+    sink: ProofSink,
+  ) {
+    const { signal } = options;
+    this.#entries = entries;
+    this.#readyGroups = readyGroups;
+    this.entry = entry;
+    this.group = options.group ?? signal ?? {};
+    this.#signal = signal;
+    this.#sink = sink;
+    entry.subscribers++;
+  }
+
+  /** Hands the fetch's outcome over (its entry no longer holds it). */
+  deliver(outcome: NonNullable<Entry["outcome"]>): void {
+    this.#signal?.removeEventListener("abort", this);
+    this.#unsubscribe();
+    if (outcome.ok) this.#sink.proofArrived(outcome.value);
+    else this.#sink.proofFailed(outcome.error);
+  }
+
+  /** The caller stopped waiting: told {@link CANCELLED}, unless it was answered already. */
+  cancel(): void {
+    if (!this.entry.waiters.delete(this)) return;
+    this.#signal?.removeEventListener("abort", this);
+    this.#leaveQueue();
+    this.#unsubscribe();
+    this.#sink.proofFailed(CANCELLED);
+  }
+
+  /** The caller's signal aborted: its entry no longer holds it. */
+  handleEvent(): void {
+    this.entry.waiters.delete(this);
+    this.#leaveQueue();
+    this.#unsubscribe();
+    this.#sink.proofFailed(abortedError(this.#signal as AbortSignal));
+  }
+
+  /** Leaves its place in the hand-out queue: a group left empty costs no step of the turn budget. */
+  #leaveQueue(): void {
+    const group = this.#readyGroups.get(this.group);
+    if (group === undefined) return;
+    const at = group.indexOf(this);
+    if (at >= 0) group.splice(at, 1);
+    if (group.length === 0) this.#readyGroups.delete(this.group);
+  }
+
+  /** One subscriber fewer: a fetch nobody waits for any more is cancelled. */
+  #unsubscribe(): void {
+    const { entry } = this;
+    entry.subscribers--;
+    if (entry.subscribers === 0 && !entry.settled) {
+      entry.controller.abort(CANCELLED);
+      if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    }
+  }
 }
 
 interface Entry {
+  /** Its key in the fetcher's map (PoET and round). */
+  key: string;
   promise: Promise<VerifiedRoundProof>;
   controller: AbortController;
   subscribers: number;
@@ -218,11 +314,23 @@ export class ProofFetcher {
    * came before `untilMs`, or `AbortedError`.
    */
   async fetch(request: ProofRequest, options: AbortOptions = {}): Promise<VerifiedRoundProof> {
+    return new Promise<VerifiedRoundProof>((resolve, reject) => {
+      this.watch(request, options, { proofArrived: resolve, proofFailed: reject });
+    });
+  }
+
+  /**
+   * {@link fetch} for a caller that holds no promise while it waits: `sink` is told the outcome
+   * once (an `AbortedError` when `options.signal` aborts first). For the many identities that
+   * wait for the same proofs from their registration to the round's end.
+   */
+  watch(request: ProofRequest, options: WatchOptions, sink: ProofSink): ProofWatch {
     const key = `${request.poet} ${request.roundId}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       const controller = new AbortController();
       const created: Entry = {
+        key,
         controller,
         subscribers: 0,
         untilMs: request.untilMs,
@@ -262,48 +370,17 @@ export class ProofFetcher {
     } else {
       entry.untilMs = Math.max(entry.untilMs, request.untilMs);
     }
-    const current = entry;
-    current.subscribers++;
-    try {
-      return await this.#outcome(current, options.signal);
-    } finally {
-      current.subscribers--;
-      if (current.subscribers === 0 && !current.settled) {
-        current.controller.abort(CANCELLED);
-        if (this.#entries.get(key) === current) this.#entries.delete(key);
-      }
+    const signal = options.signal;
+    const waiter = new Waiter(this.#entries, this.#readyGroups, entry, options, sink);
+    if (signal?.aborted) {
+      // Counted in and out at once: a fetch started for it alone is cancelled.
+      waiter.handleEvent();
+      return waiter;
     }
-  }
-
-  /**
-   * The entry's outcome, once it is this caller's turn to get it; rejects with `AbortedError`
-   * when `signal` aborts first.
-   */
-  #outcome(entry: Entry, signal: AbortSignal | undefined): Promise<VerifiedRoundProof> {
-    if (signal?.aborted) return Promise.reject(abortedError(signal));
-    return new Promise<VerifiedRoundProof>((resolve, reject) => {
-      const onAbort = () => {
-        entry.waiters.delete(waiter);
-        this.#unready(waiter);
-        reject(abortedError(signal as AbortSignal));
-      };
-      const waiter: Waiter = {
-        entry,
-        // One identity's proof collection asks every PoET under one signal: its group.
-        group: signal ?? {},
-        resolve: (value) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        reject: (err) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(err);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      entry.waiters.add(waiter);
-      if (entry.outcome !== undefined) this.#ready(waiter);
-    });
+    signal?.addEventListener("abort", waiter, { once: true });
+    entry.waiters.add(waiter);
+    if (entry.outcome !== undefined) this.#ready(waiter);
+    return waiter;
   }
 
   /** The fetch of `entry` ended: its waiters get the outcome, in turn. */
@@ -328,15 +405,6 @@ export class ProofFetcher {
     }
   }
 
-  /** Takes a waiter that stopped waiting out of its group: a group left empty costs no step. */
-  #unready(waiter: Waiter): void {
-    const group = this.#readyGroups.get(waiter.group);
-    if (group === undefined) return;
-    const at = group.indexOf(waiter);
-    if (at >= 0) group.splice(at, 1);
-    if (group.length === 0) this.#readyGroups.delete(waiter.group);
-  }
-
   async #deliverReady(): Promise<void> {
     const turns = this.#init.turns;
     try {
@@ -353,9 +421,7 @@ export class ProofFetcher {
         for (const waiter of waiters) {
           // Gone while it waited for its turn (aborted): its entry no longer holds it.
           if (!waiter.entry.waiters.delete(waiter)) continue;
-          const outcome = waiter.entry.outcome as NonNullable<Entry["outcome"]>;
-          if (outcome.ok) waiter.resolve(outcome.value);
-          else waiter.reject(outcome.error);
+          waiter.deliver(waiter.entry.outcome as NonNullable<Entry["outcome"]>);
         }
       }
     } finally {

@@ -96,6 +96,12 @@ import { type ProofVerifier, SharedVerifier } from "./shared-verifier.js";
  */
 const CYCLE_STEPS_PER_TURN = 32;
 
+/**
+ * Runs admitted to ask their PoETs at once, per submit slot: each has several submits to make,
+ * so four per slot keep the slots busy with room to spare.
+ */
+const RUNS_PER_SUBMIT = 4;
+
 /** A configured PoET with the address it is stored under, as given to `createClient`. */
 export interface ResolvedPoet extends PoetServerConfig {
   /** The normalised address (`http://` added when no scheme was given). */
@@ -462,6 +468,9 @@ export class RegistrationManager {
       logger: this.#logger,
       random,
       submits: new ConcurrencyLimit(submits),
+      // Enough runs asking their PoETs to keep every submit slot busy while the next runs'
+      // intents are written (see `RegistrationRunContext.admissions`).
+      admissions: new ConcurrencyLimit(submits * RUNS_PER_SUBMIT),
       emit,
       prefix,
       submitRetryDelayMs,
@@ -865,7 +874,9 @@ export class RegistrationManager {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed.abort(new AbortedError("the registration manager was closed"));
-      for (const run of this.#context.runs.values()) run.cancel();
+      // The background registrations do not listen to the manager's signal (a composite each
+      // was kilobytes per identity): they are stopped here, with its reason.
+      for (const run of this.#context.runs.values()) run.cancel(this.#closed.signal.reason);
       await Promise.allSettled([...this.#running.values()]);
       // Verified-proof rows being written in the background stop with the manager's signal:
       // the caller may close the node state once this resolves.

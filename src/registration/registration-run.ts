@@ -30,7 +30,6 @@
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
 import {
-  anySignal,
   asPoetError,
   atTime,
   CANCELLED,
@@ -64,6 +63,14 @@ export interface RegistrationRunContext {
   logger: Logger;
   random: RandomSource;
   submits: ConcurrencyLimit;
+  /**
+   * Runs whose PoETs are being asked for the first time. A run waits for a slot before it writes
+   * its intents and queues its submits, and gives the slot back once every PoET has had its
+   * first answer (or failure): ten thousand identities started together queue ten thousand
+   * small waits here instead of fifty thousand submits, each with its calls, promises and
+   * listeners, and the store takes their intents as the submits need them.
+   */
+  admissions: ConcurrencyLimit;
   emit: (event: RegistrationEvent) => void;
   prefix: Uint8Array;
   submitRetryDelayMs: number;
@@ -130,6 +137,10 @@ export class RegistrationRun {
   readonly #closed: AbortSignal;
   /** The run's submit intents, one write for every PoET, durable before any submit leaves. */
   readonly #intents: Promise<void>;
+  /** PoETs not asked yet: the run's admission slot is given back once none is left. */
+  readonly #unasked = new Set<string>();
+  /** Whether the run holds an admission slot. */
+  #admitted = false;
   /**
    * When to try a PoET again: until the round start, after a random 1–2× retry delay or the
    * PoET's `Retry-After`. Failures the library does not classify are retried too: nobody waits
@@ -154,52 +165,101 @@ export class RegistrationRun {
       until: target.deadlineMs,
       retryUnclassified: true,
     };
-    // Composite: the manager's signal is shared by every run (a listener each would make every
-    // add and remove walk ten thousand of them).
+    // The run's own signal only: no composite with the manager's signal, which every run would
+    // hold (with its weak references and listeners) until it ends. The manager cancels every run
+    // in its map when it closes; a run made after that starts cancelled.
     const controller = this.#controller;
-    this.#signal = anySignal(signal, controller.signal);
+    this.#signal = controller.signal;
+    if (signal.aborted) controller.abort(signal.reason);
     let first!: () => void;
     this.firstSuccess = new Promise<void>((resolve) => {
       first = resolve;
     });
     // The round start ends every attempt.
-    const { clock } = context;
-    const stopDeadline = atTime(clock, target.deadlineMs, () => controller.abort(DEADLINE_PASSED));
+    const stopDeadline = atTime(context.clock, target.deadlineMs, () =>
+      controller.abort(DEADLINE_PASSED),
+    );
+    for (const entry of poets) {
+      this.trying.add(entry.address);
+      this.#unasked.add(entry.address);
+    }
+    // Admitted first (see `admissions`); a run stopped while it waits still goes through its
+    // attempts, which report the stop.
+    const admitted = this.#admit();
     // Write-ahead: one write for the intents at every PoET of the run, tried again while the
-    // store fails retriably, until the round start.
+    // store fails retriably, until the round start. (Built in a method of its own: rows kept in
+    // this constructor's scope would live as long as the deadline's timer.)
+    this.#intents = admitted.then(() => this.#recordIntents(poets));
+    // Each PoET's attempt awaits it and reports a failure; none is left unhandled here.
+    this.#intents.catch(() => {});
+    this.done = admitted
+      .then(() =>
+        Promise.all(
+          poets.map((entry) =>
+            this.#registerWith(entry).then(() => {
+              if (this.accepted.size > 0) first();
+            }),
+          ),
+        ),
+      )
+      .finally(() => this.#leave())
+      .then(() => {
+        first();
+        stopDeadline();
+        controller.abort(TASK_SETTLED);
+      });
+  }
+
+  /** Waits for an admission slot; resolves without one when the run is stopped first. */
+  async #admit(): Promise<void> {
+    try {
+      await this.#context.admissions.acquire({ signal: this.#signal });
+      this.#admitted = true;
+    } catch {
+      // Stopped while waiting: the attempts see the signal and report it.
+    }
+  }
+
+  /** `address` has had its first answer (or failure): the last one gives the slot back. */
+  #asked(address: string): void {
+    if (this.#unasked.delete(address) && this.#unasked.size === 0) this.#leave();
+  }
+
+  /** Gives the admission slot back (once). */
+  #leave(): void {
+    if (!this.#admitted) return;
+    this.#admitted = false;
+    this.#context.admissions.release();
+  }
+
+  /** Stops every attempt (with `reason`, by default {@link CANCELLED}). */
+  cancel(reason: unknown = CANCELLED): void {
+    this.#controller.abort(reason);
+  }
+
+  /** Stores the submit intents at every PoET of the run, in one write. */
+  #recordIntents(poets: readonly PoetEntry[]): Promise<void> {
+    const { clock, state } = this.#context;
+    const { target } = this;
+    const createdAt = new Date(clock.now());
+    const roundEnd = new Date(target.roundEndMs);
+    const proofDeadline = new Date(target.proofDeadlineMs);
     const intents = poets.map((entry) => ({
       nodeId: target.signer.nodeId,
       address: entry.address,
       hash: target.hash,
       roundId: String(target.round),
-      roundEnd: new Date(target.roundEndMs),
-      proofDeadline: new Date(target.proofDeadlineMs),
-      createdAt: new Date(clock.now()),
+      roundEnd,
+      proofDeadline,
+      createdAt,
     }));
-    this.#intents = this.#storeWrite(
+    const signal = this.#signal;
+    return this.#storeWrite(
       "the submit intents",
-      () => context.state.intents.recordMany(intents, { signal: this.#signal }),
-      this.#signal,
+      () => state.intents.recordMany(intents, { signal }),
+      signal,
       target.deadlineMs,
     );
-    // Each PoET's attempt awaits it and reports a failure; none is left unhandled here.
-    this.#intents.catch(() => {});
-    this.done = Promise.all(
-      poets.map((entry) =>
-        this.#registerWith(entry).then(() => {
-          if (this.accepted.size > 0) first();
-        }),
-      ),
-    ).then(() => {
-      first();
-      stopDeadline();
-      controller.abort(TASK_SETTLED);
-    });
-  }
-
-  /** Stops every attempt. */
-  cancel(): void {
-    this.#controller.abort(CANCELLED);
   }
 
   /**
@@ -238,11 +298,11 @@ export class RegistrationRun {
   }
 
   async #registerWith(entry: PoetEntry): Promise<void> {
-    this.trying.add(entry.address);
     try {
       await this.#attempts(entry);
     } finally {
       this.trying.delete(entry.address);
+      this.#asked(entry.address);
     }
   }
 
@@ -262,6 +322,7 @@ export class RegistrationRun {
       try {
         await this.#context.pool.phase(entry, target.round, { signal });
       } catch (err) {
+        this.#asked(entry.address);
         if (await this.#failed(entry, err, attempt, sent)) continue;
         return;
       }
@@ -304,9 +365,11 @@ export class RegistrationRun {
           { signal },
         );
       } catch (err) {
+        this.#asked(entry.address);
         if (await this.#failed(entry, err, attempt, sent)) continue;
         return;
       }
+      this.#asked(entry.address);
       const roundEnd = new Date(clock.now() + Math.max(0, result.roundEndMs));
       if (result.roundId !== String(target.round)) {
         this.#context.logger.warn(
