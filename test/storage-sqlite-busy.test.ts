@@ -26,6 +26,15 @@ const challenge = {
   positioningAtx: filled(32, 3),
 };
 
+/** A node state that waits for no lock (busy timeout 0), logging to a recording logger, with one challenge stored. */
+async function openWithoutBusyWait(file: string) {
+  const clock = new ManualClock(Date.parse("2025-01-01T00:00:00Z"));
+  const logger = recordingLogger();
+  const state = await openNodeState(file, { create: true, busyTimeoutMs: 0, logger, clock });
+  await state.challenges.add(filled(32, 1), challenge);
+  return { clock, logger, state };
+}
+
 describe("SQLite busy and locked", () => {
   it("classifies SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT and SQLITE_LOCKED as retriable", () => {
     for (const code of ["SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED"]) {
@@ -47,15 +56,8 @@ describe("SQLite busy and locked", () => {
 
   it("fails a write on a file another connection has locked with a retriable StorageError, and writes once the lock is free", async () => {
     const file = tmp.file();
-    const clock = new ManualClock(Date.parse("2025-01-01T00:00:00Z"));
-    const logger = recordingLogger();
-    await using state = await openNodeState(file, {
-      create: true,
-      busyTimeoutMs: 0,
-      logger,
-      clock,
-    });
-    await state.challenges.add(filled(32, 1), challenge);
+    const { clock, logger, state } = await openWithoutBusyWait(file);
+    await using _ = state;
     assert.equal(state.outage, undefined);
     // Another process's write transaction holds the file's write lock.
     const other = new Database(file);
@@ -101,15 +103,8 @@ describe("SQLite busy and locked", () => {
 
   it("keeps one outage while WAL reads succeed and writes fail on a file another process has locked", async () => {
     const file = tmp.file();
-    const clock = new ManualClock(Date.parse("2025-01-01T00:00:00Z"));
-    const logger = recordingLogger();
-    await using state = await openNodeState(file, {
-      create: true,
-      busyTimeoutMs: 0,
-      logger,
-      clock,
-    });
-    await state.challenges.add(filled(32, 1), challenge);
+    const { clock, logger, state } = await openWithoutBusyWait(file);
+    await using _ = state;
     const other = new Database(file);
     try {
       other.exec("begin immediate");
