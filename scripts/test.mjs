@@ -165,7 +165,7 @@ function grouped(list) {
   // A file that measures something per process (the first bytes it parses, say) says so.
   const ownProcess = (f) =>
     /^\/\/ npm test: a process of its own/m.test(fs.readFileSync(sourceOf(f), "utf8"));
-  const alone = (f) => crashHarness(f) || postgresHelpers.some((h) => uses(f, h)) || ownProcess(f);
+  const alone = (f) => crashHarness(f) || ownProcess(f);
   const members = list.filter((f) => !alone(f));
   if (groups <= 0 || members.length < 2)
     return order(list.map((f) => ({ file: f, cost: cost(f) })));
@@ -196,6 +196,13 @@ function grouped(list) {
         'import { after, before, describe } from "node:test";',
         "// Each member's CPU and wall time, for the next run's order (scripts/test-durations.mjs).",
         'const durations = globalThis[Symbol.for("spacemesh-poet-client.test-durations")];',
+        "// Clean-ups that shared helpers register from a member's tests (test/helpers/after-file.ts):",
+        "// run when that member ends; outside a member's run (while importing), the importer's after().",
+        "let running;",
+        'globalThis[Symbol.for("spacemesh-poet-client.after-file")] = (fn) => {',
+        "  if (running === undefined) after(fn);",
+        "  else running.add(fn);",
+        "};",
         "for (const [name, file] of [",
         ...entries,
         "]) {",
@@ -203,10 +210,17 @@ function grouped(list) {
         "    // Seeded helpers keep one stream per file (test/registration-harness.ts).",
         "    before(() => {",
         `      globalThis[Symbol.for("spacemesh-poet-client.test-file")] = name;`,
+        "      running = new Set();",
         "      durations?.begin(name);",
         "    });",
-        "    after(() => durations?.end(name));",
         "    await import(file);",
+        "    // After the member's own top-level after() hooks (its pools closed before its databases go).",
+        "    after(async () => {",
+        "      const ends = running;",
+        "      running = undefined;",
+        "      for (const fn of ends ?? []) await fn();",
+        "      durations?.end(name);",
+        "    });",
         "  });",
         "}",
         "",
