@@ -22,8 +22,9 @@
  * original (fixtures, docs, package.json, the `.ts` sources themselves), so paths relative to a
  * test file and to the working directory mean what they mean under tsx.
  *
- * Most test files share a process with others (see `grouped` below): a process start and loading
- * `src/` again cost a third of a CPU-second or more per file, more than most files' tests.
+ * Most test files share a process with others (see `grouped` below), those that use PostgreSQL
+ * too: a process start and loading `src/` again cost a third of a CPU-second or more per file,
+ * more than most files' tests.
  *
  *   npm test                                  every test/*.test.ts
  *   npm test -- test/clock.test.ts            some of them
@@ -150,10 +151,12 @@ if (files.some((f) => uses(f, "helpers/crash/child-process.ts"))) {
  * imports its members one after another, each inside a suite named after it, so that a member's
  * top-level hooks (`before`, `after`, `tempDir`'s clean-up) stay its own and run when its tests
  * end. Starting a test process and loading `src/` again costs a third of a CPU-second or more per
- * file; most files' tests take less. Alone in a process of its own: a file whose imports register
- * hooks for the whole process when first loaded (the PostgreSQL helpers drop their databases after
- * "the file's" tests), a file with the line `// npm test: a process of its own` (it counts
- * something per process), and the crash harness's files. The order: the longest first by the
+ * file; most files' tests take less. A helper shared by members (the PostgreSQL helpers, the
+ * node-state stores) cleans up what it made for a member when that member ends, through the
+ * registry each group file sets up (`test/helpers/after-file.ts`), and keeps its databases and
+ * folders per member: files that use PostgreSQL share groups like the others. Alone in a process
+ * of its own: a file with the line `// npm test: a process of its own` (it counts something per
+ * process), and the crash harness's files. The order: the longest first by the
  * CPU time each file took in the last run (scripts/test-durations.mjs), so that the cores end
  * together; without those figures, the crash harness's files first. `TEST_GROUPS=n`: n groups
  * (5 by default: each a few CPU-seconds, so two cores stay balanced); `TEST_GROUPS=0`: every file
