@@ -22,8 +22,9 @@
  * original (fixtures, docs, package.json, the `.ts` sources themselves), so paths relative to a
  * test file and to the working directory mean what they mean under tsx.
  *
- * Most test files share a process with others (see `grouped` below): a process start and loading
- * `src/` again cost a third of a CPU-second or more per file, more than most files' tests.
+ * Most test files share a process with others (see `grouped` below), those that use PostgreSQL
+ * too: a process start and loading `src/` again cost a third of a CPU-second or more per file,
+ * more than most files' tests.
  *
  *   npm test                                  every test/*.test.ts
  *   npm test -- test/clock.test.ts            some of them
@@ -150,10 +151,12 @@ if (files.some((f) => uses(f, "helpers/crash/child-process.ts"))) {
  * imports its members one after another, each inside a suite named after it, so that a member's
  * top-level hooks (`before`, `after`, `tempDir`'s clean-up) stay its own and run when its tests
  * end. Starting a test process and loading `src/` again costs a third of a CPU-second or more per
- * file; most files' tests take less. Alone in a process of its own: a file whose imports register
- * hooks for the whole process when first loaded (the PostgreSQL helpers drop their databases after
- * "the file's" tests), a file with the line `// npm test: a process of its own` (it counts
- * something per process), and the crash harness's files. The order: the longest first by the
+ * file; most files' tests take less. A helper shared by members (the PostgreSQL helpers, the
+ * node-state stores) cleans up what it made for a member when that member ends, through the
+ * registry each group file sets up (`test/helpers/after-file.ts`), and keeps its databases and
+ * folders per member: files that use PostgreSQL share groups like the others. Alone in a process
+ * of its own: a file with the line `// npm test: a process of its own` (it counts something per
+ * process), and the crash harness's files. The order: the longest first by the
  * CPU time each file took in the last run (scripts/test-durations.mjs), so that the cores end
  * together; without those figures, the crash harness's files first. `TEST_GROUPS=n`: n groups
  * (5 by default: each a few CPU-seconds, so two cores stay balanced); `TEST_GROUPS=0`: every file
@@ -165,7 +168,7 @@ function grouped(list) {
   // A file that measures something per process (the first bytes it parses, say) says so.
   const ownProcess = (f) =>
     /^\/\/ npm test: a process of its own/m.test(fs.readFileSync(sourceOf(f), "utf8"));
-  const alone = (f) => crashHarness(f) || postgresHelpers.some((h) => uses(f, h)) || ownProcess(f);
+  const alone = (f) => crashHarness(f) || ownProcess(f);
   const members = list.filter((f) => !alone(f));
   if (groups <= 0 || members.length < 2)
     return order(list.map((f) => ({ file: f, cost: cost(f) })));
@@ -196,6 +199,13 @@ function grouped(list) {
         'import { after, before, describe } from "node:test";',
         "// Each member's CPU and wall time, for the next run's order (scripts/test-durations.mjs).",
         'const durations = globalThis[Symbol.for("spacemesh-poet-client.test-durations")];',
+        "// Clean-ups that shared helpers register from a member's tests (test/helpers/after-file.ts):",
+        "// run when that member ends; outside a member's run (while importing), the importer's after().",
+        "let running;",
+        'globalThis[Symbol.for("spacemesh-poet-client.after-file")] = (fn) => {',
+        "  if (running === undefined) after(fn);",
+        "  else running.add(fn);",
+        "};",
         "for (const [name, file] of [",
         ...entries,
         "]) {",
@@ -203,10 +213,17 @@ function grouped(list) {
         "    // Seeded helpers keep one stream per file (test/registration-harness.ts).",
         "    before(() => {",
         `      globalThis[Symbol.for("spacemesh-poet-client.test-file")] = name;`,
+        "      running = new Set();",
         "      durations?.begin(name);",
         "    });",
-        "    after(() => durations?.end(name));",
         "    await import(file);",
+        "    // After the member's own top-level after() hooks (its pools closed before its databases go).",
+        "    after(async () => {",
+        "      const ends = running;",
+        "      running = undefined;",
+        "      for (const fn of ends ?? []) await fn();",
+        "      durations?.end(name);",
+        "    });",
         "  });",
         "}",
         "",

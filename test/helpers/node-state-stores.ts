@@ -6,6 +6,10 @@
  *
  *   for (const store of NODE_STATE_STORES) describe(store.name, () => { … store.open() … });
  */
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import {
@@ -14,8 +18,9 @@ import {
   openNodeState,
   openPostgresState,
 } from "../../src/storage/index.js";
+import { afterFile, inGroup } from "./after-file.js";
 import { postgresDatabase } from "./postgres-database.js";
-import { tempDir } from "./temp-dir.js";
+import { type TempDir, tempDir } from "./temp-dir.js";
 
 /** An open state and raw access to its tables. */
 export interface OpenedStore {
@@ -37,13 +42,32 @@ export interface StoreUnderTest {
   open: () => Promise<OpenedStore>;
 }
 
-// Made at import, so that it is removed after the file's tests (not after the first test's).
-const sqliteFiles = tempDir("node-state-store-");
+// Made at import, so that it is removed after the file's tests (not after the first test's); in a
+// group of `npm test`, one per member file, made by its first test that asks (`after-file.ts`).
+const ownFiles = inGroup() ? undefined : tempDir("node-state-store-");
+/** The group member running now (scripts/test.mjs), `undefined` in a file's own process. */
+const runningFile = (): unknown =>
+  (globalThis as Record<symbol, unknown>)[Symbol.for("spacemesh-poet-client.test-file")];
+let memberFiles: { member: unknown; dir: TempDir } | undefined;
+function sqliteFiles(): TempDir {
+  if (ownFiles !== undefined) return ownFiles;
+  const member = runningFile();
+  if (memberFiles === undefined || memberFiles.member !== member) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "node-state-store-"));
+    afterFile(() => fs.rmSync(dir, { recursive: true, force: true }));
+    let n = 0;
+    memberFiles = {
+      member,
+      dir: { dir, file: (name = `state-${n++}.sql`) => path.join(dir, name) },
+    };
+  }
+  return memberFiles.dir;
+}
 
 const sqlite: StoreUnderTest = {
   name: "sqlite",
   async open() {
-    const file = sqliteFiles.file();
+    const file = sqliteFiles().file();
     const state = await openNodeState(file, { create: true });
     return {
       state,
@@ -86,15 +110,19 @@ function sqliteRun<T>(
   }
 }
 
-let database: Promise<string> | undefined;
+/** The running file's database (in a group of `npm test`, each member file has its own). */
+let database: { member: unknown; url: Promise<string> } | undefined;
 let schemas = 0;
 
 const postgres: StoreUnderTest = {
   name: "postgres",
   async open() {
     // One database per test file, one schema per state: a schema is much cheaper than a database.
-    database ??= postgresDatabase();
-    const url = await database;
+    const member = runningFile();
+    if (database === undefined || database.member !== member) {
+      database = { member, url: postgresDatabase() };
+    }
+    const url = await database.url;
     const schema = `state_${schemas++}`;
     const state = await openPostgresState({ connection: url, schema, maxConnections: 4 });
     return {

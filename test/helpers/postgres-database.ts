@@ -2,12 +2,14 @@
  * A fresh PostgreSQL database for each test that asks for one, on the server `npm test` started
  * (its URL in `POET_CLIENT_TEST_POSTGRES_URL`, see `scripts/test.mjs`), or, when a test file runs
  * on its own (`node --import tsx --test test/x.test.ts`), on a server this file starts for itself
- * and stops after its tests. The databases are dropped after the test file's tests.
+ * and stops after its tests. The databases are dropped after the test file's tests (in a group of
+ * `npm test`, after the member file's: `after-file.ts`).
  *
  * There is no skipping: when no server can be started, the test fails and says why.
  */
 import { after } from "node:test";
 import pg from "pg";
+import { afterFile, inGroup } from "./after-file.js";
 import { POSTGRES_URL_ENV, type PostgresServer, startPostgresServer } from "./postgres-server.js";
 
 export { trackedPool } from "./tracked-pool.js";
@@ -40,17 +42,28 @@ async function admin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Pro
   }
 }
 
-after(async () => {
+/** Drops the databases made so far (those of the file whose tests just ended). */
+async function dropCreated(): Promise<void> {
   if (serverUrl !== undefined && created.length > 0) {
     const url = serverUrl;
+    const names = created.splice(0);
     await admin(url, async (client) => {
-      for (const name of created.splice(0)) {
+      for (const name of names) {
         await client.query(`drop database if exists "${name}" with (force)`);
       }
     });
   }
-  if (ownServer !== undefined) await (await ownServer).stop();
-});
+}
+
+// Run on its own, a file's databases are dropped after its tests, and this file's server stopped.
+// In a group (scripts/test.mjs), each member's are dropped when it ends (`afterFile` below), and
+// the server is `npm test`'s.
+if (!inGroup()) {
+  after(async () => {
+    await dropCreated();
+    if (ownServer !== undefined) await (await ownServer).stop();
+  });
+}
 
 /**
  * Creates an empty database and returns its connection string.
@@ -75,5 +88,6 @@ export async function postgresDatabase(): Promise<string> {
     await client.query(`create database "${name}"${strategy}`);
   });
   created.push(name);
+  if (inGroup()) afterFile(dropCreated);
   return withDatabase(url, name);
 }
