@@ -19,7 +19,11 @@
  * case keeps the trials that cover its kill points and situations (every child point, accept,
  * download and clock kill in the three chains; one seeded trial of random kills, of random kills
  * with outages and of accept-then-outage, whose other seeds and `k`s the soak runs), as every life
- * is a process start that costs about half a CPU-second.
+ * is a process of its own. The file's CPU time (about 25 CPU-seconds, children included) is mostly
+ * those ~47 lives, 0.4 CPU-second each: a bare `node` start 0.1, loading the child's bundle 0.15
+ * (Node's http, http2 and crypto modules and the bundle's top-level code, more than compiling it:
+ * a V8 code cache for the bundle saved nothing measurable), the life's work the rest; the parent's
+ * own 5 CPU-seconds are the mock PoETs' proofs (a quarter), spawning and the clock steps' messages.
  * `CRASH_DEBUG=1` traces every clock step and passes the children's stderr through.
  */
 import assert from "node:assert/strict";

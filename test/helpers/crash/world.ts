@@ -64,8 +64,12 @@ export const CYCLE_GAP_MS = 10_000;
 export const PROOF_CUTOFF_MS = 20_000;
 /** Clock ms one PoST takes in a child. */
 export const POST_MS = 5_000;
-/** The leaves of the three PoETs' proofs: the last one is the best. */
-export const LEAVES = [150n, 200n, 260n] as const;
+/**
+ * The leaves of the three PoETs' proofs: the last one is the best. As few as the verifier takes
+ * (it wants exactly the security parameter's 150 proven leaves): the mock PoETs prove every round
+ * of every trial, each label 400 SHA-256, and 150–152 cost a quarter less than 150–260 did.
+ */
+export const LEAVES = [150n, 151n, 152n] as const;
 /** Round 0: opens before T0 + 1 s, starts at T0 + 20 s, ends at T0 + 70 s; publish epoch 1. */
 export const ROUND = 0;
 export const schedule = new RoundSchedule({
