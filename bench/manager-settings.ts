@@ -15,7 +15,8 @@ import {
 } from "../src/registration/index.js";
 
 /**
- * The settings both benchmarks give the manager; `wrap` sees every PoET client it makes.
+ * The settings both benchmarks give the manager; `wrap` sees every PoET client it makes. `lib`
+ * is where the clients come from (`bench/library.ts`; default the sources).
  *
  * @example
  * const manager = new RegistrationManager({
@@ -26,6 +27,10 @@ import {
 export function benchManagerSettings(
   clock: ManualClock,
   wrap: (client: RegistrationPoetClient) => RegistrationPoetClient,
+  lib: {
+    createPoetClient: typeof createPoetClient;
+    adaptPoetClient: typeof adaptPoetClient;
+  } = { createPoetClient, adaptPoetClient },
 ): Pick<
   RegistrationManagerOptions,
   | "tickSize"
@@ -46,8 +51,8 @@ export function benchManagerSettings(
     maxConcurrentSubmits: 64,
     createClient: (poet) =>
       wrap(
-        adaptPoetClient(
-          createPoetClient({ url: poet.address, clock, servicePubkey: poet.pubkey }),
+        lib.adaptPoetClient(
+          lib.createPoetClient({ url: poet.address, clock, servicePubkey: poet.pubkey }),
           { clock },
         ),
       ),

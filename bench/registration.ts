@@ -16,7 +16,10 @@
  *
  * `--postgres <url>` keeps the node state in PostgreSQL (a fresh schema of that database).
  *
- *   node --import tsx bench/registration.ts [identities] [poets] [--runs N] [--mocks process|inline] [--one] [--postgres <url>]
+ * `--built` measures the compiled package (`dist/`; `npm run build` first) instead of the sources
+ * through `tsx`; the figures say which.
+ *
+ *   node --import tsx bench/registration.ts [identities] [poets] [--runs N] [--mocks process|inline] [--one] [--built] [--postgres <url>]
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -31,17 +34,9 @@ import {
 } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
-import { createEd25519Signer } from "../src/auth/index.js";
-import { ManualClock } from "../src/clock.js";
-import {
-  type RegistrationEvent,
-  RegistrationManager,
-  type RegistrationPoetClient,
-} from "../src/registration/index.js";
-import { proofPacing, RoundSchedule } from "../src/schedule/index.js";
-import { openNodeState, openPostgresState } from "../src/storage/index.js";
-import { startMockPoet } from "../src/testing/index.js";
+import type { RegistrationEvent, RegistrationPoetClient } from "../src/registration/index.js";
 import { median } from "./common.js";
+import { loadLibrary } from "./library.js";
 import { benchManagerSettings } from "./manager-settings.js";
 
 const args = process.argv.slice(2);
@@ -59,6 +54,18 @@ const POETS = Number(positional[1] ?? 5);
 const RUNS = Number(flag("--runs") ?? 1);
 const MOCKS = flag("--mocks") ?? "process";
 const ONE = args.includes("--one");
+/**
+ * `--built`: measures the compiled package (`dist/`, `npm run build` first), as an operator runs
+ * it, instead of the sources through `tsx` (bench/library.ts).
+ */
+const BUILT = args.includes("--built");
+const lib = await loadLibrary(BUILT);
+const { createEd25519Signer } = lib.auth;
+const { ManualClock } = lib.clock;
+const { RegistrationManager } = lib.registration;
+const { proofPacing, RoundSchedule } = lib.schedule;
+const { openNodeState, openPostgresState } = lib.storage;
+const { startMockPoet } = lib.testing;
 /** Times every SQLite statement by its SQL text and prints the costliest (diagnostics). */
 const SQL_STATS = args.includes("--sql-stats");
 /**
@@ -107,6 +114,8 @@ interface PhaseFigures {
 
 /** What one run measured. */
 interface RunFigures {
+  /** The library measured: `src` (through tsx) or `dist` (the compiled package, `--built`). */
+  library: "src" | "dist";
   identities: number;
   poets: number;
   mocks: string;
@@ -292,7 +301,10 @@ async function runOnce(): Promise<RunFigures> {
     state,
     genesisId: new Uint8Array(20).fill(1),
     clock,
-    ...benchManagerSettings(clock, counted),
+    ...benchManagerSettings(clock, counted, {
+      createPoetClient: lib.client.createPoetClient,
+      adaptPoetClient: lib.registration.adaptPoetClient,
+    }),
     onEvent: (e: RegistrationEvent) => {
       lastEventAt = performance.now();
       counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
@@ -482,6 +494,7 @@ async function runOnce(): Promise<RunFigures> {
   await state.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return {
+    library: lib.kind,
     identities: IDENTITIES,
     poets: POETS,
     mocks: MOCKS,
@@ -541,7 +554,7 @@ const mib = (v: number) => `${v.toFixed(0)} MiB`;
 
 function print(f: RunFigures): void {
   console.log(
-    `registration bench: ${f.identities} identities × ${f.poets} mock PoETs (loopback, REST, mocks ${f.mocks === "inline" ? "in the bench's process" : "in a child process"})`,
+    `registration bench: ${f.identities} identities × ${f.poets} mock PoETs (loopback, REST, mocks ${f.mocks === "inline" ? "in the bench's process" : "in a child process"}; library ${f.library === "dist" ? "compiled (dist/)" : "sources (src/ through tsx)"})`,
   );
   console.log(`  NiPoSTs ready            ${f.ready}/${f.identities}`);
   console.log(
