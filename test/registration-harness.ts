@@ -22,6 +22,7 @@ import { RoundSchedule } from "../src/schedule/index.js";
 import { type NipostChallenge, type NodeState, openNodeState } from "../src/storage/index.js";
 import { type MockPoet, type MockPoetOptions, startMockPoet } from "../src/testing/index.js";
 import { verifyPoetProof } from "../src/verify/index.js";
+import { runningTestFile } from "./helpers/after-file.js";
 import { driveClock, runClock, settledFlag, waitFor } from "./helpers/clock-driver.js";
 import { prng, prngBytes } from "./helpers/prng.js";
 
@@ -50,13 +51,12 @@ export interface Identity {
 /**
  * The identities' keys and challenges: seeded, so that every run sees the same ones. One stream
  * per test file: `npm test` runs several files in one process (scripts/test.mjs names the file
- * whose tests run in {@link TEST_FILE}), and each file's tests draw what they draw when it runs
+ * whose tests run, `helpers/after-file.ts`), and each file's tests draw what they draw when it runs
  * alone.
  */
 const streams = new Map<unknown, () => number>();
-const TEST_FILE = Symbol.for("spacemesh-poet-client.test-file");
 function random(): number {
-  const file = (globalThis as Record<symbol, unknown>)[TEST_FILE];
+  const file = runningTestFile();
   let stream = streams.get(file);
   if (stream === undefined) {
     stream = prng(0x1d3a7);

@@ -16,6 +16,14 @@ export const AFTER_FILE = Symbol.for("spacemesh-poet-client.after-file");
 
 type Registry = (fn: () => unknown) => void;
 
+/** The global under which a group names the member file whose tests run now (scripts/test.mjs). */
+const TEST_FILE = Symbol.for("spacemesh-poet-client.test-file");
+
+/** The member file whose tests run now in a group, `undefined` in a file's own process. */
+export function runningTestFile(): unknown {
+  return (globalThis as Record<symbol, unknown>)[TEST_FILE];
+}
+
 /** Whether this process runs a group of test files (scripts/test.mjs). */
 export function inGroup(): boolean {
   return typeof (globalThis as Record<symbol, unknown>)[AFTER_FILE] === "function";

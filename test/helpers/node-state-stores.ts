@@ -6,10 +6,6 @@
  *
  *   for (const store of NODE_STATE_STORES) describe(store.name, () => { … store.open() … });
  */
-
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import {
@@ -18,7 +14,7 @@ import {
   openNodeState,
   openPostgresState,
 } from "../../src/storage/index.js";
-import { afterFile, inGroup } from "./after-file.js";
+import { afterFile, inGroup, runningTestFile } from "./after-file.js";
 import { postgresDatabase } from "./postgres-database.js";
 import { type TempDir, tempDir } from "./temp-dir.js";
 
@@ -45,21 +41,12 @@ export interface StoreUnderTest {
 // Made at import, so that it is removed after the file's tests (not after the first test's); in a
 // group of `npm test`, one per member file, made by its first test that asks (`after-file.ts`).
 const ownFiles = inGroup() ? undefined : tempDir("node-state-store-");
-/** The group member running now (scripts/test.mjs), `undefined` in a file's own process. */
-const runningFile = (): unknown =>
-  (globalThis as Record<symbol, unknown>)[Symbol.for("spacemesh-poet-client.test-file")];
 let memberFiles: { member: unknown; dir: TempDir } | undefined;
 function sqliteFiles(): TempDir {
   if (ownFiles !== undefined) return ownFiles;
-  const member = runningFile();
+  const member = runningTestFile();
   if (memberFiles === undefined || memberFiles.member !== member) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "node-state-store-"));
-    afterFile(() => fs.rmSync(dir, { recursive: true, force: true }));
-    let n = 0;
-    memberFiles = {
-      member,
-      dir: { dir, file: (name = `state-${n++}.sql`) => path.join(dir, name) },
-    };
+    memberFiles = { member, dir: tempDir("node-state-store-", afterFile) };
   }
   return memberFiles.dir;
 }
@@ -118,7 +105,7 @@ const postgres: StoreUnderTest = {
   name: "postgres",
   async open() {
     // One database per test file, one schema per state: a schema is much cheaper than a database.
-    const member = runningFile();
+    const member = runningTestFile();
     if (database === undefined || database.member !== member) {
       database = { member, url: postgresDatabase() };
     }

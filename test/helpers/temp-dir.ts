@@ -13,10 +13,13 @@ export interface TempDir {
   file: (name?: string) => string;
 }
 
-/** Makes a folder named `<prefix><random>` in the system's temp folder, deleted after the tests. */
-export function tempDir(prefix: string): TempDir {
+/**
+ * Makes a folder named `<prefix><random>` in the system's temp folder, deleted after the tests:
+ * `cleanUp` registers the deletion (`after`, or `afterFile` for a helper shared by a group's files).
+ */
+export function tempDir(prefix: string, cleanUp: (fn: () => void) => void = after): TempDir {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  cleanUp(() => fs.rmSync(dir, { recursive: true, force: true }));
   let n = 0;
   return { dir, file: (name = `state-${n++}.sql`) => path.join(dir, name) };
 }
