@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import { runCli } from "../src/cli/cli.js";
+import { demoLeaves } from "../src/cli/demo/demo-scenario.js";
 import { memoryIo } from "../src/cli/io.js";
 import { ManualClock } from "../src/clock.js";
 import { driveClock } from "./helpers/clock-driver.js";
@@ -83,6 +84,26 @@ describe("poet-client demo", () => {
     assert.ok(out.includes("\u001b[?25h"), "shows the cursor again");
     assert.match(out, /PoETs/);
     assert.match(out, /chosen proofs/);
+  });
+
+  it("proves fewer leaves on a shorter epoch than the default, never under 150", () => {
+    const cases: [bigint, number, bigint][] = [
+      [4_000n, 40_000, 4_000n],
+      [4_000n, 3_600_000, 4_000n],
+      [4_000n, 20_000, 2_000n],
+      [4_000n, 5_000, 500n],
+      [2_500n, 5_000, 312n],
+      [1_500n, 5_000, 187n],
+      [1_500n, 4_000, 150n],
+      [1_500n, 1_000, 150n],
+    ];
+    for (const [at40s, epochMs, leaves] of cases) {
+      assert.equal(
+        demoLeaves(at40s, epochMs),
+        leaves,
+        `${at40s} leaves at 40 s, epoch ${epochMs} ms`,
+      );
+    }
   });
 
   it("exits 2 for an epoch too short to be meaningful", async () => {

@@ -5,12 +5,13 @@
  * that best-proof selection has something to choose (docs/node-client.md §1.7), and a fault script
  * for the fastest one — down when registration opens, then a burst of 503s when the proofs are due —
  * so the demo shows the retries and the late upgrade to a better proof (docs/node-client.md §4,
- * §8). Every duration is a fraction of one compressed epoch, so `--epoch 8s` (the test) and the
- * default 40 s tell the same story.
+ * §8). Every duration is a fraction of one compressed epoch, so `--epoch 5s` (the test) and the
+ * default 40 s tell the same story; so are the PoETs' leaves below 40 s ({@link demoLeaves}).
  */
 import type { Clock } from "../../clock.js";
 import { RoundSchedule } from "../../schedule/index.js";
 import { type MockPoet, startMockPoet } from "../../testing/index.js";
+import { SECURITY_PARAM } from "../../verify/index.js";
 
 /** One PoET of the demo. */
 export interface DemoPoet {
@@ -56,11 +57,28 @@ export function demoTimings(epochMs: number, genesisMs: number): DemoTimings {
   };
 }
 
+/** The three PoETs and the leaves each proves per round at the default 40 s epoch. */
 const POETS: readonly { name: string; leaves: bigint }[] = [
   { name: "poet-a", leaves: 1_500n },
   { name: "poet-b", leaves: 2_500n },
   { name: "poet-c", leaves: 4_000n },
 ];
+/** The epoch {@link POETS}' leaves are given for. */
+const LEAVES_EPOCH_MS = 40_000;
+/** The fewest leaves a proof may have: the `T` leaves the verifier opens (docs/protocol.md §5.1). */
+const MIN_LEAVES = BigInt(SECURITY_PARAM);
+
+/**
+ * The leaves a demo PoET proves per round on an epoch of `epochMs`: as a real PoET's, they grow
+ * with the round's length, so a shorter epoch than the default proves proportionally fewer (never
+ * under 150) and the proofs' order stays the same; a longer one keeps the default's count, so
+ * that the mocks' proving stays a fraction of a second.
+ */
+export function demoLeaves(leavesAt40s: bigint, epochMs: number): bigint {
+  if (epochMs >= LEAVES_EPOCH_MS) return leavesAt40s;
+  const scaled = (leavesAt40s * BigInt(epochMs)) / BigInt(LEAVES_EPOCH_MS);
+  return scaled < MIN_LEAVES ? MIN_LEAVES : scaled;
+}
 
 /** Starts the three mock PoETs on the demo's calendar. */
 export async function startDemoPoets(
@@ -72,16 +90,17 @@ export async function startDemoPoets(
   const started: DemoPoet[] = [];
   try {
     for (const p of POETS) {
+      const leaves = demoLeaves(p.leaves, schedule.epochDurationMs);
       const mock = await startMockPoet({
         clock,
         genesis: schedule.genesis,
         epochDurationMs: schedule.epochDurationMs,
         phaseShiftMs: schedule.phaseShiftMs,
         cycleGapMs: schedule.cycleGapMs,
-        leavesPerRound: p.leaves,
+        leavesPerRound: leaves,
         ...(signal === undefined ? {} : { signal }),
       });
-      started.push({ name: p.name, mock, leavesPerRound: p.leaves, fault: undefined });
+      started.push({ name: p.name, mock, leavesPerRound: leaves, fault: undefined });
     }
   } catch (err) {
     await Promise.allSettled(started.map((p) => p.mock.stop()));
