@@ -144,7 +144,9 @@ export async function setup(
         epochDurationMs: EPOCH_MS,
         phaseShiftMs: PHASE_SHIFT_MS,
         cycleGapMs: CYCLE_GAP_MS,
-        leavesPerRound: 200n,
+        // The fewest leaves a proof may have (T = 150): each costs 400 SHA-256 to prove, most of a
+        // registration test's CPU time. Tests that compare proofs set their own counts.
+        leavesPerRound: 150n,
         ...p,
       }),
     ),
