@@ -55,7 +55,7 @@ async function resume(h: Harness, id: ReturnType<typeof identity>) {
 
 describe("a restart reads the round from the cache", () => {
   it("even a round of more members than the old 65,536 limit: no second download", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       const poet = h.poets[0];
@@ -74,7 +74,7 @@ describe("a restart reads the round from the cache", () => {
       await stopAtPost(h, id);
       assert.equal(poet.state.round(0)?.proofsServed, 1);
       const { nipost, events } = await resume(h, id);
-      assert.equal(nipost.leaves, 300n);
+      assert.equal(nipost.leaves, 30n);
       const downloads = ofType(events, "proof-downloaded");
       assert.deepEqual(
         downloads.map((d) => [d.fromCache, d.members]),
@@ -89,13 +89,13 @@ describe("a restart reads the round from the cache", () => {
 
 describe("damaged cache rows", () => {
   it("a corrupt proof row: dropped with an event, downloaded again, NiPoST", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       await stopAtPost(h, id);
       operator(h, "update poet_client_proof set proof = x'deadbeef'");
       const { nipost, events } = await resume(h, id);
-      assert.equal(nipost.leaves, 300n);
+      assert.equal(nipost.leaves, 30n);
       const dropped = ofType(events, "cache-dropped");
       assert.deepEqual(
         dropped.map((e) => e.table),
@@ -114,13 +114,13 @@ describe("damaged cache rows", () => {
   });
 
   it("a corrupt member row: dropped with an event, downloaded again, NiPoST", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       await stopAtPost(h, id);
       operator(h, "update poet_client_members set members = x'0102'");
       const { nipost, events } = await resume(h, id);
-      assert.equal(nipost.leaves, 300n);
+      assert.equal(nipost.leaves, 30n);
       assert.deepEqual(
         ofType(events, "cache-dropped").map((e) => e.table),
         ["poet_client_members"],
@@ -137,13 +137,13 @@ describe("damaged cache rows", () => {
       "delete from poet_client_member_chunk",
       "update poet_client_member_chunk set bytes = substr(bytes, 1, 16)",
     ]) {
-      const h = await setup([{ leavesPerRound: 300n }]);
+      const h = await setup([{ leavesPerRound: 30n }]);
       try {
         const id = identity(1);
         await stopAtPost(h, id);
         operator(h, damage);
         const { nipost, events } = await resume(h, id);
-        assert.equal(nipost.leaves, 300n);
+        assert.equal(nipost.leaves, 30n);
         const dropped = ofType(events, "cache-dropped");
         assert.deepEqual(
           dropped.map((e) => e.table),
@@ -163,14 +163,14 @@ describe("damaged cache rows", () => {
   });
 
   it("a verdict that does not match its members: both dropped with events, fetched and verified again, NiPoST", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       await stopAtPost(h, id);
       // Decodes fine (check() cannot see it), but is the verdict for no member list.
       operator(h, "update poet_client_proof set statement = zeroblob(32)");
       const { nipost, events } = await resume(h, id);
-      assert.equal(nipost.leaves, 300n);
+      assert.equal(nipost.leaves, 30n);
       assert.deepEqual(
         ofType(events, "cache-dropped")
           .map((e) => e.table)
@@ -191,7 +191,7 @@ describe("damaged cache rows", () => {
   });
 
   it("check() reads every table (proofs, member lists, intents) and repair() deletes what it reports", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       await stopAtPost(h, id);
@@ -212,14 +212,14 @@ describe("damaged cache rows", () => {
       assert.equal(await h.state.repair(found), 3);
       assert.deepEqual(await h.state.check(), []);
       const { nipost } = await resume(h, id);
-      assert.equal(nipost.leaves, 300n);
+      assert.equal(nipost.leaves, 30n);
     } finally {
       await h.close();
     }
   });
 
   it("the manager reports intents of another challenge found before resuming, deletes them, and prunes expired ones", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       await stopAtPost(h, id);
@@ -250,7 +250,7 @@ describe("damaged cache rows", () => {
 describe("proofs that can never serve", () => {
   for (const withKey of [true, false]) {
     it(`a proof with the wrong service key is final (${withKey ? "configured key" : "key from info"}): one attempt, an event, the other PoET's proof`, async () => {
-      const h = await setup([{ leavesPerRound: 200n }, { leavesPerRound: 300n }]);
+      const h = await setup([{ leavesPerRound: 20n }, { leavesPerRound: 30n }]);
       try {
         if (!withKey) {
           await h.manager.close();
@@ -261,7 +261,7 @@ describe("proofs that can never serve", () => {
         h.poets[1]!.faults.wrongServiceKey = true;
         const id = identity(1);
         const nipost = ready(await drive(h.clock, build(h, id)));
-        assert.equal(nipost.leaves, 200n);
+        assert.equal(nipost.leaves, 20n);
         assert.equal(nipost.poet, h.poets[0]!.url);
         const bad = h.poets[1]!.url;
         const final = ofType(h.events, "proof-final").filter((e) => e.poet === bad);
@@ -284,12 +284,12 @@ describe("proofs that can never serve", () => {
   }
 
   it("an empty proof is final: one attempt, an event, the other PoET's proof", async () => {
-    const h = await setup([{ leavesPerRound: 200n }, { leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 20n }, { leavesPerRound: 30n }]);
     try {
       h.poets[1]!.faults.emptyProof = true;
       const id = identity(1);
       const nipost = ready(await drive(h.clock, build(h, id)));
-      assert.equal(nipost.leaves, 200n);
+      assert.equal(nipost.leaves, 20n);
       const bad = h.poets[1]!.url;
       assert.equal(ofType(h.events, "proof-final").filter((e) => e.poet === bad).length, 1);
       assert.equal(ofType(h.events, "proof-fetch-failed").filter((e) => e.poet === bad).length, 1);

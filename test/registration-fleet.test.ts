@@ -53,7 +53,7 @@ describe("a fleet of workers on one PostgreSQL state", () => {
       return openPostgresState({ connection: pool, schema: "fleet", maxConnections: 4 });
     };
     const stateA = await open();
-    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }, {}], {
+    const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 50n }, {}], {
       state: stateA,
       leaseHolder: "A",
       whenHeldElsewhere: "skip",
@@ -173,7 +173,7 @@ describe("a fleet of workers on one PostgreSQL state", () => {
       let built = 0;
       for (const s of settled) {
         if (s.status === "fulfilled") {
-          assert.equal(ready(s.value).leaves, 500n);
+          assert.equal(ready(s.value).leaves, 50n);
           built++;
         } else {
           assert.ok(s.reason instanceof LeaseLostError, String(s.reason));

@@ -7,7 +7,7 @@ import { drive, hex, identity, ofType, ready, setup } from "./registration-harne
 
 describe("a challenge row go-spacemesh wrote (no recorded hash)", () => {
   it("resumes on its own: the hash is computed from the row and registered", async () => {
-    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }]);
+    const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 50n }]);
     try {
       const id = identity(1);
       // Written without a hash, as the Go node writes its challenge rows.
@@ -19,7 +19,7 @@ describe("a challenge row go-spacemesh wrote (no recorded hash)", () => {
       );
       const expected = nipostChallengeHash(id.challenge);
       assert.equal(hex(nipost.challengeHash), hex(expected));
-      assert.equal(nipost.leaves, 500n);
+      assert.equal(nipost.leaves, 50n);
       const registered = ofType(h.events, "registered");
       assert.equal(registered.length, 2);
       assert.equal(

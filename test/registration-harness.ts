@@ -32,7 +32,19 @@ export const T0 = Date.parse("2024-01-01T00:00:00Z");
 export const EPOCH_MS = 60_000;
 export const PHASE_SHIFT_MS = 20_000;
 export const CYCLE_GAP_MS = 10_000;
-export const TICK_SIZE = 100n;
+/**
+ * Leaves per tick. The harness's rounds are a tenth of a real PoET's hundreds of leaves (each
+ * costs 400 SHA-256 to prove, most of a registration test's CPU time), and so is its tick size:
+ * the ticks are those of rounds ten times longer.
+ */
+export const TICK_SIZE = 10n;
+/**
+ * `T`, the leaves each proof of the harness's PoETs opens and its verifier checks (150 on the
+ * network): with rounds of a few dozen leaves, 150 would open every leaf. The verifier's own tests
+ * use the network's; a test here that wants it sets `securityParam: 150` on its PoETs and gives the
+ * manager its own verifier.
+ */
+export const HARNESS_SECURITY_PARAM = 8;
 
 /** Round `n` starts at T0 + 20 s + n·60 s and ends 50 s later; publish epoch n + 1. */
 export const schedule = new RoundSchedule({
@@ -144,9 +156,9 @@ export async function setup(
         epochDurationMs: EPOCH_MS,
         phaseShiftMs: PHASE_SHIFT_MS,
         cycleGapMs: CYCLE_GAP_MS,
-        // The fewest leaves a proof may have (T = 150): each costs 400 SHA-256 to prove, most of a
-        // registration test's CPU time. Tests that compare proofs set their own counts.
-        leavesPerRound: 150n,
+        // Tests that compare proofs set their own counts.
+        leavesPerRound: 15n,
+        securityParam: HARNESS_SECURITY_PARAM,
         ...p,
       }),
     ),
@@ -181,8 +193,14 @@ export async function setup(
     random: () => 0.5,
     // On the calling thread: a manager's own ParallelVerifier starts a worker and warms up for
     // every test, which is most of a registration test's CPU time. (`verifier: undefined` in
-    // `extra` gives the manager its own, as in production.)
-    verifier: { verify: verifyPoetProof },
+    // `extra` gives the manager its own, as in production, with the network's `T`.)
+    verifier: {
+      verify: (proof, statement, options) =>
+        verifyPoetProof(proof, statement, {
+          signal: options?.signal,
+          securityParam: HARNESS_SECURITY_PARAM,
+        }),
+    },
     onEvent: (e) => events.push(e),
     post: async (request) => {
       postCalls.push(request.challenge);

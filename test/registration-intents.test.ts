@@ -59,7 +59,7 @@ function urlOf(h: Harness, i: number): string {
 
 describe("write-ahead submits", () => {
   it("records the intent before the submit and clears it with the Go row", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       const seen: { step: string; atPoet: number; intents: number }[] = [];
@@ -86,7 +86,7 @@ describe("write-ahead submits", () => {
         { step: "recorded", atPoet: 0, intents: 1 },
         { step: "accepted", atPoet: 1, intents: 1 },
       ]);
-      assert.equal(nipost.leaves, 300n);
+      assert.equal(nipost.leaves, 30n);
       assert.equal((await h.state.intents.list()).length, 0);
       assert.equal((await h.state.registrations.listFor(id.signer.nodeId)).length, 1);
       assert.equal(ofType(h.events, "submit-intent-confirmed").length, 0);
@@ -96,7 +96,7 @@ describe("write-ahead submits", () => {
   });
 
   it("a crash between the PoET's accept and our row, down past the round end: the NiPoST uses that PoET's proof and the Go row is written", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       await crashAfterAccept(h, id, urlOf(h, 0));
@@ -113,7 +113,7 @@ describe("write-ahead submits", () => {
       manager.onEvent((e) => events.push(e));
       const nipost = ready(await drive(h.clock, manager.buildNiPost({ nodeId: id.signer.nodeId })));
       assert.equal(nipost.poet, urlOf(h, 0));
-      assert.equal(nipost.leaves, 300n);
+      assert.equal(nipost.leaves, 30n);
       assert.equal(nipost.roundId, "0");
       assert.equal(ofType(events, "window-missed").length, 0);
       const confirmed = ofType(events, "submit-intent-confirmed");
@@ -134,7 +134,7 @@ describe("write-ahead submits", () => {
   });
 
   it("a crash with one PoET confirmed and one not: both proofs compete and the better one wins", async () => {
-    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }]);
+    const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 50n }]);
     try {
       const id = identity(1);
       await crashAfterAccept(h, id, urlOf(h, 1));
@@ -143,7 +143,7 @@ describe("write-ahead submits", () => {
       manager.addIdentity(id.signer);
       const nipost = ready(await drive(h.clock, manager.buildNiPost({ nodeId: id.signer.nodeId })));
       assert.equal(nipost.poet, urlOf(h, 1));
-      assert.equal(nipost.leaves, 500n);
+      assert.equal(nipost.leaves, 50n);
       const rows = await h.state.registrations.listFor(id.signer.nodeId);
       assert.deepEqual(rows.map((r) => r.address).sort(), [urlOf(h, 0), urlOf(h, 1)].sort());
     } finally {
@@ -152,7 +152,7 @@ describe("write-ahead submits", () => {
   });
 
   it("drops an intent whose challenge is not among the round's members, with an event, and goes on as before", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       await crashAfterAccept(h, id, urlOf(h, 0));
@@ -177,13 +177,13 @@ describe("write-ahead submits", () => {
   });
 
   it("resubmits an unconfirmed intent before the round start (the PoET answers 200 again)", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       await crashAfterAccept(h, id, urlOf(h, 0));
       const manager = await h.restart();
       const nipost = ready(await drive(h.clock, build(h, id, manager)));
-      assert.equal(nipost.leaves, 300n);
+      assert.equal(nipost.leaves, 30n);
       assert.equal((await h.state.intents.list()).length, 0);
       assert.equal((await h.state.registrations.listFor(id.signer.nodeId)).length, 1);
       assert.equal(h.poets[0]!.state.round(0)?.registrations.length, 1);
@@ -286,7 +286,7 @@ describe("write-ahead submits", () => {
 
 describe("a late start after the proof cut-off", () => {
   it("asks every PoET that has not answered and replaces a worse stored choice", async () => {
-    const h = await setup([{ leavesPerRound: 200n }, { leavesPerRound: 260n }]);
+    const h = await setup([{ leavesPerRound: 20n }, { leavesPerRound: 26n }]);
     try {
       const id = identity(1);
       // PoET 1 is down when the proofs come out: PoET 0's 200-leaf proof is chosen, then the
@@ -316,11 +316,11 @@ describe("a late start after the proof cut-off", () => {
       const events: RegistrationEvent[] = [];
       manager.onEvent((e) => events.push(e));
       const nipost = ready(await drive(h.clock, manager.buildNiPost({ nodeId: id.signer.nodeId })));
-      assert.equal(nipost.leaves, 260n);
+      assert.equal(nipost.leaves, 26n);
       assert.equal(nipost.poet, urlOf(h, 1));
       const selected = ofType(events, "best-proof-selected");
       assert.equal(selected.length, 1);
-      assert.equal(selected[0]?.replaces?.leaves, 200n);
+      assert.equal(selected[0]?.replaces?.leaves, 20n);
       assert.deepEqual(h.postCalls, [nipost.proofRef]);
       // PoET 0 had answered (its proof is stored): not downloaded again.
       const downloads = ofType(events, "proof-downloaded");
@@ -334,7 +334,7 @@ describe("a late start after the proof cut-off", () => {
   });
 
   it("on a first run after the cut-off, waits for every PoET (bounded) instead of the first answer", async () => {
-    const h = await setup([{ leavesPerRound: 200n }, { leavesPerRound: 260n }]);
+    const h = await setup([{ leavesPerRound: 20n }, { leavesPerRound: 26n }]);
     try {
       const id = identity(1);
       // Registered at both, then the process stops before any proof was asked.
@@ -354,7 +354,7 @@ describe("a late start after the proof cut-off", () => {
       h.poets[1]!.faults.delayMs = 1_000;
       const manager = await h.restart();
       const nipost = ready(await drive(h.clock, build(h, id, manager)));
-      assert.equal(nipost.leaves, 260n);
+      assert.equal(nipost.leaves, 26n);
       assert.equal(nipost.poet, urlOf(h, 1));
     } finally {
       await h.close();

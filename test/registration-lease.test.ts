@@ -79,7 +79,7 @@ function eventOf(events: RegistrationEvent[], type: RegistrationEvent["type"]): 
 
 describe("one worker per identity across processes", () => {
   it("lets only the holder submit and prove; the other waits, takes over after the holder dies, and resumes without a second submit", async () => {
-    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }], {
+    const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 50n }], {
       leaseHolder: "A",
     });
     const b = await second(h);
@@ -125,7 +125,7 @@ describe("one worker per identity across processes", () => {
       await assert.rejects(drive(h.clock, runA));
 
       const nipost = ready(await drive(h.clock, runB));
-      assert.equal(nipost.leaves, 500n);
+      assert.equal(nipost.leaves, 50n);
       const takeover = ofType(b.events, "lease-taken-over")[0]!;
       assert.ok(takeover, "B took the lease over");
       assert.equal(takeover.previous.holder, acquired.holder);
@@ -164,7 +164,7 @@ describe("one worker per identity across processes", () => {
   });
 
   it("keeps a live holder's identity: the other never submits or proves, and after a release finds the NiPoST stored", async () => {
-    const h = await setup([{ leavesPerRound: 300n }], { leaseHolder: "A" });
+    const h = await setup([{ leavesPerRound: 30n }], { leaseHolder: "A" });
     const b = await second(h);
     try {
       const id = identity(1);
@@ -233,7 +233,7 @@ describe("one worker per identity across processes", () => {
   });
 
   it("stops an identity at once when its lease is taken from it, and rejects buildNiPost with LeaseLostError", async () => {
-    const h = await setup([{ leavesPerRound: 300n }], { leaseHolder: "A" });
+    const h = await setup([{ leavesPerRound: 30n }], { leaseHolder: "A" });
     try {
       const id = identity(1);
       const run = build(h, id);
@@ -291,7 +291,7 @@ describe("one worker per identity across processes", () => {
   });
 
   it("releases the leases on close, so that a restart takes them without waiting", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       const run = build(h, id);

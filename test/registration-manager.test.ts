@@ -14,14 +14,17 @@ import {
   schedule,
   setup,
   T0,
-  TICK_SIZE,
   until,
 } from "./registration-harness.js";
 
 describe("RegistrationManager", () => {
   it("registers, waits for the round, verifies the proof, runs PoST and stores the NiPoST", async () => {
-    // The manager's own ParallelVerifier here, as in production (the harness verifies in-thread).
-    const h = await setup([{ leavesPerRound: 300n }], { verifier: undefined });
+    // The manager's own ParallelVerifier here, as in production (the harness verifies in-thread),
+    // on a round of the network's size: T = 150, a tick of 100 leaves.
+    const h = await setup([{ leavesPerRound: 300n, securityParam: 150 }], {
+      verifier: undefined,
+      tickSize: 100n,
+    });
     try {
       const id = identity(1);
       const outcome = await drive(h.clock, build(h, id));
@@ -30,7 +33,7 @@ describe("RegistrationManager", () => {
       assert.equal(nipost.roundId, "0");
       assert.equal(nipost.leaves, 300n);
       assert.equal(nipost.ticks, 3n);
-      assert.equal(TICK_SIZE, 100n);
+      assert.equal(nipost.ticks, nipost.leaves / 100n);
       assert.equal(nipost.poet, h.poets[0]!.url);
       assert.deepEqual(nipost.post, POST_RESULT.post);
       assert.deepEqual(h.postCalls, [nipost.proofRef]);

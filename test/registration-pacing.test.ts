@@ -86,7 +86,7 @@ describe("RegistrationManager's proof pacing", () => {
     const publishAfterMs = [300, 700, 1_100];
     let harness!: Harness;
     harness = await setup(
-      [{ leavesPerRound: 200n }, { leavesPerRound: 500n }, { leavesPerRound: 900n }],
+      [{ leavesPerRound: 20n }, { leavesPerRound: 50n }, { leavesPerRound: 90n }],
       { ...DEFAULT_PACING, ...publishingLate(() => harness, publishAfterMs, queries) },
     );
     const h = harness;
@@ -111,7 +111,7 @@ describe("RegistrationManager's proof pacing", () => {
       await h.clock.set(roundEnd + pacing.graceMs + pacing.jitter.maxMs);
       await until(() => queries.length === 3 && downloaded().length === 2);
       assert.equal(queries.filter((q) => !q.ready).length, 1);
-      await until(() => ofType(h.events, "best-proof-selected").at(-1)?.leaves === 500n);
+      await until(() => ofType(h.events, "best-proof-selected").at(-1)?.leaves === 50n);
       assert.equal(ofType(h.events, "post-started").length, 0);
       // One poll interval later the third PoET is asked again, well before the cut-off.
       const retryAt = queries.find((q) => !q.ready)!.at + pacing.pollIntervalMs;
@@ -119,7 +119,7 @@ describe("RegistrationManager's proof pacing", () => {
       await h.clock.set(retryAt);
       await until(() => downloaded().length === 3);
       const nipost = ready(await drive(h.clock, run));
-      assert.equal(nipost.leaves, 900n);
+      assert.equal(nipost.leaves, 90n);
       assert.equal(nipost.poet, h.poets[2]!.url);
       for (const q of queries) assert.ok(q.at >= roundEnd + pacing.graceMs && q.at < cutoff);
       assert.equal(new Set(queries.map((q) => q.poet)).size, 3);
@@ -131,12 +131,12 @@ describe("RegistrationManager's proof pacing", () => {
   });
 
   it("sends the waiting event again each time one more PoET holds the registration", async () => {
-    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 600n }]);
+    const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 60n }]);
     try {
       h.poets[1]!.faults.failNext(3, 503);
       const id = identity(1);
       const nipost = ready(await drive(h.clock, build(h, id)));
-      assert.equal(nipost.leaves, 600n);
+      assert.equal(nipost.leaves, 60n);
       const waiting = ofType(h.events, "waiting-for-round-end");
       assert.equal(waiting.length, 2);
       assert.deepEqual(waiting[0]!.poets, [h.poets[0]!.url]);

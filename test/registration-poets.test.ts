@@ -17,27 +17,27 @@ import {
 describe("RegistrationManager with several PoETs", () => {
   it("chooses the proof with the most ticks", async () => {
     const h = await setup([
-      { leavesPerRound: 160n },
-      { leavesPerRound: 350n },
-      { leavesPerRound: 250n },
+      { leavesPerRound: 16n },
+      { leavesPerRound: 35n },
+      { leavesPerRound: 25n },
     ]);
     try {
       const id = identity(1);
       const nipost = ready(await drive(h.clock, build(h, id)));
       assert.equal(nipost.poet, h.poets[1]!.url);
-      assert.equal(nipost.leaves, 350n);
+      assert.equal(nipost.leaves, 35n);
       assert.equal(nipost.ticks, 3n);
       assert.equal(ofType(h.events, "registered").length, 3);
       assert.equal(ofType(h.events, "proof-downloaded").length, 3);
       const selected = ofType(h.events, "best-proof-selected");
-      assert.equal(selected.at(-1)?.leaves, 350n);
+      assert.equal(selected.at(-1)?.leaves, 35n);
     } finally {
       await h.close();
     }
   });
 
   it("goes on with the PoETs that answer while one hangs at registration", async () => {
-    const h = await setup([{ leavesPerRound: 250n }, { leavesPerRound: 150n }]);
+    const h = await setup([{ leavesPerRound: 25n }, { leavesPerRound: 15n }]);
     try {
       h.poets[0]!.faults.hang = true;
       const id = identity(1);
@@ -105,7 +105,7 @@ describe("RegistrationManager with several PoETs", () => {
   });
 
   it("uses the other PoETs when one hangs at proof time, after the cut-off", async () => {
-    const h = await setup([{ leavesPerRound: 350n }, { leavesPerRound: 150n }]);
+    const h = await setup([{ leavesPerRound: 35n }, { leavesPerRound: 15n }]);
     try {
       const id = identity(1);
       const run = build(h, id);
@@ -124,7 +124,7 @@ describe("RegistrationManager with several PoETs", () => {
   });
 
   it("upgrades to a better proof from a PoET that comes back after the first proof was chosen", async () => {
-    const h = await setup([{ leavesPerRound: 150n }, { leavesPerRound: 360n }]);
+    const h = await setup([{ leavesPerRound: 15n }, { leavesPerRound: 36n }]);
     try {
       const id = identity(1);
       const run = build(h, id);
@@ -138,10 +138,10 @@ describe("RegistrationManager with several PoETs", () => {
       await h.poets[1]!.faults.up();
       const nipost = ready(await drive(h.clock, run));
       assert.equal(nipost.poet, h.poets[1]!.url);
-      assert.equal(nipost.leaves, 360n);
+      assert.equal(nipost.leaves, 36n);
       const selected = ofType(h.events, "best-proof-selected");
       assert.equal(selected.length, 2);
-      assert.deepEqual(selected[1]!.replaces, { poet: h.poets[0]!.url, leaves: 150n, ticks: 1n });
+      assert.deepEqual(selected[1]!.replaces, { poet: h.poets[0]!.url, leaves: 15n, ticks: 1n });
       assert.deepEqual(h.postCalls, [nipost.proofRef]);
       const stored = await h.state.challenges.get(id.signer.nodeId);
       assert.deepEqual(stored?.poetProofRef, nipost.proofRef);
@@ -151,7 +151,7 @@ describe("RegistrationManager with several PoETs", () => {
   });
 
   it("rejects an invalid proof and uses a valid one", async () => {
-    const h = await setup([{ leavesPerRound: 350n }, { leavesPerRound: 150n }]);
+    const h = await setup([{ leavesPerRound: 35n }, { leavesPerRound: 15n }]);
     try {
       h.poets[0]!.faults.invalidProof = true;
       const id = identity(1);
@@ -186,7 +186,7 @@ describe("RegistrationManager with several PoETs", () => {
   });
 
   it("skips a proof whose members lack the challenge", async () => {
-    const h = await setup([{ leavesPerRound: 350n }, { leavesPerRound: 150n }]);
+    const h = await setup([{ leavesPerRound: 35n }, { leavesPerRound: 15n }]);
     try {
       const id = identity(1);
       h.poets[0]!.faults.omitChallenge(id.hash);

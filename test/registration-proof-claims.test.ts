@@ -58,7 +58,7 @@ async function fleet(
   };
   const first = await open();
   const h = await setup(
-    Array.from({ length: poets }, (_, i) => ({ leavesPerRound: BigInt(200 + 100 * i) })),
+    Array.from({ length: poets }, (_, i) => ({ leavesPerRound: BigInt(20 + 10 * i) })),
     { state: first.state, leaseHolder: names[0], ...extra },
   );
   const workers: Worker[] = [
@@ -127,7 +127,7 @@ describe("proof downloads shared by a fleet on one PostgreSQL state", () => {
       const all = Promise.all([...runs.values()].flatMap((r) => r.runs));
       const outcomes = await drive(h.clock, all, { maxSteps: 100_000 });
       // Every identity has its NiPoST on the best proof (400 leaves, the third PoET).
-      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 400n);
+      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 40n);
       const trace = () =>
         workers
           .map(
@@ -199,7 +199,7 @@ describe("proof downloads shared by a fleet on one PostgreSQL state", () => {
       round.registrations.sort((a, b) => compareBytes(a.pubkey, b.pubkey));
       const all = Promise.all([...runs.values()].flatMap((r) => r.runs));
       const outcomes = await drive(h.clock, all, { maxSteps: 100_000 });
-      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 200n);
+      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 20n);
       // One download for the fleet; the other worker read the round, members and all, from the store.
       assert.equal(poet.state.round(0)?.proofsServed, 1);
       const got = workers.flatMap((w) => ofType(w.events, "proof-downloaded"));
@@ -251,7 +251,7 @@ describe("proof downloads shared by a fleet on one PostgreSQL state", () => {
         maxSteps: 100_000,
       });
       await closing;
-      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 200n);
+      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 20n);
       const takeovers = ofType(survivor.events, "proof-claim-taken-over");
       assert.equal(takeovers.length, 1);
       const takeover = takeovers[0];
@@ -280,7 +280,7 @@ describe("proof downloads shared by a fleet on one PostgreSQL state", () => {
   });
 
   it("shares them the same way between two processes' managers on one SQLite file", async () => {
-    const h = await setup([{ leavesPerRound: 200n }, { leavesPerRound: 300n }], {
+    const h = await setup([{ leavesPerRound: 20n }, { leavesPerRound: 30n }], {
       leaseHolder: "A",
     });
     const second = await openNodeState(h.dbPath);
@@ -301,7 +301,7 @@ describe("proof downloads shared by a fleet on one PostgreSQL state", () => {
         return run;
       });
       const outcomes = await drive(h.clock, Promise.all(runs), { maxSteps: 100_000 });
-      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 300n);
+      for (const outcome of outcomes) assert.equal(ready(outcome).leaves, 30n);
       for (const poet of h.poets) assert.equal(poet.state.round(0)?.proofsServed, 1);
       const fromNetwork = [...h.events, ...events].filter(
         (e) => e.type === "proof-downloaded" && !e.fromCache,

@@ -64,7 +64,7 @@ describe("RegistrationManager and proof downloads", () => {
         throw new StorageError("disk full", { kind: "io", table: "poet_client_member_chunk" });
       };
       const nipost = ready(await drive(h.clock, build(h, identity(1))));
-      assert.equal(nipost.leaves, 150n);
+      assert.equal(nipost.leaves, 15n);
       assert.deepEqual(
         ofType(h.events, "proof-downloaded").map((e) => e.fromCache),
         [false],

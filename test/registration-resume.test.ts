@@ -40,7 +40,7 @@ async function interruptAt(h: Harness, id: Identity, atMs: number, manager = h.m
 
 describe("RegistrationManager resuming from the node state", () => {
   it("continues after being closed and restarted mid-round, without submitting again", async () => {
-    const h = await setup([{ leavesPerRound: 150n }, { leavesPerRound: 250n }]);
+    const h = await setup([{ leavesPerRound: 15n }, { leavesPerRound: 25n }]);
     try {
       const id = identity(1);
       await interruptAt(h, id, schedule.roundStart(0).getTime() + 5_000);
@@ -54,7 +54,7 @@ describe("RegistrationManager resuming from the node state", () => {
       const events: RegistrationEvent[] = [];
       manager.onEvent((e) => events.push(e));
       const nipost = ready(await drive(h.clock, manager.buildNiPost({ nodeId: id.signer.nodeId })));
-      assert.equal(nipost.leaves, 250n);
+      assert.equal(nipost.leaves, 25n);
       const registered = ofType(events, "registered");
       assert.equal(registered.length, 2);
       assert.ok(registered.every((e) => e.resumed));
@@ -65,7 +65,7 @@ describe("RegistrationManager resuming from the node state", () => {
   });
 
   it("stops a background registration that is still retrying when it is closed", async () => {
-    const h = await setup([{ leavesPerRound: 150n }, { leavesPerRound: 250n }]);
+    const h = await setup([{ leavesPerRound: 15n }, { leavesPerRound: 25n }]);
     try {
       const id = identity(1);
       await h.poets[1]!.faults.down();
@@ -96,7 +96,7 @@ describe("RegistrationManager resuming from the node state", () => {
     "post-started",
   ] as const) {
     it(`resumes to the same NiPoST when interrupted at "${step}"`, async () => {
-      const h = await setup([{ leavesPerRound: 150n }]);
+      const h = await setup([{ leavesPerRound: 15n }]);
       try {
         const id = identity(1);
         let stopped = false;
@@ -110,7 +110,7 @@ describe("RegistrationManager resuming from the node state", () => {
         assert.ok(stopped);
         const manager = await h.restart();
         const nipost = ready(await drive(h.clock, build(h, id, manager)));
-        assert.equal(nipost.leaves, 150n);
+        assert.equal(nipost.leaves, 15n);
         assert.equal(nipost.roundId, "0");
         assert.equal(h.poets[0]!.state.round(0)?.registrations.length, 1);
         assert.ok(h.postCalls.length <= 2);
@@ -124,7 +124,7 @@ describe("RegistrationManager resuming from the node state", () => {
   }
 
   it("does not download or verify a proof twice after a restart", async () => {
-    const h = await setup([{ leavesPerRound: 150n }]);
+    const h = await setup([{ leavesPerRound: 15n }]);
     try {
       const id = identity(1);
       h.manager.onEvent((e) => {
@@ -143,14 +143,14 @@ describe("RegistrationManager resuming from the node state", () => {
   });
 
   it("builds NiPoSTs for three identities end to end with one download per PoET", async () => {
-    const h = await setup([{ leavesPerRound: 150n }, { leavesPerRound: 270n }]);
+    const h = await setup([{ leavesPerRound: 15n }, { leavesPerRound: 27n }]);
     try {
       const ids = [identity(1), identity(1), identity(1)];
       const outcomes = await drive(h.clock, Promise.all(ids.map((id) => build(h, id))));
       const niposts = outcomes.map(ready);
       for (const [i, nipost] of niposts.entries()) {
         assert.equal(hex(nipost.nodeId), hex(ids[i]!.signer.nodeId));
-        assert.equal(nipost.leaves, 270n);
+        assert.equal(nipost.leaves, 27n);
         assert.deepEqual(nipost.proofRef, niposts[0]!.proofRef);
       }
       // Distinct membership proofs, one round.
@@ -306,7 +306,7 @@ describe("RegistrationManager with stale challenges", () => {
 
 describe("RegistrationManager when the PoET set changes", () => {
   it("registers the missing PoETs when one is added before the round start", async () => {
-    const h = await setup([{ leavesPerRound: 150n }, { leavesPerRound: 260n }]);
+    const h = await setup([{ leavesPerRound: 15n }, { leavesPerRound: 26n }]);
     try {
       const id = identity(1);
       const only = h.managerOptions().poets.slice(0, 1);
@@ -315,7 +315,7 @@ describe("RegistrationManager when the PoET set changes", () => {
       await interruptAt(h, id, schedule.roundStart(0).getTime() - 10_000, manager);
       manager = await h.restart();
       const nipost = ready(await drive(h.clock, build(h, id, manager)));
-      assert.equal(nipost.leaves, 260n);
+      assert.equal(nipost.leaves, 26n);
       assert.equal((await h.state.registrations.listFor(id.signer.nodeId)).length, 2);
     } finally {
       await h.close();
@@ -323,7 +323,7 @@ describe("RegistrationManager when the PoET set changes", () => {
   });
 
   it("goes on with the remaining PoETs when one is removed after the round start", async () => {
-    const h = await setup([{ leavesPerRound: 150n }, { leavesPerRound: 260n }]);
+    const h = await setup([{ leavesPerRound: 15n }, { leavesPerRound: 26n }]);
     try {
       const id = identity(1);
       await interruptAt(h, id, schedule.roundStart(0).getTime() + 5_000);
@@ -359,7 +359,7 @@ describe("RegistrationManager when the PoET set changes", () => {
   });
 
   it("switchPoets before the round start drops the old registration and registers at the new PoET", async () => {
-    const h = await setup([{ leavesPerRound: 150n }, { leavesPerRound: 260n }]);
+    const h = await setup([{ leavesPerRound: 15n }, { leavesPerRound: 26n }]);
     try {
       const id = identity(1);
       const poets = h.managerOptions().poets;
@@ -383,7 +383,7 @@ describe("RegistrationManager when the PoET set changes", () => {
   });
 
   it("switchPoets after the round start still takes the proof of the round already running", async () => {
-    const h = await setup([{ leavesPerRound: 150n }, { leavesPerRound: 260n }]);
+    const h = await setup([{ leavesPerRound: 15n }, { leavesPerRound: 26n }]);
     try {
       const id = identity(1);
       const poets = h.managerOptions().poets;

@@ -4,7 +4,7 @@ import { build, drive, identity, ready, setup } from "./registration-harness.js"
 
 describe("RegistrationManager.status()", () => {
   it("reports the step the cycle takes, in the words of planNextStep", async () => {
-    const h = await setup([{ leavesPerRound: 300n }]);
+    const h = await setup([{ leavesPerRound: 30n }]);
     try {
       const id = identity(1);
       h.manager.addIdentity(id.signer);

@@ -57,7 +57,7 @@ async function database(name: string): Promise<string> {
 }
 
 const IDENTITIES = 6;
-const LEAVES = [300n, 500n, 400n];
+const LEAVES = [30n, 50n, 40n];
 
 /** Each submit a mock PoET answered, by PoET index and node id. */
 function countSubmits(h: Harness): Map<string, number> {
@@ -177,7 +177,7 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       // is stopped in between: the identities cannot store the better choice, pause, and resume
       // from the node state once it is back.
       h.poets.forEach((poet, i) => {
-        poet.faults.delayMs = LEAVES[i] === 500n ? 3_000 : 0;
+        poet.faults.delayMs = LEAVES[i] === 50n ? 3_000 : 0;
       });
       await runClock(
         h.clock,
@@ -231,7 +231,7 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       assert.equal(new Set(posts).size, IDENTITIES);
       for (const outcome of outcomes) {
         assert.equal(outcome.kind, "ready");
-        if (outcome.kind === "ready") assert.equal(outcome.nipost.leaves, 500n);
+        if (outcome.kind === "ready") assert.equal(outcome.nipost.leaves, 50n);
       }
       assert.equal((await state.nipost.list()).length, IDENTITIES);
       assert.equal(ofType(h.events, "lease-lost").length, 0);
@@ -343,7 +343,7 @@ describe("a registration manager whose PostgreSQL server stops and starts again"
       assert.equal(posts.length, ids.length);
       for (const outcome of outcomes) {
         assert.equal(outcome.kind, "ready");
-        if (outcome.kind === "ready") assert.equal(outcome.nipost.leaves, 500n);
+        if (outcome.kind === "ready") assert.equal(outcome.nipost.leaves, 50n);
       }
       assert.equal(ofType(h.events, "lease-lost").length, 0);
       t.diagnostic(

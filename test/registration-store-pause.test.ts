@@ -25,7 +25,7 @@ import {
 describe("a PoET set change while the store blips", () => {
   it("restarts the cycle from a pause for the store instead of ending buildNiPost", async () => {
     let down = false;
-    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }]);
+    const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 50n }]);
     try {
       const poets = h.managerOptions().poets;
       await h.manager.close();
@@ -44,7 +44,7 @@ describe("a PoET set change while the store blips", () => {
       await manager.switchPoets({ poets });
 
       const nipost = ready(await drive(h.clock, run));
-      assert.equal(nipost.leaves, 500n);
+      assert.equal(nipost.leaves, 50n);
       assert.equal(h.postCalls.length, 1);
     } finally {
       await h.close();
@@ -53,7 +53,7 @@ describe("a PoET set change while the store blips", () => {
 
   it("keeps the PoST result when the change comes while the NiPoST row is written again", async () => {
     let down = false;
-    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }]);
+    const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 50n }]);
     try {
       const poets = h.managerOptions().poets;
       await h.manager.close();
@@ -68,7 +68,7 @@ describe("a PoET set change while the store blips", () => {
       await manager.switchPoets({ poets });
 
       const nipost = ready(await drive(h.clock, run));
-      assert.equal(nipost.leaves, 500n);
+      assert.equal(nipost.leaves, 50n);
       assert.equal(h.postCalls.length, 1, "PoST ran again after the cycle restarted");
       assert.ok((await h.state.nipost.get(id.signer.nodeId)) !== undefined);
     } finally {
@@ -80,7 +80,7 @@ describe("a PoET set change while the store blips", () => {
 describe("submit intents that could not be written before the round start", () => {
   it("end the registrations without a warning per identity and PoET", async () => {
     const logger = recordingLogger();
-    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }]);
+    const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 50n }]);
     try {
       await h.manager.close();
       const roundStart = schedule.roundStart(0).getTime();

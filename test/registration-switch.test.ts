@@ -71,7 +71,7 @@ function spyTransactions(h: Harness): TxLog[] {
  * {@link NEW_PHASE}. Identity `a` registers for round 0 (publish epoch 1) before it starts.
  */
 async function oldPhaseRegistered() {
-  const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 600n, ...NEW_PHASE }]);
+  const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 60n, ...NEW_PHASE }]);
   const poets = h.managerOptions().poets;
   await h.manager.close();
   const manager = await h.restart({ poets: poets.slice(0, 1) });
@@ -157,14 +157,14 @@ describe("RegistrationManager.switchPoets", () => {
       const first = ready(await drive(h.clock, runA));
       assert.equal(first.poet, oldPoet);
       assert.equal(first.roundId, "0");
-      assert.equal(first.leaves, 300n);
+      assert.equal(first.leaves, 30n);
 
       // The next registrations go to the new PoET, in the new phase.
       await manager.complete(a.signer.nodeId);
       const second = ready(await drive(h.clock, build(h, nextChallenge(a, 2), manager)));
       assert.equal(second.poet, newPoet);
       assert.equal(second.roundId, "1");
-      assert.equal(second.leaves, 600n);
+      assert.equal(second.leaves, 60n);
       const nipostB = ready(await drive(h.clock, runB));
       assert.equal(nipostB.poet, newPoet);
       assert.equal(nipostB.roundId, "1");

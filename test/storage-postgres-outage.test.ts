@@ -190,7 +190,7 @@ describe("a registration manager on a PostgreSQL server that goes away", () => {
     // A pool without a listener of its own: the state's listener is all there is.
     const pool = trackedPool(db.url, 4, { listen: false });
     let state: NodeState | undefined;
-    const h = await setup([{ leavesPerRound: 300n }, { leavesPerRound: 500n }], {
+    const h = await setup([{ leavesPerRound: 30n }, { leavesPerRound: 50n }], {
       leaseHolder: "A",
       logger,
     });
@@ -216,7 +216,7 @@ describe("a registration manager on a PostgreSQL server that goes away", () => {
       }
       // Back: the manager goes on, on the same lease, to its NiPoST.
       const nipost = ready(await drive(h.clock, run));
-      assert.equal(nipost.leaves, 500n);
+      assert.equal(nipost.leaves, 50n);
       assert.equal(ofType(h.events, "lease-lost").length, 0);
       assert.equal(h.postCalls.length, 1);
       for (const poet of h.poets) assert.equal(poet.state.round(0)?.registrations.length, 1);
