@@ -134,4 +134,29 @@ describe("mock PoET rounds", () => {
     );
     assert.deepEqual(poet.state.powParams().challenge, rounds[3]?.proof?.root);
   });
+
+  it("proves rounds that open `securityParam` leaves, and refuses a bad one up front", async () => {
+    const genesis = Date.parse("2032-03-03T00:00:00Z");
+    const clock = new ManualClock(genesis);
+    await using poet = await startMockPoet({
+      clock,
+      genesis: new Date(genesis),
+      epochDurationMs: 10_000,
+      phaseShiftMs: 2_000,
+      cycleGapMs: 4_000,
+      leavesPerRound: 17,
+      securityParam: 16,
+    });
+    await registerGrpc(poet, "t16");
+    await clock.set(genesis + 8_000);
+    const round = poet.state.round(0);
+    assert.ok(round?.proof && round.closed);
+    assert.equal(round.proof.leaves, 17n);
+    assert.equal(round.proof.provenLeaves.length, 16);
+    await verifyPoetProof(round.proof, round.closed.statement, { securityParam: 16 });
+    await assert.rejects(verifyPoetProof(round.proof, round.closed.statement), {
+      name: "ProofVerificationError",
+    });
+    await assert.rejects(startMockPoet({ clock, securityParam: 0 }), { name: "ConfigError" });
+  });
 });

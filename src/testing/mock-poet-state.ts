@@ -59,6 +59,8 @@ export interface MockPoetRoundsOptions {
   pow: PowVerifier;
   /** Leaves proven in round `round`. */
   leavesFor: (round: number) => bigint;
+  /** `T`, the leaves each proof opens; default 150 (the prover's). */
+  securityParam?: number | undefined;
   /** Challenges left out of every round closed from now on (fault injection). */
   omitted: () => ReadonlySet<string>;
   /** Called after each proof, e.g. to report progress. */
@@ -181,7 +183,9 @@ export class MockPoetRounds {
     const statement = round.closed?.statement ?? new Uint8Array(0);
     let proof: PoetProof;
     try {
-      proof = prove(statement, this.#options.leavesFor(round.round));
+      proof = prove(statement, this.#options.leavesFor(round.round), {
+        securityParam: this.#options.securityParam,
+      });
     } catch {
       // A leaf count the prover refuses (from a custom leavesPerRound function): no proof, like a
       // round the server could not execute.

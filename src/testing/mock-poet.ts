@@ -35,6 +35,7 @@ import { type Clock, systemClock } from "../clock.js";
 import { ConfigError, throwIfAborted } from "../errors.js";
 import { PoetService } from "../gen/rpc/api/v1/api_pb.js";
 import { RoundSchedule } from "../schedule/index.js";
+import { resolveSecurityParam } from "../verify/index.js";
 import { MockPoetFaults } from "./faults.js";
 import {
   createMockPoetService,
@@ -83,6 +84,12 @@ export interface MockPoetOptions extends AbortOptions {
   leavesPerSecond?: number;
   /** Exact leaves per round, overriding {@link leavesPerSecond}. */
   leavesPerRound?: bigint | number | ((round: number) => bigint);
+  /**
+   * `T`, the leaves each proof opens (`prove`'s `securityParam`). Default 150, the network's. A
+   * test that verifies with a smaller `securityParam` (`verifyPoetProof`'s) can have rounds of
+   * as few leaves, which costs the mock and the verifier a fraction of the time.
+   */
+  securityParam?: number;
   /** Drives rounds and certificate expiry. Default: the system clock. */
   clock?: Clock;
   /**
@@ -269,6 +276,8 @@ export async function startMockPoet(options: MockPoetOptions = {}): Promise<Mock
     clock,
     pow,
     leavesFor: leavesFunction(options, schedule.epochDurationMs - schedule.cycleGapMs),
+    // A bad value is refused here, not met as a round the prover silently skips.
+    securityParam: resolveSecurityParam(options.securityParam),
     omitted: () => faults.omitted,
   });
   const certifier = options.certifier ?? {};

@@ -59,7 +59,9 @@ export class CrashChild {
   constructor(init: ChildInit) {
     this.id = init.child;
     this.init = init;
-    this.process = spawn(process.execPath, [crashChildBundle()], {
+    // `CRASH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`: Node options for every child.
+    const nodeArgs = process.env.CRASH_CHILD_ARGS?.split(" ").filter((a) => a !== "") ?? [];
+    this.process = spawn(process.execPath, [...nodeArgs, crashChildBundle()], {
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       serialization: "advanced",
     });

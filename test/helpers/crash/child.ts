@@ -29,6 +29,7 @@ import {
   type ChildInit,
   type ChildMessage,
   type ChildPoint,
+  CRASH_SECURITY_PARAM,
   LEASE_TIME_MS,
   type OutcomeSummary,
   type ParentMessage,
@@ -184,7 +185,10 @@ async function run(): Promise<void> {
   const verifier: ProofVerifier = {
     async verify(proof, statement, options) {
       point("verify:before");
-      await verifyPoetProof(proof, statement, { signal: options?.signal });
+      await verifyPoetProof(proof, statement, {
+        signal: options?.signal,
+        securityParam: CRASH_SECURITY_PARAM,
+      });
       point("verify:after");
     },
   };

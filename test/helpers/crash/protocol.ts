@@ -18,6 +18,13 @@
  */
 export const LEASE_TIME_MS = 3_000;
 
+/**
+ * `T`, the leaves a proof opens, of the crash test's PoETs (world.ts) and of the children's
+ * verifier (child.ts): smaller than the network's 150, so that proving a round and verifying a
+ * proof, done again in every life that gets that far, cost a tenth as much.
+ */
+export const CRASH_SECURITY_PARAM = 16;
+
 /** Points in a child's run where a planned SIGKILL can strike (the child kills itself there). */
 export const CHILD_POINTS = [
   /** Before a submit request leaves for a PoET. */

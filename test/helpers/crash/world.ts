@@ -51,6 +51,7 @@ import { CrashChild, type Settled, STUCK_MS } from "./child-process.js";
 import {
   CHILD_POINTS,
   type ChildPoint,
+  CRASH_SECURITY_PARAM,
   type CrashIdentity,
   type OutcomeSummary,
   type PostLogLine,
@@ -65,11 +66,11 @@ export const PROOF_CUTOFF_MS = 20_000;
 /** Clock ms one PoST takes in a child. */
 export const POST_MS = 5_000;
 /**
- * The leaves of the three PoETs' proofs: the last one is the best. As few as the verifier takes
- * (it wants exactly the security parameter's 150 proven leaves): the mock PoETs prove every round
- * of every trial, each label 400 SHA-256, and 150–152 cost a quarter less than 150–260 did.
+ * The leaves of the three PoETs' proofs: the last one is the best. As few as the proofs open
+ * (./protocol.ts `CRASH_SECURITY_PARAM`, 16): the mock PoETs prove every round of every trial, each
+ * label 400 SHA-256, and the children verify them again in every life.
  */
-export const LEAVES = [150n, 151n, 152n] as const;
+export const LEAVES = [16n, 17n, 18n] as const;
 /** Round 0: opens before T0 + 1 s, starts at T0 + 20 s, ends at T0 + 70 s; publish epoch 1. */
 export const ROUND = 0;
 export const schedule = new RoundSchedule({
@@ -231,6 +232,7 @@ class Poets {
           phaseShiftMs: PHASE_SHIFT_MS,
           cycleGapMs: CYCLE_GAP_MS,
           leavesPerRound: leaves,
+          securityParam: CRASH_SECURITY_PARAM,
         }),
       ),
     );
