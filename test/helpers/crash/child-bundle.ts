@@ -2,7 +2,8 @@
  * The crash-test child (./child.ts) as one bundled file, started with plain `node`: a child then
  * starts in a fraction of the CPU time that loading a few hundred modules (through tsx, or
  * transpiled) takes, and each trial starts many. better-sqlite3 (a native module) stays outside,
- * and `pg` is loaded on first use (./lazy-pg.ts), so that children on SQLite never load it.
+ * `pg` is loaded on first use (./lazy-pg.ts), so that children on SQLite never load it, and
+ * `@connectrpc/connect-node` is left out (./no-connect-node.ts): the children speak REST only.
  *
  * `npm test` (scripts/test.mjs) builds it once for the whole run and hands its path to every test
  * process in {@link CRASH_CHILD_ENV}; a test file run on its own builds it once per process. It
@@ -29,6 +30,7 @@ export const CRASH_CHILD_ENV = "POET_CLIENT_TEST_CRASH_CHILD";
 export function buildCrashChild(): string {
   const source = nodeModule("./child.ts", import.meta.url).file;
   const lazyPg = nodeModule("./lazy-pg.ts", import.meta.url).file;
+  const noConnectNode = nodeModule("./no-connect-node.ts", import.meta.url).file;
   let root = path.dirname(source);
   while (!fs.existsSync(path.join(root, "package.json"))) root = path.dirname(root);
   // Under `.test-build` (npm test), the repository's own node_modules.
@@ -43,7 +45,7 @@ export function buildCrashChild(): string {
     format: "esm",
     target: "node20",
     external: ["better-sqlite3", "pg"],
-    alias: { pg: lazyPg },
+    alias: { pg: lazyPg, "@connectrpc/connect-node": noConnectNode },
     outfile: out,
     logLevel: "warning",
   });
