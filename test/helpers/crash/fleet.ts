@@ -35,7 +35,7 @@ import { appendDead, ROUND, START_MS, schedule, Trial, type TrialResult } from "
  * killed in it (at most 11 s in) is taken over before the round starts; longer than the crash
  * test's 3 s, because each standby worker asks again for every identity it waits for about every
  * two thirds of it and each holder renews every third (a PostgreSQL transaction and a clock step
- * each), which is most of this test's CPU time: 9 s costs about a quarter less than 6 s did.
+ * each): 9 s takes a fifth fewer clock steps than 6 s did (54 against 69), for about 5% less CPU.
  */
 export const FLEET_LEASE_MS = 9_000;
 
