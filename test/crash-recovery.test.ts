@@ -19,12 +19,18 @@
  * case keeps the trials that cover its kill points and situations (every child point, accept,
  * download and clock kill in the three chains; one seeded trial of random kills, of random kills
  * with outages and of accept-then-outage, whose other seeds and `k`s the soak runs), as every life
- * is a process of its own. The file's CPU time (about 25 CPU-seconds, children included) is mostly
- * those ~47 lives, 0.4 CPU-second each: a bare `node` start 0.1, loading the child's bundle 0.15
- * (Node's http, http2 and crypto modules and the bundle's top-level code, more than compiling it:
- * a V8 code cache for the bundle saved nothing measurable), the life's work the rest; the parent's
- * own 5 CPU-seconds are the mock PoETs' proofs (a quarter), spawning and the clock steps' messages.
- * `CRASH_DEBUG=1` traces every clock step and passes the children's stderr through.
+ * is a process of its own. The file's CPU time (about 20 CPU-seconds, children included, on a
+ * shared 2-core machine) is mostly those 44 lives, 0.35 CPU-second each: a bare `node` start 0.1,
+ * loading the child's bundle 0.04 (a CommonJS bundle compiled from its V8 code cache,
+ * test/helpers/crash/child-bundle.ts; 0.14 as an ES module: Node's http and crypto modules, the
+ * protobuf descriptors the REST routes are read from, better-sqlite3), the life's work the rest: a
+ * life that waits through the round takes a clock step every second (the 3 s lease is renewed
+ * every second, a SQLite write and an IPC round trip each), and verifies the three proofs (T = 16,
+ * ./helpers/crash/protocol.ts `CRASH_SECURITY_PARAM`, so a tenth of the network's 150). The
+ * parent's own 3.5 CPU-seconds are spawning (a fifth), the mock PoETs and the clock steps'
+ * messages. `CRASH_DEBUG=1` traces every clock step and passes the children's stderr through;
+ * `CRASH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=…"` passes Node options to every child (a child
+ * killed with SIGKILL writes no profile).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";

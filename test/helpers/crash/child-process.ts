@@ -3,7 +3,7 @@
  * waits bounded by a generous real-time limit that only fails a stuck run.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { crashChildBundle } from "./child-bundle.js";
+import { crashChildArgs } from "./child-bundle.js";
 import type {
   AdvanceMessage,
   ArmMessage,
@@ -61,7 +61,7 @@ export class CrashChild {
     this.init = init;
     // `CRASH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`: Node options for every child.
     const nodeArgs = process.env.CRASH_CHILD_ARGS?.split(" ").filter((a) => a !== "") ?? [];
-    this.process = spawn(process.execPath, [...nodeArgs, crashChildBundle()], {
+    this.process = spawn(process.execPath, [...nodeArgs, ...crashChildArgs()], {
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       serialization: "advanced",
     });
