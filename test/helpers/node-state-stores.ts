@@ -112,35 +112,53 @@ const postgres: StoreUnderTest = {
     const url = await database.url;
     const schema = `state_${schemas++}`;
     const state = await openPostgresState({ connection: url, schema, maxConnections: 4 });
+    const raw = rawConnection(url, schema);
     return {
       state,
       async exec(statement, params = []) {
-        await pgRun(url, schema, statement, params);
+        await raw.run(statement, params);
       },
-      query: (statement, params = []) => pgRun(url, schema, statement, params),
-      close: () => state.close(),
+      query: (statement, params = []) => raw.run(statement, params),
+      async close() {
+        await raw.end();
+        await state.close();
+      },
     };
   },
 };
 
-/** Runs one statement on a connection of its own, with `schema` first on the search path. */
-async function pgRun(
+/**
+ * One connection of the test's own beside the state's pool, with `schema` first on the search
+ * path, opened at its first statement and kept until the store is closed: a backend's start costs
+ * the server tens of milliseconds of CPU, more than most statements a test runs on it.
+ */
+function rawConnection(
   url: string,
   schema: string,
-  statement: string,
-  params: unknown[],
-): Promise<Record<string, unknown>[]> {
-  const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
-  await client.connect();
-  try {
-    const result = await client.query(
-      statement,
-      params.map((p) => (typeof p === "bigint" ? p.toString() : p)),
-    );
-    return result.rows;
-  } finally {
-    await client.end();
-  }
+): {
+  run: (statement: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
+  end: () => Promise<void>;
+} {
+  let client: Promise<pg.Client> | undefined;
+  return {
+    async run(statement, params) {
+      client ??= (async () => {
+        const c = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+        await c.connect();
+        return c;
+      })();
+      const result = await (await client).query(
+        statement,
+        params.map((p) => (typeof p === "bigint" ? p.toString() : p)),
+      );
+      return result.rows;
+    },
+    async end() {
+      const opened = client;
+      client = undefined;
+      if (opened !== undefined) await (await opened).end();
+    },
+  };
 }
 
 /** Every store the node state can live in. */
