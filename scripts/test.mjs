@@ -125,7 +125,7 @@ let postgres;
 const postgresHelpers = ["helpers/postgres-database.ts", "helpers/node-state-stores.ts"];
 const usesPostgres = files.some((f) => postgresHelpers.some((h) => uses(f, h)));
 if (usesPostgres && !process.env.POET_CLIENT_TEST_POSTGRES_URL) {
-  const { startPostgresServer, POSTGRES_URL_ENV } = await import(
+  const { startPostgresServer, POSTGRES_URL_ENV, POSTGRES_TEMPLATE_ENV } = await import(
     path.join(out, "test", "helpers", "postgres-server.js")
   );
   try {
@@ -138,6 +138,8 @@ if (usesPostgres && !process.env.POET_CLIENT_TEST_POSTGRES_URL) {
     `# PostgreSQL from ${postgres.source} started in ${Math.round(postgres.startMs)} ms at ${postgres.url}`,
   );
   process.env[POSTGRES_URL_ENV] = postgres.url;
+  // A test file that starts a server of its own copies this cluster instead of running initdb.
+  if (postgres.template !== undefined) process.env[POSTGRES_TEMPLATE_ENV] ??= postgres.template;
 }
 // The crash harness's child program, bundled once for every process of the run that starts one.
 if (files.some((f) => uses(f, "helpers/crash/child-process.ts"))) {

@@ -20,7 +20,7 @@ import {
 import type { NodeStateTables } from "../src/storage/schema.js";
 import { PackedMembers } from "../src/wire/index.js";
 import { NODE_STATE_STORES, type OpenedStore } from "./helpers/node-state-stores.js";
-import { prng } from "./helpers/prng.js";
+import { prng, prngWords } from "./helpers/prng.js";
 import { filled } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { turnCounter } from "./helpers/turn-counter.js";
@@ -33,15 +33,13 @@ const generated = new Map<string, PackedMembers>();
 
 /**
  * `count` seeded 32-byte members, packed; made once per count and seed, so that the SQLite and
- * PostgreSQL halves round-trip the same mainnet-size list (8 million draws, half a CPU-second).
+ * PostgreSQL halves round-trip the same mainnet-size list (8 million draws, a tenth of a CPU-second).
  */
 function seededMembers(count: number, seed: number): PackedMembers {
   const key = `${count}:${seed}`;
   const known = generated.get(key);
   if (known !== undefined) return known;
-  const random = prng(seed);
-  const words = new Uint32Array(count * 8);
-  for (let i = 0; i < words.length; i++) words[i] = Math.floor(random() * 2 ** 32);
+  const words = prngWords(seed, count * 8);
   const members = new PackedMembers(new Uint8Array(words.buffer));
   generated.set(key, members);
   return members;

@@ -32,27 +32,39 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-async function admin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
+/**
+ * One connection to the server's `postgres` database for the `create database` and `drop database`
+ * of the running file (in a group, of the running member), opened at its first and ended with the
+ * drops: a backend's start costs the server more CPU than the statement.
+ */
+let adminClient: Promise<pg.Client> | undefined;
+/** ` strategy = file_copy` where the server knows it (PostgreSQL ≥ 15), asked once. */
+let strategy: Promise<string> | undefined;
+
+function admin(url: string): Promise<pg.Client> {
+  adminClient ??= (async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    return client;
+  })();
+  return adminClient;
+}
+
+async function endAdmin(): Promise<void> {
+  const opened = adminClient;
+  adminClient = undefined;
+  if (opened !== undefined) await (await opened).end();
 }
 
 /** Drops the databases made so far (those of the file whose tests just ended). */
 async function dropCreated(): Promise<void> {
   if (serverUrl !== undefined && created.length > 0) {
-    const url = serverUrl;
-    const names = created.splice(0);
-    await admin(url, async (client) => {
-      for (const name of names) {
-        await client.query(`drop database if exists "${name}" with (force)`);
-      }
-    });
+    const client = await admin(serverUrl);
+    for (const name of created.splice(0)) {
+      await client.query(`drop database if exists "${name}" with (force)`);
+    }
   }
+  await endAdmin();
 }
 
 // Run on its own, a file's databases are dropped after its tests, and this file's server stopped.
@@ -78,15 +90,13 @@ export async function postgresDatabase(): Promise<string> {
   const url = await server();
   serverUrl = url;
   const name = `poet_client_test_${process.pid}_${counter++}`;
-  await admin(url, async (client) => {
-    // FILE_COPY copies the template's files (fsync is off on the test server); the default since
-    // PostgreSQL 15, WAL_LOG, writes them all through the WAL: about five times the server's CPU.
-    const version = await client.query<{ v: string }>(
-      "select current_setting('server_version_num') as v",
-    );
-    const strategy = Number(version.rows[0]?.v) >= 150000 ? " strategy = file_copy" : "";
-    await client.query(`create database "${name}"${strategy}`);
-  });
+  const client = await admin(url);
+  // FILE_COPY copies the template's files (fsync is off on the test server); the default since
+  // PostgreSQL 15, WAL_LOG, writes them all through the WAL: about five times the server's CPU.
+  strategy ??= client
+    .query<{ v: string }>("select current_setting('server_version_num') as v")
+    .then((version) => (Number(version.rows[0]?.v) >= 150000 ? " strategy = file_copy" : ""));
+  await client.query(`create database "${name}"${await strategy}`);
   created.push(name);
   if (inGroup()) afterFile(dropCreated);
   return withDatabase(url, name);

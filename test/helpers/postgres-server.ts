@@ -10,8 +10,9 @@
  * PostgreSQL refuses to run as root. Run as root (as CI does), `initdb` and `postgres` run as the
  * `postgres` user when there is one, else as `nobody`; the data folder is given to that user.
  *
- * The cluster is throw-away: trust authentication on loopback only, no fsync, its socket in its
- * own folder (so runs on one machine never share one). Starting waits for the server's own "ready
+ * The cluster is throw-away: trust authentication on loopback only, no fsync, no autovacuum, its
+ * socket in its own folder (so runs on one machine never share one). `initdb` runs once per
+ * `npm test`: a file that starts a server of its own copies that cluster ({@link POSTGRES_TEMPLATE_ENV}). Starting waits for the server's own "ready
  * to accept connections" line, not for a time; it fails with a message saying what went wrong
  * (with the server's output) instead of leaving a test to time out.
  *
@@ -28,11 +29,17 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import pg from "pg";
 
 /** The environment variable that carries a running server's URL to the test files. */
 export const POSTGRES_URL_ENV = "POET_CLIENT_TEST_POSTGRES_URL";
 /** Set to a folder with `initdb` and `postgres` to use those binaries and no others. */
 export const POSTGRES_BINDIR_ENV = "POET_CLIENT_TEST_POSTGRES_BINDIR";
+/**
+ * A cluster folder fresh from `initdb` that a new server copies instead of running `initdb` again
+ * (set by `npm test` to its server's {@link PostgresServer.template}).
+ */
+export const POSTGRES_TEMPLATE_ENV = "POET_CLIENT_TEST_POSTGRES_TEMPLATE";
 
 /** A server started by {@link startPostgresServer}. */
 export interface PostgresServer {
@@ -40,8 +47,10 @@ export interface PostgresServer {
   url: string;
   /** Where the binaries came from, for the log. */
   source: string;
-  /** How long `initdb` and the start took, in ms. */
+  /** How long `initdb` (or the copy of a template) and the start took, in ms. */
   startMs: number;
+  /** The cluster folder fresh from `initdb` this server was copied from, if it made one. */
+  template: string | undefined;
   /** Stops the server and removes its folder. */
   stop: () => Promise<void>;
   /**
@@ -190,6 +199,9 @@ function startServer(
         "full_page_writes=off",
         "-c",
         "max_connections=300",
+        // Throw-away databases of a minute: vacuuming them would start a backend per database.
+        "-c",
+        "autovacuum=off",
         "-c",
         "log_min_messages=warning",
         "-c",
@@ -260,6 +272,56 @@ export async function startPostgresServer(base: string = os.tmpdir()): Promise<P
   throw new Error(failures.join("\n"));
 }
 
+/**
+ * A new cluster's data folder at `data`, inside `dir`. `initdb` costs about a CPU-second (it runs
+ * the server three times to set the catalogs up); `npm test` runs it once, into a `template`
+ * folder next to its server's data that no server ever runs on, and names that folder in
+ * {@link POSTGRES_TEMPLATE_ENV}: a test file that starts a server of its own (to stop it) copies
+ * that folder instead, when it was made by the same binaries.
+ */
+async function newCluster(
+  bins: Binaries,
+  dir: string,
+  data: string,
+  user: { uid: number; gid: number } | undefined,
+): Promise<void> {
+  const copy = (from: string) =>
+    // As the server's user, so that the copy is that user's (`-a`: its modes kept, 0700).
+    run("cp", ["-a", from, data], user);
+  const inherited = process.env[POSTGRES_TEMPLATE_ENV];
+  if (inherited !== undefined && inherited !== "") {
+    const made = path.join(inherited, "..", TEMPLATE_SOURCE);
+    if (fs.existsSync(made) && fs.readFileSync(made, "utf8") === bins.source) {
+      await copy(inherited);
+      return;
+    }
+  }
+  const template = path.join(dir, "template");
+  await run(
+    bins.initdb,
+    ["-D", template, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+    user,
+  );
+  fs.writeFileSync(path.join(dir, TEMPLATE_SOURCE), bins.source);
+  await copy(template);
+}
+
+/** Next to a template cluster: the binaries that made it. */
+const TEMPLATE_SOURCE = "template-source";
+
+/**
+ * Once a server runs, one connection to `template1`: that writes the database's relation cache
+ * file (`pg_internal.init`), which every `create database` then copies, so that a new database's
+ * first connection does not build its own (tens of ms of the server's CPU each).
+ */
+async function warmTemplate(url: string): Promise<void> {
+  const u = new URL(url);
+  u.pathname = "/template1";
+  const client = new pg.Client({ connectionString: u.toString() });
+  await client.connect();
+  await client.end();
+}
+
 async function startWith(bins: Binaries, base: string, started: number): Promise<PostgresServer> {
   const user = serverUser();
   const dir = fs.mkdtempSync(path.join(base, "poet-client-pg-"));
@@ -267,11 +329,7 @@ async function startWith(bins: Binaries, base: string, started: number): Promise
   let child: ChildProcess | undefined;
   try {
     if (user !== undefined) fs.chownSync(dir, user.uid, user.gid);
-    await run(
-      bins.initdb,
-      ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-      user,
-    );
+    await newCluster(bins, dir, data, user);
     // The port may be taken between our look and the server's bind: try a few.
     let lastError: unknown;
     for (let attempt = 0; attempt < 5 && child === undefined; attempt++) {
@@ -280,6 +338,7 @@ async function startWith(bins: Binaries, base: string, started: number): Promise
         const server = await startServer(bins, data, port, user);
         child = server.child;
         const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+        await warmTemplate(url);
         let running: ChildProcess = child;
         let stopping: Promise<void> | undefined;
         const shutDown = async () => {
@@ -314,6 +373,9 @@ async function startWith(bins: Binaries, base: string, started: number): Promise
           url,
           source: bins.source,
           startMs: performance.now() - started,
+          template: fs.existsSync(path.join(dir, "template"))
+            ? path.join(dir, "template")
+            : undefined,
           stop,
           halt,
           resume,

@@ -14,6 +14,23 @@ export function prng(seed: number): () => number {
   };
 }
 
+/**
+ * The first `n` numbers of `prng(seed)` as 32-bit words (`Math.floor(random() * 2 ** 32)`, the same
+ * stream), a few times faster: mainnet-size member lists are millions of them.
+ */
+export function prngWords(seed: number, n: number): Uint32Array {
+  const words = new Uint32Array(n);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    words[i] = (t ^ (t >>> 14)) >>> 0;
+  }
+  return words;
+}
+
 /** `n` bytes from `random`, for seeded keys and challenges. */
 export function prngBytes(random: () => number, n: number): Uint8Array {
   const bytes = new Uint8Array(n);
