@@ -10,6 +10,7 @@
  * caller's parameters (the SQLite connection prepares each text once: `open-node-state.ts`).
  */
 import { type Compilable, CompiledQuery, type Kysely, type QueryResult } from "kysely";
+import { PoetError } from "../errors.js";
 import type { NodeStateTables } from "./schema.js";
 
 /**
@@ -44,7 +45,7 @@ export class CompiledStatements {
         compiled.parameters.length !== parameters.length ||
         compiled.parameters.some((p, i) => !Object.is(p, parameters[i]))
       ) {
-        throw new Error(`internal: the parameters of statement ${shape} are out of order`);
+        throw new PoetError("internal", `the parameters of statement ${shape} are out of order`);
       }
       text = compiled.sql;
       this.#texts.set(shape, text);
