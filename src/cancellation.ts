@@ -48,14 +48,15 @@ export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal 
 /**
  * A controller that also aborts (with the same reason) when any of `signals` does, until
  * `unlink()`: what {@link anySignal} gives, for work whose end is known, without a composite
- * signal and its weak references. Call `unlink()` when the work ends, or the listeners stay on
- * `signals`. Only for signals that few such links share (one identity's): every listener added
- * to or removed from an `AbortSignal` walks all of its listeners, so a signal shared by every
- * identity (the manager's) takes composites ({@link anySignal}) instead.
+ * signal and its weak references. Call `unlink()` when the work ends, or the links stay on
+ * the sources. An `AbortSignal` source takes one listener: only for signals that few such links
+ * share (one identity's), since every listener added to or removed from an `AbortSignal` walks
+ * all of its listeners. A source that every identity shares (the manager's) is an
+ * {@link AbortFanOut}: one listener on its signal, and a set entry per link.
  *
  * @example
  * ```ts
- * const linked = linkedController(callerSignal, this.#closed.signal);
+ * const linked = linkedController(callerSignal, this.#closing); // #closing: an AbortFanOut
  * try {
  *   await work(linked.signal);
  * } finally {
@@ -63,30 +64,113 @@ export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal 
  * }
  * ```
  */
-export function linkedController(...signals: (AbortSignal | undefined)[]): {
+export function linkedController(...sources: (AbortSignal | AbortFanOut | undefined)[]): {
   readonly signal: AbortSignal;
   abort(reason: unknown): void;
   unlink(): void;
 } {
-  return new LinkedController(signals);
+  return new LinkedController(sources);
+}
+
+/** What an {@link AbortFanOut} aborts: a controller (or a {@link linkedController}). */
+export interface Abortable {
+  abort(reason: unknown): void;
 }
 
 /**
- * {@link linkedController}'s controller. It is its own listener on the sources (`handleEvent`):
- * no closure per link, where every identity holds one while it waits for its proofs.
+ * One signal's abort passed on to many controllers: the signal has one listener, and each linked
+ * controller is a set entry (added and removed in constant time, where a listener each on a
+ * signal that ten thousand identities share walks them all). {@link abort} aborts it directly
+ * (and every controller in it); a fan-out that aborted aborts at once what is added later.
+ *
+ * @example
+ * ```ts
+ * const closing = new AbortFanOut(closed.signal);
+ * const linked = linkedController(callerSignal, closing);
+ * try {
+ *   await work(linked.signal);
+ * } finally {
+ *   linked.unlink();
+ * }
+ * ```
  */
-class LinkedController {
-  readonly #controller = new AbortController();
-  #sources: AbortSignal[] | undefined;
+export class AbortFanOut {
+  readonly #members = new Set<Abortable>();
+  #source: AbortSignal | AbortFanOut | undefined;
+  #aborted = false;
+  #reason: unknown;
 
-  constructor(signals: readonly (AbortSignal | undefined)[]) {
-    for (const source of signals) {
+  /** Follows `source` (if given): aborts with its reason when it aborts. */
+  constructor(source?: AbortSignal | AbortFanOut) {
+    if (source === undefined) return;
+    if (source.aborted) {
+      this.abort(source.reason);
+      return;
+    }
+    this.#source = source;
+    if (source instanceof AbortFanOut) source.add(this);
+    else source.addEventListener("abort", this, { once: true });
+  }
+
+  /** Whether it aborted. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Why it aborted (undefined until then). */
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  /** Aborts `member` with this fan-out's reason when it aborts (at once if it has). */
+  add(member: Abortable): void {
+    if (this.#aborted) member.abort(this.#reason);
+    else this.#members.add(member);
+  }
+
+  /** Forgets `member`. */
+  delete(member: Abortable): void {
+    this.#members.delete(member);
+  }
+
+  /** Aborts every member with `reason` (once; later calls change nothing). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    const source = this.#source;
+    this.#source = undefined;
+    if (source instanceof AbortFanOut) source.delete(this);
+    else source?.removeEventListener("abort", this);
+    const members = [...this.#members];
+    this.#members.clear();
+    for (const member of members) member.abort(reason);
+  }
+
+  /** The source signal aborted. */
+  handleEvent(event: Event): void {
+    this.abort((event.target as AbortSignal).reason);
+  }
+}
+
+/**
+ * {@link linkedController}'s controller. It is its own listener on the sources (`handleEvent`)
+ * and its own member of a fan-out: no closure per link, where every identity holds one while it
+ * waits for its proofs.
+ */
+class LinkedController implements Abortable {
+  readonly #controller = new AbortController();
+  #sources: (AbortSignal | AbortFanOut)[] | undefined;
+
+  constructor(sources: readonly (AbortSignal | AbortFanOut | undefined)[]) {
+    for (const source of sources) {
       if (source === undefined) continue;
       if (source.aborted) {
         this.abort(source.reason);
         return;
       }
-      source.addEventListener("abort", this, { once: true });
+      if (source instanceof AbortFanOut) source.add(this);
+      else source.addEventListener("abort", this, { once: true });
       this.#sources ??= [];
       this.#sources.push(source);
     }
@@ -105,7 +189,10 @@ class LinkedController {
     const sources = this.#sources;
     if (sources === undefined) return;
     this.#sources = undefined;
-    for (const source of sources) source.removeEventListener("abort", this);
+    for (const source of sources) {
+      if (source instanceof AbortFanOut) source.delete(this);
+      else source.removeEventListener("abort", this);
+    }
   }
 
   /** A source aborted: so does this one, with its reason. */

@@ -58,10 +58,17 @@ interface Sleeper {
   at: number;
   /** Order of arrival: sleepers due at the same time wake in the order they went to sleep. */
   seq: number;
+  /** What runs when it is due ({@link NOTHING} once dropped: a dropped sleeper keeps nothing). */
   resolve: () => void;
-  /** Its signal aborted: skipped when its time comes (no search through ten thousand sleepers). */
+  /**
+   * Woken, or dropped (its signal aborted, its timer stopped): a dropped one is skipped when its
+   * time comes (no search through ten thousand sleepers).
+   */
   gone?: boolean;
 }
+
+/** A dropped sleeper's `resolve`. */
+const NOTHING = (): void => {};
 
 /**
  * A clock that moves only when told to. Sleepers wake, in time order, when {@link advance} or
@@ -128,14 +135,8 @@ export class ManualClock implements Clock {
   }
 
   setTimer(ms: number, onTime: () => void): () => void {
-    const sleeper: Sleeper = {
-      at: this.#now + Math.max(0, ms),
-      seq: this.#seq++,
-      resolve: () => {
-        sleeper.gone = true;
-        onTime();
-      },
-    };
+    // The record itself is the timer: `set` marks it gone before it runs `onTime`.
+    const sleeper: Sleeper = { at: this.#now + Math.max(0, ms), seq: this.#seq++, resolve: onTime };
     heapPush(this.#sleepers, sleeper);
     return () => {
       if (sleeper.gone !== true) this.#drop(sleeper);
@@ -145,6 +146,9 @@ export class ManualClock implements Clock {
   /** Marks a sleeper in the heap gone (skipped when its time comes). */
   #drop(sleeper: Sleeper): void {
     sleeper.gone = true;
+    // Until the heap is compacted or its time comes, the record keeps nothing alive (a stopped
+    // request time limit would otherwise keep its controller and closures for the whole limit).
+    sleeper.resolve = NOTHING;
     this.#gone++;
     // Sleepers far in the future (a request's time limit) would pile up: drop them in bulk.
     if (this.#gone > 1024 && this.#gone * 2 > this.#sleepers.length) {
@@ -191,6 +195,7 @@ export class ManualClock implements Clock {
       if (next === undefined || next.at > target) break;
       heapPop(this.#sleepers);
       this.#now = Math.max(this.#now, next.at);
+      next.gone = true;
       next.resolve();
       // Let the woken task run (and perhaps sleep again) before moving on.
       await flushMicrotasks();

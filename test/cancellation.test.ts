@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
 import {
+  AbortFanOut,
   anySignal,
   asPoetError,
   atTime,
@@ -188,6 +189,46 @@ describe("linkedController", () => {
     assert.equal(fired.signal.reason, "a");
     fired.unlink();
     assert.equal(getEventListeners(b.signal, "abort").length, 0);
+  });
+});
+
+describe("AbortFanOut", () => {
+  it("passes one signal's abort on to every linked controller, with one listener on it", () => {
+    const closed = new AbortController();
+    const fanOut = new AbortFanOut(closed.signal);
+    const links = [0, 1, 2].map(() => linkedController(fanOut));
+    assert.equal(getEventListeners(closed.signal, "abort").length, 1);
+    links[1]?.unlink();
+    closed.abort("closed");
+    assert.equal(fanOut.aborted, true);
+    assert.equal(fanOut.reason, "closed");
+    assert.deepEqual(
+      links.map((l) => l.signal.reason),
+      ["closed", undefined, "closed"],
+      "an unlinked controller no longer follows",
+    );
+    assert.equal(getEventListeners(closed.signal, "abort").length, 0);
+    const late = linkedController(fanOut);
+    assert.equal(late.signal.reason, "closed", "an aborted fan-out aborts a new link at once");
+  });
+
+  it("aborts on its own or with a fan-out it follows, and forgets it once aborted", () => {
+    const parent = new AbortFanOut();
+    const generation = new AbortFanOut(parent);
+    const caller = new AbortController();
+    const linked = linkedController(caller.signal, generation);
+    generation.abort("the PoET set changed");
+    assert.equal(linked.signal.reason, "the PoET set changed");
+    assert.equal(getEventListeners(caller.signal, "abort").length, 0, "aborting unlinks it");
+    const next = new AbortFanOut(parent);
+    const other = linkedController(next);
+    parent.abort("closed");
+    assert.equal(next.reason, "closed");
+    assert.equal(other.signal.reason, "closed");
+    assert.equal(generation.reason, "the PoET set changed", "aborts once, with its first reason");
+    const member = new AbortController();
+    new AbortFanOut(new AbortFanOut(AbortSignal.abort("early"))).add(member);
+    assert.equal(member.signal.reason, "early");
   });
 });
 

@@ -71,13 +71,15 @@ describe("many identities at once", () => {
     const ids = Array.from({ length: n }, () => identity(2));
     for (const id of ids) manager.addIdentity(id.signer);
     counter = turnCounter();
-    // What a cycle makes first when it starts: its composite abort signal. The calls return
-    // without starting more cycles than one turn's budget (32): the others start in later turns.
-    const any = AbortSignal.any;
+    // What a cycle makes first when it starts: its abort controller (linkedController). The calls
+    // return without starting more cycles than one turn's budget (32): the others start later.
+    const Controller = globalThis.AbortController;
     let signalsInLoop = 0;
-    AbortSignal.any = (signals) => {
-      signalsInLoop++;
-      return any.call(AbortSignal, signals);
+    globalThis.AbortController = class extends Controller {
+      constructor() {
+        super();
+        signalsInLoop++;
+      }
     };
     let outcomes: Promise<unknown>[];
     try {
@@ -88,7 +90,7 @@ describe("many identities at once", () => {
         ),
       );
     } finally {
-      AbortSignal.any = any;
+      globalThis.AbortController = Controller;
     }
     assert.equal(signalsInLoop, 32, "only the first turn's cycles started in the calls' loop");
     // A second call for an identity whose start waits joins it.

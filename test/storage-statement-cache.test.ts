@@ -39,3 +39,55 @@ describe("prepared statements", () => {
     db.close();
   });
 });
+
+describe("compiled statements", () => {
+  it("build and compile a statement shape once, then run its SQL text with new parameters", async () => {
+    const { default: Database } = await import("better-sqlite3");
+    const { Kysely, SqliteDialect } = await import("kysely");
+    const { CompiledStatements } = await import("../src/storage/compiled-statements.js");
+    const sqlite = new Database(":memory:");
+    sqlite.exec("CREATE TABLE poet_registration (id BLOB, address TEXT)");
+    sqlite.exec("INSERT INTO poet_registration VALUES (x'01', 'b'), (x'01', 'a'), (x'02', 'c')");
+    const db = new Kysely<import("../src/storage/schema.js").NodeStateTables>({
+      dialect: new SqliteDialect({ database: sqlite }),
+    });
+    const shapes = new CompiledStatements();
+    let built = 0;
+    const list = (id: Uint8Array) =>
+      shapes.run<{ address: string }>(db, "list", [id], (db) => {
+        built++;
+        return db
+          .selectFrom("poet_registration")
+          .select("address")
+          .where("id", "=", id)
+          .orderBy("address");
+      });
+    const first = await list(Uint8Array.of(1));
+    const second = await list(Uint8Array.of(2));
+    assert.deepEqual(
+      first.rows.map((r) => r.address),
+      ["a", "b"],
+    );
+    assert.deepEqual(
+      second.rows.map((r) => r.address),
+      ["c"],
+    );
+    assert.equal(built, 1, "built once per shape");
+    // Parameters listed in another order than the query's are refused the first time.
+    const id = Uint8Array.of(1);
+    await assert.rejects(
+      () =>
+        Promise.resolve().then(() =>
+          shapes.run(db, "two", ["a", id], (db) =>
+            db
+              .selectFrom("poet_registration")
+              .select("address")
+              .where("id", "=", id)
+              .where("address", "=", "a"),
+          ),
+        ),
+      /out of order/,
+    );
+    await db.destroy();
+  });
+});

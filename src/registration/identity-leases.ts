@@ -42,7 +42,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { toHex } from "../bytes.js";
-import { anySignal, sleepUntil } from "../cancellation.js";
+import { AbortFanOut, linkedController, sleepUntil } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import {
   ConfigError,
@@ -176,6 +176,8 @@ export class IdentityLeases {
   readonly #elsewhere = new Map<string, Lease>();
   readonly #lost = new Map<string, LeaseLostError>();
   readonly #waiters: LeaseWaiters;
+  /** `closed` passed on to each acquisition under way (a set entry each, not a listener). */
+  readonly #closing: AbortFanOut;
   #renewLoop: Promise<void> | undefined;
   /** The renewal under way (with its retries after store failures), if any. */
   #renewing: Promise<void> | undefined;
@@ -183,6 +185,7 @@ export class IdentityLeases {
 
   constructor(options: IdentityLeasesOptions) {
     this.#o = options;
+    this.#closing = new AbortFanOut(options.closed);
     this.#waiters = new LeaseWaiters({
       leases: options.leases,
       clock: options.clock,
@@ -214,8 +217,19 @@ export class IdentityLeases {
    */
   async hold(nodeId: Uint8Array, signal: AbortSignal | undefined): Promise<AbortSignal> {
     const key = toHex(nodeId);
+    const held = this.#slots.get(key);
+    if (held !== undefined && held.lost === undefined) return held.controller.signal;
+    const waiting = linkedController(signal, this.#closing);
+    try {
+      return await this.#acquire(nodeId, key, waiting.signal);
+    } finally {
+      waiting.unlink();
+    }
+  }
+
+  /** {@link hold}'s acquisition (and waits), until `waitSignal` aborts. */
+  async #acquire(nodeId: Uint8Array, key: string, waitSignal: AbortSignal): Promise<AbortSignal> {
     const { clock, leases, ttlMs } = this.#o;
-    const waitSignal = anySignal(signal, this.#o.closed);
     let busyPause = 0;
     let storeFailures = 0;
     for (;;) {

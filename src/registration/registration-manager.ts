@@ -43,7 +43,7 @@ import {
   type Signer,
 } from "../auth/index.js";
 import { equalBytes, toHex } from "../bytes.js";
-import { anySignal, isAbort, sleepUntil } from "../cancellation.js";
+import { AbortFanOut, anySignal, isAbort, linkedController, sleepUntil } from "../cancellation.js";
 import type { PoetClient } from "../client/index.js";
 import { createPoetClient } from "../client/index.js";
 import { type Clock, systemClock } from "../clock.js";
@@ -308,6 +308,11 @@ export class RegistrationManager {
   /** Each identity's latest step, as its cycle reported it. */
   readonly #steps = new Map<string, NextStep>();
   readonly #closed = new AbortController();
+  /**
+   * The manager's close passed on to each identity's cycle: one listener on `#closed`, a set
+   * entry per cycle (not a listener each on a signal every identity shares).
+   */
+  readonly #closedLinks = new AbortFanOut(this.#closed.signal);
   readonly #createClient: (poet: ResolvedPoet) => PoetClient | RegistrationPoetClient;
   readonly #certify: CertifyCallback | undefined;
   readonly #certificates: CertificateCache;
@@ -318,7 +323,8 @@ export class RegistrationManager {
   readonly #storeRetryDelayMs: number;
   readonly #verifier: SharedVerifier;
   readonly #random: RandomSource;
-  #generation = new AbortController();
+  /** Aborted (and replaced) when the PoET set changes: the running cycles restart. */
+  #generation = new AbortFanOut();
   #closing: Promise<void> | undefined;
   /** The node state's check and repair, run once before the first cycle resumes. */
   #repairing: Promise<void> | undefined;
@@ -628,33 +634,18 @@ export class RegistrationManager {
     request: NiPostRequest,
     signal: AbortSignal | undefined,
   ): Promise<NiPostOutcome> {
-    const waiting = anySignal(signal, this.#closed.signal);
-    throwIfAborted(waiting);
+    throwIfAborted(signal);
+    throwIfAborted(this.#closed.signal);
     // The node state is checked and repaired once, before the first cycle resumes (again after
     // a pause when the store failed retriably). Identities that waited for it take a turn again
     // once it is done: its end would otherwise start all of them in one turn.
-    let waited = false;
-    for (let paused = 1; !this.#repaired; paused++) {
-      waited = true;
-      this.#repairing ??= repairBeforeResuming(this.#state, this.#clock, (e) => this.#emit(e), {
-        signal: this.#closed.signal,
-      }).then(
-        () => {
-          this.#repaired = true;
-        },
-        (err: unknown) => {
-          this.#repairing = undefined;
-          throw err;
-        },
-      );
+    if (!this.#repaired) {
+      const waiting = linkedController(signal, this.#closedLinks);
       try {
-        await raceAbort(this.#repairing, waiting);
-        break;
-      } catch (err) {
-        await this.#pauseForStore(signer.nodeId, err, paused, waiting);
+        await this.#repair(signer, waiting.signal);
+      } finally {
+        waiting.unlink();
       }
-    }
-    if (waited) {
       const again = this.#context.turns.take();
       if (again !== undefined) await again;
     }
@@ -662,7 +653,10 @@ export class RegistrationManager {
     let paused = 0;
     for (;;) {
       const generation = this.#generation;
-      const cycleSignal = anySignal(signal, this.#closed.signal, generation.signal, lease);
+      // One controller per cycle, linked to the caller's signal and the lease (a listener each,
+      // removed when the cycle ends) and to the manager's close and PoET set (a set entry each).
+      const linked = linkedController(signal, lease, this.#closedLinks, generation);
+      const cycleSignal = linked.signal;
       let outcome: NiPostOutcome;
       try {
         outcome = await runIdentityCycle(this.#context, signer, request, cycleSignal);
@@ -686,13 +680,41 @@ export class RegistrationManager {
         }
         // A PoET set change restarts the cycle from the node state; anything else is final.
         const restart =
-          generation.signal.aborted && !this.#closed.signal.aborted && signal?.aborted !== true;
+          generation.aborted && !this.#closed.signal.aborted && signal?.aborted !== true;
         if (!restart || !isAbort(failure)) throw failure;
         continue;
+      } finally {
+        linked.unlink();
       }
       // An outcome reached after the lease was lost is the new holder's to decide.
       if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
       return outcome;
+    }
+  }
+
+  /**
+   * Waits for the node state's check and repair (started by the first identity that waits),
+   * pausing after retriable store failures, until `waiting` aborts.
+   */
+  async #repair(signer: Signer, waiting: AbortSignal): Promise<void> {
+    for (let paused = 1; !this.#repaired; paused++) {
+      this.#repairing ??= repairBeforeResuming(this.#state, this.#clock, (e) => this.#emit(e), {
+        signal: this.#closed.signal,
+      }).then(
+        () => {
+          this.#repaired = true;
+        },
+        (err: unknown) => {
+          this.#repairing = undefined;
+          throw err;
+        },
+      );
+      try {
+        await raceAbort(this.#repairing, waiting);
+        return;
+      } catch (err) {
+        await this.#pauseForStore(signer.nodeId, err, paused, waiting);
+      }
     }
   }
 
@@ -847,7 +869,7 @@ export class RegistrationManager {
     this.#context.schedule = to;
     for (const run of this.#context.runs.values()) run.cancel();
     const previous = this.#generation;
-    this.#generation = new AbortController();
+    this.#generation = new AbortFanOut();
     previous.abort(new PoetError("config", "the PoET set changed"));
     const appliedAt = new Date(this.#clock.now());
     this.#emit({

@@ -31,6 +31,7 @@ import {
   u32Param,
   u64Param,
 } from "./columns.js";
+import { CompiledStatements } from "./compiled-statements.js";
 import { membershipParam, readMembership } from "./membership-column.js";
 import type { NodeStateTables } from "./schema.js";
 import type { StoreConnection } from "./store-connection.js";
@@ -240,6 +241,7 @@ export function selectChallengeRows(
  */
 export class ChallengeRepository {
   readonly #conn: StoreConnection;
+  readonly #shapes = new CompiledStatements();
 
   constructor(conn: StoreConnection) {
     this.#conn = conn;
@@ -256,9 +258,14 @@ export class ChallengeRepository {
       options.signal,
       { table: TABLE, identity: toHex(nodeId) },
       async (db) => {
-        const row = await selectChallengeRows(db, this.#withHashes)
-          .where("challenge.id", "=", nodeId)
-          .executeTakeFirst();
+        const withHashes = this.#withHashes;
+        const { rows } = await this.#shapes.run<ChallengeRow>(
+          db,
+          `get:${withHashes}`,
+          [nodeId],
+          (db) => selectChallengeRows(db, withHashes).where("challenge.id", "=", nodeId),
+        );
+        const row = rows[0];
         return row === undefined ? undefined : decodeChallengeRow(row);
       },
     );

@@ -22,6 +22,7 @@ import {
   textParam,
   unixSecondsParam,
 } from "./columns.js";
+import { CompiledStatements } from "./compiled-statements.js";
 import type { NodeStateTables } from "./schema.js";
 import { isUniqueViolation, type StoreConnection, toStorageError } from "./store-connection.js";
 
@@ -66,14 +67,20 @@ export function decodeRegistrationRow(row: RegistrationRow): PoetRegistration {
 /** Inserts `row` unless its `(id, address)` is there; whether it was written. */
 async function insertIfAbsent(
   db: Kysely<NodeStateTables>,
+  shapes: CompiledStatements,
   row: ReturnType<typeof encodeRow>,
 ): Promise<boolean> {
-  const result = await db
-    .insertInto(TABLE)
-    .values(row)
-    .onConflict((oc) => oc.columns(["id", "address"]).doNothing())
-    .executeTakeFirst();
-  return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  const result = await shapes.run(
+    db,
+    "insertIfAbsent",
+    [row.id, row.hash, row.address, row.round_id, row.round_end],
+    (db) =>
+      db
+        .insertInto(TABLE)
+        .values(row)
+        .onConflict((oc) => oc.columns(["id", "address"]).doNothing()),
+  );
+  return (result.numAffectedRows ?? 0n) > 0n;
 }
 
 function encodeRow(r: PoetRegistration) {
@@ -99,6 +106,7 @@ function encodeRow(r: PoetRegistration) {
  */
 export class RegistrationRepository {
   readonly #conn: StoreConnection;
+  readonly #shapes = new CompiledStatements();
 
   constructor(conn: StoreConnection) {
     this.#conn = conn;
@@ -153,7 +161,7 @@ export class RegistrationRepository {
     return this.#conn.write(
       options.signal,
       { table: TABLE, identity },
-      (db) => insertIfAbsent(db, row),
+      (db) => insertIfAbsent(db, this.#shapes, row),
       { plain: true },
     );
   }
@@ -168,7 +176,7 @@ export class RegistrationRepository {
   ): Promise<boolean> {
     const row = encodeRow(registration);
     try {
-      return await insertIfAbsent(db, row);
+      return await insertIfAbsent(db, this.#shapes, row);
     } catch (err) {
       throw toStorageError(err, { table: TABLE, identity: toHex(row.id) });
     }
@@ -226,12 +234,9 @@ export class RegistrationRepository {
       options.signal,
       { table: TABLE, identity: toHex(nodeId) },
       async (db) => {
-        const rows = await db
-          .selectFrom(TABLE)
-          .selectAll()
-          .where("id", "=", nodeId)
-          .orderBy("address")
-          .execute();
+        const { rows } = await this.#shapes.run<RegistrationRow>(db, "listFor", [nodeId], (db) =>
+          db.selectFrom(TABLE).selectAll().where("id", "=", nodeId).orderBy("address"),
+        );
         return rows.map(decodeRegistrationRow);
       },
     );

@@ -24,6 +24,7 @@ import {
   textParam,
   unixMillisParam,
 } from "./columns.js";
+import { CompiledStatements } from "./compiled-statements.js";
 import type { PoetRegistration, RegistrationRepository } from "./registration-repository.js";
 import type { StoreConnection } from "./store-connection.js";
 
@@ -92,6 +93,7 @@ export function decodeSubmitIntentRow(row: SubmitIntentRow): SubmitIntent {
 export class SubmitIntentRepository {
   readonly #conn: StoreConnection;
   readonly #registrations: RegistrationRepository;
+  readonly #shapes = new CompiledStatements();
 
   constructor(conn: StoreConnection, registrations: RegistrationRepository) {
     this.#conn = conn;
@@ -123,20 +125,31 @@ export class SubmitIntentRepository {
       options.signal,
       { table: TABLE, identity: toHex(first.id) },
       async (db) => {
-        // An upsert both stores speak (SQLite and PostgreSQL; no `REPLACE INTO`).
-        await db
-          .insertInto(TABLE)
-          .values(rows)
-          .onConflict((oc) =>
-            oc.columns(["id", "address"]).doUpdateSet((eb) => ({
-              hash: eb.ref("excluded.hash"),
-              round_id: eb.ref("excluded.round_id"),
-              round_end: eb.ref("excluded.round_end"),
-              proof_deadline: eb.ref("excluded.proof_deadline"),
-              created_at: eb.ref("excluded.created_at"),
-            })),
-          )
-          .execute();
+        // An upsert both stores speak (SQLite and PostgreSQL; no `REPLACE INTO`); one shape
+        // per number of rows.
+        const parameters = rows.flatMap((r) => [
+          r.id,
+          r.address,
+          r.hash,
+          r.round_id,
+          r.round_end,
+          r.proof_deadline,
+          r.created_at,
+        ]);
+        await this.#shapes.run(db, `recordMany:${rows.length}`, parameters, (db) =>
+          db
+            .insertInto(TABLE)
+            .values(rows)
+            .onConflict((oc) =>
+              oc.columns(["id", "address"]).doUpdateSet((eb) => ({
+                hash: eb.ref("excluded.hash"),
+                round_id: eb.ref("excluded.round_id"),
+                round_end: eb.ref("excluded.round_end"),
+                proof_deadline: eb.ref("excluded.proof_deadline"),
+                created_at: eb.ref("excluded.created_at"),
+              })),
+            ),
+        );
       },
       // Written ahead of a submit to another party: it must outlive a power loss too.
       { durable: true, plain: true },
@@ -156,11 +169,10 @@ export class SubmitIntentRepository {
       async (db) => {
         // This write holds the identity's fence: the row goes on the same transaction.
         const written = await this.#registrations.addIfAbsentOn(db, registration);
-        await db
-          .deleteFrom(TABLE)
-          .where("id", "=", registration.nodeId)
-          .where("address", "=", registration.address)
-          .execute();
+        const { nodeId, address } = registration;
+        await this.#shapes.run(db, "deleteOne", [nodeId, address], (db) =>
+          db.deleteFrom(TABLE).where("id", "=", nodeId).where("address", "=", address),
+        );
         return written;
       },
       { plain: true },
@@ -175,12 +187,9 @@ export class SubmitIntentRepository {
       { table: TABLE, identity: toHex(nodeId) },
       async (db) => {
         if (!this.#conn.hasOwnTable(TABLE)) return [];
-        const rows = await db
-          .selectFrom(TABLE)
-          .selectAll()
-          .where("id", "=", nodeId)
-          .orderBy("address")
-          .execute();
+        const { rows } = await this.#shapes.run<SubmitIntentRow>(db, "listFor", [nodeId], (db) =>
+          db.selectFrom(TABLE).selectAll().where("id", "=", nodeId).orderBy("address"),
+        );
         return rows.map(decodeSubmitIntentRow);
       },
     );
