@@ -7,8 +7,10 @@
  * Time comes from a `ManualClock` that only moves when the system is quiet, so the figures are
  * the real cost of the work, not of waiting. The mock PoETs run in a child process of their own
  * (`bench/registration-poets.ts`, driven over IPC with the same clock), so that what is measured is
- * the client; `--mocks inline` runs them in the bench's process as before. Prints figures;
- * asserts nothing.
+ * the client; `--mocks inline` runs them in the bench's process as before. That process runs at
+ * the lowest priority (`--mocks-priority normal`: the client's): on two cores the mocks would
+ * otherwise keep the client's event loop waiting for a core, a wait no remote PoET causes.
+ * Prints figures; asserts nothing.
  *
  * Each run is a fresh process (so that peak RSS is that run's); with `--runs N` the figures of
  * every run and their medians are printed. `--one` does one run in this process (for
@@ -19,7 +21,11 @@
  * `--built` measures the compiled package (`dist/`; `npm run build` first) instead of the sources
  * through `tsx`; the figures say which.
  *
- *   node --import tsx bench/registration.ts [identities] [poets] [--runs N] [--mocks process|inline] [--one] [--built] [--postgres <url>]
+ * Node's own options reach every run: `node --max-old-space-size=384 --import tsx
+ * bench/registration.ts …` measures a heap capped as an operator with a memory budget caps it
+ * (the first line of each run gives the V8 heap limit it had).
+ *
+ *   node --import tsx bench/registration.ts [identities] [poets] [--runs N] [--mocks process|inline] [--mocks-priority low|normal] [--one] [--built] [--postgres <url>]
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -47,12 +53,14 @@ const flag = (name: string): string | undefined => {
 const positional = args.filter(
   (a, i) =>
     !a.startsWith("--") &&
-    !["--runs", "--mocks", "--tmp", "--postgres"].includes(args[i - 1] ?? ""),
+    !["--runs", "--mocks", "--mocks-priority", "--tmp", "--postgres"].includes(args[i - 1] ?? ""),
 );
 const IDENTITIES = Number(positional[0] ?? 10_000);
 const POETS = Number(positional[1] ?? 5);
 const RUNS = Number(flag("--runs") ?? 1);
 const MOCKS = flag("--mocks") ?? "process";
+/** `--mocks-priority normal`: the mocks' process at the client's priority (default the lowest). */
+const MOCKS_LOW_PRIORITY = flag("--mocks-priority") !== "normal";
 const ONE = args.includes("--one");
 /**
  * `--built`: measures the compiled package (`dist/`, `npm run build` first), as an operator runs
@@ -116,6 +124,12 @@ interface PhaseFigures {
 interface RunFigures {
   /** The library measured: `src` (through tsx) or `dist` (the compiled package, `--built`). */
   library: "src" | "dist";
+  /**
+   * The V8 heap limit of the run (`node --max-old-space-size=…` sets it; Node's default follows
+   * the machine's memory): V8 lets the heap grow towards it before collecting, so the peak RSS
+   * depends on it (docs/embedding.md, Memory).
+   */
+  heapLimitMiB: number;
   identities: number;
   poets: number;
   mocks: string;
@@ -187,10 +201,20 @@ async function startPoetProcess(): Promise<{
     [JSON.stringify({ poets: POETS, ...scheduleSettings })],
     {
       // A profiled bench (`node --cpu-prof …`) profiles the mocks too, into the same folder.
-      execArgv: ["--import", "tsx", ...process.execArgv.filter((a) => a.startsWith("--cpu-prof"))],
+      execArgv: ["--import", "tsx", ...profilerArgs(process.execArgv)],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     },
   );
+  // The mocks stand for PoET servers on other machines: at the lowest priority, they take the
+  // cores only when the client does not want them, so the client's event loop is not kept waiting
+  // for a core while the mocks answer (`--mocks-priority normal`: as before, the same priority).
+  if (MOCKS_LOW_PRIORITY && child.pid !== undefined) {
+    try {
+      os.setPriority(child.pid, os.constants.priority.PRIORITY_LOW);
+    } catch {
+      // not permitted here: the same priority then
+    }
+  }
   const replies: Array<(m: { type: string } & Record<string, unknown>) => void> = [];
   child.on("message", (m: { type: string } & Record<string, unknown>) => replies.shift()?.(m));
   const next = () =>
@@ -495,9 +519,10 @@ async function runOnce(): Promise<RunFigures> {
   fs.rmSync(dir, { recursive: true, force: true });
   return {
     library: lib.kind,
+    heapLimitMiB: v8.getHeapStatistics().heap_size_limit / 1024 / 1024,
     identities: IDENTITIES,
     poets: POETS,
-    mocks: MOCKS,
+    mocks: MOCKS === "inline" ? "inline" : MOCKS_LOW_PRIORITY ? "process, low priority" : "process",
     ready: outcomes.filter((o) => o.kind === "ready").length,
     callsMs,
     registeredMs,
@@ -547,6 +572,23 @@ function mainThreadCpuMs(): number | undefined {
   }
 }
 
+/**
+ * The CPU profiler's options among `execArgv`, each with its value: `--cpu-prof-interval 500`
+ * as well as `--cpu-prof-interval=500` (a flag passed on without its separate value made the
+ * mocks' `node` take the script's path for it).
+ */
+function profilerArgs(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string;
+    if (!arg.startsWith("--cpu-prof")) continue;
+    out.push(arg);
+    const takesValue = ["--cpu-prof-dir", "--cpu-prof-name", "--cpu-prof-interval"].includes(arg);
+    if (takesValue && i + 1 < execArgv.length) out.push(execArgv[++i] as string);
+  }
+  return out;
+}
+
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const m = (ms: number) => `${ms.toFixed(0)} ms`;
@@ -554,7 +596,7 @@ const mib = (v: number) => `${v.toFixed(0)} MiB`;
 
 function print(f: RunFigures): void {
   console.log(
-    `registration bench: ${f.identities} identities × ${f.poets} mock PoETs (loopback, REST, mocks ${f.mocks === "inline" ? "in the bench's process" : "in a child process"}; library ${f.library === "dist" ? "compiled (dist/)" : "sources (src/ through tsx)"})`,
+    `registration bench: ${f.identities} identities × ${f.poets} mock PoETs (loopback, REST, mocks ${f.mocks === "inline" ? "in the bench's process" : `in a child process${f.mocks.includes("low") ? " at low priority" : ""}`}; library ${f.library === "dist" ? "compiled (dist/)" : "sources (src/ through tsx)"}; V8 heap limit ${mib(f.heapLimitMiB)})`,
   );
   console.log(`  NiPoSTs ready            ${f.ready}/${f.identities}`);
   console.log(

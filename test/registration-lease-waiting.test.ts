@@ -12,6 +12,7 @@ import { describe, it } from "node:test";
 import pg from "pg";
 import { toHex } from "../src/bytes.js";
 import { ManualClock } from "../src/clock.js";
+import { LeaseLostError } from "../src/errors.js";
 import { silentLogger } from "../src/logger.js";
 import {
   BUSY_LEASE_FIRST_PAUSE_MS,
@@ -26,8 +27,10 @@ import {
   type LeaseRepository,
   openPostgresState,
 } from "../src/storage/index.js";
+import { TurnBudget } from "../src/turn-budget.js";
 import { waitFor } from "./helpers/clock-driver.js";
 import { postgresDatabase } from "./helpers/postgres-database.js";
+import { turnCounter } from "./helpers/turn-counter.js";
 
 const TTL_MS = 30_000;
 const T0 = Date.UTC(2024, 0, 1);
@@ -79,7 +82,9 @@ class CountingLeases implements LeaseRepository {
   async renewMany(leases: readonly Lease[]) {
     return { renewed: [...leases], lost: [] };
   }
+  releases = 0;
   async release(): Promise<boolean> {
+    this.releases++;
     return true;
   }
   async check(): Promise<void> {}
@@ -110,7 +115,12 @@ class CountingLeases implements LeaseRepository {
   }
 }
 
-function leasesOf(store: LeaseRepository, clock: ManualClock, closed: AbortController) {
+function leasesOf(
+  store: LeaseRepository,
+  clock: ManualClock,
+  closed: AbortController,
+  turns?: TurnBudget,
+) {
   const events: RegistrationEvent[] = [];
   const leases = new IdentityLeases({
     leases: store,
@@ -122,6 +132,7 @@ function leasesOf(store: LeaseRepository, clock: ManualClock, closed: AbortContr
     whenHeldElsewhere: "wait",
     closed: closed.signal,
     onLost: () => {},
+    turns,
   });
   return { leases, events };
 }
@@ -269,5 +280,41 @@ describe("asking for leases held elsewhere", () => {
     } finally {
       await other.end();
     }
+  });
+});
+
+describe("releasing every lease on close", () => {
+  it("releases them one turn-budget step each, never all in one event-loop turn", async () => {
+    const clock = new ManualClock(T0);
+    const store = new CountingLeases();
+    const closed = new AbortController();
+    const PER_TURN = 8;
+    const { leases } = leasesOf(store, clock, closed, new TurnBudget(PER_TURN));
+    const N = 100;
+    const signals = await Promise.all(
+      Array.from({ length: N }, (_, i) => leases.hold(id(i + 1), undefined)),
+    );
+    const counter = turnCounter();
+    const abortedIn: number[] = [];
+    for (const signal of signals) {
+      signal.addEventListener("abort", () => abortedIn.push(counter.turn), { once: true });
+    }
+    // As the manager closes: its signal first (the renewals stop), then the releases.
+    closed.abort();
+    await leases.releaseAll();
+    counter.stop();
+    assert.equal(store.releases, N, "every lease released in the store");
+    assert.equal(abortedIn.length, N, "every identity's signal aborted");
+    for (const signal of signals) {
+      assert.ok(signal.reason instanceof LeaseLostError);
+      assert.equal(signal.reason.reason, "released");
+    }
+    const perTurn = new Map<number, number>();
+    for (const turn of abortedIn) perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);
+    assert.ok(
+      Math.max(...perTurn.values()) <= PER_TURN,
+      `at most ${PER_TURN} per turn, got ${[...perTurn.values()]}`,
+    );
+    assert.ok(perTurn.size >= N / PER_TURN, `${N} releases over ${perTurn.size} turns`);
   });
 });

@@ -398,6 +398,7 @@ export class RegistrationManager {
         `must be "wait" or "skip", got ${whenHeldElsewhere}`,
       );
     }
+    const turns = new TurnBudget(CYCLE_STEPS_PER_TURN);
     this.#leases = new IdentityLeases({
       leases: this.#state.leases,
       clock,
@@ -409,6 +410,7 @@ export class RegistrationManager {
       closed,
       storeRetryDelayMs,
       random,
+      turns,
       onLost: (nodeId) => {
         // Its background registrations stop too: no submit after the lease is gone.
         for (const run of this.#context.runs.values()) {
@@ -447,7 +449,6 @@ export class RegistrationManager {
       random,
     });
     this.#verifier = verifier;
-    const turns = new TurnBudget(CYCLE_STEPS_PER_TURN);
     const fetcher = new ProofFetcher({
       state: this.#state,
       verifier,
