@@ -5,7 +5,8 @@
  * the identities waiting for another live holder are checked in one read for all those due, and
  * only those found free run an acquisition (before: one acquisition each, every two thirds of the
  * lease time). All time is a `ManualClock`; the store is a stand-in that counts, and a real
- * PostgreSQL row lock for the first case.
+ * PostgreSQL row lock for the first case. And how the manager gives its leases back on close: a
+ * step of its turn budget each (turns counted), not ten thousand in one turn of the event loop.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
