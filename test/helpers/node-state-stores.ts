@@ -8,7 +8,6 @@
  */
 import { after } from "node:test";
 import Database from "better-sqlite3";
-import pg from "pg";
 import {
   companionPath,
   MIGRATION_TABLE,
@@ -17,7 +16,7 @@ import {
   openPostgresState,
 } from "../../src/storage/index.js";
 import { afterFile, inGroup, runningTestFile } from "./after-file.js";
-import { postgresDatabase } from "./postgres-database.js";
+import { postgresDatabase, type RawConnection, rawConnection } from "./postgres-database.js";
 import { type TempDir, tempDir } from "./temp-dir.js";
 
 /** An open state and raw access to its tables. */
@@ -159,44 +158,6 @@ async function emptySchema(raw: RawConnection, schema: string): Promise<void> {
   for (const t of tables) {
     await raw.run(`delete from "${schema}"."${String(t.name)}"`, []);
   }
-}
-
-interface RawConnection {
-  run: (statement: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
-  end: () => Promise<void>;
-}
-
-/**
- * One connection of the test's own beside the state's pool, with `schema` first on the search
- * path, opened at its first statement and kept until the store is closed: a backend's start costs
- * the server tens of milliseconds of CPU, more than most statements a test runs on it.
- */
-function rawConnection(url: Promise<string>, schema: string): RawConnection {
-  let client: Promise<pg.Client> | undefined;
-  return {
-    async run(statement, params) {
-      client ??= (async () => {
-        const c = new pg.Client({
-          connectionString: await url,
-          options: `-c search_path=${schema}`,
-        });
-        // A connection left open when its database is dropped ends with an error: nothing to do.
-        c.on("error", () => {});
-        await c.connect();
-        return c;
-      })();
-      const result = await (await client).query(
-        statement,
-        params.map((p) => (typeof p === "bigint" ? p.toString() : p)),
-      );
-      return result.rows;
-    },
-    async end() {
-      const opened = client;
-      client = undefined;
-      if (opened !== undefined) await (await opened).end();
-    },
-  };
 }
 
 /** Every store the node state can live in. */

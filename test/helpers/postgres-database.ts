@@ -35,36 +35,21 @@ function withDatabase(url: string, database: string): string {
 /**
  * One connection to the server's `postgres` database for the `create database` and `drop database`
  * of the running file (in a group, of the running member), opened at its first and ended with the
- * drops: a backend's start costs the server more CPU than the statement.
+ * drops.
  */
-let adminClient: Promise<pg.Client> | undefined;
+let admin: RawConnection | undefined;
 /** ` strategy = file_copy` where the server knows it (PostgreSQL ≥ 15), asked once. */
 let strategy: Promise<string> | undefined;
-
-function admin(url: string): Promise<pg.Client> {
-  adminClient ??= (async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    return client;
-  })();
-  return adminClient;
-}
-
-async function endAdmin(): Promise<void> {
-  const opened = adminClient;
-  adminClient = undefined;
-  if (opened !== undefined) await (await opened).end();
-}
 
 /** Drops the databases made so far (those of the file whose tests just ended). */
 async function dropCreated(): Promise<void> {
   if (serverUrl !== undefined && created.length > 0) {
-    const client = await admin(serverUrl);
+    admin ??= rawConnection(serverUrl, "public");
     for (const name of created.splice(0)) {
-      await client.query(`drop database if exists "${name}" with (force)`);
+      await admin.run(`drop database if exists "${name}" with (force)`, []);
     }
   }
-  await endAdmin();
+  await admin?.end();
 }
 
 // Run on its own, a file's databases are dropped after its tests, and this file's server stopped.
@@ -90,14 +75,54 @@ export async function postgresDatabase(): Promise<string> {
   const url = await server();
   serverUrl = url;
   const name = `poet_client_test_${process.pid}_${counter++}`;
-  const client = await admin(url);
+  admin ??= rawConnection(url, "public");
+  const connection = admin;
   // FILE_COPY copies the template's files (fsync is off on the test server); the default since
   // PostgreSQL 15, WAL_LOG, writes them all through the WAL: about five times the server's CPU.
-  strategy ??= client
-    .query<{ v: string }>("select current_setting('server_version_num') as v")
-    .then((version) => (Number(version.rows[0]?.v) >= 150000 ? " strategy = file_copy" : ""));
-  await client.query(`create database "${name}"${await strategy}`);
+  strategy ??= connection
+    .run("select current_setting('server_version_num') as v", [])
+    .then((rows) => (Number(rows[0]?.v) >= 150000 ? " strategy = file_copy" : ""));
+  await connection.run(`create database "${name}"${await strategy}`, []);
   created.push(name);
   if (inGroup()) afterFile(dropCreated);
   return withDatabase(url, name);
+}
+
+/** One connection of a test's own: statements in, rows out. */
+export interface RawConnection {
+  run: (statement: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
+  end: () => Promise<void>;
+}
+
+/**
+ * One connection with `schema` first on the search path, opened at its first statement and kept
+ * until `end()` (a statement after that opens it again): a backend's start costs the server tens
+ * of milliseconds of CPU, more than most statements a test runs on it.
+ */
+export function rawConnection(url: string | Promise<string>, schema: string): RawConnection {
+  let client: Promise<pg.Client> | undefined;
+  return {
+    async run(statement, params) {
+      client ??= (async () => {
+        const c = new pg.Client({
+          connectionString: await url,
+          options: `-c search_path=${schema}`,
+        });
+        // A connection left open when its database is dropped ends with an error: nothing to do.
+        c.on("error", () => {});
+        await c.connect();
+        return c;
+      })();
+      const result = await (await client).query(
+        statement,
+        params.map((p) => (typeof p === "bigint" ? p.toString() : p)),
+      );
+      return result.rows;
+    },
+    async end() {
+      const opened = client;
+      client = undefined;
+      if (opened !== undefined) await (await opened).end();
+    },
+  };
 }
