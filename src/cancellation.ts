@@ -77,6 +77,21 @@ export interface Abortable {
   abort(reason: unknown): void;
 }
 
+/** What follows a source: aborted by a fan-out, or its own listener on a signal. */
+type Follower = Abortable & { handleEvent(event: Event): void };
+
+/** `follower` aborts when `source` does: a set entry in a fan-out, a listener on a signal. */
+function follow(source: AbortSignal | AbortFanOut, follower: Follower): void {
+  if (source instanceof AbortFanOut) source.add(follower);
+  else source.addEventListener("abort", follower, { once: true });
+}
+
+/** Undoes {@link follow}. */
+function unfollow(source: AbortSignal | AbortFanOut, follower: Follower): void {
+  if (source instanceof AbortFanOut) source.delete(follower);
+  else source.removeEventListener("abort", follower);
+}
+
 /**
  * One signal's abort passed on to many controllers: the signal has one listener, and each linked
  * controller is a set entry (added and removed in constant time, where a listener each on a
@@ -108,8 +123,7 @@ export class AbortFanOut {
       return;
     }
     this.#source = source;
-    if (source instanceof AbortFanOut) source.add(this);
-    else source.addEventListener("abort", this, { once: true });
+    follow(source, this);
   }
 
   /** Whether it aborted. */
@@ -140,8 +154,7 @@ export class AbortFanOut {
     this.#reason = reason;
     const source = this.#source;
     this.#source = undefined;
-    if (source instanceof AbortFanOut) source.delete(this);
-    else source?.removeEventListener("abort", this);
+    if (source !== undefined) unfollow(source, this);
     const members = [...this.#members];
     this.#members.clear();
     for (const member of members) member.abort(reason);
@@ -169,8 +182,7 @@ class LinkedController implements Abortable {
         this.abort(source.reason);
         return;
       }
-      if (source instanceof AbortFanOut) source.add(this);
-      else source.addEventListener("abort", this, { once: true });
+      follow(source, this);
       this.#sources ??= [];
       this.#sources.push(source);
     }
@@ -189,10 +201,7 @@ class LinkedController implements Abortable {
     const sources = this.#sources;
     if (sources === undefined) return;
     this.#sources = undefined;
-    for (const source of sources) {
-      if (source instanceof AbortFanOut) source.delete(this);
-      else source.removeEventListener("abort", this);
-    }
+    for (const source of sources) unfollow(source, this);
   }
 
   /** A source aborted: so does this one, with its reason. */
