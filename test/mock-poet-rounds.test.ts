@@ -19,7 +19,6 @@ function identity(label: string) {
   return { seed, pubkey: ed25519.getPublicKey(seed), challenge: bytesOf(`challenge:${label}`) };
 }
 
-/** Registers over gRPC; returns the round id the mock put the challenge in. */
 /** A mock PoET on a `ManualClock` at `genesisIso`: epochs of 10 s, phase shift 2 s, cycle gap 4 s. */
 async function manualClockPoet(
   genesisIso: string,
@@ -38,6 +37,7 @@ async function manualClockPoet(
   return { genesis, clock, poet };
 }
 
+/** Registers over gRPC; returns the round id the mock put the challenge in. */
 async function registerGrpc(poet: MockPoet, label: string) {
   const client = createClient(PoetService, createGrpcTransport({ baseUrl: poet.url }));
   const node = identity(label);

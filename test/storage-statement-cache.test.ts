@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import { CompiledStatements } from "../src/storage/compiled-statements.js";
 import { openNodeState } from "../src/storage/index.js";
+import type { NodeStateTables } from "../src/storage/schema.js";
 import { createGoDatabase, filled } from "./helpers/storage-go-db.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -42,13 +46,10 @@ describe("prepared statements", () => {
 
 describe("compiled statements", () => {
   it("build and compile a statement shape once, then run its SQL text with new parameters", async () => {
-    const { default: Database } = await import("better-sqlite3");
-    const { Kysely, SqliteDialect } = await import("kysely");
-    const { CompiledStatements } = await import("../src/storage/compiled-statements.js");
     const sqlite = new Database(":memory:");
     sqlite.exec("CREATE TABLE poet_registration (id BLOB, address TEXT)");
     sqlite.exec("INSERT INTO poet_registration VALUES (x'01', 'b'), (x'01', 'a'), (x'02', 'c')");
-    const db = new Kysely<import("../src/storage/schema.js").NodeStateTables>({
+    const db = new Kysely<NodeStateTables>({
       dialect: new SqliteDialect({ database: sqlite }),
     });
     const shapes = new CompiledStatements();
