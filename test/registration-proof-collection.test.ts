@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
 import { CANCELLED } from "../src/cancellation.js";
 import { AbortedError, PoetError } from "../src/errors.js";
@@ -96,11 +97,22 @@ function context(clock: ManualClock, fetcher: ProofCollectionContext["fetcher"])
   return { fetcher, pool, clock, turns: new TurnBudget(64) } satisfies ProofCollectionContext;
 }
 
-/** Runs the collection to its end, gathering its answers. */
+/**
+ * Runs the collection to its end as the identity cycle does (parked between answers, stopped
+ * when given up), gathering its answers.
+ */
 async function collect(collection: ProofCollection, signal = new AbortController().signal) {
   const answers: ProofAnswer[] = [];
-  for await (const answer of collection.answers({ signal })) answers.push(answer);
-  return answers;
+  try {
+    for (;;) {
+      const step = await collection.next(signal);
+      if (step === "done") return answers;
+      if (step === "wait") await new Promise<void>((woken) => collection.park(signal, woken));
+      else answers.push(step);
+    }
+  } finally {
+    collection.stop();
+  }
 }
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -261,5 +273,85 @@ describe("ProofCollection", () => {
     caller.abort(new AbortedError("stop"));
     await assert.rejects(done, AbortedError);
     assert.ok(stopped.has(A), "A's download is no longer waited for");
+  });
+
+  describe("parked between answers", () => {
+    function twoPoets(clock: ManualClock) {
+      const { fetcher, answers, stopped } = fakeFetcher();
+      const collection = new ProofCollection(context(clock, fetcher), {
+        hash,
+        registrations: [registration(A), registration(B)],
+        chosen: undefined,
+        cutoffMs: 20_000,
+        proofDeadlineMs: 30_000,
+      });
+      return { collection, answers, stopped };
+    }
+
+    it("wakes once, at the first answer, and keeps no timer or abort listener after it", async () => {
+      const clock = new ManualClock(roundEnd.getTime());
+      const { collection, answers } = twoPoets(clock);
+      const signal = new AbortController().signal;
+      assert.equal(await collection.next(signal), "wait");
+      let wakes = 0;
+      collection.park(signal, () => wakes++);
+      assert.equal(getEventListeners(signal, "abort").length, 1);
+      assert.equal(clock.pending, 1, "a timer at the proof deadline");
+      answers.get(A)?.resolve(proof(A, 100n, true));
+      await settle();
+      answers.get(B)?.resolve(proof(B, 300n, true));
+      await settle();
+      assert.equal(wakes, 1, "woken by the first answer only");
+      assert.equal(getEventListeners(signal, "abort").length, 0);
+      assert.equal(clock.pending, 0);
+      const first = await collection.next(signal);
+      assert.equal(typeof first === "object" && first.kind, "better");
+      collection.stop();
+    });
+
+    it("wakes at its time (the proof deadline without a choice) and then says the collection is done", async () => {
+      const clock = new ManualClock(roundEnd.getTime());
+      const { collection, stopped } = twoPoets(clock);
+      const signal = new AbortController().signal;
+      assert.equal(await collection.next(signal), "wait");
+      let wakes = 0;
+      collection.park(signal, () => wakes++);
+      await clock.set(29_999);
+      assert.equal(wakes, 0);
+      await clock.set(30_000);
+      assert.equal(wakes, 1);
+      assert.equal(await collection.next(signal), "done");
+      assert.deepEqual([...stopped].sort(), [A, B], "the downloads are stopped when it is done");
+    });
+
+    it("wakes on an abort, after which next() rejects with it", async () => {
+      const clock = new ManualClock(roundEnd.getTime());
+      const { collection, stopped } = twoPoets(clock);
+      const caller = new AbortController();
+      assert.equal(await collection.next(caller.signal), "wait");
+      let wakes = 0;
+      collection.park(caller.signal, () => wakes++);
+      caller.abort(new AbortedError("stop"));
+      assert.equal(wakes, 1);
+      assert.equal(clock.pending, 0, "its timer is stopped");
+      await assert.rejects(collection.next(caller.signal), AbortedError);
+      collection.stop();
+      assert.deepEqual([...stopped].sort(), [A, B]);
+    });
+
+    it("wakes at once when an answer came before it parked", async () => {
+      const clock = new ManualClock(roundEnd.getTime());
+      const { collection, answers } = twoPoets(clock);
+      const signal = new AbortController().signal;
+      assert.equal(await collection.next(signal), "wait");
+      answers.get(A)?.resolve(proof(A, 100n, true));
+      await settle();
+      let wakes = 0;
+      collection.park(signal, () => wakes++);
+      assert.equal(wakes, 1);
+      assert.equal(getEventListeners(signal, "abort").length, 0);
+      assert.equal(clock.pending, 0);
+      collection.stop();
+    });
   });
 });

@@ -14,10 +14,12 @@
  * - **wait-for-round-end**, **fetch-proofs**: after the round end plus jitter, the proof of every
  *   PoET that registered the challenge (or holds an unconfirmed intent) is fetched and verified
  *   once for all identities (`proof-collection.ts`); each better proof that contains the challenge
- *   is stored as soon as it is known, until every PoET has answered or the cut-off passed. An
- *   intent whose challenge is among the members becomes the Go row then; one whose challenge is
- *   not is dropped. A start after the cut-off (first run or resume) still asks every PoET that has
- *   not answered, for a bounded time, before PoST;
+ *   is stored as soon as it is known, until every PoET has answered or the cut-off passed. Between
+ *   answers the cycle is parked ({@link ParkedCycle}): no call of it is suspended, and the
+ *   manager's call resumes it when it is woken. An intent whose challenge is among the members
+ *   becomes the Go row then; one whose challenge is not is dropped. A start after the cut-off
+ *   (first run or resume) still asks every PoET that has not answered, for a bounded time, before
+ *   PoST;
  * - **post**: PoST over the chosen ref, then the `nipost` row; **publish-atx**: the NiPoST is
  *   returned.
  *
@@ -44,7 +46,7 @@ import { type NextStep, type NextStepRows, planNextStep, proofCutoff } from "./n
 import type { NiPost, NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
 import type { PoetPool } from "./poet-pool.js";
 import { assembleNiPost, type NipostRow, type PostStepContext, runPostStep } from "./post-step.js";
-import { type ProofChoice, ProofCollection } from "./proof-collection.js";
+import { type ProofAnswer, type ProofChoice, ProofCollection } from "./proof-collection.js";
 import type { ProofFetcher } from "./proof-fetcher.js";
 import { RegistrationRun, type RegistrationRunContext, runKey } from "./registration-run.js";
 
@@ -71,22 +73,63 @@ export interface CycleContext extends RegistrationRunContext {
 
 type Choice = ProofChoice;
 
-/** How the steps up to the proofs ended: a choice to run PoST over, or an outcome. */
-type Collected = { kind: "chosen"; choice: Choice } | { kind: "stopped"; outcome: NiPostOutcome };
+/** Where a cycle stands when its call returns: ended with an outcome, or parked. */
+export type CycleResult = NiPostOutcome | ParkedCycle;
 
 /**
- * Runs (or resumes) one identity's cycle and returns the NiPoST or the outcome that stopped it.
- * Rejects only with `AbortedError` (caller or manager) or a `StorageError` / `ConfigError` the
- * caller must act on.
+ * A cycle that waits for its PoETs' proofs (the `fetch-proofs` step between two answers) without
+ * a suspended call: {@link whenWoken} parks its proof collection and goes on once an answer, the
+ * cut-off, the proof deadline or an abort wakes it. Ten thousand identities wait like this from
+ * their registration to the round's end (see `proof-collection.ts`).
+ */
+export class ParkedCycle {
+  readonly #collection: ProofCollection;
+  readonly #signal: AbortSignal;
+  readonly #resume: () => Promise<CycleResult>;
+
+  constructor(
+    collection: ProofCollection,
+    signal: AbortSignal,
+    resume: () => Promise<CycleResult>,
+  ) {
+    this.#collection = collection;
+    this.#signal = signal;
+    this.#resume = resume;
+  }
+
+  /** Waits parked, then goes on with the cycle: its outcome, or parked again. */
+  whenWoken(): Promise<CycleResult> {
+    return new Promise<void>((woken) => this.#collection.park(this.#signal, woken)).then(
+      this.#resume,
+    );
+  }
+}
+
+/**
+ * Runs (or resumes) one identity's cycle and returns the NiPoST or the outcome that stopped it,
+ * or the cycle parked while it waits for proofs ({@link ParkedCycle.whenWoken} goes on). Rejects
+ * only with `AbortedError` (caller or manager) or a `StorageError` / `ConfigError` the caller must
+ * act on.
  */
 export function runIdentityCycle(
   ctx: CycleContext,
   signer: Signer,
   request: NiPostRequest,
   signal: AbortSignal,
-): Promise<NiPostOutcome> {
+): Promise<CycleResult> {
   // Not `async`: `run` is, and every identity would hold one more suspended call until its end.
   return new IdentityCycle(ctx, signer, signal).run(request);
+}
+
+/** The `fetch-proofs` step under way: what the cycle goes on with after each answer. */
+interface Collecting {
+  publishEpoch: number;
+  hash: Uint8Array;
+  round: number;
+  collection: ProofCollection;
+  proofDeadline: number;
+  /** Only unconfirmed intents were asked: when none holds the challenge, the window was missed. */
+  intentsOnly: boolean;
 }
 
 /** Listeners of each background registration, told when one more PoET accepted. */
@@ -141,7 +184,7 @@ class IdentityCycle {
     return outcome;
   }
 
-  async run(request: NiPostRequest): Promise<NiPostOutcome> {
+  async run(request: NiPostRequest): Promise<CycleResult> {
     const { state, schedule } = this.#ctx;
     const signal = this.#signal;
     const record = await reconcileChallenge(
@@ -166,7 +209,7 @@ class IdentityCycle {
         record.poetProofRef !== undefined &&
         equalBytes(stored.poetProofRef, record.poetProofRef)
       ) {
-        const nipost = await this.#nipost(record, hash, undefined, stored);
+        const nipost = await this.#nipost(publishEpoch, hash, undefined, stored);
         this.#step({
           step: "publish-atx",
           round,
@@ -199,9 +242,7 @@ class IdentityCycle {
       );
     }
     if (!chosen || record.poetProofRef === undefined || record.membership === undefined) {
-      const collected = await this.#register(record, hash, round, next, reachable, current);
-      if (collected.kind !== "chosen") return collected.outcome;
-      return this.#prove(record, hash, round, collected.choice);
+      return this.#register(record, hash, round, next, reachable, current);
     }
 
     // A proof is chosen: better ones are looked for until the cut-off, and after it every PoET
@@ -220,13 +261,9 @@ class IdentityCycle {
     if (next.step === "fetch-proofs") {
       const asked = new Set(next.poets);
       const poets = next.lateStart ? usable.filter((r) => asked.has(r.address)) : usable;
-      if (poets.length > 0) {
-        const collected = await this.#fetchProofs(record, hash, round, poets, choice);
-        if (collected.kind !== "chosen") return collected.outcome;
-        return this.#prove(record, hash, round, collected.choice);
-      }
+      if (poets.length > 0) return this.#fetchProofs(record, hash, round, poets, choice);
     }
-    return this.#prove(record, hash, round, choice);
+    return this.#prove(publishEpoch, hash, round, choice);
   }
 
   /**
@@ -316,7 +353,7 @@ class IdentityCycle {
     next: NextStep,
     reachable: (address: string) => boolean,
     known: PoetRegistration[] | undefined,
-  ): Promise<Collected> {
+  ): Promise<CycleResult> {
     const { schedule, pool } = this.#ctx;
     const signal = this.#signal;
     const publishEpoch = record.challenge.publishEpoch;
@@ -396,7 +433,7 @@ class IdentityCycle {
           configured: pool.addresses,
           error,
         };
-        return { kind: "stopped", outcome: await this.#end(outcome, round) };
+        return this.#end(outcome, round);
       }
       if (run !== undefined && failures.some((f) => !run.refused.has(f.poet))) {
         // Some PoET only ran out of time: the window closes at the round start.
@@ -405,7 +442,7 @@ class IdentityCycle {
       if (this.#now >= deadline) {
         const late = await this.#heldIntents(hash, reachable);
         if (late.length > 0) return this.#fetchProofs(record, hash, round, late, undefined);
-        return { kind: "stopped", outcome: await this.#missed(round, publishEpoch, failures) };
+        return this.#missed(round, publishEpoch, failures);
       }
       const outcome = outcomes.registrationFailed(
         this.#nodeId,
@@ -413,7 +450,7 @@ class IdentityCycle {
         new Date(deadline),
         failures,
       );
-      return { kind: "stopped", outcome: await this.#end(outcome, round) };
+      return this.#end(outcome, round);
     }
     const all = await this.#candidates(hash, reachable, run);
     return this.#fetchProofs(record, hash, round, all, undefined, run, reachable);
@@ -663,8 +700,8 @@ class IdentityCycle {
     stored: Choice | undefined,
     run?: RegistrationRun,
     reachable?: (address: string) => boolean,
-  ): Promise<Collected> {
-    const { schedule, state } = this.#ctx;
+  ): Promise<CycleResult> {
+    const { schedule } = this.#ctx;
     const publishEpoch = record.challenge.publishEpoch;
     const base = { nodeId: this.#nodeId, publishEpoch, round };
     const proofDeadline = schedule.proofDeadline(round).getTime();
@@ -679,7 +716,7 @@ class IdentityCycle {
         at: new Date(proofDeadline),
       });
       const outcome = outcomes.noProof(schedule, this.#nodeId, round, publishEpoch, [], true);
-      return { kind: "stopped", outcome: await this.#end(outcome, round) };
+      return this.#end(outcome, round);
     }
     const announce = () => {
       if (stored === undefined && this.#now < lastEnd) {
@@ -721,11 +758,6 @@ class IdentityCycle {
         if (finished || this.#now >= deadline) break;
       }
     }
-    // Not needed past this point, and this frame waits for the proofs: the finished run (its
-    // sets, signer and controller) and the first list of rows are not kept that long.
-    run = undefined;
-    known = registrations;
-
     // A start after the cut-off still gives every PoET one bounded chance to answer: time for a
     // connection and a download, twice the request timeout.
     const lateStart = this.#now >= cutoff;
@@ -739,8 +771,6 @@ class IdentityCycle {
       lateStart,
       at: new Date(stored === undefined ? proofDeadline : cutoff),
     });
-    // Only unconfirmed intents: when none holds the challenge, the window was missed after all.
-    const intentsOnly = registrations.every((r) => this.#intents.has(r.address));
     const collection = new ProofCollection(this.#ctx, {
       hash,
       registrations,
@@ -748,64 +778,95 @@ class IdentityCycle {
       cutoffMs: cutoff,
       proofDeadlineMs: proofDeadline,
     });
-    for await (const answer of collection.answers({ signal: this.#signal })) {
-      const intent = this.#intents.get(answer.poet);
-      if (intent !== undefined && intent.roundId === answer.roundId) {
-        this.#intents.delete(answer.poet);
-        await this.#resolveIntent(intent, answer.roundId, answer.kind !== "not-a-member");
+    return this.#collect({
+      publishEpoch,
+      hash,
+      round,
+      collection,
+      proofDeadline,
+      intentsOnly: registrations.every((r) => this.#intents.has(r.address)),
+    });
+  }
+
+  /**
+   * Goes on with the `fetch-proofs` step: stores and reports each answer as it is judged, parks
+   * the cycle when none is there (the PoETs' proofs come at the round's end), and at the end runs
+   * PoST over the best choice or ends with the outcome of having none.
+   */
+  async #collect(collecting: Collecting): Promise<CycleResult> {
+    const { publishEpoch, hash, round, collection, proofDeadline, intentsOnly } = collecting;
+    try {
+      for (;;) {
+        const step = await collection.next(this.#signal);
+        if (step === "done") break;
+        if (step === "wait") {
+          return new ParkedCycle(collection, this.#signal, () => this.#collect(collecting));
+        }
+        await this.#answered(publishEpoch, round, step);
       }
-      if (answer.kind === "not-a-member") {
-        this.#emit({
-          type: "proof-rejected",
-          at: new Date(this.#now),
-          poet: answer.poet,
-          roundId: answer.roundId,
-          nodeId: this.#nodeId,
-          error: answer.error,
-        });
-      } else if (answer.kind === "better") {
-        const { choice, replaces } = answer;
-        await state.challenges.setPoetProof(this.#nodeId, choice.ref, choice.membership, {
-          signal: this.#signal,
-        });
-        this.#emit({
-          type: "best-proof-selected",
-          at: new Date(this.#now),
-          ...base,
-          poet: choice.poet,
-          roundId: choice.roundId,
-          leaves: choice.leaves,
-          ticks: ticksOf(choice.leaves, this.#ctx.tickSize),
-          ref: choice.ref,
-          replaces:
-            replaces === undefined || replaces.poet === ""
-              ? undefined
-              : {
-                  poet: replaces.poet,
-                  leaves: replaces.leaves,
-                  ticks: ticksOf(replaces.leaves, this.#ctx.tickSize),
-                },
-        });
-      }
+    } catch (err) {
+      collection.stop();
+      throw err;
     }
     const best = collection.best;
-    if (best === undefined) {
-      const failures = [...collection.failures];
-      const expired = this.#now >= proofDeadline;
-      if (intentsOnly && !expired) {
-        return { kind: "stopped", outcome: await this.#missed(round, publishEpoch, failures) };
-      }
-      const outcome = outcomes.noProof(
-        schedule,
-        this.#nodeId,
-        round,
-        publishEpoch,
-        failures,
-        expired,
-      );
-      return { kind: "stopped", outcome: await this.#end(outcome, round) };
+    if (best !== undefined) return this.#prove(publishEpoch, hash, round, best);
+    const failures = [...collection.failures];
+    const expired = this.#now >= proofDeadline;
+    if (intentsOnly && !expired) return this.#missed(round, publishEpoch, failures);
+    const { schedule } = this.#ctx;
+    const outcome = outcomes.noProof(
+      schedule,
+      this.#nodeId,
+      round,
+      publishEpoch,
+      failures,
+      expired,
+    );
+    return this.#end(outcome, round);
+  }
+
+  /** One judged answer: an intent it settles is resolved, a better choice stored, and each reported. */
+  async #answered(publishEpoch: number, round: number, answer: ProofAnswer): Promise<void> {
+    const intent = this.#intents.get(answer.poet);
+    if (intent !== undefined && intent.roundId === answer.roundId) {
+      this.#intents.delete(answer.poet);
+      await this.#resolveIntent(intent, answer.roundId, answer.kind !== "not-a-member");
     }
-    return { kind: "chosen", choice: best };
+    if (answer.kind === "not-a-member") {
+      this.#emit({
+        type: "proof-rejected",
+        at: new Date(this.#now),
+        poet: answer.poet,
+        roundId: answer.roundId,
+        nodeId: this.#nodeId,
+        error: answer.error,
+      });
+    } else if (answer.kind === "better") {
+      const { choice, replaces } = answer;
+      await this.#ctx.state.challenges.setPoetProof(this.#nodeId, choice.ref, choice.membership, {
+        signal: this.#signal,
+      });
+      this.#emit({
+        type: "best-proof-selected",
+        at: new Date(this.#now),
+        nodeId: this.#nodeId,
+        publishEpoch,
+        round,
+        poet: choice.poet,
+        roundId: choice.roundId,
+        leaves: choice.leaves,
+        ticks: ticksOf(choice.leaves, this.#ctx.tickSize),
+        ref: choice.ref,
+        replaces:
+          replaces === undefined || replaces.poet === ""
+            ? undefined
+            : {
+                poet: replaces.poet,
+                leaves: replaces.leaves,
+                ticks: ticksOf(replaces.leaves, this.#ctx.tickSize),
+              },
+      });
+    }
   }
 
   /**
@@ -847,13 +908,12 @@ class IdentityCycle {
 
   /** The `post` step (`post-step.ts`), then the NiPoST. */
   async #prove(
-    record: ChallengeRecord,
+    publishEpoch: number,
     hash: Uint8Array,
     round: number,
     choice: Choice,
   ): Promise<NiPostOutcome> {
     const { schedule } = this.#ctx;
-    const publishEpoch = record.challenge.publishEpoch;
     const publishEnd = schedule.publishEpochEnd(round).getTime();
     if (this.#now >= publishEnd) {
       const why = "the publish epoch ended before PoST";
@@ -866,7 +926,7 @@ class IdentityCycle {
       this.#signal,
     );
     if (done.kind === "stopped") return this.#end(done.outcome, round);
-    const nipost = await this.#nipost(record, hash, choice, done.row);
+    const nipost = await this.#nipost(publishEpoch, hash, choice, done.row);
     this.#step({
       step: "publish-atx",
       round,
@@ -878,7 +938,7 @@ class IdentityCycle {
 
   /** The NiPoST of `row`; the chosen proof is read back when the cycle did not choose it itself. */
   async #nipost(
-    record: ChallengeRecord,
+    publishEpoch: number,
     hash: Uint8Array,
     choice: Choice | undefined,
     row: NipostRow,
@@ -887,7 +947,6 @@ class IdentityCycle {
       choice !== undefined && choice.poet !== ""
         ? choice
         : await this.#storedChoice(row.poetProofRef, row.membership);
-    const publishEpoch = record.challenge.publishEpoch;
     const { tickSize } = this.#ctx;
     return assembleNiPost({ nodeId: this.#nodeId, publishEpoch, hash, tickSize }, known, row);
   }

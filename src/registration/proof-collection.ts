@@ -6,8 +6,15 @@
  * through the shared {@link ProofFetcher} (which downloads and verifies each round once for all
  * identities), and every answer is judged against the best proof so far. Out comes a sequence of
  * answers, in the order they arrive (of those that arrived while an answer was judged, the best
- * first): a proof that does not contain the challenge, one that is no better, or a better choice. The collection stops when every PoET answered, when a proof is
- * chosen and the cut-off passed, or at the proof deadline.
+ * first): a proof that does not contain the challenge, one that is no better, or a better choice.
+ * The collection stops when every PoET answered, when a proof is chosen and the cut-off passed, or
+ * at the proof deadline.
+ *
+ * Between answers the collection is parked, not awaited: ten thousand identities wait here from
+ * their registration to the round's end (two weeks on mainnet), and a suspended chain of async
+ * calls (the cycle's steps, an async generator) held about 7 KB per identity, half of what it held
+ * in all (docs/embedding.md, Memory). Parked, an identity is this object, its arrivals, a timer and
+ * an abort listener; the cycle is resumed by a call when the collection wakes it.
  *
  * It reads and writes no node state and sends no event: the identity cycle stores each better
  * choice and emits what happened, so a choice is on disk before the next answer is judged.
@@ -83,17 +90,26 @@ export interface ProofCollectionRequest {
  * @example
  * ```ts
  * const collection = new ProofCollection(ctx, { hash, registrations, chosen, cutoffMs, proofDeadlineMs });
- * for await (const answer of collection.answers({ signal })) {
- *   if (answer.kind === "better") await store(answer.choice);
+ * try {
+ *   for (let step = await collection.next(signal); step !== "done"; step = await collection.next(signal)) {
+ *     if (step === "wait") await new Promise<void>((woken) => collection.park(signal, woken));
+ *     else if (step.kind === "better") await store(step.choice);
+ *   }
+ * } finally {
+ *   collection.stop();
  * }
  * if (collection.best === undefined) report(collection.failures);
  * ```
  */
 export class ProofCollection {
   readonly #ctx: ProofCollectionContext;
-  readonly #request: ProofCollectionRequest;
+  /** What the collection is about; its registrations are let go once the fetcher was asked. */
+  #request: ProofCollectionRequest;
   #best: ProofChoice | undefined;
   readonly #failures: { poet: string; error: PoetError }[] = [];
+  /** The PoETs' answers as they come, once the fetcher was asked. */
+  #arrivals: Arrivals | undefined;
+  #watches: ProofWatch[] = [];
 
   constructor(ctx: ProofCollectionContext, request: ProofCollectionRequest) {
     this.#ctx = ctx;
@@ -112,20 +128,74 @@ export class ProofCollection {
   }
 
   /**
-   * The answers, in the order they arrive (the best first of those waiting together). Stopping the iteration (or aborting `signal`) stops
-   * every download still running for this collection; rejects only with an abort.
+   * The next answer, in the order they arrive (the best first of those that arrived together);
+   * `"wait"` when none has arrived and the collection goes on ({@link park} until one may have);
+   * `"done"` when it is over: every PoET answered, a proof is chosen and the cut-off passed, or
+   * the proof deadline passed. The first call asks the fetcher for every PoET's proof. Rejects
+   * only with an abort; call {@link stop} once the collection is given up or done.
    */
-  async *answers(options: { signal: AbortSignal }): AsyncGenerator<ProofAnswer, void, undefined> {
-    const { signal } = options;
-    const { clock, fetcher, pool, turns } = this.#ctx;
-    const { registrations, cutoffMs, proofDeadlineMs } = this.#request;
+  async next(signal: AbortSignal): Promise<ProofAnswer | "wait" | "done"> {
+    throwIfAborted(signal);
+    const arrivals = this.#arrivals ?? this.#start();
+    const { arrived } = arrivals;
+    // Every proof that arrived is judged before deciding whether to stop.
+    if (arrived.length > 0) {
+      // Ten thousand identities get the same proof at once: a few of them per turn.
+      const turn = this.#ctx.turns.take();
+      if (turn !== undefined) await turn;
+      // The best of those that arrived first: the others are then no better, and an identity
+      // whose PoETs all answered stores one choice instead of one per better answer.
+      const next = takeBest(arrived);
+      return this.#judge(next.poet, next.verified, signal);
+    }
+    const now = this.#ctx.clock.now();
+    const { cutoffMs, proofDeadlineMs } = this.#request;
+    if (
+      arrivals.pending === 0 ||
+      (this.#best !== undefined && now >= cutoffMs) ||
+      now >= proofDeadlineMs
+    ) {
+      this.stop();
+      return "done";
+    }
+    return "wait";
+  }
+
+  /**
+   * Calls `wake` once, when an answer arrives, when the cut-off (with a proof chosen) or the proof
+   * deadline comes, or when `signal` aborts: then {@link next} has something to say. Nothing is
+   * suspended meanwhile, no promise or call frame: an identity waiting here from its registration
+   * to the round's end is this object, its arrivals and a timer.
+   */
+  park(signal: AbortSignal, wake: () => void): void {
+    const arrivals = this.#arrivals ?? this.#start();
+    const { clock } = this.#ctx;
+    const until = this.#best !== undefined ? this.#request.cutoffMs : this.#request.proofDeadlineMs;
+    const parked = new Parked(arrivals, signal, wake);
+    parked.stopTimer = atTime(clock, until, () => parked.handleEvent());
+    if (arrivals.arrived.length > 0 || arrivals.pending === 0 || signal.aborted) {
+      parked.handleEvent();
+      return;
+    }
+    arrivals.wake = parked;
+    signal.addEventListener("abort", parked, { once: true });
+  }
+
+  /** Stops every download still running for this collection (idempotent). */
+  stop(): void {
+    const watches = this.#watches;
+    this.#watches = [];
+    for (const watch of watches) watch.cancel();
+  }
+
+  /** Asks the fetcher for the proof of every PoET (once, on the first {@link next} or {@link park}). */
+  #start(): Arrivals {
+    const { fetcher, pool } = this.#ctx;
+    const { registrations, proofDeadlineMs } = this.#request;
     // Told by the fetcher as each PoET's proof arrives or fails: an object per PoET, no promise
     // chain (every identity waits here from its registration to the round's end).
     const arrivals = new Arrivals(this.#failures);
-    const { arrived } = arrivals;
-    // Stopped when the collection ends (the loop below watches `signal`): no signal of their own.
-    const watches: ProofWatch[] = [];
-
+    this.#arrivals = arrivals;
     for (const r of registrations) {
       const entry = pool.get(r.address);
       if (entry === undefined) continue;
@@ -147,45 +217,11 @@ export class ProofCollection {
         { group: arrivals },
         new PoetAnswer(arrivals, r.address),
       );
-      watches.push(watch);
+      // Stopped when the collection ends (`stop`): no signal of their own.
+      this.#watches.push(watch);
     }
-
-    try {
-      for (;;) {
-        // Every proof that arrived is judged before deciding whether to stop.
-        while (arrived.length > 0) {
-          // Ten thousand identities get the same proof at once: a few of them per turn.
-          const turn = turns.take();
-          if (turn !== undefined) await turn;
-          // The best of those that arrived first: the others are then no better, and an identity
-          // whose PoETs all answered stores one choice instead of one per better answer.
-          const next = takeBest(arrived);
-          yield await this.#judge(next.poet, next.verified, signal);
-        }
-        const now = clock.now();
-        if (arrivals.pending === 0) break;
-        if (this.#best !== undefined && now >= cutoffMs) break;
-        if (now >= proofDeadlineMs) break;
-        const until = this.#best !== undefined ? cutoffMs : proofDeadlineMs;
-        // Woken by an answer, the time, or an abort (which throwIfAborted below reports).
-        throwIfAborted(signal);
-        const woken = new Promise<void>((resolve) => {
-          arrivals.wake = resolve;
-        });
-        const onAbort = () => arrivals.wake();
-        signal.addEventListener("abort", onAbort, { once: true });
-        const stopTimer = atTime(clock, until, () => arrivals.wake());
-        try {
-          await woken;
-        } finally {
-          stopTimer();
-          signal.removeEventListener("abort", onAbort);
-        }
-        throwIfAborted(signal);
-      }
-    } finally {
-      for (const watch of watches) watch.cancel();
-    }
+    this.#request = { ...this.#request, registrations: [] };
+    return arrivals;
   }
 
   async #judge(
@@ -245,8 +281,8 @@ class Arrivals {
   readonly arrived: { poet: string; verified: VerifiedRoundProof }[] = [];
   /** PoETs that have not answered yet. */
   pending = 0;
-  /** Wakes the collection when it waits. */
-  wake: () => void = () => {};
+  /** Wakes the collection when it is parked. */
+  wake: { handleEvent(): void } | undefined;
 
   constructor(readonly failures: { poet: string; error: PoetError }[]) {}
 }
@@ -270,6 +306,30 @@ class PoetAnswer implements ProofSink {
 
   #answered(): void {
     this.arrivals.pending--;
-    this.arrivals.wake();
+    this.arrivals.wake?.handleEvent();
+  }
+}
+
+/**
+ * A parked collection's one wake-up: the first of an arrival, its timer and its signal's abort
+ * wakes it (an object that is its own abort listener, no closure per identity).
+ */
+class Parked {
+  stopTimer: () => void = () => {};
+  #woken = false;
+
+  constructor(
+    readonly arrivals: Arrivals,
+    readonly signal: AbortSignal,
+    readonly wake: () => void,
+  ) {}
+
+  handleEvent(): void {
+    if (this.#woken) return;
+    this.#woken = true;
+    this.stopTimer();
+    this.signal.removeEventListener("abort", this);
+    if (this.arrivals.wake === this) this.arrivals.wake = undefined;
+    this.wake();
   }
 }

@@ -72,7 +72,7 @@ import { applyPoetSwitch, readPoetSwitchRows } from "./apply-poet-switch.js";
 import { adaptPoetClient } from "./client-adapter.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent, RegistrationEventListener } from "./events.js";
-import { type CycleContext, runIdentityCycle } from "./identity-cycle.js";
+import { type CycleContext, ParkedCycle, runIdentityCycle } from "./identity-cycle.js";
 import {
   DEFAULT_LEASE_TIME_MS,
   type IdentityLeaseStatus,
@@ -660,7 +660,10 @@ export class RegistrationManager {
       const cycleSignal = linked.signal;
       let outcome: NiPostOutcome;
       try {
-        outcome = await runIdentityCycle(this.#context, signer, request, cycleSignal);
+        let result = await runIdentityCycle(this.#context, signer, request, cycleSignal);
+        // Waiting for the proofs, the cycle is parked: this call is all it holds meanwhile.
+        while (result instanceof ParkedCycle) result = await result.whenWoken();
+        outcome = result;
       } catch (err) {
         // A lost lease ends the cycle with its error, whatever the step was doing.
         if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
