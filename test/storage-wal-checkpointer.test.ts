@@ -2,7 +2,8 @@
  * WAL checkpoints on a thread of their own (`storage/wal-checkpointer.ts`), on real SQLite files:
  * started by the first heavy write only, run under the process's write lock once enough pages were
  * committed, and the lock always handed back: also when the node state closes mid-checkpoint, when
- * the thread exits mid-checkpoint, and when a checkpoint does not end in time (a `ManualClock`).
+ * the thread exits mid-checkpoint, and when a checkpoint does not end in time (a `ManualClock`);
+ * and a large log's last checkpoint, at close, left to a thread's connection.
  * Waits on the write lock, never on wall-clock time.
  */
 import assert from "node:assert/strict";
@@ -16,6 +17,7 @@ import {
   BACKSTOP_PAGES,
   CHECKPOINT_HOLD_MS,
   CHECKPOINT_PAGES,
+  CLOSE_OFF_THREAD_BYTES,
   WalCheckpointer,
 } from "../src/storage/wal-checkpointer.js";
 import { WriteLock } from "../src/storage/write-lock.js";
@@ -243,5 +245,48 @@ describe("WAL checkpoints on a thread", () => {
       .filter((f) => f.endsWith("-wal"))
       .map((f) => fs.statSync(`${tmp.dir}/${f}`).size);
     assert.ok(Math.max(...companion) < 16 * 2 ** 20, `WAL files of ${companion.join(", ")} bytes`);
+  });
+
+  it("leaves the last checkpoint of a large write-ahead log to a thread when closing", async () => {
+    const { db, file } = walDatabase(600);
+    assert.ok(fs.statSync(`${file}-wal`).size >= CLOSE_OFF_THREAD_BYTES);
+    const checkpointer = new WalCheckpointer({
+      files: [file],
+      lock: new WriteLock(),
+      setAutocheckpoint: async () => {},
+    });
+    let logAfterMainClose: boolean | undefined;
+    await checkpointer.close(async () => {
+      db.close();
+      logAfterMainClose = fs.existsSync(`${file}-wal`);
+    });
+    // SQLite checkpoints a file, and deletes its log, when its last connection closes.
+    assert.equal(
+      logAfterMainClose,
+      true,
+      "the main connection was not the last one: no checkpoint",
+    );
+    assert.equal(fs.existsSync(`${file}-wal`), false, "the thread's connection checkpointed it");
+    const reopened = new Database(file, { readonly: true });
+    try {
+      assert.deepEqual(reopened.prepare("select count(*) as n from t").get(), { n: 600 });
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it("closes a small write-ahead log on the main connection, with no thread", async () => {
+    const { db, file } = walDatabase(10);
+    const checkpointer = new WalCheckpointer({
+      files: [file],
+      lock: new WriteLock(),
+      setAutocheckpoint: async () => {},
+    });
+    let logAfterMainClose: boolean | undefined;
+    await checkpointer.close(async () => {
+      db.close();
+      logAfterMainClose = fs.existsSync(`${file}-wal`);
+    });
+    assert.equal(logAfterMainClose, false, "the main connection was the last one");
   });
 });

@@ -429,12 +429,16 @@ export async function openNodeState(
   let attached = false;
   let checkpointer: WalCheckpointer | undefined;
   const dispose = async () => {
-    await checkpointer?.close();
     if (attached && typeof target !== "string") {
       // A caller's connection is handed back as it came.
       await sql`detach database ${sql.raw(COMPANION_SCHEMA)}`.execute(kysely).catch(() => {});
     }
-    if (ownsKysely) await kysely.destroy();
+    const closeMain = async () => {
+      if (ownsKysely) await kysely.destroy();
+    };
+    // A large write-ahead log's last checkpoint runs on a thread, not in this close.
+    if (checkpointer !== undefined) await checkpointer.close(closeMain);
+    else await closeMain();
   };
   let releaseLock = () => {};
   try {

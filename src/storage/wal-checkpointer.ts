@@ -26,6 +26,11 @@
  *
  * A checkpoint is safe to interrupt: closing terminates the thread, whatever it does.
  *
+ * **The last checkpoint, at close.** SQLite checkpoints a file when its last connection closes.
+ * When the logs are large ({@link CLOSE_OFF_THREAD_BYTES}), closing opens a thread whose
+ * connections stay open while the main connection closes, and close after it: that last
+ * checkpoint and its `fsync`s run on the thread, whether or not member lists were ever stored.
+ *
  * **The lock is never held for long.** Every writer of the process waits while a checkpoint
  * runs, lease renewals included, so a thread that stops answering must not keep them waiting: a
  * thread that exits (whether or not with an `'error'`) hands the lock back at once, and a
@@ -36,6 +41,7 @@
  * catch up with the writers, SQLite keeps its own locks.)
  */
 
+import { statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { type Clock, systemClock } from "../clock.js";
@@ -59,6 +65,14 @@ export const CHECKPOINT_PAGES = 1000;
  */
 export const CHECKPOINT_HOLD_MS = 5_000;
 
+/**
+ * Write-ahead logs at least this large at close are checkpointed by a thread: SQLite checkpoints
+ * a file when its last connection closes, and a 10,000-identity node state's log (a few MiB) took
+ * 242 ms of a blocked event loop there, 56 ms of it CPU and the rest `fsync`. A smaller log is
+ * closed on the event loop (a thread costs more to start than it saves).
+ */
+export const CLOSE_OFF_THREAD_BYTES = 1024 * 1024;
+
 /** Pages counted for a heavy write (a 1 MiB member-list chunk) and for any other. */
 const HEAVY_PAGES = 256;
 const LIGHT_PAGES = 4;
@@ -71,7 +85,12 @@ const dbs = [];
 for (const file of workerData.files) {
   try { dbs.push(new Database(file, { fileMustExist: true })); } catch {}
 }
-parentPort.on("message", () => {
+parentPort.on("message", (message) => {
+  if (message === "close") {
+    for (const db of dbs.splice(0)) { try { db.close(); } catch {} }
+    parentPort.postMessage(0);
+    return;
+  }
   let frames = 0;
   for (const db of dbs) {
     try {
@@ -155,14 +174,19 @@ export class WalCheckpointer {
     if (this.#pages >= CHECKPOINT_PAGES && !this.#inFlight) void this.#checkpoint();
   }
 
+  /** A thread with a connection of its own to each file. */
+  #spawn(): Worker {
+    const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+    return new Worker(this.#init.workerSource ?? WORKER_SOURCE, {
+      eval: true,
+      workerData: { driver, files: [...this.#init.files] },
+    });
+  }
+
   #start(): boolean {
     const logger = this.#init.logger ?? silentLogger;
     try {
-      const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-      const worker = new Worker(this.#init.workerSource ?? WORKER_SOURCE, {
-        eval: true,
-        workerData: { driver, files: [...this.#init.files] },
-      });
+      const worker = this.#spawn();
       worker.unref();
       worker.on("message", () => {
         this.#checkpoints++;
@@ -243,12 +267,78 @@ export class WalCheckpointer {
     void worker.terminate().catch(() => {});
   }
 
-  /** Stops the thread (a checkpoint under way is safe to cut short). */
-  async close(): Promise<void> {
+  /**
+   * Stops the thread (a checkpoint under way is safe to cut short), then runs `closeMain` (the
+   * main connection's close). When the files' write-ahead logs hold {@link CLOSE_OFF_THREAD_BYTES}
+   * or more, a thread's connections stay open meanwhile and close after it: the last connection
+   * of a file checkpoints it, and that is then the thread's, not the event loop's. Should the
+   * thread fail or not answer within {@link CHECKPOINT_HOLD_MS}, the main connection closes
+   * (and checkpoints) as it would without it.
+   */
+  async close(closeMain: () => Promise<void> = async () => {}): Promise<void> {
     this.#closed = true;
-    const worker = this.#worker;
+    const running = this.#worker;
     this.#worker = undefined;
-    if (worker !== undefined) await worker.terminate();
+    if (running !== undefined) await running.terminate();
     this.#done();
+    if (walBytes(this.#init.files) < CLOSE_OFF_THREAD_BYTES) {
+      await closeMain();
+      return;
+    }
+    let mainClosed = false;
+    let worker: Worker | undefined;
+    try {
+      worker = this.#spawn();
+      // The first answer says the thread's connections are open (and copied what it could).
+      await this.#answer(worker, 0);
+      mainClosed = true;
+      await closeMain();
+      await this.#answer(worker, "close");
+    } catch (err) {
+      (this.#init.logger ?? silentLogger).warn(
+        { err },
+        "the last WAL checkpoint could not run on a thread; it runs on closing",
+      );
+      if (!mainClosed) await closeMain();
+    } finally {
+      await worker?.terminate();
+    }
   }
+
+  /** Posts `message` to `worker` and waits for its answer, within {@link CHECKPOINT_HOLD_MS}. */
+  #answer(worker: Worker, message: unknown): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = (err?: unknown) => {
+        cancel();
+        worker.off("message", onMessage);
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onMessage = () => settle();
+      const onError = (err: unknown) => settle(err);
+      const onExit = (code: number) => settle(new Error(`the thread exited with code ${code}`));
+      const cancel = this.#bound(CHECKPOINT_HOLD_MS, () =>
+        settle(new Error(`no answer from the thread within ${CHECKPOINT_HOLD_MS} ms`)),
+      );
+      worker.on("message", onMessage);
+      worker.on("error", onError);
+      worker.on("exit", onExit);
+      worker.postMessage(message);
+    });
+  }
+}
+
+/** The size of the files' write-ahead logs (0 for a log that cannot be read). */
+function walBytes(files: readonly string[]): number {
+  let bytes = 0;
+  for (const file of files) {
+    try {
+      bytes += statSync(`${file}-wal`).size;
+    } catch {
+      // No log (never written, or already checkpointed away).
+    }
+  }
+  return bytes;
 }
