@@ -289,6 +289,8 @@ export class WalCheckpointer {
     let worker: Worker | undefined;
     try {
       worker = this.#spawn();
+      // Each wait below hears the thread's failure; one between them must not go unheard either.
+      worker.on("error", () => {});
       // The first answer says the thread's connections are open (and copied what it could).
       await this.#answer(worker, 0);
       mainClosed = true;
