@@ -292,23 +292,21 @@ describe("releasing every lease on close", () => {
     const PER_TURN = 8;
     const { leases } = leasesOf(store, clock, closed, new TurnBudget(PER_TURN));
     const N = 100;
-    const signals = await Promise.all(
+    const held = await Promise.all(
       Array.from({ length: N }, (_, i) => leases.hold(id(i + 1), undefined)),
     );
     const counter = turnCounter();
     const abortedIn: number[] = [];
-    for (const signal of signals) {
-      signal.addEventListener("abort", () => abortedIn.push(counter.turn), { once: true });
-    }
+    for (const lease of held) lease.add({ abort: () => abortedIn.push(counter.turn) });
     // As the manager closes: its signal first (the renewals stop), then the releases.
     closed.abort();
     await leases.releaseAll();
     counter.stop();
     assert.equal(store.releases, N, "every lease released in the store");
-    assert.equal(abortedIn.length, N, "every identity's signal aborted");
-    for (const signal of signals) {
-      assert.ok(signal.reason instanceof LeaseLostError);
-      assert.equal(signal.reason.reason, "released");
+    assert.equal(abortedIn.length, N, "every identity's lease aborted");
+    for (const lease of held) {
+      assert.ok(lease.reason instanceof LeaseLostError);
+      assert.equal(lease.reason.reason, "released");
     }
     const perTurn = new Map<number, number>();
     for (const turn of abortedIn) perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);

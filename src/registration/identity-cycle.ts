@@ -34,7 +34,7 @@ import { raceAbort } from "../abortable.js";
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
 import { atTime, sleepUntil } from "../cancellation.js";
-import { ConfigError, type PoetError, StorageError } from "../errors.js";
+import { ConfigError, type PoetError, StorageError, throwIfAborted } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration, SubmitIntent } from "../storage/index.js";
 import type { MembershipProof } from "../wire/index.js";
@@ -44,7 +44,8 @@ import * as outcomes from "./cycle-outcomes.js";
 import type { RegistrationEvent } from "./events.js";
 import { type NextStep, type NextStepRows, planNextStep, proofCutoff } from "./next-step.js";
 import type { NiPost, NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
-import type { PoetPool } from "./poet-pool.js";
+import { type CycleResult, ParkedCycle, wakeOnSettled } from "./parked-cycle.js";
+import type { PoetEntry, PoetPool } from "./poet-pool.js";
 import { assembleNiPost, type NipostRow, type PostStepContext, runPostStep } from "./post-step.js";
 import { type ProofAnswer, type ProofChoice, ProofCollection } from "./proof-collection.js";
 import type { ProofFetcher } from "./proof-fetcher.js";
@@ -73,38 +74,6 @@ export interface CycleContext extends RegistrationRunContext {
 
 type Choice = ProofChoice;
 
-/** Where a cycle stands when its call returns: ended with an outcome, or parked. */
-export type CycleResult = NiPostOutcome | ParkedCycle;
-
-/**
- * A cycle that waits for its PoETs' proofs (the `fetch-proofs` step between two answers) without
- * a suspended call: {@link whenWoken} parks its proof collection and goes on once an answer, the
- * cut-off, the proof deadline or an abort wakes it. Ten thousand identities wait like this from
- * their registration to the round's end (see `proof-collection.ts`).
- */
-export class ParkedCycle {
-  readonly #collection: ProofCollection;
-  readonly #signal: AbortSignal;
-  readonly #resume: () => Promise<CycleResult>;
-
-  constructor(
-    collection: ProofCollection,
-    signal: AbortSignal,
-    resume: () => Promise<CycleResult>,
-  ) {
-    this.#collection = collection;
-    this.#signal = signal;
-    this.#resume = resume;
-  }
-
-  /** Waits parked, then goes on with the cycle: its outcome, or parked again. */
-  whenWoken(): Promise<CycleResult> {
-    return new Promise<void>((woken) => this.#collection.park(this.#signal, woken)).then(
-      this.#resume,
-    );
-  }
-}
-
 /**
  * Runs (or resumes) one identity's cycle and returns the NiPoST or the outcome that stopped it,
  * or the cycle parked while it waits for proofs ({@link ParkedCycle.whenWoken} goes on). Rejects
@@ -119,6 +88,18 @@ export function runIdentityCycle(
 ): Promise<CycleResult> {
   // Not `async`: `run` is, and every identity would hold one more suspended call until its end.
   return new IdentityCycle(ctx, signer, signal).run(request);
+}
+
+/** The `register` step under way: what the cycle goes on with once admitted and registered. */
+interface Registering {
+  publishEpoch: number;
+  hash: Uint8Array;
+  round: number;
+  reachable: (address: string) => boolean;
+  /** The configured PoETs without a registration of the challenge. */
+  missing: PoetEntry[];
+  /** Whether a reachable PoET holds the challenge already (nothing to wait for before the proofs). */
+  registered: boolean;
 }
 
 /** The `fetch-proofs` step under way: what the cycle goes on with after each answer. */
@@ -261,7 +242,7 @@ class IdentityCycle {
     if (next.step === "fetch-proofs") {
       const asked = new Set(next.poets);
       const poets = next.lateStart ? usable.filter((r) => asked.has(r.address)) : usable;
-      if (poets.length > 0) return this.#fetchProofs(record, hash, round, poets, choice);
+      if (poets.length > 0) return this.#fetchProofs(publishEpoch, hash, round, poets, choice);
     }
     return this.#prove(publishEpoch, hash, round, choice);
   }
@@ -359,10 +340,9 @@ class IdentityCycle {
     const publishEpoch = record.challenge.publishEpoch;
     const base = { nodeId: this.#nodeId, publishEpoch, round };
     const deadline = schedule.registrationDeadline(round).getTime();
-    const proofDeadline = schedule.proofDeadline(round).getTime();
 
     // Read on entry, with nothing written since: read again only when rows need repairing.
-    let registrations = known ?? (await this.#registrationsOf(hash));
+    const registrations = known ?? (await this.#registrationsOf(hash));
     if (next.step === "wait-for-registration-window") {
       this.#step(next);
       this.#emit({
@@ -389,20 +369,97 @@ class IdentityCycle {
       });
     }
     const missing = pool.entries.filter((e) => !present.has(e.address));
-    let run: RegistrationRun | undefined;
-    if (missing.length > 0 && this.#now < deadline) {
-      this.#step({
-        step: "register",
-        round,
-        poets: missing.map((e) => e.address),
-        at: new Date(deadline),
-      });
-      run = this.#startRun(hash, publishEpoch, round, deadline, proofDeadline, missing);
-      if (!registrations.some((r) => reachable(r.address))) {
-        await raceAbort(run.firstSuccess, signal);
-      }
-      registrations = await this.#registrationsOf(hash);
+    if (missing.length === 0 || this.#now >= deadline) {
+      return this.#registered(publishEpoch, hash, round, reachable, undefined, registrations);
     }
+    this.#step({
+      step: "register",
+      round,
+      poets: missing.map((e) => e.address),
+      at: new Date(deadline),
+    });
+    const registering: Registering = {
+      publishEpoch,
+      hash,
+      round,
+      reachable,
+      missing,
+      registered: registrations.some((r) => reachable(r.address)),
+    };
+    const existing = this.#ctx.runs.get(runKey(this.#nodeId, hash, round));
+    if (existing !== undefined) return this.#joinRun(registering, existing);
+    // An admission slot first (`RegistrationRunContext.admissions`), the run made only then:
+    // thousands of identities wait for one, each parked, not holding a run and its calls.
+    const admission = this.#ctx.admissions.acquire({ signal });
+    return new ParkedCycle(
+      (wake) => wakeOnSettled(admission, signal, wake),
+      () => this.#admitted(registering, admission),
+    );
+  }
+
+  /** The identity was admitted (or stopped waiting): its background registration starts. */
+  async #admitted(registering: Registering, admission: Promise<void>): Promise<CycleResult> {
+    // Rejects with the abort when the cycle stopped while it waited.
+    await admission;
+    const { hash, round, publishEpoch, missing } = registering;
+    const { schedule, runs, admissions } = this.#ctx;
+    const existing = runs.get(runKey(this.#nodeId, hash, round));
+    if (existing !== undefined || this.#signal.aborted) {
+      // A run of this identity was made meanwhile (or the cycle stops): the slot goes back.
+      admissions.release();
+      throwIfAborted(this.#signal);
+      return this.#joinRun(registering, existing as RegistrationRun);
+    }
+    const run = this.#startRun(
+      hash,
+      publishEpoch,
+      round,
+      schedule.registrationDeadline(round).getTime(),
+      schedule.proofDeadline(round).getTime(),
+      missing,
+      true,
+    );
+    return this.#joinRun(registering, run);
+  }
+
+  /**
+   * Follows the identity's background registration: without a registration yet, parked until its
+   * first success (or until every PoET gave up), then on to the proofs.
+   */
+  #joinRun(registering: Registering, run: RegistrationRun): Promise<CycleResult> | CycleResult {
+    const { publishEpoch, hash, round, reachable } = registering;
+    if (registering.registered) return this.#registered(publishEpoch, hash, round, reachable, run);
+    const signal = this.#signal;
+    return new ParkedCycle(
+      (wake) => wakeOnSettled(run.firstSuccess, signal, wake),
+      () => {
+        try {
+          throwIfAborted(signal);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return this.#registered(publishEpoch, hash, round, reachable, run);
+      },
+    );
+  }
+
+  /**
+   * After the registration step (or with nothing left to register): on to the proofs of the
+   * PoETs that took the challenge, or the outcome of none having taken it. `known`: the rows as
+   * read, when no run was made since.
+   */
+  async #registered(
+    publishEpoch: number,
+    hash: Uint8Array,
+    round: number,
+    reachable: (address: string) => boolean,
+    run: RegistrationRun | undefined,
+    known?: PoetRegistration[],
+  ): Promise<CycleResult> {
+    const { schedule, pool } = this.#ctx;
+    const signal = this.#signal;
+    const deadline = schedule.registrationDeadline(round).getTime();
+    const registrations = known ?? (await this.#registrationsOf(hash));
     const usable = registrations.filter((r) => reachable(r.address));
     if (usable.length === 0) {
       // Past the round start, a PoET that may hold the challenge (an intent the crash left
@@ -411,7 +468,7 @@ class IdentityCycle {
       const unconfirmed = run !== undefined && run.unconfirmed.size > 0;
       const held =
         this.#now >= deadline || unconfirmed ? await this.#heldIntents(hash, reachable) : [];
-      if (held.length > 0) return this.#fetchProofs(record, hash, round, held, undefined);
+      if (held.length > 0) return this.#fetchProofs(publishEpoch, hash, round, held, undefined);
       const failures = [...(run?.failures ?? new Map<string, PoetError>())].map(
         ([poet, error]) => ({
           poet,
@@ -441,7 +498,7 @@ class IdentityCycle {
       }
       if (this.#now >= deadline) {
         const late = await this.#heldIntents(hash, reachable);
-        if (late.length > 0) return this.#fetchProofs(record, hash, round, late, undefined);
+        if (late.length > 0) return this.#fetchProofs(publishEpoch, hash, round, late, undefined);
         return this.#missed(round, publishEpoch, failures);
       }
       const outcome = outcomes.registrationFailed(
@@ -453,7 +510,7 @@ class IdentityCycle {
       return this.#end(outcome, round);
     }
     const all = await this.#candidates(hash, reachable, run);
-    return this.#fetchProofs(record, hash, round, all, undefined, run, reachable);
+    return this.#fetchProofs(publishEpoch, hash, round, all, undefined, run, reachable);
   }
 
   /**
@@ -595,11 +652,15 @@ class IdentityCycle {
     deadlineMs: number,
     proofDeadlineMs: number,
     missing: ReturnType<PoetPool["entries"]["filter"]>,
+    admitted: boolean,
   ): RegistrationRun {
     const { runs } = this.#ctx;
     const key = runKey(this.#nodeId, hash, round);
     const existing = runs.get(key);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) {
+      if (admitted) this.#ctx.admissions.release();
+      return existing;
+    }
     // Every cycle waiting on this run hears of each PoET that accepts (see #awaitRegistrations).
     const watchers = new Set<(accepted: PoetRegistration) => void>();
     const emit = (event: RegistrationEvent) => {
@@ -627,6 +688,7 @@ class IdentityCycle {
       },
       missing,
       this.#ctx.closed,
+      { admitted },
     );
     acceptWatchers.set(run, watchers);
     runs.set(key, run);
@@ -693,7 +755,7 @@ class IdentityCycle {
    * (`proof-collection.ts`), storing each better choice before the next answer is judged.
    */
   async #fetchProofs(
-    record: ChallengeRecord,
+    publishEpoch: number,
     hash: Uint8Array,
     round: number,
     known: readonly PoetRegistration[],
@@ -702,7 +764,6 @@ class IdentityCycle {
     reachable?: (address: string) => boolean,
   ): Promise<CycleResult> {
     const { schedule } = this.#ctx;
-    const publishEpoch = record.challenge.publishEpoch;
     const base = { nodeId: this.#nodeId, publishEpoch, round };
     const proofDeadline = schedule.proofDeadline(round).getTime();
     let registrations = known;
@@ -800,7 +861,10 @@ class IdentityCycle {
         const step = await collection.next(this.#signal);
         if (step === "done") break;
         if (step === "wait") {
-          return new ParkedCycle(collection, this.#signal, () => this.#collect(collecting));
+          return new ParkedCycle(
+            (wake) => collection.park(this.#signal, wake),
+            () => this.#collect(collecting),
+          );
         }
         await this.#answered(publishEpoch, round, step);
       }

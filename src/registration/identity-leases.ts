@@ -138,8 +138,13 @@ export interface IdentityLeasesOptions {
 interface Slot {
   nodeId: Uint8Array;
   lease: Lease;
-  /** Aborts, with the {@link LeaseLostError} as its reason, when the lease is lost. */
-  controller: AbortController;
+  /**
+   * Aborts, with the {@link LeaseLostError} as its reason, when the lease is lost: a fan-out, not
+   * an `AbortController`, since every identity holds one for as long as it runs and Node's
+   * `AbortSignal` (two listener maps and a hidden class of its own) costs about a kilobyte; the
+   * identity's cycle follows it as a set entry.
+   */
+  controller: AbortFanOut;
   lost: LeaseLostError | undefined;
   renewing: Promise<void> | undefined;
 }
@@ -217,14 +222,15 @@ export class IdentityLeases {
   }
 
   /**
-   * Holds the identity's lease: returns the signal that aborts when it is lost. Waits while
+   * Holds the identity's lease: returns what aborts when it is lost (a fan-out for the cycle's
+   * controller to follow, `linkedController`). Waits while
    * another live holder has it (or rejects with a {@link LeaseLostError} `"held-elsewhere"` when
    * told to skip).
    */
-  async hold(nodeId: Uint8Array, signal: AbortSignal | undefined): Promise<AbortSignal> {
+  async hold(nodeId: Uint8Array, signal: AbortSignal | undefined): Promise<AbortFanOut> {
     const key = toHex(nodeId);
     const held = this.#slots.get(key);
-    if (held !== undefined && held.lost === undefined) return held.controller.signal;
+    if (held !== undefined && held.lost === undefined) return held.controller;
     const waiting = linkedController(signal, this.#closing);
     try {
       return await this.#acquire(nodeId, key, waiting.signal);
@@ -234,13 +240,13 @@ export class IdentityLeases {
   }
 
   /** {@link hold}'s acquisition (and waits), until `waitSignal` aborts. */
-  async #acquire(nodeId: Uint8Array, key: string, waitSignal: AbortSignal): Promise<AbortSignal> {
+  async #acquire(nodeId: Uint8Array, key: string, waitSignal: AbortSignal): Promise<AbortFanOut> {
     const { clock, leases, ttlMs } = this.#o;
     let busyPause = 0;
     let storeFailures = 0;
     for (;;) {
       const slot = this.#slots.get(key);
-      if (slot !== undefined && slot.lost === undefined) return slot.controller.signal;
+      if (slot !== undefined && slot.lost === undefined) return slot.controller;
       waitSignal.throwIfAborted();
       this.#acquisitions++;
       let result: Awaited<ReturnType<LeaseRepository["acquire"]>>;
@@ -432,11 +438,11 @@ export class IdentityLeases {
     await this.#renewing;
   }
 
-  #took(key: string, lease: Lease, tookOver: Lease | undefined): AbortSignal {
+  #took(key: string, lease: Lease, tookOver: Lease | undefined): AbortFanOut {
     const slot: Slot = {
       nodeId: lease.nodeId,
       lease,
-      controller: new AbortController(),
+      controller: new AbortFanOut(),
       lost: undefined,
       renewing: undefined,
     };
@@ -463,7 +469,7 @@ export class IdentityLeases {
       this.#o.emit({ type: "lease-acquired", at, nodeId, holder, token, expiresAt });
     }
     if (this.#renewLoop === undefined) this.#renewLoop = this.#renewEvery();
-    return slot.controller.signal;
+    return slot.controller;
   }
 
   /**

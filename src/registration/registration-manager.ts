@@ -72,7 +72,7 @@ import { applyPoetSwitch, readPoetSwitchRows } from "./apply-poet-switch.js";
 import { adaptPoetClient } from "./client-adapter.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { RegistrationEvent, RegistrationEventListener } from "./events.js";
-import { type CycleContext, ParkedCycle, runIdentityCycle } from "./identity-cycle.js";
+import { type CycleContext, runIdentityCycle } from "./identity-cycle.js";
 import {
   DEFAULT_LEASE_TIME_MS,
   type IdentityLeaseStatus,
@@ -81,6 +81,7 @@ import {
 } from "./identity-leases.js";
 import type { NextStep } from "./next-step.js";
 import type { NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
+import { ParkedCycle } from "./parked-cycle.js";
 import { poetAddress } from "./poet-address.js";
 import type { RegistrationPoetClient } from "./poet-client-port.js";
 import { type PoetEntry, PoetPool } from "./poet-pool.js";
@@ -654,8 +655,8 @@ export class RegistrationManager {
     let paused = 0;
     for (;;) {
       const generation = this.#generation;
-      // One controller per cycle, linked to the caller's signal and the lease (a listener each,
-      // removed when the cycle ends) and to the manager's close and PoET set (a set entry each).
+      // One controller per cycle, linked to the caller's signal (a listener, removed when the
+      // cycle ends) and to the lease, the manager's close and its PoET set (a set entry each).
       const linked = linkedController(signal, lease, this.#closedLinks, generation);
       const cycleSignal = linked.signal;
       let outcome: NiPostOutcome;

@@ -99,6 +99,15 @@ export interface RegistrationTarget {
   proofDeadlineMs: number;
 }
 
+/** Options of a {@link RegistrationRun}. */
+export interface RegistrationRunOptions {
+  /**
+   * The maker took an admission slot for the run (`admissions.acquire`), which the run gives back
+   * as it would its own. Default: the run waits for one itself.
+   */
+  admitted?: boolean | undefined;
+}
+
 /**
  * Registers one identity with a set of PoETs until the round starts.
  *
@@ -153,6 +162,7 @@ export class RegistrationRun {
     target: RegistrationTarget,
     poets: readonly PoetEntry[],
     signal: AbortSignal,
+    options: RegistrationRunOptions = {},
   ) {
     this.#context = context;
     this.target = target;
@@ -183,9 +193,10 @@ export class RegistrationRun {
       this.trying.add(entry.address);
       this.#unasked.add(entry.address);
     }
-    // Admitted first (see `admissions`); a run stopped while it waits still goes through its
-    // attempts, which report the stop.
-    const admitted = this.#admit();
+    // Admitted first (see `admissions`), unless its maker holds the slot already; a run stopped
+    // while it waits still goes through its attempts, which report the stop.
+    this.#admitted = options.admitted === true;
+    const admitted = this.#admitted ? Promise.resolve() : this.#admit();
     // Write-ahead: one write for the intents at every PoET of the run, tried again while the
     // store fails retriably, until the round start. (Built in a method of its own: rows kept in
     // this constructor's scope would live as long as the deadline's timer.)
