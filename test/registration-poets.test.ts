@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { AbortedError } from "../src/errors.js";
 import {
   build,
   drive,
@@ -12,6 +13,7 @@ import {
   schedule,
   setup,
   T0,
+  until,
 } from "./registration-harness.js";
 
 describe("RegistrationManager with several PoETs", () => {
@@ -99,6 +101,46 @@ describe("RegistrationManager with several PoETs", () => {
       }
       await h.poets[0]!.faults.up();
       for (const run of runs) ready(await drive(h.clock, run));
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("lets an identity that waits for an admission slot stop with nothing written or sent, while the others go on", async () => {
+    // One submit slot: four runs are admitted at a time, and the PoET holds the first submit, so
+    // the fifth and sixth identities wait for a slot (parked: no background registration yet).
+    const h = await setup([{}], { maxConcurrentSubmits: 1 });
+    try {
+      h.poets[0]!.faults.hang = true;
+      const ids = Array.from({ length: 6 }, () => identity(1));
+      const last = ids[5]!;
+      const stop = new AbortController();
+      const calls = ids.map((id) => {
+        h.manager.addIdentity(id.signer);
+        return h.manager.buildNiPost(
+          { nodeId: id.signer.nodeId, challenge: { challenge: id.challenge, hash: id.hash } },
+          id === last ? { signal: stop.signal } : {},
+        );
+      });
+      const stopped = assert.rejects(calls[5]!, AbortedError);
+      await until(() => h.poets[0]!.faults.hanging === 1);
+      assert.deepEqual(await h.state.intents.listFor(last.signer.nodeId), []);
+      stop.abort();
+      await stopped;
+      h.poets[0]!.faults.hang = false;
+      for (const call of calls.slice(0, 5)) ready(await drive(h.clock, call));
+      const nodeId = hex(last.signer.nodeId);
+      assert.deepEqual(await h.state.registrations.listFor(last.signer.nodeId), []);
+      assert.deepEqual(await h.state.intents.listFor(last.signer.nodeId), []);
+      assert.deepEqual(
+        h.events.filter(
+          (e) =>
+            (e.type === "registered" || e.type === "registration-failed") &&
+            hex(e.nodeId) === nodeId,
+        ),
+        [],
+        "no submit was made or reported for it",
+      );
     } finally {
       await h.close();
     }
