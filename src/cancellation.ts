@@ -110,7 +110,12 @@ function unfollow(source: AbortSignal | AbortFanOut, follower: Follower): void {
  * ```
  */
 export class AbortFanOut {
-  readonly #members = new Set<Abortable>();
+  /**
+   * Its one member, or (from the second on) a set of them: a lease's fan-out, one per identity,
+   * has one member, its cycle's controller, and needs no set of its own.
+   */
+  #member: Abortable | undefined;
+  #members: Set<Abortable> | undefined;
   #source: AbortSignal | AbortFanOut | undefined;
   #aborted = false;
   #reason: unknown;
@@ -139,12 +144,18 @@ export class AbortFanOut {
   /** Aborts `member` with this fan-out's reason when it aborts (at once if it has). */
   add(member: Abortable): void {
     if (this.#aborted) member.abort(this.#reason);
-    else this.#members.add(member);
+    else if (this.#members !== undefined) this.#members.add(member);
+    else if (this.#member === undefined || this.#member === member) this.#member = member;
+    else {
+      this.#members = new Set([this.#member, member]);
+      this.#member = undefined;
+    }
   }
 
   /** Forgets `member`. */
   delete(member: Abortable): void {
-    this.#members.delete(member);
+    if (this.#member === member) this.#member = undefined;
+    else this.#members?.delete(member);
   }
 
   /** Aborts every member with `reason` (once; later calls change nothing). */
@@ -155,8 +166,14 @@ export class AbortFanOut {
     const source = this.#source;
     this.#source = undefined;
     if (source !== undefined) unfollow(source, this);
-    const members = [...this.#members];
-    this.#members.clear();
+    const members =
+      this.#members !== undefined
+        ? [...this.#members]
+        : this.#member !== undefined
+          ? [this.#member]
+          : [];
+    this.#member = undefined;
+    this.#members = undefined;
     for (const member of members) member.abort(reason);
   }
 
@@ -173,19 +190,24 @@ export class AbortFanOut {
  */
 class LinkedController implements Abortable {
   readonly #controller = new AbortController();
-  #sources: (AbortSignal | AbortFanOut)[] | undefined;
+  /**
+   * The sources it follows (`undefined` entries skipped): the array of `linkedController`'s
+   * arguments, kept as it came (its exact size), since ten thousand cycles hold one each for as
+   * long as they run.
+   */
+  #sources: readonly (AbortSignal | AbortFanOut | undefined)[] | undefined;
 
   constructor(sources: readonly (AbortSignal | AbortFanOut | undefined)[]) {
-    for (const source of sources) {
+    for (const [i, source] of sources.entries()) {
       if (source === undefined) continue;
       if (source.aborted) {
+        this.#sources = sources.slice(0, i);
         this.abort(source.reason);
         return;
       }
       follow(source, this);
-      this.#sources ??= [];
-      this.#sources.push(source);
     }
+    this.#sources = sources;
   }
 
   get signal(): AbortSignal {
@@ -201,7 +223,7 @@ class LinkedController implements Abortable {
     const sources = this.#sources;
     if (sources === undefined) return;
     this.#sources = undefined;
-    for (const source of sources) unfollow(source, this);
+    for (const source of sources) if (source !== undefined) unfollow(source, this);
   }
 
   /** A source aborted: so does this one, with its reason. */

@@ -122,7 +122,7 @@ class IdentityCycle {
   readonly #signal: AbortSignal;
   readonly #nodeId: Uint8Array;
   /** Unconfirmed submit intents of the current challenge, by PoET address. */
-  readonly #intents = new Map<string, SubmitIntent>();
+  #intents: Map<string, SubmitIntent> | undefined;
 
   constructor(ctx: CycleContext, signer: Signer, signal: AbortSignal) {
     this.#ctx = ctx;
@@ -208,7 +208,7 @@ class IdentityCycle {
       );
     }
 
-    const configured = new Set(this.#ctx.pool.addresses);
+    const configured = this.#ctx.pool.addressSet;
     // A PoET that left the set is still asked for the proof of a round it already runs.
     const reachable = (address: string) =>
       configured.has(address) || this.#ctx.pool.isRetired(address);
@@ -388,8 +388,16 @@ class IdentityCycle {
     };
     const existing = this.#ctx.runs.get(runKey(this.#nodeId, hash, round));
     if (existing !== undefined) return this.#joinRun(registering, existing);
-    // An admission slot first (`RegistrationRunContext.admissions`), the run made only then:
-    // thousands of identities wait for one, each parked, not holding a run and its calls.
+    return this.#awaitAdmission(registering);
+  }
+
+  /**
+   * An admission slot first (`RegistrationRunContext.admissions`), the run made only then:
+   * thousands of identities wait for one, each parked, not holding a run and its calls. (A method
+   * of its own: closures made in `#register` would keep its whole scope alive while parked.)
+   */
+  #awaitAdmission(registering: Registering): ParkedCycle {
+    const signal = this.#signal;
     const admission = this.#ctx.admissions.acquire({ signal });
     return new ParkedCycle(
       (wake) => wakeOnSettled(admission, signal, wake),
@@ -551,7 +559,7 @@ class IdentityCycle {
     const { state } = this.#ctx;
     const signal = this.#signal;
     const pending: PoetRegistration[] = [];
-    this.#intents.clear();
+    this.#intents = undefined;
     for (const intent of await state.intents.listFor(this.#nodeId, { signal })) {
       const confirmed = registrations.some((r) => r.address === intent.address);
       let reason: "challenge-replaced" | "expired" | undefined;
@@ -562,6 +570,8 @@ class IdentityCycle {
         if (reason !== undefined) this.#intentDropped(intent, reason);
         continue;
       }
+      // Made only for an identity that has one: most have none, and each holds its cycle.
+      this.#intents ??= new Map();
       this.#intents.set(intent.address, intent);
       pending.push({
         nodeId: this.#nodeId,
@@ -737,8 +747,8 @@ class IdentityCycle {
     candidates: readonly PoetRegistration[],
     accepted: PoetRegistration,
   ): PoetRegistration[] {
-    const intents = candidates.filter((r) => this.#intents.has(r.address));
-    const rows = candidates.filter((r) => !this.#intents.has(r.address));
+    const intents = candidates.filter((r) => this.#intents?.has(r.address) === true);
+    const rows = candidates.filter((r) => this.#intents?.has(r.address) !== true);
     rows.push(accepted);
     rows.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
     return [...rows, ...intents];
@@ -845,7 +855,7 @@ class IdentityCycle {
       round,
       collection,
       proofDeadline,
-      intentsOnly: registrations.every((r) => this.#intents.has(r.address)),
+      intentsOnly: registrations.every((r) => this.#intents?.has(r.address) === true),
     });
   }
 
@@ -891,9 +901,9 @@ class IdentityCycle {
 
   /** One judged answer: an intent it settles is resolved, a better choice stored, and each reported. */
   async #answered(publishEpoch: number, round: number, answer: ProofAnswer): Promise<void> {
-    const intent = this.#intents.get(answer.poet);
+    const intent = this.#intents?.get(answer.poet);
     if (intent !== undefined && intent.roundId === answer.roundId) {
-      this.#intents.delete(answer.poet);
+      this.#intents?.delete(answer.poet);
       await this.#resolveIntent(intent, answer.roundId, answer.kind !== "not-a-member");
     }
     if (answer.kind === "not-a-member") {

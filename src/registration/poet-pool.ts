@@ -54,6 +54,7 @@ export class PoetPool {
   readonly #signal: AbortSignal;
   readonly #phases = new Map<string, Promise<PoetPhase>>();
   #entries: PoetEntry[];
+  #addressSet: ReadonlySet<string> | undefined;
 
   constructor(init: {
     entries: PoetEntry[];
@@ -79,6 +80,15 @@ export class PoetPool {
   /** Their addresses. */
   get addresses(): string[] {
     return this.#entries.map((e) => e.address);
+  }
+
+  /**
+   * Their addresses as a set, made once per PoET set (a {@link replace} makes a new one and leaves
+   * this one as it is): every identity's cycle holds the set it started with.
+   */
+  get addressSet(): ReadonlySet<string> {
+    this.#addressSet ??= new Set(this.addresses);
+    return this.#addressSet;
   }
 
   /** The entry with this address, configured or retired. */
@@ -108,6 +118,7 @@ export class PoetPool {
     const removed = this.#entries.filter((e) => !keep.has(e.address));
     this.#retired = [...this.#retired.filter((e) => !keep.has(e.address)), ...removed];
     this.#entries = entries;
+    this.#addressSet = undefined;
     this.#schedule = schedule;
     this.#phases.clear();
   }
