@@ -81,7 +81,7 @@ import {
 } from "./identity-leases.js";
 import type { NextStep } from "./next-step.js";
 import type { NiPostOutcome, NiPostRequest, PostProvider } from "./nipost.js";
-import { ParkedCycle } from "./parked-cycle.js";
+import { type CycleResult, ParkedCycle } from "./parked-cycle.js";
 import { poetAddress } from "./poet-address.js";
 import type { RegistrationPoetClient } from "./poet-client-port.js";
 import { type PoetEntry, PoetPool } from "./poet-pool.js";
@@ -102,6 +102,31 @@ const CYCLE_STEPS_PER_TURN = 32;
  * so four per slot keep the slots busy with room to spare.
  */
 const RUNS_PER_SUBMIT = 4;
+
+/** An identity's cycle as the manager drives it, from its lease on (see `buildNiPost`). */
+interface ManagedRun {
+  signer: Signer;
+  request: NiPostRequest;
+  /** The caller's signal. */
+  signal: AbortSignal | undefined;
+  lease: AbortFanOut;
+  /** Pauses after retriable store failures so far. */
+  paused: number;
+  resolve: (outcome: NiPostOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
+/** One attempt of a {@link ManagedRun}: the PoET set it started with and its controller. */
+interface Attempt {
+  run: ManagedRun;
+  generation: AbortFanOut;
+  linked: ReturnType<typeof linkedController>;
+}
+
+/** The error of a lost lease, or `undefined` while it is held. */
+function leaseLost(lease: AbortFanOut): LeaseLostError | undefined {
+  return lease.aborted && lease.reason instanceof LeaseLostError ? lease.reason : undefined;
+}
 
 /** A configured PoET with the address it is stored under, as given to `createClient`. */
 export interface ResolvedPoet extends PoetServerConfig {
@@ -652,49 +677,90 @@ export class RegistrationManager {
       if (again !== undefined) await again;
     }
     const lease = await this.#leases.hold(signer.nodeId, signal);
-    let paused = 0;
-    for (;;) {
-      const generation = this.#generation;
-      // One controller per cycle, linked to the caller's signal (a listener, removed when the
-      // cycle ends) and to the lease, the manager's close and its PoET set (a set entry each).
-      const linked = linkedController(signal, lease, this.#closedLinks, generation);
-      const cycleSignal = linked.signal;
-      let outcome: NiPostOutcome;
-      try {
-        let result = await runIdentityCycle(this.#context, signer, request, cycleSignal);
-        // Waiting for the proofs, the cycle is parked: this call is all it holds meanwhile.
-        while (result instanceof ParkedCycle) result = await result.whenWoken();
-        outcome = result;
-      } catch (err) {
-        // A lost lease ends the cycle with its error, whatever the step was doing.
-        if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
-        if (err instanceof LeaseLostError) throw err;
-        let failure = err;
-        // The store failed in a way a later call may not meet: pause, then resume from the node
-        // state with the same code as a restart (the lease is kept meanwhile). What ends the
-        // pause early is judged as what ends a step: a lost lease, a PoET set change, an abort.
-        if (isRetriableStoreFailure(err) && !cycleSignal.aborted) {
-          paused++;
-          try {
-            await this.#pauseForStore(signer.nodeId, err, paused, cycleSignal);
-            continue;
-          } catch (pauseErr) {
-            if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
-            failure = pauseErr;
-          }
-        }
-        // A PoET set change restarts the cycle from the node state; anything else is final.
-        const restart =
-          generation.aborted && !this.#closed.signal.aborted && signal?.aborted !== true;
-        if (!restart || !isAbort(failure)) throw failure;
-        continue;
-      } finally {
-        linked.unlink();
-      }
-      // An outcome reached after the lease was lost is the new holder's to decide.
-      if (lease.aborted && lease.reason instanceof LeaseLostError) throw lease.reason;
-      return outcome;
+    // From here on the cycle is driven by callbacks, not awaited: an identity that waits (parked,
+    // `parked-cycle.ts`) is then this record and its cycle's, with no suspended call of the
+    // manager's either.
+    return new Promise<NiPostOutcome>((resolve, reject) => {
+      this.#attempt({ signer, request, signal, lease, paused: 0, resolve, reject });
+    });
+  }
+
+  /**
+   * One attempt at the identity's cycle, under a controller linked to the caller's signal (a
+   * listener, removed when the attempt ends) and to the lease, the manager's close and its PoET
+   * set (a set entry each).
+   */
+  #attempt(run: ManagedRun): void {
+    const generation = this.#generation;
+    const linked = linkedController(run.signal, run.lease, this.#closedLinks, generation);
+    const attempt: Attempt = { run, generation, linked };
+    runIdentityCycle(this.#context, run.signer, run.request, linked.signal).then(
+      (result) => this.#attemptResult(attempt, result),
+      (err: unknown) => this.#attemptFailed(attempt, err),
+    );
+  }
+
+  /** The attempt went on: parked (woken later), or ended with an outcome. */
+  #attemptResult(attempt: Attempt, result: CycleResult): void {
+    if (result instanceof ParkedCycle) {
+      result.whenWoken().then(
+        (next) => this.#attemptResult(attempt, next),
+        (err: unknown) => this.#attemptFailed(attempt, err),
+      );
+      return;
     }
+    const { run, linked } = attempt;
+    linked.unlink();
+    // An outcome reached after the lease was lost is the new holder's to decide.
+    const lost = leaseLost(run.lease);
+    if (lost !== undefined) run.reject(lost);
+    else run.resolve(result);
+  }
+
+  /**
+   * The attempt failed: a lost lease ends the cycle with its error, whatever the step was doing;
+   * a retriable store failure pauses it and resumes it from the node state; a PoET set change
+   * restarts it; anything else is final.
+   */
+  #attemptFailed(attempt: Attempt, err: unknown): void {
+    const { run, linked } = attempt;
+    const lost = leaseLost(run.lease) ?? (err instanceof LeaseLostError ? err : undefined);
+    if (lost !== undefined) {
+      linked.unlink();
+      run.reject(lost);
+      return;
+    }
+    // The store failed in a way a later call may not meet: pause, then resume from the node
+    // state with the same code as a restart (the lease is kept meanwhile). What ends the pause
+    // early is judged as what ends a step: a lost lease, a PoET set change, an abort.
+    if (isRetriableStoreFailure(err) && !linked.signal.aborted) {
+      run.paused++;
+      this.#pauseForStore(run.signer.nodeId, err, run.paused, linked.signal).then(
+        () => {
+          linked.unlink();
+          this.#attempt(run);
+        },
+        (pauseErr: unknown) => {
+          const lostMeanwhile = leaseLost(run.lease);
+          if (lostMeanwhile !== undefined) {
+            linked.unlink();
+            run.reject(lostMeanwhile);
+          } else this.#restartOrFail(attempt, pauseErr);
+        },
+      );
+      return;
+    }
+    this.#restartOrFail(attempt, err);
+  }
+
+  /** After a failure: a PoET set change restarts the cycle from the node state; else it ends. */
+  #restartOrFail(attempt: Attempt, failure: unknown): void {
+    const { run, linked, generation } = attempt;
+    linked.unlink();
+    const restart =
+      generation.aborted && !this.#closed.signal.aborted && run.signal?.aborted !== true;
+    if (restart && isAbort(failure)) this.#attempt(run);
+    else run.reject(failure);
   }
 
   /**
