@@ -8,15 +8,17 @@
  *   a stale one (older publish epoch) is cleared with everything bound to it, in one transaction
  *   (`challenge-reconciliation.ts`);
  * - **wait-for-registration-window**, **register**: rows bound to another challenge hash are
- *   dropped; the missing PoETs are registered in the background until the round start; one
- *   success is enough to go on. A submit intent left by a crash between a PoET's answer and our
- *   row counts as a registration that may hold: it is not given up at the round start;
+ *   dropped; the missing PoETs are registered in the background until the round start, by a run
+ *   made once the identity has an admission slot; one success is enough to go on. The waits for
+ *   the slot and for that success are parked ({@link ParkedCycle}): no call of the cycle is
+ *   suspended, and the manager resumes it when it is woken. A submit intent left by a crash
+ *   between a PoET's answer and our row counts as a registration that may hold: it is not given
+ *   up at the round start;
  * - **wait-for-round-end**, **fetch-proofs**: after the round end plus jitter, the proof of every
  *   PoET that registered the challenge (or holds an unconfirmed intent) is fetched and verified
  *   once for all identities (`proof-collection.ts`); each better proof that contains the challenge
- *   is stored as soon as it is known, until every PoET has answered or the cut-off passed. Between
- *   answers the cycle is parked ({@link ParkedCycle}): no call of it is suspended, and the
- *   manager's call resumes it when it is woken. An intent whose challenge is among the members
+ *   is stored as soon as it is known, until every PoET has answered or the cut-off passed, the
+ *   cycle parked between answers. An intent whose challenge is among the members
  *   becomes the Go row then; one whose challenge is not is dropped. A start after the cut-off
  *   (first run or resume) still asks every PoET that has not answered, for a bounded time, before
  *   PoST;
@@ -76,7 +78,8 @@ type Choice = ProofChoice;
 
 /**
  * Runs (or resumes) one identity's cycle and returns the NiPoST or the outcome that stopped it,
- * or the cycle parked while it waits for proofs ({@link ParkedCycle.whenWoken} goes on). Rejects
+ * or the cycle parked while it waits for an admission slot, its first registration or its proofs
+ * ({@link ParkedCycle.whenWoken} goes on). Rejects
  * only with `AbortedError` (caller or manager) or a `StorageError` / `ConfigError` the caller must
  * act on.
  */
