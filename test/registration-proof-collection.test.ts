@@ -115,19 +115,28 @@ async function collect(collection: ProofCollection, signal = new AbortController
   }
 }
 
+/**
+ * A collection of A's and B's proofs with no choice yet, cut-off at 20 s and proof deadline at
+ * 30 s, and the fake fetcher behind it.
+ */
+function twoPoets(clock: ManualClock) {
+  const { fetcher, answers, stopped } = fakeFetcher();
+  const collection = new ProofCollection(context(clock, fetcher), {
+    hash,
+    registrations: [registration(A), registration(B)],
+    chosen: undefined,
+    cutoffMs: 20_000,
+    proofDeadlineMs: 30_000,
+  });
+  return { collection, answers, stopped };
+}
+
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe("ProofCollection", () => {
   it("offers each better proof in the order they arrive, and ends when every PoET answered", async () => {
     const clock = new ManualClock(roundEnd.getTime());
-    const { fetcher, answers } = fakeFetcher();
-    const collection = new ProofCollection(context(clock, fetcher), {
-      hash,
-      registrations: [registration(A), registration(B)],
-      chosen: undefined,
-      cutoffMs: 20_000,
-      proofDeadlineMs: 30_000,
-    });
+    const { collection, answers } = twoPoets(clock);
     const done = collect(collection);
     await settle();
     answers.get(A)?.resolve(proof(A, 100n, true));
@@ -150,14 +159,7 @@ describe("ProofCollection", () => {
 
   it("judges the best of the proofs that arrived together first: one better choice, not one per proof", async () => {
     const clock = new ManualClock(roundEnd.getTime());
-    const { fetcher, answers } = fakeFetcher();
-    const collection = new ProofCollection(context(clock, fetcher), {
-      hash,
-      registrations: [registration(A), registration(B)],
-      chosen: undefined,
-      cutoffMs: 20_000,
-      proofDeadlineMs: 30_000,
-    });
+    const { collection, answers } = twoPoets(clock);
     const done = collect(collection);
     await settle();
     answers.get(A)?.resolve(proof(A, 100n, true));
@@ -209,14 +211,7 @@ describe("ProofCollection", () => {
 
   it("with a proof chosen, stops at the cut-off and stops the downloads still running", async () => {
     const clock = new ManualClock(roundEnd.getTime());
-    const { fetcher, answers, stopped } = fakeFetcher();
-    const collection = new ProofCollection(context(clock, fetcher), {
-      hash,
-      registrations: [registration(A), registration(B)],
-      chosen: undefined,
-      cutoffMs: 20_000,
-      proofDeadlineMs: 30_000,
-    });
+    const { collection, answers, stopped } = twoPoets(clock);
     const done = collect(collection);
     await settle();
     answers.get(A)?.resolve(proof(A, 100n, true));
@@ -234,14 +229,7 @@ describe("ProofCollection", () => {
 
   it("without a proof, waits past the cut-off until the proof deadline, and names each failure", async () => {
     const clock = new ManualClock(roundEnd.getTime());
-    const { fetcher, answers } = fakeFetcher();
-    const collection = new ProofCollection(context(clock, fetcher), {
-      hash,
-      registrations: [registration(A), registration(B)],
-      chosen: undefined,
-      cutoffMs: 20_000,
-      proofDeadlineMs: 30_000,
-    });
+    const { collection, answers } = twoPoets(clock);
     const done = collect(collection);
     await settle();
     answers.get(A)?.reject(new PoetError("rpc", "connection refused"));
@@ -276,32 +264,26 @@ describe("ProofCollection", () => {
   });
 
   describe("parked between answers", () => {
-    function twoPoets(clock: ManualClock) {
-      const { fetcher, answers, stopped } = fakeFetcher();
-      const collection = new ProofCollection(context(clock, fetcher), {
-        hash,
-        registrations: [registration(A), registration(B)],
-        chosen: undefined,
-        cutoffMs: 20_000,
-        proofDeadlineMs: 30_000,
-      });
-      return { collection, answers, stopped };
+    /** {@link twoPoets}, asked once ("wait") and parked on `signal`, counting its wake-ups. */
+    async function parkedTwoPoets(clock: ManualClock, signal: AbortSignal) {
+      const parked = twoPoets(clock);
+      assert.equal(await parked.collection.next(signal), "wait");
+      let wakes = 0;
+      parked.collection.park(signal, () => wakes++);
+      return { ...parked, wakes: () => wakes };
     }
 
     it("wakes once, at the first answer, and keeps no timer or abort listener after it", async () => {
       const clock = new ManualClock(roundEnd.getTime());
-      const { collection, answers } = twoPoets(clock);
       const signal = new AbortController().signal;
-      assert.equal(await collection.next(signal), "wait");
-      let wakes = 0;
-      collection.park(signal, () => wakes++);
+      const { collection, answers, wakes } = await parkedTwoPoets(clock, signal);
       assert.equal(getEventListeners(signal, "abort").length, 1);
       assert.equal(clock.pending, 1, "a timer at the proof deadline");
       answers.get(A)?.resolve(proof(A, 100n, true));
       await settle();
       answers.get(B)?.resolve(proof(B, 300n, true));
       await settle();
-      assert.equal(wakes, 1, "woken by the first answer only");
+      assert.equal(wakes(), 1, "woken by the first answer only");
       assert.equal(getEventListeners(signal, "abort").length, 0);
       assert.equal(clock.pending, 0);
       const first = await collection.next(signal);
@@ -311,28 +293,22 @@ describe("ProofCollection", () => {
 
     it("wakes at its time (the proof deadline without a choice) and then says the collection is done", async () => {
       const clock = new ManualClock(roundEnd.getTime());
-      const { collection, stopped } = twoPoets(clock);
       const signal = new AbortController().signal;
-      assert.equal(await collection.next(signal), "wait");
-      let wakes = 0;
-      collection.park(signal, () => wakes++);
+      const { collection, stopped, wakes } = await parkedTwoPoets(clock, signal);
       await clock.set(29_999);
-      assert.equal(wakes, 0);
+      assert.equal(wakes(), 0);
       await clock.set(30_000);
-      assert.equal(wakes, 1);
+      assert.equal(wakes(), 1);
       assert.equal(await collection.next(signal), "done");
       assert.deepEqual([...stopped].sort(), [A, B], "the downloads are stopped when it is done");
     });
 
     it("wakes on an abort, after which next() rejects with it", async () => {
       const clock = new ManualClock(roundEnd.getTime());
-      const { collection, stopped } = twoPoets(clock);
       const caller = new AbortController();
-      assert.equal(await collection.next(caller.signal), "wait");
-      let wakes = 0;
-      collection.park(caller.signal, () => wakes++);
+      const { collection, stopped, wakes } = await parkedTwoPoets(clock, caller.signal);
       caller.abort(new AbortedError("stop"));
-      assert.equal(wakes, 1);
+      assert.equal(wakes(), 1);
       assert.equal(clock.pending, 0, "its timer is stopped");
       await assert.rejects(collection.next(caller.signal), AbortedError);
       collection.stop();

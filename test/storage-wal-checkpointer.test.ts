@@ -247,9 +247,14 @@ describe("WAL checkpoints on a thread", () => {
     assert.ok(Math.max(...companion) < 16 * 2 ** 20, `WAL files of ${companion.join(", ")} bytes`);
   });
 
-  it("leaves the last checkpoint of a large write-ahead log to a thread when closing", async () => {
-    const { db, file } = walDatabase(600);
-    assert.ok(fs.statSync(`${file}-wal`).size >= CLOSE_OFF_THREAD_BYTES);
+  /**
+   * Closes a WAL database of `pages` pages through a checkpointer: whether its log was still there
+   * right after the main connection closed (SQLite checkpoints a file, and deletes its log, when
+   * its last connection closes).
+   */
+  async function closeThroughCheckpointer(pages: number) {
+    const { db, file } = walDatabase(pages);
+    const logBytes = fs.statSync(`${file}-wal`).size;
     const checkpointer = new WalCheckpointer({
       files: [file],
       lock: new WriteLock(),
@@ -260,7 +265,12 @@ describe("WAL checkpoints on a thread", () => {
       db.close();
       logAfterMainClose = fs.existsSync(`${file}-wal`);
     });
-    // SQLite checkpoints a file, and deletes its log, when its last connection closes.
+    return { file, logBytes, logAfterMainClose };
+  }
+
+  it("leaves the last checkpoint of a large write-ahead log to a thread when closing", async () => {
+    const { file, logBytes, logAfterMainClose } = await closeThroughCheckpointer(600);
+    assert.ok(logBytes >= CLOSE_OFF_THREAD_BYTES);
     assert.equal(
       logAfterMainClose,
       true,
@@ -276,17 +286,8 @@ describe("WAL checkpoints on a thread", () => {
   });
 
   it("closes a small write-ahead log on the main connection, with no thread", async () => {
-    const { db, file } = walDatabase(10);
-    const checkpointer = new WalCheckpointer({
-      files: [file],
-      lock: new WriteLock(),
-      setAutocheckpoint: async () => {},
-    });
-    let logAfterMainClose: boolean | undefined;
-    await checkpointer.close(async () => {
-      db.close();
-      logAfterMainClose = fs.existsSync(`${file}-wal`);
-    });
+    const { logBytes, logAfterMainClose } = await closeThroughCheckpointer(10);
+    assert.ok(logBytes < CLOSE_OFF_THREAD_BYTES);
     assert.equal(logAfterMainClose, false, "the main connection was the last one");
   });
 });
