@@ -18,10 +18,9 @@
  *   PoET that registered the challenge (or holds an unconfirmed intent) is fetched and verified
  *   once for all identities (`proof-collection.ts`); each better proof that contains the challenge
  *   is stored as soon as it is known, until every PoET has answered or the cut-off passed, the
- *   cycle parked between answers. An intent whose challenge is among the members
- *   becomes the Go row then; one whose challenge is not is dropped. A start after the cut-off
- *   (first run or resume) still asks every PoET that has not answered, for a bounded time, before
- *   PoST;
+ *   cycle parked between answers. An intent whose challenge is among the members becomes the Go
+ *   row then; one whose challenge is not is dropped. A start after the cut-off (first run or
+ *   resume) still asks every PoET that has not answered, for a bounded time, before PoST;
  * - **post**: PoST over the chosen ref, then the `nipost` row; **publish-atx**: the NiPoST is
  *   returned.
  *
@@ -79,9 +78,8 @@ type Choice = ProofChoice;
 /**
  * Runs (or resumes) one identity's cycle and returns the NiPoST or the outcome that stopped it,
  * or the cycle parked while it waits for an admission slot, its first registration or its proofs
- * ({@link ParkedCycle.whenWoken} goes on). Rejects
- * only with `AbortedError` (caller or manager) or a `StorageError` / `ConfigError` the caller must
- * act on.
+ * ({@link ParkedCycle.whenWoken} goes on). Rejects only with `AbortedError` (caller or manager) or
+ * a `StorageError` / `ConfigError` the caller must act on.
  */
 export function runIdentityCycle(
   ctx: CycleContext,
@@ -412,15 +410,14 @@ class IdentityCycle {
   async #admitted(registering: Registering, admission: Promise<void>): Promise<CycleResult> {
     // Rejects with the abort when the cycle stopped while it waited.
     await admission;
-    const { hash, round, publishEpoch, missing } = registering;
-    const { schedule, runs, admissions } = this.#ctx;
-    const existing = runs.get(runKey(this.#nodeId, hash, round));
-    if (existing !== undefined || this.#signal.aborted) {
-      // A run of this identity was made meanwhile (or the cycle stops): the slot goes back.
-      admissions.release();
+    if (this.#signal.aborted) {
+      // Stopped once the slot was its: the slot goes back.
+      this.#ctx.admissions.release();
       throwIfAborted(this.#signal);
-      return this.#joinRun(registering, existing as RegistrationRun);
     }
+    const { hash, round, publishEpoch, missing } = registering;
+    const { schedule } = this.#ctx;
+    // The slot goes to the run (or back, when a run of this identity was made meanwhile).
     const run = this.#startRun(
       hash,
       publishEpoch,
@@ -443,12 +440,8 @@ class IdentityCycle {
     const signal = this.#signal;
     return new ParkedCycle(
       (wake) => wakeOnSettled(run.firstSuccess, signal, wake),
-      () => {
-        try {
-          throwIfAborted(signal);
-        } catch (err) {
-          return Promise.reject(err);
-        }
+      async () => {
+        throwIfAborted(signal);
         return this.#registered(publishEpoch, hash, round, reachable, run);
       },
     );
