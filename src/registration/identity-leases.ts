@@ -121,7 +121,7 @@ export interface IdentityLeasesOptions {
   whenHeldElsewhere: "wait" | "skip";
   /** Aborts every wait and loop (the manager closed). */
   closed: AbortSignal;
-  /** Told once when an identity's lease is lost, after its signal aborted. */
+  /** Told once when an identity's lease is lost, after its fan-out aborted. */
   onLost: (nodeId: Uint8Array, error: LeaseLostError) => void;
   /** Base pause before an acquisition that met a retriable store failure is asked again. Default 5 s. */
   storeRetryDelayMs?: number | undefined;
@@ -175,7 +175,7 @@ export function leaseHolder(label: string = DEFAULT_LEASE_LABEL): string {
  * ```ts
  * const leases = new IdentityLeases({ leases: state.leases, clock, logger, emit, holder, ttlMs: 30_000,
  *   whenHeldElsewhere: "wait", closed, onLost: (nodeId) => cancelRuns(nodeId) });
- * const signal = await leases.hold(nodeId, callerSignal); // aborts when the lease is lost
+ * const lease = await leases.hold(nodeId, callerSignal); // aborts when the lease is lost
  * leases.assertHeld(nodeId); // before a submit
  * await leases.confirm(nodeId, signal); // before PoST
  * await leases.releaseAll(); // on close
@@ -223,9 +223,8 @@ export class IdentityLeases {
 
   /**
    * Holds the identity's lease: returns what aborts when it is lost (a fan-out for the cycle's
-   * controller to follow, `linkedController`). Waits while
-   * another live holder has it (or rejects with a {@link LeaseLostError} `"held-elsewhere"` when
-   * told to skip).
+   * controller to follow, `linkedController`). Waits while another live holder has it (or rejects
+   * with a {@link LeaseLostError} `"held-elsewhere"` when told to skip).
    */
   async hold(nodeId: Uint8Array, signal: AbortSignal | undefined): Promise<AbortFanOut> {
     const key = toHex(nodeId);
