@@ -146,6 +146,27 @@ describe("RegistrationManager with several PoETs", () => {
     }
   });
 
+  it("restarts the identities that wait for an admission slot when the PoET set changes, and every slot comes back", async () => {
+    const h = await setup([{}, {}]);
+    try {
+      const poets = h.managerOptions().poets;
+      await h.manager.close();
+      // One submit slot, four runs admitted at a time; the first PoET holds the first submit.
+      const manager = await h.restart({ poets: poets.slice(0, 1), maxConcurrentSubmits: 1 });
+      h.poets[0]!.faults.hang = true;
+      const ids = Array.from({ length: 6 }, () => identity(1));
+      const calls = ids.map((id) => build(h, id, manager));
+      await until(() => h.poets[0]!.faults.hanging === 1);
+      assert.deepEqual(await h.state.intents.listFor(ids[5]!.signer.nodeId), [], "still waiting");
+      await manager.switchPoets({ poets: poets.slice(1) });
+      h.poets[0]!.faults.hang = false;
+      for (const call of calls)
+        assert.equal(ready(await drive(h.clock, call)).poet, h.poets[1]!.url);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("uses the other PoETs when one hangs at proof time, after the cut-off", async () => {
     const h = await setup([{ leavesPerRound: 35n }, { leavesPerRound: 15n }]);
     try {

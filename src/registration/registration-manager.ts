@@ -938,7 +938,10 @@ export class RegistrationManager {
     );
     this.#pool.replace(entries, to);
     this.#context.schedule = to;
+    // The runs of the old set stop, and are forgotten: a cycle restarted below makes a run of the
+    // new set instead of joining a stopped one (it would wait for its end and miss the window).
     for (const run of this.#context.runs.values()) run.cancel();
+    this.#context.runs.clear();
     const previous = this.#generation;
     this.#generation = new AbortFanOut();
     previous.abort(new PoetError("config", "the PoET set changed"));
