@@ -167,6 +167,33 @@ describe("RegistrationManager with several PoETs", () => {
     }
   });
 
+  it("stops an identity that waits for its other PoETs to accept as soon as its caller aborts", async () => {
+    const h = await setup([{}, {}]);
+    try {
+      await h.poets[1]!.faults.down();
+      const id = identity(1);
+      h.manager.addIdentity(id.signer);
+      const stop = new AbortController();
+      const call = h.manager.buildNiPost(
+        { nodeId: id.signer.nodeId, challenge: { challenge: id.challenge, hash: id.hash } },
+        { signal: stop.signal },
+      );
+      const stopped = assert.rejects(call, AbortedError);
+      // Registered with the first PoET; the second is retried until the round starts.
+      await until(() => ofType(h.events, "registered").length === 1);
+      await until(() => ofType(h.events, "registration-failed").length >= 1);
+      stop.abort();
+      await stopped;
+      assert.ok(
+        h.clock.now() < schedule.roundStart(0).getTime(),
+        "without waiting for the round start",
+      );
+    } finally {
+      await h.poets[1]!.faults.up();
+      await h.close();
+    }
+  });
+
   it("uses the other PoETs when one hangs at proof time, after the cut-off", async () => {
     const h = await setup([{ leavesPerRound: 35n }, { leavesPerRound: 15n }]);
     try {

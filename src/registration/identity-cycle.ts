@@ -31,7 +31,6 @@
  * cycle ends, with what it clears and reports, is in `cycle-outcomes.ts`.
  */
 
-import { raceAbort } from "../abortable.js";
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
 import { atTime, sleepUntil } from "../cancellation.js";
@@ -101,6 +100,98 @@ interface Registering {
   missing: PoetEntry[];
   /** Whether a reachable PoET holds the challenge already (nothing to wait for before the proofs). */
   registered: boolean;
+}
+
+/** The steps `wait-for-round-end` and `fetch-proofs` ahead: the PoETs whose proofs are asked for. */
+interface ProofsAhead {
+  publishEpoch: number;
+  hash: Uint8Array;
+  round: number;
+  /** The PoETs that hold the challenge (or may: an unconfirmed intent), as known so far. */
+  registrations: readonly PoetRegistration[];
+  /** The choice already stored, if any. */
+  stored: ProofChoice | undefined;
+  proofDeadline: number;
+}
+
+/**
+ * What a cycle parked on its background registration hears of it: each PoET that accepts (in
+ * order), the run's end, and the round start. Wakes the parked cycle once per park, as its own
+ * abort listener. {@link stop} when the cycle goes on without it.
+ */
+class RegistrationFollower {
+  readonly accepted: PoetRegistration[] = [];
+  finished = false;
+  #failure: { error: unknown } | undefined;
+  #wake: (() => void) | undefined;
+  readonly #watcher = (accepted: PoetRegistration) => {
+    this.accepted.push(accepted);
+    this.#fire();
+  };
+  readonly #stopTimer: () => void;
+
+  constructor(
+    readonly run: RegistrationRun,
+    readonly watchers: Set<(accepted: PoetRegistration) => void> | undefined,
+    readonly clock: CycleContext["clock"],
+    readonly deadline: number,
+    readonly signal: AbortSignal,
+  ) {
+    watchers?.add(this.#watcher);
+    run.done.then(
+      () => {
+        this.finished = true;
+        this.#fire();
+      },
+      (error: unknown) => {
+        this.#failure = { error };
+        this.#fire();
+      },
+    );
+    this.#stopTimer = atTime(clock, deadline, () => this.#fire());
+  }
+
+  /** Calls `wake` once there is something to go on with (at once when there is already). */
+  park(wake: () => void): void {
+    if (
+      this.accepted.length > 0 ||
+      this.finished ||
+      this.#failure !== undefined ||
+      this.signal.aborted ||
+      this.clock.now() >= this.deadline
+    ) {
+      wake();
+      return;
+    }
+    this.#wake = wake;
+    this.signal.addEventListener("abort", this, { once: true });
+  }
+
+  /** Rethrows the run's failure, if it failed. */
+  throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure.error;
+  }
+
+  /** The cycle's signal aborted. */
+  handleEvent(): void {
+    this.#fire();
+  }
+
+  /** Stops hearing of the run. */
+  stop(): void {
+    this.watchers?.delete(this.#watcher);
+    this.#stopTimer();
+    this.#wake = undefined;
+    this.signal.removeEventListener("abort", this);
+  }
+
+  #fire(): void {
+    const wake = this.#wake;
+    if (wake === undefined) return;
+    this.#wake = undefined;
+    this.signal.removeEventListener("abort", this);
+    wake();
+  }
 }
 
 /** The `fetch-proofs` step under way: what the cycle goes on with after each answer. */
@@ -667,7 +758,7 @@ class IdentityCycle {
       if (admitted) this.#ctx.admissions.release();
       return existing;
     }
-    // Every cycle waiting on this run hears of each PoET that accepts (see #awaitRegistrations).
+    // Every cycle waiting on this run hears of each PoET that accepts (`RegistrationFollower`).
     const watchers = new Set<(accepted: PoetRegistration) => void>();
     const emit = (event: RegistrationEvent) => {
       this.#ctx.emit(event);
@@ -705,37 +796,6 @@ class IdentityCycle {
   }
 
   /**
-   * Waits until the run is done or the registration deadline passed (`true`), or until one more
-   * PoET accepted (its registration, as the run stored it).
-   */
-  async #awaitRegistrations(
-    run: RegistrationRun,
-    deadline: number,
-  ): Promise<true | PoetRegistration> {
-    const watchers = acceptWatchers.get(run);
-    let unwatch = () => {};
-    const accepted = new Promise<PoetRegistration>((resolve) => {
-      if (watchers === undefined) return;
-      const watcher = (registration: PoetRegistration) => resolve(registration);
-      watchers.add(watcher);
-      unwatch = () => watchers.delete(watcher);
-    });
-    let stopTimer = () => {};
-    const timeUp = new Promise<true>((resolve) => {
-      stopTimer = atTime(this.#ctx.clock, deadline, () => resolve(true));
-    });
-    try {
-      return await raceAbort(
-        Promise.race([run.done.then(() => true as const), timeUp, accepted]),
-        this.#signal,
-      );
-    } finally {
-      unwatch();
-      stopTimer();
-    }
-  }
-
-  /**
    * `candidates` (registrations by address, then unconfirmed intents, as {@link #candidates}
    * gives them) with the registration of one more PoET.
    */
@@ -770,11 +830,7 @@ class IdentityCycle {
     reachable?: (address: string) => boolean,
   ): Promise<CycleResult> {
     const { schedule } = this.#ctx;
-    const base = { nodeId: this.#nodeId, publishEpoch, round };
     const proofDeadline = schedule.proofDeadline(round).getTime();
-    let registrations = known;
-    let cutoff = this.#cutoff(registrations, proofDeadline);
-    let lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
     if (stored === undefined && this.#now >= proofDeadline) {
       this.#step({
         step: "expired",
@@ -785,46 +841,107 @@ class IdentityCycle {
       const outcome = outcomes.noProof(schedule, this.#nodeId, round, publishEpoch, [], true);
       return this.#end(outcome, round);
     }
-    const announce = () => {
-      if (stored === undefined && this.#now < lastEnd) {
-        this.#step({ step: "wait-for-round-end", round, at: new Date(lastEnd) });
-      }
-      this.#emit({
-        type: "waiting-for-round-end",
-        at: new Date(this.#now),
-        ...base,
-        roundEnd: new Date(lastEnd),
-        queryAt: new Date(
-          lastEnd + this.#ctx.proofQueryGraceMs + schedule.proofQueryJitter().minMs,
-        ),
-        cutoff: new Date(cutoff),
-        proofDeadline: new Date(proofDeadline),
-        poets: registrations.map((r) => r.address),
-      });
+    const ahead: ProofsAhead = {
+      publishEpoch,
+      hash,
+      round,
+      registrations: known,
+      stored,
+      proofDeadline,
     };
-    announce();
-    if (run !== undefined && reachable !== undefined) {
-      // The other PoETs keep being tried until the round starts; nothing else can happen before
-      // the round ends, so wait for them and fetch from every PoET that took the challenge. Each
-      // PoET that accepts meanwhile widens the set, and the waiting event is sent again.
-      const deadline = schedule.registrationDeadline(round).getTime();
-      for (;;) {
-        const woken = await this.#awaitRegistrations(run, deadline);
-        const finished = woken === true;
-        const before = new Set(registrations.map((r) => r.address));
-        if (finished || this.#now >= deadline) {
-          registrations = await this.#candidates(hash, reachable, run);
-        } else if (reachable(woken.address) && !before.has(woken.address)) {
-          // The run stored the PoET's row (and dropped its intent) in one transaction: the set
-          // grows by it without reading every row again; the last pass reads them all.
-          registrations = this.#withAccepted(registrations, woken);
-        }
-        cutoff = this.#cutoff(registrations, proofDeadline);
-        lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
-        if (registrations.some((r) => !before.has(r.address))) announce();
-        if (finished || this.#now >= deadline) break;
-      }
+    this.#announce(ahead);
+    if (run === undefined || reachable === undefined) return this.#startCollecting(ahead);
+    // The other PoETs keep being tried until the round starts; nothing else can happen before
+    // the round ends, so wait for them (parked) and fetch from every PoET that took the
+    // challenge. Each PoET that accepts meanwhile widens the set, and the waiting event is sent
+    // again.
+    const deadline = schedule.registrationDeadline(round).getTime();
+    const follower = new RegistrationFollower(
+      run,
+      acceptWatchers.get(run),
+      this.#ctx.clock,
+      deadline,
+      this.#signal,
+    );
+    return this.#parkFollowing(ahead, follower, reachable);
+  }
+
+  /** Sends `waiting-for-round-end` for the PoETs that hold the challenge now. */
+  #announce(ahead: ProofsAhead): void {
+    const { schedule } = this.#ctx;
+    const { registrations, round, proofDeadline } = ahead;
+    const cutoff = this.#cutoff(registrations, proofDeadline);
+    const lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
+    if (ahead.stored === undefined && this.#now < lastEnd) {
+      this.#step({ step: "wait-for-round-end", round, at: new Date(lastEnd) });
     }
+    this.#emit({
+      type: "waiting-for-round-end",
+      at: new Date(this.#now),
+      nodeId: this.#nodeId,
+      publishEpoch: ahead.publishEpoch,
+      round,
+      roundEnd: new Date(lastEnd),
+      queryAt: new Date(lastEnd + this.#ctx.proofQueryGraceMs + schedule.proofQueryJitter().minMs),
+      cutoff: new Date(cutoff),
+      proofDeadline: new Date(proofDeadline),
+      poets: registrations.map((r) => r.address),
+    });
+  }
+
+  /** Parked until the background registration says more (see {@link RegistrationFollower}). */
+  #parkFollowing(
+    ahead: ProofsAhead,
+    follower: RegistrationFollower,
+    reachable: (address: string) => boolean,
+  ): ParkedCycle {
+    return new ParkedCycle(
+      (wake) => follower.park(wake),
+      () => this.#followed(ahead, follower, reachable),
+    );
+  }
+
+  /**
+   * Woken while the background registration runs: one more PoET accepted (the set grows by it;
+   * the run stored its row and dropped its intent in one transaction, so no row is read again),
+   * or the run is done or the round started (every row is read once more, and the proofs follow).
+   */
+  async #followed(
+    ahead: ProofsAhead,
+    follower: RegistrationFollower,
+    reachable: (address: string) => boolean,
+  ): Promise<CycleResult> {
+    try {
+      throwIfAborted(this.#signal);
+      follower.throwIfFailed();
+      const finished = follower.finished || this.#now >= follower.deadline;
+      const before = new Set(ahead.registrations.map((r) => r.address));
+      if (finished) {
+        ahead.registrations = await this.#candidates(ahead.hash, reachable, follower.run);
+      } else {
+        const accepted = follower.accepted.shift();
+        if (
+          accepted !== undefined &&
+          reachable(accepted.address) &&
+          !before.has(accepted.address)
+        ) {
+          ahead.registrations = this.#withAccepted(ahead.registrations, accepted);
+        }
+      }
+      if (ahead.registrations.some((r) => !before.has(r.address))) this.#announce(ahead);
+      if (!finished) return this.#parkFollowing(ahead, follower, reachable);
+    } catch (err) {
+      follower.stop();
+      throw err;
+    }
+    follower.stop();
+    return this.#startCollecting(ahead);
+  }
+
+  /** The `fetch-proofs` step: the collection of the proofs of `ahead.registrations`. */
+  #startCollecting(ahead: ProofsAhead): Promise<CycleResult> {
+    const { publishEpoch, hash, round, registrations, stored, proofDeadline } = ahead;
+    let cutoff = this.#cutoff(registrations, proofDeadline);
     // A start after the cut-off still gives every PoET one bounded chance to answer: time for a
     // connection and a download, twice the request timeout.
     const lateStart = this.#now >= cutoff;
