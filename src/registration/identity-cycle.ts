@@ -10,10 +10,10 @@
  * - **wait-for-registration-window**, **register**: rows bound to another challenge hash are
  *   dropped; the missing PoETs are registered in the background until the round start, by a run
  *   made once the identity has an admission slot; one success is enough to go on. The waits for
- *   the slot and for that success are parked ({@link ParkedCycle}): no call of the cycle is
- *   suspended, and the manager resumes it when it is woken. A submit intent left by a crash
- *   between a PoET's answer and our row counts as a registration that may hold: it is not given
- *   up at the round start;
+ *   the slot, for that success and for the rest of the run (`registration-follower.ts`) are
+ *   parked ({@link ParkedCycle}): no call of the cycle is suspended, and the manager resumes it
+ *   when it is woken. A submit intent left by a crash between a PoET's answer and our row counts
+ *   as a registration that may hold: it is not given up at the round start;
  * - **wait-for-round-end**, **fetch-proofs**: after the round end plus jitter, the proof of every
  *   PoET that registered the challenge (or holds an unconfirmed intent) is fetched and verified
  *   once for all identities (`proof-collection.ts`); each better proof that contains the challenge
@@ -33,7 +33,7 @@
 
 import type { Signer } from "../auth/signer.js";
 import { equalBytes, toHex } from "../bytes.js";
-import { atTime, sleepUntil } from "../cancellation.js";
+import { sleepUntil } from "../cancellation.js";
 import { ConfigError, type PoetError, StorageError, throwIfAborted } from "../errors.js";
 import type { RoundSchedule } from "../schedule/index.js";
 import type { ChallengeRecord, PoetRegistration, SubmitIntent } from "../storage/index.js";
@@ -49,6 +49,7 @@ import type { PoetEntry, PoetPool } from "./poet-pool.js";
 import { assembleNiPost, type NipostRow, type PostStepContext, runPostStep } from "./post-step.js";
 import { type ProofAnswer, type ProofChoice, ProofCollection } from "./proof-collection.js";
 import type { ProofFetcher } from "./proof-fetcher.js";
+import { RegistrationFollower } from "./registration-follower.js";
 import { RegistrationRun, type RegistrationRunContext, runKey } from "./registration-run.js";
 
 /** What a cycle needs from the manager. */
@@ -112,86 +113,6 @@ interface ProofsAhead {
   /** The choice already stored, if any. */
   stored: ProofChoice | undefined;
   proofDeadline: number;
-}
-
-/**
- * What a cycle parked on its background registration hears of it: each PoET that accepts (in
- * order), the run's end, and the round start. Wakes the parked cycle once per park, as its own
- * abort listener. {@link stop} when the cycle goes on without it.
- */
-class RegistrationFollower {
-  readonly accepted: PoetRegistration[] = [];
-  finished = false;
-  #failure: { error: unknown } | undefined;
-  #wake: (() => void) | undefined;
-  readonly #watcher = (accepted: PoetRegistration) => {
-    this.accepted.push(accepted);
-    this.#fire();
-  };
-  readonly #stopTimer: () => void;
-
-  constructor(
-    readonly run: RegistrationRun,
-    readonly watchers: Set<(accepted: PoetRegistration) => void> | undefined,
-    readonly clock: CycleContext["clock"],
-    readonly deadline: number,
-    readonly signal: AbortSignal,
-  ) {
-    watchers?.add(this.#watcher);
-    run.done.then(
-      () => {
-        this.finished = true;
-        this.#fire();
-      },
-      (error: unknown) => {
-        this.#failure = { error };
-        this.#fire();
-      },
-    );
-    this.#stopTimer = atTime(clock, deadline, () => this.#fire());
-  }
-
-  /** Calls `wake` once there is something to go on with (at once when there is already). */
-  park(wake: () => void): void {
-    if (
-      this.accepted.length > 0 ||
-      this.finished ||
-      this.#failure !== undefined ||
-      this.signal.aborted ||
-      this.clock.now() >= this.deadline
-    ) {
-      wake();
-      return;
-    }
-    this.#wake = wake;
-    this.signal.addEventListener("abort", this, { once: true });
-  }
-
-  /** Rethrows the run's failure, if it failed. */
-  throwIfFailed(): void {
-    if (this.#failure !== undefined) throw this.#failure.error;
-  }
-
-  /** The cycle's signal aborted. */
-  handleEvent(): void {
-    this.#fire();
-  }
-
-  /** Stops hearing of the run. */
-  stop(): void {
-    this.watchers?.delete(this.#watcher);
-    this.#stopTimer();
-    this.#wake = undefined;
-    this.signal.removeEventListener("abort", this);
-  }
-
-  #fire(): void {
-    const wake = this.#wake;
-    if (wake === undefined) return;
-    this.#wake = undefined;
-    this.signal.removeEventListener("abort", this);
-    wake();
-  }
 }
 
 /** The `fetch-proofs` step under way: what the cycle goes on with after each answer. */
