@@ -437,7 +437,6 @@ class IdentityCycle {
       schedule.registrationDeadline(round).getTime(),
       schedule.proofDeadline(round).getTime(),
       missing,
-      true,
     );
     return this.#joinRun(registering, run);
   }
@@ -663,6 +662,10 @@ class IdentityCycle {
     return current;
   }
 
+  /**
+   * The identity's background registration, given the admission slot the cycle holds: a new run,
+   * or the one already running for it (the slot then goes back).
+   */
   #startRun(
     hash: Uint8Array,
     publishEpoch: number,
@@ -670,13 +673,12 @@ class IdentityCycle {
     deadlineMs: number,
     proofDeadlineMs: number,
     missing: ReturnType<PoetPool["entries"]["filter"]>,
-    admitted: boolean,
   ): RegistrationRun {
     const { runs } = this.#ctx;
     const key = runKey(this.#nodeId, hash, round);
     const existing = runs.get(key);
     if (existing !== undefined) {
-      if (admitted) this.#ctx.admissions.release();
+      this.#ctx.admissions.release();
       return existing;
     }
     // Every cycle waiting on this run hears of each PoET that accepts (`RegistrationFollower`).
@@ -706,7 +708,6 @@ class IdentityCycle {
       },
       missing,
       this.#ctx.closed,
-      { admitted },
     );
     acceptWatchers.set(run, watchers);
     runs.set(key, run);

@@ -177,7 +177,7 @@ export function leaseHolder(label: string = DEFAULT_LEASE_LABEL): string {
  *   whenHeldElsewhere: "wait", closed, onLost: (nodeId) => cancelRuns(nodeId) });
  * const lease = await leases.hold(nodeId, callerSignal); // aborts when the lease is lost
  * leases.assertHeld(nodeId); // before a submit
- * await leases.confirm(nodeId, signal); // before PoST
+ * await leases.confirm(nodeId, callerSignal); // before PoST
  * await leases.releaseAll(); // on close
  * ```
  */

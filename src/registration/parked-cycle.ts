@@ -3,8 +3,9 @@
  *
  * An identity's cycle that waits without a suspended call (docs/embedding.md, Several
  * identities, Memory). Ten thousand identities wait together: for an admission slot before their
- * background registration is made, for its first success, and for their PoETs' proofs from the
- * registration to the round's end (two weeks on mainnet). Awaited, each wait kept the whole chain
+ * background registration is made, for its first success, for the rest of it
+ * (`registration-follower.ts`), and for their PoETs' proofs from the registration to the round's
+ * end (two weeks on mainnet). Awaited, each wait kept the whole chain
  * of the cycle's async calls alive, their promises, contexts and locals: several kilobytes per
  * identity, most of what an identity held. Parked, the cycle is a small record of what it goes on
  * with, and the manager's own call for the identity resumes it when it is woken.

@@ -64,11 +64,12 @@ export interface RegistrationRunContext {
   random: RandomSource;
   submits: ConcurrencyLimit;
   /**
-   * Runs whose PoETs are being asked for the first time. A run waits for a slot before it writes
-   * its intents and queues its submits, and gives the slot back once every PoET has had its
-   * first answer (or failure): ten thousand identities started together queue ten thousand
-   * small waits here instead of fifty thousand submits, each with its calls, promises and
-   * listeners, and the store takes their intents as the submits need them.
+   * Runs whose PoETs are being asked for the first time. A run is made only once its identity's
+   * cycle holds a slot (the cycle waits for it parked, `identity-cycle.ts`); the run writes its
+   * intents and queues its submits, and gives the slot back once every PoET has had its first
+   * answer (or failure): ten thousand identities started together queue ten thousand small waits
+   * here instead of fifty thousand submits, each with its calls, promises and listeners, and the
+   * store takes their intents as the submits need them.
    */
   admissions: ConcurrencyLimit;
   emit: (event: RegistrationEvent) => void;
@@ -99,20 +100,13 @@ export interface RegistrationTarget {
   proofDeadlineMs: number;
 }
 
-/** Options of a {@link RegistrationRun}. */
-export interface RegistrationRunOptions {
-  /**
-   * The maker took an admission slot for the run (`admissions.acquire`), which the run gives back
-   * as it would its own. Default: the run waits for one itself.
-   */
-  admitted?: boolean | undefined;
-}
-
 /**
- * Registers one identity with a set of PoETs until the round starts.
+ * Registers one identity with a set of PoETs until the round starts. Its maker holds an admission
+ * slot for it (`RegistrationRunContext.admissions`), which the run gives back.
  *
  * @example
  * ```ts
+ * await context.admissions.acquire({ signal });
  * const run = new RegistrationRun(context, target, missingPoets, signal);
  * await run.firstSuccess; // resolves at the first persisted registration, or when all gave up
  * ```
@@ -148,8 +142,8 @@ export class RegistrationRun {
   readonly #intents: Promise<void>;
   /** PoETs not asked yet: the run's admission slot is given back once none is left. */
   readonly #unasked = new Set<string>();
-  /** Whether the run holds an admission slot. */
-  #admitted = false;
+  /** Whether the run still holds its admission slot. */
+  #admitted = true;
   /**
    * When to try a PoET again: until the round start, after a random 1–2× retry delay or the
    * PoET's `Retry-After`. Failures the library does not classify are retried too: nobody waits
@@ -162,7 +156,6 @@ export class RegistrationRun {
     target: RegistrationTarget,
     poets: readonly PoetEntry[],
     signal: AbortSignal,
-    options: RegistrationRunOptions = {},
   ) {
     this.#context = context;
     this.target = target;
@@ -193,17 +186,16 @@ export class RegistrationRun {
       this.trying.add(entry.address);
       this.#unasked.add(entry.address);
     }
-    // Admitted first (see `admissions`), unless its maker holds the slot already; a run stopped
-    // while it waits still goes through its attempts, which report the stop.
-    this.#admitted = options.admitted === true;
-    const admitted = this.#admitted ? Promise.resolve() : this.#admit();
+    // The attempts start in a later microtask, once the maker has stored the run; a run whose
+    // signal has aborted already still goes through its attempts, which report the stop.
+    const started = Promise.resolve();
     // Write-ahead: one write for the intents at every PoET of the run, tried again while the
     // store fails retriably, until the round start. (Built in a method of its own: rows kept in
     // this constructor's scope would live as long as the deadline's timer.)
-    this.#intents = admitted.then(() => this.#recordIntents(poets));
+    this.#intents = started.then(() => this.#recordIntents(poets));
     // Each PoET's attempt awaits it and reports a failure; none is left unhandled here.
     this.#intents.catch(() => {});
-    this.done = admitted
+    this.done = started
       .then(() =>
         Promise.all(
           poets.map((entry) =>
@@ -219,16 +211,6 @@ export class RegistrationRun {
         stopDeadline();
         controller.abort(TASK_SETTLED);
       });
-  }
-
-  /** Waits for an admission slot; resolves without one when the run is stopped first. */
-  async #admit(): Promise<void> {
-    try {
-      await this.#context.admissions.acquire({ signal: this.#signal });
-      this.#admitted = true;
-    } catch {
-      // Stopped while waiting: the attempts see the signal and report it.
-    }
   }
 
   /** `address` has had its first answer (or failure): the last one gives the slot back. */
