@@ -190,7 +190,10 @@ class IdentityCycle {
       },
       request,
     );
-    const hash = record.hash;
+    // The caller's hash when it is the stored one: the manager keeps the request anyway, and the
+    // cycle holds its hash until the proofs are in (a copy per identity otherwise).
+    const given = request.challenge?.hash;
+    const hash = given !== undefined && equalBytes(given, record.hash) ? given : record.hash;
     const publishEpoch = record.challenge.publishEpoch;
     const round = schedule.roundForPublishEpoch(publishEpoch);
     const publishEnd = schedule.publishEpochEnd(round).getTime();
@@ -583,7 +586,7 @@ class IdentityCycle {
       pending.push({
         nodeId: this.#nodeId,
         hash,
-        address: intent.address,
+        address: this.#ctx.pool.canonicalAddress(intent.address),
         roundId: intent.roundId,
         roundEnd: intent.roundEnd,
       });
@@ -643,11 +646,13 @@ class IdentityCycle {
     const signal = this.#signal;
     const all = await registrations.listFor(this.#nodeId, { signal });
     const current = all.filter((r) => equalBytes(r.hash, hash));
-    // The rows live until the proofs are in: they share the cycle's identity and hash instead
-    // of a copy of each per row (half a kilobyte per row, ten thousand identities × five PoETs).
+    // The rows live until the proofs are in: they share the cycle's identity and hash, and the
+    // pool's address strings, instead of a copy of each per row (half a kilobyte per row, ten
+    // thousand identities × five PoETs).
     for (const r of current) {
       r.nodeId = this.#nodeId;
       r.hash = hash;
+      r.address = this.#ctx.pool.canonicalAddress(r.address);
     }
     const stale =
       current.length < all.length

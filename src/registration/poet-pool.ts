@@ -99,6 +99,15 @@ export class PoetPool {
     );
   }
 
+  /**
+   * The pool's own string for this address when it knows the PoET, else the address as given.
+   * Rows read from the node state carry a fresh string each: a cycle keeps the pool's instead, so
+   * ten thousand identities × five PoETs share five strings, not ten copies per identity.
+   */
+  canonicalAddress(address: string): string {
+    return this.get(address)?.address ?? address;
+  }
+
   /** Whether a PoET that left the set is still kept to fetch the proofs of running rounds. */
   isRetired(address: string): boolean {
     return this.#retired.some((e) => e.address === address);
