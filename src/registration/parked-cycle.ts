@@ -36,9 +36,37 @@ export class ParkedCycle {
     this.#resume = resume;
   }
 
+  /**
+   * Waits parked, then calls `resumed` once with the cycle going on (its outcome, or parked
+   * again; a failure to park or to go on rejects it). While parked, the wait is two small
+   * closures: no promise, so an identity parked for two weeks holds no promise chain.
+   *
+   * @example
+   * ```ts
+   * parked.park((next) => next.then(onResult, onFailure));
+   * ```
+   */
+  park(resumed: (next: Promise<CycleResult>) => void): void {
+    let woken = false;
+    const wake = (): void => {
+      if (woken) return;
+      woken = true;
+      // Goes on in a microtask of its own, not inside whatever woke it (an abort's dispatch, a
+      // timer, a promise's reaction).
+      resumed(Promise.resolve().then(this.#resume));
+    };
+    try {
+      this.#park(wake);
+    } catch (err) {
+      if (woken) return;
+      woken = true;
+      resumed(Promise.reject(err));
+    }
+  }
+
   /** Waits parked, then goes on with the cycle: its outcome, or parked again. */
   whenWoken(): Promise<CycleResult> {
-    return new Promise<void>(this.#park).then(this.#resume);
+    return new Promise<CycleResult>((resolve) => this.park(resolve));
   }
 }
 
