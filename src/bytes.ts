@@ -48,3 +48,26 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
+
+/** Each node id array's hex, while the array lives (see {@link nodeKey}). */
+const nodeKeys = new WeakMap<Uint8Array, string>();
+
+/**
+ * The hex of a node id as the key of a map by identity: the same string for the same array, kept
+ * as long as the array. The manager, the identity leases and the lease store each keep a map by
+ * identity; with `toHex` each held a copy of the 64-character key (80 bytes), ten thousand
+ * identities × six maps. Only for arrays never written after (a signer's node id).
+ *
+ * @example
+ * ```ts
+ * nodeKey(signer.nodeId) === nodeKey(signer.nodeId); // true: one string
+ * ```
+ */
+export function nodeKey(nodeId: Uint8Array): string {
+  let key = nodeKeys.get(nodeId);
+  if (key === undefined) {
+    key = toHex(nodeId);
+    nodeKeys.set(nodeId, key);
+  }
+  return key;
+}

@@ -41,7 +41,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { toHex } from "../bytes.js";
+import { nodeKey, toHex } from "../bytes.js";
 import { AbortFanOut, linkedController, sleepUntil } from "../cancellation.js";
 import type { Clock } from "../clock.js";
 import {
@@ -227,7 +227,7 @@ export class IdentityLeases {
    * with a {@link LeaseLostError} `"held-elsewhere"` when told to skip).
    */
   async hold(nodeId: Uint8Array, signal: AbortSignal | undefined): Promise<AbortFanOut> {
-    const key = toHex(nodeId);
+    const key = nodeKey(nodeId);
     const held = this.#slots.get(key);
     if (held !== undefined && held.lost === undefined) return held.controller;
     const waiting = linkedController(signal, this.#closing);

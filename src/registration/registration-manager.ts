@@ -42,7 +42,7 @@ import {
   poetSigningPrefix,
   type Signer,
 } from "../auth/index.js";
-import { equalBytes, toHex } from "../bytes.js";
+import { equalBytes, nodeKey, toHex } from "../bytes.js";
 import { AbortFanOut, anySignal, isAbort, linkedController, sleepUntil } from "../cancellation.js";
 import type { PoetClient } from "../client/index.js";
 import { createPoetClient } from "../client/index.js";
@@ -103,8 +103,14 @@ const CYCLE_STEPS_PER_TURN = 32;
  */
 const RUNS_PER_SUBMIT = 4;
 
+/** Settles the caller's promise of `buildNiPost` (and forgets the running cycle). */
+interface Settle {
+  resolve: (outcome: NiPostOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
 /** An identity's cycle as the manager drives it, from its lease on (see `buildNiPost`). */
-interface ManagedRun {
+interface ManagedRun extends Settle {
   signer: Signer;
   request: NiPostRequest;
   /** The caller's signal. */
@@ -112,8 +118,6 @@ interface ManagedRun {
   lease: AbortFanOut;
   /** Pauses after retriable store failures so far. */
   paused: number;
-  resolve: (outcome: NiPostOutcome) => void;
-  reject: (err: unknown) => void;
 }
 
 /** One attempt of a {@link ManagedRun}: the PoET set it started with and its controller. */
@@ -518,7 +522,7 @@ export class RegistrationManager {
       proved: new Map(),
       closed,
       confirmLease: (nodeId, signal) => this.#leases.confirm(nodeId, signal),
-      stepTaken: (nodeId, next) => this.#steps.set(toHex(nodeId), next),
+      stepTaken: (nodeId, next) => this.#steps.set(nodeKey(nodeId), next),
       turns,
     };
   }
@@ -550,7 +554,7 @@ export class RegistrationManager {
     }
     if (typeof signer.sign !== "function")
       throw new ConfigError("signer.sign", "must be a function");
-    this.#signers.set(toHex(signer.nodeId), signer);
+    this.#signers.set(nodeKey(signer.nodeId), signer);
   }
 
   /**
@@ -616,11 +620,14 @@ export class RegistrationManager {
     try {
       throwIfAborted(options.signal);
       this.#throwIfClosed();
-      key = toHex(request.nodeId);
-      signer = this.#signers.get(key);
+      signer = this.#signers.get(toHex(request.nodeId));
       if (signer === undefined) {
-        throw new ConfigError("nodeId", `no signer for identity ${key}: call addIdentity first`);
+        throw new ConfigError(
+          "nodeId",
+          `no signer for identity ${toHex(request.nodeId)}: call addIdentity first`,
+        );
       }
+      key = nodeKey(signer.nodeId);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -632,18 +639,21 @@ export class RegistrationManager {
     // manager's turn budget): until its turn comes, a call is one promise and one queue entry, so
     // the call returns at once however many identities start together; no signal, listener or
     // store read is made for it before then.
+    // The caller's promise is settled by the cycle's last callback itself (`settle`): no promise
+    // of the manager's own is chained to it while the identity waits.
     const cycle = new Promise<NiPostOutcome>((resolve, reject) => {
+      const settle: Settle = {
+        resolve: (outcome) => {
+          this.#ended(key, cycle);
+          resolve(outcome);
+        },
+        reject: (err) => {
+          this.#ended(key, cycle);
+          reject(err);
+        },
+      };
       this.#context.turns.run(() => {
-        this.#cycle(identity, request, signal).then(
-          (outcome) => {
-            this.#ended(key, cycle);
-            resolve(outcome);
-          },
-          (err: unknown) => {
-            this.#ended(key, cycle);
-            reject(err);
-          },
-        );
+        this.#cycle(identity, request, signal, settle).catch(settle.reject);
       });
     });
     this.#running.set(key, cycle);
@@ -655,12 +665,17 @@ export class RegistrationManager {
     if (this.#running.get(key) === cycle) this.#running.delete(key);
   }
 
-  /** One identity's cycle, from its turn of the start-up on (see {@link buildNiPost}). */
+  /**
+   * One identity's cycle, from its turn of the start-up on (see {@link buildNiPost}): up to its
+   * lease, then its first attempt, whose callbacks `settle` the caller's promise. A failure before
+   * the attempt rejects this call's own promise (the caller's is then rejected with it).
+   */
   async #cycle(
     signer: Signer,
     request: NiPostRequest,
     signal: AbortSignal | undefined,
-  ): Promise<NiPostOutcome> {
+    settle: Settle,
+  ): Promise<void> {
     throwIfAborted(signal);
     throwIfAborted(this.#closed.signal);
     // The node state is checked and repaired once, before the first cycle resumes (again after
@@ -680,9 +695,7 @@ export class RegistrationManager {
     // From here on the cycle is driven by callbacks, not awaited: an identity that waits (parked,
     // `parked-cycle.ts`) is then this record and its cycle's, with no suspended call of the
     // manager's either.
-    return new Promise<NiPostOutcome>((resolve, reject) => {
-      this.#attempt({ signer, request, signal, lease, paused: 0, resolve, reject });
-    });
+    this.#attempt({ signer, request, signal, lease, paused: 0, ...settle });
   }
 
   /**
@@ -703,9 +716,11 @@ export class RegistrationManager {
   /** The attempt went on: parked (woken later), or ended with an outcome. */
   #attemptResult(attempt: Attempt, result: CycleResult): void {
     if (result instanceof ParkedCycle) {
-      result.whenWoken().then(
-        (next) => this.#attemptResult(attempt, next),
-        (err: unknown) => this.#attemptFailed(attempt, err),
+      result.park((next) =>
+        next.then(
+          (goneOn) => this.#attemptResult(attempt, goneOn),
+          (err: unknown) => this.#attemptFailed(attempt, err),
+        ),
       );
       return;
     }
@@ -1043,7 +1058,7 @@ export class RegistrationManager {
 
   #emit(event: RegistrationEvent): void {
     if ("nodeId" in event && event.nodeId instanceof Uint8Array) {
-      this.#lastEvents.set(toHex(event.nodeId), event);
+      this.#lastEvents.set(nodeKey(event.nodeId), event);
     }
     // A store outage is logged once by the store (`storage/store-outage.ts`), not per identity.
     const level =

@@ -131,6 +131,7 @@ export interface LeaseRepository {
    * Takes the identity's lease when it is free, released, expired (`expiresAt <= at`) or already
    * ours (same holder: renewed, same token); otherwise answers who holds it until when. A granted
    * lease fences the identity's writes through this state until it is released or found lost.
+   * The granted lease may keep `nodeId` itself, not a copy: do not write to the array afterwards.
    *
    * @throws {ConfigError} for a bad node id, holder or lease time.
    */

@@ -15,7 +15,7 @@
 
 import { CompiledQuery, type Kysely, sql } from "kysely";
 import type { AbortOptions } from "../abort-options.js";
-import { toHex } from "../bytes.js";
+import { nodeKey, toHex } from "../bytes.js";
 import { ConfigError, LeaseLostError, type LeaseLostReason } from "../errors.js";
 import {
   hashParam,
@@ -147,6 +147,8 @@ export class SqliteLeaseRepository implements LeaseRepository {
     const expiresAt = expiryOf(at, ttlMs);
     const atMs = unixMillisParam(at, "lease.at");
     const expiresMs = unixMillisParam(expiresAt, "lease.at");
+    // The row's copy; the lease granted keeps the caller's array (each identity's lease lives as
+    // long as its cycle: a copy of the node id and of its key each, ten thousand identities).
     const id = new Uint8Array(nodeId);
     const firstRow = {
       id,
@@ -195,7 +197,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
         const current = row === undefined ? undefined : decodeLeaseRow(row);
         if (current === undefined) {
           const lease: Lease = {
-            nodeId: id,
+            nodeId,
             holder,
             token: 1n,
             acquiredAt: at,
@@ -246,7 +248,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
           .where("id", "=", id)
           .execute();
         const lease: Lease = {
-          nodeId: id,
+          nodeId,
           holder,
           token,
           acquiredAt: at,
@@ -463,7 +465,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
 
   /** Registers the fence of a granted lease on the connection. */
   #fence(lease: Lease, onLost: Held["onLost"]): void {
-    const key = toHex(lease.nodeId);
+    const key = nodeKey(lease.nodeId);
     const held: Held = { lease, onLost, lost: undefined };
     this.#held.set(key, held);
     this.#conn.setFence(key, async (db) => {
