@@ -99,4 +99,34 @@ describe("ParkedCycle", () => {
     );
     await assert.rejects(parked.whenWoken(), /aborted/);
   });
+
+  it("park: calls back once, in a microtask of its own, however often it is woken", async () => {
+    let wakeIt: () => void = () => {};
+    const parked = new ParkedCycle(
+      (wake) => {
+        wakeIt = wake;
+      },
+      async () => "done" as never,
+    );
+    const calls: Promise<unknown>[] = [];
+    parked.park((next) => calls.push(next));
+    assert.equal(calls.length, 0);
+    wakeIt();
+    wakeIt();
+    assert.equal(calls.length, 1);
+    assert.equal(await calls[0], "done");
+  });
+
+  it("park: a park that throws is a rejected continuation, not a throw", async () => {
+    const parked = new ParkedCycle(
+      () => {
+        throw new Error("no timer");
+      },
+      async () => "done" as never,
+    );
+    const calls: Promise<unknown>[] = [];
+    assert.doesNotThrow(() => parked.park((next) => calls.push(next)));
+    assert.equal(calls.length, 1);
+    await assert.rejects(calls[0] as Promise<unknown>, /no timer/);
+  });
 });

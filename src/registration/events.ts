@@ -5,7 +5,8 @@
  * discriminated union, one member per step, each carrying the instants involved so that a UI can
  * show an operator what happens now and when the next thing will happen. Events are plain data
  * (bytes as `Uint8Array`, instants as `Date`), delivered synchronously to one callback, in the
- * style of kysely's log callback rather than a string logger.
+ * style of kysely's log callback rather than a string logger. Treat them as read-only: a `Date`
+ * may be shared by the events of many identities (one per instant, `shared-dates.ts`).
  */
 import type {
   LeaseHolderInfo,

@@ -51,6 +51,7 @@ import { type ProofAnswer, type ProofChoice, ProofCollection } from "./proof-col
 import type { ProofFetcher } from "./proof-fetcher.js";
 import { RegistrationFollower } from "./registration-follower.js";
 import { RegistrationRun, type RegistrationRunContext, runKey } from "./registration-run.js";
+import type { SharedDates } from "./shared-dates.js";
 
 /** What a cycle needs from the manager. */
 export interface CycleContext extends RegistrationRunContext {
@@ -69,6 +70,8 @@ export interface CycleContext extends RegistrationRunContext {
   confirmLease?: ((nodeId: Uint8Array, signal: AbortSignal) => Promise<void>) | undefined;
   /** PoST results whose `nipost` row is not written yet (see `post-step.ts`). */
   proved: PostStepContext["proved"];
+  /** One `Date` per instant, for the events and steps every identity keeps while it waits. */
+  dates: SharedDates;
   /** Told each step the cycle takes, as {@link planNextStep} names it (for `status()`). */
   stepTaken?: ((nodeId: Uint8Array, next: NextStep) => void) | undefined;
 }
@@ -799,19 +802,21 @@ class IdentityCycle {
     const { registrations, round, proofDeadline } = ahead;
     const cutoff = this.#cutoff(registrations, proofDeadline);
     const lastEnd = Math.max(...registrations.map((r) => r.roundEnd.getTime()));
+    // Kept by every identity until its round ends: shared dates (`shared-dates.ts`).
+    const { dates } = this.#ctx;
     if (ahead.stored === undefined && this.#now < lastEnd) {
-      this.#step({ step: "wait-for-round-end", round, at: new Date(lastEnd) });
+      this.#step({ step: "wait-for-round-end", round, at: dates.at(lastEnd) });
     }
     this.#emit({
       type: "waiting-for-round-end",
-      at: new Date(this.#now),
+      at: dates.at(this.#now),
       nodeId: this.#nodeId,
       publishEpoch: ahead.publishEpoch,
       round,
-      roundEnd: new Date(lastEnd),
-      queryAt: new Date(lastEnd + this.#ctx.proofQueryGraceMs + schedule.proofQueryJitter().minMs),
-      cutoff: new Date(cutoff),
-      proofDeadline: new Date(proofDeadline),
+      roundEnd: dates.at(lastEnd),
+      queryAt: dates.at(lastEnd + this.#ctx.proofQueryGraceMs + schedule.proofQueryJitter().minMs),
+      cutoff: dates.at(cutoff),
+      proofDeadline: dates.at(proofDeadline),
       poets: registrations.map((r) => r.address),
     });
   }
@@ -880,7 +885,7 @@ class IdentityCycle {
       round,
       poets: registrations.map((r) => r.address),
       lateStart,
-      at: new Date(stored === undefined ? proofDeadline : cutoff),
+      at: this.#ctx.dates.at(stored === undefined ? proofDeadline : cutoff),
     });
     const collection = new ProofCollection(this.#ctx, {
       hash,

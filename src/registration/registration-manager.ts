@@ -88,6 +88,7 @@ import { type PoetEntry, PoetPool } from "./poet-pool.js";
 import { ProofFetcher } from "./proof-fetcher.js";
 import type { RegistrationRun } from "./registration-run.js";
 import { repairBeforeResuming } from "./repair-before-resuming.js";
+import { SharedDates } from "./shared-dates.js";
 import { type ProofVerifier, SharedVerifier } from "./shared-verifier.js";
 
 /**
@@ -522,6 +523,7 @@ export class RegistrationManager {
       proved: new Map(),
       closed,
       confirmLease: (nodeId, signal) => this.#leases.confirm(nodeId, signal),
+      dates: new SharedDates(),
       stepTaken: (nodeId, next) => this.#steps.set(nodeKey(nodeId), next),
       turns,
     };
