@@ -68,12 +68,12 @@ function fakeFetcher() {
         (value) => {
           if (told) return;
           told = true;
-          sink.proofArrived(value);
+          sink.proofArrived(value, request.poet);
         },
         (err: unknown) => {
           if (told) return;
           told = true;
-          sink.proofFailed(err);
+          sink.proofFailed(err, request.poet);
         },
       );
       return {
@@ -81,7 +81,7 @@ function fakeFetcher() {
           if (told) return;
           told = true;
           stopped.add(request.poet);
-          sink.proofFailed(CANCELLED);
+          sink.proofFailed(CANCELLED, request.poet);
         },
       };
     },

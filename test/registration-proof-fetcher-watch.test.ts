@@ -22,12 +22,20 @@ const dirs = tempDir("proof-fetcher-watch-");
 const T = 1_750_000_000_000;
 
 /** A sink that records what it was told. */
-function recorder(): ProofSink & { told: unknown[] } {
+function recorder(): ProofSink & { told: unknown[]; poets: string[] } {
   const told: unknown[] = [];
+  const poets: string[] = [];
   return {
     told,
-    proofArrived: (value) => told.push(value),
-    proofFailed: (error) => told.push(error),
+    poets,
+    proofArrived: (value, poet) => {
+      told.push(value);
+      poets.push(poet);
+    },
+    proofFailed: (error, poet) => {
+      told.push(error);
+      poets.push(poet);
+    },
   };
 }
 
@@ -119,6 +127,7 @@ describe("ProofFetcher.watch", () => {
       assert.equal(fetcher.active, 1);
       watchA.cancel();
       assert.deepEqual(a.told, [CANCELLED]);
+      assert.deepEqual(a.poets, [request.poet], "the sink is told which PoET answered");
       watchA.cancel();
       assert.equal(a.told.length, 1, "told once");
       assert.equal(fetcher.active, 1);

@@ -215,7 +215,7 @@ export class ProofCollection {
         },
         // This identity's PoETs are handed their proofs in one step.
         { group: arrivals },
-        new PoetAnswer(arrivals, r.address),
+        arrivals,
       );
       // Stopped when the collection ends (`stop`): no signal of their own.
       this.#watches.push(watch);
@@ -276,8 +276,11 @@ function takeBest<
   return arrived.splice(at, 1)[0] as T;
 }
 
-/** The answers of one collection's PoETs, as the fetcher hands them over. */
-class Arrivals {
+/**
+ * The answers of one collection's PoETs, as the fetcher hands them over: the fetcher's sink for
+ * every PoET of the collection (it names the PoET), not an object per PoET.
+ */
+class Arrivals implements ProofSink {
   readonly arrived: { poet: string; verified: VerifiedRoundProof }[] = [];
   /** PoETs that have not answered yet. */
   pending = 0;
@@ -285,28 +288,20 @@ class Arrivals {
   wake: { handleEvent(): void } | undefined;
 
   constructor(readonly failures: { poet: string; error: PoetError }[]) {}
-}
 
-/** The fetcher's sink for one PoET of a collection. */
-class PoetAnswer implements ProofSink {
-  constructor(
-    readonly arrivals: Arrivals,
-    readonly poet: string,
-  ) {}
-
-  proofArrived(verified: VerifiedRoundProof): void {
-    this.arrivals.arrived.push({ poet: this.poet, verified });
+  proofArrived(verified: VerifiedRoundProof, poet: string): void {
+    this.arrived.push({ poet, verified });
     this.#answered();
   }
 
-  proofFailed(err: unknown): void {
-    if (!isAbort(err)) this.arrivals.failures.push({ poet: this.poet, error: asPoetError(err) });
+  proofFailed(err: unknown, poet: string): void {
+    if (!isAbort(err)) this.failures.push({ poet, error: asPoetError(err) });
     this.#answered();
   }
 
   #answered(): void {
-    this.arrivals.pending--;
-    this.arrivals.wake?.handleEvent();
+    this.pending--;
+    this.wake?.handleEvent();
   }
 }
 

@@ -152,8 +152,9 @@ export interface ProofFetcherInit {
  * with an `AbortedError`).
  */
 export interface ProofSink {
-  proofArrived(value: VerifiedRoundProof): void;
-  proofFailed(error: unknown): void;
+  /** `poet`: the address asked ({@link ProofRequest.poet}), so that one sink serves every PoET. */
+  proofArrived(value: VerifiedRoundProof, poet: string): void;
+  proofFailed(error: unknown, poet: string): void;
 }
 
 /** Options of {@link ProofFetcher.watch}. */
@@ -183,20 +184,11 @@ class Waiter {
   readonly group: object;
   readonly #signal: AbortSignal | undefined;
   readonly #sink: ProofSink;
-  readonly #entries: Map<string, Entry>;
-  /** The fetcher's queue of waiters whose outcome is known, by group. */
-  readonly #readyGroups: Map<object, Waiter[]>;
+  readonly #hub: WaiterHub;
 
-  constructor(
-    entries: Map<string, Entry>,
-    readyGroups: Map<object, Waiter[]>,
-    entry: Entry,
-    options: WatchOptions,
-    sink: ProofSink,
-  ) {
+  constructor(hub: WaiterHub, entry: Entry, options: WatchOptions, sink: ProofSink) {
     const { signal } = options;
-    this.#entries = entries;
-    this.#readyGroups = readyGroups;
+    this.#hub = hub;
     this.entry = entry;
     this.group = options.group ?? signal ?? {};
     this.#signal = signal;
@@ -208,8 +200,8 @@ class Waiter {
   deliver(outcome: NonNullable<Entry["outcome"]>): void {
     this.#signal?.removeEventListener("abort", this);
     this.#unsubscribe();
-    if (outcome.ok) this.#sink.proofArrived(outcome.value);
-    else this.#sink.proofFailed(outcome.error);
+    if (outcome.ok) this.#sink.proofArrived(outcome.value, this.entry.poet);
+    else this.#sink.proofFailed(outcome.error, this.entry.poet);
   }
 
   /** The caller stopped waiting: told {@link CANCELLED}, unless it was answered already. */
@@ -218,7 +210,7 @@ class Waiter {
     this.#signal?.removeEventListener("abort", this);
     this.#leaveQueue();
     this.#unsubscribe();
-    this.#sink.proofFailed(CANCELLED);
+    this.#sink.proofFailed(CANCELLED, this.entry.poet);
   }
 
   /** The caller's signal aborted: its entry no longer holds it. */
@@ -226,16 +218,17 @@ class Waiter {
     this.entry.waiters.delete(this);
     this.#leaveQueue();
     this.#unsubscribe();
-    this.#sink.proofFailed(abortedError(this.#signal as AbortSignal));
+    this.#sink.proofFailed(abortedError(this.#signal as AbortSignal), this.entry.poet);
   }
 
   /** Leaves its place in the hand-out queue: a group left empty costs no step of the turn budget. */
   #leaveQueue(): void {
-    const group = this.#readyGroups.get(this.group);
+    const { readyGroups } = this.#hub;
+    const group = readyGroups.get(this.group);
     if (group === undefined) return;
     const at = group.indexOf(this);
     if (at >= 0) group.splice(at, 1);
-    if (group.length === 0) this.#readyGroups.delete(this.group);
+    if (group.length === 0) readyGroups.delete(this.group);
   }
 
   /** One subscriber fewer: a fetch nobody waits for any more is cancelled. */
@@ -244,14 +237,25 @@ class Waiter {
     entry.subscribers--;
     if (entry.subscribers === 0 && !entry.settled) {
       entry.controller.abort(CANCELLED);
-      if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+      const { entries } = this.#hub;
+      if (entries.get(entry.key) === entry) entries.delete(entry.key);
     }
   }
+}
+
+/** The fetcher's tables that its waiters leave: one object, not a field each per waiter. */
+interface WaiterHub {
+  /** The fetches, by PoET and round. */
+  readonly entries: Map<string, Entry>;
+  /** The queue of waiters whose outcome is known, by group. */
+  readonly readyGroups: Map<object, Waiter[]>;
 }
 
 interface Entry {
   /** Its key in the fetcher's map (PoET and round). */
   key: string;
+  /** The PoET's address, as asked. */
+  poet: string;
   promise: Promise<VerifiedRoundProof>;
   controller: AbortController;
   subscribers: number;
@@ -279,6 +283,7 @@ export class ProofFetcher {
   readonly #entries = new Map<string, Entry>();
   /** Waiters whose outcome is known, by group, in the order the groups became ready. */
   readonly #readyGroups = new Map<object, Waiter[]>();
+  readonly #hub: WaiterHub = { entries: this.#entries, readyGroups: this.#readyGroups };
   #delivering = false;
 
   readonly #claims: ProofClaims | undefined;
@@ -331,6 +336,7 @@ export class ProofFetcher {
       const controller = new AbortController();
       const created: Entry = {
         key,
+        poet: request.poet,
         controller,
         subscribers: 0,
         untilMs: request.untilMs,
@@ -371,7 +377,7 @@ export class ProofFetcher {
       entry.untilMs = Math.max(entry.untilMs, request.untilMs);
     }
     const signal = options.signal;
-    const waiter = new Waiter(this.#entries, this.#readyGroups, entry, options, sink);
+    const waiter = new Waiter(this.#hub, entry, options, sink);
     if (signal?.aborted) {
       // Counted in and out at once: a fetch started for it alone is cancelled.
       waiter.handleEvent();
