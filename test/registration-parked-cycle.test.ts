@@ -1,12 +1,12 @@
 /**
  * A cycle parked without a suspended call (`registration/parked-cycle.ts`): woken once, by the
  * first of a promise's settling and its signal's abort, with no listener left behind; resumed
- * by `whenWoken`, parked again as often as the cycle says.
+ * by `park`, parked again as often as the cycle says.
  */
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
-import { ParkedCycle, wakeOnSettled } from "../src/registration/parked-cycle.js";
+import { type CycleResult, ParkedCycle, wakeOnSettled } from "../src/registration/parked-cycle.js";
 
 function deferred() {
   let resolve: () => void = () => {};
@@ -20,6 +20,10 @@ function deferred() {
 }
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The cycle going on once `parked` is woken: its outcome, or parked again. */
+const goneOn = (parked: ParkedCycle) =>
+  new Promise<Promise<CycleResult>>((resolve) => parked.park(resolve)).then((next) => next);
 
 describe("wakeOnSettled", () => {
   it("wakes once when the promise resolves, and stops listening to the signal", async () => {
@@ -81,7 +85,7 @@ describe("ParkedCycle", () => {
     let result: unknown = parked(2);
     let woken = 0;
     while (result instanceof ParkedCycle) {
-      const next = result.whenWoken();
+      const next = goneOn(result);
       await settle();
       assert.equal(resumed, woken, "not resumed before it is woken");
       wakers[woken]?.();
@@ -97,7 +101,7 @@ describe("ParkedCycle", () => {
       (wake) => wake(),
       () => Promise.reject(new Error("aborted")),
     );
-    await assert.rejects(parked.whenWoken(), /aborted/);
+    await assert.rejects(goneOn(parked), /aborted/);
   });
 
   it("park: calls back once, in a microtask of its own, however often it is woken", async () => {
@@ -106,15 +110,21 @@ describe("ParkedCycle", () => {
       (wake) => {
         wakeIt = wake;
       },
-      async () => "done" as never,
+      async () => {
+        resumed++;
+        return "done" as never;
+      },
     );
+    let resumed = 0;
     const calls: Promise<unknown>[] = [];
     parked.park((next) => calls.push(next));
     assert.equal(calls.length, 0);
     wakeIt();
     wakeIt();
     assert.equal(calls.length, 1);
+    assert.equal(resumed, 0, "not resumed inside whatever woke it");
     assert.equal(await calls[0], "done");
+    assert.equal(resumed, 1);
   });
 
   it("park: a park that throws is a rejected continuation, not a throw", async () => {

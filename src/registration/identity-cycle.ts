@@ -81,7 +81,7 @@ type Choice = ProofChoice;
 /**
  * Runs (or resumes) one identity's cycle and returns the NiPoST or the outcome that stopped it,
  * or the cycle parked while it waits for an admission slot, its first registration or its proofs
- * ({@link ParkedCycle.whenWoken} goes on). Rejects only with `AbortedError` (caller or manager) or
+ * ({@link ParkedCycle.park} goes on). Rejects only with `AbortedError` (caller or manager) or
  * a `StorageError` / `ConfigError` the caller must act on.
  */
 export function runIdentityCycle(

@@ -23,8 +23,11 @@ export type CycleResult = NiPostOutcome | ParkedCycle;
  *
  * @example
  * ```ts
- * let result = await runIdentityCycle(ctx, signer, request, signal);
- * while (result instanceof ParkedCycle) result = await result.whenWoken();
+ * const goOn = (result: CycleResult): void => {
+ *   if (result instanceof ParkedCycle) result.park((next) => next.then(goOn, onFailure));
+ *   else onOutcome(result);
+ * };
+ * runIdentityCycle(ctx, signer, request, signal).then(goOn, onFailure);
  * ```
  */
 export class ParkedCycle {
@@ -62,11 +65,6 @@ export class ParkedCycle {
       woken = true;
       resumed(Promise.reject(err));
     }
-  }
-
-  /** Waits parked, then goes on with the cycle: its outcome, or parked again. */
-  whenWoken(): Promise<CycleResult> {
-    return new Promise<CycleResult>((resolve) => this.park(resolve));
   }
 }
 
